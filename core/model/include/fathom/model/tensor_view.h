@@ -1,0 +1,35 @@
+// A tensor inside a mapped weight file: metadata plus a pointer into the mapping.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fathom/core/dtype.h"
+
+namespace fathom::model {
+
+// Valid while the SafetensorsFile (or Checkpoint) that produced it lives. `data` points into
+// the read-only mapping and is not necessarily aligned to the element size: read elements with
+// memcpy or through byte-wise loads, never through a cast pointer.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  const std::byte* data = nullptr;
+  std::size_t nbytes = 0;
+  const std::filesystem::path* file = nullptr;  // the file holding the bytes; owned like `data`
+
+  std::uint64_t element_count() const;  // product of shape (1 for a scalar)
+  std::span<const std::byte> bytes() const { return {data, nbytes}; }
+};
+
+// The dtype strings of the safetensors format ("F32", "BF16", "F8_E4M3", ...).
+// Returns false for a string Fathom has no DType for (F64, I8, BOOL, ...).
+bool dtype_from_safetensors(std::string_view name, DType& out);
+std::string_view safetensors_dtype_name(DType dtype);
+
+}  // namespace fathom::model

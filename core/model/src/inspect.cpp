@@ -1,0 +1,87 @@
+#include "fathom/model/inspect.h"
+
+#include <sstream>
+
+#include "fathom/model/checkpoint.h"
+
+namespace fathom::model {
+namespace {
+
+// "671.0B (671,026,419,200)"
+std::string count_text(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string grouped;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  return format_parameter_count(n) + " (" + grouped + ")";
+}
+
+void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
+  out << "model_type: " << model_type_name(s.model_type) << "\n";
+  out << "layers: " << s.num_hidden_layers << " (" << s.num_dense_layers() << " dense, " << s.num_moe_layers()
+      << " MoE)";
+  if (s.num_nextn_predict_layers > 0) out << " + " << s.num_nextn_predict_layers << " MTP";
+  out << "\n";
+  out << "hidden_size: " << s.hidden_size << ", vocab_size: " << s.vocab_size << "\n";
+  out << "attention: MLA, " << s.num_attention_heads << " heads, q_lora_rank "
+      << (s.has_q_lora() ? std::to_string(s.q_lora_rank) : std::string("none")) << ", kv_lora_rank "
+      << s.kv_lora_rank << ", head dims " << s.qk_nope_head_dim << "+" << s.qk_rope_head_dim << "/" << s.v_head_dim
+      << ", softmax scale " << s.softmax_scale() << "\n";
+  out << "experts: " << s.n_routed_experts << " routed (top-" << s.num_experts_per_tok << ", "
+      << topk_method_name(s.topk_method) << ", " << scoring_func_name(s.scoring_func) << ", " << s.n_group
+      << " groups, top-" << s.topk_group << " groups) + " << s.n_shared_experts << " shared\n";
+  out << "quantization: " << (s.quantization ? "fp8 e4m3, 128x128 block scales" : "none") << "\n";
+}
+
+}  // namespace
+
+ModelInspection inspect_model(const std::filesystem::path& dir) {
+  ModelInspection r;
+  r.directory = dir;
+  r.spec = load_model_spec(dir);
+  r.parameters = count_parameters(r.spec);
+  if (Checkpoint::has_weights(dir)) {
+    const Checkpoint ckpt = Checkpoint::open(dir);
+    WeightsSummary w;
+    w.source = ckpt.source();
+    w.files = ckpt.files().size();
+    w.report = validate_checkpoint(r.spec, ckpt);
+    w.stored = count_checkpoint_parameters(ckpt, r.spec);
+    r.weights = std::move(w);
+  }
+  return r;
+}
+
+std::string format_inspection(const ModelInspection& r) {
+  std::ostringstream out;
+  out << "model: " << r.directory.string() << "\n";
+  describe_architecture(out, r.spec);
+  const ParameterCounts& p = r.parameters;
+  out << "parameters (from config.json):\n";
+  out << "  total:     " << count_text(p.total) << "\n";
+  if (r.spec.num_nextn_predict_layers > 0) {
+    out << "  MTP:       " << count_text(p.mtp) << " (plus its copies of the embedding and lm_head, "
+        << format_parameter_count(p.mtp_shared) << ", shared with the main model)\n";
+  }
+  out << "  activated: " << count_text(p.activated) << " per token (embedding lookup not counted)\n";
+  if (!r.weights) {
+    out << "weights: none (config.json only)\n";
+    return out.str();
+  }
+  const WeightsSummary& w = *r.weights;
+  const CheckpointParameterCounts& s = w.stored;
+  out << "weights: " << w.source.string() << " (" << w.files << (w.files == 1 ? " file, " : " files, ") << s.tensors
+      << " tensors, " << s.bytes << " bytes)\n";
+  out << "  main model: " << count_text(s.main) << (s.main == p.total ? ", matches config.json" : ", DIFFERS from config.json") << "\n";
+  if (s.mtp > 0) out << "  MTP:        " << count_text(s.mtp_unique) << " unique, " << count_text(s.mtp) << " stored\n";
+  if (s.scale_tensors > 0) {
+    out << "  FP8 weights: " << w.report.fp8_weights << ", block scales: " << s.scale_tensors << " tensors, "
+        << s.scale_elements << " elements (not counted as parameters)\n";
+  }
+  for (const std::string& note : w.report.notes) out << "  note: " << note << "\n";
+  return out.str();
+}
+
+}  // namespace fathom::model
