@@ -1,0 +1,96 @@
+// The deployment file: which backends run, in what order, where each op goes, and the
+// defaults for generation and serving. Every key is documented in docs/configuration.md.
+//
+// Loading validates everything that can be checked without plugins: syntax, unknown keys,
+// types, ranges, and that placement names only listed backends. Errors name the file and
+// line:column. The [backend.<name>] tables are checked later against the keys each plugin
+// declares (see PluginHost), because only the plugin knows them.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fathom {
+
+// Where a value came from, for messages: "deploy.toml:12:5".
+struct SourceLocation {
+  std::string file;
+  int64_t line = 0;
+  int64_t column = 0;
+  std::string str() const;
+};
+
+struct RuntimeConfig {
+  std::vector<std::string> backends{"reference"};  // the fallback chain, first = preferred
+  std::vector<std::filesystem::path> plugin_path;  // searched before the executable's folder
+  std::string log_level = "warn";
+  int64_t max_batch = 8;       // concurrent sequences (KV-cache slots)
+  int64_t max_seq_len = 4096;  // tokens per sequence (prompt + generated)
+};
+
+// One [placement] override: every node whose op kind (ops) or node name (nodes, glob with
+// '*' and '?') matches goes to `backend`.
+struct PlacementRule {
+  enum class Kind { op, node } kind;
+  std::string match;
+  std::string backend;
+  SourceLocation where;
+};
+
+struct GenerationConfig {
+  double temperature = 0.6;  // DeepSeek-R1's recommendation
+  double top_p = 0.95;
+  int64_t top_k = 0;         // 0 = off
+  double min_p = 0.0;
+  double repetition_penalty = 1.0;
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  int64_t max_new_tokens = 512;
+  std::optional<int64_t> seed;  // unset = random
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;
+  std::string api_key;  // empty = no authentication
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_queue = 64;  // waiting requests beyond the running batch; more get 503
+};
+
+// A [backend.<name>] table, kept as parsed so that the plugin's declared keys can be checked
+// with source positions once the plugin is loaded.
+struct BackendTable {
+  std::string name;
+  toml::table values;
+  SourceLocation where;
+};
+
+struct Config {
+  std::filesystem::path source;  // empty for the built-in defaults
+  RuntimeConfig runtime;
+  std::vector<PlacementRule> placement;  // node rules first, then op rules, each in file order
+  GenerationConfig generation;
+  ServerConfig server;
+  std::map<std::string, BackendTable> backend_tables;
+
+  const BackendTable* backend_table(const std::string& name) const;
+};
+
+// Reads and validates a deployment file. Throws fathom::Error (not_found, invalid_argument)
+// with "file:line:column: key: what is wrong".
+Config load_config(const std::filesystem::path& path);
+// Same, from text; `name` stands for the file in messages.
+Config parse_config(std::string_view text, const std::string& name);
+// The defaults, as if from an empty file.
+Config default_config();
+
+// Every key the loader knows, as "table.key", for the documentation check.
+std::vector<std::string> config_known_keys();
+
+}  // namespace fathom

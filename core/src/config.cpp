@@ -1,0 +1,192 @@
+#include "fathom/core/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "fathom/core/error.h"
+#include "fathom/core/ops.h"
+#include "toml_reader.h"
+
+namespace fathom {
+
+using detail::TomlTableReader;
+
+std::string SourceLocation::str() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const BackendTable* Config::backend_table(const std::string& name) const {
+  auto it = backend_tables.find(name);
+  return it == backend_tables.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+// One reader per table. config_known_keys() at the bottom lists the same keys; the config
+// test feeds each listed key a wrong type and expects an error about that key (not "unknown
+// key"), and checks that docs/configuration.md documents it, so the three stay in step.
+void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::path& base_dir) {
+  if (auto v = r.string_array("backends")) {
+    if (v->empty()) r.fail("backends", "must name at least one backend");
+    std::set<std::string> seen;
+    for (const auto& name : *v) {
+      if (!seen.insert(name).second) r.fail("backends", "backend '" + name + "' is listed twice");
+    }
+    rt.backends = *v;
+  }
+  if (auto v = r.string_array("plugin_path")) {
+    rt.plugin_path.clear();
+    for (const auto& p : *v) {
+      std::filesystem::path path(p);
+      // Relative folders are relative to the config file, not to the current directory.
+      rt.plugin_path.push_back(path.is_absolute() || base_dir.empty() ? path : base_dir / path);
+    }
+  }
+  if (auto v = r.choice("log_level", {"trace", "debug", "info", "warn", "error", "off"})) rt.log_level = *v;
+  if (auto v = r.integer("max_batch", 1, 4096)) rt.max_batch = *v;
+  if (auto v = r.integer("max_seq_len", 1, 1 << 24)) rt.max_seq_len = *v;
+  r.reject_unknown_keys();
+}
+
+void read_placement(TomlTableReader& r, const Config& config, std::vector<PlacementRule>& rules) {
+  auto check_backend = [&](TomlTableReader& reader, const std::string& key, const std::string& backend) {
+    for (const auto& b : config.runtime.backends) {
+      if (b == backend) return;
+    }
+    reader.fail(key, "backend '" + backend + "' is not in runtime.backends; placement never goes outside that list");
+  };
+  if (const toml::array* nodes = r.array("nodes")) {
+    size_t index = 0;
+    for (const toml::node& item : *nodes) {
+      std::string path = "placement.nodes[" + std::to_string(index++) + "]";
+      if (!item.is_table()) {
+        throw invalid_argument(detail::location_of(item, r.file()).str() + ": " + path +
+                               ": expected a table {pattern = \"...\", backend = \"...\"}");
+      }
+      TomlTableReader rule(*item.as_table(), path, r.file());
+      auto pattern = rule.string("pattern");
+      auto backend = rule.string("backend");
+      if (!pattern) rule.fail("pattern", "missing (a node-name glob such as \"layers.*.mlp.experts\")");
+      if (!backend) rule.fail("backend", "missing");
+      check_backend(rule, "backend", *backend);
+      rule.reject_unknown_keys();
+      rules.push_back({PlacementRule::Kind::node, *pattern, *backend, rule.where("pattern")});
+    }
+  }
+  if (const toml::table* ops = r.table("ops")) {
+    TomlTableReader op_reader(*ops, "placement.ops", r.file());
+    for (const auto& [key, node] : *ops) {
+      std::string op(key.str());
+      if (!op_from_name(op)) {
+        std::string known;
+        for (uint32_t id : all_ops()) known += (known.empty() ? "" : ", ") + std::string(op_name(id));
+        op_reader.fail(op, "unknown op kind (known: " + known + ")");
+      }
+      auto backend = op_reader.string(op);
+      check_backend(op_reader, op, *backend);
+      rules.push_back({PlacementRule::Kind::op, op, *backend, op_reader.where(op)});
+    }
+  }
+  r.reject_unknown_keys();
+}
+
+void read_generation(TomlTableReader& r, GenerationConfig& g) {
+  if (auto v = r.number("temperature", 0.0, 100.0)) g.temperature = *v;
+  if (auto v = r.number("top_p", 0.0, 1.0)) g.top_p = *v;
+  if (auto v = r.integer("top_k", 0, 1 << 30)) g.top_k = *v;
+  if (auto v = r.number("min_p", 0.0, 1.0)) g.min_p = *v;
+  if (auto v = r.number("repetition_penalty", 0.01, 100.0)) g.repetition_penalty = *v;
+  if (auto v = r.number("presence_penalty", -2.0, 2.0)) g.presence_penalty = *v;
+  if (auto v = r.number("frequency_penalty", -2.0, 2.0)) g.frequency_penalty = *v;
+  if (auto v = r.integer("max_new_tokens", 1, 1 << 24)) g.max_new_tokens = *v;
+  if (auto v = r.integer("seed", 0, INT64_MAX)) g.seed = *v;
+  r.reject_unknown_keys();
+}
+
+void read_server(TomlTableReader& r, ServerConfig& s) {
+  if (auto v = r.string("host")) s.host = *v;
+  if (auto v = r.integer("port", 0, 65535)) s.port = *v;
+  if (auto v = r.string("api_key")) s.api_key = *v;
+  if (auto v = r.integer("max_body_bytes", 1024, int64_t{1} << 32)) s.max_body_bytes = *v;
+  if (auto v = r.integer("max_queue", 0, 1 << 20)) s.max_queue = *v;
+  r.reject_unknown_keys();
+}
+
+Config read_root(const toml::table& root, const std::string& file, const std::filesystem::path& base_dir) {
+  Config config;
+  TomlTableReader r(root, "", file);
+  // runtime first: placement refers to runtime.backends.
+  if (const toml::table* t = r.table("runtime")) {
+    TomlTableReader tr(*t, "runtime", file);
+    read_runtime(tr, config.runtime, base_dir);
+  }
+  if (const toml::table* t = r.table("placement")) {
+    TomlTableReader tr(*t, "placement", file);
+    read_placement(tr, config, config.placement);
+    // Node rules are more specific than op-kind rules: they win.
+    std::stable_partition(config.placement.begin(), config.placement.end(),
+                          [](const PlacementRule& p) { return p.kind == PlacementRule::Kind::node; });
+  }
+  if (const toml::table* t = r.table("generation")) {
+    TomlTableReader tr(*t, "generation", file);
+    read_generation(tr, config.generation);
+  }
+  if (const toml::table* t = r.table("server")) {
+    TomlTableReader tr(*t, "server", file);
+    read_server(tr, config.server);
+  }
+  if (const toml::table* t = r.table("backend")) {
+    for (const auto& [key, node] : *t) {
+      std::string name(key.str());
+      if (!node.is_table()) {
+        throw invalid_argument(detail::location_of(node, file).str() + ": backend." + name +
+                               ": expected a table [backend." + name + "]");
+      }
+      config.backend_tables[name] = BackendTable{name, *node.as_table(), detail::location_of(node, file)};
+    }
+  }
+  r.reject_unknown_keys();
+  return config;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    const auto& begin = e.source().begin;
+    throw invalid_argument(name + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
+                           ": TOML syntax error: " + std::string(e.description()));
+  }
+  std::filesystem::path base = std::filesystem::path(name).parent_path();
+  Config config = read_root(root, name, base);
+  config.source = name;
+  return config;
+}
+
+Config load_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw not_found("config file '" + path.string() + "' cannot be opened (does it exist?)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string());
+}
+
+Config default_config() { return Config{}; }
+
+std::vector<std::string> config_known_keys() {
+  return {
+      "runtime.backends", "runtime.plugin_path", "runtime.log_level", "runtime.max_batch", "runtime.max_seq_len",
+      "placement.ops", "placement.nodes", "placement.nodes.pattern", "placement.nodes.backend",
+      "generation.temperature", "generation.top_p", "generation.top_k", "generation.min_p",
+      "generation.repetition_penalty", "generation.presence_penalty", "generation.frequency_penalty",
+      "generation.max_new_tokens", "generation.seed",
+      "server.host", "server.port", "server.api_key", "server.max_body_bytes", "server.max_queue",
+  };
+}
+
+}  // namespace fathom

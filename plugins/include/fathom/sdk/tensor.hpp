@@ -1,0 +1,52 @@
+// Small helpers over fathom_tensor_desc for plugin code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fathom/plugin_api.h"
+#include "fathom/sdk/status.hpp"
+
+namespace fathom::sdk {
+
+inline uint64_t dtype_bytes(uint32_t dtype) {
+  switch (dtype) {
+    case FATHOM_DTYPE_F32: return 4;
+    case FATHOM_DTYPE_F16: return 2;
+    case FATHOM_DTYPE_BF16: return 2;
+    case FATHOM_DTYPE_F8_E4M3FN: return 1;
+    case FATHOM_DTYPE_F8_E5M2: return 1;
+    case FATHOM_DTYPE_I32: return 4;
+    case FATHOM_DTYPE_I64: return 8;
+    case FATHOM_DTYPE_U8: return 1;
+    default: fail_invalid("unknown dtype id " + std::to_string(dtype));
+  }
+}
+
+inline bool is_float_dtype(uint32_t dtype) { return dtype >= FATHOM_DTYPE_F32 && dtype <= FATHOM_DTYPE_F8_E5M2; }
+
+// Extent of dimension d with FATHOM_DIM_TOKENS replaced by n_tokens.
+inline int64_t extent(const fathom_tensor_desc& t, int d, int64_t n_tokens) {
+  return t.shape[d] == FATHOM_DIM_TOKENS ? n_tokens : t.shape[d];
+}
+
+inline int64_t element_count(const fathom_tensor_desc& t, int64_t n_tokens) {
+  int64_t n = 1;
+  for (int d = 0; d < t.rank; ++d) n *= extent(t, d, n_tokens);
+  return n;
+}
+
+inline uint64_t byte_size(const fathom_tensor_desc& t, int64_t n_tokens) {
+  return static_cast<uint64_t>(element_count(t, n_tokens)) * dtype_bytes(t.dtype);
+}
+
+// Elements per row: the product of all dimensions but the first.
+inline int64_t row_length(const fathom_tensor_desc& t) {
+  int64_t n = 1;
+  for (int d = 1; d < t.rank; ++d) n *= t.shape[d];
+  return n;
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace fathom::sdk

@@ -1,0 +1,167 @@
+// Deployment-file loading: good files load, every kind of mistake names file:line:column.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fathom/core/config.h"
+#include "fathom/core/error.h"
+
+namespace fathom {
+namespace {
+
+std::string error_of(const std::string& toml) {
+  try {
+    parse_config(toml, "deploy.toml");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    return e.what();
+  }
+  return "(no error)";
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+TEST(Config, DefaultsAreTheReferenceBackend) {
+  Config c = parse_config("", "empty.toml");
+  EXPECT_EQ(c.runtime.backends, std::vector<std::string>{"reference"});
+  EXPECT_EQ(c.runtime.max_batch, 8);
+  EXPECT_DOUBLE_EQ(c.generation.temperature, 0.6);
+  EXPECT_EQ(c.server.host, "127.0.0.1");
+}
+
+TEST(Config, ReadsEveryTable) {
+  Config c = parse_config(R"(
+[runtime]
+backends = ["cpu", "reference"]
+plugin_path = ["plugins", "/opt/fathom"]
+log_level = "info"
+max_batch = 4
+max_seq_len = 2048
+
+[placement]
+ops = { moe_experts = "cpu" }
+[[placement.nodes]]
+pattern = "layers.1*.mlp.*"
+backend = "reference"
+
+[generation]
+temperature = 0
+top_k = 40
+seed = 7
+
+[server]
+port = 9000
+api_key = "secret"
+
+[backend.cpu]
+threads = 2
+)",
+                          "/etc/fathom/deploy.toml");
+  EXPECT_EQ(c.runtime.backends, (std::vector<std::string>{"cpu", "reference"}));
+  EXPECT_EQ(c.runtime.plugin_path[0], std::filesystem::path("/etc/fathom/plugins"));  // relative to the file
+  EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
+  ASSERT_EQ(c.placement.size(), 2u);
+  EXPECT_EQ(c.placement[0].kind, PlacementRule::Kind::node);  // node rules first: more specific
+  EXPECT_EQ(c.placement[0].match, "layers.1*.mlp.*");
+  EXPECT_EQ(c.placement[1].kind, PlacementRule::Kind::op);
+  EXPECT_EQ(c.placement[1].backend, "cpu");
+  EXPECT_EQ(c.generation.temperature, 0.0);
+  EXPECT_EQ(c.generation.top_k, 40);
+  EXPECT_EQ(c.generation.seed, 7);
+  EXPECT_EQ(c.server.port, 9000);
+  ASSERT_NE(c.backend_table("cpu"), nullptr);
+  EXPECT_EQ(c.backend_table("cpu")->values["threads"].value<int64_t>(), 2);
+}
+
+TEST(Config, SyntaxErrorHasPosition) {
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\"\n"), "deploy.toml:3:1: TOML syntax error");
+  EXPECT_CONTAINS(error_of("[runtime\n"), "deploy.toml:1:");
+}
+
+TEST(Config, UnknownKeysArePinpointed) {
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"reference\"]\nbackend = \"cpu\"\n"),
+                  "deploy.toml:3:1: unknown key 'runtime.backend'");
+  EXPECT_CONTAINS(error_of("[runtme]\n"), "deploy.toml:1:2: unknown key 'runtme'");
+  EXPECT_CONTAINS(error_of("[generation]\n  temprature = 1.0\n"), "deploy.toml:2:3: unknown key 'generation.temprature'");
+  EXPECT_CONTAINS(error_of("[[placement.nodes]]\npattern = \"x\"\nbackend = \"reference\"\nwhere = 1\n"),
+                  "deploy.toml:4:1: unknown key 'placement.nodes[0].where'");
+}
+
+TEST(Config, WrongTypesAndValues) {
+  EXPECT_CONTAINS(error_of("[runtime]\nmax_batch = \"8\"\n"), "deploy.toml:2:13: runtime.max_batch: expected an integer, got a string");
+  EXPECT_CONTAINS(error_of("[runtime]\nmax_batch = 0\n"), "deploy.toml:2:13: runtime.max_batch: must be between 1 and 4096, got 0");
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = []\n"), "runtime.backends: must name at least one backend");
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", 3]\n"), "deploy.toml:2:20: runtime.backends: expected an array of strings");
+  EXPECT_CONTAINS(error_of("[runtime]\nlog_level = \"loud\"\n"), "runtime.log_level: 'loud' is not one of");
+  EXPECT_CONTAINS(error_of("[generation]\ntop_p = 1.5\n"), "deploy.toml:2:9: generation.top_p: must be between 0 and 1");
+  EXPECT_CONTAINS(error_of("runtime = 3\n"), "deploy.toml:1:11: runtime: expected a table");
+}
+
+TEST(Config, PlacementStaysInsideTheBackendList) {
+  EXPECT_CONTAINS(error_of("[placement]\nops = { matmul = \"cuda\" }\n"),
+                  "placement.ops.matmul: backend 'cuda' is not in runtime.backends");
+  EXPECT_CONTAINS(error_of("[placement]\nops = { matmull = \"reference\" }\n"), "placement.ops.matmull: unknown op kind");
+  EXPECT_CONTAINS(error_of("[[placement.nodes]]\nbackend = \"reference\"\n"), "placement.nodes[0].pattern: missing");
+}
+
+TEST(Config, MissingFileIsNotFound) {
+  try {
+    load_config("/nonexistent/deploy.toml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_found);
+    EXPECT_CONTAINS(std::string(e.what()), "/nonexistent/deploy.toml");
+  }
+}
+
+// Every key the loader knows is really read (a wrong type is reported against that key, not as
+// unknown) and is documented in docs/configuration.md.
+TEST(Config, EveryKnownKeyIsReadAndDocumented) {
+  std::ifstream doc(std::string(FATHOM_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(doc) << "docs/configuration.md is missing";
+  std::stringstream text;
+  text << doc.rdbuf();
+  for (const std::string& key : config_known_keys()) {
+    size_t dot = key.find('.');
+    std::string table = key.substr(0, dot), name = key.substr(dot + 1);
+    EXPECT_CONTAINS(text.str(), "`" + key + "`");
+    if (name.find('.') != std::string::npos || key == "placement.ops" || key == "placement.nodes") continue;
+    std::string err = error_of("[" + table + "]\n" + name + " = {}\n");
+    EXPECT_CONTAINS(err, key + ": expected");
+  }
+}
+
+TEST(Config, EveryShippedConfigLoads) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(FATHOM_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".toml") continue;
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_NO_THROW(load_config(entry.path()));
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+}
+
+// The CLI turns a bad file into a message with line:column and a non-zero exit.
+TEST(Config, CliExitsNonZeroOnBadConfig) {
+  auto dir = std::filesystem::temp_directory_path() / "fathom_config_test";
+  std::filesystem::create_directories(dir);
+  auto file = dir / "bad.toml";
+  std::ofstream(file) << "[runtime]\nbackends = [\"reference\"]\nmax_batchh = 2\n";
+  std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom backends --config " + file.string() + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+  int status = pclose(pipe);
+  EXPECT_NE(WEXITSTATUS(status), 0) << output;
+  EXPECT_CONTAINS(output, "bad.toml:3:1: unknown key 'runtime.max_batchh'");
+}
+
+}  // namespace
+}  // namespace fathom

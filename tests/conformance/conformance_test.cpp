@@ -1,0 +1,115 @@
+// Op conformance: every case of op_cases.cpp on every backend plugin of the build, compared
+// with the reference backend on the same fresh random inputs.
+//
+// A backend that cannot run here (probe said no) or does not support a case skips it with the
+// backend's own reason. Set FATHOM_CONFORMANCE_SEED to replay a failing run.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "fathom/core/dtype.h"
+#include "fathom/core/error.h"
+#include "op_cases.h"
+#include "plugin_fixture.h"
+
+namespace fathom::test {
+namespace {
+
+uint64_t suite_seed() {
+  static const uint64_t seed = [] {
+    if (const char* s = std::getenv("FATHOM_CONFORMANCE_SEED")) return static_cast<uint64_t>(std::strtoull(s, nullptr, 10));
+    return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }();
+  return seed;
+}
+
+const std::vector<OpCase>& cases() {
+  static const std::vector<OpCase> all = make_op_cases(suite_seed());
+  return all;
+}
+
+std::vector<float> as_f32(const OpTensor& t) {
+  size_t n = t.data.size() / dtype_size(dtype_from_id(t.desc.dtype));
+  std::vector<float> v(n);
+  convert_to_f32(dtype_from_id(t.desc.dtype), t.data.data(), v.data(), n);
+  return v;
+}
+
+// Compares got against ref; on failure describes the worst element and the first mismatches.
+::testing::AssertionResult close_enough(const OpTensor& got, const OpTensor& ref, double tolerance) {
+  std::vector<float> g = as_f32(got), r = as_f32(ref);
+  if (g.size() != r.size()) return ::testing::AssertionFailure() << "output sizes differ";
+  double max_ref = 0, max_diff = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < r.size(); ++i) max_ref = std::max(max_ref, std::fabs(static_cast<double>(r[i])));
+  const double allowed = tolerance * std::max(max_ref, 1e-30);
+  std::ostringstream first;
+  int shown = 0;
+  for (size_t i = 0; i < r.size(); ++i) {
+    double d = std::isnan(g[i]) != std::isnan(r[i]) ? INFINITY : std::fabs(static_cast<double>(g[i]) - r[i]);
+    if (std::isnan(g[i]) && std::isnan(r[i])) d = 0;
+    if (d > max_diff) max_diff = d, worst = i;
+    if (d > allowed && shown < 5) first << "\n  [" << i << "] got " << g[i] << " want " << r[i], ++shown;
+  }
+  if (max_diff <= allowed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max |got − ref| = " << max_diff << " at element " << worst << " (allowed "
+                                       << allowed << " = " << tolerance << " × max|ref| " << max_ref << ")"
+                                       << first.str();
+}
+
+class OpConformance : public ::testing::TestWithParam<std::tuple<std::string, size_t>> {};
+
+TEST_P(OpConformance, MatchesReference) {
+  const auto& [backend_name, index] = GetParam();
+  const OpCase& c = cases().at(index);
+  std::shared_ptr<BackendInstance> backend;
+  try {
+    backend = built_plugins().backend(backend_name);
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  OpSupport support = query(backend, c.call);
+  if (support.level == FATHOM_SUPPORT_NO) GTEST_SKIP() << backend_name << " does not support it: " << support.reason;
+
+  OpCall expected = c.call;
+  OpCall actual = c.call;
+  run_op(reference_backend(), expected);
+  run_op(backend, actual);
+  for (size_t i = 0; i < expected.outputs.size(); ++i) {
+    EXPECT_TRUE(close_enough(actual.outputs[i], expected.outputs[i], c.tolerance))
+        << c.name << " on " << backend_name << ", output " << i << " (seed " << suite_seed() << ")";
+  }
+}
+
+std::vector<std::tuple<std::string, size_t>> params() {
+  std::vector<std::tuple<std::string, size_t>> p;
+  for (const auto& name : other_backend_names()) {
+    for (size_t i = 0; i < cases().size(); ++i) p.emplace_back(name, i);
+  }
+  return p;
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::tuple<std::string, size_t>>& info) {
+  std::string s = std::get<0>(info.param) + "_" + cases().at(std::get<1>(info.param)).name;
+  for (char& ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, OpConformance, ::testing::ValuesIn(params()), param_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OpConformance);
+
+// The reference backend must support every case: it is the oracle.
+TEST(OpConformanceOracle, ReferenceSupportsEveryCase) {
+  for (const OpCase& c : cases()) {
+    OpSupport s = query(reference_backend(), c.call);
+    EXPECT_NE(s.level, FATHOM_SUPPORT_NO) << c.name << ": " << s.reason;
+  }
+}
+
+}  // namespace
+}  // namespace fathom::test

@@ -1,0 +1,30 @@
+// The op signatures the conformance suite runs on every backend, with input generators.
+//
+// To add a case: append to make_op_cases() in op_cases.cpp (an op kind, input descs and how to
+// fill them, output descs, attrs). Shapes deliberately include sizes that are not multiples of
+// vector widths or of the 128-element FP8 blocks.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "op_runner.h"
+
+namespace fathom::test {
+
+struct OpCase {
+  std::string name;  // "matmul_bf16w_T7_K130_N33": what gtest prints
+  OpCall call;       // inputs filled with fresh random data by instantiate()
+  double tolerance;  // max |got − ref| allowed, relative to max |ref|
+};
+
+// Every case, with inputs drawn from a generator seeded by `seed` (fresh per run of the suite).
+std::vector<OpCase> make_op_cases(uint64_t seed);
+
+// Tolerance for an op whose least precise tensor has `dtype` (machine epsilon × a margin
+// for reassociation; matmul-like reductions get more).
+double tolerance_for(uint32_t dtype, bool reduction);
+
+}  // namespace fathom::test

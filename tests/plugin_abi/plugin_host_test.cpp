@@ -1,0 +1,170 @@
+// The plugin host against misbehaving plugins: each is refused with a reason that says what is
+// wrong, nothing crashes, and the good plugins next to them keep working.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "fathom/core/error.h"
+#include "fathom/core/plugin_host.h"
+#include "op_runner.h"
+
+namespace fathom::test {
+namespace {
+
+Config config_with_broken_dir() {
+  Config c = default_config();
+  c.runtime.plugin_path = {FATHOM_BROKEN_PLUGIN_DIR, FATHOM_PLUGIN_DIR};
+  return c;
+}
+
+std::map<std::string, const PluginRecord*> by_name(PluginHost& host) {
+  std::map<std::string, const PluginRecord*> m;
+  for (const PluginRecord* r : host.records()) {
+    if (r->state != PluginRecord::State::shadowed) m[r->name] = r;
+  }
+  return m;
+}
+
+TEST(PluginHost, RefusesEachBrokenPluginWithItsReason) {
+  Config config = config_with_broken_dir();
+  PluginHost host(config);
+  host.load_all();
+  auto records = by_name(host);
+
+  const std::map<std::string, std::string> expected = {
+      {"garbage", "cannot be loaded as a shared library"},
+      {"nosymbol", "exports no 'fathom_backend_entry' symbol"},
+      {"nulltable", "returned NULL"},
+      {"wrongmajor", "built for plugin ABI 2."},
+      {"smalltable", "ABI table is 24 bytes"},
+      {"missingfn", "lacks the required function 'run'"},
+      {"misnamed", "calls itself 'somebody-else'"},
+      {"probezero", "cannot run here: no widget attached to this machine"},
+      {"throwcreate", "create() threw an exception across the ABI"},
+      {"failcreate", "create() failed: the widget driver is too old"},
+  };
+  for (const auto& [name, reason] : expected) {
+    ASSERT_TRUE(records.count(name)) << "plugin '" << name << "' was not found";
+    const PluginRecord* r = records[name];
+    EXPECT_EQ(r->state, PluginRecord::State::refused) << name;
+    EXPECT_NE(r->reason.find(reason), std::string::npos) << name << ": reason was '" << r->reason << "'";
+  }
+  ASSERT_TRUE(records.count("reference"));
+  EXPECT_EQ(records["reference"]->state, PluginRecord::State::loaded) << records["reference"]->reason;
+}
+
+TEST(PluginHost, GoodPluginStillComputesNextToBrokenOnes) {
+  Config config = config_with_broken_dir();
+  PluginHost host(config);
+  host.load_all();
+  auto reference = host.backend("reference");
+  std::vector<float> a = {1, 2}, b = {3, 4};
+  OpCall call{FATHOM_OP_ADD,
+              {OpTensor{make_desc(FATHOM_DTYPE_F32, {1, 2}), false, {}}, OpTensor{make_desc(FATHOM_DTYPE_F32, {1, 2}), false, {}}},
+              {OpTensor{make_desc(FATHOM_DTYPE_F32, {1, 2}), false, {}}},
+              {}};
+  call.inputs[0].data.resize(8);
+  call.inputs[1].data.resize(8);
+  std::memcpy(call.inputs[0].data.data(), a.data(), 8);
+  std::memcpy(call.inputs[1].data.data(), b.data(), 8);
+  run_op(reference, call);
+  float out[2];
+  std::memcpy(out, call.outputs[0].data.data(), 8);
+  EXPECT_EQ(out[0], 4.f);
+  EXPECT_EQ(out[1], 6.f);
+}
+
+TEST(PluginHost, AskingForARefusedBackendSaysWhy) {
+  Config config = config_with_broken_dir();
+  PluginHost host(config);
+  try {
+    host.backend("probezero");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unavailable);
+    EXPECT_NE(std::string(e.what()).find("no widget attached"), std::string::npos) << e.what();
+  }
+  try {
+    host.backend("does-not-exist");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_found);
+    EXPECT_NE(std::string(e.what()).find("libfathom-backend-does-not-exist.so"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PluginHost, BackendChainFollowsTheConfigOrder) {
+  Config config = config_with_broken_dir();
+  config.runtime.backends = {"template", "reference"};
+  PluginHost host(config);
+  auto chain = host.backend_chain();
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0]->name(), "template");
+  EXPECT_EQ(chain[1]->name(), "reference");
+}
+
+TEST(PluginHost, UnknownBackendOptionIsAConfigErrorWithPosition) {
+  Config config = parse_config("[runtime]\nbackends = [\"reference\"]\n\n[backend.reference]\ncheck_finite = true\nthreads = 4\n",
+                               "deploy.toml");
+  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  try {
+    host.backend("reference");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("deploy.toml:6:1: unknown key 'backend.reference.threads'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("check_finite"), std::string::npos) << "should list the known keys: " << e.what();
+  }
+}
+
+TEST(PluginHost, WrongTypeForABackendOption) {
+  Config config = parse_config("[backend.reference]\ncheck_finite = \"yes\"\n", "deploy.toml");
+  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  try {
+    host.backend("reference");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("deploy.toml:2:16: backend.reference.check_finite: expected a boolean, got a string"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(PluginHost, TableForAMissingBackendIsAnError) {
+  Config config = parse_config("[backend.refrence]\ncheck_finite = true\n", "deploy.toml");
+  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  try {
+    host.load_all();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("deploy.toml:1:1: [backend.refrence]: no plugin"), std::string::npos) << e.what();
+  }
+}
+
+// The same through the CLI: refused plugins are listed, and the exit status is 0.
+TEST(PluginHost, CliListsRefusedPluginsAndExitsZero) {
+  std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom backends --plugin-path " + FATHOM_BROKEN_PLUGIN_DIR + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+  int status = pclose(pipe);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("reference  [loaded]"), std::string::npos) << output;
+  EXPECT_NE(output.find("wrongmajor  [refused]"), std::string::npos) << output;
+  EXPECT_NE(output.find("reason: cannot run here: no widget attached"), std::string::npos) << output;
+  EXPECT_NE(output.find("ops: embedding rms_norm matmul"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace fathom::test

@@ -1,0 +1,39 @@
+// Runs one op on one backend through the plugin ABI, the way the runtime would: buffers owned
+// by the backend, a one-node segment, compile (weights bound) then run (inputs and outputs).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fathom/core/backend.h"
+#include "fathom/plugin_api.h"
+
+namespace fathom::test {
+
+struct OpTensor {
+  fathom_tensor_desc desc{};
+  bool weight = false;         // bound at compile (FATHOM_ROLE_WEIGHT) instead of run
+  std::vector<std::byte> data;  // inputs: the values; outputs: filled by run_op
+};
+
+struct OpCall {
+  uint32_t op = 0;
+  std::vector<OpTensor> inputs;
+  std::vector<OpTensor> outputs;
+  std::vector<std::byte> attrs;
+
+  fathom_op_desc desc(std::vector<fathom_tensor_desc>& in, std::vector<fathom_tensor_desc>& out) const;
+};
+
+// Asks the backend whether it supports `call`.
+OpSupport query(const std::shared_ptr<BackendInstance>& backend, const OpCall& call);
+
+// Runs `call` on `backend`, writing call.outputs[i].data. Throws fathom::Error on failure.
+void run_op(const std::shared_ptr<BackendInstance>& backend, OpCall& call);
+
+fathom_tensor_desc make_desc(uint32_t dtype, std::vector<int64_t> shape, uint32_t layout = FATHOM_LAYOUT_DENSE);
+size_t desc_bytes(const fathom_tensor_desc& d);
+
+}  // namespace fathom::test

@@ -1,0 +1,24 @@
+#include "cli_common.h"
+
+#include "fathom/core/logging.h"
+
+namespace fathom::cli {
+
+void DeploymentOptions::add_to(CLI::App& command) {
+  command.add_option("--config", config_path, "deployment TOML file (see configs/ and docs/configuration.md)");
+  command.add_option("--plugin-path", plugin_dirs, "extra folder to search for backend plugins (repeatable)");
+}
+
+Config DeploymentOptions::load(const GlobalOptions& global) const {
+  Config config = config_path.empty() ? default_config() : load_config(config_path);
+  set_log_level(global.log_level.empty() ? config.runtime.log_level : global.log_level);
+  return config;
+}
+
+PluginHost DeploymentOptions::make_host(const Config& config) const {
+  PluginHost host(config);
+  for (const auto& d : plugin_dirs) host.add_search_dir(d);
+  return host;
+}
+
+}  // namespace fathom::cli

@@ -1,0 +1,26 @@
+// Helpers shared by the subcommands: the --config option, log level, plugin path.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "fathom/core/config.h"
+#include "fathom/core/plugin_host.h"
+
+namespace fathom::cli {
+
+// Options most commands take.
+struct DeploymentOptions {
+  std::string config_path;               // --config; empty = built-in defaults
+  std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
+
+  void add_to(CLI::App& command);
+  // Loads the config (or the defaults) and applies the log level: --log-level wins over the file.
+  Config load(const GlobalOptions& global) const;
+  // A plugin host over `config` with the --plugin-path folders added.
+  PluginHost make_host(const Config& config) const;
+};
+
+}  // namespace fathom::cli
