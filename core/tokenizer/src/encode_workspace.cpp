@@ -1,0 +1,15 @@
+#include "fathom/tokenizer/encode_workspace.h"
+
+namespace fathom::tokenizer {
+
+WorkspacePool::Lease WorkspacePool::acquire() {
+  for (Slot& slot : slots_) {
+    std::unique_lock<std::mutex> lock(slot.mutex, std::try_to_lock);
+    if (!lock.owns_lock()) continue;
+    if (!slot.workspace) slot.workspace = std::make_unique<EncodeWorkspace>();
+    return Lease(std::move(lock), slot.workspace.get());
+  }
+  return Lease(std::make_unique<EncodeWorkspace>());
+}
+
+}  // namespace fathom::tokenizer
