@@ -29,8 +29,9 @@ class ReferenceBackend final : public sdk::HostBackend {
   }
 
   std::vector<uint32_t> op_kinds() override {
-    return {FATHOM_OP_EMBEDDING, FATHOM_OP_RMS_NORM, FATHOM_OP_MATMUL, FATHOM_OP_ADD,
-            FATHOM_OP_SILU_MUL,  FATHOM_OP_SLICE,    FATHOM_OP_CONCAT, FATHOM_OP_CONVERT};
+    return {FATHOM_OP_EMBEDDING, FATHOM_OP_RMS_NORM,      FATHOM_OP_MATMUL,    FATHOM_OP_ADD,
+            FATHOM_OP_SILU_MUL,  FATHOM_OP_ROPE_YARN,     FATHOM_OP_MLA_ATTENTION, FATHOM_OP_MOE_ROUTE,
+            FATHOM_OP_MOE_EXPERTS, FATHOM_OP_SLICE,       FATHOM_OP_CONCAT,    FATHOM_OP_CONVERT};
   }
 
  protected:
@@ -55,6 +56,15 @@ class ReferenceBackend final : public sdk::HostBackend {
         if (!all_float(op.inputs, op.n_inputs) || !all_float(op.outputs, op.n_outputs))
           return {FATHOM_SUPPORT_NO, 0, "the reference backend computes this op on float tensors only"};
         return yes;
+      case FATHOM_OP_ROPE_YARN:
+        if (!sdk::is_float_dtype(op.inputs[0].dtype) || !all_float(op.outputs, 1))
+          return {FATHOM_SUPPORT_NO, 0, "rope_yarn rotates float tensors"};
+        return yes;
+      case FATHOM_OP_MLA_ATTENTION:
+      case FATHOM_OP_MOE_ROUTE:
+      case FATHOM_OP_MOE_EXPERTS:
+        // Every float dtype is read through load_f32; the structure was checked by the signature.
+        return yes;
       default:
         return {FATHOM_SUPPORT_NO, 0, "not implemented by the reference backend"};
     }
@@ -70,6 +80,10 @@ class ReferenceBackend final : public sdk::HostBackend {
       case FATHOM_OP_SLICE: return slice;
       case FATHOM_OP_CONCAT: return concat;
       case FATHOM_OP_CONVERT: return convert;
+      case FATHOM_OP_ROPE_YARN: return rope_yarn;
+      case FATHOM_OP_MLA_ATTENTION: return mla_attention;
+      case FATHOM_OP_MOE_ROUTE: return moe_route;
+      case FATHOM_OP_MOE_EXPERTS: return moe_experts;
       default: sdk::fail_unsupported("no reference kernel for op " + std::to_string(op.op));
     }
   }

@@ -17,6 +17,10 @@ void silu_mul(const KernelArgs& args);
 void slice(const KernelArgs& args);
 void concat(const KernelArgs& args);
 void convert(const KernelArgs& args);
+void rope_yarn(const KernelArgs& args);
+void mla_attention(const KernelArgs& args);
+void moe_route(const KernelArgs& args);
+void moe_experts(const KernelArgs& args);
 
 // Element i of a float tensor of any float dtype, as f32 (exact for every dtype).
 float load_f32(const sdk::HostTensor& t, int64_t i);

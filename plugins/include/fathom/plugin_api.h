@@ -131,15 +131,28 @@ enum {
   FATHOM_OP_ADD = 4,
   /* out = silu(gate) ⊙ up.                    in: gate[T,F], up[T,F]. */
   FATHOM_OP_SILU_MUL = 5,
-  /* Rotary embedding with YaRN frequencies on a slice of each head (DeepSeek interleaved pairs).
-   *                                           in: x[T,H,Dh], positions[T] i32. attrs: fathom_rope_attrs */
+  /* Rotary embedding with YaRN frequencies, DeepSeek's interleaved-pair convention: within each
+   * head of x, elements (o + 2i, o + 2i + 1), o = rope_offset, rotate by angle pos·inv_freq_i.
+   *                                           in: x[T, H·head_dim], positions[T] i32. out: like x.
+   * attrs: fathom_rope_attrs */
   FATHOM_OP_ROPE_YARN = 6,
-  /* Multi-head latent attention over a latent KV cache. attrs: fathom_mla_attrs (see its comment). */
+  /* Multi-head latent attention over a latent KV cache (DeepSeek-V2/V3 MLA).
+   * in: q[T, H·(dn+dr)] (rope already applied to each head's last dr elements),
+   *     latent[T, C] (normalised c_kv), k_pe[T, dr] (roped), positions[T] i32, slots[T] i32,
+   *     kv_b[H·(dn+dv), C] (+ its scales when BLOCK_SCALED_128x128), cache[S, L, C + dr] (STATE).
+   * out: o[T, H·dv].
+   * First every token's [latent ; k_pe] is written to cache[slot][position]; then token t attends,
+   * per head, over cache[slot[t]][0 ..= position[t]] (causal inside its sequence; sequences of a
+   * batch never see each other). attrs: fathom_mla_attrs */
   FATHOM_OP_MLA_ATTENTION = 7,
-  /* MoE router: scores, bias, group-limited top-k, weights. attrs: fathom_moe_route_attrs */
+  /* MoE router: fp32 scores, optional correction bias (selection only), group-limited top-k,
+   * weights.   in: x[T, D], gate[E, D] (+ bias[E] f32 when has_bias).
+   *            out: experts[T, K] i32, weights[T, K] f32.   attrs: fathom_moe_route_attrs */
   FATHOM_OP_MOE_ROUTE = 8,
-  /* Routed experts: grouped SwiGLU over the tokens routed to each expert, weighted sum.
-   * attrs: fathom_moe_experts_attrs */
+  /* Routed experts: y[t] = Σ_k weights[t,k] · down_e(silu(gate_e(x[t])) ⊙ up_e(x[t])), e = experts[t,k].
+   * in: x[T, D], experts[T, K] i32, weights[T, K] f32, then for each expert e = 0..E-1:
+   *     gate_e[I, D], up_e[I, D], down_e[D, I], each followed by its scales when BLOCK_SCALED_128x128.
+   * out: y[T, D].   attrs: fathom_moe_experts_attrs */
   FATHOM_OP_MOE_EXPERTS = 9,
   /* out = x[:, begin:begin+len] along the last dimension. attrs: fathom_slice_attrs */
   FATHOM_OP_SLICE = 10,
@@ -160,18 +173,54 @@ typedef struct fathom_slice_attrs {
 } fathom_slice_attrs;
 
 typedef struct fathom_rope_attrs {
+  int32_t head_dim;       /* elements per head in x (the row is n_heads · head_dim) */
   int32_t rope_offset;    /* first rotated element inside each head */
   int32_t rope_dim;       /* number of rotated elements (even) */
   float theta;            /* base, e.g. 10000 */
-  float yarn_factor;      /* s; 1 = plain RoPE */
-  int32_t original_max_positions; /* YaRN L0 */
+  float yarn_factor;      /* s; <= 1 means plain RoPE */
+  int32_t original_max_positions; /* YaRN L0: the correction range is computed from it */
   float beta_fast;
   float beta_slow;
-  float amplitude;        /* multiplies cos and sin: mscale(s,mscale)/mscale(s,mscale_all_dim) */
+  float amplitude;        /* multiplies cos and sin: mscale(s, mscale) / mscale(s, mscale_all_dim) */
 } fathom_rope_attrs;
 
-/* The attribute structs of MLA_ATTENTION, MOE_ROUTE and MOE_EXPERTS are appended to this
- * header together with their reference implementations (an appended struct is a minor change). */
+typedef struct fathom_mla_attrs {
+  int32_t n_heads;        /* H */
+  int32_t qk_nope_dim;    /* dn */
+  int32_t qk_rope_dim;    /* dr */
+  int32_t v_dim;          /* dv */
+  int32_t kv_lora_rank;   /* C */
+  int32_t absorbed;       /* 0: naive form (keys/values decompressed with kv_b); 1: absorbed form */
+  float softmax_scale;    /* (dn + dr)^-0.5 · mscale², never 576^-0.5 */
+  int32_t reserved;
+} fathom_mla_attrs;
+
+enum { FATHOM_SCORING_SOFTMAX = 0, FATHOM_SCORING_SIGMOID = 1 };
+enum {
+  FATHOM_TOPK_GREEDY = 0,               /* plain top-k of the scores (V2-Lite) */
+  FATHOM_TOPK_GROUP_LIMITED_GREEDY = 1, /* groups ranked by their best score (V2) */
+  FATHOM_TOPK_NOAUX_TC = 2              /* groups ranked by the sum of their top-2 biased scores (V3) */
+};
+
+typedef struct fathom_moe_route_attrs {
+  int32_t n_experts;      /* E */
+  int32_t top_k;          /* K */
+  int32_t n_group;
+  int32_t topk_group;
+  int32_t scoring;        /* FATHOM_SCORING_* */
+  int32_t topk_method;    /* FATHOM_TOPK_* */
+  int32_t has_bias;       /* 1: e_score_correction_bias is the third input, used for selection only */
+  int32_t norm_topk_prob; /* renormalise the K weights to sum 1 (V3: true) */
+  float routed_scaling_factor; /* always multiplies the final weights */
+  int32_t reserved;
+} fathom_moe_route_attrs;
+
+typedef struct fathom_moe_experts_attrs {
+  int32_t n_experts;      /* E */
+  int32_t top_k;          /* K */
+  int32_t hidden;         /* D */
+  int32_t intermediate;   /* I = moe_intermediate_size */
+} fathom_moe_experts_attrs;
 
 /* One op with its full signature: what capability queries and segments are made of. */
 typedef struct fathom_op_desc {

@@ -1,0 +1,76 @@
+// A model ready to run: config.json and weights loaded, graphs built for prefill (naive MLA),
+// decode (absorbed MLA) and, when present, the MTP module; each placed on the configured
+// backends and compiled. The graphs share the weights and the KV cache.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "fathom/core/config.h"
+#include "fathom/core/plugin_host.h"
+#include "fathom/graph/deepseek_builder.h"
+#include "fathom/graph/executor.h"
+#include "fathom/model/checkpoint.h"
+#include "fathom/model/model_spec.h"
+
+namespace fathom::engine {
+
+struct ModelOptions {
+  int64_t n_slots = 1;              // sequences held in the KV cache
+  int64_t max_seq_len = 4096;       // positions per sequence
+  int64_t max_step_tokens = 256;    // tokens per forward call; longer inputs run in chunks
+  bool load_mtp = false;            // build the MTP graph too
+};
+
+enum class AttentionForm { naive, absorbed };
+
+// Tokens of one forward call: token t belongs to sequence slots[t] at position positions[t].
+struct TokenBatch {
+  std::span<const int32_t> ids;
+  std::span<const int32_t> positions;
+  std::span<const int32_t> slots;
+};
+
+struct ForwardResult {
+  std::vector<float> logits;  // [T, vocab]
+  std::vector<float> hidden;  // [T, hidden_size], after the final norm
+};
+
+class LoadedModel {
+ public:
+  LoadedModel(const std::filesystem::path& model_dir, const Config& config, PluginHost& host, ModelOptions options);
+
+  const model::ModelSpec& spec() const { return spec_; }
+  const model::Checkpoint& checkpoint() const { return *checkpoint_; }
+  const ModelOptions& options() const { return options_; }
+  const graph::Graph& prefill_graph() const { return *prefill_graph_; }
+  const graph::Placement& prefill_placement() const { return prefill_->placement(); }
+  bool has_mtp() const { return mtp_ != nullptr; }
+
+  // Runs the tokens through the model; the naive form suits long prompts, the absorbed form
+  // decode steps. Both read and extend the same cache.
+  ForwardResult forward(const TokenBatch& batch, AttentionForm form);
+  // MTP draft logits [T, vocab]: row t pairs `hidden` row t (the main model's, position p) with
+  // ids[t] (the token at p + 1), at positions[t] = p.
+  std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden);
+
+ private:
+  graph::Executor make_executor(const graph::Graph& g);
+
+  std::filesystem::path dir_;
+  model::ModelSpec spec_;
+  std::unique_ptr<model::Checkpoint> checkpoint_;
+  ModelOptions options_;
+  std::vector<std::shared_ptr<BackendInstance>> chain_;
+  const Config& config_;
+  graph::WeightStore weights_;
+  graph::StatePool states_;
+  std::unique_ptr<graph::Graph> prefill_graph_, decode_graph_, mtp_graph_;
+  std::unique_ptr<graph::Executor> prefill_, decode_, mtp_;
+};
+
+}  // namespace fathom::engine

@@ -1,0 +1,34 @@
+// Builds the operator graph of a DeepSeek-V2/V3 checkpoint (spec §2): embedding, decoder
+// layers (MLA attention; dense MLP or MoE), final norm, lm_head — and, separately, the MTP
+// module (spec §3.6).
+//
+// Main graph: inputs `ids`, `positions`, `slots` (i32 [T]); outputs `logits` (f32 [T, vocab]) and
+// `hidden` (f32 [T, D], after the final norm: what the MTP module consumes).
+// MTP graph: inputs `ids` (the next tokens t_{p+1}), `positions`, `slots`, `hidden` (the main
+// graph's hidden for rows p); output `mtp_logits` (f32 [T, vocab]).
+// Each attention layer owns a state tensor `layers.<i>.kv_cache` [slots, max_seq_len, C + dr]: graphs
+// built with the same options share caches by name.
+#pragma once
+
+#include <cstdint>
+
+#include "fathom/graph/graph.h"
+#include "fathom/model/checkpoint.h"
+#include "fathom/model/model_spec.h"
+
+namespace fathom::graph {
+
+struct BuildOptions {
+  bool absorbed_attention = false;  // MLA form: naive for prefill, absorbed for decode
+  int64_t n_slots = 1;              // sequences the KV cache holds
+  int64_t max_seq_len = 4096;       // positions per sequence
+  uint32_t cache_dtype = FATHOM_DTYPE_F32;
+};
+
+Graph build_deepseek(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+
+// Throws not_found when the checkpoint has no MTP layer (num_nextn_predict_layers = 0 or its
+// tensors are absent).
+Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+
+}  // namespace fathom::graph

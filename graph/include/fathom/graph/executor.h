@@ -1,0 +1,91 @@
+// Runs a placed graph: per-backend segments with explicit copies between them.
+//
+// Construction compiles every segment (a maximal run of consecutive nodes on one backend) with
+// its weights and state bound, and allocates the buffers that carry activations across
+// segments. run() uploads the inputs, runs the segments in order (staging tensors that cross
+// backends through host memory, or a device-side copy within one backend), and downloads the
+// outputs.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fathom/core/backend.h"
+#include "fathom/graph/graph.h"
+#include "fathom/graph/placement.h"
+
+namespace fathom::graph {
+
+// Weights as backend buffers: host backends wrap the mapped checkpoint (no copy), others get one
+// upload per tensor. Shared by every executor of a model, so weights are placed once.
+class WeightStore {
+ public:
+  fathom_view view(const model::TensorView& tensor, const std::shared_ptr<BackendInstance>& backend);
+
+ private:
+  std::map<std::pair<const void*, const BackendInstance*>, Buffer> buffers_;
+};
+
+// Persistent state tensors (KV caches) by name, shared by the executors of one model so that the
+// prefill and decode graphs see the same cache.
+class StatePool {
+ public:
+  fathom_view view(const std::string& name, const std::shared_ptr<BackendInstance>& backend, uint64_t bytes);
+
+ private:
+  std::map<std::string, Buffer> buffers_;
+};
+
+struct HostTensorIn {
+  const void* data;
+  size_t bytes;
+};
+
+class Executor {
+ public:
+  Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens);
+
+  // Runs for n_tokens tokens. `inputs` by graph-input name; fills `outputs` by output name
+  // (bytes of the output's dtype, n_tokens rows).
+  void run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_tokens,
+           std::map<std::string, std::vector<std::byte>>& outputs);
+
+  int64_t max_tokens() const { return max_tokens_; }
+  const Placement& placement() const { return placement_; }
+  size_t segment_count() const { return segments_.size(); }
+  size_t copies_per_run() const;
+
+ private:
+  struct Copy {
+    TensorId tensor;
+    size_t from_backend, to_backend;
+  };
+  struct Segment {
+    size_t backend;
+    std::vector<NodeId> nodes;
+    std::vector<TensorId> local_to_graph;  // the segment's tensor table
+    std::vector<Copy> copies;               // done before the segment runs
+    std::vector<std::pair<uint32_t, TensorId>> io;  // INPUT/OUTPUT tensors: bound at each run
+    Executable executable;
+  };
+
+  void build_segments();
+  uint64_t bytes_for(TensorId t, int64_t n_tokens) const;
+  // The buffer holding `tensor` on backend b (allocated on first use, sized for max_tokens).
+  Buffer& transit_buffer(TensorId tensor, size_t backend);
+
+  const Graph& graph_;
+  Placement placement_;
+  WeightStore& weights_;
+  StatePool& states_;
+  int64_t max_tokens_;
+  std::vector<Segment> segments_;
+  std::vector<size_t> home_;  // per tensor: backend of its producer (or of its first consumer for inputs)
+  std::map<std::pair<TensorId, size_t>, Buffer> transit_;
+};
+
+}  // namespace fathom::graph

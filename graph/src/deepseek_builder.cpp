@@ -1,0 +1,64 @@
+#include "fathom/graph/deepseek_builder.h"
+
+#include "deepseek_blocks.h"
+#include "fathom/core/error.h"
+
+namespace fathom::graph {
+
+namespace {
+
+struct Inputs {
+  TensorId ids, positions, slots;
+};
+
+Inputs add_token_inputs(Graph& g) {
+  const fathom_tensor_desc tokens = make_desc(FATHOM_DTYPE_I32, {FATHOM_DIM_TOKENS});
+  return {g.add_input("ids", tokens), g.add_input("positions", tokens), g.add_input("slots", tokens)};
+}
+
+}  // namespace
+
+Graph build_deepseek(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+  Graph g;
+  Inputs in = add_token_inputs(g);
+  detail::DeepSeekBlocks blocks(g, spec, weights, options, in.positions, in.slots);
+
+  TensorId h = blocks.embedding(in.ids, "model.embed_tokens.weight", "embed_tokens");
+  for (int64_t layer = 0; layer < spec.num_hidden_layers; ++layer) h = blocks.decoder_layer(h, layer);
+  TensorId hidden = blocks.rms_norm(h, "model.norm.weight", "norm");
+  TensorId logits = blocks.linear(hidden, "lm_head", "lm_head");
+  g.mark_output(logits, "logits");
+  g.mark_output(hidden, "hidden");
+  return g;
+}
+
+Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+  const int64_t layer = spec.num_hidden_layers;  // the first MTP module (spec §3.6)
+  const std::string p = "model.layers." + std::to_string(layer);
+  if (spec.num_nextn_predict_layers < 1 || !weights.find(p + ".eh_proj.weight")) {
+    throw not_found(weights.directory().string() + ": the checkpoint has no MTP module (" + p + ".*)");
+  }
+  Graph g;
+  Inputs in = add_token_inputs(g);
+  TensorId hidden = g.add_input("hidden", detail::activation(spec.hidden_size));
+  detail::DeepSeekBlocks blocks(g, spec, weights, options, in.positions, in.slots);
+
+  const std::string n = "mtp." + std::to_string(layer);
+  // The published checkpoints store the MTP's own copies of the embedding and head (equal to the
+  // main model's); use them when present, the main model's otherwise.
+  const std::string embed = weights.find(p + ".embed_tokens.weight") ? p + ".embed_tokens.weight" : "model.embed_tokens.weight";
+  TensorId e = blocks.embedding(in.ids, embed, n + ".embed_tokens");
+  e = blocks.rms_norm(e, p + ".enorm.weight", n + ".enorm");
+  TensorId hn = blocks.rms_norm(hidden, p + ".hnorm.weight", n + ".hnorm");
+  // [embedding ; hidden] — the released weights' order, opposite to the paper's notation (pitfall 18).
+  TensorId cat = g.add_node(FATHOM_OP_CONCAT, n + ".concat", {e, hn}, {detail::activation(2 * spec.hidden_size)})[0];
+  TensorId x = blocks.linear(cat, p + ".eh_proj", n + ".eh_proj");
+  x = blocks.decoder_layer(x, layer);
+  x = blocks.rms_norm(x, p + ".shared_head.norm.weight", n + ".shared_head.norm");
+  const std::string head = weights.find(p + ".shared_head.head.weight") ? p + ".shared_head.head" : "lm_head";
+  TensorId logits = blocks.linear(x, head, n + ".shared_head.head");
+  g.mark_output(logits, "mtp_logits");
+  return g;
+}
+
+}  // namespace fathom::graph

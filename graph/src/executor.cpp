@@ -1,0 +1,219 @@
+#include "fathom/graph/executor.h"
+
+#include <algorithm>
+#include <set>
+
+#include "fathom/core/dtype.h"
+#include "fathom/core/error.h"
+#include "fathom/core/logging.h"
+
+namespace fathom::graph {
+
+namespace {
+
+uint64_t desc_bytes(const fathom_tensor_desc& d, int64_t n_tokens) {
+  uint64_t n = dtype_size(dtype_from_id(d.dtype));
+  for (int i = 0; i < d.rank; ++i) n *= static_cast<uint64_t>(d.shape[i] == FATHOM_DIM_TOKENS ? n_tokens : d.shape[i]);
+  return n;
+}
+
+}  // namespace
+
+// ---- WeightStore ------------------------------------------------------------------------------
+
+fathom_view WeightStore::view(const model::TensorView& tensor, const std::shared_ptr<BackendInstance>& backend) {
+  auto key = std::make_pair(static_cast<const void*>(tensor.data), backend.get());
+  auto it = buffers_.find(key);
+  if (it == buffers_.end()) {
+    Buffer b;
+    // Kernels may read elements through typed pointers: only wrap memory aligned for its dtype.
+    const bool aligned = reinterpret_cast<uintptr_t>(tensor.data) % dtype_size(tensor.dtype) == 0;
+    if (aligned) b = Buffer::import_host(backend, 0, const_cast<std::byte*>(tensor.data), tensor.nbytes);
+    if (!b) {
+      b = Buffer::allocate(backend, 0, std::max<uint64_t>(tensor.nbytes, 1));
+      if (tensor.nbytes) b.upload(0, tensor.data, tensor.nbytes);
+    }
+    it = buffers_.emplace(key, std::move(b)).first;
+  }
+  return it->second.view(0, tensor.nbytes);
+}
+
+// ---- StatePool --------------------------------------------------------------------------------
+
+fathom_view StatePool::view(const std::string& name, const std::shared_ptr<BackendInstance>& backend, uint64_t bytes) {
+  auto it = buffers_.find(name);
+  if (it == buffers_.end()) {
+    Buffer b = Buffer::allocate(backend, 0, bytes);
+    // Start from zeros so that nothing uninitialised is ever read, whatever a backend does.
+    std::vector<std::byte> zeros(std::min<uint64_t>(bytes, 64ull << 20));
+    for (uint64_t off = 0; off < bytes; off += zeros.size()) b.upload(off, zeros.data(), std::min<uint64_t>(zeros.size(), bytes - off));
+    it = buffers_.emplace(name, std::move(b)).first;
+  }
+  if (it->second.backend() != backend) {
+    throw invalid_argument("state tensor '" + name + "' lives on backend '" + it->second.backend()->name() +
+                           "' but another graph places its user on '" + backend->name() + "'");
+  }
+  if (it->second.size() < bytes) throw internal_error("state tensor '" + name + "' was created smaller than needed");
+  return it->second.view(0, bytes);
+}
+
+// ---- Executor ---------------------------------------------------------------------------------
+
+Executor::Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens)
+    : graph_(graph), placement_(std::move(placement)), weights_(weights), states_(states), max_tokens_(max_tokens) {
+  if (max_tokens < 1) throw invalid_argument("executor: max_tokens must be at least 1");
+  build_segments();
+}
+
+uint64_t Executor::bytes_for(TensorId t, int64_t n_tokens) const { return desc_bytes(graph_.tensor(t).desc, n_tokens); }
+
+Buffer& Executor::transit_buffer(TensorId tensor, size_t backend) {
+  auto key = std::make_pair(tensor, backend);
+  auto it = transit_.find(key);
+  if (it == transit_.end()) {
+    Buffer b = Buffer::allocate(placement_.backends[backend], 0, std::max<uint64_t>(bytes_for(tensor, max_tokens_), 1));
+    it = transit_.emplace(key, std::move(b)).first;
+  }
+  return it->second;
+}
+
+size_t Executor::copies_per_run() const {
+  size_t n = 0;
+  for (const auto& s : segments_) n += s.copies.size();
+  return n;
+}
+
+void Executor::build_segments() {
+  const auto& tensors = graph_.tensors();
+  const auto& nodes = graph_.nodes();
+  // Which backends consume each tensor, and where each is produced.
+  home_.assign(tensors.size(), SIZE_MAX);
+  for (NodeId n = 0; n < nodes.size(); ++n) {
+    for (TensorId t : nodes[n].outputs) home_[t] = placement_.nodes[n].backend;
+  }
+  for (NodeId n = 0; n < nodes.size(); ++n) {
+    for (TensorId t : nodes[n].inputs) {
+      if (tensors[t].kind == TensorKind::input && home_[t] == SIZE_MAX) home_[t] = placement_.nodes[n].backend;
+    }
+  }
+
+  // Maximal runs of consecutive nodes on one backend.
+  for (NodeId n = 0; n < nodes.size(); ++n) {
+    size_t b = placement_.nodes[n].backend;
+    if (segments_.empty() || segments_.back().backend != b) segments_.push_back(Segment{b, {}, {}, {}, {}, {}});
+    segments_.back().nodes.push_back(n);
+  }
+
+  // A tensor leaves its segment when a later segment or the caller needs it.
+  std::vector<size_t> segment_of(nodes.size());
+  for (size_t s = 0; s < segments_.size(); ++s) {
+    for (NodeId n : segments_[s].nodes) segment_of[n] = s;
+  }
+  std::vector<bool> crosses(tensors.size(), false);
+  for (NodeId n = 0; n < nodes.size(); ++n) {
+    for (TensorId t : nodes[n].inputs) {
+      if (tensors[t].kind == TensorKind::activation && segment_of[tensors[t].producer] != segment_of[n]) crosses[t] = true;
+    }
+  }
+  for (TensorId t = 0; t < tensors.size(); ++t) {
+    if (tensors[t].is_output) crosses[t] = true;
+  }
+
+  for (Segment& seg : segments_) {
+    const auto& backend = placement_.backends[seg.backend];
+    std::map<TensorId, uint32_t> local;
+    std::vector<fathom_segment_tensor> table;
+    std::vector<fathom_binding> bindings;
+    std::set<TensorId> produced_here;
+    for (NodeId n : seg.nodes) {
+      for (TensorId t : nodes[n].outputs) produced_here.insert(t);
+    }
+    auto local_id = [&](TensorId t) -> uint32_t {
+      auto it = local.find(t);
+      if (it != local.end()) return it->second;
+      const Tensor& tensor = tensors[t];
+      uint32_t role;
+      switch (tensor.kind) {
+        case TensorKind::input: role = FATHOM_ROLE_INPUT; break;
+        case TensorKind::weight: role = FATHOM_ROLE_WEIGHT; break;
+        case TensorKind::state: role = FATHOM_ROLE_STATE; break;
+        default:
+          role = !produced_here.count(t) ? FATHOM_ROLE_INPUT : (crosses[t] ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+      }
+      uint32_t id = static_cast<uint32_t>(table.size());
+      table.push_back({tensor.desc, role, 0, tensor.name.c_str()});
+      seg.local_to_graph.push_back(t);
+      local.emplace(t, id);
+      if (role == FATHOM_ROLE_INPUT || role == FATHOM_ROLE_OUTPUT) seg.io.emplace_back(id, t);
+      if (role == FATHOM_ROLE_WEIGHT) bindings.push_back({id, 0, weights_.view(*tensor.weight, backend)});
+      if (role == FATHOM_ROLE_STATE) bindings.push_back({id, 0, states_.view(tensor.name, backend, desc_bytes(tensor.desc, 0))});
+      // An input that lives on another backend is copied over before the segment runs.
+      if (role == FATHOM_ROLE_INPUT && home_[t] != seg.backend) seg.copies.push_back({t, home_[t], seg.backend});
+      return id;
+    };
+    std::vector<std::vector<uint32_t>> ins(seg.nodes.size()), outs(seg.nodes.size());
+    std::vector<fathom_segment_node> raw_nodes;
+    for (size_t i = 0; i < seg.nodes.size(); ++i) {
+      const Node& node = nodes[seg.nodes[i]];
+      for (TensorId t : node.inputs) ins[i].push_back(local_id(t));
+      for (TensorId t : node.outputs) outs[i].push_back(local_id(t));
+    }
+    for (size_t i = 0; i < seg.nodes.size(); ++i) {
+      const Node& node = nodes[seg.nodes[i]];
+      raw_nodes.push_back({node.op, static_cast<uint32_t>(ins[i].size()), static_cast<uint32_t>(outs[i].size()),
+                           static_cast<uint32_t>(node.attrs.size()), ins[i].data(), outs[i].data(),
+                           node.attrs.empty() ? nullptr : node.attrs.data(), node.name.c_str()});
+    }
+    fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(table.size()),
+                           static_cast<uint32_t>(raw_nodes.size()), 0, table.data(), raw_nodes.data(), max_tokens_};
+    seg.executable = Executable::compile(backend, 0, segment, bindings);
+  }
+  log().info("executor: {} nodes in {} segments, {} copies per run", nodes.size(), segments_.size(), copies_per_run());
+}
+
+void Executor::run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_tokens,
+                   std::map<std::string, std::vector<std::byte>>& outputs) {
+  if (n_tokens < 1 || n_tokens > max_tokens_) {
+    throw out_of_range("executor: " + std::to_string(n_tokens) + " tokens in one run; this executor takes 1.." +
+                       std::to_string(max_tokens_));
+  }
+  const auto& tensors = graph_.tensors();
+  // Graph inputs go to the backend of their first consumer; copies move them on from there.
+  for (TensorId t : graph_.inputs()) {
+    auto it = inputs.find(tensors[t].name);
+    if (it == inputs.end()) throw invalid_argument("executor: input '" + tensors[t].name + "' not given");
+    const uint64_t need = bytes_for(t, n_tokens);
+    if (it->second.bytes != need) {
+      throw invalid_argument("executor: input '" + tensors[t].name + "' has " + std::to_string(it->second.bytes) +
+                             " bytes, expected " + std::to_string(need));
+    }
+    if (home_[t] == SIZE_MAX) continue;  // no node reads it
+    transit_buffer(t, home_[t]).upload(0, it->second.data, need);
+  }
+
+  std::vector<std::byte> staging;
+  for (Segment& seg : segments_) {
+    for (const Copy& c : seg.copies) {
+      const uint64_t bytes = bytes_for(c.tensor, n_tokens);
+      Buffer& from = transit_buffer(c.tensor, c.from_backend);
+      Buffer& to = transit_buffer(c.tensor, c.to_backend);
+      staging.resize(bytes);
+      from.download(0, staging.data(), bytes);
+      to.upload(0, staging.data(), bytes);
+    }
+    std::vector<fathom_binding> bindings;
+    for (const auto& [local, t] : seg.io) {
+      bindings.push_back({local, 0, transit_buffer(t, seg.backend).view(0, bytes_for(t, n_tokens))});
+    }
+    seg.executable.run(bindings, n_tokens);
+  }
+
+  for (TensorId t : graph_.outputs()) {
+    const uint64_t bytes = bytes_for(t, n_tokens);
+    std::vector<std::byte>& out = outputs[tensors[t].name];
+    out.resize(bytes);
+    transit_buffer(t, home_[t]).download(0, out.data(), bytes);
+  }
+}
+
+}  // namespace fathom::graph

@@ -1,0 +1,72 @@
+#include "fathom/graph/placement.h"
+
+#include "fathom/core/error.h"
+#include "fathom/core/ops.h"
+
+namespace fathom::graph {
+
+namespace {
+
+// Every backend's answer for every node, asked in one batch per backend.
+std::vector<std::vector<OpSupport>> query_all(const Graph& graph, const std::vector<std::shared_ptr<BackendInstance>>& chain) {
+  std::vector<std::vector<fathom_tensor_desc>> storage(graph.nodes().size());
+  std::vector<fathom_op_desc> descs;
+  for (NodeId n = 0; n < graph.nodes().size(); ++n) descs.push_back(graph.op_desc(n, storage[n]));
+  std::vector<std::vector<OpSupport>> answers;
+  for (const auto& backend : chain) answers.push_back(backend->query_ops(0, descs));
+  return answers;
+}
+
+const PlacementRule* matching_rule(const Node& node, const std::vector<PlacementRule>& rules) {
+  for (const PlacementRule& r : rules) {  // node rules come first in Config::placement
+    if (r.kind == PlacementRule::Kind::node ? glob_match(r.match, node.name) : op_name(node.op) == r.match) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Placement place(const Graph& graph, std::vector<std::shared_ptr<BackendInstance>> chain,
+                const std::vector<PlacementRule>& rules) {
+  if (chain.empty()) throw invalid_argument("placement: runtime.backends is empty");
+  Placement placement;
+  placement.backends = std::move(chain);
+  const auto answers = query_all(graph, placement.backends);
+
+  for (NodeId n = 0; n < graph.nodes().size(); ++n) {
+    const Node& node = graph.node(n);
+    if (const PlacementRule* rule = matching_rule(node, rules)) {
+      for (size_t b = 0; b < placement.backends.size(); ++b) {
+        if (placement.backends[b]->name() != rule->backend) continue;
+        const OpSupport& s = answers[b][n];
+        if (s.level == FATHOM_SUPPORT_NO) {
+          throw invalid_argument(rule->where.str() + ": placement rule '" + rule->match + "' puts node '" + node.name +
+                                 "' (" + std::string(op_name(node.op)) + ") on " + rule->backend +
+                                 ", which does not support it: " + s.reason);
+        }
+        placement.nodes.push_back({b, "placement rule '" + rule->match + "' (" + rule->where.str() + ")"});
+        break;
+      }
+      continue;
+    }
+    std::string declined;
+    bool placed = false;
+    for (size_t b = 0; b < placement.backends.size() && !placed; ++b) {
+      const OpSupport& s = answers[b][n];
+      if (s.level == FATHOM_SUPPORT_NO) {
+        declined += (declined.empty() ? "" : "; ") + placement.backends[b]->name() + ": " + s.reason;
+        continue;
+      }
+      placement.nodes.push_back({b, declined.empty() ? "first backend in runtime.backends"
+                                                     : "fallback (" + declined + ")"});
+      placed = true;
+    }
+    if (!placed) {
+      throw unsupported("no backend in runtime.backends accepts node '" + node.name + "' (op " +
+                        std::string(op_name(node.op)) + "): " + declined);
+    }
+  }
+  return placement;
+}
+
+}  // namespace fathom::graph
