@@ -161,6 +161,15 @@ TEST(PreTokenizer, UnicodeClassesUsePcre2Properties) {
             (std::vector<std::string>{"naïve", " ", "深度", " ", "١٢٣", " ", "«»"}));
 }
 
+TEST(UnicodeRegex, SpacesMeanUnicodeWhiteSpaceAsInOniguruma) {
+  EXPECT_EQ(UnicodeRegex::with_oniguruma_spaces(R"(\s+(?!\S)|[^\s\p{L}]\\s\Q\s\E\s)"),
+            R"(\p{White_Space}+(?!\P{White_Space})|[^\p{White_Space}\p{L}]\\s\Q\s\E\p{White_Space})");
+  // U+180E MONGOLIAN VOWEL SEPARATOR is not White_Space (PCRE2's own \s takes it).
+  PreTokenizer pre;
+  pre.add_split(rule(R"(\s+(?!\S)|\s+)"));
+  EXPECT_EQ(split(pre, "\t\t\u180E\u3000x"), (std::vector<std::string>{"\t", "\t", "\u180E", "\u3000", "x"}));
+}
+
 TEST(UnicodeRegex, BadPatternNamesWhereItCameFrom) {
   try {
     UnicodeRegex("(unclosed", UnicodeRegex::Syntax::regex, "tokenizer.json: pre_tokenizer.pattern.Regex");

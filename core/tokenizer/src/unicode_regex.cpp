@@ -24,6 +24,34 @@ constexpr std::size_t kJitStackMax = 64 * 1024 * 1024;
 
 }  // namespace
 
+std::string UnicodeRegex::with_oniguruma_spaces(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size() + 32);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '\\' || i + 1 == pattern.size()) {
+      out.push_back(pattern[i]);
+      continue;
+    }
+    const char next = pattern[++i];
+    if (next == 's') {
+      out += "\\p{White_Space}";
+    } else if (next == 'S') {
+      out += "\\P{White_Space}";
+    } else if (next == 'Q') {
+      // \Q...\E quotes literally: copy it untouched.
+      const std::size_t end = pattern.find("\\E", i + 1);
+      const std::size_t stop = end == std::string_view::npos ? pattern.size() : end + 2;
+      out += '\\';
+      out.append(pattern.substr(i, stop - i));
+      i = stop - 1;
+    } else {
+      out += '\\';
+      out += next;  // any other escape (\\, \p{..}, \x{..}, \r, ...) is the same in both engines
+    }
+  }
+  return out;
+}
+
 struct MatchScratch::Handles {
   pcre2_match_data* data = nullptr;
   pcre2_match_context* context = nullptr;
@@ -54,14 +82,16 @@ MatchScratch& MatchScratch::operator=(MatchScratch&&) noexcept = default;
 
 UnicodeRegex::UnicodeRegex(std::string_view pattern, Syntax syntax, const std::string& where) : pattern_(pattern) {
   uint32_t options = PCRE2_UTF | PCRE2_UCP;
+  const std::string compiled = syntax == Syntax::literal ? std::string(pattern) : with_oniguruma_spaces(pattern);
   if (syntax == Syntax::literal) options |= PCRE2_LITERAL;
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error_code,
+  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options, &error_code,
                         &error_offset, nullptr);
   if (!code_) {
-    throw invalid_argument(where + ": cannot compile pattern at offset " + std::to_string(error_offset) + ": " +
-                           pcre2_message(error_code));
+    const std::string offset_note = compiled == pattern ? "" : " of the pattern with \\s as \\p{White_Space}";
+    throw invalid_argument(where + ": cannot compile pattern: " + pcre2_message(error_code) + " (at offset " +
+                           std::to_string(error_offset) + offset_note + ")");
   }
   // Without JIT (unsupported CPU, or SELinux refusing executable memory)
   // matching still works through the interpreter, only slower.

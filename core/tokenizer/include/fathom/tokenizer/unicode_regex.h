@@ -1,5 +1,6 @@
 // A compiled PCRE2 pattern for the pre-tokenizer: UTF-8 subjects, Unicode
-// properties for \p{..}, \s, \w (PCRE2_UCP), JIT-compiled where the platform allows.
+// properties for \p{..}, \s, \w (PCRE2_UCP), JIT-compiled where the platform
+// allows, with \s meaning what it means in Oniguruma (Hugging Face's engine).
 //
 // A pattern is immutable and shared by all threads; what a match writes
 // (match data, JIT stack) lives in a MatchScratch that each thread owns.
@@ -56,6 +57,13 @@ class UnicodeRegex {
 
   const std::string& pattern() const { return pattern_; }
   bool jit_compiled() const { return jit_; }
+
+  // tokenizer.json patterns are written for Oniguruma, whose \s is Unicode
+  // White_Space. PCRE2's \s (with UCP) also takes U+180E MONGOLIAN VOWEL
+  // SEPARATOR, a space until Unicode 6.3, so \s and \S are rewritten to the
+  // White_Space property, in and out of character classes. Every other
+  // construct the DeepSeek patterns use means the same in both engines.
+  static std::string with_oniguruma_spaces(std::string_view pattern);
 
  private:
   std::string pattern_;
