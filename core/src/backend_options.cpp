@@ -7,7 +7,7 @@ namespace fathom {
 
 void validate_backend_options(const std::string& backend, const fathom_option_decl* declared, const BackendTable* table) {
   if (!table) return;
-  detail::TomlTableReader reader(table->values, "backend." + backend, table->where.file);
+  detail::TomlTableReader reader(*table->values, "backend." + backend, table->where.file);
   for (const fathom_option_decl* d = declared; d && d->name; ++d) {
     switch (d->type) {
       case FATHOM_OPTION_BOOL: reader.boolean(d->name); break;
@@ -54,7 +54,7 @@ int32_t get_string(const void* context, const char* key, const char** out) {
 }  // namespace
 
 BackendOptions::BackendOptions(const BackendTable* table) {
-  if (table) values_ = table->values;
+  if (table) values_ = *table->values;
   abi_ = fathom_options{&values_, get_bool, get_int, get_float, get_string};
 }
 

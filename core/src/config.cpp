@@ -144,7 +144,7 @@ Config read_root(const toml::table& root, const std::string& file, const std::fi
         throw invalid_argument(detail::location_of(node, file).str() + ": backend." + name +
                                ": expected a table [backend." + name + "]");
       }
-      config.backend_tables[name] = BackendTable{name, *node.as_table(), detail::location_of(node, file)};
+      config.backend_tables[name] = BackendTable{name, node.as_table(), detail::location_of(node, file)};
     }
   }
   r.reject_unknown_keys();
@@ -154,17 +154,18 @@ Config read_root(const toml::table& root, const std::string& file, const std::fi
 }  // namespace
 
 Config parse_config(std::string_view text, const std::string& name) {
-  toml::table root;
+  auto root = std::make_shared<toml::table>();
   try {
-    root = toml::parse(text, name);
+    *root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     const auto& begin = e.source().begin;
     throw invalid_argument(name + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
                            ": TOML syntax error: " + std::string(e.description()));
   }
   std::filesystem::path base = std::filesystem::path(name).parent_path();
-  Config config = read_root(root, name, base);
+  Config config = read_root(*root, name, base);
   config.source = name;
+  config.document = std::move(root);
   return config;
 }
 

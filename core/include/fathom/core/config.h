@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,15 +65,17 @@ struct ServerConfig {
 };
 
 // A [backend.<name>] table, kept as parsed so that the plugin's declared keys can be checked
-// with source positions once the plugin is loaded.
+// with source positions once the plugin is loaded. `values` points into Config::document
+// (toml++ drops source positions when a node is copied, so the parsed tree is kept whole).
 struct BackendTable {
   std::string name;
-  toml::table values;
+  const toml::table* values = nullptr;
   SourceLocation where;
 };
 
 struct Config {
   std::filesystem::path source;  // empty for the built-in defaults
+  std::shared_ptr<const toml::table> document;  // the parsed file; backend tables point into it
   RuntimeConfig runtime;
   std::vector<PlacementRule> placement;  // node rules first, then op rules, each in file order
   GenerationConfig generation;
