@@ -155,6 +155,103 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     cases.push_back(std::move(c));
   }
 
+  // RoPE with YaRN on the rope part of each head (q: 3 heads of 24 with 8 rotated at offset 16)
+  // and on a bare k_pe row; positions well past the YaRN original length.
+  for (auto [heads, head_dim, offset] : {std::tuple<int64_t, int64_t, int64_t>{3, 24, 16}, {1, 8, 0}}) {
+    const int64_t t = 5, width = heads * head_dim;
+    OpCase c;
+    c.name = "rope_yarn_H" + std::to_string(heads) + "_Dh" + std::to_string(head_dim);
+    c.call.op = FATHOM_OP_ROPE_YARN;
+    std::vector<int32_t> pos = {0, 1, 17, 4095, 9000};
+    std::vector<std::byte> pos_bytes(pos.size() * 4);
+    std::memcpy(pos_bytes.data(), pos.data(), pos_bytes.size());
+    c.call.inputs = {tensor(F32, {t, width}, g.normal(F32, t * width)), tensor(FATHOM_DTYPE_I32, {t}, pos_bytes)};
+    c.call.outputs = {output(F32, {t, width})};
+    c.call.attrs = attrs_bytes(fathom_rope_attrs{static_cast<int32_t>(head_dim), static_cast<int32_t>(offset), 8, 10000.f,
+                                                 40.f, 4096, 32.f, 1.f, 1.f});
+    c.tolerance = tolerance_for(F32, true);
+    cases.push_back(std::move(c));
+  }
+
+  // MLA over a cache that already holds a random history: a batch of 4 tokens from 3 sequences
+  // at different positions (continuous batching), both forms, bf16 and block-scaled FP8 kv_b.
+  for (int absorbed = 0; absorbed < 2; ++absorbed) {
+    for (uint32_t wdt : {BF16, F8}) {
+      const int64_t h = 3, dn = 16, dr = 8, dv = 12, cr = 144, slots = 3, len = 12, t = 4;
+      OpCase c;
+      c.name = std::string("mla_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt);
+      c.call.op = FATHOM_OP_MLA_ATTENTION;
+      std::vector<int32_t> pos = {5, 2, 0, 6}, slot = {0, 1, 2, 0};
+      std::vector<std::byte> pos_b(16), slot_b(16);
+      std::memcpy(pos_b.data(), pos.data(), 16);
+      std::memcpy(slot_b.data(), slot.data(), 16);
+      const int64_t rows = h * (dn + dv);
+      c.call.inputs = {tensor(F32, {t, h * (dn + dr)}, g.normal(F32, t * h * (dn + dr))),
+                       tensor(F32, {t, cr}, g.normal(F32, t * cr)),
+                       tensor(F32, {t, dr}, g.normal(F32, t * dr)),
+                       tensor(FATHOM_DTYPE_I32, {t}, pos_b),
+                       tensor(FATHOM_DTYPE_I32, {t}, slot_b)};
+      if (wdt == F8) {
+        c.call.inputs.push_back(tensor(F8, {rows, cr}, g.fp8_codes(rows * cr), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+        c.call.inputs.push_back(tensor(F32, {(rows + 127) / 128, (cr + 127) / 128}, g.scales(((rows + 127) / 128) * ((cr + 127) / 128)), true));
+      } else {
+        c.call.inputs.push_back(tensor(wdt, {rows, cr}, g.normal(wdt, rows * cr, 0.1), true));
+      }
+      c.call.inputs.push_back(tensor(F32, {slots, len, cr + dr}, g.normal(F32, slots * len * (cr + dr))));
+      c.call.outputs = {output(F32, {t, h * dv})};
+      c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
+                                                  static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.135234f, 0});
+      c.tolerance = tolerance_for(wdt == F8 ? F32 : wdt, true);
+      cases.push_back(std::move(c));
+    }
+  }
+
+  // Routers: V3 (sigmoid, bias, 4 groups keep 2, top-3, renormalised, × 2.5) and V2-Lite
+  // (softmax, greedy top-6, raw probabilities).
+  for (bool v3 : {true, false}) {
+    const int64_t t = 9, d = 70, e = v3 ? 16 : 12;
+    OpCase c;
+    c.name = v3 ? "moe_route_sigmoid_noaux_tc" : "moe_route_softmax_greedy";
+    c.call.op = FATHOM_OP_MOE_ROUTE;
+    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(BF16, {e, d}, g.normal(BF16, e * d, 0.2), true)};
+    if (v3) c.call.inputs.push_back(tensor(F32, {e}, g.normal(F32, e, 0.5), true));
+    const int64_t k = v3 ? 3 : 6;
+    c.call.outputs = {output(FATHOM_DTYPE_I32, {t, k}), output(F32, {t, k})};
+    c.call.attrs = attrs_bytes(v3 ? fathom_moe_route_attrs{16, 3, 4, 2, FATHOM_SCORING_SIGMOID, FATHOM_TOPK_NOAUX_TC, 1, 1, 2.5f, 0}
+                                  : fathom_moe_route_attrs{12, 6, 1, 1, FATHOM_SCORING_SOFTMAX, FATHOM_TOPK_GREEDY, 0, 0, 1.f, 0});
+    c.tolerance = tolerance_for(F32, true);
+    cases.push_back(std::move(c));
+  }
+
+  // Routed experts: 6 experts, top-2, bf16 and block-scaled FP8 matrices with ragged blocks.
+  for (uint32_t wdt : {BF16, F8}) {
+    const int64_t t = 5, d = 136, inter = 72, e = 6, k = 2;
+    OpCase c;
+    c.name = "moe_experts_" + dname(wdt);
+    c.call.op = FATHOM_OP_MOE_EXPERTS;
+    std::vector<int32_t> ids = {0, 3, 5, 3, 1, 2, 3, 4, 5, 0};
+    std::vector<std::byte> ids_b(ids.size() * 4);
+    std::memcpy(ids_b.data(), ids.data(), ids_b.size());
+    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(FATHOM_DTYPE_I32, {t, k}, ids_b),
+                     tensor(F32, {t, k}, g.normal(F32, t * k, 0.5))};
+    for (int64_t x = 0; x < e; ++x) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
+        if (wdt == F8) {
+          c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+          const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+          c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
+        } else {
+          c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
+        }
+      }
+    }
+    c.call.outputs = {output(F32, {t, d})};
+    c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
+                                                        static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+    c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
+    cases.push_back(std::move(c));
+  }
+
   // Slice and concat (the glue of the MLA split).
   {
     OpCase c;

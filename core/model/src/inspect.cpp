@@ -8,14 +8,14 @@ namespace fathom::model {
 namespace {
 
 // "671.0B (671,026,419,200)"
-std::string count_text(std::uint64_t n) {
+std::string count_text(std::uint64_t n, int decimals = 1) {
   std::string digits = std::to_string(n);
   std::string grouped;
   for (std::size_t i = 0; i < digits.size(); ++i) {
     if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
     grouped += digits[i];
   }
-  return format_parameter_count(n) + " (" + grouped + ")";
+  return format_parameter_count(n, decimals) + " (" + grouped + ")";
 }
 
 void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
@@ -65,7 +65,9 @@ std::string format_inspection(const ModelInspection& r) {
     out << "  MTP:       " << count_text(p.mtp) << " (plus its copies of the embedding and lm_head, "
         << format_parameter_count(p.mtp_shared) << ", shared with the main model)\n";
   }
-  out << "  activated: " << count_text(p.activated) << " per token (embedding lookup not counted)\n";
+  // Two decimals: DeepSeek publishes V2-Lite's 2,451,435,008 as "2.4B", which one decimal would
+  // round to a confusing "2.5B".
+  out << "  activated: " << count_text(p.activated, 2) << " per token (embedding lookup not counted)\n";
   if (!r.weights) {
     out << "weights: none (config.json only)\n";
     return out.str();

@@ -113,7 +113,7 @@ CheckpointParameterCounts count_checkpoint_parameters(const Checkpoint& checkpoi
   return c;
 }
 
-std::string format_parameter_count(std::uint64_t count) {
+std::string format_parameter_count(std::uint64_t count, int decimals) {
   struct Unit {
     double scale;
     const char* suffix;
@@ -122,7 +122,7 @@ std::string format_parameter_count(std::uint64_t count) {
   for (const Unit& u : kUnits) {
     if (static_cast<double>(count) >= u.scale) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1f%s", static_cast<double>(count) / u.scale, u.suffix);
+      std::snprintf(buf, sizeof buf, "%.*f%s", decimals, static_cast<double>(count) / u.scale, u.suffix);
       return buf;
     }
   }

@@ -12,4 +12,11 @@ WorkspacePool::Lease WorkspacePool::acquire() {
   return Lease(std::make_unique<EncodeWorkspace>());
 }
 
+void WorkspacePool::clear_word_caches() {
+  for (Slot& slot : slots_) {
+    const std::lock_guard<std::mutex> lock(slot.mutex);
+    if (slot.workspace) slot.workspace->cache.clear();
+  }
+}
+
 }  // namespace fathom::tokenizer

@@ -130,6 +130,8 @@ std::string Tokenizer::decode(std::span<const TokenId> ids, bool skip_special_to
   return text;
 }
 
+void Tokenizer::clear_caches() const { state_->workspaces.clear_word_caches(); }
+
 StreamDecoder Tokenizer::stream_decoder(bool skip_special_tokens) const { return StreamDecoder(*this, skip_special_tokens); }
 
 std::size_t Tokenizer::id_limit() const { return state_->model.vocabulary.id_limit(); }

@@ -48,7 +48,7 @@ struct CheckpointParameterCounts {
 
 CheckpointParameterCounts count_checkpoint_parameters(const Checkpoint& checkpoint, const ModelSpec& spec);
 
-// "671.0B", "15.7B", "123.4M", "5.1K", "12".
-std::string format_parameter_count(std::uint64_t count);
+// "671.0B", "15.7B", "123.4M", "5.1K", "12" (with `decimals` digits after the point).
+std::string format_parameter_count(std::uint64_t count, int decimals = 1);
 
 }  // namespace fathom::model

@@ -53,6 +53,9 @@ class WorkspacePool {
 
   Lease acquire();
 
+  // Empties every pooled word cache (waits for workspaces in use).
+  void clear_word_caches();
+
  private:
   struct Slot {
     std::mutex mutex;

@@ -52,6 +52,10 @@ class Tokenizer {
   // Face would drop it silently; in Fathom it means a bug upstream).
   std::string decode(std::span<const TokenId> ids, bool skip_special_tokens = false) const;
 
+  // Forgets the encodings of recent words (the cache that makes repeated
+  // words cheap). Results never change; benchmarks use it to time cold encoding.
+  void clear_caches() const;
+
   // For streaming generation: feeds ids one at a time, emits only complete characters.
   StreamDecoder stream_decoder(bool skip_special_tokens = false) const;
 

@@ -35,6 +35,10 @@ class WordCache {
   }
 
   void insert(std::string_view word, std::span<const TokenId> ids);
+  void clear() {
+    offsets_.clear();
+    ids_.clear();
+  }
 
   std::size_t size() const { return offsets_.size(); }
 
