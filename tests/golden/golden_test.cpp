@@ -130,6 +130,20 @@ TEST_P(Golden, MtpMatchesTransformersModules) {
   }
 }
 
+// The same model split over two backends (the template takes the element-wise ops): exercises
+// segmenting and the copies between backends.
+TEST_P(Golden, PrefillSplitOverTwoBackendsMatchesTransformers) {
+  config_.runtime.backends = {"template", "reference"};
+  host_ = std::make_unique<PluginHost>(config_);
+  auto model = load(false);
+  EXPECT_GT(model->prefill_placement().backends.size(), 1u);
+  const Sequence s = load_golden(GetParam()).front();
+  std::vector<int32_t> pos(s.ids.size()), slots(s.ids.size(), 0);
+  std::iota(pos.begin(), pos.end(), 0);
+  auto r = model->forward({s.ids, pos, slots}, AttentionForm::naive);
+  EXPECT_TRUE(matches(r.logits, s.logits));
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-tiny-fp8",
                                            "deepseek-v3-tiny-sharded"),
