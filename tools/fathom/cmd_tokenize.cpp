@@ -64,6 +64,7 @@ struct TokenizeOptions {
   std::string jsonl;
   bool add_special = false;
   int bench_repeat = 0;
+  bool bench_cold = false;
 };
 
 std::vector<std::string> collect_texts(const TokenizeOptions& o) {
@@ -79,8 +80,10 @@ std::vector<std::string> collect_texts(const TokenizeOptions& o) {
 }
 
 // Times encoding only: the tokenizer is loaded and the inputs read before the
-// clock starts, and one untimed pass warms the word cache first (a
-// long-running process is warm). Prints one JSON object.
+// clock starts. Warm (default): one untimed pass fills the word cache first,
+// as in a long-running process. Cold (--bench-cold): the cache is emptied
+// before every pass, so every word goes through BPE once per pass. Prints one
+// JSON object.
 void run_tokenize_bench(const Tokenizer& tok, const std::vector<std::string>& texts, const TokenizeOptions& o) {
   using Clock = std::chrono::steady_clock;
   std::size_t bytes = 0;
@@ -88,6 +91,7 @@ void run_tokenize_bench(const Tokenizer& tok, const std::vector<std::string>& te
   std::vector<TokenId> ids;
   std::size_t tokens = 0;
   auto one_pass = [&] {
+    if (o.bench_cold) tok.clear_caches();
     const auto start = Clock::now();
     tokens = 0;
     for (const auto& text : texts) {
@@ -105,6 +109,7 @@ void run_tokenize_bench(const Tokenizer& tok, const std::vector<std::string>& te
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
   print_line({{"tool", "fathom"},
+              {"cache", o.bench_cold ? "cold" : "warm"},
               {"inputs", texts.size()},
               {"bytes", bytes},
               {"tokens", tokens},
@@ -143,6 +148,7 @@ void setup_tokenize_command(CLI::App& root, GlobalOptions&, CommandRunner& run) 
   cmd->add_option("--bench-repeat", options->bench_repeat,
                   "benchmark: time N passes over the inputs after a warm-up pass, print throughput JSON instead of ids")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--bench-cold", options->bench_cold, "benchmark: empty the word cache before every timed pass");
   cmd->callback([options, &run] { run = [options] { return run_tokenize(*options); }; });
 }
 

@@ -1,10 +1,14 @@
 #include "fathom/tokenizer/added_tokens.h"
 
+#include <cstring>
+
 namespace fathom::tokenizer {
 
 void TokenTrie::insert(std::string_view key, TokenId value) {
   if (key.empty()) return;
-  first_bytes_[static_cast<unsigned char>(key[0])] = true;
+  const auto first = static_cast<unsigned char>(key[0]);
+  only_first_byte_ = empty() || only_first_byte_ == first ? first : -1;
+  first_bytes_[first] = true;
   std::uint32_t node = 0;
   for (const char c : key) {
     const auto byte = static_cast<unsigned char>(c);
@@ -20,6 +24,15 @@ void TokenTrie::insert(std::string_view key, TokenId value) {
     node = child;
   }
   nodes_[node].value = value;
+}
+
+std::size_t TokenTrie::next_candidate(std::string_view text, std::size_t pos) const {
+  if (only_first_byte_ >= 0) {
+    const void* found = std::memchr(text.data() + pos, only_first_byte_, text.size() - pos);
+    return found ? static_cast<std::size_t>(static_cast<const char*>(found) - text.data()) : text.size();
+  }
+  while (pos < text.size() && !first_bytes_[static_cast<unsigned char>(text[pos])]) ++pos;
+  return pos;
 }
 
 TokenTrie::Hit TokenTrie::longest_at(std::string_view text, std::size_t pos) const {
@@ -69,11 +82,7 @@ void AddedVocabulary::scan(const TokenTrie& trie, const TokenTrie* next_pass, st
   }
   std::size_t plain_begin = 0;
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    if (!trie.may_start_with(static_cast<unsigned char>(text[pos]))) {
-      ++pos;
-      continue;
-    }
+  while ((pos = trie.next_candidate(text, pos)) < text.size()) {
     const TokenTrie::Hit hit = trie.longest_at(text, pos);
     if (hit.length == 0) {
       ++pos;

@@ -8,25 +8,12 @@ namespace fathom::tokenizer {
 namespace {
 constexpr std::size_t kMinCapacity = 16;
 }
-}
-#include <sys/mman.h>
-namespace fathom::tokenizer {
-
 
 MergeTable::MergeTable(std::size_t expected_rules) {
   const std::size_t capacity = std::bit_ceil(std::max(kMinCapacity, expected_rules * 2));
-  entries_.reserve(capacity);
-  madvise_hack();
   entries_.assign(capacity, Entry{kEmpty, {}});
   mask_ = capacity - 1;
   shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
-}
-
-void MergeTable::madvise_hack() {
-  auto p = reinterpret_cast<std::uintptr_t>(entries_.data());
-  auto b = (p + (2u<<20) - 1) & ~std::uintptr_t((2u<<20)-1);
-  auto e = (p + entries_.capacity()*sizeof(Entry)) & ~std::uintptr_t((2u<<20)-1);
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
 }
 
 void MergeTable::insert(TokenId left, TokenId right, MergeRule rule) {

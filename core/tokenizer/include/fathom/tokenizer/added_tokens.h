@@ -46,8 +46,9 @@ class TokenTrie {
   };
   Hit longest_at(std::string_view text, std::size_t pos) const;
 
-  // Whether any key starts with this byte: lets the scan skip most positions cheaply.
-  bool may_start_with(unsigned char byte) const { return first_bytes_[byte]; }
+  // The first position at or after `pos` whose byte starts some key (text.size() if none):
+  // lets the scan skip most of the text without walking the trie.
+  std::size_t next_candidate(std::string_view text, std::size_t pos) const;
 
  private:
   struct Node {
@@ -56,6 +57,7 @@ class TokenTrie {
   };
   std::vector<Node> nodes_{Node{}};
   std::array<bool, 256> first_bytes_{};
+  int only_first_byte_ = -1;  // the one byte all keys start with (DeepSeek's '<'), or -1
 };
 
 class AddedVocabulary {

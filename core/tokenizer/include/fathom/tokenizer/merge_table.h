@@ -51,7 +51,6 @@ class MergeTable {
     return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
   }
   void grow();
-  void madvise_hack();
 
   std::vector<Entry> entries_;
   std::size_t mask_ = 0;
