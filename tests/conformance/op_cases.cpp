@@ -77,7 +77,12 @@ std::string dname(uint32_t dtype) { return std::string(dtype_name(dtype_from_id(
 
 }  // namespace
 
-double tolerance_for(uint32_t dtype, bool reduction) { return (reduction ? 16.0 : 4.0) * epsilon(dtype); }
+// Element-wise results may differ by a few ulps of the output dtype. Reductions (matmul, norms,
+// attention) may also reassociate sums and round their operands to the narrowest dtype involved:
+// about one epsilon of that dtype relative to the largest output, with a floor for f32 sums.
+double tolerance_for(uint32_t dtype, bool reduction) {
+  return reduction ? std::max(2.0 * epsilon(dtype), 1e-5) : 4.0 * epsilon(dtype);
+}
 
 std::vector<OpCase> make_op_cases(uint64_t seed) {
   Gen g{std::mt19937_64(seed)};
