@@ -142,7 +142,8 @@ void setup_tokenize_command(CLI::App& root, GlobalOptions&, CommandRunner& run) 
   auto options = std::make_shared<TokenizeOptions>();
   auto* cmd = root.add_subcommand("tokenize", "Text to token ids: prints one {\"ids\": [...]} line per input");
   cmd->add_option("--tokenizer", options->tokenizer, "model directory or tokenizer.json")->required();
-  cmd->add_option("--text", options->texts, "a text to tokenize (repeatable; printed before --jsonl inputs)");
+  cmd->add_option("--text", options->texts, "a text to tokenize (repeatable; printed before --jsonl inputs)")
+      ->allow_extra_args(false);  // one text per --text, so a stray word is an error, not a second text
   cmd->add_option("--jsonl", options->jsonl, "file of {\"text\": ...} lines ('-' for stdin)");
   cmd->add_flag("--add-special", options->add_special, "add BOS/EOS as tokenizer_config.json says");
   cmd->add_option("--bench-repeat", options->bench_repeat,

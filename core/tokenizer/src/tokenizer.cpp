@@ -13,6 +13,8 @@
 
 namespace fathom::tokenizer {
 
+// Shared by all copies of a Tokenizer. Everything is fixed after construction
+// except the workspace pool, which hands each encode() call its own scratch.
 struct Tokenizer::State {
   explicit State(TokenizerModel parsed) : model(std::move(parsed)) {}
 
@@ -44,6 +46,13 @@ std::optional<TokenId> resolve_token(const TokenizerModel& model, const std::opt
   return id;
 }
 
+void check_id(const Vocabulary& vocabulary, TokenId id) {
+  if (!vocabulary.contains(id)) {
+    throw out_of_range("tokenizer: token id " + std::to_string(id) + " is not in the vocabulary (ids below " +
+                       std::to_string(vocabulary.id_limit()) + ")");
+  }
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::filesystem::path& path) {
@@ -58,7 +67,10 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     config = parse_tokenizer_config(read_json_file(config_file), config_file);
   }
   // Newer transformers releases keep the template in a file of its own.
-  if (!config.chat_template && files.chat_template) config.chat_template = read_text_file(*files.chat_template);
+  if (!config.chat_template && files.chat_template) {
+    config.chat_template = read_text_file(*files.chat_template);
+    config.chat_template_origin = files.chat_template->string();
+  }
   return Tokenizer(std::move(model), config, config_file);
 }
 
@@ -72,8 +84,8 @@ Tokenizer::Tokenizer(TokenizerModel model, const TokenizerConfig& config, const 
   if (config.chat_template) {
     // An unknown template does not stop tokenization; rendering reports it.
     try {
-      s.chat_template = ChatTemplate::from_source(*config.chat_template, config.bos_token.value_or(""),
-                                                  config_file + ": chat_template");
+      s.chat_template =
+          ChatTemplate::from_source(*config.chat_template, config.bos_token.value_or(""), config.chat_template_origin);
     } catch (const Error& e) {
       s.chat_template_error = e.what();
     }
@@ -113,6 +125,7 @@ void Tokenizer::encode_into(std::string_view text, bool add_special_tokens, std:
       if (piece.size() > 1) workspace->cache.insert(piece, std::span(ids).subspan(first));
     }
   }
+  workspace->release_oversized_buffers();
 
   if (add_special_tokens && s.add_eos) ids.push_back(*s.eos);
 }
@@ -141,15 +154,6 @@ bool Tokenizer::contains(TokenId id) const { return state_->model.vocabulary.con
 std::optional<TokenId> Tokenizer::token_to_id(std::string_view token) const {
   return state_->model.vocabulary.find(token);
 }
-
-namespace {
-void check_id(const Vocabulary& vocabulary, TokenId id) {
-  if (!vocabulary.contains(id)) {
-    throw out_of_range("tokenizer: token id " + std::to_string(id) + " is not in the vocabulary (ids below " +
-                       std::to_string(vocabulary.id_limit()) + ")");
-  }
-}
-}  // namespace
 
 std::string_view Tokenizer::id_to_token(TokenId id) const {
   check_id(state_->model.vocabulary, id);

@@ -40,6 +40,7 @@ TokenizerConfig parse_tokenizer_config(const nlohmann::json& json, const std::st
       throw chat_template->unsupported_here("only a single template string is supported (not a list of named templates)");
     }
     config.chat_template = chat_template->string();
+    config.chat_template_origin = chat_template->where();
   }
   return config;
 }

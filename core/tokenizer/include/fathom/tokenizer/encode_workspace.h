@@ -28,6 +28,10 @@ struct EncodeWorkspace {
   WordCache cache;
   std::vector<TextSegment> segments;
   std::vector<std::string_view> pieces;
+
+  // Frees buffers that one huge input grew far beyond what normal text needs,
+  // so that a pooled workspace does not hold on to them for the process lifetime.
+  void release_oversized_buffers();
 };
 
 class WorkspacePool {

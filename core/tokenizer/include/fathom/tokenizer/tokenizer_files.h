@@ -37,6 +37,7 @@ struct TokenizerConfig {
   bool add_bos_token = false;
   bool add_eos_token = false;
   std::optional<std::string> chat_template;
+  std::string chat_template_origin;  // where the template came from, for error messages
 };
 
 // `file` names the source in error messages.
