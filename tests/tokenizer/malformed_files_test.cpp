@@ -5,6 +5,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/tokenizer/byte_level.h"
+#include "fathom/tokenizer/json_field.h"
 #include "test_support.h"
 
 namespace fathom::tokenizer {
@@ -70,6 +71,43 @@ TEST(MalformedFiles, TheMinimalTokenizerLoadsAndWorks) {
   // Also by file path instead of directory.
   const auto dir = write_model("by-file", minimal_tokenizer_json().dump());
   EXPECT_EQ(Tokenizer::load(dir / "tokenizer.json").encode("ab"), std::vector<TokenId>{256});
+}
+
+TEST(MalformedFiles, OptionalPipelineFeatures) {
+  // ignore_merges: a piece that is itself a token is taken whole.
+  json j = minimal_tokenizer_json();
+  j["model"]["vocab"]["ac"] = 259;
+  j["model"]["ignore_merges"] = true;
+  EXPECT_EQ(Tokenizer::load(write_model("ignore-merges", j.dump())).encode("ac abc"),
+            (std::vector<TokenId>{259, ' ', 257}));
+
+  // ByteLevel use_regex: GPT-2's split runs first, so "b1" cannot merge across "ab|1".
+  j = minimal_tokenizer_json();
+  j["model"]["vocab"]["b1"] = 259;
+  j["model"]["merges"] = json::array({"b 1", "a b", "ab c"});
+  EXPECT_EQ(Tokenizer::load(write_model("split-b1", j.dump())).encode("ab1"), (std::vector<TokenId>{'a', 259}));
+  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+  EXPECT_EQ(Tokenizer::load(write_model("gpt2-split", j.dump())).encode("ab1"), (std::vector<TokenId>{256, '1'}));
+}
+
+TEST(MalformedFiles, ChatTemplateFromItsOwnFile) {
+  const std::string v3_template =
+      read_json_file((testing::kModelDir / "tokenizer_config.json").string())["chat_template"].get<std::string>();
+  const std::string config = R"({"bos_token": "<eos>"})";
+  const auto dir = write_model("jinja", minimal_tokenizer_json().dump(), &config);
+  std::ofstream(dir / "chat_template.jinja") << v3_template;
+  const Tokenizer tok = Tokenizer::load(dir);
+  const std::vector<ChatMessage> messages = {{"user", "hi", {}}};
+  EXPECT_EQ(tok.render_chat(messages, true), "<eos><｜User｜>hi<｜Assistant｜>");
+
+  std::ofstream(dir / "chat_template.jinja") << "{{ other }}";
+  try {
+    Tokenizer::load(dir).render_chat(messages, true);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("chat_template.jinja: not a chat template Fathom knows"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(MalformedFiles, BadJson) {
