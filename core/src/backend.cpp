@@ -1,5 +1,6 @@
 #include "fathom/core/backend.h"
 
+#include <cstddef>
 #include <utility>
 
 #include "fathom/core/error.h"
@@ -147,6 +148,18 @@ void Executable::reset() {
 void Executable::run(std::span<const fathom_binding> bindings, int64_t n_tokens) {
   if (!handle_) throw Error(ErrorCode::failed_precondition, "run on an empty executable");
   backend_->check(backend_->api().run(backend_->handle(), handle_, bindings.data(), bindings.size(), n_tokens), "run");
+}
+
+std::vector<fathom_node_profile> Executable::profile(size_t n_nodes) const {
+  const fathom_backend_api& api = backend_->api();
+  // An optional entry appended in ABI 1.0: present only when the table reaches it.
+  const bool has = api.struct_size >= offsetof(fathom_backend_api, executable_profile) + sizeof(void*) && api.executable_profile;
+  if (!handle_ || !has) return {};
+  std::vector<fathom_node_profile> out(n_nodes);
+  fathom_status s = api.executable_profile(backend_->handle(), handle_, out.data(), out.size());
+  if (s.code == FATHOM_STATUS_UNSUPPORTED) return {};
+  backend_->check(s, "executable_profile");
+  return out;
 }
 
 }  // namespace fathom

@@ -1,11 +1,13 @@
 #include "fathom/graph/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "fathom/core/dtype.h"
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
+#include "fathom/core/ops.h"
 
 namespace fathom::graph {
 
@@ -59,10 +61,11 @@ fathom_view StatePool::view(const std::string& name, const std::shared_ptr<Backe
 
 // ---- Executor ---------------------------------------------------------------------------------
 
-Executor::Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens)
+Executor::Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens,
+                   const std::function<void(size_t, size_t)>& on_segment)
     : graph_(graph), placement_(std::move(placement)), weights_(weights), states_(states), max_tokens_(max_tokens) {
   if (max_tokens < 1) throw invalid_argument("executor: max_tokens must be at least 1");
-  build_segments();
+  build_segments(on_segment);
 }
 
 uint64_t Executor::bytes_for(TensorId t, int64_t n_tokens) const { return desc_bytes(graph_.tensor(t).desc, n_tokens); }
@@ -83,7 +86,7 @@ size_t Executor::copies_per_run() const {
   return n;
 }
 
-void Executor::build_segments() {
+void Executor::build_segments(const std::function<void(size_t, size_t)>& on_segment) {
   const auto& tensors = graph_.tensors();
   const auto& nodes = graph_.nodes();
   // Which backends consume each tensor, and where each is produced.
@@ -167,6 +170,7 @@ void Executor::build_segments() {
     fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(table.size()),
                            static_cast<uint32_t>(raw_nodes.size()), 0, table.data(), raw_nodes.data(), max_tokens_};
     seg.executable = Executable::compile(backend, 0, segment, bindings);
+    if (on_segment) on_segment(static_cast<size_t>(&seg - segments_.data()) + 1, segments_.size());
   }
   log().info("executor: {} nodes in {} segments, {} copies per run", nodes.size(), segments_.size(), copies_per_run());
 }
@@ -193,6 +197,7 @@ void Executor::run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_
 
   std::vector<std::byte> staging;
   for (Segment& seg : segments_) {
+    const auto copy_start = std::chrono::steady_clock::now();
     for (const Copy& c : seg.copies) {
       const uint64_t bytes = bytes_for(c.tensor, n_tokens);
       Buffer& from = transit_buffer(c.tensor, c.from_backend);
@@ -200,7 +205,9 @@ void Executor::run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_
       staging.resize(bytes);
       from.download(0, staging.data(), bytes);
       to.upload(0, staging.data(), bytes);
+      ++copy_calls_;
     }
+    copy_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - copy_start).count();
     std::vector<fathom_binding> bindings;
     for (const auto& [local, t] : seg.io) {
       bindings.push_back({local, 0, transit_buffer(t, seg.backend).view(0, bytes_for(t, n_tokens))});
@@ -214,6 +221,26 @@ void Executor::run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_
     out.resize(bytes);
     transit_buffer(t, home_[t]).download(0, out.data(), bytes);
   }
+}
+
+std::vector<Executor::OpTime> Executor::op_times() const {
+  std::map<std::pair<std::string, std::string>, OpTime> by_key;
+  for (const Segment& seg : segments_) {
+    const std::string& backend = placement_.backends[seg.backend]->name();
+    const auto profile = seg.executable.profile(seg.nodes.size());
+    for (size_t i = 0; i < profile.size(); ++i) {
+      const std::string op(op_name(graph_.node(seg.nodes[i]).op));
+      OpTime& t = by_key[{op, backend}];
+      t.op = op;
+      t.backend = backend;
+      t.calls += profile[i].calls;
+      t.total_ms += static_cast<double>(profile[i].total_ns) / 1e6;
+    }
+  }
+  std::vector<OpTime> out;
+  for (auto& [key, t] : by_key) out.push_back(t);
+  if (copy_calls_ > 0) out.push_back(OpTime{"copy", "host staging", copy_calls_, copy_ms_});
+  return out;
 }
 
 }  // namespace fathom::graph

@@ -20,7 +20,8 @@ TEST(AbiLayout, TableHeaderIsStable) {
   EXPECT_EQ(offsetof(fathom_backend_api, options), 40u);
   EXPECT_EQ(offsetof(fathom_backend_api, create), 48u);
   EXPECT_EQ(offsetof(fathom_backend_api, executable_destroy), 176u);
-  EXPECT_EQ(sizeof(fathom_backend_api), 184u);
+  EXPECT_EQ(offsetof(fathom_backend_api, executable_profile), 184u);  // optional
+  EXPECT_EQ(sizeof(fathom_backend_api), 192u);
 }
 
 TEST(AbiLayout, PlainStructs) {
@@ -38,6 +39,11 @@ TEST(AbiLayout, PlainStructs) {
   EXPECT_EQ(sizeof(fathom_option_decl), 32u);
   EXPECT_EQ(sizeof(fathom_rms_norm_attrs), 4u);
   EXPECT_EQ(sizeof(fathom_slice_attrs), 16u);
+  EXPECT_EQ(sizeof(fathom_node_profile), 16u);
+  EXPECT_EQ(sizeof(fathom_rope_attrs), 36u);
+  EXPECT_EQ(sizeof(fathom_mla_attrs), 32u);
+  EXPECT_EQ(sizeof(fathom_moe_route_attrs), 40u);
+  EXPECT_EQ(sizeof(fathom_moe_experts_attrs), 16u);
 }
 
 TEST(AbiLayout, FrozenIds) {

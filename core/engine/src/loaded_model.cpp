@@ -28,27 +28,55 @@ std::vector<float> as_floats(const std::vector<std::byte>& bytes) {
 LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& config, PluginHost& host,
                          ModelOptions options)
     : dir_(model_dir), options_(options), config_(config) {
+  auto report = [&](const std::string& stage, size_t done, size_t total) {
+    if (options_.progress) options_.progress(stage, done, total);
+  };
+  report("reading config.json and mapping weights", 0, 1);
   spec_ = model::load_model_spec(model_dir);
   checkpoint_ = std::make_unique<model::Checkpoint>(model::Checkpoint::open(model_dir));
   model::validate_checkpoint(spec_, *checkpoint_);
+  report("reading config.json and mapping weights", 1, 1);
+  report("loading backends", 0, 1);
   chain_ = host.backend_chain();
+  report("loading backends", 1, 1);
 
   graph::BuildOptions build{false, options_.n_slots, options_.max_seq_len, FATHOM_DTYPE_F32};
   prefill_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek(spec_, *checkpoint_, build));
   build.absorbed_attention = true;
   decode_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek(spec_, *checkpoint_, build));
-  prefill_ = std::make_unique<graph::Executor>(make_executor(*prefill_graph_));
-  decode_ = std::make_unique<graph::Executor>(make_executor(*decode_graph_));
+  prefill_ = std::make_unique<graph::Executor>(make_executor(*prefill_graph_, "placing weights (prefill graph)"));
+  decode_ = std::make_unique<graph::Executor>(make_executor(*decode_graph_, "compiling the decode graph"));
   log().info("placement: {}", graph::placement_summary(*prefill_graph_, prefill_->placement()));
   if (options_.load_mtp) {
     build.absorbed_attention = false;
     mtp_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
-    mtp_ = std::make_unique<graph::Executor>(make_executor(*mtp_graph_));
+    mtp_ = std::make_unique<graph::Executor>(make_executor(*mtp_graph_, "compiling the MTP graph"));
   }
 }
 
-graph::Executor LoadedModel::make_executor(const graph::Graph& g) {
-  return graph::Executor(g, graph::place(g, chain_, config_.placement), weights_, states_, options_.max_step_tokens);
+graph::Executor LoadedModel::make_executor(const graph::Graph& g, const std::string& stage) {
+  auto on_segment = [&](size_t done, size_t total) {
+    if (options_.progress) options_.progress(stage, done, total);
+  };
+  return graph::Executor(g, graph::place(g, chain_, config_.placement), weights_, states_, options_.max_step_tokens,
+                         on_segment);
+}
+
+std::vector<graph::Executor::OpTime> LoadedModel::op_times() const {
+  std::map<std::pair<std::string, std::string>, graph::Executor::OpTime> sum;
+  for (const graph::Executor* e : {prefill_.get(), decode_.get(), mtp_.get()}) {
+    if (!e) continue;
+    for (const auto& t : e->op_times()) {
+      auto& s = sum[{t.op, t.backend}];
+      s.op = t.op;
+      s.backend = t.backend;
+      s.calls += t.calls;
+      s.total_ms += t.total_ms;
+    }
+  }
+  std::vector<graph::Executor::OpTime> out;
+  for (auto& [k, v] : sum) out.push_back(v);
+  return out;
 }
 
 ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form) {

@@ -361,6 +361,12 @@ typedef struct fathom_segment {
   int64_t max_tokens;                /* upper bound for FATHOM_DIM_TOKENS at run() */
 } fathom_segment;
 
+/* Accumulated time of one node. */
+typedef struct fathom_node_profile {
+  uint64_t calls;
+  uint64_t total_ns;
+} fathom_node_profile;
+
 /* ------------------------------------------------------------------------------------------ */
 /* The table                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
@@ -421,6 +427,11 @@ typedef struct fathom_backend_api {
   fathom_status (*run)(fathom_backend* backend, fathom_executable* executable, const fathom_binding* bindings,
                        size_t n_bindings, int64_t n_tokens);
   void (*executable_destroy)(fathom_backend* backend, fathom_executable* executable);
+
+  /* (optional) Time spent in each node of the executable since compile, in the segment's node
+   * order: out[i] for node i, n = the segment's node count. For `fathom bench` breakdowns. */
+  fathom_status (*executable_profile)(fathom_backend* backend, fathom_executable* executable,
+                                      fathom_node_profile* out, size_t n);
 } fathom_backend_api;
 
 typedef const fathom_backend_api* (*fathom_backend_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor);

@@ -97,6 +97,8 @@ class Executable {
   ~Executable();
 
   void run(std::span<const fathom_binding> bindings, int64_t n_tokens);
+  // Time per node since compile (segment node order); empty when the backend does not profile.
+  std::vector<fathom_node_profile> profile(size_t n_nodes) const;
 
  private:
   void reset();

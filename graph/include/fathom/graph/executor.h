@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -47,7 +48,9 @@ struct HostTensorIn {
 
 class Executor {
  public:
-  Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens);
+  // `on_segment` (optional) is told after each segment is compiled: (done, total).
+  Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens,
+           const std::function<void(size_t, size_t)>& on_segment = {});
 
   // Runs for n_tokens tokens. `inputs` by graph-input name; fills `outputs` by output name
   // (bytes of the output's dtype, n_tokens rows).
@@ -58,6 +61,16 @@ class Executor {
   const Placement& placement() const { return placement_; }
   size_t segment_count() const { return segments_.size(); }
   size_t copies_per_run() const;
+
+  struct OpTime {
+    std::string op;
+    std::string backend;
+    uint64_t calls = 0;
+    double total_ms = 0;
+  };
+  // Time per (op kind, backend) since construction, from the backends' node profiles, plus the
+  // cross-backend copies as op "copy".
+  std::vector<OpTime> op_times() const;
 
  private:
   struct Copy {
@@ -73,7 +86,7 @@ class Executor {
     Executable executable;
   };
 
-  void build_segments();
+  void build_segments(const std::function<void(size_t, size_t)>& on_segment);
   uint64_t bytes_for(TensorId t, int64_t n_tokens) const;
   // The buffer holding `tensor` on backend b (allocated on first use, sized for max_tokens).
   Buffer& transit_buffer(TensorId tensor, size_t backend);
@@ -86,6 +99,8 @@ class Executor {
   std::vector<Segment> segments_;
   std::vector<size_t> home_;  // per tensor: backend of its producer (or of its first consumer for inputs)
   std::map<std::pair<TensorId, size_t>, Buffer> transit_;
+  uint64_t copy_calls_ = 0;
+  double copy_ms_ = 0;
 };
 
 }  // namespace fathom::graph

@@ -51,6 +51,10 @@ class Backend {
                                      std::span<const fathom_binding> bindings) = 0;
   virtual void run(fathom_executable* executable, std::span<const fathom_binding> bindings, int64_t n_tokens) = 0;
   virtual void executable_destroy(fathom_executable* executable) = 0;
+  // Per-node accumulated time (see fathom_backend_api::executable_profile).
+  virtual void executable_profile(fathom_executable* executable, std::span<fathom_node_profile> out) {
+    fail_unsupported("this backend does not profile nodes");
+  }
 
  protected:
   // Host services (logging). Set by the generated create().
@@ -162,6 +166,9 @@ const fathom_backend_api* plugin_entry(uint32_t host_major, uint32_t host_minor)
     };
     a.executable_destroy = [](fathom_backend* b, fathom_executable* e) {
       guard([&] { as_backend(b).executable_destroy(e); });
+    };
+    a.executable_profile = [](fathom_backend* b, fathom_executable* e, fathom_node_profile* out, size_t n) {
+      return guard([&] { as_backend(b).executable_profile(e, std::span<fathom_node_profile>(out, n)); });
     };
     return a;
   }();

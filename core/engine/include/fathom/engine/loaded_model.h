@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,6 +26,8 @@ struct ModelOptions {
   int64_t max_seq_len = 4096;       // positions per sequence
   int64_t max_step_tokens = 256;    // tokens per forward call; longer inputs run in chunks
   bool load_mtp = false;            // build the MTP graph too
+  // Told about loading progress: a stage name and (done, total) within it.
+  std::function<void(const std::string& stage, size_t done, size_t total)> progress;
 };
 
 enum class AttentionForm { naive, absorbed };
@@ -58,8 +62,11 @@ class LoadedModel {
   // ids[t] (the token at p + 1), at positions[t] = p.
   std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden);
 
+  // Time per (op, backend) over every forward so far (prefill, decode and MTP graphs together).
+  std::vector<graph::Executor::OpTime> op_times() const;
+
  private:
-  graph::Executor make_executor(const graph::Graph& g);
+  graph::Executor make_executor(const graph::Graph& g, const std::string& stage);
 
   std::filesystem::path dir_;
   model::ModelSpec spec_;

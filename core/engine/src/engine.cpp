@@ -1,0 +1,244 @@
+#include "fathom/engine/engine.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "fathom/core/error.h"
+#include "fathom/core/logging.h"
+#include "fathom/tokenizer/stream_decoder.h"
+#include "fathom/tokenizer/tokenizer.h"
+
+namespace fathom::engine {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::none: return "none";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "?";
+}
+
+struct Engine::Sequence {
+  RequestId id;
+  GenerationRequest request;
+  EventCallback on_event;
+  Sampler sampler;
+  std::vector<int32_t> output;
+  int32_t slot = -1;
+  bool done = false;
+  std::optional<tokenizer::StreamDecoder> decoder;
+  std::string pending_text;  // decoded but held back: it may be the start of a stop string
+  size_t hold_back = 0;      // longest stop string − 1
+
+  Sequence(RequestId i, GenerationRequest r, EventCallback cb)
+      : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
+    for (const auto& s : request.stop_strings) hold_back = std::max(hold_back, s.size() > 0 ? s.size() - 1 : 0);
+  }
+  int64_t length() const { return static_cast<int64_t>(request.prompt.size() + output.size()); }
+};
+
+Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits)
+    : model_(model), tok_(tok), limits_(limits), slot_busy_(static_cast<size_t>(limits.max_batch), false) {
+  if (limits.max_batch > model.options().n_slots) {
+    throw invalid_argument("engine: max_batch " + std::to_string(limits.max_batch) + " exceeds the model's " +
+                           std::to_string(model.options().n_slots) + " cache slots");
+  }
+  for (int64_t id : model.spec().eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
+  if (tok_ && tok_->eos_id()) eos_ids_.push_back(*tok_->eos_id());
+  std::sort(eos_ids_.begin(), eos_ids_.end());
+  eos_ids_.erase(std::unique(eos_ids_.begin(), eos_ids_.end()), eos_ids_.end());
+}
+
+Engine::~Engine() = default;
+
+RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
+  const auto prompt_len = static_cast<int64_t>(request.prompt.size());
+  if (prompt_len == 0) throw invalid_argument("the prompt is empty");
+  if (request.max_new_tokens < 1) throw invalid_argument("max_new_tokens must be at least 1");
+  if (prompt_len + request.max_new_tokens > limits_.max_seq_len) {
+    throw out_of_range("prompt (" + std::to_string(prompt_len) + " tokens) + max_new_tokens (" +
+                       std::to_string(request.max_new_tokens) + ") exceeds runtime.max_seq_len " +
+                       std::to_string(limits_.max_seq_len));
+  }
+  const auto vocab = static_cast<int32_t>(model_.spec().vocab_size);
+  for (int32_t id : request.prompt) {
+    if (id < 0 || id >= vocab) throw invalid_argument("prompt token " + std::to_string(id) + " outside the vocabulary");
+  }
+  if (!request.stop_strings.empty() && !tok_) throw invalid_argument("stop strings need a tokenizer");
+  std::lock_guard lock(mutex_);
+  if (static_cast<int64_t>(waiting_.size()) >= limits_.max_queue) {
+    throw resource_exhausted("the request queue is full (" + std::to_string(limits_.max_queue) + " waiting)");
+  }
+  RequestId id = next_id_++;
+  auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(on_event));
+  if (tok_) seq->decoder.emplace(tok_->stream_decoder(false));
+  waiting_.push_back(std::move(seq));
+  return id;
+}
+
+void Engine::cancel(RequestId id) {
+  std::lock_guard lock(mutex_);
+  cancelled_.push_back(id);
+}
+
+size_t Engine::running() const { return running_.size(); }
+
+size_t Engine::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_.size();
+}
+
+void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  if (s.done) return;
+  s.done = true;
+  TokenEvent e;
+  e.request = s.id;
+  e.finished = true;
+  e.reason = reason;
+  e.error = error;
+  // Text held back for stop-string matching is released (a matched stop string already cleared it).
+  e.text = std::move(s.pending_text);
+  e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
+  e.completion_tokens = static_cast<int64_t>(s.output.size());
+  s.on_event(e);
+}
+
+void Engine::advance(Sequence& s, std::span<const float> logits) {
+  const int32_t token = s.sampler.sample(logits, s.request.prompt, s.output);
+  s.output.push_back(token);
+  TokenEvent e;
+  e.request = s.id;
+  e.token = token;
+  e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
+  e.completion_tokens = static_cast<int64_t>(s.output.size());
+
+  const bool is_eos = !s.request.ignore_eos && std::binary_search(eos_ids_.begin(), eos_ids_.end(), token);
+  const bool is_stop_id = std::find(s.request.stop_token_ids.begin(), s.request.stop_token_ids.end(), token) !=
+                          s.request.stop_token_ids.end();
+  if (s.decoder && !is_eos && !is_stop_id) {
+    s.pending_text += s.decoder->push(token);
+    for (const auto& stop : s.request.stop_strings) {
+      size_t at = s.pending_text.find(stop);
+      if (!stop.empty() && at != std::string::npos) {
+        e.text = s.pending_text.substr(0, at);
+        s.pending_text.clear();
+        s.on_event(e);
+        finish(s, FinishReason::stop);
+        return;
+      }
+    }
+    // Release all but the tail that could still begin a stop string (on a character boundary).
+    size_t release = s.pending_text.size() > s.hold_back ? s.pending_text.size() - s.hold_back : 0;
+    while (release > 0 && release < s.pending_text.size() && (static_cast<unsigned char>(s.pending_text[release]) & 0xC0) == 0x80) --release;
+    e.text = s.pending_text.substr(0, release);
+    s.pending_text.erase(0, release);
+  }
+  s.on_event(e);
+  if (is_eos || is_stop_id) return finish(s, FinishReason::stop);
+  if (static_cast<int64_t>(s.output.size()) >= s.request.max_new_tokens) return finish(s, FinishReason::length);
+}
+
+void Engine::apply_cancellations() {
+  std::vector<RequestId> cancelled;
+  {
+    std::lock_guard lock(mutex_);
+    cancelled.swap(cancelled_);
+    // Cancelled before admission: finish without running.
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (std::find(cancelled.begin(), cancelled.end(), (*it)->id) != cancelled.end()) {
+        finish(**it, FinishReason::cancelled);
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& s : running_) {
+    if (std::find(cancelled.begin(), cancelled.end(), s->id) != cancelled.end()) finish(*s, FinishReason::cancelled);
+  }
+  release_finished();
+}
+
+void Engine::admit_waiting() {
+  std::vector<Sequence*> fresh;
+  {
+    std::lock_guard lock(mutex_);
+    while (!waiting_.empty()) {
+      auto free_slot = std::find(slot_busy_.begin(), slot_busy_.end(), false);
+      if (free_slot == slot_busy_.end()) break;
+      *free_slot = true;
+      waiting_.front()->slot = static_cast<int32_t>(free_slot - slot_busy_.begin());
+      fresh.push_back(waiting_.front().get());
+      running_.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+  }
+  if (!fresh.empty()) prefill(fresh);
+}
+
+void Engine::prefill(std::vector<Sequence*>& fresh) {
+  // All new prompts in one batch: each token carries its sequence's slot and position.
+  std::vector<int32_t> ids, positions, slots;
+  std::vector<size_t> last_row;
+  for (Sequence* s : fresh) {
+    for (size_t i = 0; i < s->request.prompt.size(); ++i) {
+      ids.push_back(s->request.prompt[i]);
+      positions.push_back(static_cast<int32_t>(i));
+      slots.push_back(s->slot);
+    }
+    last_row.push_back(ids.size() - 1);
+  }
+  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive);
+  const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    advance(*fresh[i], std::span<const float>(r.logits).subspan(last_row[i] * vocab, vocab));
+  }
+}
+
+void Engine::decode(const std::vector<Sequence*>& sequences) {
+  std::vector<Sequence*> active;
+  std::vector<int32_t> ids, positions, slots;
+  for (Sequence* s : sequences) {
+    if (s->done) continue;
+    active.push_back(s);
+    ids.push_back(s->output.back());
+    positions.push_back(static_cast<int32_t>(s->length() - 1));
+    slots.push_back(s->slot);
+  }
+  if (active.empty()) return;
+  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::absorbed);
+  const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
+  for (size_t i = 0; i < active.size(); ++i) advance(*active[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+}
+
+void Engine::release_finished() {
+  for (auto& s : running_) {
+    if (s->done && s->slot >= 0) slot_busy_[static_cast<size_t>(s->slot)] = false;
+  }
+  running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->done; }), running_.end());
+}
+
+bool Engine::step() {
+  const bool had_work = !running_.empty() || waiting() > 0;
+  try {
+    apply_cancellations();
+    // Sequences admitted in this step get their first token from the prefill; those already
+    // running advance by one batched decode. Pointers stay valid: finished sequences are only
+    // removed at the end of the step.
+    std::vector<Sequence*> carried_over;
+    for (auto& s : running_) carried_over.push_back(s.get());
+    admit_waiting();
+    decode(carried_over);
+  } catch (const Error& e) {
+    // A failing step ends the running requests with the error; the engine stays usable.
+    log().error("engine step failed: {}", e.what());
+    for (auto& s : running_) finish(*s, FinishReason::error, e.what());
+  }
+  release_finished();
+  return had_work;
+}
+
+}  // namespace fathom::engine

@@ -1,0 +1,84 @@
+// `fathom run`: generate from a prompt, streaming text to stdout as it is produced.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "fathom/core/error.h"
+#include "model_session.h"
+
+namespace fathom::cli {
+namespace {
+
+struct RunOptions {
+  DeploymentOptions deploy;
+  std::string model_dir;
+  std::string prompt;
+  std::optional<int64_t> max_tokens;
+  std::optional<double> temperature, top_p;
+  std::optional<int64_t> top_k;
+  std::optional<uint64_t> seed;
+  bool chat = false;
+};
+
+int run_run(const GlobalOptions& global, const RunOptions& o) {
+  ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true);
+  engine::GenerationRequest req;
+  if (o.chat) {
+    std::vector<tokenizer::ChatMessage> messages(1);
+    messages[0].role = "user";
+    messages[0].content = o.prompt;
+    req.prompt = to_model_ids(s.tok->encode(s.tok->render_chat(messages, true), /*add_special_tokens=*/false));
+  } else {
+    req.prompt = to_model_ids(s.tok->encode(o.prompt, /*add_special_tokens=*/true));
+  }
+  req.sampling = sampling_from(s.config.generation);
+  if (o.temperature) req.sampling.temperature = *o.temperature;
+  if (o.top_p) req.sampling.top_p = *o.top_p;
+  if (o.top_k) req.sampling.top_k = *o.top_k;
+  if (o.seed) req.sampling.seed = *o.seed;
+  req.max_new_tokens = o.max_tokens.value_or(s.config.generation.max_new_tokens);
+  if (static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens > s.config.runtime.max_seq_len) {
+    req.max_new_tokens = s.config.runtime.max_seq_len - static_cast<int64_t>(req.prompt.size());
+    if (req.max_new_tokens < 1) {
+      throw out_of_range("the prompt has " + std::to_string(req.prompt.size()) +
+                         " tokens, more than runtime.max_seq_len allows");
+    }
+  }
+
+  std::string error;
+  bool done = false;
+  s.engine->submit(std::move(req), [&](const engine::TokenEvent& e) {
+    if (!e.text.empty()) {
+      std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+      std::fflush(stdout);
+    }
+    if (e.finished) {
+      done = true;
+      if (e.reason == engine::FinishReason::error) error = e.error;
+    }
+  });
+  while (!done) s.engine->step();
+  std::fputc('\n', stdout);
+  if (!error.empty()) throw Error(ErrorCode::internal, "generation failed: " + error);
+  return 0;
+}
+
+void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
+  auto* cmd = root.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
+  auto o = std::make_shared<RunOptions>();
+  o->deploy.add_to(*cmd);
+  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--prompt", o->prompt, "the prompt text")->required();
+  cmd->add_option("--max-tokens", o->max_tokens, "tokens to generate at most (default: generation.max_new_tokens)");
+  cmd->add_option("--temperature", o->temperature, "0 = greedy (default: generation.temperature)");
+  cmd->add_option("--top-p", o->top_p, "nucleus sampling (default: generation.top_p)");
+  cmd->add_option("--top-k", o->top_k, "keep the k most likely tokens (default: generation.top_k)");
+  cmd->add_option("--seed", o->seed, "fixed seed: same seed, same output");
+  cmd->add_flag("--chat", o->chat, "wrap the prompt in the model's chat template as one user turn");
+  cmd->callback([&global, &run, o] { run = [&global, o] { return run_run(global, *o); }; });
+}
+
+FATHOM_REGISTER_COMMAND(setup);
+
+}  // namespace
+}  // namespace fathom::cli

@@ -1,0 +1,34 @@
+// Synthetic DeepSeek checkpoints with seeded random weights, in the Hugging Face layout of the
+// published models (config.json + model.safetensors, hub tensor names, BF16 weights or FP8 e4m3
+// with 128×128 block scales). The same seed always gives the same files.
+//
+// Presets: "tiny" (a small DeepSeek-V3-architecture model for demos and tests),
+// "v2-lite-shape" and "v3-shape" (the real layer shapes of DeepSeek-V2-Lite / -V3 with few layers,
+// for benchmarks).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace fathom::tools {
+
+struct TinyModelOptions {
+  std::string preset = "tiny";
+  int64_t layers = 0;       // 0: the preset's default
+  bool fp8 = false;
+  uint64_t seed = 0;
+  int64_t vocab_size = 0;   // at least the tokenizer's id limit
+  int64_t bos_id = 0;
+  int64_t eos_id = 1;
+};
+
+// The config.json of the preset (hub style: rope_scaling, quantization_config).
+nlohmann::json tiny_model_config(const TinyModelOptions& options);
+
+// Writes model.safetensors for `config_json` (a config.json already written in `dir`).
+void write_tiny_weights(const std::filesystem::path& dir, const TinyModelOptions& options);
+
+}  // namespace fathom::tools
