@@ -26,7 +26,7 @@ std::string ConfigFields::field(std::string_view key) const {
 
 std::string ConfigFields::type_error(std::string_view key, std::string_view expected, const json& got) const {
   return field(key) + " must be " + std::string(expected) + ", got " + std::string(json_type_name(got)) + " " +
-         got.dump();
+         brief_dump(got);
 }
 
 std::string ConfigFields::range_error(std::string_view key, std::int64_t value, IntRange range) const {
@@ -37,7 +37,7 @@ std::string ConfigFields::range_error(std::string_view key, std::int64_t value, 
 std::int64_t ConfigFields::to_int(std::string_view key, const json& v, IntRange range) const {
   if (!v.is_number_integer()) throw invalid_argument(type_error(key, "an integer", v));
   if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(range.max)) {
-    throw invalid_argument(field(key) + " = " + v.dump() + " is out of range [" + std::to_string(range.min) + ", " +
+    throw invalid_argument(field(key) + " = " + brief_dump(v) + " is out of range [" + std::to_string(range.min) + ", " +
                            std::to_string(range.max) + "]");
   }
   const auto value = v.get<std::int64_t>();

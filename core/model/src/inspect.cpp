@@ -7,15 +7,20 @@
 namespace fathom::model {
 namespace {
 
+// "671026419200" -> "671,026,419,200"
+std::string grouped(std::uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 // "671.0B (671,026,419,200)"
 std::string count_text(std::uint64_t n, int decimals = 1) {
-  std::string digits = std::to_string(n);
-  std::string grouped;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
-    grouped += digits[i];
-  }
-  return format_parameter_count(n, decimals) + " (" + grouped + ")";
+  return format_parameter_count(n, decimals) + " (" + grouped(n) + ")";
 }
 
 void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
@@ -29,9 +34,10 @@ void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
       << (s.has_q_lora() ? std::to_string(s.q_lora_rank) : std::string("none")) << ", kv_lora_rank "
       << s.kv_lora_rank << ", head dims " << s.qk_nope_head_dim << "+" << s.qk_rope_head_dim << "/" << s.v_head_dim
       << ", softmax scale " << s.softmax_scale() << "\n";
-  out << "experts: " << s.n_routed_experts << " routed (top-" << s.num_experts_per_tok << ", "
-      << topk_method_name(s.topk_method) << ", " << scoring_func_name(s.scoring_func) << ", " << s.n_group
-      << " groups, top-" << s.topk_group << " groups) + " << s.n_shared_experts << " shared\n";
+  out << "experts: " << s.n_routed_experts << " routed + " << s.n_shared_experts << " shared; top-"
+      << s.num_experts_per_tok << " by " << topk_method_name(s.topk_method) << " over "
+      << scoring_func_name(s.scoring_func) << " scores (n_group " << s.n_group << ", topk_group " << s.topk_group
+      << ")\n";
   out << "quantization: " << (s.quantization ? "fp8 e4m3, 128x128 block scales" : "none") << "\n";
 }
 
@@ -75,12 +81,12 @@ std::string format_inspection(const ModelInspection& r) {
   const WeightsSummary& w = *r.weights;
   const CheckpointParameterCounts& s = w.stored;
   out << "weights: " << w.source.string() << " (" << w.files << (w.files == 1 ? " file, " : " files, ") << s.tensors
-      << " tensors, " << s.bytes << " bytes)\n";
+      << " tensors, " << grouped(s.bytes) << " bytes)\n";
   out << "  main model: " << count_text(s.main) << (s.main == p.total ? ", matches config.json" : ", DIFFERS from config.json") << "\n";
   if (s.mtp > 0) out << "  MTP:        " << count_text(s.mtp_unique) << " unique, " << count_text(s.mtp) << " stored\n";
   if (s.scale_tensors > 0) {
     out << "  FP8 weights: " << w.report.fp8_weights << ", block scales: " << s.scale_tensors << " tensors, "
-        << s.scale_elements << " elements (not counted as parameters)\n";
+        << grouped(s.scale_elements) << " elements (not counted as parameters)\n";
   }
   for (const std::string& note : w.report.notes) out << "  note: " << note << "\n";
   return out.str();

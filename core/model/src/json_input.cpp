@@ -47,6 +47,13 @@ std::string read_small_file(const std::filesystem::path& path, std::size_t max_b
   return text;
 }
 
+std::string brief_dump(const nlohmann::json& value) {
+  constexpr std::size_t kMax = 80;
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return text;
+}
+
 std::string_view json_type_name(const nlohmann::json& value) {
   if (value.is_number_integer()) return "integer";
   if (value.is_number_float()) return "number";

@@ -20,6 +20,10 @@ nlohmann::json parse_json_bounded(std::string_view text, const std::string& what
 // Reads a whole (small) file; throws not_found / io / invalid_argument (over `max_bytes`) naming it.
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
 
+// A value as JSON text for an error message, cut to about 80 characters (a hostile file can
+// put megabytes where a number belongs).
+std::string brief_dump(const nlohmann::json& value);
+
 // "object", "array", "string", ... for messages that say what was found instead.
 std::string_view json_type_name(const nlohmann::json& value);
 

@@ -141,7 +141,7 @@ void parse_quantization(const ConfigFields& top, ModelSpec& spec) {
                       (*block)[1].is_number_integer();
     if (!ints) throw invalid_argument(f.type_error("weight_block_size", "an array of two integers", *block));
     if ((*block)[0].get<std::int64_t>() != 128 || (*block)[1].get<std::int64_t>() != 128) {
-      throw unsupported(f.field("weight_block_size") + " = " + block->dump() + " is not supported (expected [128, 128])");
+      throw unsupported(f.field("weight_block_size") + " = " + detail::brief_dump(*block) + " is not supported (expected [128, 128])");
     }
   }
   if (const auto fmt = f.optional_string("scale_fmt")) {

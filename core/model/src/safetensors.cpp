@@ -93,7 +93,7 @@ class HeaderReader {
     for (const json& d : v) {
       auto n = as_non_negative_integer(d);
       if (!n || *n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        throw bad(tensor, "'shape' must hold non-negative integers, got " + d.dump());
+        throw bad(tensor, "'shape' must hold non-negative integers, got " + detail::brief_dump(d));
       }
       shape.push_back(static_cast<std::int64_t>(*n));
     }
@@ -107,7 +107,7 @@ class HeaderReader {
       b = as_non_negative_integer(v[0]);
       e = as_non_negative_integer(v[1]);
     }
-    if (!b || !e) throw bad(tensor, "'data_offsets' must be [begin, end] with non-negative integers, got " + v.dump());
+    if (!b || !e) throw bad(tensor, "'data_offsets' must be [begin, end] with non-negative integers, got " + detail::brief_dump(v));
     begin = *b;
     end = *e;
   }
