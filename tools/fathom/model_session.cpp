@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -50,9 +51,10 @@ engine::SamplingParams sampling_from(const GenerationConfig& g) {
 }
 
 ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOptions& deploy, const std::string& model_dir,
-                                bool require_tokenizer) {
+                                bool require_tokenizer, int64_t min_batch) {
   ModelSession s;
   s.config = deploy.load(global);
+  s.config.runtime.max_batch = std::max(s.config.runtime.max_batch, min_batch);
   s.host = std::make_unique<PluginHost>(deploy.make_host(s.config));
   const std::filesystem::path dir(model_dir);
   if (std::filesystem::exists(dir / "tokenizer.json")) {

@@ -21,8 +21,9 @@ struct ModelSession {
   std::unique_ptr<engine::Engine> engine;
 
   // `require_tokenizer`: text in or out needs one; throws not_found naming the directory.
+  // `min_batch`: cache slots to provide at least (runtime.max_batch otherwise).
   static ModelSession open(const GlobalOptions& global, const DeploymentOptions& deploy, const std::string& model_dir,
-                           bool require_tokenizer);
+                           bool require_tokenizer, int64_t min_batch = 0);
 };
 
 // Tokenizer ids (unsigned) as the engine's token ids.
