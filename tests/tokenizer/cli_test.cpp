@@ -50,7 +50,8 @@ std::vector<nlohmann::json> parse_lines(const std::string& text) {
 class FathomCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kFathom)) GTEST_SKIP() << kFathom << " is not built";
+    // The test target depends on `fathom`, so a missing binary means a broken build, not a reason to skip.
+    ASSERT_TRUE(std::filesystem::exists(kFathom)) << kFathom << " is not built";
   }
 };
 
