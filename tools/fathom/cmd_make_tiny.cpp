@@ -26,12 +26,13 @@ struct MakeTinyOptions {
 int run_make_tiny(const MakeTinyOptions& o) {
   namespace fs = std::filesystem;
   fs::create_directories(o.out);
-  tools::TinyModelOptions m{o.preset, o.layers, o.fp8, o.seed, 0, 0, 1};
+  tools::TinyModelOptions m{o.preset, o.layers, o.fp8, o.seed, 0, 0, 1, {}};
   if (o.tokenizer.empty()) {
     auto info = tools::write_tiny_tokenizer(o.out);
     m.vocab_size = info.vocab_size;
     m.bos_id = info.bos_id;
     m.eos_id = info.eos_id;
+    m.favoured_ids = info.printable_ids;
   } else {
     // The real tokenizer: copy its files (a directory, or a tokenizer.json beside a config).
     fs::path src = o.tokenizer;

@@ -51,6 +51,10 @@ float spread_of(const model::ExpectedTensor& t) {
     case R::embed_tokens:
     case R::mtp_embed_tokens: return 1.0f;
     case R::router_bias: return 0.05f;
+    // Logits of a few units: a random model whose next-token distribution is peaked, like a
+    // trained one, rather than nearly uniform.
+    case R::lm_head:
+    case R::mtp_shared_head: return 4.0f / std::sqrt(static_cast<float>(t.shape.back()));
     default: return 1.0f / std::sqrt(static_cast<float>(t.shape.back()));
   }
 }
@@ -61,7 +65,7 @@ bool is_norm(model::TensorRole r) {
          r == R::kv_a_layernorm || r == R::mtp_enorm || r == R::mtp_hnorm || r == R::mtp_shared_head_norm;
 }
 
-std::vector<float> values_of(const model::ExpectedTensor& t, uint64_t seed) {
+std::vector<float> values_of(const model::ExpectedTensor& t, uint64_t seed, const std::vector<int64_t>& favoured) {
   uint64_t n = 1;
   for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
   std::vector<float> v(n);
@@ -75,6 +79,18 @@ std::vector<float> values_of(const model::ExpectedTensor& t, uint64_t seed) {
     for (float& x : v) x = 1.0f + s.uniform(0.1f);
   } else {
     for (float& x : v) x = s.uniform(a);
+  }
+  const bool head = t.role == model::TensorRole::lm_head || t.role == model::TensorRole::mtp_shared_head;
+  if (head && !favoured.empty()) {
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    std::vector<bool> keep(static_cast<size_t>(rows), false);
+    for (int64_t id : favoured) {
+      if (id >= 0 && id < rows) keep[static_cast<size_t>(id)] = true;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      if (keep[static_cast<size_t>(r)]) continue;
+      for (int64_t c = 0; c < cols; ++c) v[static_cast<size_t>(r * cols + c)] *= 0.05f;
+    }
   }
   return v;
 }
@@ -158,13 +174,13 @@ void write_tiny_weights(const std::filesystem::path& dir, const TinyModelOptions
   for (const model::ExpectedTensor& t : model::expected_tensors(spec, /*include_mtp=*/true)) {
     if (t.role == model::TensorRole::router_bias) {
       decls.push_back({t.name, DType::f32, t.shape, [t, o](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed);
+                         auto v = values_of(t, o.seed, o.favoured_ids);
                          std::memcpy(out.data(), v.data(), out.size());
                        }});
     } else if (o.fp8 && t.fp8_allowed) {
       const int64_t rows = t.shape[0], cols = t.shape[1];
       decls.push_back({t.name, DType::f8_e4m3fn, t.shape, [t, o, rows, cols](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed);
+                         auto v = values_of(t, o.seed, o.favoured_ids);
                          auto scales = block_scales(v, rows, cols);
                          const int64_t bc = (cols + 127) / 128;
                          for (int64_t r = 0; r < rows; ++r) {
@@ -177,12 +193,12 @@ void write_tiny_weights(const std::filesystem::path& dir, const TinyModelOptions
       const std::string scale_name = t.name.substr(0, t.name.size() - std::string("weight").size()) + "weight_scale_inv";
       decls.push_back({scale_name, DType::f32, {(rows + 127) / 128, (cols + 127) / 128},
                        [t, o, rows, cols](std::span<std::byte> out) {
-                         auto scales = block_scales(values_of(t, o.seed), rows, cols);
+                         auto scales = block_scales(values_of(t, o.seed, o.favoured_ids), rows, cols);
                          std::memcpy(out.data(), scales.data(), out.size());
                        }});
     } else {
       decls.push_back({t.name, DType::bf16, t.shape, [t, o](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed);
+                         auto v = values_of(t, o.seed, o.favoured_ids);
                          convert_from_f32(DType::bf16, v.data(), out.data(), v.size());
                        }});
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,9 @@ struct TinyModelOptions {
   int64_t vocab_size = 0;   // at least the tokenizer's id limit
   int64_t bos_id = 0;
   int64_t eos_id = 1;
+  // When not empty, the output head favours these ids: the rows of the others are scaled down,
+  // so that the demo model's random text is made of readable characters.
+  std::vector<int64_t> favoured_ids;
 };
 
 // The config.json of the preset (hub style: rope_scaling, quantization_config).

@@ -52,7 +52,11 @@ TinyTokenizerInfo write_tiny_tokenizer(const std::filesystem::path& dir) {
     added.push_back(added_token(next, special, true));
     vocab[special] = next++;
   }
-  for (int b = 0; b < 256; ++b) vocab[tokenizer::byte_level::spell(std::string(1, static_cast<char>(b)))] = next++;
+  std::vector<int64_t> printable;
+  for (int b = 0; b < 256; ++b) {
+    if (b >= 0x20 && b <= 0x7E) printable.push_back(next);
+    vocab[tokenizer::byte_level::spell(std::string(1, static_cast<char>(b)))] = next++;
+  }
   // The chat-format markers, as DeepSeek-V3 declares them (added, not special).
   for (const char* marker : {"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>", "<｜tool▁calls▁begin｜>",
                              "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
@@ -93,7 +97,7 @@ TinyTokenizerInfo write_tiny_tokenizer(const std::filesystem::path& dir) {
                            {"unk_token", nullptr},
                            {"chat_template", kChatTemplate}};
   write_json(dir / "tokenizer_config.json", config);
-  return TinyTokenizerInfo{next, 0, 1};
+  return TinyTokenizerInfo{next, 0, 1, printable};
 }
 
 }  // namespace fathom::tools

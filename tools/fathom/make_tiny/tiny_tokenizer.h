@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 namespace fathom::tools {
 
@@ -12,6 +13,7 @@ struct TinyTokenizerInfo {
   int64_t vocab_size;  // one past the largest id
   int64_t bos_id;
   int64_t eos_id;
+  std::vector<int64_t> printable_ids;  // the byte tokens of printable ASCII (space to '~')
 };
 
 TinyTokenizerInfo write_tiny_tokenizer(const std::filesystem::path& dir);
