@@ -1,0 +1,128 @@
+// The `fathom` CLI end to end: each command on real inputs, and bad inputs giving a clear
+// message and a non-zero exit status.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Result fathom(const std::string& args) {
+  static int counter = 0;
+  const auto err_file = std::filesystem::temp_directory_path() / ("fathom_cli_err_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom " + args + " 2>" + err_file.string();
+  FILE* pipe = popen(cmd.c_str(), "r");
+  Result r{-1, {}, {}};
+  if (!pipe) return r;
+  std::array<char, 65536> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.out.append(buf.data(), n);
+  r.status = WEXITSTATUS(pclose(pipe));
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  std::filesystem::remove(err_file);
+  return r;
+}
+
+const std::string kFixtures = FATHOM_FIXTURES_DIR;
+const std::string kShared = FATHOM_SHARED_DIR;
+
+TEST(Cli, VersionAndHelp) {
+  EXPECT_EQ(fathom("--version").status, 0);
+  Result help = fathom("--help");
+  EXPECT_EQ(help.status, 0);
+  for (const char* cmd : {"backends", "run", "chat", "bench", "inspect", "logits", "tokenize", "make-tiny"}) {
+    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd << " missing from --help:\n" << help.out;
+  }
+}
+
+TEST(Cli, LogitsMatchesTheGoldenFile) {
+  std::ifstream in(kFixtures + "/deepseek-v3-tiny/golden.json");
+  auto golden = nlohmann::json::parse(in)["sequences"][0];
+  std::string ids;
+  for (int id : golden["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  Result r = fathom("logits --model " + kFixtures + "/deepseek-v3-tiny --ids " + ids);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto got = nlohmann::json::parse(r.out);
+  ASSERT_EQ(got["shape"][0], golden["ids"].size());
+  double max_ref = 0, max_diff = 0;
+  for (size_t t = 0; t < golden["logits"].size(); ++t) {
+    for (size_t v = 0; v < golden["logits"][t].size(); ++v) {
+      double want = golden["logits"][t][v], have = got["logits"][t][v];
+      max_ref = std::max(max_ref, std::fabs(want));
+      max_diff = std::max(max_diff, std::fabs(want - have));
+    }
+  }
+  EXPECT_LE(max_diff, 1e-4 * max_ref);
+}
+
+TEST(Cli, InspectReportsThePublishedSizes) {
+  Result v3 = fathom("inspect --model " + kShared + "/models/configs/deepseek-v3.config.json");
+  ASSERT_EQ(v3.status, 0) << v3.err;
+  EXPECT_NE(v3.out.find("671.0B"), std::string::npos) << v3.out;
+  EXPECT_NE(v3.out.find("11.6B"), std::string::npos) << v3.out;
+  Result lite = fathom("inspect --model " + kShared + "/models/configs/deepseek-v2-lite.config.json");
+  ASSERT_EQ(lite.status, 0) << lite.err;
+  EXPECT_NE(lite.out.find("15.7B"), std::string::npos) << lite.out;
+}
+
+TEST(Cli, InspectPlacementTable) {
+  Result r = fathom("inspect --model " + kFixtures + "/deepseek-v2-lite-tiny --placement");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("layers.1.mlp.experts"), std::string::npos);
+  EXPECT_NE(r.out.find("moe_experts"), std::string::npos);
+  EXPECT_NE(r.out.find("reference"), std::string::npos);
+}
+
+TEST(Cli, BadInputsExitNonZeroWithAMessage) {
+  Result missing = fathom("logits --model /nonexistent/model --ids 1,2");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.err.find("/nonexistent/model"), std::string::npos) << missing.err;
+
+  Result bad_ids = fathom("logits --model " + kFixtures + "/deepseek-v3-tiny --ids 1,x");
+  EXPECT_NE(bad_ids.status, 0);
+  EXPECT_NE(bad_ids.err.find("'x' is not a token id"), std::string::npos) << bad_ids.err;
+
+  Result out_of_vocab = fathom("logits --model " + kFixtures + "/deepseek-v3-tiny --ids 1,99999");
+  EXPECT_NE(out_of_vocab.status, 0);
+  EXPECT_NE(out_of_vocab.err.find("99999"), std::string::npos) << out_of_vocab.err;
+
+  // An op that no listed backend accepts is a load-time error naming it.
+  auto dir = std::filesystem::temp_directory_path() / ("fathom_cli_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "template-only.toml") << "[runtime]\nbackends = [\"template\"]\n";
+  Result unplaceable = fathom("logits --model " + kFixtures + "/deepseek-v3-tiny --ids 1 --config " + (dir / "template-only.toml").string());
+  EXPECT_NE(unplaceable.status, 0);
+  EXPECT_NE(unplaceable.err.find("no backend in runtime.backends accepts node 'embed_tokens' (op embedding)"), std::string::npos)
+      << unplaceable.err;
+}
+
+// The demo model of the README, end to end: written, then generating, deterministically per seed.
+TEST(Cli, DemoModelGenerates) {
+  auto dir = std::filesystem::temp_directory_path() / ("fathom_demo_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(fathom("make-tiny --out " + dir.string()).status, 0);
+  Result a = fathom("run --model " + dir.string() + " --prompt Hello --max-tokens 24 --seed 7");
+  Result b = fathom("run --model " + dir.string() + " --prompt Hello --max-tokens 24 --seed 7");
+  ASSERT_EQ(a.status, 0) << a.err;
+  EXPECT_GT(a.out.size(), 10u);
+  EXPECT_EQ(a.out, b.out);
+  Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 4 --batch 2 --json");
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  auto j = nlohmann::json::parse(bench.out);
+  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes", "ops"}) EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_GT(j["ops"].size(), 5u);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
