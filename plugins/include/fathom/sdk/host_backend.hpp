@@ -1,9 +1,15 @@
 // A ready-made base for backends that compute in host memory (reference, cpu, template):
 // host buffers, mmap import, and a segment executor that runs one kernel per node. A subclass
 // only says which op signatures it supports and hands out a kernel for each.
+//
+// A backend that must look at a node's constant inputs once (pack or dequantise weights, build
+// library primitives, precompute tables from the attributes) overrides prepare() instead of
+// kernel(): it is called at compile, after weights and state are bound, and returns an object
+// that the executable keeps for its lifetime and runs on every run().
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -49,6 +55,27 @@ struct KernelArgs {
 };
 
 using HostKernel = void (*)(const KernelArgs&);
+
+// What a backend keeps for one node of one executable, built once by prepare().
+class PreparedNode {
+ public:
+  virtual ~PreparedNode() = default;
+  virtual void run(const KernelArgs& args) = 0;
+};
+
+// A node as prepare() sees it. Inputs bound at compile (weights, state) have their data and a
+// fully resolved shape; the others have data == nullptr and may keep FATHOM_DIM_TOKENS.
+struct PrepareArgs {
+  const fathom_op_desc& op;
+  std::span<const HostTensor* const> in;
+  std::span<const uint32_t> in_roles;  // FATHOM_ROLE_* of each input
+  const std::string& node_name;
+  int64_t max_tokens;
+
+  bool is_constant(size_t i) const {
+    return in_roles[i] == FATHOM_ROLE_WEIGHT || in_roles[i] == FATHOM_ROLE_STATE;
+  }
+};
 
 class HostBackend : public Backend {
  public:
@@ -108,7 +135,7 @@ class HostBackend : public Backend {
       const fathom_segment_tensor& t = segment.tensors[i];
       exe->tensors[i] = {t.desc, t.role, t.name ? t.name : ("#" + std::to_string(i))};
     }
-    for (uint32_t n = 0; n < segment.n_nodes; ++n) exe->nodes.push_back(compile_node(*exe, segment.nodes[n]));
+    // Constant tensors are bound before the nodes are prepared, so that prepare() can read them.
     for (const fathom_binding& b : bindings) {
       Tensor& t = tensor_at(*exe, b.tensor);
       if (t.role != FATHOM_ROLE_WEIGHT && t.role != FATHOM_ROLE_STATE)
@@ -117,6 +144,7 @@ class HostBackend : public Backend {
     }
     for (uint32_t i = 0; i < segment.n_tensors; ++i) {
       Tensor& t = exe->tensors[i];
+      exe->views[i].desc = t.desc;
       if ((t.role == FATHOM_ROLE_WEIGHT || t.role == FATHOM_ROLE_STATE) && !exe->views[i].data)
         fail_invalid("compile: weight/state tensor '" + t.name + "' is not bound");
       if (t.role == FATHOM_ROLE_INTERNAL) {
@@ -124,6 +152,7 @@ class HostBackend : public Backend {
         exe->views[i].data = exe->internal.back().data();
       }
     }
+    for (uint32_t n = 0; n < segment.n_nodes; ++n) exe->nodes.push_back(compile_node(*exe, segment.nodes[n]));
     return reinterpret_cast<fathom_executable*>(exe.release());
   }
 
@@ -148,18 +177,25 @@ class HostBackend : public Backend {
       exe.views[i].desc = t.desc;
       for (int d = 0; d < t.desc.rank; ++d) exe.views[i].desc.shape[d] = extent(t.desc, d, n_tokens);
     }
-    for (const Node& node : exe.nodes) {
-      std::vector<HostTensor*> in, out;
-      for (uint32_t i : node.inputs) in.push_back(&exe.views[i]);
-      for (uint32_t o : node.outputs) out.push_back(&exe.views[o]);
-      KernelArgs args{in, out, node.attrs.empty() ? nullptr : node.attrs.data(),
+    for (Node& node : exe.nodes) {
+      KernelArgs args{node.in, node.out, node.attrs.empty() ? nullptr : node.attrs.data(),
                       static_cast<uint32_t>(node.attrs.size())};
-      node.kernel(args);
-      if (check_finite_) check_outputs_finite(node, out);
+      const auto start = std::chrono::steady_clock::now();
+      node.prepared->run(args);
+      node.profile.calls += 1;
+      node.profile.total_ns += static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+      if (check_finite_) check_outputs_finite(node, node.out);
     }
   }
 
   void executable_destroy(fathom_executable* executable) override { delete reinterpret_cast<Executable*>(executable); }
+
+  void executable_profile(fathom_executable* executable, std::span<fathom_node_profile> out) override {
+    const Executable& exe = *reinterpret_cast<Executable*>(executable);
+    if (out.size() != exe.nodes.size()) fail_invalid("executable_profile: the segment has " + std::to_string(exe.nodes.size()) + " nodes");
+    for (size_t i = 0; i < out.size(); ++i) out[i] = exe.nodes[i].profile;
+  }
 
  protected:
   // When set, every f32 output is scanned after its node runs and a NaN or Inf fails the run
@@ -168,10 +204,24 @@ class HostBackend : public Backend {
 
   // Dtype support for a structurally valid op (check_signature already passed).
   virtual fathom_op_support support(const fathom_op_desc& op) = 0;
-  // The kernel for a supported op.
-  virtual HostKernel kernel(const fathom_op_desc& op) = 0;
+  // The kernel for a supported op (used by the default prepare()).
+  virtual HostKernel kernel(const fathom_op_desc& op) {
+    fail_unsupported("this backend has no plain kernel for op " + std::to_string(op.op));
+  }
+  // The per-node object of a supported op, built at compile. The default runs kernel(op).
+  virtual std::unique_ptr<PreparedNode> prepare(const PrepareArgs& args) {
+    return std::make_unique<FunctionNode>(kernel(args.op));
+  }
 
  private:
+  class FunctionNode final : public PreparedNode {
+   public:
+    explicit FunctionNode(HostKernel k) : kernel_(k) {}
+    void run(const KernelArgs& args) override { kernel_(args); }
+
+   private:
+    HostKernel kernel_;
+  };
   struct Buffer {
     std::byte* data = nullptr;
     uint64_t size = 0;
@@ -184,9 +234,11 @@ class HostBackend : public Backend {
   };
   struct Node {
     std::string name;
-    HostKernel kernel;
+    std::unique_ptr<PreparedNode> prepared;
     std::vector<uint32_t> inputs, outputs;
+    std::vector<HostTensor*> in, out;  // into Executable::views, which never reallocates after compile
     std::vector<std::byte> attrs;
+    fathom_node_profile profile{};
   };
   struct Executable {
     int64_t max_tokens = 0;
@@ -250,7 +302,23 @@ class HostBackend : public Backend {
     fathom_op_support s = query_op(0, desc);
     if (s.level == FATHOM_SUPPORT_NO)
       fail_unsupported("node '" + std::string(n.name ? n.name : "?") + "': " + (s.reason ? s.reason : "not supported"));
-    node.kernel = kernel(desc);
+    std::vector<uint32_t> roles;
+    for (uint32_t i : node.inputs) {
+      node.in.push_back(&exe.views[i]);
+      roles.push_back(exe.tensors[i].role);
+    }
+    for (uint32_t o : node.outputs) node.out.push_back(&exe.views[o]);
+    // Inputs bound only at run are shown to prepare() as their descriptor without data.
+    std::vector<HostTensor> unbound(node.in.size());
+    std::vector<const HostTensor*> visible(node.in.size());
+    for (size_t i = 0; i < node.in.size(); ++i) {
+      const bool constant = roles[i] == FATHOM_ROLE_WEIGHT || roles[i] == FATHOM_ROLE_STATE;
+      unbound[i].desc = node.in[i]->desc;
+      visible[i] = constant ? node.in[i] : &unbound[i];
+    }
+    PrepareArgs args{desc, visible, roles, node.name, exe.max_tokens};
+    node.prepared = prepare(args);
+    if (!node.prepared) fail(FATHOM_STATUS_INTERNAL, "node '" + node.name + "': prepare() returned nothing");
     return node;
   }
 };
