@@ -1,5 +1,6 @@
 // Checkpoint: single-file and sharded directories, tensor lookup, FP8 scale pairing.
 #include "fathom/model/checkpoint.h"
+
 #include "test_support.h"
 
 namespace fathom::model {
@@ -13,7 +14,8 @@ class CheckpointTest : public ::testing::Test {
   // Shard 1 holds an FP8 weight, shard 2 its scale (scales may live in another shard, spec §3.4).
   void write_sharded() {
     SafetensorsWriter s1;
-    s1.add("model.embed_tokens.weight", "BF16", {8, 4}).add("model.layers.0.mlp.down_proj.weight", "F8_E4M3", {200, 300});
+    s1.add("model.embed_tokens.weight", "BF16", {8, 4})
+        .add("model.layers.0.mlp.down_proj.weight", "F8_E4M3", {200, 300});
     s1.add("stray.weight", "F32", {2});  // in the shard but not in the index: not part of the checkpoint
     s1.write(dir_ / "model-00001-of-00002.safetensors");
     SafetensorsWriter s2;
@@ -58,8 +60,8 @@ TEST_F(CheckpointTest, DirectoryWithoutWeights) {
 
 TEST_F(CheckpointTest, CorruptSingleFilePropagatesWithItsName) {
   testing::write_text(dir_ / "model.safetensors", "abc");
-  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_.path()), ErrorCode::invalid_argument,
-                      (dir_ / "model.safetensors").string(), "truncated");
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_.path()), ErrorCode::invalid_argument, (dir_ / "model.safetensors").string(),
+                      "truncated");
 }
 
 TEST_F(CheckpointTest, OpensShardsThroughTheIndex) {

@@ -1,7 +1,8 @@
 // ModelSpec: the published configs parse to the values of spec §1; bad configs name the field.
+#include "fathom/model/model_spec.h"
+
 #include <cmath>
 
-#include "fathom/model/model_spec.h"
 #include "test_support.h"
 
 namespace fathom::model {
@@ -195,7 +196,8 @@ TEST(ModelSpecTest, WrongTypesNameFieldAndExpectedType) {
 
   json c = testing::tiny_v3_config();
   c["rope_scaling"]["factor"] = "40";
-  EXPECT_FATHOM_ERROR(parse(c), ErrorCode::invalid_argument, "field 'rope_scaling.factor' must be a number, got string");
+  EXPECT_FATHOM_ERROR(parse(c), ErrorCode::invalid_argument,
+                      "field 'rope_scaling.factor' must be a number, got string");
 
   EXPECT_FATHOM_ERROR(parse(json::array()), ErrorCode::invalid_argument, "config.json: must be a JSON object");
   EXPECT_FATHOM_ERROR(parse_model_spec_text("{\"model_type\": ", "x/config.json"), ErrorCode::invalid_argument,
@@ -248,8 +250,8 @@ TEST(ModelSpecTest, UnsupportedFeaturesAreRefused) {
 }
 
 TEST(ModelSpecTest, QuantizationConfig) {
-  const json fp8 = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"},
-                    {"weight_block_size", {128, 128}}};
+  const json fp8 = {
+      {"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"}, {"weight_block_size", {128, 128}}};
   json c = testing::tiny_v3_config();
   c["quantization_config"] = fp8;
   EXPECT_TRUE(parse(c).quantization.has_value());
@@ -271,7 +273,8 @@ TEST(ModelSpecTest, QuantizationConfig) {
 
   c["quantization_config"] = fp8;
   c["quantization_config"].erase("quant_method");
-  EXPECT_FATHOM_ERROR(parse(c), ErrorCode::invalid_argument, "missing required field 'quantization_config.quant_method'");
+  EXPECT_FATHOM_ERROR(parse(c), ErrorCode::invalid_argument,
+                      "missing required field 'quantization_config.quant_method'");
   c["quantization_config"] = fp8;
   c["quantization_config"]["weight_block_size"] = "128x128";
   EXPECT_FATHOM_ERROR(parse(c), ErrorCode::invalid_argument,

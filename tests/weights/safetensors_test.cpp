@@ -1,8 +1,9 @@
 // SafetensorsFile: reading valid files in place, and a clear error for every kind of corruption.
+#include "fathom/model/safetensors.h"
+
 #include <cstring>
 #include <random>
 
-#include "fathom/model/safetensors.h"
 #include "test_support.h"
 
 namespace fathom::model {
@@ -104,15 +105,13 @@ TEST_F(SafetensorsTest, HeaderLengthPastTheEnd) {
   EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "header length 1000",
                       "runs past the end");
   testing::write_raw_safetensors(file(), ~0ull, "{}", 0);
-  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "exceeds",
-                      "not safetensors");
+  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "exceeds", "not safetensors");
 }
 
 TEST_F(SafetensorsTest, BadJson) {
   const std::string text = R"({"a": {"dtype": "F32", )";
   testing::write_raw_safetensors(file(), text.size(), text, 0);
-  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "header",
-                      "not valid JSON");
+  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "header", "not valid JSON");
 }
 
 TEST_F(SafetensorsTest, HeaderMustBeAnObject) {
@@ -169,8 +168,7 @@ TEST_F(SafetensorsTest, UnknownDtypeNamesTensorAndDtype) {
   SafetensorsWriter w = two_tensors();
   w.entry("b.weight")["dtype"] = "F64";
   w.write(file());
-  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::unsupported, file_name(), "tensor 'b.weight'",
-                      "dtype 'F64'");
+  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::unsupported, file_name(), "tensor 'b.weight'", "dtype 'F64'");
 }
 
 TEST_F(SafetensorsTest, MalformedEntries) {
@@ -218,7 +216,8 @@ TEST_F(SafetensorsTest, MetadataMustHoldStrings) {
   SafetensorsWriter w = two_tensors();
   w.header()["__metadata__"] = {{"total", 5}};
   w.write(file());
-  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(), "'__metadata__' entry 'total'");
+  EXPECT_FATHOM_ERROR(SafetensorsFile(file()), ErrorCode::invalid_argument, file_name(),
+                      "'__metadata__' entry 'total'");
 }
 
 // Hostile input never crashes: every mutation of a valid file either opens, with views that can
@@ -238,10 +237,10 @@ TEST_F(SafetensorsTest, RandomCorruptionsOpenOrThrowCleanly) {
     for (int e = 0; e < edits; ++e) {
       const std::size_t at = rng() % bytes.size();
       switch (rng() % 4) {
-        case 0: bytes[at] = static_cast<char>(rng()); break;                       // any byte
-        case 1: bytes[at] = "0123456789[]{},:\"-"[rng() % 18]; break;              // JSON-ish byte
-        case 2: bytes.resize(at); break;                                            // truncate
-        case 3: bytes.insert(at, 1, static_cast<char>('0' + rng() % 10)); break;    // grow a number
+        case 0: bytes[at] = static_cast<char>(rng()); break;                      // any byte
+        case 1: bytes[at] = "0123456789[]{},:\"-"[rng() % 18]; break;             // JSON-ish byte
+        case 2: bytes.resize(at); break;                                          // truncate
+        case 3: bytes.insert(at, 1, static_cast<char>('0' + rng() % 10)); break;  // grow a number
       }
       if (bytes.empty()) break;
     }

@@ -73,7 +73,8 @@ struct PlannedTensor {
   std::string dtype;
   std::vector<std::int64_t> shape;
 };
-void write_tiny_checkpoint(const std::filesystem::path& dir, const nlohmann::json& config, CheckpointOptions options = {},
+void write_tiny_checkpoint(const std::filesystem::path& dir, const nlohmann::json& config,
+                           CheckpointOptions options = {},
                            const std::function<void(std::vector<PlannedTensor>&)>& edit = {});
 
 std::filesystem::path shared_config(std::string_view name);  // ../shared/models/configs/<name>
@@ -85,13 +86,12 @@ fathom::Error error_from(const std::function<void()>& f);
 
 // Expects the expression `statement` to throw fathom::Error with `code` and a message containing
 // every string. (The strings are copied: std::string temporaries would not outlive a string_view.)
-#define EXPECT_FATHOM_ERROR(statement, error_code, ...)                                                   \
-  do {                                                                                                    \
-    const ::fathom::Error fathom_err_ =                                                                   \
-        ::fathom::model::testing::error_from([&] { static_cast<void>(statement); });                      \
-    EXPECT_EQ(fathom_err_.code(), (error_code)) << fathom_err_.what();                                    \
-    for (const std::string& part_ : std::initializer_list<std::string>{__VA_ARGS__}) {                    \
-      EXPECT_NE(std::string_view(fathom_err_.what()).find(part_), std::string_view::npos)                 \
-          << "message lacks \"" << part_ << "\": " << fathom_err_.what();                                 \
-    }                                                                                                     \
+#define EXPECT_FATHOM_ERROR(statement, error_code, ...)                                                              \
+  do {                                                                                                               \
+    const ::fathom::Error fathom_err_ = ::fathom::model::testing::error_from([&] { static_cast<void>(statement); }); \
+    EXPECT_EQ(fathom_err_.code(), (error_code)) << fathom_err_.what();                                               \
+    for (const std::string& part_ : std::initializer_list<std::string>{__VA_ARGS__}) {                               \
+      EXPECT_NE(std::string_view(fathom_err_.what()).find(part_), std::string_view::npos)                            \
+          << "message lacks \"" << part_ << "\": " << fathom_err_.what();                                            \
+    }                                                                                                                \
   } while (0)

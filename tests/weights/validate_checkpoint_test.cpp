@@ -1,8 +1,9 @@
 // validate_checkpoint and checkpoint parameter counts on tiny checkpoints written by the test.
+#include "fathom/model/validate_checkpoint.h"
+
 #include "fathom/model/checkpoint.h"
 #include "fathom/model/inspect.h"
 #include "fathom/model/parameter_count.h"
-#include "fathom/model/validate_checkpoint.h"
 #include "test_support.h"
 
 namespace fathom::model {
@@ -75,9 +76,8 @@ TEST_F(ValidateCheckpointTest, ShapeDisagreeingWithConfigNamesFileTensorAndField
 }
 
 TEST_F(ValidateCheckpointTest, MissingTensorIsNamed) {
-  testing::write_tiny_checkpoint(dir_.path(), testing::tiny_v3_config(), {}, [](Plan& plan) {
-    drop(plan, "model.layers.2.mlp.experts.3.down_proj.weight");
-  });
+  testing::write_tiny_checkpoint(dir_.path(), testing::tiny_v3_config(), {},
+                                 [](Plan& plan) { drop(plan, "model.layers.2.mlp.experts.3.down_proj.weight"); });
   EXPECT_FATHOM_ERROR(validate(), ErrorCode::not_found, weights(),
                       "tensor 'model.layers.2.mlp.experts.3.down_proj.weight' is missing",
                       "(moe_intermediate_size=16, hidden_size=32) implies it with shape [32, 16]");
@@ -105,8 +105,8 @@ TEST_F(ValidateCheckpointTest, MtpShapesAreChecked) {
   testing::write_tiny_checkpoint(dir_.path(), testing::tiny_v3_config(), {}, [](Plan& plan) {
     planned(plan, "model.layers.3.eh_proj.weight").shape = {32, 32};
   });
-  EXPECT_FATHOM_ERROR(validate(), ErrorCode::invalid_argument, "tensor 'model.layers.3.eh_proj.weight' has shape [32, 32]",
-                      "(hidden_size=32) implies [32, 64]");
+  EXPECT_FATHOM_ERROR(validate(), ErrorCode::invalid_argument,
+                      "tensor 'model.layers.3.eh_proj.weight' has shape [32, 32]", "(hidden_size=32) implies [32, 64]");
 }
 
 TEST_F(ValidateCheckpointTest, Fp8IsOnlyAllowedForDecoderLinears) {
@@ -114,8 +114,9 @@ TEST_F(ValidateCheckpointTest, Fp8IsOnlyAllowedForDecoderLinears) {
     planned(plan, "model.embed_tokens.weight").dtype = "F8_E4M3";
     plan.push_back({"model.embed_tokens.weight_scale_inv", "F32", {1, 1}});
   });
-  EXPECT_FATHOM_ERROR(validate(), ErrorCode::invalid_argument, weights(),
-                      "tensor 'model.embed_tokens.weight' is F8_E4M3, but only the linear weights inside decoder layers");
+  EXPECT_FATHOM_ERROR(
+      validate(), ErrorCode::invalid_argument, weights(),
+      "tensor 'model.embed_tokens.weight' is F8_E4M3, but only the linear weights inside decoder layers");
 }
 
 TEST_F(ValidateCheckpointTest, Fp8WeightWithoutScale) {
@@ -127,9 +128,8 @@ TEST_F(ValidateCheckpointTest, Fp8WeightWithoutScale) {
 }
 
 TEST_F(ValidateCheckpointTest, NonFloatDtypeIsRefused) {
-  testing::write_tiny_checkpoint(dir_.path(), testing::tiny_v3_config(), {}, [](Plan& plan) {
-    planned(plan, "model.norm.weight").dtype = "I32";
-  });
+  testing::write_tiny_checkpoint(dir_.path(), testing::tiny_v3_config(), {},
+                                 [](Plan& plan) { planned(plan, "model.norm.weight").dtype = "I32"; });
   EXPECT_FATHOM_ERROR(validate(), ErrorCode::invalid_argument, "tensor 'model.norm.weight' has dtype I32",
                       "expected a float type");
 }

@@ -37,8 +37,8 @@ std::string ConfigFields::range_error(std::string_view key, std::int64_t value, 
 std::int64_t ConfigFields::to_int(std::string_view key, const json& v, IntRange range) const {
   if (!v.is_number_integer()) throw invalid_argument(type_error(key, "an integer", v));
   if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(range.max)) {
-    throw invalid_argument(field(key) + " = " + brief_dump(v) + " is out of range [" + std::to_string(range.min) + ", " +
-                           std::to_string(range.max) + "]");
+    throw invalid_argument(field(key) + " = " + brief_dump(v) + " is out of range [" + std::to_string(range.min) +
+                           ", " + std::to_string(range.max) + "]");
   }
   const auto value = v.get<std::int64_t>();
   if (value < range.min || value > range.max) throw invalid_argument(range_error(key, value, range));

@@ -31,9 +31,9 @@ void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
   out << "\n";
   out << "hidden_size: " << s.hidden_size << ", vocab_size: " << s.vocab_size << "\n";
   out << "attention: MLA, " << s.num_attention_heads << " heads, q_lora_rank "
-      << (s.has_q_lora() ? std::to_string(s.q_lora_rank) : std::string("none")) << ", kv_lora_rank "
-      << s.kv_lora_rank << ", head dims " << s.qk_nope_head_dim << "+" << s.qk_rope_head_dim << "/" << s.v_head_dim
-      << ", softmax scale " << s.softmax_scale() << "\n";
+      << (s.has_q_lora() ? std::to_string(s.q_lora_rank) : std::string("none")) << ", kv_lora_rank " << s.kv_lora_rank
+      << ", head dims " << s.qk_nope_head_dim << "+" << s.qk_rope_head_dim << "/" << s.v_head_dim << ", softmax scale "
+      << s.softmax_scale() << "\n";
   out << "experts: " << s.n_routed_experts << " routed + " << s.n_shared_experts << " shared; top-"
       << s.num_experts_per_tok << " by " << topk_method_name(s.topk_method) << " over "
       << scoring_func_name(s.scoring_func) << " scores (n_group " << s.n_group << ", topk_group " << s.topk_group
@@ -82,7 +82,8 @@ std::string format_inspection(const ModelInspection& r) {
   const CheckpointParameterCounts& s = w.stored;
   out << "weights: " << w.source.string() << " (" << w.files << (w.files == 1 ? " file, " : " files, ") << s.tensors
       << " tensors, " << grouped(s.bytes) << " bytes)\n";
-  out << "  main model: " << count_text(s.main) << (s.main == p.total ? ", matches config.json" : ", DIFFERS from config.json") << "\n";
+  out << "  main model: " << count_text(s.main)
+      << (s.main == p.total ? ", matches config.json" : ", DIFFERS from config.json") << "\n";
   if (s.mtp > 0) out << "  MTP:        " << count_text(s.mtp_unique) << " unique, " << count_text(s.mtp) << " stored\n";
   if (s.scale_tensors > 0) {
     out << "  FP8 weights: " << w.report.fp8_weights << ", block scales: " << s.scale_tensors << " tensors, "

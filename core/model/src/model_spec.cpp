@@ -17,8 +17,8 @@ using nlohmann::json;
 
 // Upper bounds keep a hostile config.json from asking for billions of tensors or sizes whose
 // products overflow; each is far above any released DeepSeek model.
-constexpr IntRange kWidth{1, 1 << 20};         // hidden, ranks, head dims
-constexpr IntRange kFfnWidth{1, 1 << 24};      // MLP widths
+constexpr IntRange kWidth{1, 1 << 20};     // hidden, ranks, head dims
+constexpr IntRange kFfnWidth{1, 1 << 24};  // MLP widths
 constexpr IntRange kVocab{1, 1 << 24};
 constexpr IntRange kLayers{1, 1024};
 constexpr IntRange kHeads{1, 4096};
@@ -106,8 +106,8 @@ void parse_rope(const ConfigFields& top, ModelSpec& spec) {
   }
   RopeScaling r;
   r.factor = f.optional_positive_number("factor", r.factor);
-  r.original_max_position_embeddings = f.optional_int("original_max_position_embeddings",
-                                                      r.original_max_position_embeddings, {1, 1 << 30});
+  r.original_max_position_embeddings =
+      f.optional_int("original_max_position_embeddings", r.original_max_position_embeddings, {1, 1 << 30});
   r.beta_fast = f.optional_positive_number("beta_fast", r.beta_fast);
   r.beta_slow = f.optional_positive_number("beta_slow", r.beta_slow);
   r.mscale = f.optional_number("mscale", r.mscale);
@@ -137,15 +137,18 @@ void parse_quantization(const ConfigFields& top, ModelSpec& spec) {
 
   Fp8Quantization q;
   if (const json* block = f.find("weight_block_size")) {
-    const bool ints = block->is_array() && block->size() == 2 && (*block)[0].is_number_integer() &&
-                      (*block)[1].is_number_integer();
+    const bool ints =
+        block->is_array() && block->size() == 2 && (*block)[0].is_number_integer() && (*block)[1].is_number_integer();
     if (!ints) throw invalid_argument(f.type_error("weight_block_size", "an array of two integers", *block));
     if ((*block)[0].get<std::int64_t>() != 128 || (*block)[1].get<std::int64_t>() != 128) {
-      throw unsupported(f.field("weight_block_size") + " = " + detail::brief_dump(*block) + " is not supported (expected [128, 128])");
+      throw unsupported(f.field("weight_block_size") + " = " + detail::brief_dump(*block) +
+                        " is not supported (expected [128, 128])");
     }
   }
   if (const auto fmt = f.optional_string("scale_fmt")) {
-    if (*fmt != "ue8m0") throw unsupported(f.field("scale_fmt") + " = '" + *fmt + "' is not supported (expected ue8m0)");
+    if (*fmt != "ue8m0") {
+      throw unsupported(f.field("scale_fmt") + " = '" + *fmt + "' is not supported (expected ue8m0)");
+    }
     q.scale_fmt = *fmt;
   }
   spec.quantization = q;
@@ -184,12 +187,12 @@ void check_consistency(const ConfigFields& f, const ModelSpec& s) {
                " exceeds n_routed_experts = " + std::to_string(s.n_routed_experts));
   }
   if (s.n_routed_experts % s.n_group != 0) {
-    throw fail("field 'n_group' = " + std::to_string(s.n_group) + " does not divide n_routed_experts = " +
-               std::to_string(s.n_routed_experts));
+    throw fail("field 'n_group' = " + std::to_string(s.n_group) +
+               " does not divide n_routed_experts = " + std::to_string(s.n_routed_experts));
   }
   if (s.topk_group > s.n_group) {
-    throw fail("field 'topk_group' = " + std::to_string(s.topk_group) + " exceeds n_group = " +
-               std::to_string(s.n_group));
+    throw fail("field 'topk_group' = " + std::to_string(s.topk_group) +
+               " exceeds n_group = " + std::to_string(s.n_group));
   }
   const bool group_limited = s.topk_method != TopkMethod::greedy;
   const std::int64_t selectable = s.topk_group * (s.n_routed_experts / s.n_group);
@@ -202,9 +205,7 @@ void check_consistency(const ConfigFields& f, const ModelSpec& s) {
 
 }  // namespace
 
-std::string_view model_type_name(ModelType t) {
-  return t == ModelType::deepseek_v3 ? "deepseek_v3" : "deepseek_v2";
-}
+std::string_view model_type_name(ModelType t) { return t == ModelType::deepseek_v3 ? "deepseek_v3" : "deepseek_v2"; }
 
 std::string_view topk_method_name(TopkMethod m) {
   switch (m) {
@@ -251,7 +252,9 @@ ModelSpec parse_model_spec(const json& config, const std::string& source) {
   s.num_key_value_heads = f.optional_int("num_key_value_heads", s.num_attention_heads, kHeads);
   // Required as a key, because its absence would silently pick HF's default of 1536; null and 0
   // both mean "no q LoRA" (spec pitfall 21).
-  if (config.find("q_lora_rank") == config.end()) throw invalid_argument(source + ": missing required field 'q_lora_rank'");
+  if (config.find("q_lora_rank") == config.end()) {
+    throw invalid_argument(source + ": missing required field 'q_lora_rank'");
+  }
   s.q_lora_rank = f.optional_int("q_lora_rank", 0, {0, kWidth.max});
   s.kv_lora_rank = f.required_int("kv_lora_rank", kWidth);
   s.qk_nope_head_dim = f.required_int("qk_nope_head_dim", kWidth);

@@ -107,7 +107,9 @@ class HeaderReader {
       b = as_non_negative_integer(v[0]);
       e = as_non_negative_integer(v[1]);
     }
-    if (!b || !e) throw bad(tensor, "'data_offsets' must be [begin, end] with non-negative integers, got " + detail::brief_dump(v));
+    if (!b || !e) {
+      throw bad(tensor, "'data_offsets' must be [begin, end] with non-negative integers, got " + detail::brief_dump(v));
+    }
     begin = *b;
     end = *e;
   }
@@ -122,8 +124,8 @@ class HeaderReader {
     }
     const auto count = detail::checked_element_count(e.shape);
     const auto bytes = count ? detail::checked_mul(*count, dtype_size(e.dtype)) : std::nullopt;
-    const std::string described = "shape " + detail::format_shape(e.shape) + " of " +
-                                  std::string(safetensors_dtype_name(e.dtype));
+    const std::string described =
+        "shape " + detail::format_shape(e.shape) + " of " + std::string(safetensors_dtype_name(e.dtype));
     if (!bytes) throw bad(e.name, described + " overflows a 64-bit byte count");
     if (e.end - e.begin != *bytes) {
       throw bad(e.name, offsets + " hold " + std::to_string(e.end - e.begin) + " bytes but " + described + " needs " +
@@ -166,9 +168,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : map_(std::
                            std::to_string(kMaxHeaderBytes) + "-byte limit; the file is corrupt or not safetensors");
   }
   if (header_len > size - 8) {
-    throw invalid_argument(file + ": header length " + std::to_string(header_len) +
-                           " runs past the end of the file (" + std::to_string(size) +
-                           " bytes); the file is truncated or corrupt");
+    throw invalid_argument(file + ": header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                           std::to_string(size) + " bytes); the file is truncated or corrupt");
   }
   const auto* header_begin = reinterpret_cast<const char*>(map_->data() + 8);
   const std::byte* data_section = map_->data() + 8 + header_len;

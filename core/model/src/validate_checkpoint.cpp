@@ -60,7 +60,8 @@ class Validator {
       case DType::f16: return;
       case DType::f8_e4m3fn: {
         if (!e.fp8_allowed) {
-          throw invalid_argument(where + " is F8_E4M3, but only the linear weights inside decoder layers may be FP8; "
+          throw invalid_argument(where +
+                                 " is F8_E4M3, but only the linear weights inside decoder layers may be FP8; "
                                  "this tensor must be F32, BF16 or F16");
         }
         const TensorView* scale = ckpt_.scale_for(t, block_);
@@ -68,8 +69,7 @@ class Validator {
         ++report_.fp8_weights;
         return;
       }
-      case DType::f8_e5m2:
-        throw unsupported(where + " is F8_E5M2; FP8 weights must be F8_E4M3 (DeepSeek's format)");
+      case DType::f8_e5m2: throw unsupported(where + " is F8_E5M2; FP8 weights must be F8_E4M3 (DeepSeek's format)");
       default:
         throw invalid_argument(where + " has dtype " + dtype + "; expected a float type (F32, BF16, F16" +
                                (e.fp8_allowed ? ", or F8_E4M3 with a scale)" : ")"));
@@ -105,9 +105,9 @@ CheckpointReport validate_checkpoint(const ModelSpec& spec, const Checkpoint& ch
   const auto present = static_cast<std::size_t>(
       std::count_if(mtp.begin(), mtp.end(), [&](const ExpectedTensor& e) { return checkpoint.find(e.name); }));
   if (report.mtp_declared && present == 0) {
-    report.notes.push_back(spec.source + " declares num_nextn_predict_layers = " +
-                           std::to_string(spec.num_nextn_predict_layers) + " but the checkpoint holds no MTP tensors (" +
-                           mtp_prefix(spec) + "); MTP speculative decoding is unavailable");
+    report.notes.push_back(
+        spec.source + " declares num_nextn_predict_layers = " + std::to_string(spec.num_nextn_predict_layers) +
+        " but the checkpoint holds no MTP tensors (" + mtp_prefix(spec) + "); MTP speculative decoding is unavailable");
   } else if (present > 0) {
     for (const ExpectedTensor& e : mtp) {
       if (checkpoint.find(e.name) == nullptr) {
