@@ -1,0 +1,76 @@
+#include <algorithm>
+
+#include "kernels/gemv_impl.cuh"
+
+namespace fathom::gpu {
+
+namespace {
+
+using gemv_detail::GemvParams;
+
+__global__ void sum_splits_kernel(const float* partial, int splits, int64_t n, const MatmulProblem p) {
+  // partial[z][r][col] summed over z in order (deterministic), then the epilogue.
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    float s = 0.f;
+    for (int z = 0; z < splits; ++z) s += partial[z * n + i];
+    const int64_t r = i / p.n, col = i - r * p.n;
+    if (p.epilogue == Epilogue::row_scale) s *= p.row_scale[r];
+    p.y[r * p.ldy + col] = s;
+  }
+}
+
+int64_t row_blocks(const MatmulProblem& p) {
+  const bool dual = p.epilogue == Epilogue::swiglu;
+  const int64_t per_block = dual ? gemv_detail::kRowsPerBlock<true> : gemv_detail::kRowsPerBlock<false>;
+  return (p.n + per_block - 1) / per_block;
+}
+
+}  // namespace
+
+int gemv_k_splits(const MatmulProblem& p, int sm_count) {
+  if (grouped(p) || p.epilogue == Epilogue::swiglu) return 1;
+  // Aim for about two blocks per multiprocessor; a split keeps at least 4 chunks of K.
+  const int64_t blocks = row_blocks(p);
+  const int64_t chunks = (p.k + gemv_detail::kChunk - 1) / gemv_detail::kChunk;
+  int64_t splits = (2 * int64_t{sm_count} + blocks - 1) / blocks;
+  splits = std::max<int64_t>(std::min<int64_t>({splits, chunks / 4, 32}), 1);
+  // Every split gets ceil(chunks / splits) chunks: drop splits that would get none.
+  const int64_t per_split = (chunks + splits - 1) / splits;
+  return static_cast<int>((chunks + per_split - 1) / per_split);
+}
+
+size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count) {
+  const int splits = gemv_k_splits(p, sm_count);
+  return splits > 1 ? static_cast<size_t>(splits) * static_cast<size_t>(p.rows * p.n) : 0;
+}
+
+void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream) {
+  const int64_t rows = grouped(p) ? p.max_rows : p.rows;
+  if (rows <= 0 || p.n <= 0) return;
+  GemvParams params{p, false, nullptr};
+  // Vector loads need rows that start on 16 bytes: K a multiple of 8 and aligned bases.
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  const bool dual = p.epilogue == Epilogue::swiglu;
+  params.vec_ok = p.k % 8 == 0 && (grouped(p) ? p.matrices_aligned : aligned(p.w[0].data) && (!dual || aligned(p.w[1].data)));
+  const int splits = gemv_k_splits(p, sm_count);
+  if (splits > 1) params.partial = workspace;
+  const dim3 grid(static_cast<unsigned>(row_blocks(p)), static_cast<unsigned>(grouped(p) ? p.groups : 1),
+                  static_cast<unsigned>(splits));
+  const int64_t tm_rows = std::min(grouped(p) ? std::clamp<int64_t>(p.group_rows_hint, 1, rows) : rows, kGemvMaxRows);
+  switch (p.w_dtype) {
+    case FATHOM_DTYPE_F32: gemv_detail::launch_f32(params, grid, tm_rows, stream); break;
+    case FATHOM_DTYPE_BF16: gemv_detail::launch_bf16(params, grid, tm_rows, stream); break;
+    case FATHOM_DTYPE_F16: gemv_detail::launch_f16(params, grid, tm_rows, stream); break;
+    case FATHOM_DTYPE_F8_E4M3FN: gemv_detail::launch_e4m3(params, grid, tm_rows, stream); break;
+    case FATHOM_DTYPE_F8_E5M2: gemv_detail::launch_e5m2(params, grid, tm_rows, stream); break;
+    default: return;
+  }
+  if (splits > 1) {
+    const int64_t n = p.rows * p.n;
+    const int threads = 256;
+    const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 4096);
+    sum_splits_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(workspace, splits, n, p);
+  }
+}
+
+}  // namespace fathom::gpu

@@ -1,0 +1,25 @@
+// Matrix products with few rows (decode): the weights are streamed once from memory, dequantised
+// in registers (FP8 block scales included) and multiplied with f32 activations in f32, so the
+// result is exact to f32 rounding whatever the weight format. See matmul_problem.cuh.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul_problem.cuh"
+
+namespace fathom::gpu {
+
+// Rows per pass of the kernel: a dense problem with more rows runs in several passes (each one
+// reads the weights again), so callers route larger problems to the tiled kernel or cuBLAS.
+constexpr int64_t kGemvMaxRows = 16;
+
+// How a dense problem is split along K to give every multiprocessor work (1 = not split), and
+// the f32 workspace that split needs; grouped problems are never split.
+int gemv_k_splits(const MatmulProblem& p, int sm_count);
+size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count);
+
+// `workspace` must hold gemv_workspace_floats(p, sm_count) floats (may be null when that is 0).
+void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream);
+
+}  // namespace fathom::gpu

@@ -1,0 +1,229 @@
+// The gemv kernel template, instantiated per weight format in gemv_<format>.cu (one translation
+// unit each, so the builds of the formats run in parallel).
+//
+// Layout of the work: a block of kThreads threads owns kRowsPerWarp weight rows per warp and
+// walks K in chunks of kChunk = warp size x 8 elements. Each lane loads 8 consecutive weights
+// of a row with one vector load (8, 16 or 32 bytes), so a warp reads a contiguous stretch of the
+// row. The activations of the chunk (up to TM rows) are staged in shared memory once per block,
+// transposed so that lane l reads the 8 values matching its weights without bank conflicts:
+// element (m, l*8 + v) sits at xs[(m*8 + v) * (warp+1) + l].
+#pragma once
+
+#include "kernels/common.cuh"
+#include "kernels/gemv.cuh"
+
+namespace fathom::gpu::gemv_detail {
+
+constexpr int kThreads = 256;
+constexpr int kVec = 8;
+constexpr int kChunk = FATHOM_WARP_SIZE * kVec;
+constexpr int kWarps = kThreads / FATHOM_WARP_SIZE;
+
+// Weight rows per warp: keeps the accumulators at 2*2*TM (gate and up) or 4*TM registers.
+template <bool kDual>
+constexpr int kRowsPerWarp = kDual ? 2 : 4;
+template <bool kDual>
+constexpr int kRowsPerBlock = kWarps * kRowsPerWarp<kDual>;
+
+struct GemvParams {
+  MatmulProblem p;
+  bool vec_ok;         // K % 8 == 0 and every weight matrix starts on 16 bytes
+  float* partial;      // split-K: partial[z][rows][n]; null when not split
+};
+
+// Eight consecutive weights W[n][k .. k+7], dequantised; zero beyond K.
+template <WFmt F>
+FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bool vec_ok, float out[kVec]) {
+  using Fmt = WeightFormat<F>;
+  using S = typename Fmt::Storage;
+  const S* row = static_cast<const S*>(w.data) + n * K;
+  if (vec_ok && k + kVec <= K) {
+    if constexpr (sizeof(S) == 1) {
+      union {
+        uint2 u;
+        S s[8];
+      } raw;
+      raw.u = __ldg(reinterpret_cast<const uint2*>(row + k));
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) out[v] = Fmt::decode(raw.s[v]);
+    } else if constexpr (sizeof(S) == 2) {
+      union {
+        uint4 u;
+        S s[8];
+      } raw;
+      raw.u = __ldg(reinterpret_cast<const uint4*>(row + k));
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) out[v] = Fmt::decode(raw.s[v]);
+    } else {
+      const float4 a = __ldg(reinterpret_cast<const float4*>(row + k));
+      const float4 b = __ldg(reinterpret_cast<const float4*>(row + k + 4));
+      out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w;
+      out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
+    }
+  } else {
+#pragma unroll
+    for (int v = 0; v < kVec; ++v) out[v] = k + v < K ? Fmt::decode(row[k + v]) : 0.f;
+  }
+  if (w.scales) {
+    const float s = w.scales[((w.row0 + n) >> 7) * w.scale_cols + (k >> 7)];
+#pragma unroll
+    for (int v = 0; v < kVec; ++v) out[v] *= s;
+  }
+}
+
+template <WFmt F, int TM, bool kDual>
+__global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams params) {
+  constexpr int W = FATHOM_WARP_SIZE;
+  constexpr int RPW = kRowsPerWarp<kDual>;
+  constexpr int kMats = kDual ? 2 : 1;
+  __shared__ float xs[TM * kVec * (W + 1)];
+  __shared__ int64_t xrow[TM], yrow[TM];
+
+  const MatmulProblem& p = params.p;
+  const int lane = threadIdx.x % W, warp = threadIdx.x / W;
+  const int g = blockIdx.y;
+  int64_t r_begin = 0, r_count = p.rows;
+  MatrixRef mats[kMats];
+  if (grouped(p)) {
+    r_count = p.group_counts[g];
+    if (r_count == 0) return;  // an expert no token chose: its weights are never read
+    r_begin = p.group_offsets[g];
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) mats[i] = p.matrices[g * kMats + i];
+  } else {
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) mats[i] = p.w[i];
+  }
+  const int64_t n0 = (int64_t{blockIdx.x} * kWarps + warp) * RPW;
+  const int64_t chunks = (p.k + kChunk - 1) / kChunk;
+  const int64_t chunks_per_split = (chunks + gridDim.z - 1) / gridDim.z;
+  const int64_t k_begin = blockIdx.z * chunks_per_split * kChunk;
+  const int64_t k_end = dmin<int64_t>(p.k, k_begin + chunks_per_split * kChunk);
+
+  for (int64_t rc = 0; rc < r_count; rc += TM) {
+    const int rows_now = static_cast<int>(dmin<int64_t>(TM, r_count - rc));
+    __syncthreads();  // xrow/yrow of the previous pass are no longer read
+    if (threadIdx.x < TM) {
+      const int m = threadIdx.x;
+      if (m < rows_now) {
+        const int64_t r = r_begin + rc + m;
+        const int64_t pair = grouped(p) ? p.pair_ids[r] : r;
+        xrow[m] = grouped(p) ? pair / p.x_row_div : r;
+        yrow[m] = pair;
+      } else {
+        xrow[m] = -1;
+        yrow[m] = -1;
+      }
+    }
+    float acc[kMats][RPW][TM];
+#pragma unroll
+    for (int i = 0; i < kMats; ++i)
+#pragma unroll
+      for (int rr = 0; rr < RPW; ++rr)
+#pragma unroll
+        for (int m = 0; m < TM; ++m) acc[i][rr][m] = 0.f;
+
+    for (int64_t kc = k_begin; kc < k_end; kc += kChunk) {
+      __syncthreads();  // the previous chunk is consumed (and xrow is visible)
+      for (int idx = threadIdx.x; idx < TM * kChunk; idx += kThreads) {
+        const int m = idx / kChunk, kl = idx % kChunk;
+        const int64_t k = kc + kl;
+        float v = 0.f;
+        if (m < rows_now && k < k_end) v = static_cast<const float*>(p.x)[xrow[m] * p.ldx + k];
+        xs[(m * kVec + kl % kVec) * (W + 1) + kl / kVec] = v;
+      }
+      __syncthreads();
+      const int64_t k = kc + int64_t{lane} * kVec;
+      if (k >= k_end) continue;
+      float wv[kMats][RPW][kVec];
+#pragma unroll
+      for (int i = 0; i < kMats; ++i)
+#pragma unroll
+        for (int rr = 0; rr < RPW; ++rr) {
+          const int64_t n = n0 + rr;
+          if (n < p.n) {
+            load8<F>(mats[i], p.k, n, k, params.vec_ok, wv[i][rr]);
+          } else {
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) wv[i][rr][v] = 0.f;
+          }
+        }
+#pragma unroll
+      for (int v = 0; v < kVec; ++v) {
+        float xv[TM];
+#pragma unroll
+        for (int m = 0; m < TM; ++m) xv[m] = xs[(m * kVec + v) * (W + 1) + lane];
+#pragma unroll
+        for (int i = 0; i < kMats; ++i)
+#pragma unroll
+          for (int rr = 0; rr < RPW; ++rr)
+#pragma unroll
+            for (int m = 0; m < TM; ++m) acc[i][rr][m] += wv[i][rr][v] * xv[m];
+      }
+    }
+
+    __syncthreads();  // yrow is read below; the K loop may be empty for an idle split
+    // Reduce over the lanes and write: lane m % W writes row m's value.
+#pragma unroll
+    for (int rr = 0; rr < RPW; ++rr) {
+      const int64_t n = n0 + rr;
+#pragma unroll
+      for (int m = 0; m < TM; ++m) {
+        const float a0 = warp_sum(acc[0][rr][m]);
+        float out = a0;
+        if constexpr (kDual) {
+          const double gate = a0, up = warp_sum(acc[kMats - 1][rr][m]);
+          out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
+        }
+        if (lane == m % W && m < rows_now && n < p.n) {
+          if (params.partial) {
+            params.partial[(int64_t{blockIdx.z} * p.rows + rc + m) * p.n + n] = out;
+          } else {
+            if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[yrow[m]];
+            p.y[yrow[m] * p.ldy + n] = out;
+          }
+        }
+      }
+    }
+  }
+}
+
+template <WFmt F, int TM, bool kDual>
+void launch_one(const GemvParams& params, dim3 grid, cudaStream_t stream) {
+  gemv_kernel<F, TM, kDual><<<grid, kThreads, 0, stream>>>(params);
+}
+
+// Picks TM for the problem's rows (1, 2, 4, 8 or 16) and launches.
+template <WFmt F>
+void launch_format(const GemvParams& params, dim3 grid, int64_t rows, cudaStream_t stream) {
+  const bool dual = params.p.epilogue == Epilogue::swiglu;
+  auto go = [&]<int TM>() {
+    if (dual) {
+      launch_one<F, TM, true>(params, grid, stream);
+    } else {
+      launch_one<F, TM, false>(params, grid, stream);
+    }
+  };
+  if (rows <= 1) {
+    go.template operator()<1>();
+  } else if (rows <= 2) {
+    go.template operator()<2>();
+  } else if (rows <= 4) {
+    go.template operator()<4>();
+  } else if (rows <= 8) {
+    go.template operator()<8>();
+  } else {
+    go.template operator()<16>();
+  }
+}
+
+}  // namespace fathom::gpu::gemv_detail
+
+// Declares (extern template-like) the per-format entry points defined in gemv_<format>.cu.
+namespace fathom::gpu::gemv_detail {
+void launch_f32(const GemvParams&, dim3, int64_t, cudaStream_t);
+void launch_bf16(const GemvParams&, dim3, int64_t, cudaStream_t);
+void launch_f16(const GemvParams&, dim3, int64_t, cudaStream_t);
+void launch_e4m3(const GemvParams&, dim3, int64_t, cudaStream_t);
+void launch_e5m2(const GemvParams&, dim3, int64_t, cudaStream_t);
+}  // namespace fathom::gpu::gemv_detail

@@ -1,0 +1,75 @@
+// The matrix products of the backend, described once for the two kernel families that compute
+// them exactly from f32 activations (gemv.cu for few rows, gemm_tiled.cu for many):
+//
+//   y[yrow(r)][n] = epilogue( Σ_k x[xrow(r)][k] · W_g[n][k] )      for the rows r of group g
+//
+// A dense matmul is one group of `rows` rows (xrow = yrow = r). The routed experts are one group
+// per expert: row r of the sorted (token, slot) list belongs to the expert whose range
+// [group_offsets[g], + group_counts[g]) holds it, reads x row pair_ids[r] / x_row_div (its token)
+// and writes y row pair_ids[r] (its pair), so only routed experts' weights are ever read.
+// Counts live on the device: the launch shape depends only on host-known sizes, which keeps
+// these launches capturable in a CUDA graph.
+#pragma once
+
+#include <cstdint>
+
+#include "vendor/gpu_compat.h"
+#include "vendor/gpu_runtime.h"
+
+namespace fathom::gpu {
+
+enum class Epilogue : int {
+  none = 0,
+  row_scale = 1,  // y *= row_scale[yrow]            (routed-expert weights on the down projection)
+  swiglu = 2,     // two weights (gate, up): y = silu(x·gateᵀ) ⊙ (x·upᵀ), silu in f64
+};
+
+// One weight matrix W[rows][cols] (row-major), optionally with DeepSeek's 128x128 block scales
+// S[ceil(rows_total / 128)][scale_cols] (multipliers). `row0` is the index of this matrix's first
+// row in the tensor the scales belong to (MLA reads per-head slices of kv_b), so the scale of
+// element (r, c) is S[(row0 + r) / 128][c / 128].
+struct MatrixRef {
+  const void* data = nullptr;
+  const float* scales = nullptr;
+  int64_t row0 = 0;
+  int64_t scale_cols = 0;
+};
+
+struct MatmulProblem {
+  uint32_t w_dtype = 0;  // FATHOM_DTYPE_* of every weight matrix
+  int64_t n = 0, k = 0;  // W is [n][k]
+  Epilogue epilogue = Epilogue::none;
+
+  const void* x = nullptr;  // activations, row stride ldx
+  uint32_t x_dtype = 1;     // FATHOM_DTYPE_F32; the tiled kernel also reads BF16
+  int64_t ldx = 0;
+  float* y = nullptr;  // output, row stride ldy
+  int64_t ldy = 0;
+
+  // Dense: `rows` rows and the weight(s) in w[0] (and w[1] for swiglu).
+  int64_t rows = 0;
+  MatrixRef w[2];
+
+  // Grouped (set group_counts): `groups` groups; weights from the device table
+  // matrices[g * per_group + i], per_group = 2 for swiglu, else 1. `max_rows` bounds any
+  // group's count (the number of tokens), and sizes the launch.
+  int32_t groups = 0;
+  const int32_t* group_offsets = nullptr;
+  const int32_t* group_counts = nullptr;
+  const int32_t* pair_ids = nullptr;
+  int32_t x_row_div = 1;
+  int64_t max_rows = 0;
+  // The rows a group typically has (routed pairs / experts, with some margin): sizes the gemv
+  // kernel's pass so that a decode batch spread over many experts does not pay for max_rows
+  // rows per expert; a group with more rows takes more passes.
+  int64_t group_rows_hint = 0;
+  const MatrixRef* matrices = nullptr;
+  bool matrices_aligned = false;  // every matrix in the table starts on 16 bytes
+
+  const float* row_scale = nullptr;
+};
+
+// Whether a problem is grouped.
+FATHOM_HD bool grouped(const MatmulProblem& p) { return p.group_counts != nullptr; }
+
+}  // namespace fathom::gpu

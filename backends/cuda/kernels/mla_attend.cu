@@ -1,0 +1,184 @@
+// Steps 3 and 4 of MLA: attention over the latent cache, split along the positions, and the
+// merge of the splits; plus the driver of the five steps.
+//
+// mla_attend: one block per (token, group of 8 heads, split); warp w is head 8g + w. The block
+// stages kTile cache rows at a time in shared memory (converted to f32) and every warp scores
+// them against its head's query, kept in registers (element e = lane + 32 i), with an online
+// softmax. All heads of the group share each staged row, so the cache is read once per group.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/mla_common.cuh"
+
+namespace fathom::gpu {
+
+namespace {
+
+using namespace mla_detail;
+
+constexpr int kAttendThreads = kHeadsPerBlock * FATHOM_WARP_SIZE;
+constexpr int kPerLane = (kMlaMaxRow + FATHOM_WARP_SIZE - 1) / FATHOM_WARP_SIZE;
+
+template <typename Cache>
+__global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const float* q_abs, float* partial) {
+  constexpr int W = FATHOM_WARP_SIZE;
+  __shared__ float tile[kTile][kMlaMaxRow];
+  const MlaShape& s = a.shape;
+  const int64_t t = blockIdx.x;
+  const int z = blockIdx.z, splits = gridDim.z;
+  const int lane = threadIdx.x % W, warp = threadIdx.x / W;
+  const int h = blockIdx.y * kHeadsPerBlock + warp;
+  const bool head_ok = h < s.heads;
+  const int row = s.rank + s.rope;
+  const int per_lane = (row + W - 1) / W;
+
+  const bool index_ok = cache_index_ok(a, t);
+  const int64_t len = index_ok ? int64_t{a.positions[t]} + 1 : 0;
+  const int64_t chunk = (len + splits - 1) / splits;
+  const int64_t s_begin = z * chunk, s_end = dmin<int64_t>(len, s_begin + chunk);
+
+  float qr[kPerLane], o[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int e = lane + W * i;
+    float v = 0.f;
+    if (head_ok && i < per_lane && e < row) {
+      v = e < s.rank ? q_abs[(t * s.heads + h) * s.rank + e]
+                     : a.q[t * int64_t{s.heads} * (s.nope + s.rope) + int64_t{h} * (s.nope + s.rope) + s.nope + (e - s.rank)];
+    }
+    qr[i] = v;
+    o[i] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  const Cache* base = static_cast<const Cache*>(a.cache) +
+                      (index_ok ? int64_t{a.slots[t]} * s.max_len * row : 0);
+
+  for (int64_t s0 = s_begin; s0 < s_end; s0 += kTile) {
+    const int rows = static_cast<int>(dmin<int64_t>(kTile, s_end - s0));
+    __syncthreads();  // the previous tile is consumed
+    for (int idx = threadIdx.x; idx < rows * row; idx += kAttendThreads) {
+      const int r = idx / row, e = idx % row;
+      tile[r][e] = cache_load(base, (s0 + r) * row + e);
+    }
+    __syncthreads();
+    float score[kTile];
+#pragma unroll
+    for (int r = 0; r < kTile; ++r) {
+      float d = 0.f;
+      if (r < rows) {
+#pragma unroll
+        for (int i = 0; i < kPerLane; ++i) {
+          const int e = lane + W * i;
+          if (i < per_lane && e < row) d += qr[i] * tile[r][e];
+        }
+      }
+      d = warp_sum(d);
+      score[r] = r < rows ? d * s.softmax_scale : -INFINITY;
+    }
+    float m_new = m;
+#pragma unroll
+    for (int r = 0; r < kTile; ++r) m_new = fmaxf(m_new, score[r]);
+    const float alpha = expf(m - m_new);  // m = -inf on the first tile: 0
+    float p[kTile], p_sum = 0.f;
+#pragma unroll
+    for (int r = 0; r < kTile; ++r) {
+      p[r] = r < rows ? expf(score[r] - m_new) : 0.f;
+      p_sum += p[r];
+    }
+    l = l * alpha + p_sum;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int e = lane + W * i;
+      if (i < per_lane && e < s.rank) {
+        float acc = o[i] * alpha;
+#pragma unroll
+        for (int r = 0; r < kTile; ++r) {
+          if (r < rows) acc += p[r] * tile[r][e];
+        }
+        o[i] = acc;
+      }
+    }
+    m = m_new;
+  }
+
+  if (!head_ok) return;
+  float* out = partial + ((t * s.heads + h) * splits + z) * int64_t{s.rank + 2};
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int e = lane + W * i;
+    if (i < per_lane && e < s.rank) out[e] = o[i];
+  }
+  if (lane == 0) {
+    out[s.rank] = m;
+    out[s.rank + 1] = l;
+  }
+}
+
+// o_lat[t][h][c] = Σ_z e^(m_z - M) o_z[c] / Σ_z e^(m_z - M) l_z; zero for a token that attends
+// to nothing (its cache index was out of range, reported by the cache write).
+__global__ void combine_kernel(MlaArgs a, int splits, const float* partial, float* o_lat) {
+  const MlaShape& s = a.shape;
+  const int64_t th = blockIdx.x;  // t * H + h
+  const float* pb = partial + th * splits * int64_t{s.rank + 2};
+  float big = -INFINITY;
+  for (int z = 0; z < splits; ++z) big = fmaxf(big, pb[z * (s.rank + 2) + s.rank]);
+  float den = 0.f;
+  for (int z = 0; z < splits; ++z) {
+    const float mz = pb[z * (s.rank + 2) + s.rank];
+    if (mz > -INFINITY) den += expf(mz - big) * pb[z * (s.rank + 2) + s.rank + 1];
+  }
+  for (int c = threadIdx.x; c < s.rank; c += blockDim.x) {
+    float num = 0.f;
+    for (int z = 0; z < splits; ++z) {
+      const float mz = pb[z * (s.rank + 2) + s.rank];
+      if (mz > -INFINITY) num += expf(mz - big) * pb[z * (s.rank + 2) + c];
+    }
+    o_lat[th * s.rank + c] = den > 0.f ? num / den : 0.f;
+  }
+}
+
+int64_t head_groups(const MlaShape& s) { return (s.heads + kHeadsPerBlock - 1) / kHeadsPerBlock; }
+
+}  // namespace
+
+int mla_splits(const MlaShape& shape, int64_t tokens, int sm_count) {
+  const int64_t blocks = std::max<int64_t>(tokens * head_groups(shape), 1);
+  int64_t splits = (2 * int64_t{sm_count} + blocks - 1) / blocks;
+  splits = std::min<int64_t>({splits, 64, (shape.max_len + kTile - 1) / kTile});
+  return static_cast<int>(std::max<int64_t>(splits, 1));
+}
+
+size_t mla_workspace_floats(const MlaShape& shape, int64_t max_tokens, int sm_count) {
+  size_t partial = 0;
+  for (int64_t t = 1; t <= max_tokens; ++t) partial = std::max(partial, partial_floats(shape, t, mla_splits(shape, t, sm_count)));
+  return 2 * q_abs_floats(shape, max_tokens) + partial;
+}
+
+void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(args.tokens), static_cast<unsigned>(head_groups(args.shape)),
+                  static_cast<unsigned>(args.splits));
+  if (args.cache_dtype == FATHOM_DTYPE_BF16) {
+    attend_kernel<uint16_t><<<grid, kAttendThreads, 0, stream>>>(args, q_abs, partial);
+  } else {
+    attend_kernel<float><<<grid, kAttendThreads, 0, stream>>>(args, q_abs, partial);
+  }
+}
+
+void launch_mla_combine(const MlaArgs& args, const float* partial, float* o_lat, cudaStream_t stream) {
+  combine_kernel<<<static_cast<unsigned>(args.tokens * args.shape.heads), 128, 0, stream>>>(args, args.splits, partial,
+                                                                                             o_lat);
+}
+
+void launch_mla_attention(const MlaArgs& args, cudaStream_t stream) {
+  if (args.tokens <= 0) return;
+  float* q_abs = args.workspace;
+  float* o_lat = q_abs + q_abs_floats(args.shape, args.tokens);
+  float* partial = o_lat + q_abs_floats(args.shape, args.tokens);
+  launch_mla_write_cache(args, stream);
+  launch_mla_absorb_q(args, q_abs, stream);
+  launch_mla_attend(args, q_abs, partial, stream);
+  launch_mla_combine(args, partial, o_lat, stream);
+  launch_mla_project_out(args, o_lat, stream);
+}
+
+}  // namespace fathom::gpu

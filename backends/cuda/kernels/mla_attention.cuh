@@ -1,0 +1,67 @@
+// Multi-head latent attention over the latent cache (DeepSeek-V2/V3 MLA), in the absorbed form:
+//
+//   1. mla_write_cache:  cache[slot_t][pos_t] = [latent_t ; k_pe_t] for every token first;
+//   2. mla_absorb_q:     q_abs[t][h][c] = Σ_j q_nope[t][h][j] · W_UK[h][j][c];
+//   3. mla_attend:       per token and head, softmax over cache[slot_t][0 ..= pos_t] of
+//                        (q_abs · c_s + q_pe · k_pe_s) · scale, and o_lat = Σ_s p_s c_s; the
+//                        positions are split among blocks (flash-decoding) and each split keeps
+//                        its running max m and sum l;
+//   4. mla_combine:      merges the splits into o_lat[t][h][c];
+//   5. mla_project_out:  o[t][h][j] = Σ_c o_lat[t][h][c] · W_UV[h][j][c].
+//
+// The naive form of the op (keys and values decompressed with kv_b) is the same function; both
+// forms run this path and agree with the reference to f32 rounding. W_UK and W_UV are read from
+// kv_b as stored (any weight format, dequantised in registers), so nothing is materialised.
+// Activations are f32; the cache is f32 or bf16.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul_problem.cuh"
+
+namespace fathom::gpu {
+
+struct MlaShape {
+  int32_t heads, nope, rope, v, rank;  // H, dn, dr, dv, C
+  int64_t slots, max_len;              // cache [slots][max_len][C + dr]
+  float softmax_scale;
+};
+
+// Limits of this implementation (checked by the op's support query).
+constexpr int kMlaMaxNope = 512;
+constexpr int kMlaMaxRow = 768;  // C + dr
+
+struct MlaArgs {
+  MlaShape shape;
+  int64_t tokens;
+  const float* q;        // [T][H * (dn + dr)]
+  const float* latent;   // [T][C]
+  const float* k_pe;     // [T][dr]
+  const int32_t* positions;
+  const int32_t* slots;
+  uint32_t kv_b_dtype;
+  MatrixRef kv_b;        // [H * (dn + dv)][C] (+ scales), row0 = 0
+  void* cache;
+  uint32_t cache_dtype;  // F32 or BF16
+  float* out;            // [T][H * dv]
+  int* error;            // the executable's error word
+  int splits;            // position splits per (token, head group)
+  float* workspace;      // mla_workspace_floats(...)
+};
+
+// Splits of the positions for `tokens` tokens (a function of sizes only, so that CUDA graphs
+// can capture the launches), and the f32 workspace the whole computation needs.
+int mla_splits(const MlaShape& shape, int64_t tokens, int sm_count);
+size_t mla_workspace_floats(const MlaShape& shape, int64_t max_tokens, int sm_count);
+
+void launch_mla_attention(const MlaArgs& args, cudaStream_t stream);
+
+// The parts, for the benchmark (the decode bandwidth of mla_attend alone).
+void launch_mla_write_cache(const MlaArgs& args, cudaStream_t stream);
+void launch_mla_absorb_q(const MlaArgs& args, float* q_abs, cudaStream_t stream);
+void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, cudaStream_t stream);
+void launch_mla_combine(const MlaArgs& args, const float* partial, float* o_lat, cudaStream_t stream);
+void launch_mla_project_out(const MlaArgs& args, const float* o_lat, cudaStream_t stream);
+
+}  // namespace fathom::gpu

@@ -1,0 +1,72 @@
+#include "kernels/common.cuh"
+#include "kernels/moe_dispatch.cuh"
+
+namespace fathom::gpu {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void count_kernel(MoeDispatchArgs a) {
+  const int64_t p = int64_t{blockIdx.x} * kThreads + threadIdx.x;
+  if (p >= a.tokens * a.top_k) return;
+  const int32_t e = a.experts[p];
+  if (e < 0 || e >= a.n_experts) {
+    report_error(a.error, kErrExpertId);
+    a.slot_in_group[p] = -1;
+    return;
+  }
+  a.slot_in_group[p] = atomicAdd(&a.counts[e], 1);
+}
+
+// One thread: E is at most a few hundred.
+__global__ void offsets_kernel(MoeDispatchArgs a) {
+  int32_t sum = 0;
+  for (int32_t e = 0; e < a.n_experts; ++e) {
+    a.offsets[e] = sum;
+    sum += a.counts[e];
+  }
+}
+
+__global__ void scatter_kernel(MoeDispatchArgs a) {
+  const int64_t p = int64_t{blockIdx.x} * kThreads + threadIdx.x;
+  if (p >= a.tokens * a.top_k) return;
+  const int32_t slot = a.slot_in_group[p];
+  if (slot < 0) return;
+  a.pair_ids[a.offsets[a.experts[p]] + slot] = static_cast<int32_t>(p);
+}
+
+__global__ void combine_kernel(MoeCombineArgs a) {
+  const int64_t n = a.tokens * a.width;
+  for (int64_t i = int64_t{blockIdx.x} * kThreads + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads) {
+    const int64_t t = i / a.width, d = i - t * a.width;
+    float s = 0.f;
+    for (int k = 0; k < a.top_k; ++k) {
+      const int64_t p = t * a.top_k + k;
+      const int32_t e = a.experts[p];
+      if (e >= 0 && e < a.n_experts) s += a.y_pairs[p * a.width + d];
+    }
+    a.y[i] = s;
+  }
+}
+
+}  // namespace
+
+void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream) {
+  const int64_t pairs = args.tokens * args.top_k;
+  if (pairs <= 0) return;
+  const unsigned blocks = static_cast<unsigned>((pairs + kThreads - 1) / kThreads);
+  count_kernel<<<blocks, kThreads, 0, stream>>>(args);
+  offsets_kernel<<<1, 1, 0, stream>>>(args);
+  scatter_kernel<<<blocks, kThreads, 0, stream>>>(args);
+}
+
+void launch_moe_combine(const MoeCombineArgs& args, cudaStream_t stream) {
+  const int64_t n = args.tokens * args.width;
+  if (n <= 0) return;
+  int64_t blocks = (n + kThreads - 1) / kThreads;
+  if (blocks > 65535 * 4) blocks = 65535 * 4;
+  combine_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+}
+
+}  // namespace fathom::gpu

@@ -1,0 +1,44 @@
+// Grouping of the routed (token, slot) pairs by expert, for the grouped expert products, and
+// the final weighted sum. Pair p = t * K + k is token t's k-th choice.
+//
+//   moe_count:   counts[e] = pairs routed to e; slot_in_group[p] = p's place among them
+//                (an expert id outside 0..E-1 reports kErrExpertId and the pair is dropped);
+//   moe_offsets: offsets[e] = exclusive prefix sum of counts;
+//   moe_scatter: pair_ids[offsets[e] + slot_in_group[p]] = p.
+//   moe_combine: y[t] = Σ_k y_pairs[t * K + k] in k order (deterministic), dropped pairs skipped.
+//
+// The order of pairs inside an expert depends on atomics, but every pair's result is computed on
+// its own, so outputs do not depend on it.
+#pragma once
+
+#include <cstdint>
+
+#include "vendor/gpu_runtime.h"
+
+namespace fathom::gpu {
+
+struct MoeDispatchArgs {
+  const int32_t* experts;  // [T][K]
+  int64_t tokens;
+  int32_t top_k, n_experts;
+  int32_t* counts;         // [E]
+  int32_t* offsets;        // [E]
+  int32_t* slot_in_group;  // [T * K]
+  int32_t* pair_ids;       // [T * K]
+  int* error;
+};
+
+// counts must be zeroed first (the caller's memset on the same stream).
+void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream);
+
+struct MoeCombineArgs {
+  const float* y_pairs;    // [T * K][D]
+  const int32_t* experts;  // [T][K] (to skip dropped pairs)
+  float* y;                // [T][D]
+  int64_t tokens, width;
+  int32_t top_k, n_experts;
+};
+
+void launch_moe_combine(const MoeCombineArgs& args, cudaStream_t stream);
+
+}  // namespace fathom::gpu

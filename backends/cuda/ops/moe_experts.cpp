@@ -1,0 +1,159 @@
+// moe_experts: only routed experts are computed. The (token, slot) pairs are grouped by expert
+// on the device (kernels/moe_dispatch.cu); then two grouped products — gate and up fused with
+// SwiGLU, then down scaled by the routing weight — read only the experts some token chose;
+// then each token sums its K results in order.
+#include "kernels/moe_dispatch.cuh"
+#include "ops/exact_matmul.h"
+#include "ops/registry.h"
+#include "ops/util.h"
+#include "runtime/check.h"
+
+namespace fathom::cuda {
+
+namespace {
+
+class MoeExpertsOp final : public Op {
+ public:
+  explicit MoeExpertsOp(const OpBuild& b)
+      : x_(b.inputs[0]), experts_(b.inputs[1]), weights_(b.inputs[2]), out_(b.outputs[0]), x_desc_(b.desc.inputs[0]),
+        attrs_(attrs_of<fathom_moe_experts_attrs>(b.desc)), w_dtype_(b.desc.inputs[3].dtype),
+        gemv_rows_(b.options.gemv_max_tokens) {
+    // Device tables of the experts' matrices: [E][gate, up] and [E][down].
+    std::vector<gpu::MatrixRef> up, down;
+    bool aligned = true;
+    size_t i = 3;
+    for (int32_t e = 0; e < attrs_.n_experts; ++e) {
+      for (int m = 0; m < 3; ++m) {
+        gpu::MatrixRef ref = matrix_ref(b, i);
+        aligned = aligned && reinterpret_cast<uintptr_t>(ref.data) % 16 == 0;
+        (m < 2 ? up : down).push_back(ref);
+        i += b.desc.inputs[i].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128 ? 2 : 1;
+      }
+    }
+    up_table_ = static_cast<const gpu::MatrixRef*>(b.memory.upload(up.data(), up.size() * sizeof(gpu::MatrixRef)));
+    down_table_ = static_cast<const gpu::MatrixRef*>(b.memory.upload(down.data(), down.size() * sizeof(gpu::MatrixRef)));
+    aligned_ = aligned;
+
+    const int64_t pairs = b.max_tokens * attrs_.top_k;
+    const int sm = b.device.sm_count();
+    workspace_ = 2 * WorkspaceCursor::round(static_cast<size_t>(attrs_.n_experts) * 4) +
+                 2 * WorkspaceCursor::round(static_cast<size_t>(pairs) * 4) +
+                 WorkspaceCursor::round(static_cast<size_t>(pairs * attrs_.intermediate) * 4) +
+                 WorkspaceCursor::round(static_cast<size_t>(pairs * attrs_.hidden) * 4) +
+                 std::max(exact_matmul_workspace(up_problem(b.max_tokens, {}), gemv_rows_, sm),
+                          exact_matmul_workspace(down_problem(b.max_tokens, {}), gemv_rows_, sm));
+  }
+
+  size_t workspace_bytes() const override { return workspace_; }
+
+  void launch(const OpRun& r) override {
+    const int64_t t = rows(x_desc_, r.tokens);
+    if (t == 0) return;
+    const int64_t pairs = t * attrs_.top_k;
+    WorkspaceCursor ws(r.workspace, r.workspace_bytes);
+    Buffers buf;
+    buf.counts = ws.take<int32_t>(static_cast<size_t>(attrs_.n_experts));
+    buf.offsets = ws.take<int32_t>(static_cast<size_t>(attrs_.n_experts));
+    buf.slot = ws.take<int32_t>(static_cast<size_t>(pairs));
+    buf.pair_ids = ws.take<int32_t>(static_cast<size_t>(pairs));
+    buf.h = ws.take<float>(static_cast<size_t>(pairs * attrs_.intermediate));
+    buf.y_pairs = ws.take<float>(static_cast<size_t>(pairs * attrs_.hidden));
+    buf.x = static_cast<const float*>(r.ptr(x_));
+    buf.route_weights = static_cast<const float*>(r.ptr(weights_));
+    const int32_t* experts = static_cast<const int32_t*>(r.ptr(experts_));
+
+    FATHOM_CUDA_CHECK(cudaMemsetAsync(buf.counts, 0, static_cast<size_t>(attrs_.n_experts) * 4, r.stream));
+    gpu::MoeDispatchArgs d{experts, t, attrs_.top_k, attrs_.n_experts, buf.counts, buf.offsets, buf.slot, buf.pair_ids,
+                           r.error};
+    gpu::launch_moe_dispatch(d, r.stream);
+    FATHOM_CUDA_CHECK_LAUNCH("moe_experts: dispatch");
+    launch_exact_matmul(up_problem(t, buf), gemv_rows_, r, ws);
+    launch_exact_matmul(down_problem(t, buf), gemv_rows_, r, ws);
+    gpu::MoeCombineArgs c{buf.y_pairs, experts, static_cast<float*>(r.ptr(out_)), t, attrs_.hidden, attrs_.top_k,
+                          attrs_.n_experts};
+    gpu::launch_moe_combine(c, r.stream);
+    FATHOM_CUDA_CHECK_LAUNCH("moe_experts: combine");
+  }
+
+ private:
+  struct Buffers {
+    int32_t *counts = nullptr, *offsets = nullptr, *slot = nullptr, *pair_ids = nullptr;
+    float *h = nullptr, *y_pairs = nullptr;
+    const float* x = nullptr;
+    const float* route_weights = nullptr;
+  };
+
+  gpu::MatmulProblem grouped(int64_t t, const Buffers& buf) const {
+    gpu::MatmulProblem p;
+    p.w_dtype = w_dtype_;
+    p.groups = attrs_.n_experts;
+    p.group_offsets = buf.offsets;
+    p.group_counts = buf.counts;
+    p.pair_ids = buf.pair_ids;
+    p.max_rows = t;
+    // Routed pairs per expert if routing were even, with half again as margin.
+    p.group_rows_hint = std::min<int64_t>(t, (3 * t * attrs_.top_k + 2 * attrs_.n_experts - 1) / (2 * attrs_.n_experts));
+    p.matrices_aligned = aligned_;
+    return p;
+  }
+
+  // h[pair] = silu(x[token] · gateᵀ) ⊙ (x[token] · upᵀ)
+  gpu::MatmulProblem up_problem(int64_t t, const Buffers& buf) const {
+    gpu::MatmulProblem p = grouped(t, buf);
+    p.epilogue = gpu::Epilogue::swiglu;
+    p.n = attrs_.intermediate;
+    p.k = attrs_.hidden;
+    p.x = buf.x;
+    p.ldx = attrs_.hidden;
+    p.x_row_div = attrs_.top_k;
+    p.y = buf.h;
+    p.ldy = attrs_.intermediate;
+    p.matrices = up_table_;
+    return p;
+  }
+
+  // y_pairs[pair] = weight[pair] · (h[pair] · downᵀ)
+  gpu::MatmulProblem down_problem(int64_t t, const Buffers& buf) const {
+    gpu::MatmulProblem p = grouped(t, buf);
+    p.epilogue = gpu::Epilogue::row_scale;
+    p.row_scale = buf.route_weights;
+    p.n = attrs_.hidden;
+    p.k = attrs_.intermediate;
+    p.x = buf.h;
+    p.ldx = attrs_.intermediate;
+    p.x_row_div = 1;
+    p.y = buf.y_pairs;
+    p.ldy = attrs_.hidden;
+    p.matrices = down_table_;
+    return p;
+  }
+
+  uint32_t x_, experts_, weights_, out_;
+  fathom_tensor_desc x_desc_;
+  fathom_moe_experts_attrs attrs_;
+  uint32_t w_dtype_;
+  int64_t gemv_rows_;
+  const gpu::MatrixRef* up_table_ = nullptr;
+  const gpu::MatrixRef* down_table_ = nullptr;
+  bool aligned_ = false;
+  size_t workspace_ = 0;
+};
+
+}  // namespace
+
+fathom_op_support support_moe_experts(const fathom_op_desc& d) {
+  if (!is_f32(d.inputs[0]) || !is_f32(d.outputs[0])) return unsupported("moe_experts on cuda takes and gives f32 activations");
+  if (!sdk::is_float_dtype(d.inputs[3].dtype)) return unsupported("moe_experts weights must be float");
+  // One weight format for all experts: the grouped kernels are instantiated per format.
+  for (uint32_t i = 3; i < d.n_inputs;) {
+    const fathom_tensor_desc& w = d.inputs[i];
+    if (w.dtype != d.inputs[3].dtype || w.layout != d.inputs[3].layout)
+      return unsupported("moe_experts on cuda needs every expert matrix in one dtype and layout");
+    i += w.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128 ? 2 : 1;
+  }
+  return preferred();
+}
+
+std::unique_ptr<Op> make_moe_experts(const OpBuild& b) { return std::make_unique<MoeExpertsOp>(b); }
+
+}  // namespace fathom::cuda

@@ -1,0 +1,224 @@
+#include "runtime/executable.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "fathom/sdk/op_signature.hpp"
+#include "fathom/sdk/tensor.hpp"
+#include "kernels/kernel_errors.h"
+#include "ops/registry.h"
+#include "runtime/arena.h"
+#include "runtime/check.h"
+
+namespace fathom::cuda {
+
+namespace {
+
+constexpr size_t kMaxGraphs = 32;
+
+const char* role_name(uint32_t role) {
+  switch (role) {
+    case FATHOM_ROLE_INPUT: return "input";
+    case FATHOM_ROLE_OUTPUT: return "output";
+    case FATHOM_ROLE_WEIGHT: return "weight";
+    case FATHOM_ROLE_STATE: return "state";
+    case FATHOM_ROLE_INTERNAL: return "internal";
+    default: return "?";
+  }
+}
+
+}  // namespace
+
+PersistentMemory::~PersistentMemory() {
+  for (void* p : blocks_) cudaFree(p);
+}
+
+void* PersistentMemory::allocate(size_t bytes) {
+  void* p = nullptr;
+  FATHOM_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 1)));
+  blocks_.push_back(p);
+  return p;
+}
+
+void* PersistentMemory::upload(const void* src, size_t bytes) {
+  void* p = allocate(bytes);
+  if (bytes) FATHOM_CUDA_CHECK(cudaMemcpy(p, src, bytes, cudaMemcpyHostToDevice));
+  return p;
+}
+
+Executable::Executable(Device& device, const Options& options, const fathom_segment& segment,
+                       std::span<const fathom_binding> bindings, ViewResolver resolve)
+    : device_(device), options_(options), resolve_(resolve), max_tokens_(segment.max_tokens) {
+  if (segment.max_tokens < 0) sdk::fail_invalid("compile: negative max_tokens");
+  tensors_.resize(segment.n_tensors);
+  for (uint32_t i = 0; i < segment.n_tensors; ++i) {
+    const fathom_segment_tensor& t = segment.tensors[i];
+    tensors_[i].desc = t.desc;
+    tensors_[i].role = t.role;
+    tensors_[i].name = t.name ? t.name : "#" + std::to_string(i);
+    if (t.role == FATHOM_ROLE_INPUT || t.role == FATHOM_ROLE_OUTPUT) io_.push_back(i);
+  }
+
+  // Weights and state: bound now.
+  for (const fathom_binding& b : bindings) {
+    if (b.tensor >= tensors_.size()) sdk::fail_invalid("compile binds tensor #" + std::to_string(b.tensor) + ", which does not exist");
+    TensorInfo& t = tensors_[b.tensor];
+    if (t.role != FATHOM_ROLE_WEIGHT && t.role != FATHOM_ROLE_STATE)
+      sdk::fail_invalid("compile binds tensor '" + t.name + "', which is a " + role_name(t.role) + " tensor");
+    const uint64_t need = sdk::byte_size(t.desc, 0);
+    if (b.view.size < need)
+      sdk::fail_invalid("tensor '" + t.name + "' needs " + std::to_string(need) + " bytes, its view has " + std::to_string(b.view.size));
+    t.ptr = resolve_(b.view, device_.index());
+  }
+  for (const TensorInfo& t : tensors_) {
+    if ((t.role == FATHOM_ROLE_WEIGHT || t.role == FATHOM_ROLE_STATE) && !t.ptr)
+      sdk::fail_invalid("compile: " + std::string(role_name(t.role)) + " tensor '" + t.name + "' is not bound");
+  }
+
+  // Internal tensors: live from their producer to their last reader.
+  std::vector<int64_t> first(tensors_.size(), -1), last(tensors_.size(), -1);
+  for (uint32_t n = 0; n < segment.n_nodes; ++n) {
+    const fathom_segment_node& node = segment.nodes[n];
+    for (uint32_t i = 0; i < node.n_inputs; ++i) {
+      if (node.inputs[i] >= tensors_.size()) sdk::fail_invalid("node reads a tensor that does not exist");
+      last[node.inputs[i]] = n;
+    }
+    for (uint32_t o = 0; o < node.n_outputs; ++o) {
+      if (node.outputs[o] >= tensors_.size()) sdk::fail_invalid("node writes a tensor that does not exist");
+      if (first[node.outputs[o]] < 0) first[node.outputs[o]] = n;
+      last[node.outputs[o]] = std::max<int64_t>(last[node.outputs[o]], n);
+    }
+  }
+  std::vector<ArenaRequest> requests;
+  std::vector<uint32_t> internal;
+  const int64_t rows = std::max<int64_t>(max_tokens_, 1);
+  for (uint32_t i = 0; i < tensors_.size(); ++i) {
+    if (tensors_[i].role != FATHOM_ROLE_INTERNAL) continue;
+    if (first[i] < 0) sdk::fail_invalid("internal tensor '" + tensors_[i].name + "' has no producer in the segment");
+    requests.push_back({sdk::byte_size(tensors_[i].desc, rows), first[i], last[i]});
+    internal.push_back(i);
+  }
+  const ArenaPlan plan = plan_arena(requests);
+  if (plan.total) arena_ = static_cast<std::byte*>(memory_.allocate(plan.total));
+  for (size_t j = 0; j < internal.size(); ++j) tensors_[internal[j]].ptr = arena_ + plan.offsets[j];
+
+  // Ops.
+  for (uint32_t n = 0; n < segment.n_nodes; ++n) {
+    const fathom_segment_node& node = segment.nodes[n];
+    const std::string name = node.name ? node.name : "node #" + std::to_string(n);
+    std::vector<uint32_t> ins(node.inputs, node.inputs + node.n_inputs), outs(node.outputs, node.outputs + node.n_outputs);
+    std::vector<fathom_tensor_desc> in_descs, out_descs;
+    for (uint32_t i : ins) in_descs.push_back(tensors_[i].desc);
+    for (uint32_t o : outs) out_descs.push_back(tensors_[o].desc);
+    fathom_op_desc desc{sizeof(fathom_op_desc), node.op, node.n_inputs, node.n_outputs, in_descs.data(), out_descs.data(),
+                        node.attrs, node.attrs_size, 0};
+    const OpEntry* entry = find_op(node.op);
+    if (!entry) sdk::fail_unsupported("node '" + name + "': op " + std::to_string(node.op) + " is not implemented by cuda");
+    if (const char* why = sdk::check_signature(desc)) sdk::fail_unsupported("node '" + name + "': " + why);
+    const fathom_op_support s = entry->support(desc);
+    if (s.level == FATHOM_SUPPORT_NO) sdk::fail_unsupported("node '" + name + "': " + (s.reason ? s.reason : "not supported"));
+    OpBuild build{device_, options_, desc, ins, outs, tensors_, max_tokens_, memory_, name};
+    ops_.push_back(entry->make(build));
+    workspace_bytes_ = std::max(workspace_bytes_, ops_.back()->workspace_bytes());
+  }
+  if (workspace_bytes_) workspace_ = static_cast<std::byte*>(memory_.allocate(workspace_bytes_));
+  error_ = static_cast<int*>(memory_.allocate(sizeof(int)));
+  FATHOM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&error_host_), sizeof(int)));
+}
+
+Executable::~Executable() {
+  cudaSetDevice(device_.index());
+  cudaStreamSynchronize(device_.stream());
+  drop_graphs();
+  if (error_host_) cudaFreeHost(error_host_);
+}
+
+void Executable::drop_graphs() {
+  for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
+  seen_.clear();
+}
+
+void Executable::launch_all(int64_t n_tokens) {
+  FATHOM_CUDA_CHECK(cudaMemsetAsync(error_, 0, sizeof(int), device_.stream()));
+  const OpRun run{device_, device_.stream(), n_tokens, tensors_, workspace_, workspace_bytes_, error_};
+  for (auto& op : ops_) op->launch(run);
+}
+
+void Executable::run_graph(const GraphKey& key, int64_t n_tokens) {
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    if (graphs_.size() >= kMaxGraphs) drop_graphs();
+    cudaGraph_t graph = nullptr;
+    FATHOM_CUDA_CHECK(cudaStreamBeginCapture(device_.stream(), cudaStreamCaptureModeThreadLocal));
+    try {
+      launch_all(n_tokens);
+    } catch (...) {
+      cudaStreamEndCapture(device_.stream(), &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    FATHOM_CUDA_CHECK(cudaStreamEndCapture(device_.stream(), &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+      // Not fatal: this executable runs eagerly from now on.
+      cudaGetLastError();
+      graphs_ok_ = false;
+      launch_all(n_tokens);
+      return;
+    }
+    it = graphs_.emplace(key, exec).first;
+  }
+  FATHOM_CUDA_CHECK(cudaGraphLaunch(it->second, device_.stream()));
+}
+
+void Executable::check_kernel_errors() {
+  FATHOM_CUDA_CHECK(cudaMemcpyAsync(error_host_, error_, sizeof(int), cudaMemcpyDeviceToHost, device_.stream()));
+  FATHOM_CUDA_CHECK(cudaStreamSynchronize(device_.stream()));
+  switch (*error_host_) {
+    case gpu::kErrNone: return;
+    case gpu::kErrTokenId: sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "embedding: a token id is outside the vocabulary");
+    case gpu::kErrCacheIndex:
+      sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "mla_attention: a slot or position is outside the cache");
+    case gpu::kErrExpertId: sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "moe_experts: an expert id is outside 0..n_experts-1");
+    default: sdk::fail(FATHOM_STATUS_INTERNAL, "a kernel reported error code " + std::to_string(*error_host_));
+  }
+}
+
+void Executable::run(std::span<const fathom_binding> bindings, int64_t n_tokens) {
+  if (n_tokens < 0 || n_tokens > max_tokens_)
+    sdk::fail(FATHOM_STATUS_OUT_OF_RANGE,
+              "run: " + std::to_string(n_tokens) + " tokens, but compiled for at most " + std::to_string(max_tokens_));
+  device_.activate();
+  for (uint32_t i : io_) tensors_[i].ptr = nullptr;
+  for (const fathom_binding& b : bindings) {
+    if (b.tensor >= tensors_.size()) sdk::fail_invalid("run binds tensor #" + std::to_string(b.tensor) + ", which does not exist");
+    TensorInfo& t = tensors_[b.tensor];
+    if (t.role != FATHOM_ROLE_INPUT && t.role != FATHOM_ROLE_OUTPUT)
+      sdk::fail_invalid("run binds tensor '" + t.name + "', which is a " + role_name(t.role) + " tensor");
+    const uint64_t need = sdk::byte_size(t.desc, n_tokens);
+    if (b.view.size < need)
+      sdk::fail_invalid("tensor '" + t.name + "' needs " + std::to_string(need) + " bytes, its view has " + std::to_string(b.view.size));
+    t.ptr = resolve_(b.view, device_.index());
+  }
+  GraphKey key{n_tokens, {}};
+  for (uint32_t i : io_) {
+    const TensorInfo& t = tensors_[i];
+    if (!t.ptr && sdk::element_count(t.desc, n_tokens) > 0) sdk::fail_invalid("run: tensor '" + t.name + "' is not bound");
+    key.second.push_back(t.ptr);
+  }
+
+  const bool graph = options_.cuda_graphs && graphs_ok_ && n_tokens > 0 && n_tokens <= options_.graph_max_tokens;
+  if (seen_.size() > 4 * kMaxGraphs) seen_.clear();
+  if (graph && (graphs_.count(key) || !seen_.insert(key).second)) {
+    run_graph(key, n_tokens);
+  } else {
+    launch_all(n_tokens);
+  }
+  check_kernel_errors();
+}
+
+}  // namespace fathom::cuda

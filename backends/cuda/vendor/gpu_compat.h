@@ -1,0 +1,17 @@
+// Function qualifiers that let one header serve nvcc, hipcc and a plain C++ compiler.
+//
+// Device helpers that are pure arithmetic (number formats, YaRN frequencies) are marked
+// FATHOM_HD so that the host-side unit tests can run the very code the kernels run, on a machine
+// without a GPU. Nothing here includes a GPU runtime, except HIP's own header under hipcc.
+#pragma once
+
+#if defined(__HIPCC__)
+#include <hip/hip_runtime.h>  // hipcc, unlike nvcc, does not include its runtime implicitly
+#endif
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define FATHOM_HD __host__ __device__ __forceinline__
+#define FATHOM_DEVICE __device__ __forceinline__
+#else
+#define FATHOM_HD inline
+#endif

@@ -1,0 +1,96 @@
+// The one place where CUDA and HIP differ for the shared sources (kernels/, runtime/, ops/).
+//
+// The code is written against the CUDA runtime API. Under hipcc (__HIP_PLATFORM_AMD__) the names
+// it uses are mapped onto their HIP equivalents here, so that the HIP backend compiles the same
+// files. Everything vendor-specific beyond this list stays out of the shared sources: cuBLAS and
+// cuBLASLt live in blas/, which only the CUDA plugin builds (HIP on Debian has no hipBLAS).
+//
+// Warps: CUDA warps have 32 lanes, AMD wavefronts 64 (CDNA) or 32 (RDNA). Kernels take the width
+// from FATHOM_WARP_SIZE and shuffle through fathom_shfl_xor(), never with a hard-coded 32 or
+// mask. Block sizes are multiples of 64 so that they are whole warps on every vendor.
+#pragma once
+
+#include "vendor/gpu_compat.h"
+
+#if defined(__HIP_PLATFORM_AMD__)
+
+#include <hip/hip_runtime.h>
+
+#define FATHOM_GPU_HIP 1
+#if defined(__AMDGCN_WAVEFRONT_SIZE)
+#define FATHOM_WARP_SIZE __AMDGCN_WAVEFRONT_SIZE
+#else
+#define FATHOM_WARP_SIZE 64
+#endif
+
+// Runtime API: the subset the shared sources use.
+#define cudaError_t hipError_t
+#define cudaSuccess hipSuccess
+#define cudaErrorNoDevice hipErrorNoDevice
+#define cudaGetErrorName hipGetErrorName
+#define cudaGetErrorString hipGetErrorString
+#define cudaGetLastError hipGetLastError
+#define cudaPeekAtLastError hipPeekAtLastError
+#define cudaGetDeviceCount hipGetDeviceCount
+#define cudaGetDevice hipGetDevice
+#define cudaSetDevice hipSetDevice
+#define cudaDeviceProp hipDeviceProp_t
+#define cudaGetDeviceProperties hipGetDeviceProperties
+#define cudaMemGetInfo hipMemGetInfo
+#define cudaDriverGetVersion hipDriverGetVersion
+#define cudaRuntimeGetVersion hipRuntimeGetVersion
+#define cudaStream_t hipStream_t
+#define cudaStreamCreateWithFlags hipStreamCreateWithFlags
+#define cudaStreamNonBlocking hipStreamNonBlocking
+#define cudaStreamDestroy hipStreamDestroy
+#define cudaStreamSynchronize hipStreamSynchronize
+#define cudaMalloc hipMalloc
+#define cudaFree hipFree
+#define cudaMallocHost hipHostMalloc
+#define cudaFreeHost hipHostFree
+#define cudaMemcpy hipMemcpy
+#define cudaMemcpyAsync hipMemcpyAsync
+#define cudaMemcpy2DAsync hipMemcpy2DAsync
+#define cudaMemsetAsync hipMemsetAsync
+#define cudaMemcpyHostToDevice hipMemcpyHostToDevice
+#define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define cudaGraph_t hipGraph_t
+#define cudaGraphExec_t hipGraphExec_t
+#define cudaStreamBeginCapture hipStreamBeginCapture
+#define cudaStreamEndCapture hipStreamEndCapture
+#define cudaStreamCaptureModeThreadLocal hipStreamCaptureModeThreadLocal
+#define cudaGraphInstantiate(exec, graph, flags) hipGraphInstantiate(exec, graph, nullptr, nullptr, 0)
+#define cudaGraphLaunch hipGraphLaunch
+#define cudaGraphDestroy hipGraphDestroy
+#define cudaGraphExecDestroy hipGraphExecDestroy
+#define cudaEvent_t hipEvent_t
+#define cudaEventCreate hipEventCreate
+#define cudaEventDestroy hipEventDestroy
+#define cudaEventRecord hipEventRecord
+#define cudaEventSynchronize hipEventSynchronize
+#define cudaEventElapsedTime hipEventElapsedTime
+
+#if defined(__HIPCC__)
+// HIP's shuffles take no mask: a wavefront executes in lockstep.
+template <typename T>
+__device__ __forceinline__ T fathom_shfl_xor(T v, int lane_mask) {
+  return __shfl_xor(v, lane_mask);
+}
+#endif
+
+#else  // CUDA
+
+#include <cuda_runtime.h>
+
+#define FATHOM_GPU_CUDA 1
+#define FATHOM_WARP_SIZE 32
+
+#if defined(__CUDACC__)
+template <typename T>
+__device__ __forceinline__ T fathom_shfl_xor(T v, int lane_mask) {
+  return __shfl_xor_sync(0xffffffffu, v, lane_mask);
+}
+#endif
+
+#endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine, from the repository root, with .device-bundle/ carried along
+# (see README.md for the exact call). Writes into $OUT (at most 8 files come back):
+#   results.md       the benchmark tables, then the test summaries
+#   env.log          nvidia-smi, the libraries found, `fathom backends`
+#   conformance.log  the op conformance suite, cuda against the reference backend
+#   golden.log       the golden fixtures with backends = ["cuda"]
+#   bench.log        the benchmark's own output (stdout and stderr)
+#
+#   tools/device/run_on_device.sh [--quick]     # --quick: shorter benchmark, for a rerun
+# Each step has its own time limit so that the whole stays well inside one 10-minute call.
+set -uo pipefail
+
+QUICK=""
+[[ "${1:-}" == "--quick" ]] && QUICK="--quick"
+HERE=$(pwd)
+OUT=${OUT:-$HERE/device-out}
+mkdir -p "$OUT"
+BUNDLE=$HERE/.device-bundle
+if [[ ! -f "$BUNDLE/env" ]]; then
+  echo "no .device-bundle here: run tools/device/build_bundle.sh and carry .device-bundle" | tee "$OUT/env.log"
+  exit 1
+fi
+# shellcheck disable=SC1091
+source "$BUNDLE/env"
+START=$(date +%s)
+log() { echo "[$(( $(date +%s) - START ))s] $*"; }
+
+# The test executables look for plugins and fixtures where the build put them: recreate those
+# absolute paths as links to this checkout and to the bundle.
+if [[ "$HERE" != "$SOURCE_DIR" ]]; then
+  if [[ ! -e "$SOURCE_DIR" ]]; then
+    mkdir -p "$(dirname "$SOURCE_DIR")" && ln -s "$HERE" "$SOURCE_DIR"
+  else
+    echo "warning: $SOURCE_DIR exists on this machine; the tests may not find their fixtures"
+  fi
+fi
+ln -sfn "$BUNDLE" "$HERE/${BUILD_DIR#"$SOURCE_DIR"/}"
+
+# Libraries: the bundle's, then the device's cuBLAS (CUDA 13: toolkit or pip wheels).
+LIBS=$BUNDLE/lib
+cublas_dir=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/lib64 /usr/lib/x86_64-linux-gnu; do
+  if ls "$d"/libcublasLt.so.13* >/dev/null 2>&1; then cublas_dir=$d; break; fi
+done
+if [[ -z "$cublas_dir" ]]; then
+  cublas_dir=$(dirname "$(find /usr /opt -name 'libcublasLt.so.13*' 2>/dev/null | head -1)" 2>/dev/null || true)
+fi
+export LD_LIBRARY_PATH="$LIBS${cublas_dir:+:$cublas_dir}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Debian 12's libstdc++ only if the device's is older than what the binaries need.
+if ldd "$BUNDLE/bin/fathom" 2>&1 | grep -q "not found"; then
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$BUNDLE/fallback"
+fi
+
+{
+  echo "bundle: built $BUILT_AT from $COMMIT (source $SOURCE_DIR, build $BUILD_DIR)"
+  echo "cuBLAS from: ${cublas_dir:-NOT FOUND}"
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv 2>&1
+  for f in "$BUNDLE"/bin/*; do
+    missing=$(ldd "$f" 2>&1 | grep -E "not found" || true)
+    [[ -n "$missing" ]] && echo "$(basename "$f"): $missing"
+  done
+  echo "--- fathom backends"
+  "$BUNDLE/bin/fathom" backends 2>&1
+} > "$OUT/env.log" 2>&1
+log "environment: $(grep -c . "$OUT/env.log") lines in env.log"
+
+log "op conformance (cuda vs reference)"
+timeout 120 "$BUNDLE/bin/conformance_tests" --gtest_filter='EveryBackend/OpConformance.*/cuda_*:CudaCodec.*' \
+  > "$OUT/conformance.log" 2>&1
+conf_rc=$?
+log "golden fixtures on cuda"
+timeout 100 "$BUNDLE/bin/golden_tests" --gtest_filter='Fixtures/GoldenCuda.*' > "$OUT/golden.log" 2>&1
+golden_rc=$?
+log "benchmark"
+timeout 300 "$BUNDLE/bin/fathom-bench-cuda" $QUICK --out "$OUT/results.md" > "$OUT/bench.log" 2>&1
+bench_rc=$?
+log "done"
+
+# gtest's closing lines: "[  PASSED  ] N tests.", "[  FAILED  ] N tests, listed below:", ...
+count() { grep -oE "^\[  $1 +\] [0-9]+ test" "$2" | grep -oE "[0-9]+" | tail -1 || true; }
+summary() {  # name, exit status, log
+  echo "| $1 | $2 | $(count PASSED "$3") | $(count FAILED "$3") | $(count SKIPPED "$3") |"
+}
+{
+  echo
+  echo "## Tests on this GPU"
+  echo
+  echo "| suite | exit | passed | failed | skipped |"
+  echo "|---|---|---|---|---|"
+  summary "op conformance, cuda vs reference" "$conf_rc" "$OUT/conformance.log"
+  summary "golden fixtures, backends = [\"cuda\"]" "$golden_rc" "$OUT/golden.log"
+  echo
+  echo "benchmark exit: $bench_rc (124 = cut at its time limit); total $(( $(date +%s) - START )) s"
+  grep -E "^\[  FAILED  \]" "$OUT/conformance.log" "$OUT/golden.log" | sort -u | head -40 | sed 's/^/    /'
+} >> "$OUT/results.md"
+cat "$OUT/results.md"
