@@ -12,6 +12,7 @@
 
 #include "fathom/core/dtype.h"
 #include "fathom/core/error.h"
+#include "gpu_op_cases.h"
 #include "op_cases.h"
 #include "plugin_fixture.h"
 
@@ -27,7 +28,11 @@ uint64_t suite_seed() {
 }
 
 const std::vector<OpCase>& cases() {
-  static const std::vector<OpCase> all = make_op_cases(suite_seed());
+  static const std::vector<OpCase> all = [] {
+    std::vector<OpCase> v = make_op_cases(suite_seed());
+    for (OpCase& c : make_gpu_path_cases(suite_seed())) v.push_back(std::move(c));
+    return v;
+  }();
   return all;
 }
 
