@@ -1,0 +1,87 @@
+#include "cpu_options.h"
+
+#include <string>
+
+#include "fathom/sdk/status.hpp"
+#include "system_info.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+// The defaults come from the measurements in docs/performance.md ("CPU backend"):
+//  - weights = "fp8": decode reads half the bytes of bf16 and the in-register widening keeps up
+//    with memory on AVX2 as on AVX-512, so FP8 is faster at batch 1 and needs half the RAM;
+//  - gemv_max_rows = 8: up to 8 rows the GEMV kernels (one pass over the weights, widened in
+//    registers) beat widening tiles for oneDNN's sgemm; above it oneDNN wins.
+const fathom_option_decl kDecls[] = {
+    {"threads", FATHOM_OPTION_INT, 0, "0",
+     "OpenMP threads for every kernel and oneDNN call; 0 = one per physical core this process may use"},
+    {"weights", FATHOM_OPTION_STRING, 0, "\"fp8\"",
+     "FP8 checkpoints: \"fp8\" keeps them FP8 and widens in registers, \"bf16\" dequantises them at load"},
+    {"gemv_max_rows", FATHOM_OPTION_INT, 0, "8",
+     "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
+    {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",
+     "kernel instruction set: \"auto\" (best available), \"avx512\", \"avx2\" or \"scalar\""},
+    {nullptr, 0, 0, nullptr, nullptr},
+};
+
+bool get_int(const fathom_options& o, const char* key, int64_t& out) {
+  return o.get_int && o.get_int(o.context, key, &out) != 0;
+}
+
+bool get_string(const fathom_options& o, const char* key, std::string& out) {
+  const char* s = nullptr;
+  if (!o.get_string || o.get_string(o.context, key, &s) == 0 || !s) return false;
+  out = s;
+  return true;
+}
+
+Isa best_isa() {
+  if (cpu_supports(Isa::avx512)) return Isa::avx512;
+  if (cpu_supports(Isa::avx2)) return Isa::avx2;
+  return Isa::scalar;
+}
+
+}  // namespace
+
+const fathom_option_decl* option_declarations() { return kDecls; }
+
+const char* fp8_storage_name(Fp8Storage s) { return s == Fp8Storage::fp8 ? "fp8" : "bf16"; }
+
+CpuOptions parse_options(const fathom_options& options) {
+  CpuOptions o;
+
+  int64_t threads = 0;
+  get_int(options, "threads", threads);
+  if (threads < 0 || threads > 4096)
+    sdk::fail_invalid("[backend.cpu] threads = " + std::to_string(threads) + ": expected 0 (all cores) to 4096");
+  o.threads = threads == 0 ? physical_cores() : static_cast<int>(threads);
+
+  std::string weights = "fp8";
+  get_string(options, "weights", weights);
+  if (weights == "fp8") o.fp8 = Fp8Storage::fp8;
+  else if (weights == "bf16") o.fp8 = Fp8Storage::bf16;
+  else sdk::fail_invalid("[backend.cpu] weights = \"" + weights + "\": expected \"fp8\" or \"bf16\"");
+
+  get_int(options, "gemv_max_rows", o.gemv_max_rows);
+  if (o.gemv_max_rows < 0 || o.gemv_max_rows > 64)
+    sdk::fail_invalid("[backend.cpu] gemv_max_rows = " + std::to_string(o.gemv_max_rows) + ": expected 0 to 64");
+
+  std::string isa = "auto";
+  get_string(options, "isa", isa);
+  if (isa == "auto") {
+    o.isa = best_isa();
+  } else {
+    if (isa == "avx512") o.isa = Isa::avx512;
+    else if (isa == "avx2") o.isa = Isa::avx2;
+    else if (isa == "scalar") o.isa = Isa::scalar;
+    else sdk::fail_invalid("[backend.cpu] isa = \"" + isa + "\": expected \"auto\", \"avx512\", \"avx2\" or \"scalar\"");
+    if (!cpu_supports(o.isa))
+      sdk::fail_invalid("[backend.cpu] isa = \"" + isa + "\": this CPU (" + cpu_model_name() + ") does not support it");
+    o.isa_forced = true;
+  }
+  return o;
+}
+
+}  // namespace fathom::cpu

@@ -1,0 +1,35 @@
+// The [backend.cpu] options: declaration (types, defaults, docs for `fathom backends`) and
+// parsing into checked values. A bad value makes create() fail with a message naming the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fathom/plugin_api.h"
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+
+// What to do with FP8 block-scaled checkpoints (see README.md, "FP8 weights").
+enum class Fp8Storage {
+  fp8,   // keep the FP8 bytes; widen them in registers inside the kernels (half the memory and bytes)
+  bf16,  // dequantise to bf16 once at load (twice the memory; oneDNN bf16 can use it where available)
+};
+
+struct CpuOptions {
+  int threads = 1;              // resolved: >= 1
+  Fp8Storage fp8 = Fp8Storage::fp8;
+  int64_t gemv_max_rows = 8;    // matmuls with at most this many rows of x use the GEMV kernels
+  Isa isa = Isa::scalar;        // resolved: the table the kernels run with
+  bool isa_forced = false;      // chosen by the `isa` option rather than detected
+};
+
+// The NULL-terminated declaration list handed to the host.
+const fathom_option_decl* option_declarations();
+
+// Reads and checks the options; throws sdk::Error (invalid argument) naming the key on a bad value.
+CpuOptions parse_options(const fathom_options& options);
+
+const char* fp8_storage_name(Fp8Storage s);
+
+}  // namespace fathom::cpu

@@ -1,0 +1,84 @@
+// The hot inner loops of the CPU backend, one table per instruction set.
+//
+// Each table is compiled in its own translation unit with its own target flags
+// (kernels_avx512.cpp with -mavx512*, kernels_avx2.cpp with -mavx2 -mfma -mf16c,
+// kernels_scalar.cpp with the baseline flags) and chosen once at create() from what the CPU
+// reports. Everything here is single-threaded: the op code in ops/ and matmul/ splits work
+// across OpenMP threads and calls these on its share.
+//
+// The tables hold plain function pointers over raw arrays so that nothing compiled with wide
+// target flags is ever shared with (and picked by the linker for) another translation unit.
+#pragma once
+
+#include <cstdint>
+
+namespace fathom::cpu {
+
+// How the elements of a weight row are stored. E4M3/E5M2 are OCP FP8 (e4m3fn has no infinity).
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2 };
+
+inline int64_t format_bytes(WFormat f) {
+  switch (f) {
+    case WFormat::f32: return 4;
+    case WFormat::f16:
+    case WFormat::bf16: return 2;
+    default: return 1;
+  }
+}
+
+// The value that the GEMV kernels see for an E4M3 weight is its true value times 2^-8: they
+// widen through fp16 ((q & 0x7f) << 7 | sign is exactly that fp16), so the caller multiplies the
+// activations by kE4M3GemvScale instead. Every other format is read at its true value.
+inline constexpr float kE4M3GemvScale = 256.0f;
+
+struct IsaKernels {
+  const char* name;  // "avx512", "avx2", "scalar"
+
+  // dst[i] = value of src[i] (exact for every format), i < n. E4M3 NaN codes (S.1111.111) are
+  // the one exception: the vector tables read them as ±480, so callers that may meet them
+  // (see WeightView::nan_codes) widen those with exact scalar code.
+  void (*widen)(WFormat fmt, const void* src, float* dst, int64_t n);
+
+  // y[m * ldy + r] = Σ_k x[m * ldx + k] · w[r][k] for m < rows_x, r < rows_w, k < k_len, where
+  // w[r] starts ldw elements after w[r - 1]. E4M3 weights are read as value · 2^-8 (see above).
+  // Each group of weight rows is loaded from memory once and reused for every row of x.
+  void (*gemv)(WFormat fmt, const void* w, int64_t ldw, int64_t rows_w, int64_t k_len, const float* x,
+               int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
+
+  // Σ_i x[i] · w[i] accumulated in double (the router must pick the same experts as the f64
+  // reference, so its logits are computed to full f32 accuracy).
+  double (*dot_f64)(WFormat fmt, const void* w, const float* x, int64_t n);
+
+  float (*dot)(const float* a, const float* b, int64_t n);
+  // y[i] += a · x[i]
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // x[i] *= a
+  void (*scale)(float a, float* x, int64_t n);
+
+  void (*add)(const float* a, const float* b, float* out, int64_t n);
+  // out[i] = silu(g[i]) · u[i], silu(g) = g / (1 + e^-g)
+  void (*silu_mul)(const float* g, const float* u, float* out, int64_t n);
+  // Σ x[i]² in double
+  double (*sum_squares)(const float* x, int64_t n);
+  // out[i] = (x[i] · inv) · w[i], rounding after each product like the reference
+  void (*scale_mul)(const float* x, float inv, const float* w, float* out, int64_t n);
+  // x[i] = e^(x[i] - max x) / Σ; returns nothing, n >= 1
+  void (*softmax)(float* x, int64_t n);
+  // bf16 bits of x[i], rounded to nearest even (NaN stays NaN)
+  void (*to_bf16)(const float* x, uint16_t* out, int64_t n);
+};
+
+const IsaKernels& scalar_kernels();
+const IsaKernels& avx2_kernels();    // requires AVX2, FMA, F16C
+const IsaKernels& avx512_kernels();  // requires AVX-512 F, BW, VL, DQ
+
+enum class Isa { scalar, avx2, avx512 };
+
+// What this CPU can run, best first.
+bool cpu_supports(Isa isa);
+const IsaKernels& kernels_for(Isa isa);
+const char* isa_name(Isa isa);
+// A human-readable description of the instruction-set extensions the kernels of `isa` use.
+const char* isa_description(Isa isa);
+
+}  // namespace fathom::cpu

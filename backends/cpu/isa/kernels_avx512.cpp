@@ -1,0 +1,84 @@
+// The AVX-512 table (Skylake-SP, Ice Lake, Sapphire Rapids, Zen 4 and later): the same kernels
+// as kernels_avx2.cpp on 16-float vectors (see kernels_impl.inc). Compiled with
+// -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c; selected at run time only when the
+// CPU reports all of those.
+//
+// Note: the development and CI machines (Zen 3) have no AVX-512, so this table is compiled
+// there but never executed; the ISA unit test runs it wherever the CPU allows.
+#include <immintrin.h>
+
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+struct V {
+  static constexpr const char* name = "avx512";
+  static constexpr int W = 16;
+  // 32 zmm registers: up to 16 accumulators with the x and weight vectors beside them.
+  static constexpr int kRows[5] = {0, 8, 8, 4, 4};
+  using F = __m512;
+  using D = __m512d;
+
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F min(F a, F b) { return _mm512_min_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F round(F v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F pow2i(F n) {
+    const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+  }
+  static float hsum(F v) { return _mm512_reduce_add_ps(v); }
+  static float hmax(F v) { return _mm512_reduce_max_ps(v); }
+
+  static F load_bf16(const uint16_t* p) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  }
+  static F load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  // Same bit trick as the AVX2 table (see there), on 16 bytes.
+  static F load_e4m3(const uint8_t* p) {
+    __m256i h = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    h = _mm256_and_si256(_mm256_srai_epi16(_mm256_slli_epi16(h, 8), 1), _mm256_set1_epi16(static_cast<short>(0xBFFF)));
+    return _mm512_cvtph_ps(h);
+  }
+  static F load_e5m2(const uint8_t* p) {
+    const __m256i h = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_cvtph_ps(_mm256_slli_epi16(h, 8));
+  }
+  static float scalar_f16(uint16_t bits) { return _cvtsh_ss(bits); }
+
+  static D zero_d() { return _mm512_setzero_pd(); }
+  static D add_d(D a, D b) { return _mm512_add_pd(a, b); }
+  static void fma_f64(F x, F w, D& a0, D& a1) {
+    a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), _mm512_cvtps_pd(_mm512_castps512_ps256(w)), a0);
+    a1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(w, 1)), a1);
+  }
+  static double hsum_f64(D v) { return _mm512_reduce_add_pd(v); }
+
+  static void store_bf16(uint16_t* out, F x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+    const __m512i quiet_nan = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+    r = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, quiet_nan);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(r));
+  }
+};
+
+#include "isa/kernels_impl.inc"
+
+}  // namespace
+
+const IsaKernels& avx512_kernels() { return kTable; }
+
+}  // namespace fathom::cpu

@@ -1,0 +1,130 @@
+// Portable kernels: plain C++ for any x86-64 (or other) CPU. They define the results the vector
+// tables must reproduce (the ISA unit test compares them) and are the fallback on CPUs without
+// AVX2. Compiled with the baseline flags only.
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "fathom/sdk/float_formats.hpp"
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+namespace floats = sdk::floats;
+
+// Exact value tables for the 8-bit formats (256 entries each), built once.
+struct Fp8Tables {
+  float e4m3[256], e5m2[256];
+  Fp8Tables() {
+    for (int i = 0; i < 256; ++i) {
+      e4m3[i] = floats::e4m3fn_to_f32(static_cast<uint8_t>(i));
+      e5m2[i] = floats::e5m2_to_f32(static_cast<uint8_t>(i));
+    }
+  }
+};
+const Fp8Tables& fp8() {
+  static const Fp8Tables t;
+  return t;
+}
+
+float bf16_value(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+// Element i of a row of `fmt`; `gemv_view` asks for the GEMV convention (E4M3 · 2^-8).
+float element(WFormat fmt, const void* row, int64_t i, bool gemv_view) {
+  switch (fmt) {
+    case WFormat::f32: return static_cast<const float*>(row)[i];
+    case WFormat::f16: return floats::f16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    case WFormat::bf16: return bf16_value(static_cast<const uint16_t*>(row)[i]);
+    case WFormat::e4m3: {
+      const float v = fp8().e4m3[static_cast<const uint8_t*>(row)[i]];
+      return gemv_view ? v * (1.0f / kE4M3GemvScale) : v;
+    }
+    case WFormat::e5m2: return fp8().e5m2[static_cast<const uint8_t*>(row)[i]];
+  }
+  return 0;
+}
+
+const std::byte* row_at(WFormat fmt, const void* w, int64_t r, int64_t ld) {
+  return static_cast<const std::byte*>(w) + r * ld * format_bytes(fmt);
+}
+
+void widen(WFormat fmt, const void* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = element(fmt, src, i, false);
+}
+
+void gemv(WFormat fmt, const void* w, int64_t ldw, int64_t rows_w, int64_t k_len, const float* x, int64_t ldx,
+          int64_t rows_x, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows_w; ++r) {
+    const std::byte* row = row_at(fmt, w, r, ldw);
+    for (int64_t m = 0; m < rows_x; ++m) {
+      float sum = 0;
+      for (int64_t k = 0; k < k_len; ++k) sum += x[m * ldx + k] * element(fmt, row, k, true);
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+double dot_f64(WFormat fmt, const void* w, const float* x, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * element(fmt, w, i, false);
+  return sum;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale(float a, float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+void add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void silu_mul(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+double sum_squares(const float* x, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
+void scale_mul(const float* x, float inv, const float* w, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float normed = x[i] * inv;
+    out[i] = normed * w[i];
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - max));
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void to_bf16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = floats::f32_to_bf16(x[i]);
+}
+
+const IsaKernels kTable{"scalar", widen, gemv, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
+                        to_bf16};
+
+}  // namespace
+
+const IsaKernels& scalar_kernels() { return kTable; }
+
+}  // namespace fathom::cpu

@@ -1,0 +1,53 @@
+#include "matmul/gemv.h"
+
+#include <algorithm>
+
+#include "parallel.h"
+#include "scratch.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+// Rows n0..n1 (inside one 128-row scale block when w is block-scaled).
+void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int64_t n0, int64_t n1) {
+  const IsaKernels& isa = *ctx.isa;
+  const int64_t k = w.cols;
+  const float factor = w.fmt == WFormat::e4m3 ? kE4M3GemvScale : 1.0f;
+  if (!w.scales && factor == 1.0f) {
+    isa.gemv(w.fmt, w.row(n0), k, n1 - n0, k, x, k, m, y + n0, w.rows);
+    return;
+  }
+  float* xs = scratch<float>(Scratch::activations, static_cast<size_t>(m * k));
+  const int64_t sc = w.scale_cols();
+  for (int64_t r = 0; r < m; ++r) {
+    const float* src = x + r * k;
+    float* dst = xs + r * k;
+    for (int64_t b = 0; b < sc; ++b) {
+      const float s = (w.scales ? w.scales[(n0 / 128) * sc + b] : 1.0f) * factor;
+      const int64_t c0 = b * 128, c1 = std::min(k, c0 + 128);
+      for (int64_t c = c0; c < c1; ++c) dst[c] = src[c] * s;
+    }
+  }
+  isa.gemv(w.fmt, w.row(n0), k, n1 - n0, k, xs, k, m, y + n0, w.rows);
+}
+
+}  // namespace
+
+void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
+  // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
+  const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
+  parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+    if (!w.scales) {
+      gemv_rows(ctx, w, x, m, y, begin, end);
+      return;
+    }
+    for (int64_t n0 = begin; n0 < end;) {  // one scale block at a time
+      const int64_t n1 = std::min(end, (n0 / 128 + 1) * 128);
+      gemv_rows(ctx, w, x, m, y, n0, n1);
+      n0 = n1;
+    }
+  });
+}
+
+}  // namespace fathom::cpu

@@ -1,0 +1,18 @@
+// y[M][N] = x[M][K] · Wᵀ for few rows of x (decode): the ISA GEMV kernels read each weight once
+// in its stored format and widen it in registers, so the bytes read are those of the format
+// (FP8: one per weight). Block scales are folded into x instead of the weights: for the 128
+// weight rows of one scale block, x'[m][k] = x[m][k] · S[n/128][k/128] (times 2^8 for E4M3, see
+// isa.h), so the inner loop is a plain dot product.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu_context.h"
+#include "matmul/weight_view.h"
+
+namespace fathom::cpu {
+
+// Splits N over up to `threads` threads (1 inside a parallel region).
+void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads);
+
+}  // namespace fathom::cpu

@@ -1,0 +1,80 @@
+#include "matmul/matrix.h"
+
+#include "cpu_context.h"
+#include "matmul/gemv.h"
+#include "matmul/tiled.h"
+#include "parallel.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+// Rows of `w` as bf16 bits, [N][K] (exact f32 first, then one rounding to bf16).
+std::vector<uint16_t> to_bf16_rows(const CpuContext& ctx, const WeightView& w) {
+  std::vector<uint16_t> out(static_cast<size_t>(w.rows * w.cols));
+  const int t = threads_for(ctx.threads(), static_cast<double>(w.rows), 64);
+  parallel_ranges(w.rows, t, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      widen_rows(*ctx.isa, w, r, r + 1, row.data(), w.cols);
+      ctx.isa->to_bf16(row.data(), out.data() + r * w.cols, w.cols);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(source) {
+  mark_nan_codes(view_);
+  if (!prepare) return;
+  // NaN codes: the GEMV would read them as 480, so such a matrix is held as bf16 (NaN kept).
+  if (view_.fp8() && (ctx.options.fp8 == Fp8Storage::bf16 || view_.nan_codes)) {
+    bf16_ = to_bf16_rows(ctx, view_);
+    view_ = WeightView{WFormat::bf16, bf16_.data(), source.rows, source.cols, nullptr};
+  }
+  const bool compact = view_.fmt == WFormat::bf16 || view_.fmt == WFormat::f16;
+  if (compact && ctx.dnnl.bf16_matmul()) {
+    if (view_.fmt == WFormat::bf16) {
+      packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols);
+    } else {
+      const std::vector<uint16_t> rows = to_bf16_rows(ctx, view_);
+      packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, rows.data(), view_.rows, view_.cols);
+    }
+    packed_for_all_m_ = true;
+    bf16_ = {};
+    bf16_.shrink_to_fit();
+    view_.data = nullptr;
+  } else if (view_.fmt == WFormat::f32) {
+    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
+  }
+}
+
+const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
+  if (packed_ && packed_for_all_m_) return "onednn";
+  if (view_.nan_codes) return "tiles";  // only unprepared matrices get here: tiles widen NaN codes exactly
+  if (m <= ctx.options.gemv_max_rows) return "gemv";
+  return packed_ ? "onednn" : "tiles";
+}
+
+uint64_t Matrix::owned_bytes() const { return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0); }
+
+void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int threads) const {
+  if (m <= 0 || view_.rows == 0) return;
+  if (view_.cols == 0) {
+    for (int64_t i = 0; i < m * view_.rows; ++i) y[i] = 0;
+    return;
+  }
+  const char* path = path_for(ctx, m);
+  if (path[0] == 'g') {
+    gemv_multiply(ctx, view_, x, m, y, threads);
+  } else if (path[0] == 'o') {
+    packed_->multiply(ctx.dnnl, *ctx.isa, x, m, y);
+  } else {
+    tiled_multiply(ctx, view_, x, m, y, threads);
+  }
+}
+
+}  // namespace fathom::cpu

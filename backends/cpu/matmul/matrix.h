@@ -1,0 +1,54 @@
+// A weight matrix prepared for y = x · Wᵀ, and the choice of kernel per call.
+//
+// Storage, decided once at compile (see README.md, "Matrix products"):
+//  - FP8 with weights = "fp8": the checkpoint's bytes and scales, read in place;
+//  - FP8 with weights = "bf16": dequantised once to bf16 (owned here);
+//  - where oneDNN has bf16 kernels (AVX-512): bf16/f16/FP8-as-bf16 weights packed for oneDNN
+//    (the row-major copy is not kept: oneDNN serves every M, it ties the GEMV at M = 1);
+//  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN.
+// Per call with M rows of x:
+//  - packed for every M (bf16 oneDNN)                  → oneDNN
+//  - M <= gemv_max_rows                                → GEMV, widening in registers
+//  - packed (f32)                                      → oneDNN
+//  - otherwise (compact weights, no bf16 oneDNN here)  → tiles widened to f32 + oneDNN sgemm
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "matmul/onednn.h"
+#include "matmul/weight_view.h"
+
+namespace fathom::cpu {
+
+struct CpuContext;
+
+class Matrix {
+ public:
+  // `prepare` = false wraps the source as it is (no dequantisation, no packing): for
+  // weights bound only at run, which must not be copied on every call.
+  Matrix(CpuContext& ctx, const WeightView& source, bool prepare = true);
+
+  int64_t rows() const { return view_.rows; }  // N
+  int64_t cols() const { return view_.cols; }  // K
+
+  // y[M][N] = x[M][K] · Wᵀ on up to `threads` threads (1 inside a parallel region).
+  void multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int threads) const;
+
+  // Which kernel a call with m rows takes: "gemv", "onednn" or "tiles" (for tests and logs).
+  const char* path_for(const CpuContext& ctx, int64_t m) const;
+  // The row-major view the GEMV and tiles read (empty data when only the packed copy exists).
+  const WeightView& view() const { return view_; }
+  // Bytes this object holds beyond the bound weights.
+  uint64_t owned_bytes() const;
+
+ private:
+  WeightView view_;
+  std::vector<uint16_t> bf16_;             // FP8 dequantised to bf16 (weights = "bf16")
+  std::unique_ptr<PackedWeights> packed_;  // oneDNN copy
+  bool packed_for_all_m_ = false;
+};
+
+}  // namespace fathom::cpu

@@ -1,0 +1,63 @@
+#include "matmul/weight_view.h"
+
+#include "fathom/sdk/float_formats.hpp"
+#include "fathom/sdk/status.hpp"
+
+namespace fathom::cpu {
+
+std::optional<WFormat> format_of(uint32_t dtype) {
+  switch (dtype) {
+    case FATHOM_DTYPE_F32: return WFormat::f32;
+    case FATHOM_DTYPE_F16: return WFormat::f16;
+    case FATHOM_DTYPE_BF16: return WFormat::bf16;
+    case FATHOM_DTYPE_F8_E4M3FN: return WFormat::e4m3;
+    case FATHOM_DTYPE_F8_E5M2: return WFormat::e5m2;
+    default: return std::nullopt;
+  }
+}
+
+WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) {
+  const auto fmt = format_of(w.dtype());
+  if (!fmt || w.rank() != 2) sdk::fail_invalid("a weight matrix must be a 2-D float tensor");
+  WeightView v;
+  v.fmt = *fmt;
+  v.data = w.data;
+  v.rows = w.dim(0);
+  v.cols = w.dim(1);
+  if (w.desc.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128) {
+    if (!scales || scales->dtype() != FATHOM_DTYPE_F32) sdk::fail_invalid("a block-scaled weight needs f32 scales");
+    v.scales = scales->as<const float>();
+  }
+  return v;
+}
+
+void mark_nan_codes(WeightView& w) {
+  w.nan_codes = false;
+  if (w.fmt != WFormat::e4m3) return;
+  const auto* p = static_cast<const uint8_t*>(w.data);
+  const uint64_t n = w.bytes();
+  bool found = false;
+  for (uint64_t i = 0; i < n; ++i) found |= (p[i] & 0x7F) == 0x7F;  // no early exit: vectorises
+  w.nan_codes = found;
+}
+
+void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t r1, float* dst, int64_t ld) {
+  const int64_t k = w.cols, sc = w.scale_cols();
+  for (int64_t r = r0; r < r1; ++r) {
+    float* out = dst + (r - r0) * ld;
+    if (w.nan_codes) {
+      const auto* q = reinterpret_cast<const uint8_t*>(w.row(r));
+      for (int64_t c = 0; c < k; ++c) out[c] = sdk::floats::e4m3fn_to_f32(q[c]);
+    } else {
+      isa.widen(w.fmt, w.row(r), out, k);
+    }
+    if (!w.scales) continue;
+    const float* s = w.scales + (r / 128) * sc;
+    for (int64_t b = 0; b < sc; ++b) {
+      const int64_t c0 = b * 128, n = k - c0 < 128 ? k - c0 : 128;
+      isa.scale(s[b], out + c0, n);
+    }
+  }
+}
+
+}  // namespace fathom::cpu

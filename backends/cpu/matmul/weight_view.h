@@ -1,0 +1,45 @@
+// A weight matrix as the kernels read it: N rows of K elements in one of the storage formats,
+// optionally with DeepSeek's 128×128 block scales (true value = w[n][k] · S[n/128][k/128]).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "fathom/sdk/host_backend.hpp"
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+
+struct WeightView {
+  WFormat fmt = WFormat::f32;
+  const void* data = nullptr;
+  int64_t rows = 0, cols = 0;       // N, K
+  const float* scales = nullptr;    // [ceil(N/128)][ceil(K/128)] or null
+  // E4M3 NaN codes (S.1111.111) present: the vector loaders would read them as ±480, so such
+  // a matrix is widened by exact scalar code instead (see mark_nan_codes).
+  bool nan_codes = false;
+
+  bool fp8() const { return fmt == WFormat::e4m3 || fmt == WFormat::e5m2; }
+  int64_t scale_cols() const { return (cols + 127) / 128; }
+  const std::byte* row(int64_t r) const {
+    return static_cast<const std::byte*>(data) + r * cols * format_bytes(fmt);
+  }
+  uint64_t bytes() const { return static_cast<uint64_t>(rows * cols * format_bytes(fmt)); }
+};
+
+// The storage format of a float dtype, or nothing for other dtypes.
+std::optional<WFormat> format_of(uint32_t dtype);
+
+// A bound 2-D weight tensor (and its scales for BLOCK_SCALED_128x128), as a view.
+WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales);
+
+// Sets w.nan_codes by scanning an E4M3 matrix once (done at compile for bound weights; real
+// checkpoints never hold NaN weights, but the result must still match the reference).
+void mark_nan_codes(WeightView& w);
+
+// Rows [r0, r1) of w as exact f32 values (scales applied, rounded once to f32 as the
+// reference does): dst[(r - r0) * ld + k].
+void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t r1, float* dst, int64_t ld);
+
+}  // namespace fathom::cpu

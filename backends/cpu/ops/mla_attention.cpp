@@ -1,0 +1,241 @@
+// Multi-head latent attention over the latent cache (DeepSeek-V2/V3), both forms.
+//
+// First every token's [latent ; k_pe] is written to cache[slot][position] (all writes before any
+// read, in token order, as the reference does); then token t attends per head over
+// cache[slot_t][0 ..= position_t]. kv_b rows h·(dn+dv) .. h·(dn+dv)+dn-1 are head h's W_UK, the
+// next dv rows its W_UV; they are widened per head to exact f32 (scales applied) once per call.
+//
+// Absorbed form (decode): q_abs = W_UKᵀ·q_nope, scores over the latent rows directly,
+// o = W_UV·(Σ p·c). Work items are (head, block of tokens): the head's W_UK/W_UV are widened
+// once per item and serve its tokens.
+// Naive form (prefill): per (sequence, head), [K_nope | V] = cache_rows · W_headᵀ by one sgemm
+// over the sequence's cached rows, then each of the sequence's tokens attends over them. This
+// is (dn+dv)/(2C) of the absorbed form's work per (token, position), the right form for long
+// prompts.
+//
+// Everything is f32: with f32 accumulation the results stay within ~1e-6 of the f64 reference
+// (the conformance tolerance for an f32 reduction), whatever kv_b's format.
+#include <dnnl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fathom/sdk/float_formats.hpp"
+#include "matmul/weight_view.h"
+#include "ops/ops.h"
+#include "parallel.h"
+#include "scratch.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+struct Dims {
+  int64_t h, dn, dr, dv, c, slots, max_len, row;  // row = c + dr, one cache entry
+};
+
+class MlaAttention final : public sdk::PreparedNode {
+ public:
+  MlaAttention(CpuContext& ctx, const sdk::PrepareArgs& args) : ctx_(ctx) {
+    a_ = sdk::KernelArgs{{}, {}, args.op.attrs, args.op.attrs_size}.attrs_as<fathom_mla_attrs>();
+    scaled_ = args.in[5]->desc.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128;
+    kvb_constant_ = args.is_constant(5) && (!scaled_ || args.is_constant(6));
+    if (kvb_constant_) {
+      kvb_ = weight_view(*args.in[5], scaled_ ? args.in[6] : nullptr);
+      mark_nan_codes(kvb_);
+    }
+  }
+
+  void run(const sdk::KernelArgs& args) override {
+    const sdk::HostTensor& cache = *args.in[scaled_ ? 7 : 6];
+    const Dims d{a_.n_heads, a_.qk_nope_dim, a_.qk_rope_dim, a_.v_dim, a_.kv_lora_rank,
+                 cache.dim(0), cache.dim(1), a_.kv_lora_rank + a_.qk_rope_dim};
+    const int64_t tokens = args.in[0]->dim(0);
+    if (tokens == 0) return;
+    const int32_t* pos = args.in[3]->as<const int32_t>();
+    const int32_t* slot = args.in[4]->as<const int32_t>();
+    for (int64_t t = 0; t < tokens; ++t) {
+      if (slot[t] < 0 || slot[t] >= d.slots)
+        sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "mla_attention: slot " + std::to_string(slot[t]) + " outside the cache's " +
+                                                  std::to_string(d.slots) + " slots");
+      if (pos[t] < 0 || pos[t] >= d.max_len)
+        sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "mla_attention: position " + std::to_string(pos[t]) +
+                                                  " outside the cache's " + std::to_string(d.max_len) + " positions");
+    }
+    WeightView kvb = kvb_;
+    if (!kvb_constant_) {
+      kvb = weight_view(*args.in[5], scaled_ ? args.in[6] : nullptr);
+      mark_nan_codes(kvb);
+    }
+    write_cache(args, cache, d);
+    Cache rows = readable_cache(cache, d, pos, slot, tokens);
+    if (a_.absorbed) attend_absorbed(args, d, kvb, rows);
+    else attend_naive(args, d, kvb, rows);
+  }
+
+ private:
+  // The cache as f32 rows: the cache itself when it is f32, else a widened copy of the rows
+  // this call reads.
+  struct Cache {
+    const float* base;
+    std::vector<float> copy;
+    const float* rows(int64_t slot, const Dims& d) const { return base + slot * d.max_len * d.row; }
+  };
+
+  void write_cache(const sdk::KernelArgs& args, const sdk::HostTensor& cache, const Dims& d) const {
+    const int64_t tokens = args.in[0]->dim(0);
+    const float* latent = args.in[1]->as<const float>();
+    const float* k_pe = args.in[2]->as<const float>();
+    const int32_t* pos = args.in[3]->as<const int32_t>();
+    const int32_t* slot = args.in[4]->as<const int32_t>();
+    std::vector<float> entry(static_cast<size_t>(d.row));
+    for (int64_t t = 0; t < tokens; ++t) {
+      std::copy(latent + t * d.c, latent + (t + 1) * d.c, entry.begin());
+      std::copy(k_pe + t * d.dr, k_pe + (t + 1) * d.dr, entry.begin() + d.c);
+      const int64_t at = (slot[t] * d.max_len + pos[t]) * d.row;
+      switch (cache.dtype()) {
+        case FATHOM_DTYPE_F32: std::copy(entry.begin(), entry.end(), cache.as<float>() + at); break;
+        case FATHOM_DTYPE_BF16: ctx_.isa->to_bf16(entry.data(), cache.as<uint16_t>() + at, d.row); break;
+        default:
+          for (int64_t i = 0; i < d.row; ++i) cache.as<uint16_t>()[at + i] = sdk::floats::f32_to_f16(entry[static_cast<size_t>(i)]);
+      }
+    }
+  }
+
+  Cache readable_cache(const sdk::HostTensor& cache, const Dims& d, const int32_t* pos, const int32_t* slot,
+                       int64_t tokens) const {
+    Cache out;
+    if (cache.dtype() == FATHOM_DTYPE_F32) {
+      out.base = cache.as<const float>();
+      return out;
+    }
+    std::vector<int64_t> len(static_cast<size_t>(d.slots), 0);
+    for (int64_t t = 0; t < tokens; ++t) len[static_cast<size_t>(slot[t])] = std::max<int64_t>(len[static_cast<size_t>(slot[t])], pos[t] + 1);
+    out.copy.resize(static_cast<size_t>(d.slots * d.max_len * d.row));
+    const WFormat fmt = cache.dtype() == FATHOM_DTYPE_BF16 ? WFormat::bf16 : WFormat::f16;
+    for (int64_t s = 0; s < d.slots; ++s) {
+      const int64_t at = s * d.max_len * d.row;
+      ctx_.isa->widen(fmt, cache.as<const uint16_t>() + at, out.copy.data() + at, len[static_cast<size_t>(s)] * d.row);
+    }
+    out.base = out.copy.data();
+    return out;
+  }
+
+  // W_UK (dn rows) then W_UV (dv rows) of head h, as f32 [(dn + dv), C].
+  float* head_weights(const WeightView& kvb, const Dims& d, int64_t h) const {
+    float* w = scratch<float>(Scratch::weights, static_cast<size_t>((d.dn + d.dv) * d.c));
+    widen_rows(*ctx_.isa, kvb, h * (d.dn + d.dv), (h + 1) * (d.dn + d.dv), w, d.c);
+    return w;
+  }
+
+  void attend_absorbed(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
+    const int64_t tokens = args.in[0]->dim(0);
+    const float* q = args.in[0]->as<const float>();
+    const int32_t* pos = args.in[3]->as<const int32_t>();
+    const int32_t* slot = args.in[4]->as<const int32_t>();
+    float* out = args.out[0]->as<float>();
+    const IsaKernels& isa = *ctx_.isa;
+    int64_t longest = 0;
+    for (int64_t t = 0; t < tokens; ++t) longest = std::max<int64_t>(longest, pos[t] + 1);
+
+    // Enough items for every thread, each at least a head's weights' worth of work.
+    const int threads = ctx_.threads();
+    const int64_t blocks = std::clamp<int64_t>((2 * threads + d.h - 1) / d.h, 1, tokens);
+    const int64_t per_block = (tokens + blocks - 1) / blocks;
+    const int t_used = threads_for(threads, static_cast<double>(tokens * d.h * (longest * d.row * 2 + (d.dn + d.dv) * d.c)), 2e5);
+    parallel_items(d.h * blocks, t_used, [&](int64_t item) {
+      const int64_t h = item / blocks, t0 = (item % blocks) * per_block, t1 = std::min(tokens, t0 + per_block);
+      if (t0 >= t1) return;
+      const float* w = head_weights(kvb, d, h);
+      const float* w_uk = w;
+      const float* w_uv = w + d.dn * d.c;
+      float* q_abs = scratch<float>(Scratch::attention, static_cast<size_t>(2 * d.c + longest));
+      float* o_lat = q_abs + d.c;
+      float* p = o_lat + d.c;
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* q_nope = q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr);
+        const float* q_pe = q_nope + d.dn;
+        const float* rows = cache.rows(slot[t], d);
+        const int64_t len = pos[t] + 1;
+        std::fill(q_abs, q_abs + d.c, 0.0f);
+        for (int64_t j = 0; j < d.dn; ++j) isa.axpy(q_nope[j], w_uk + j * d.c, q_abs, d.c);
+        for (int64_t s = 0; s < len; ++s) {
+          const float* r = rows + s * d.row;
+          p[s] = (isa.dot(q_abs, r, d.c) + isa.dot(q_pe, r + d.c, d.dr)) * a_.softmax_scale;
+        }
+        isa.softmax(p, len);
+        std::fill(o_lat, o_lat + d.c, 0.0f);
+        for (int64_t s = 0; s < len; ++s) isa.axpy(p[s], rows + s * d.row, o_lat, d.c);
+        float* o = out + t * d.h * d.dv + h * d.dv;
+        for (int64_t j = 0; j < d.dv; ++j) o[j] = isa.dot(w_uv + j * d.c, o_lat, d.c);
+      }
+    });
+  }
+
+  void attend_naive(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
+    const int64_t tokens = args.in[0]->dim(0);
+    const float* q = args.in[0]->as<const float>();
+    const int32_t* pos = args.in[3]->as<const int32_t>();
+    const int32_t* slot = args.in[4]->as<const int32_t>();
+    float* out = args.out[0]->as<float>();
+    const IsaKernels& isa = *ctx_.isa;
+
+    // The batch's sequences: slot → its tokens and the longest prefix they read.
+    std::map<int32_t, std::vector<int64_t>> by_slot;
+    for (int64_t t = 0; t < tokens; ++t) by_slot[slot[t]].push_back(t);
+    struct Seq {
+      int32_t slot;
+      int64_t len;
+      std::vector<int64_t> tokens;
+    };
+    std::vector<Seq> seqs;
+    int64_t work = 0;
+    for (auto& [s, ts] : by_slot) {
+      int64_t len = 0;
+      for (int64_t t : ts) len = std::max<int64_t>(len, pos[t] + 1);
+      work += len * (d.dn + d.dv) * (d.c + static_cast<int64_t>(ts.size()));
+      seqs.push_back({s, len, std::move(ts)});
+    }
+    const int64_t kv_width = d.dn + d.dv;
+    const int t_used = threads_for(ctx_.threads(), static_cast<double>(work * d.h), 2e5);
+    parallel_items(static_cast<int64_t>(seqs.size()) * d.h, t_used, [&](int64_t item) {
+      const Seq& seq = seqs[static_cast<size_t>(item / d.h)];
+      const int64_t h = item % d.h;
+      const float* w = head_weights(kvb, d, h);
+      const float* rows = cache.rows(seq.slot, d);
+      // [K_nope | V] for every cached position of the sequence: rows[len, C] · w[(dn+dv), C]ᵀ.
+      float* kv = scratch<float>(Scratch::attention2, static_cast<size_t>(seq.len * kv_width));
+      const dnnl_status_t st = dnnl_sgemm('N', 'T', seq.len, kv_width, d.c, 1.0f, rows, d.row, w, d.c, 0.0f, kv, kv_width);
+      if (st != dnnl_success) sdk::fail(FATHOM_STATUS_INTERNAL, "mla_attention: oneDNN sgemm failed");
+      float* p = scratch<float>(Scratch::attention, static_cast<size_t>(seq.len));
+      for (int64_t t : seq.tokens) {
+        const float* q_nope = q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr);
+        const float* q_pe = q_nope + d.dn;
+        const int64_t len = pos[t] + 1;
+        for (int64_t s = 0; s < len; ++s) {
+          p[s] = (isa.dot(q_nope, kv + s * kv_width, d.dn) + isa.dot(q_pe, rows + s * d.row + d.c, d.dr)) * a_.softmax_scale;
+        }
+        isa.softmax(p, len);
+        float* o = out + t * d.h * d.dv + h * d.dv;
+        std::fill(o, o + d.dv, 0.0f);
+        for (int64_t s = 0; s < len; ++s) isa.axpy(p[s], kv + s * kv_width + d.dn, o, d.dv);
+      }
+    });
+  }
+
+  CpuContext& ctx_;
+  fathom_mla_attrs a_{};
+  bool scaled_ = false, kvb_constant_ = false;
+  WeightView kvb_;
+};
+
+}  // namespace
+
+Prepared prepare_mla_attention(CpuContext& ctx, const sdk::PrepareArgs& args) {
+  return std::make_unique<MlaAttention>(ctx, args);
+}
+
+}  // namespace fathom::cpu
