@@ -1,8 +1,11 @@
 #include "op_cases.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "fathom/core/dtype.h"
 
@@ -257,6 +260,148 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     cases.push_back(std::move(c));
   }
 
+  // Matmuls sized for the CPU backend's three paths: M from 1 to past oneDNN's exact per-M table
+  // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows, 8 by default), K neither a
+  // multiple of 8 nor of 16 and N not a multiple of the 8-row GEMV blocks.
+  for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 203, 67}, {3, 64, 130}, {5, 1000, 70}, {8, 515, 96},
+                         {9, 136, 41}, {17, 300, 65}, {32, 129, 257}, {33, 256, 300}, {64, 72, 33}, {100, 190, 77}}) {
+    for (uint32_t wdt : {F32, BF16, F16}) {
+      OpCase c;
+      c.name = "matmul_paths_" + dname(wdt) + "w_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
+      c.call.op = FATHOM_OP_MATMUL;
+      c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)), tensor(wdt, {n, k}, g.normal(wdt, n * k, 0.1), true)};
+      c.call.outputs = {output(F32, {t, n})};
+      c.tolerance = tolerance_for(wdt, true);
+      cases.push_back(std::move(c));
+    }
+  }
+  for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 130, 260}, {9, 400, 129}, {33, 256, 136}, {100, 136, 300}}) {
+    OpCase c;
+    c.name = "matmul_paths_fp8block_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
+    c.call.op = FATHOM_OP_MATMUL;
+    const int64_t sn = (n + 127) / 128, sk = (k + 127) / 128;
+    c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)),
+                     tensor(F8, {n, k}, g.fp8_codes(n * k), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128),
+                     tensor(F32, {sn, sk}, g.scales(sn * sk), true)};
+    c.call.outputs = {output(F32, {t, n})};
+    c.tolerance = 0.05;  // as the FP8 cases above
+    cases.push_back(std::move(c));
+  }
+
+  // Element-wise ops and RMSNorm large enough to be split over threads.
+  for (uint32_t op : {uint32_t{FATHOM_OP_ADD}, uint32_t{FATHOM_OP_SILU_MUL}}) {
+    const int64_t t = 40, f = 4001;
+    OpCase c;
+    c.name = std::string(op == FATHOM_OP_ADD ? "add" : "silu_mul") + "_f32_T40_F4001";
+    c.call.op = op;
+    c.call.inputs = {tensor(F32, {t, f}, g.normal(F32, t * f, 4.0)), tensor(F32, {t, f}, g.normal(F32, t * f))};
+    c.call.outputs = {output(F32, {t, f})};
+    c.tolerance = tolerance_for(F32, false);
+    cases.push_back(std::move(c));
+  }
+  {
+    const int64_t t = 70, d = 2050;
+    OpCase c;
+    c.name = "rms_norm_wbf16_T70_D2050";
+    c.call.op = FATHOM_OP_RMS_NORM;
+    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d, 3.0)), tensor(BF16, {d}, g.normal(BF16, d), true)};
+    c.call.outputs = {output(F32, {t, d})};
+    c.call.attrs = attrs_bytes(fathom_rms_norm_attrs{1e-6f});
+    c.tolerance = tolerance_for(F32, true);
+    cases.push_back(std::move(c));
+  }
+
+  // MLA with a prefill-like batch (one sequence, consecutive positions after a cached prefix)
+  // next to decode tokens of two other sequences; C and the head sizes are not multiples of 8.
+  for (int absorbed = 0; absorbed < 2; ++absorbed) {
+    for (uint32_t wdt : {F32, BF16, F8}) {
+      const int64_t h = 4, dn = 20, dr = 6, dv = 13, cr = 203, slots = 3, len = 48, t = 22;
+      OpCase c;
+      c.name = std::string("mla_batch_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt);
+      c.call.op = FATHOM_OP_MLA_ATTENTION;
+      std::vector<int32_t> pos, slot;
+      for (int32_t i = 0; i < 20; ++i) pos.push_back(7 + i), slot.push_back(2);  // prefill 7..26 of sequence 2
+      pos.push_back(40), slot.push_back(0);
+      pos.push_back(0), slot.push_back(1);
+      std::vector<std::byte> pos_b(pos.size() * 4), slot_b(slot.size() * 4);
+      std::memcpy(pos_b.data(), pos.data(), pos_b.size());
+      std::memcpy(slot_b.data(), slot.data(), slot_b.size());
+      const int64_t rows = h * (dn + dv);
+      c.call.inputs = {tensor(F32, {t, h * (dn + dr)}, g.normal(F32, t * h * (dn + dr))),
+                       tensor(F32, {t, cr}, g.normal(F32, t * cr)),
+                       tensor(F32, {t, dr}, g.normal(F32, t * dr)),
+                       tensor(FATHOM_DTYPE_I32, {t}, pos_b),
+                       tensor(FATHOM_DTYPE_I32, {t}, slot_b)};
+      if (wdt == F8) {
+        const int64_t sr = (rows + 127) / 128, sc = (cr + 127) / 128;
+        c.call.inputs.push_back(tensor(F8, {rows, cr}, g.fp8_codes(rows * cr), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+        c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
+      } else {
+        c.call.inputs.push_back(tensor(wdt, {rows, cr}, g.normal(wdt, rows * cr, 0.1), true));
+      }
+      c.call.inputs.push_back(tensor(F32, {slots, len, cr + dr}, g.normal(F32, slots * len * (cr + dr))));
+      c.call.outputs = {output(F32, {t, h * dv})};
+      c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
+                                                  static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.19f, 0});
+      c.tolerance = tolerance_for(wdt == BF16 ? BF16 : F32, true);
+      cases.push_back(std::move(c));
+    }
+  }
+
+  // A V3-sized router (64 experts in 8 groups, keep 4, top-8) on a batch of 33 tokens.
+  {
+    const int64_t t = 33, d = 300, e = 64, k = 8;
+    OpCase c;
+    c.name = "moe_route_sigmoid_noaux_tc_E64_T33";
+    c.call.op = FATHOM_OP_MOE_ROUTE;
+    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(BF16, {e, d}, g.normal(BF16, e * d, 0.1), true),
+                     tensor(F32, {e}, g.normal(F32, e, 0.1), true)};
+    c.call.outputs = {output(FATHOM_DTYPE_I32, {t, k}), output(F32, {t, k})};
+    c.call.attrs = attrs_bytes(fathom_moe_route_attrs{64, 8, 8, 4, FATHOM_SCORING_SIGMOID, FATHOM_TOPK_NOAUX_TC, 1, 1, 2.5f, 0});
+    c.tolerance = tolerance_for(F32, true);
+    cases.push_back(std::move(c));
+  }
+
+  // Routed experts on a prefill-sized batch: 40 tokens × top-4 over 8 experts, expert 7 never
+  // chosen and expert 0 chosen by nearly every token (so experts get from 0 to 40 rows: GEMV,
+  // oneDNN and tile paths in one call), D and I not multiples of 8.
+  for (uint32_t wdt : {F32, BF16, F8}) {
+    const int64_t t = 40, d = 138, inter = 75, e = 8, k = 4;
+    OpCase c;
+    c.name = "moe_experts_batch_" + dname(wdt);
+    c.call.op = FATHOM_OP_MOE_EXPERTS;
+    std::vector<int32_t> ids;
+    std::uniform_int_distribution<int32_t> pick(1, 6);
+    for (int64_t i = 0; i < t; ++i) {
+      std::vector<int32_t> row{i % 9 == 0 ? 3 : 0};
+      while (static_cast<int64_t>(row.size()) < k) {
+        int32_t x = pick(g.rng);
+        if (std::find(row.begin(), row.end(), x) == row.end()) row.push_back(x);
+      }
+      ids.insert(ids.end(), row.begin(), row.end());
+    }
+    std::vector<std::byte> ids_b(ids.size() * 4);
+    std::memcpy(ids_b.data(), ids.data(), ids_b.size());
+    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(FATHOM_DTYPE_I32, {t, k}, ids_b),
+                     tensor(F32, {t, k}, g.normal(F32, t * k, 0.5))};
+    for (int64_t x = 0; x < e; ++x) {
+      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
+        if (wdt == F8) {
+          c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+          const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+          c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
+        } else {
+          c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
+        }
+      }
+    }
+    c.call.outputs = {output(F32, {t, d})};
+    c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
+                                                        static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+    c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
+    cases.push_back(std::move(c));
+  }
+
   // Slice and concat (the glue of the MLA split).
   {
     OpCase c;
@@ -288,5 +433,47 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   }
   return cases;
 }
+
+uint64_t case_seed() {
+  static const uint64_t seed = [] {
+    if (const char* s = std::getenv("FATHOM_CONFORMANCE_SEED")) return static_cast<uint64_t>(std::strtoull(s, nullptr, 10));
+    return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }();
+  return seed;
+}
+
+namespace {
+
+std::vector<float> as_f32(const OpTensor& t) {
+  size_t n = t.data.size() / dtype_size(dtype_from_id(t.desc.dtype));
+  std::vector<float> v(n);
+  convert_to_f32(dtype_from_id(t.desc.dtype), t.data.data(), v.data(), n);
+  return v;
+}
+
+}  // namespace
+
+// Compares got against ref; on failure describes the worst element and the first mismatches.
+::testing::AssertionResult close_to_reference(const OpTensor& got, const OpTensor& ref, double tolerance) {
+  std::vector<float> g = as_f32(got), r = as_f32(ref);
+  if (g.size() != r.size()) return ::testing::AssertionFailure() << "output sizes differ";
+  double max_ref = 0, max_diff = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < r.size(); ++i) max_ref = std::max(max_ref, std::fabs(static_cast<double>(r[i])));
+  const double allowed = tolerance * std::max(max_ref, 1e-30);
+  std::ostringstream first;
+  int shown = 0;
+  for (size_t i = 0; i < r.size(); ++i) {
+    double d = std::isnan(g[i]) != std::isnan(r[i]) ? INFINITY : std::fabs(static_cast<double>(g[i]) - r[i]);
+    if (std::isnan(g[i]) && std::isnan(r[i])) d = 0;
+    if (d > max_diff) max_diff = d, worst = i;
+    if (d > allowed && shown < 5) first << "\n  [" << i << "] got " << g[i] << " want " << r[i], ++shown;
+  }
+  if (max_diff <= allowed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max |got − ref| = " << max_diff << " at element " << worst << " (allowed "
+                                       << allowed << " = " << tolerance << " × max|ref| " << max_ref << ")"
+                                       << first.str();
+}
+
 
 }  // namespace fathom::test

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "op_runner.h"
 
 namespace fathom::test {
@@ -22,6 +24,14 @@ struct OpCase {
 
 // Every case, with inputs drawn from a generator seeded by `seed` (fresh per run of the suite).
 std::vector<OpCase> make_op_cases(uint64_t seed);
+
+// A seed for this process's cases: FATHOM_CONFORMANCE_SEED when set (to replay a failure), else
+// the clock.
+uint64_t case_seed();
+
+// got within tolerance × max|ref| of ref, element by element (NaN only where ref has NaN); on
+// failure says where and by how much.
+::testing::AssertionResult close_to_reference(const OpTensor& got, const OpTensor& ref, double tolerance);
 
 // Tolerance for an op whose least precise tensor has `dtype` (machine epsilon × a margin
 // for reassociation; matmul-like reductions get more).

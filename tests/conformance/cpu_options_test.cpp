@@ -1,0 +1,120 @@
+// The cpu backend under non-default [backend.cpu] options: every op case again against the
+// reference, once per variant. The default run (conformance_test.cpp) takes each kernel path
+// only for the shapes that select it; these variants force each path for every shape (GEMV for
+// every M, oneDNN/tiles for every M, the portable scalar table, FP8 held as bf16, one thread),
+// so a bug in a path the defaults rarely take still shows up here.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fathom/core/config.h"
+#include "fathom/core/error.h"
+#include "fathom/core/plugin_host.h"
+#include "op_cases.h"
+#include "plugin_fixture.h"
+
+namespace fathom::test {
+namespace {
+
+struct Variant {
+  std::string name;
+  std::string options;  // the body of [backend.cpu]
+};
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v = {
+      {"scalar_kernels", "isa = \"scalar\""},
+      {"gemv_for_every_m", "gemv_max_rows = 64"},
+      {"onednn_for_every_m", "gemv_max_rows = 0"},
+      {"fp8_held_as_bf16", "weights = \"bf16\""},
+      {"one_thread", "threads = 1"},
+  };
+  // The vector table the default does not pick, where this CPU can run it.
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    v.push_back({"avx2_kernels", "isa = \"avx2\""});
+  return v;
+}
+
+// One host per variant, alive for the whole process (hosts keep a reference to their config).
+struct VariantHost {
+  Config config;
+  std::unique_ptr<PluginHost> host;
+};
+
+std::shared_ptr<BackendInstance> cpu_with(const Variant& v) {
+  static std::map<std::string, std::unique_ptr<VariantHost>> hosts;
+  auto& slot = hosts[v.name];
+  if (!slot) {
+    slot = std::make_unique<VariantHost>();
+    slot->config = parse_config("[runtime]\nbackends = [\"cpu\"]\n\n[backend.cpu]\n" + v.options + "\n", v.name + ".toml");
+    slot->config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+    slot->host = std::make_unique<PluginHost>(slot->config);
+  }
+  return slot->host->backend("cpu");
+}
+
+const std::vector<OpCase>& cases() {
+  static const std::vector<OpCase> all = make_op_cases(case_seed());
+  return all;
+}
+
+class CpuOptionVariants : public ::testing::TestWithParam<std::tuple<size_t, size_t>> {};
+
+TEST_P(CpuOptionVariants, MatchesReference) {
+  const auto [variant_index, case_index] = GetParam();
+  const Variant v = variants().at(variant_index);
+  const OpCase& c = cases().at(case_index);
+  std::shared_ptr<BackendInstance> cpu;
+  try {
+    cpu = cpu_with(v);
+  } catch (const Error& e) {
+    GTEST_SKIP() << "cpu backend not available: " << e.what();
+  }
+  if (query(cpu, c.call).level == FATHOM_SUPPORT_NO) GTEST_SKIP() << "cpu does not take " << c.name;
+  OpCall expected = c.call, actual = c.call;
+  run_op(reference_backend(), expected);
+  run_op(cpu, actual);
+  for (size_t i = 0; i < expected.outputs.size(); ++i) {
+    EXPECT_TRUE(close_to_reference(actual.outputs[i], expected.outputs[i], c.tolerance))
+        << c.name << " on cpu with " << v.options << ", output " << i << " (seed " << case_seed() << ")";
+  }
+}
+
+std::vector<std::tuple<size_t, size_t>> params() {
+  std::vector<std::tuple<size_t, size_t>> p;
+  for (size_t v = 0; v < variants().size(); ++v) {
+    for (size_t i = 0; i < cases().size(); ++i) p.emplace_back(v, i);
+  }
+  return p;
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::tuple<size_t, size_t>>& info) {
+  std::string s = variants().at(std::get<0>(info.param)).name + "_" + cases().at(std::get<1>(info.param)).name;
+  for (char& ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuOptionVariants, ::testing::ValuesIn(params()), param_name);
+
+// Bad option values are refused at create() with a message naming the key.
+TEST(CpuOptions, BadValuesAreRefusedWithTheKey) {
+  for (const auto& [options, key] : std::vector<std::pair<std::string, std::string>>{
+           {"weights = \"fp4\"", "weights"}, {"threads = -1", "threads"}, {"isa = \"neon\"", "isa"},
+           {"gemv_max_rows = 1000", "gemv_max_rows"}}) {
+    try {
+      cpu_with({"bad_" + key, options});
+      ADD_FAILURE() << options << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fathom::test
