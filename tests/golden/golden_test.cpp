@@ -251,8 +251,8 @@ TEST_P(GoldenCuda, MixedPrecisionPrefillStaysClose) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCuda,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-tiny-fp8",
                                            "deepseek-v3-tiny-sharded"),
-                         [](const auto& info) {
-                           std::string s = info.param;
+                         [](const auto& fixture) {
+                           std::string s = fixture.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return s;
                          });

@@ -35,7 +35,9 @@ if [[ "$HERE" != "$SOURCE_DIR" ]]; then
     echo "warning: $SOURCE_DIR exists on this machine; the tests may not find their fixtures"
   fi
 fi
-ln -sfn "$BUNDLE" "$HERE/${BUILD_DIR#"$SOURCE_DIR"/}"
+# The build folder becomes a link to the bundle, unless it is a real build (run where it was built).
+build_link="$HERE/${BUILD_DIR#"$SOURCE_DIR"/}"
+if [[ ! -e "$build_link" || -L "$build_link" ]]; then ln -sfn "$BUNDLE" "$build_link"; fi
 
 # Libraries: the bundle's, then the device's cuBLAS (CUDA 13: toolkit or pip wheels).
 LIBS=$BUNDLE/lib
@@ -48,7 +50,7 @@ if [[ -z "$cublas_dir" ]]; then
 fi
 export LD_LIBRARY_PATH="$LIBS${cublas_dir:+:$cublas_dir}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # Debian 12's libstdc++ only if the device's is older than what the binaries need.
-if ldd "$BUNDLE/bin/fathom" 2>&1 | grep -q "not found"; then
+if ldd "$BUNDLE"/bin/* 2>&1 | grep -q "not found"; then
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$BUNDLE/fallback"
 fi
 
@@ -62,7 +64,7 @@ fi
     [[ -n "$missing" ]] && echo "$(basename "$f"): $missing"
   done
   echo "--- fathom backends"
-  "$BUNDLE/bin/fathom" backends 2>&1
+  if [[ -x "$BUNDLE/bin/fathom" ]]; then "$BUNDLE/bin/fathom" backends 2>&1; else echo "(no fathom CLI in the bundle)"; fi
 } > "$OUT/env.log" 2>&1
 log "environment: $(grep -c . "$OUT/env.log") lines in env.log"
 
