@@ -23,20 +23,21 @@ class MatmulOp final : public Op {
   explicit MatmulOp(const OpBuild& b)
       : x_(b.inputs[0]), y_(b.outputs[0]), x_desc_(b.desc.inputs[0]), w_dtype_(b.desc.inputs[1].dtype),
         n_(b.desc.inputs[1].shape[0]), k_(b.desc.inputs[1].shape[1]), gemv_rows_(b.options.gemv_max_tokens),
-        mixed_(b.options.precision == MatmulPrecision::mixed), w_(matrix_ref(b, 1)) {
+        mixed_(b.options.precision == MatmulPrecision::mixed), w_(MatrixInput::at(b, 1)) {
     const bool block_scaled = b.desc.inputs[1].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128;
     fp8_lt_ = mixed_ && block_scaled && w_dtype_ == FATHOM_DTYPE_F8_E4M3FN && b.device.blas().fp8_block_scaling() &&
-              Fp8BlockScaledGemm::shape_ok(n_, k_) && b.max_tokens > gemv_rows_;
+              Fp8BlockScaledGemm::shape_ok(n_, k_) && b.max_rows(0) > gemv_rows_ && b.is_constant(2);
     if (fp8_lt_) prepare_scales(b);
-    workspace_ = exact_matmul_workspace(problem(b.max_tokens, nullptr, nullptr), gemv_rows_, b.device.sm_count());
-    const int64_t mp = Fp8BlockScaledGemm::padded_rows(b.max_tokens);
+    const int64_t max_rows = b.max_rows(0);
+    workspace_ = exact_matmul_workspace(problem(max_rows, nullptr, nullptr), gemv_rows_, b.device.sm_count());
+    const int64_t mp = Fp8BlockScaledGemm::padded_rows(max_rows);
     if (fp8_lt_) {
       workspace_ = std::max(workspace_, WorkspaceCursor::round(static_cast<size_t>(mp * k_)) +
                                             WorkspaceCursor::round(static_cast<size_t>(sdk::ceil_div(k_, 128) * mp * 4)) +
                                             WorkspaceCursor::round(static_cast<size_t>(mp * n_ * 4)));
     }
     if (mixed_ && w_dtype_ == FATHOM_DTYPE_BF16) {
-      workspace_ = std::max(workspace_, WorkspaceCursor::round(static_cast<size_t>(b.max_tokens * k_ * 2)));
+      workspace_ = std::max(workspace_, WorkspaceCursor::round(static_cast<size_t>(max_rows * k_ * 2)));
     }
   }
 
@@ -47,23 +48,26 @@ class MatmulOp final : public Op {
     if (m == 0) return;
     const float* x = static_cast<const float*>(r.ptr(x_));
     float* y = static_cast<float*>(r.ptr(y_));
+    const gpu::MatrixRef w = w_.ref(r);
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);
     if (m > gemv_rows_) {
-      if (fp8_lt_ && run_fp8_lt(r, ws, x, y, m)) return;
+      if (fp8_lt_ && run_fp8_lt(r, ws, w, x, y, m)) return;
       if (mixed_ && w_dtype_ == FATHOM_DTYPE_BF16) {
         uint16_t* xb = ws.take<uint16_t>(static_cast<size_t>(m * k_));
         gpu::CopyArgs c{x, xb, FATHOM_DTYPE_F32, FATHOM_DTYPE_BF16, 1, m * k_, 0, 0, 0, 0};
         gpu::launch_copy(c, r.stream);
         FATHOM_CUDA_CHECK_LAUNCH("matmul: x to bf16");
-        gemm_bf16(r.device.blas(), xb, static_cast<const uint16_t*>(w_.data), y, m, n_, k_, n_);
+        gemm_bf16(r.device.blas(), xb, static_cast<const uint16_t*>(w.data), y, m, n_, k_, n_);
         return;
       }
       if (w_dtype_ == FATHOM_DTYPE_F32) {
-        gemm_f32(r.device.blas(), x, static_cast<const float*>(w_.data), y, m, n_, k_, k_, n_);
+        gemm_f32(r.device.blas(), x, static_cast<const float*>(w.data), y, m, n_, k_, k_, n_);
         return;
       }
     }
-    launch_exact_matmul(problem(m, x, y), gemv_rows_, r, ws);
+    gpu::MatmulProblem p = problem(m, x, y);
+    p.w[0] = w;
+    launch_exact_matmul(p, gemv_rows_, r, ws);
   }
 
  private:
@@ -77,7 +81,6 @@ class MatmulOp final : public Op {
     p.y = y;
     p.ldy = n_;
     p.rows = m;
-    p.w[0] = w_;
     return p;
   }
 
@@ -86,14 +89,15 @@ class MatmulOp final : public Op {
   void prepare_scales(const OpBuild& b) {
     const int64_t sn = sdk::ceil_div(n_, 128), sk = sdk::ceil_div(k_, 128);
     const int64_t stride = Fp8BlockScaledGemm::scale_stride(k_);
-    const bool aligned = reinterpret_cast<uintptr_t>(w_.scales) % 16 == 0;
+    const float* scales = static_cast<const float*>(b.input_ptr(2));
+    const bool aligned = reinterpret_cast<uintptr_t>(scales) % 16 == 0;
     if (stride == sk && aligned) {
-      lt_scales_ = w_.scales;
+      lt_scales_ = scales;
       return;
     }
     float* padded = static_cast<float*>(b.memory.allocate(static_cast<size_t>(sn * stride) * sizeof(float)));
     FATHOM_CUDA_CHECK(cudaMemsetAsync(padded, 0, static_cast<size_t>(sn * stride) * sizeof(float), b.device.stream()));
-    FATHOM_CUDA_CHECK(cudaMemcpy2DAsync(padded, static_cast<size_t>(stride) * sizeof(float), w_.scales,
+    FATHOM_CUDA_CHECK(cudaMemcpy2DAsync(padded, static_cast<size_t>(stride) * sizeof(float), scales,
                                         static_cast<size_t>(sk) * sizeof(float), static_cast<size_t>(sk) * sizeof(float),
                                         static_cast<size_t>(sn), cudaMemcpyDeviceToDevice, b.device.stream()));
     b.device.synchronize();
@@ -102,7 +106,7 @@ class MatmulOp final : public Op {
 
   // Quantise x per 1x128 block, multiply with cuBLASLt; false when cuBLASLt has no algorithm
   // for the shape (the caller then takes the exact path).
-  bool run_fp8_lt(const OpRun& r, WorkspaceCursor& ws, const float* x, float* y, int64_t m) {
+  bool run_fp8_lt(const OpRun& r, WorkspaceCursor& ws, const gpu::MatrixRef& w, const float* x, float* y, int64_t m) {
     const int64_t mp = Fp8BlockScaledGemm::padded_rows(m);
     Fp8BlockScaledGemm& lt = r.device.fp8_gemm();
     const uint32_t out = lt.output_dtype(n_, k_, mp);
@@ -115,7 +119,7 @@ class MatmulOp final : public Op {
     // D straight into y when it fits: f32 output, no pad rows, aligned; else via the workspace.
     const bool direct = out == FATHOM_DTYPE_F32 && mp == m && reinterpret_cast<uintptr_t>(y) % 16 == 0;
     void* d = direct ? static_cast<void*>(y) : static_cast<void*>(ws.take<float>(static_cast<size_t>(mp * n_)));
-    lt.run(static_cast<const uint8_t*>(w_.data), lt_scales_, xq, xs, d, n_, k_, mp, r.stream);
+    lt.run(static_cast<const uint8_t*>(w.data), lt_scales_, xq, xs, d, n_, k_, mp, r.stream);
     if (!direct) {
       gpu::CopyArgs c{d, y, out, FATHOM_DTYPE_F32, 1, m * n_, 0, 0, 0, 0};
       gpu::launch_copy(c, r.stream);
@@ -129,7 +133,7 @@ class MatmulOp final : public Op {
   uint32_t w_dtype_;
   int64_t n_, k_, gemv_rows_;
   bool mixed_;
-  gpu::MatrixRef w_;
+  MatrixInput w_;
   bool fp8_lt_ = false;
   const float* lt_scales_ = nullptr;
   size_t workspace_ = 0;

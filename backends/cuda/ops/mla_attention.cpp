@@ -20,11 +20,11 @@ class MlaOp final : public Op {
     for (int i = 0; i < 5; ++i) in_[i] = b.inputs[static_cast<size_t>(i)];
     q_desc_ = b.desc.inputs[0];
     kv_b_dtype_ = b.desc.inputs[5].dtype;
-    kv_b_ = matrix_ref(b, 5);
-    cache_ = b.input_ptr(scaled_ ? 7 : 6);
+    kv_b_ = MatrixInput::at(b, 5);
+    cache_ = b.inputs[scaled_ ? 7 : 6];
     cache_dtype_ = cache.dtype;
     out_ = b.outputs[0];
-    workspace_ = WorkspaceCursor::round(gpu::mla_workspace_floats(shape_, b.max_tokens, sm_count_) * sizeof(float));
+    workspace_ = WorkspaceCursor::round(gpu::mla_workspace_floats(shape_, b.max_rows(0), sm_count_) * sizeof(float));
   }
 
   size_t workspace_bytes() const override { return workspace_; }
@@ -41,8 +41,8 @@ class MlaOp final : public Op {
     a.positions = static_cast<const int32_t*>(r.ptr(in_[3]));
     a.slots = static_cast<const int32_t*>(r.ptr(in_[4]));
     a.kv_b_dtype = kv_b_dtype_;
-    a.kv_b = kv_b_;
-    a.cache = cache_;
+    a.kv_b = kv_b_.ref(r);
+    a.cache = r.ptr(cache_);
     a.cache_dtype = cache_dtype_;
     a.out = static_cast<float*>(r.ptr(out_));
     a.error = r.error;
@@ -60,8 +60,8 @@ class MlaOp final : public Op {
   uint32_t in_[5] = {};
   fathom_tensor_desc q_desc_{};
   uint32_t kv_b_dtype_ = 0;
-  gpu::MatrixRef kv_b_;
-  void* cache_ = nullptr;
+  MatrixInput kv_b_;
+  uint32_t cache_ = 0;
   uint32_t cache_dtype_ = 0;
   uint32_t out_ = 0;
   size_t workspace_ = 0;

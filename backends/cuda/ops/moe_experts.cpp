@@ -24,6 +24,8 @@ class MoeExpertsOp final : public Op {
     size_t i = 3;
     for (int32_t e = 0; e < attrs_.n_experts; ++e) {
       for (int m = 0; m < 3; ++m) {
+        if (!b.is_constant(i))
+          sdk::fail_unsupported("node '" + b.name + "': moe_experts on cuda needs the expert matrices bound at compile (weights)");
         gpu::MatrixRef ref = matrix_ref(b, i);
         aligned = aligned && reinterpret_cast<uintptr_t>(ref.data) % 16 == 0;
         (m < 2 ? up : down).push_back(ref);
@@ -34,14 +36,15 @@ class MoeExpertsOp final : public Op {
     down_table_ = static_cast<const gpu::MatrixRef*>(b.memory.upload(down.data(), down.size() * sizeof(gpu::MatrixRef)));
     aligned_ = aligned;
 
-    const int64_t pairs = b.max_tokens * attrs_.top_k;
+    const int64_t max_rows = b.max_rows(0);
+    const int64_t pairs = max_rows * attrs_.top_k;
     const int sm = b.device.sm_count();
     workspace_ = 2 * WorkspaceCursor::round(static_cast<size_t>(attrs_.n_experts) * 4) +
                  2 * WorkspaceCursor::round(static_cast<size_t>(pairs) * 4) +
                  WorkspaceCursor::round(static_cast<size_t>(pairs * attrs_.intermediate) * 4) +
                  WorkspaceCursor::round(static_cast<size_t>(pairs * attrs_.hidden) * 4) +
-                 std::max(exact_matmul_workspace(up_problem(b.max_tokens, {}), gemv_rows_, sm),
-                          exact_matmul_workspace(down_problem(b.max_tokens, {}), gemv_rows_, sm));
+                 std::max(exact_matmul_workspace(up_problem(max_rows, {}), gemv_rows_, sm),
+                          exact_matmul_workspace(down_problem(max_rows, {}), gemv_rows_, sm));
   }
 
   size_t workspace_bytes() const override { return workspace_; }

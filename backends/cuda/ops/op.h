@@ -51,7 +51,18 @@ struct OpBuild {
   PersistentMemory& memory;
   const std::string& name;
 
-  void* input_ptr(size_t i) const { return tensors[inputs[i]].ptr; }  // weights and state only
+  // Weights and state are bound at compile; everything else only at run().
+  bool is_constant(size_t i) const {
+    const uint32_t role = tensors[inputs[i]].role;
+    return role == FATHOM_ROLE_WEIGHT || role == FATHOM_ROLE_STATE;
+  }
+  void* input_ptr(size_t i) const { return tensors[inputs[i]].ptr; }  // null unless is_constant(i)
+  // The most rows input i will have at run(): max_tokens for a [FATHOM_DIM_TOKENS, ...] tensor,
+  // the fixed extent otherwise. Size workspaces with this, not with max_tokens.
+  int64_t max_rows(size_t i) const {
+    const fathom_tensor_desc& d = desc.inputs[i];
+    return d.rank == 0 ? 1 : (d.shape[0] == FATHOM_DIM_TOKENS ? max_tokens : d.shape[0]);
+  }
 };
 
 struct OpRun {

@@ -41,6 +41,36 @@ inline gpu::MatrixRef matrix_ref(const OpBuild& b, size_t i, int64_t row0 = 0) {
   return m;
 }
 
+// Where a weight matrix input sits (its tensor, and its scales' tensor when block-scaled), so
+// that ops can form its MatrixRef at run time: an input need not be a weight bound at compile.
+struct MatrixInput {
+  uint32_t data = 0;
+  int64_t scales = -1;  // tensor index, -1 when not block-scaled
+  int64_t scale_cols = 0;
+  int64_t row0 = 0;
+
+  static MatrixInput at(const OpBuild& b, size_t i, int64_t row0 = 0) {
+    MatrixInput m;
+    m.data = b.inputs[i];
+    m.row0 = row0;
+    if (b.desc.inputs[i].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128) {
+      m.scales = b.inputs[i + 1];
+      m.scale_cols = sdk::ceil_div(b.desc.inputs[i].shape[1], 128);
+    }
+    return m;
+  }
+  gpu::MatrixRef ref(const OpRun& r) const {
+    gpu::MatrixRef m;
+    m.data = r.ptr(data);
+    m.row0 = row0;
+    if (scales >= 0) {
+      m.scales = static_cast<const float*>(r.ptr(static_cast<uint32_t>(scales)));
+      m.scale_cols = scale_cols;
+    }
+    return m;
+  }
+};
+
 // Views a node's attrs struct; fields beyond what the host sent stay zero.
 template <typename A>
 A attrs_of(const fathom_op_desc& d) {
