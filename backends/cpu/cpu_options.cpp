@@ -12,14 +12,15 @@ namespace {
 // The defaults come from the measurements in docs/performance.md ("CPU backend"):
 //  - weights = "fp8": decode reads half the bytes of bf16 and the in-register widening keeps up
 //    with memory on AVX2 as on AVX-512, so FP8 is faster at batch 1 and needs half the RAM;
-//  - gemv_max_rows = 8: up to 8 rows the GEMV kernels (one pass over the weights, widened in
-//    registers) beat widening tiles for oneDNN's sgemm; above it oneDNN wins.
+//  - gemv_max_rows = 16: up to 16 rows the GEMV kernels (one pass over the weights, widened in
+//    registers) beat widening tiles for oneDNN's sgemm by 1.1-3x; at 32 they tie, at 64 the
+//    tiles win for FP8.
 const fathom_option_decl kDecls[] = {
     {"threads", FATHOM_OPTION_INT, 0, "0",
      "OpenMP threads for every kernel and oneDNN call; 0 = one per physical core this process may use"},
     {"weights", FATHOM_OPTION_STRING, 0, "\"fp8\"",
      "FP8 checkpoints: \"fp8\" keeps them FP8 and widens in registers, \"bf16\" dequantises them at load"},
-    {"gemv_max_rows", FATHOM_OPTION_INT, 0, "8",
+    {"gemv_max_rows", FATHOM_OPTION_INT, 0, "16",
      "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
     {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",
      "kernel instruction set: \"auto\" (best available), \"avx512\", \"avx2\" or \"scalar\""},

@@ -19,7 +19,7 @@ enum class Fp8Storage {
 struct CpuOptions {
   int threads = 1;              // resolved: >= 1
   Fp8Storage fp8 = Fp8Storage::fp8;
-  int64_t gemv_max_rows = 8;    // matmuls with at most this many rows of x use the GEMV kernels
+  int64_t gemv_max_rows = 16;   // matmuls with at most this many rows of x use the GEMV kernels
   Isa isa = Isa::scalar;        // resolved: the table the kernels run with
   bool isa_forced = false;      // chosen by the `isa` option rather than detected
 };

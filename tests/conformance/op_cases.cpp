@@ -261,7 +261,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   }
 
   // Matmuls sized for the CPU backend's three paths: M from 1 to past oneDNN's exact per-M table
-  // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows, 8 by default), K neither a
+  // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows, 16 by default), K neither a
   // multiple of 8 nor of 16 and N not a multiple of the 8-row GEMV blocks.
   for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 203, 67}, {3, 64, 130}, {5, 1000, 70}, {8, 515, 96},
                          {9, 136, 41}, {17, 300, 65}, {32, 129, 257}, {33, 256, 300}, {64, 72, 33}, {100, 190, 77}}) {

@@ -62,6 +62,7 @@ struct V {
     return _mm256_cvtph_ps(_mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
   static float scalar_f16(uint16_t bits) { return _cvtsh_ss(bits); }
+  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
   static D zero_d() { return _mm256_setzero_pd(); }
   static D add_d(D a, D b) { return _mm256_add_pd(a, b); }

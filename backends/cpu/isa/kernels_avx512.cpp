@@ -56,6 +56,7 @@ struct V {
     return _mm512_cvtph_ps(_mm256_slli_epi16(h, 8));
   }
   static float scalar_f16(uint16_t bits) { return _cvtsh_ss(bits); }
+  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
   static D zero_d() { return _mm512_setzero_pd(); }
   static D add_d(D a, D b) { return _mm512_add_pd(a, b); }
