@@ -1,0 +1,351 @@
+// The server's protocol layer without a network or a model: request parsing and validation,
+// OpenAI error bodies, response and chunk shapes, SSE framing, API-key comparison, and the
+// mapping to engine requests (with DeepSeek-V3's real tokenizer from ../shared).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "server/api_error.h"
+#include "server/generation_request.h"
+#include "server/http_server.h"
+#include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "server/served_model.h"
+#include "server/sse.h"
+
+namespace fathom::server {
+namespace {
+
+using nlohmann::json;
+
+// The ApiError a parse throws, for checking status, param and code.
+template <typename Parse>
+ApiError error_of(Parse parse, const std::string& body) {
+  try {
+    parse(body);
+  } catch (const ApiError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error for: " << body;
+  return ApiError(0, "", "");
+}
+
+ApiError chat_error(const json& body) { return error_of(parse_chat_completion_request, body.dump()); }
+ApiError completion_error(const json& body) { return error_of(parse_completion_request, body.dump()); }
+
+json chat_body(json extra = json::object()) {
+  json body = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  body.update(extra);
+  return body;
+}
+
+json completion_body(json extra = json::object()) {
+  json body = {{"model", "m"}, {"prompt", "hello"}};
+  body.update(extra);
+  return body;
+}
+
+TEST(ParseChatRequest, ReadsEveryField) {
+  const CompletionRequest r = parse_chat_completion_request(
+      chat_body({{"max_tokens", 7}, {"temperature", 0}, {"top_p", 0.5}, {"seed", 42}, {"stop", "END"},
+                 {"stream", true}, {"stream_options", {{"include_usage", true}}}, {"presence_penalty", 1.5},
+                 {"frequency_penalty", -1}, {"top_k", 5}, {"n", 1}, {"user", "u"}, {"some_future_field", {1, 2}}})
+          .dump());
+  EXPECT_EQ(r.endpoint, Endpoint::chat_completions);
+  EXPECT_EQ(r.model, "m");
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].role, "user");
+  EXPECT_EQ(r.messages[0].content, "hi");
+  EXPECT_EQ(r.max_tokens, 7);
+  EXPECT_EQ(r.sampling.temperature, 0.0);
+  EXPECT_EQ(r.sampling.top_p, 0.5);
+  EXPECT_EQ(r.sampling.seed, 42u);
+  EXPECT_EQ(r.sampling.presence_penalty, 1.5);
+  EXPECT_EQ(r.sampling.frequency_penalty, -1.0);
+  EXPECT_EQ(r.sampling.top_k, 5);
+  EXPECT_EQ(r.stop, std::vector<std::string>{"END"});
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+}
+
+TEST(ParseChatRequest, AbsentAndNullFieldsAreNotGiven) {
+  const CompletionRequest r =
+      parse_chat_completion_request(chat_body({{"temperature", nullptr}, {"stop", nullptr}, {"n", nullptr}}).dump());
+  EXPECT_FALSE(r.max_tokens);
+  EXPECT_FALSE(r.sampling.temperature);
+  EXPECT_FALSE(r.sampling.seed);
+  EXPECT_TRUE(r.stop.empty());
+  EXPECT_FALSE(r.stream);
+}
+
+TEST(ParseChatRequest, MaxCompletionTokensWinsOverMaxTokens) {
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"max_tokens", 9}, {"max_completion_tokens", 3}}).dump()).max_tokens, 3);
+}
+
+TEST(ParseChatRequest, MalformedJsonIs400) {
+  for (const std::string body : {"", "{", "{\"model\": }", "nul", "{\"model\":\"m\",}"}) {
+    const ApiError e = error_of(parse_chat_completion_request, body);
+    EXPECT_EQ(e.status(), 400) << body;
+    EXPECT_EQ(e.type(), "invalid_request_error");
+  }
+  EXPECT_EQ(error_of(parse_chat_completion_request, "[1, 2]").status(), 400);
+  EXPECT_EQ(error_of(parse_chat_completion_request, "\"text\"").status(), 400);
+}
+
+TEST(ParseChatRequest, WrongTypesNameTheField) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {chat_body({{"temperature", "hot"}}), "temperature"},
+      {chat_body({{"temperature", 2.5}}), "temperature"},
+      {chat_body({{"top_p", -0.1}}), "top_p"},
+      {chat_body({{"max_tokens", 0}}), "max_tokens"},
+      {chat_body({{"max_tokens", 1.5}}), "max_tokens"},
+      {chat_body({{"max_tokens", "10"}}), "max_tokens"},
+      {chat_body({{"stream", "yes"}}), "stream"},
+      {chat_body({{"seed", 1.5}}), "seed"},
+      {chat_body({{"stop", 5}}), "stop"},
+      {chat_body({{"stop", {"a", "b", "c", "d", "e"}}}), "stop"},
+      {chat_body({{"stop", {"a", 1}}}), "stop"},
+      {chat_body({{"stop", ""}}), "stop"},
+      {chat_body({{"presence_penalty", 3}}), "presence_penalty"},
+      {chat_body({{"stream_options", true}}), "stream_options"},
+      {chat_body({{"model", 5}}), "model"},
+      {json{{"messages", chat_body()["messages"]}}, "model"},
+      {json{{"model", "m"}}, "messages"},
+      {chat_body({{"messages", json::array()}}), "messages"},
+      {chat_body({{"messages", "hi"}}), "messages"},
+      {chat_body({{"messages", {{{"role", "user"}, {"content", 5}}}}}), "messages"},
+      {chat_body({{"messages", json::array({"hi"})}}), "messages"},
+  };
+  for (const auto& [body, param] : cases) {
+    const ApiError e = chat_error(body);
+    EXPECT_EQ(e.status(), 400) << body.dump();
+    EXPECT_EQ(e.param(), param) << body.dump() << ": " << e.what();
+  }
+}
+
+TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
+  for (const json& extra : {json{{"n", 2}}, json{{"logprobs", true}}, json{{"top_logprobs", 2}},
+                            json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
+                            json{{"response_format", {{"type", "json_object"}}}}, json{{"logit_bias", {{"5", 10}}}}}) {
+    const ApiError e = chat_error(chat_body(extra));
+    EXPECT_EQ(e.status(), 400) << extra.dump();
+    EXPECT_EQ(e.param(), extra.begin().key());
+  }
+  // Harmless values of the same fields pass.
+  EXPECT_NO_THROW(parse_chat_completion_request(
+      chat_body({{"n", 1}, {"logprobs", false}, {"tools", json::array()}, {"response_format", {{"type", "text"}}},
+                 {"logit_bias", json::object()}})
+          .dump()));
+}
+
+TEST(ParseChatRequest, JoinsTextContentParts) {
+  const json messages = {{{"role", "user"},
+                          {"content", {{{"type", "text"}, {"text", "a"}}, {{"type", "text"}, {"text", "b"}}}}}};
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"messages", messages}}).dump()).messages[0].content, "a\nb");
+  const json image = {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "x"}}}}}}}};
+  EXPECT_EQ(chat_error(chat_body({{"messages", image}})).param(), "messages");
+}
+
+TEST(ParseChatRequest, SeedsAndTopKExtensions) {
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"seed", -1}}).dump()).sampling.seed, ~uint64_t{0});
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"top_k", -1}}).dump()).sampling.top_k, 0);
+  const CompletionRequest r =
+      parse_chat_completion_request(chat_body({{"ignore_eos", true}, {"return_token_ids", true}}).dump());
+  EXPECT_TRUE(r.ignore_eos);
+  EXPECT_TRUE(r.return_token_ids);
+}
+
+TEST(ParseCompletionRequest, PromptForms) {
+  EXPECT_EQ(parse_completion_request(completion_body().dump()).prompt_text, "hello");
+  EXPECT_EQ(parse_completion_request(completion_body({{"prompt", json::array({"one"})}}).dump()).prompt_text, "one");
+  const CompletionRequest ids = parse_completion_request(completion_body({{"prompt", {1, 2, 3}}}).dump());
+  EXPECT_FALSE(ids.prompt_text);
+  EXPECT_EQ(ids.prompt_ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(parse_completion_request(completion_body({{"prompt", json::array({json::array({4, 5})})}}).dump()).prompt_ids,
+            (std::vector<int32_t>{4, 5}));
+}
+
+TEST(ParseCompletionRequest, RefusesBadPrompts) {
+  for (const json& prompt : {json(nullptr), json(5), json::array(), json::array({"a", "b"}),
+                             json::array({json::array({1}), json::array({2})}), json::array({-1}), json::array({1.5}),
+                             json::array({1, "a"})}) {
+    const ApiError e = completion_error(completion_body({{"prompt", prompt}}));
+    EXPECT_EQ(e.status(), 400) << prompt.dump();
+    EXPECT_EQ(e.param(), "prompt") << prompt.dump();
+  }
+  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"logprobs", 1}}, json{{"suffix", "x"}},
+                            json{{"n", 3}}}) {
+    EXPECT_EQ(completion_error(completion_body(extra)).status(), 400) << extra.dump();
+  }
+}
+
+TEST(ApiErrorBody, HasOpenAIShape) {
+  const json body = json::parse(bad_request("'n' must be 1", "n").body());
+  ASSERT_TRUE(body.contains("error"));
+  EXPECT_EQ(body["error"]["message"], "'n' must be 1");
+  EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(body["error"]["param"], "n");
+  EXPECT_TRUE(body["error"]["code"].is_null());
+
+  const json unnamed = json::parse(ApiError(500, "server_error", "boom").body());
+  EXPECT_TRUE(unnamed["error"]["param"].is_null());
+  EXPECT_TRUE(unnamed["error"]["code"].is_null());
+}
+
+TEST(ApiErrorBody, SurvivesBytesThatAreNotUtf8) {
+  EXPECT_NO_THROW(json::parse(bad_request("bad \xff byte").body()));
+}
+
+TEST(ApiErrorMapping, LibraryErrorsGetTheirStatus) {
+  EXPECT_EQ(api_error_from(invalid_argument("x")).status(), 400);
+  const ApiError too_long = api_error_from(out_of_range("x"));
+  EXPECT_EQ(too_long.status(), 400);
+  EXPECT_EQ(too_long.api_code(), "context_length_exceeded");
+  EXPECT_EQ(api_error_from(resource_exhausted("queue full")).status(), 503);
+  EXPECT_EQ(api_error_from(internal_error("bug")).status(), 500);
+  EXPECT_EQ(api_error_from(bad_request("kept", "p")).param(), "p");  // an ApiError passes through
+  EXPECT_EQ(api_error_for_status(413).api_code(), "request_too_large");
+  EXPECT_EQ(api_error_for_status(404).status(), 404);
+  EXPECT_EQ(api_error_for_status(401).api_code(), "invalid_api_key");
+}
+
+TEST(Sse, Framing) {
+  EXPECT_EQ(sse_event("{\"a\":1}"), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(sse_event("two\nlines"), "data: two\ndata: lines\n\n");
+  EXPECT_EQ(sse_done(), "data: [DONE]\n\n");
+  EXPECT_EQ(sse_comment("waiting"), ": waiting\n\n");
+  EXPECT_EQ(sse_comment("a\nb"), ": a b\n\n");
+}
+
+TEST(Responses, ChatShapes) {
+  const ResponseHeader h = new_response_header(Endpoint::chat_completions, "tiny");
+  EXPECT_EQ(h.id.rfind("chatcmpl-", 0), 0u);
+  EXPECT_NE(h.id, new_response_header(Endpoint::chat_completions, "tiny").id);
+
+  const json full = full_response(h, "hi", "length", Usage{5, 2}, std::nullopt);
+  EXPECT_EQ(full["object"], "chat.completion");
+  EXPECT_EQ(full["model"], "tiny");
+  EXPECT_EQ(full["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(full["choices"][0]["message"]["content"], "hi");
+  EXPECT_EQ(full["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(full["usage"]["total_tokens"], 7);
+  EXPECT_FALSE(full["choices"][0].contains("token_ids"));
+  EXPECT_EQ(full_response(h, "hi", "stop", Usage{}, std::vector<int32_t>{1, 2})["choices"][0]["token_ids"],
+            json({1, 2}));
+
+  ChunkContent first;
+  first.first = true;
+  const json opening = stream_chunk(h, first, /*with_usage_field=*/false);
+  EXPECT_EQ(opening["object"], "chat.completion.chunk");
+  EXPECT_EQ(opening["choices"][0]["delta"], json({{"role", "assistant"}, {"content", ""}}));
+  EXPECT_TRUE(opening["choices"][0]["finish_reason"].is_null());
+  EXPECT_FALSE(opening.contains("usage"));
+
+  ChunkContent last;
+  last.finish_reason = "stop";
+  const json closing = stream_chunk(h, last, /*with_usage_field=*/true);
+  EXPECT_EQ(closing["choices"][0]["delta"], json::object());
+  EXPECT_EQ(closing["choices"][0]["finish_reason"], "stop");
+  EXPECT_TRUE(closing["usage"].is_null());
+
+  const json usage = usage_chunk(h, Usage{3, 4});
+  EXPECT_EQ(usage["choices"], json::array());
+  EXPECT_EQ(usage["usage"], json({{"prompt_tokens", 3}, {"completion_tokens", 4}, {"total_tokens", 7}}));
+}
+
+TEST(Responses, CompletionShapes) {
+  const ResponseHeader h = new_response_header(Endpoint::completions, "tiny");
+  EXPECT_EQ(h.id.rfind("cmpl-", 0), 0u);
+  const json full = full_response(h, "abc", "stop", Usage{1, 3}, std::nullopt);
+  EXPECT_EQ(full["object"], "text_completion");
+  EXPECT_EQ(full["choices"][0]["text"], "abc");
+  ChunkContent piece;
+  piece.text = "x";
+  const json chunk = stream_chunk(h, piece, false);
+  EXPECT_EQ(chunk["object"], "text_completion");
+  EXPECT_EQ(chunk["choices"][0]["text"], "x");
+  EXPECT_EQ(finish_reason_text(engine::FinishReason::length), "length");
+  EXPECT_EQ(finish_reason_text(engine::FinishReason::stop), "stop");
+}
+
+TEST(Auth, BearerMatches) {
+  EXPECT_TRUE(bearer_matches("Bearer secret", "secret"));
+  EXPECT_TRUE(bearer_matches("bearer secret", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer secre", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer secrets", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer ", "secret"));
+  EXPECT_FALSE(bearer_matches("secret", "secret"));
+  EXPECT_FALSE(bearer_matches("Basic secret", "secret"));
+  EXPECT_FALSE(bearer_matches("", "secret"));
+}
+
+TEST(ServedModelId, DirectoryNameAndAliases) {
+  const auto dir = std::filesystem::temp_directory_path() / "fathom-served-model-test" / "tiny-v3";
+  const ServedModel m = ServedModel::from_directory(dir.string() + "/");
+  EXPECT_EQ(m.id, "tiny-v3");
+  EXPECT_TRUE(m.matches("tiny-v3"));
+  EXPECT_TRUE(m.matches(dir.string() + "/"));
+  EXPECT_TRUE(m.matches(dir.string()));
+  EXPECT_FALSE(m.matches("gpt-4o"));
+  EXPECT_FALSE(m.matches(""));
+}
+
+class BuildGenerationRequest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tok_ = new tokenizer::Tokenizer(
+        tokenizer::Tokenizer::load(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer"));
+  }
+  static void TearDownTestSuite() { delete tok_; }
+  static tokenizer::Tokenizer* tok_;
+  RequestDefaults defaults_{engine::SamplingParams{}, /*max_new_tokens=*/100, /*max_seq_len=*/64};
+};
+tokenizer::Tokenizer* BuildGenerationRequest::tok_ = nullptr;
+
+TEST_F(BuildGenerationRequest, ChatUsesTheTemplateWithOneBos) {
+  const CompletionRequest r = parse_chat_completion_request(chat_body({{"temperature", 0}, {"seed", 7}}).dump());
+  const engine::GenerationRequest g = build_generation_request(r, *tok_, defaults_);
+  const std::vector<tokenizer::ChatMessage> messages{{"user", std::string("hi"), {}}};
+  const auto expected = tok_->encode(tok_->render_chat(messages, true), false);
+  EXPECT_EQ(g.prompt, std::vector<int32_t>(expected.begin(), expected.end()));
+  ASSERT_TRUE(tok_->bos_id());
+  EXPECT_EQ(g.prompt[0], static_cast<int32_t>(*tok_->bos_id()));
+  EXPECT_NE(g.prompt[1], g.prompt[0]);
+  EXPECT_EQ(g.sampling.temperature, 0.0);
+  EXPECT_EQ(g.sampling.seed, 7u);
+  // No max_tokens: the default, shortened to what fits.
+  EXPECT_EQ(g.max_new_tokens, 64 - static_cast<int64_t>(g.prompt.size()));
+}
+
+TEST_F(BuildGenerationRequest, CompletionAddsBosAndPassesTokenIds) {
+  const engine::GenerationRequest text = build_generation_request(
+      parse_completion_request(completion_body({{"max_tokens", 4}}).dump()), *tok_, defaults_);
+  EXPECT_EQ(text.prompt[0], static_cast<int32_t>(*tok_->bos_id()));
+  EXPECT_EQ(text.max_new_tokens, 4);
+  const engine::GenerationRequest ids = build_generation_request(
+      parse_completion_request(completion_body({{"prompt", {5, 6}}, {"stop", {"x", "y"}}}).dump()), *tok_, defaults_);
+  EXPECT_EQ(ids.prompt, (std::vector<int32_t>{5, 6}));
+  EXPECT_EQ(ids.stop_strings, (std::vector<std::string>{"x", "y"}));
+}
+
+TEST_F(BuildGenerationRequest, ExplicitMaxTokensThatDoNotFitAre400) {
+  const CompletionRequest r = parse_completion_request(completion_body({{"prompt", {1, 2, 3, 4}}, {"max_tokens", 61}}).dump());
+  try {
+    build_generation_request(r, *tok_, defaults_);
+    FAIL() << "no error";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_EQ(e.api_code(), "context_length_exceeded");
+    EXPECT_EQ(e.param(), "max_tokens");
+  }
+  EXPECT_NO_THROW(build_generation_request(
+      parse_completion_request(completion_body({{"prompt", {1, 2, 3, 4}}, {"max_tokens", 60}}).dump()), *tok_,
+      defaults_));
+  const CompletionRequest too_long = parse_completion_request(completion_body({{"prompt", json(std::vector<int>(64, 1))}}).dump());
+  EXPECT_EQ(error_of([&](const std::string&) { build_generation_request(too_long, *tok_, defaults_); }, "").api_code(),
+            "context_length_exceeded");
+}
+
+}  // namespace
+}  // namespace fathom::server

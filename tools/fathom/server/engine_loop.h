@@ -1,0 +1,73 @@
+// The engine thread. Engine::step() must run on one thread only; this class owns that thread,
+// which steps while there is work and sleeps on a condition variable when there is none.
+// HTTP threads submit requests and cancel them from anywhere; each request's events reach its
+// HTTP thread through a RequestEvents queue.
+//
+// Batching comes from the engine: every request submitted while others run joins the running
+// batch at the next step (continuous batching).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "fathom/engine/engine.h"
+#include "server/request_events.h"
+
+namespace fathom::server {
+
+struct EngineStats {
+  size_t running = 0;  // admitted to the batch (prefilling or decoding), not yet finished
+  size_t waiting = 0;  // submitted, waiting for a batch slot
+  uint64_t completed = 0;  // finished with stop or length
+  uint64_t cancelled = 0;  // ended by cancel(): client gone, server stopping
+  uint64_t failed = 0;     // ended by an engine error
+};
+
+class EngineLoop {
+ public:
+  explicit EngineLoop(engine::Engine& engine);
+  ~EngineLoop();  // stop()s
+  EngineLoop(const EngineLoop&) = delete;
+  EngineLoop& operator=(const EngineLoop&) = delete;
+
+  struct Submitted {
+    engine::RequestId id = 0;
+    std::shared_ptr<RequestEvents> events;
+  };
+  // Throws what Engine::submit throws (out_of_range, resource_exhausted, invalid_argument), and
+  // unavailable once the loop is stopping or broken.
+  Submitted submit(engine::GenerationRequest request);
+  // The request ends with FinishReason::cancelled at the next step and its slot is freed.
+  // Unknown or finished ids are ignored.
+  void cancel(engine::RequestId id);
+
+  EngineStats stats() const;
+  // Set once stop() began or the engine thread died; requests still waiting should give up.
+  bool unavailable() const { return stopping_.load() || broken_.load(); }
+
+  // Ends the thread (after the step in progress). Requests still queued get no more events.
+  void stop();
+
+ private:
+  void run();
+  void wake();
+  void count_finished(engine::FinishReason reason);
+
+  engine::Engine& engine_;
+  std::mutex mutex_;  // guards work_pending_; a leaf lock (never held while calling the engine)
+  std::condition_variable wake_;
+  bool work_pending_ = false;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> broken_{false};
+  // Submitted and not yet finished. Engine::running() may only be read on the engine thread and
+  // lags a step behind; this count is exact at any moment, so "running" is this minus waiting.
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> completed_{0}, cancelled_{0}, failed_{0};
+  std::thread thread_;
+};
+
+}  // namespace fathom::server

@@ -1,0 +1,79 @@
+#include "server/generation_request.h"
+
+#include <algorithm>
+
+#include "server/api_error.h"
+
+namespace fathom::server {
+
+namespace {
+
+std::vector<int32_t> prompt_tokens(const CompletionRequest& r, const tokenizer::Tokenizer& tok) {
+  const char* field = r.endpoint == Endpoint::chat_completions ? "messages" : "prompt";
+  try {
+    std::vector<tokenizer::TokenId> ids;
+    if (r.endpoint == Endpoint::chat_completions) {
+      if (!tok.has_chat_template()) throw bad_request("this model has no chat template; use /v1/completions", field);
+      ids = tok.encode(tok.render_chat(r.messages, /*add_generation_prompt=*/true), /*add_special_tokens=*/false);
+    } else if (r.prompt_text) {
+      ids = tok.encode(*r.prompt_text, /*add_special_tokens=*/true);
+    } else {
+      return r.prompt_ids;
+    }
+    return std::vector<int32_t>(ids.begin(), ids.end());
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    // Template and encoding failures are about the input: bad content, invalid UTF-8.
+    throw bad_request(e.what(), field);
+  }
+}
+
+ApiError context_length_exceeded(int64_t max_seq_len, int64_t prompt, int64_t completion, const char* param) {
+  std::string message = "this model's maximum context length is " + std::to_string(max_seq_len) +
+                        " tokens; the request needs " + std::to_string(prompt + completion) + " (" +
+                        std::to_string(prompt) + " in the prompt, " + std::to_string(completion) +
+                        " for the completion): shorten the prompt or lower max_tokens";
+  return bad_request(message, param, "context_length_exceeded");
+}
+
+engine::SamplingParams sampling_params(const SamplingOverrides& o, engine::SamplingParams p) {
+  if (o.temperature) p.temperature = *o.temperature;
+  if (o.top_p) p.top_p = *o.top_p;
+  if (o.top_k) p.top_k = *o.top_k;
+  if (o.min_p) p.min_p = *o.min_p;
+  if (o.repetition_penalty) p.repetition_penalty = *o.repetition_penalty;
+  if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
+  if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
+  if (o.seed) p.seed = *o.seed;
+  return p;
+}
+
+}  // namespace
+
+engine::GenerationRequest build_generation_request(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
+                                                   const RequestDefaults& defaults) {
+  engine::GenerationRequest g;
+  g.prompt = prompt_tokens(request, tok);
+  const auto prompt_len = static_cast<int64_t>(g.prompt.size());
+  const char* prompt_field = request.endpoint == Endpoint::chat_completions ? "messages" : "prompt";
+  if (prompt_len == 0) throw bad_request("the prompt encodes to no tokens", prompt_field);
+
+  const int64_t room = defaults.max_seq_len - prompt_len;
+  if (request.max_tokens) {
+    if (*request.max_tokens > room) {
+      throw context_length_exceeded(defaults.max_seq_len, prompt_len, *request.max_tokens, "max_tokens");
+    }
+    g.max_new_tokens = *request.max_tokens;
+  } else {
+    if (room < 1) throw context_length_exceeded(defaults.max_seq_len, prompt_len, 1, prompt_field);
+    g.max_new_tokens = std::min(defaults.max_new_tokens, room);
+  }
+
+  g.sampling = sampling_params(request.sampling, defaults.sampling);
+  g.stop_strings = request.stop;
+  g.ignore_eos = request.ignore_eos;
+  return g;
+}
+
+}  // namespace fathom::server

@@ -1,0 +1,205 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "fathom/core/error.h"
+#include "fathom/core/logging.h"
+#include "server/api_error.h"
+
+namespace fathom::server {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kJson = "application/json";
+
+void reply(httplib::Response& res, const json& body) {
+  res.status = 200;
+  res.set_content(body.dump(), kJson);
+}
+
+void reply_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status();
+  res.set_content(e.body(), kJson);
+}
+
+json model_json(const ServedModel& m) {
+  return {{"id", m.id}, {"object", "model"}, {"created", m.created}, {"owned_by", "fathom"}};
+}
+
+// Routes by path, for telling "wrong method" (405) from "no such route" (404).
+bool is_known_path(const std::string& path) {
+  return path == "/health" || path == "/v1/models" || (path.rfind("/v1/models/", 0) == 0 && path.size() > 11) ||
+         path == "/v1/chat/completions" || path == "/v1/completions";
+}
+
+// The request body through httplib's content reader, so that the size limit holds for chunked
+// bodies too (httplib checks it only against Content-Length). Past the limit the rest is read
+// and dropped: answering before the body is consumed would leave it to be parsed as the next
+// request on the connection.
+enum class BodyStatus { ok, too_large, unreadable };
+
+BodyStatus read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                     size_t limit, std::string& body) {
+  // Without either header an HTTP/1.1 request has no body (RFC 9112 6.3); httplib would instead
+  // read until the client closes the connection.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return BodyStatus::ok;
+  bool too_large = false;
+  const bool read = reader([&](const char* data, size_t n) {
+    if (too_large || body.size() + n > limit) {
+      too_large = true;
+      body.clear();
+      return true;
+    }
+    body.append(data, n);
+    return true;
+  });
+  // httplib sets 413 itself when Content-Length exceeds its payload limit.
+  if (too_large || res.status == 413) return BodyStatus::too_large;
+  return read ? BodyStatus::ok : BodyStatus::unreadable;
+}
+
+}  // namespace
+
+bool bearer_matches(const std::string& authorization, const std::string& api_key) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() < kScheme.size()) return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return false;
+  }
+  std::string_view given = std::string_view(authorization).substr(kScheme.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+  // Every byte of the longer string is visited whatever the content.
+  unsigned char diff = given.size() == api_key.size() ? 0 : 1;
+  const size_t n = std::max(given.size(), api_key.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    const unsigned char b = i < api_key.size() ? static_cast<unsigned char>(api_key[i]) : 0;
+    diff |= static_cast<unsigned char>(a ^ b);
+  }
+  return diff == 0;
+}
+
+HttpServer::HttpServer(const CompletionEndpoint& completions, const EngineLoop& loop, ServedModel model,
+                       HttpOptions options)
+    : completions_(completions),
+      loop_(loop),
+      model_(std::move(model)),
+      options_(std::move(options)),
+      http_(std::make_unique<httplib::Server>()) {
+  const size_t threads = std::max<size_t>(options_.threads, 4);
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_keep_alive_max_count(100);
+  add_routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::add_routes() {
+  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+    if (options_.api_key.empty()) return true;
+    if (bearer_matches(req.get_header_value("Authorization"), options_.api_key)) return true;
+    const bool missing = !req.has_header("Authorization");
+    reply_error(res, ApiError(401, "invalid_request_error",
+                              missing ? "missing API key: send 'Authorization: Bearer <key>'" : "incorrect API key provided",
+                              {}, "invalid_api_key"));
+    return false;
+  };
+
+  http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const EngineStats s = loop_.stats();
+    reply(res, {{"status", loop_.unavailable() ? "unavailable" : "ok"},
+                {"model", model_.id},
+                {"running", s.running},
+                {"waiting", s.waiting},
+                {"completed", s.completed},
+                {"cancelled", s.cancelled},
+                {"failed", s.failed}});
+    if (loop_.unavailable()) res.status = 503;
+  });
+
+  http_->Get("/v1/models", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    reply(res, {{"object", "list"}, {"data", json::array({model_json(model_)})}});
+  });
+
+  http_->Get("/v1/models/(.+)", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    const std::string id = req.matches[1];
+    if (!model_.matches(id)) {
+      return reply_error(res, ApiError(404, "invalid_request_error", "the model '" + id + "' does not exist", "model",
+                                       "model_not_found"));
+    }
+    reply(res, model_json(model_));
+  });
+
+  auto completion_route = [this, authorized](Endpoint endpoint) {
+    return [this, authorized, endpoint](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
+      std::string body;
+      switch (read_body(req, res, reader, options_.max_body_bytes, body)) {
+        case BodyStatus::too_large:
+          return reply_error(res, api_error_for_status(413, "the limit is " + std::to_string(options_.max_body_bytes) +
+                                                                " bytes (server.max_body_bytes)"));
+        case BodyStatus::unreadable:
+          return reply_error(res, bad_request("could not read the request body"));
+        case BodyStatus::ok:
+          break;
+      }
+      // After the body, so that a refused request leaves the connection clean for the next one.
+      if (!authorized(req, res)) return;
+      completions_.handle(endpoint, body, res);
+    };
+  };
+  http_->Post("/v1/chat/completions", completion_route(Endpoint::chat_completions));
+  http_->Post("/v1/completions", completion_route(Endpoint::completions));
+
+  // Every reply httplib made up itself (404, 400, 413, ...) gets an OpenAI error body; replies
+  // that already have a body keep it.
+  http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    ApiError e = api_error_for_status(res.status);
+    if (res.status == 404) {
+      e = is_known_path(req.path) ? api_error_for_status(405, req.method + " " + req.path)
+                                  : api_error_for_status(404, req.method + " " + req.path);
+    }
+    reply_error(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log().error("request handler failed: {}", what);
+    reply_error(res, ApiError(500, "server_error", "internal error: " + what));
+  });
+}
+
+int HttpServer::bind() {
+  const int port = options_.port == 0 ? http_->bind_to_any_port(options_.host)
+                                      : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
+  if (port < 0) {
+    throw io_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                   " (address in use, or not an address of this machine)");
+  }
+  return port;
+}
+
+bool HttpServer::serve() { return http_->listen_after_bind(); }
+
+void HttpServer::stop() {
+  if (http_ && http_->is_running()) http_->stop();
+}
+
+}  // namespace fathom::server

@@ -1,0 +1,66 @@
+// The HTTP side of `fathom serve` (cpp-httplib): routes, API-key check, request-size limit, and
+// OpenAI-style error bodies for every failure, including the ones the HTTP library detects
+// itself (unknown route, unparsable request, oversize body).
+//
+//   GET  /health                 liveness and load; never needs the API key
+//   GET  /v1/models              the served model
+//   GET  /v1/models/{id}
+//   POST /v1/chat/completions
+//   POST /v1/completions
+//
+// Each connection is served on a thread of a pool sized to hold every request the engine can
+// hold (running + queued) plus a few for /health and /v1/models, so that a full engine answers
+// 503 instead of leaving connections unread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "server/completion_endpoint.h"
+#include "server/engine_loop.h"
+#include "server/served_model.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace fathom::server {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;               // 0: any free port (bind() says which)
+  std::string api_key;           // empty: no authentication
+  size_t max_body_bytes = 1 << 20;
+  size_t threads = 16;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const CompletionEndpoint& completions, const EngineLoop& loop, ServedModel model, HttpOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds the listening socket; returns the port. Throws io_error when the address is taken
+  // or cannot be bound.
+  int bind();
+  // Serves until stop() (from another thread). Returns false when listening failed.
+  bool serve();
+  void stop();
+
+ private:
+  void add_routes();
+
+  const CompletionEndpoint& completions_;
+  const EngineLoop& loop_;
+  ServedModel model_;
+  HttpOptions options_;
+  std::unique_ptr<httplib::Server> http_;
+};
+
+// True when `authorization` (the header's value) is "Bearer <api_key>". Compares in constant
+// time so that the key cannot be guessed byte by byte from response times.
+bool bearer_matches(const std::string& authorization, const std::string& api_key);
+
+}  // namespace fathom::server

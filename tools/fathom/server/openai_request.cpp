@@ -1,0 +1,198 @@
+#include "server/openai_request.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_error.h"
+#include "server/json_fields.h"
+
+namespace fathom::server {
+
+namespace {
+
+using nlohmann::json;
+constexpr int64_t kMaxStopSequences = 4;  // as in the OpenAI API
+
+json parse_body(std::string_view body) {
+  if (body.empty()) throw bad_request("the request body is empty: send a JSON object");
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) throw bad_request("the request body is not valid JSON");
+  if (!parsed.is_object()) throw bad_request("the request body must be a JSON object, not " + json_kind(parsed));
+  return parsed;
+}
+
+// OpenAI lets `content` be a list of parts; text parts are joined (as vLLM does), anything else
+// (images, audio) is refused. The chat template then sees plain strings.
+json flatten_content_parts(const json& messages) {
+  if (!messages.is_array()) throw bad_request("'messages' must be an array, not " + json_kind(messages), "messages");
+  if (messages.empty()) throw bad_request("'messages' must not be empty", "messages");
+  json flat = messages;
+  for (size_t i = 0; i < flat.size(); ++i) {
+    json& m = flat[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) throw bad_request("'" + where + "' must be an object, not " + json_kind(m), "messages");
+    auto content = m.find("content");
+    if (content == m.end() || !content->is_array()) continue;
+    std::string text;
+    for (size_t p = 0; p < content->size(); ++p) {
+      const json& part = (*content)[p];
+      const std::string part_where = where + ".content[" + std::to_string(p) + "]";
+      if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
+          !part["text"].is_string()) {
+        throw bad_request("'" + part_where + "': only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
+                          "messages");
+      }
+      if (p > 0) text += "\n";
+      text += part["text"].get<std::string>();
+    }
+    *content = text;
+  }
+  return flat;
+}
+
+std::vector<std::string> parse_stop(const JsonFields& fields) {
+  const json* v = fields.find("stop");
+  if (!v) return {};
+  std::vector<std::string> stop;
+  if (v->is_string()) {
+    stop.push_back(v->get<std::string>());
+  } else if (v->is_array()) {
+    if (static_cast<int64_t>(v->size()) > kMaxStopSequences) {
+      throw bad_request("'stop' holds at most " + std::to_string(kMaxStopSequences) + " sequences", "stop");
+    }
+    for (const json& s : *v) {
+      if (!s.is_string()) throw bad_request("'stop' must be a string or a list of strings", "stop");
+      stop.push_back(s.get<std::string>());
+    }
+  } else {
+    throw bad_request("'stop' must be a string or a list of strings, not " + json_kind(*v), "stop");
+  }
+  for (const auto& s : stop) {
+    if (s.empty()) throw bad_request("'stop' sequences must not be empty", "stop");
+  }
+  return stop;
+}
+
+// Refuses a field whose given value asks for something Fathom does not do. `allowed` says which
+// values are harmless (null is always harmless).
+template <typename Allowed>
+void refuse_unless(const JsonFields& fields, const std::string& name, Allowed allowed, const std::string& why) {
+  const json* v = fields.find(name);
+  if (v && !allowed(*v)) throw bad_request("'" + name + "' " + why, name);
+}
+
+bool is_false(const json& v) { return v.is_boolean() && !v.get<bool>(); }
+bool is_empty_container(const json& v) { return (v.is_array() || v.is_object()) && v.empty(); }
+
+// The fields both endpoints share.
+void parse_common(const JsonFields& fields, CompletionRequest& r) {
+  r.model = fields.required_string("model");
+
+  // max_completion_tokens is OpenAI's newer name; when both are given it wins.
+  r.max_tokens = fields.integer("max_tokens", 1, std::numeric_limits<int64_t>::max());
+  if (auto m = fields.integer("max_completion_tokens", 1, std::numeric_limits<int64_t>::max())) r.max_tokens = m;
+
+  SamplingOverrides& s = r.sampling;
+  s.temperature = fields.number("temperature", 0.0, 2.0);
+  s.top_p = fields.number("top_p", 0.0, 1.0);
+  s.presence_penalty = fields.number("presence_penalty", -2.0, 2.0);
+  s.frequency_penalty = fields.number("frequency_penalty", -2.0, 2.0);
+  // Extensions that vLLM and llama.cpp accept too.
+  s.min_p = fields.number("min_p", 0.0, 1.0);
+  s.repetition_penalty = fields.number("repetition_penalty", 0.01, 100.0);
+  if (auto k = fields.integer("top_k", -1, std::numeric_limits<int32_t>::max())) s.top_k = *k < 0 ? 0 : *k;  // -1 = off
+  if (const json* seed = fields.find("seed")) {
+    if (!seed->is_number_integer()) throw bad_request("'seed' must be an integer, not " + json_kind(*seed), "seed");
+    // Any 64-bit integer is a seed; negative ones are reinterpreted, not refused.
+    s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
+  }
+
+  if (auto n = fields.integer("n", 1, std::numeric_limits<int64_t>::max()); n && *n != 1) {
+    throw bad_request("'n' must be 1: Fathom generates one choice per request", "n");
+  }
+  r.stop = parse_stop(fields);
+  r.stream = fields.boolean("stream").value_or(false);
+  if (const json* options = fields.find("stream_options")) {
+    if (!options->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
+    JsonFields stream_fields(*options);
+    r.include_usage = stream_fields.boolean("include_usage").value_or(false);
+  }
+  r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
+  r.return_token_ids = fields.boolean("return_token_ids").value_or(false);
+  fields.string("user");  // allowed, unused; must still be a string
+
+  refuse_unless(fields, "logit_bias", is_empty_container, "is not supported");
+}
+
+// `prompt`: a string, a list of token ids, or a one-element list of either (OpenAI's batch
+// form, of which Fathom serves one prompt per request).
+void parse_prompt(const JsonFields& fields, CompletionRequest& r) {
+  const json* p = fields.find("prompt");
+  if (!p) throw bad_request("'prompt' is required", "prompt");
+  const json* prompt = p;
+  if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) prompt = &(*p)[0];
+  if (prompt->is_string()) {
+    r.prompt_text = prompt->get<std::string>();
+    return;
+  }
+  if (!prompt->is_array()) throw bad_request("'prompt' must be a string or a list of token ids", "prompt");
+  if (prompt->empty()) throw bad_request("'prompt' must not be empty", "prompt");
+  for (const json& id : *prompt) {
+    if (id.is_string() || id.is_array()) {
+      throw bad_request("'prompt' holds several prompts; Fathom serves one prompt per request", "prompt");
+    }
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      throw bad_request("'prompt' token ids must be non-negative integers, got " + id.dump(), "prompt");
+    }
+    r.prompt_ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+}
+
+}  // namespace
+
+CompletionRequest parse_chat_completion_request(std::string_view body) {
+  const json parsed = parse_body(body);
+  JsonFields fields(parsed);
+  CompletionRequest r;
+  r.endpoint = Endpoint::chat_completions;
+  parse_common(fields, r);
+
+  const json* messages = fields.find("messages");
+  if (!messages) throw bad_request("'messages' is required", "messages");
+  try {
+    r.messages = tokenizer::chat_messages_from_json(flatten_content_parts(*messages), "messages");
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    throw bad_request(e.what(), "messages");
+  }
+
+  refuse_unless(fields, "logprobs", is_false, "is not supported");
+  refuse_unless(fields, "top_logprobs", [](const json&) { return false; }, "is not supported");
+  refuse_unless(fields, "tools", is_empty_container, "(function calling) is not supported");
+  refuse_unless(fields, "functions", is_empty_container, "(function calling) is not supported");
+  refuse_unless(
+      fields, "response_format",
+      [](const json& v) { return v.is_object() && v.value("type", json()) == "text"; },
+      "other than {\"type\": \"text\"} is not supported");
+  refuse_unless(fields, "audio", [](const json&) { return false; }, "is not supported");
+  return r;
+}
+
+CompletionRequest parse_completion_request(std::string_view body) {
+  const json parsed = parse_body(body);
+  JsonFields fields(parsed);
+  CompletionRequest r;
+  r.endpoint = Endpoint::completions;
+  parse_common(fields, r);
+  parse_prompt(fields, r);
+
+  refuse_unless(fields, "logprobs", [](const json&) { return false; }, "is not supported");
+  refuse_unless(fields, "echo", is_false, "is not supported");
+  refuse_unless(fields, "best_of", [](const json& v) { return v == 1; }, "must be 1");
+  refuse_unless(fields, "suffix", [](const json& v) { return v == ""; }, "is not supported");
+  return r;
+}
+
+}  // namespace fathom::server

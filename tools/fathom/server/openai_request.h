@@ -1,0 +1,48 @@
+// The body of POST /v1/chat/completions and /v1/completions, parsed and validated.
+//
+// Everything that can be checked without the model is checked here, and every problem is a
+// 400 ApiError naming the field: malformed JSON, wrong types, values out of range, and OpenAI
+// features Fathom does not implement (n > 1, logprobs, tools, ...), which are refused rather
+// than silently ignored. Fields that do not change the output (user, metadata, ...) and unknown
+// fields are ignored, as most OpenAI-compatible servers do.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fathom/tokenizer/chat_messages.h"
+
+namespace fathom::server {
+
+enum class Endpoint { chat_completions, completions };
+
+// Sampling fields the request set; the rest come from the [generation] defaults.
+struct SamplingOverrides {
+  std::optional<double> temperature, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty;
+  std::optional<int64_t> top_k;
+  std::optional<uint64_t> seed;
+};
+
+struct CompletionRequest {
+  Endpoint endpoint = Endpoint::chat_completions;
+  std::string model;
+  std::vector<tokenizer::ChatMessage> messages;  // chat completions
+  std::optional<std::string> prompt_text;        // completions: a prompt string...
+  std::vector<int32_t> prompt_ids;               // ...or token ids
+  std::optional<int64_t> max_tokens;             // max_tokens or max_completion_tokens
+  SamplingOverrides sampling;
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;     // stream_options.include_usage
+  bool ignore_eos = false;        // extension (as in vLLM): generate past end-of-sequence
+  bool return_token_ids = false;  // extension (as in vLLM): choices carry "token_ids"
+};
+
+// Throw ApiError (400) on anything malformed.
+CompletionRequest parse_chat_completion_request(std::string_view body);
+CompletionRequest parse_completion_request(std::string_view body);
+
+}  // namespace fathom::server

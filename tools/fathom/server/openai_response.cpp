@@ -1,0 +1,96 @@
+#include "server/openai_response.h"
+
+#include <chrono>
+#include <random>
+
+namespace fathom::server {
+
+namespace {
+
+using nlohmann::json;
+
+std::string random_suffix() {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, sizeof(kAlphabet) - 2);
+  std::string s(24, ' ');
+  for (char& c : s) c = kAlphabet[pick(rng)];
+  return s;
+}
+
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+json envelope(const ResponseHeader& h, const char* object) {
+  return {{"id", h.id}, {"object", object}, {"created", h.created}, {"model", h.model}};
+}
+
+json finish_json(const std::optional<std::string>& reason) { return reason ? json(*reason) : json(nullptr); }
+
+}  // namespace
+
+ResponseHeader new_response_header(Endpoint endpoint, const std::string& model) {
+  ResponseHeader h;
+  h.endpoint = endpoint;
+  h.id = (endpoint == Endpoint::chat_completions ? "chatcmpl-" : "cmpl-") + random_suffix();
+  h.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  h.model = model;
+  return h;
+}
+
+std::string finish_reason_text(engine::FinishReason reason) {
+  return reason == engine::FinishReason::length ? "length" : "stop";
+}
+
+json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
+                   const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids) {
+  json choice;
+  json response;
+  if (h.endpoint == Endpoint::chat_completions) {
+    response = envelope(h, "chat.completion");
+    choice = {{"index", 0},
+              {"message", {{"role", "assistant"}, {"content", text}}},
+              {"logprobs", nullptr},
+              {"finish_reason", finish_reason}};
+  } else {
+    response = envelope(h, "text_completion");
+    choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+  }
+  if (token_ids) choice["token_ids"] = *token_ids;
+  response["choices"] = json::array({choice});
+  response["usage"] = usage_json(usage);
+  return response;
+}
+
+json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usage_field) {
+  json chunk;
+  json choice;
+  if (h.endpoint == Endpoint::chat_completions) {
+    chunk = envelope(h, "chat.completion.chunk");
+    json delta = json::object();
+    if (c.first) delta["role"] = "assistant";
+    if (c.first || !c.text.empty()) delta["content"] = c.text;
+    choice = {{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish_json(c.finish_reason)}};
+  } else {
+    chunk = envelope(h, "text_completion");
+    choice = {{"index", 0}, {"text", c.text}, {"logprobs", nullptr}, {"finish_reason", finish_json(c.finish_reason)}};
+  }
+  if (c.token_ids) choice["token_ids"] = *c.token_ids;
+  chunk["choices"] = json::array({choice});
+  if (with_usage_field) chunk["usage"] = nullptr;
+  return chunk;
+}
+
+json usage_chunk(const ResponseHeader& h, const Usage& usage) {
+  json chunk = envelope(h, h.endpoint == Endpoint::chat_completions ? "chat.completion.chunk" : "text_completion");
+  chunk["choices"] = json::array();
+  chunk["usage"] = usage_json(usage);
+  return chunk;
+}
+
+std::string to_wire(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace fathom::server

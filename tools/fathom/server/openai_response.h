@@ -1,0 +1,58 @@
+// The JSON Fathom answers with, in the shapes the OpenAI API uses: a whole response
+// ("chat.completion" / "text_completion"), stream chunks ("chat.completion.chunk" /
+// "text_completion"), and the final usage chunk of a stream.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fathom/engine/engine.h"
+#include "server/openai_request.h"
+
+namespace fathom::server {
+
+// What every response and chunk of one request repeats.
+struct ResponseHeader {
+  Endpoint endpoint = Endpoint::chat_completions;
+  std::string id;       // "chatcmpl-…" or "cmpl-…"
+  int64_t created = 0;  // Unix seconds
+  std::string model;
+};
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+// A fresh header: a random id with the endpoint's prefix, the current time.
+ResponseHeader new_response_header(Endpoint endpoint, const std::string& model);
+
+// "stop" or "length"; other reasons never reach a client as a finish_reason.
+std::string finish_reason_text(engine::FinishReason reason);
+
+// `token_ids`: set when the request asked for them (return_token_ids).
+nlohmann::json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
+                             const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids);
+
+// One stream chunk. `first` marks the chat stream's opening chunk (it carries the role);
+// `finish_reason` is set on the last chunk of the choice; `with_usage_field` adds "usage": null
+// as OpenAI does when stream_options.include_usage is on.
+struct ChunkContent {
+  std::string text;
+  std::optional<std::string> finish_reason;
+  std::optional<std::vector<int32_t>> token_ids;
+  bool first = false;
+};
+nlohmann::json stream_chunk(const ResponseHeader& h, const ChunkContent& content, bool with_usage_field);
+
+// The chunk after the last choice chunk when include_usage is on: no choices, the usage.
+nlohmann::json usage_chunk(const ResponseHeader& h, const Usage& usage);
+
+// Serialises for the wire; text from the model is valid UTF-8, but a stray byte must not throw.
+std::string to_wire(const nlohmann::json& j);
+
+}  // namespace fathom::server
