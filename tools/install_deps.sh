@@ -14,3 +14,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libcpp-httplib-dev libdnnl-dev \
   hipcc \
   python3 python3-pip python3-venv >/dev/null
+
+# Python packages for the tests (the official openai client for tests/server), in the
+# repository's .venv, where the build finds it (tests/server/CMakeLists.txt).
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q -r tests/requirements.txt

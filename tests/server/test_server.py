@@ -1,0 +1,489 @@
+"""End-to-end tests of ``fathom serve`` on the demo model: the official ``openai`` client
+unchanged (chat, completions, streaming, errors), 8 concurrent greedy requests against the same
+requests alone, and raw HTTP for what a client library would never send (malformed JSON,
+oversize bodies, a client that leaves mid-stream, a full queue).
+
+The demo model has random weights, so outputs are compared token for token, never read.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+
+import openai
+import pytest
+
+from conftest import HTTP_TIMEOUT_S, ServerProcess
+
+# Greedy and long enough that the requests of a batch overlap; ignore_eos (a Fathom extension,
+# as in vLLM) makes every length exact, return_token_ids lets outputs be compared token by token.
+GREEDY = {"temperature": 0, "max_tokens": 24}
+EXACT = {"ignore_eos": True, "return_token_ids": True}
+
+
+def chat(client: openai.OpenAI, model: str, content: str, **kwargs):
+    return client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}], **kwargs)
+
+
+def assert_openai_error(status: int, body: dict, expected_status: int, param: str | None = None,
+                        code: str | None = None) -> None:
+    assert status == expected_status, body
+    error = body["error"]
+    assert set(error) == {"message", "type", "param", "code"}, body
+    assert isinstance(error["message"], str) and error["message"]
+    if param is not None:
+        assert error["param"] == param, body
+    if code is not None:
+        assert error["code"] == code, body
+
+
+def assert_serves(server: ServerProcess) -> None:
+    """The server still answers a good request after whatever the test did."""
+    reply = chat(server.client(), server.model_id, "still there?", max_tokens=2, temperature=0)
+    assert reply.choices[0].message.role == "assistant"
+    assert reply.usage.completion_tokens >= 1
+
+
+class RawStream:
+    """A streaming request on a raw socket, for leaving in the middle of it."""
+
+    def __init__(self, server: ServerProcess, payload: dict, path: str = "/v1/chat/completions"):
+        body = json.dumps({**payload, "stream": True}).encode()
+        self.sock = socket.create_connection((server.host, server.port), timeout=HTTP_TIMEOUT_S)
+        head = (f"POST {path} HTTP/1.1\r\nHost: {server.host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.sock.sendall(head + body)
+        self.received = b""
+
+    def read_until(self, marker: bytes, count: int = 1) -> bytes:
+        while self.received.count(marker) < count:
+            data = self.sock.recv(4096)
+            if not data:
+                raise AssertionError(f"connection closed before {marker!r}: {self.received[:500]!r}")
+            self.received += data
+        return self.received
+
+    def read_tokens(self) -> None:
+        """Returns once generation is under way: past the opening chunk, at a token chunk."""
+        self.read_until(b"data: ", count=2)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# --- the openai client, unchanged -----------------------------------------------------------
+
+
+def test_health_and_models(server):
+    health = server.health()
+    assert health["status"] == "ok"
+    assert health["model"] == server.model_id
+    for key in ("running", "waiting", "completed", "cancelled", "failed"):
+        assert isinstance(health[key], int)
+
+    models = server.client().models.list()
+    assert [m.id for m in models.data] == [server.model_id]
+    assert models.data[0].object == "model"
+    assert server.client().models.retrieve(server.model_id).id == server.model_id
+    with pytest.raises(openai.NotFoundError):
+        server.client().models.retrieve("no-such-model")
+
+
+def test_chat_completion(server):
+    reply = chat(server.client(), server.model_id, "Hello!", **GREEDY, extra_body=EXACT)
+    assert reply.object == "chat.completion"
+    assert reply.id.startswith("chatcmpl-")
+    assert reply.model == server.model_id
+    assert len(reply.choices) == 1
+    choice = reply.choices[0]
+    assert choice.index == 0
+    assert choice.message.role == "assistant"
+    assert choice.finish_reason == "length"
+    assert reply.usage.completion_tokens == GREEDY["max_tokens"]
+    assert len(choice.token_ids) == GREEDY["max_tokens"]
+    # The chat template wraps the text: BOS, the user marker, the text, the assistant marker.
+    assert reply.usage.prompt_tokens > len("Hello!")
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    # Greedy: the same request, the same answer.
+    again = chat(server.client(), server.model_id, "Hello!", **GREEDY, extra_body=EXACT)
+    assert again.choices[0].token_ids == choice.token_ids
+    assert again.choices[0].message.content == choice.message.content
+
+
+def test_chat_without_extensions_or_max_tokens(server):
+    # Exactly what an ordinary OpenAI program sends; the length comes from [generation].
+    reply = chat(server.client(), server.model_id, "Hi")
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert 1 <= reply.usage.completion_tokens <= 16
+    assert isinstance(reply.choices[0].message.content, str)
+
+
+def test_chat_streaming_matches_non_streaming(server):
+    whole = chat(server.client(), server.model_id, "Tell me a story.", **GREEDY, extra_body=EXACT)
+    stream = chat(server.client(), server.model_id, "Tell me a story.", **GREEDY, extra_body=EXACT, stream=True,
+                  stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.id == chunks[0].id and c.object == "chat.completion.chunk" for c in chunks)
+    choice_chunks = [c for c in chunks if c.choices]
+    text = "".join(c.choices[0].delta.content or "" for c in choice_chunks)
+    token_ids = [t for c in choice_chunks for t in (getattr(c.choices[0], "token_ids", None) or [])]
+    assert text == whole.choices[0].message.content
+    assert token_ids == whole.choices[0].token_ids
+    assert [c.choices[0].finish_reason for c in choice_chunks if c.choices[0].finish_reason] == ["length"]
+    # include_usage: one last chunk without choices carries the counts.
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == GREEDY["max_tokens"]
+    assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+
+
+def test_stream_without_usage_ends_with_done(server):
+    status, body = server.request("POST", "/v1/chat/completions", json.dumps({
+        "model": server.model_id, "messages": [{"role": "user", "content": "x"}], "max_tokens": 3,
+        "stream": True}), {"Content-Type": "application/json"})
+    assert status == 200
+    events = [e for e in body.decode().split("\n\n") if e]
+    assert all(e.startswith("data: ") for e in events), events
+    assert events[-1] == "data: [DONE]"
+    payloads = [json.loads(e[len("data: "):]) for e in events[:-1]]
+    assert all("usage" not in p for p in payloads)
+    assert payloads[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_completions(server):
+    client = server.client()
+    reply = client.completions.create(model=server.model_id, prompt="The sea", **GREEDY, extra_body=EXACT)
+    assert reply.object == "text_completion"
+    assert reply.id.startswith("cmpl-")
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage.completion_tokens == GREEDY["max_tokens"]
+    # The byte-level demo tokenizer: BOS plus one token per byte.
+    assert reply.usage.prompt_tokens == 1 + len("The sea")
+
+    streamed = client.completions.create(model=server.model_id, prompt="The sea", **GREEDY, extra_body=EXACT,
+                                         stream=True)
+    chunks = list(streamed)
+    assert "".join(c.choices[0].text for c in chunks) == reply.choices[0].text
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_completions_from_token_ids(server):
+    # What "abc" encodes to with the byte-level demo tokenizer (BOS, then one token per byte),
+    # given as ids, completes exactly as the text does.
+    client = server.client()
+    by_text = client.completions.create(model=server.model_id, prompt="abc", **GREEDY, extra_body=EXACT)
+    tokenizer = json.loads((server.model_dir / "tokenizer.json").read_text())
+    bos_id = next(t["id"] for t in tokenizer["added_tokens"] if "begin" in t["content"])
+    prompt_ids = [bos_id] + [tokenizer["model"]["vocab"][c] for c in "abc"]
+    by_ids = client.completions.create(model=server.model_id, prompt=prompt_ids, **GREEDY, extra_body=EXACT)
+    assert by_ids.usage.prompt_tokens == by_text.usage.prompt_tokens == 4
+    assert by_ids.choices[0].token_ids == by_text.choices[0].token_ids
+
+
+def test_seed_makes_sampling_reproducible(server):
+    client = server.client()
+    params = dict(temperature=1.0, top_p=0.9, max_tokens=24, seed=1234, extra_body=EXACT)
+    first = chat(client, server.model_id, "Surprise me", **params)
+    second = chat(client, server.model_id, "Surprise me", **params)
+    assert first.choices[0].token_ids == second.choices[0].token_ids
+
+
+def test_stop_string(server):
+    client = server.client()
+    free = chat(client, server.model_id, "Go on", temperature=0, max_tokens=64, extra_body=EXACT)
+    text = free.choices[0].message.content
+    # Stop at the first printable ASCII character after the start (the demo model mostly emits
+    # printable bytes); the answer must be exactly the text before it.
+    at = next(i for i, c in enumerate(text) if i > 0 and c.isascii() and c.isprintable())
+    stopped = chat(client, server.model_id, "Go on", temperature=0, max_tokens=64, stop=[text[at]],
+                   extra_body={"ignore_eos": True})
+    assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.choices[0].message.content == text[:at]
+    assert stopped.usage.completion_tokens < 64
+
+
+def test_penalties_are_accepted(server):
+    reply = chat(server.client(), server.model_id, "x", max_tokens=4, temperature=0, presence_penalty=1.0,
+                 frequency_penalty=0.5, top_p=0.5)
+    assert reply.usage.completion_tokens >= 1
+
+
+# --- batching -------------------------------------------------------------------------------
+
+PROMPTS = ["Hello", "What is the capital of France?", "a", "Write a haiku about the sea, please.",
+           "1 2 3 4 5 6 7 8 9", "Why?", "DeepSeek", "Tell me about batching in inference servers."]
+
+
+def run_request(server: ServerProcess, i: int, prompt: str) -> tuple[list[int], str]:
+    """Even requests stream, odd ones do not; chat and completions alternate in pairs."""
+    client = server.client()
+    params = dict(model=server.model_id, temperature=0, max_tokens=48, extra_body=EXACT)
+    use_chat = (i // 2) % 2 == 0
+    if i % 2 == 0:
+        if use_chat:
+            chunks = list(client.chat.completions.create(messages=[{"role": "user", "content": prompt}],
+                                                         stream=True, **params))
+            return ([t for c in chunks if c.choices for t in (getattr(c.choices[0], "token_ids", None) or [])],
+                    "".join(c.choices[0].delta.content or "" for c in chunks if c.choices))
+        chunks = list(client.completions.create(prompt=prompt, stream=True, **params))
+        return ([t for c in chunks for t in (getattr(c.choices[0], "token_ids", None) or [])],
+                "".join(c.choices[0].text for c in chunks))
+    if use_chat:
+        reply = client.chat.completions.create(messages=[{"role": "user", "content": prompt}], **params)
+        return reply.choices[0].token_ids, reply.choices[0].message.content
+    reply = client.completions.create(prompt=prompt, **params)
+    return reply.choices[0].token_ids, reply.choices[0].text
+
+
+def test_eight_concurrent_greedy_requests_match_each_alone(server):
+    alone = [run_request(server, i, p) for i, p in enumerate(PROMPTS)]
+    assert all(len(ids) == 48 for ids, _ in alone)
+
+    results: list = [None] * len(PROMPTS)
+    errors: list = []
+    barrier = threading.Barrier(len(PROMPTS))
+    peak_running = 0
+    done = threading.Event()
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(HTTP_TIMEOUT_S)
+            results[i] = run_request(server, i, PROMPTS[i])
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    def monitor() -> None:
+        nonlocal peak_running
+        while not done.is_set():
+            peak_running = max(peak_running, server.health().get("running", 0))
+            time.sleep(0.005)
+
+    # Several rounds, so that the batch is observed at least once even on a fast machine; every
+    # round must match.
+    for _ in range(3):
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(PROMPTS))]
+        watcher = threading.Thread(target=monitor)
+        done.clear()
+        watcher.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HTTP_TIMEOUT_S * 2)
+        done.set()
+        watcher.join(HTTP_TIMEOUT_S)
+        assert not errors, errors
+        for i, prompt in enumerate(PROMPTS):
+            assert results[i] == alone[i], f"request {i} ({prompt!r}) differs when batched"
+        if peak_running > 1:
+            break
+    assert peak_running > 1, "the concurrent requests never ran in one batch"
+
+
+# --- errors through the openai client --------------------------------------------------------
+
+
+def test_client_sees_openai_errors(server):
+    client = server.client()
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(client, server.model_id, "x", n=2)
+    assert e.value.status_code == 400
+    assert e.value.body["param"] == "n"
+    with pytest.raises(openai.NotFoundError) as e:
+        chat(client, "gpt-4o", "x")
+    assert e.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(client, server.model_id, "x", max_tokens=100_000)
+    assert e.value.body["code"] == "context_length_exceeded"
+    with pytest.raises(openai.BadRequestError):
+        chat(client, server.model_id, "x", temperature=5)
+    assert_serves(server)
+
+
+def test_model_aliases(server):
+    # The directory name is the id; the path given on the command line is accepted too.
+    reply = chat(server.client(), str(server.model_dir), "x", max_tokens=1)
+    assert reply.model == server.model_id
+
+
+# --- raw HTTP -------------------------------------------------------------------------------
+
+
+def test_malformed_json(server):
+    for body in ["{", "not json", "[1, 2]", '{"model": "x",}', ""]:
+        status, raw = server.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        assert_openai_error(status, json.loads(raw), 400)
+        assert_serves(server)
+
+
+@pytest.mark.parametrize("fields, param", [
+    ({"temperature": "hot"}, "temperature"),
+    ({"max_tokens": "10"}, "max_tokens"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"messages": "hello"}, "messages"),
+    ({"messages": []}, "messages"),
+    ({"messages": [{"role": "user", "content": 42}]}, "messages"),
+    ({"stream": "yes"}, "stream"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ({"n": 2}, "n"),
+    ({"model": None}, "model"),
+    ({"logprobs": True}, "logprobs"),
+])
+def test_bad_fields(server, fields, param):
+    payload = {"model": server.model_id, "messages": [{"role": "user", "content": "x"}], **fields}
+    status, body = server.post_json("/v1/chat/completions", payload)
+    assert_openai_error(status, body, 400, param=param)
+    assert_serves(server)
+
+
+def test_bad_completion_prompt(server):
+    status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": ["a", "b"]})
+    assert_openai_error(status, body, 400, param="prompt")
+    status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": [10**9]})
+    assert_openai_error(status, body, 400)
+    assert_serves(server)
+
+
+def test_unknown_route_and_method(server):
+    for method, path in [("GET", "/v1/nothing"), ("POST", "/v2/chat/completions"), ("GET", "/")]:
+        status, body = server.request(method, path, "{}" if method == "POST" else None)
+        assert_openai_error(status, json.loads(body), 404, code="unknown_url")
+    status, body = server.request("GET", "/v1/chat/completions")
+    assert_openai_error(status, json.loads(body), 405)
+    assert_serves(server)
+
+
+def test_unknown_model(server):
+    status, body = server.post_json("/v1/completions", {"model": "no-such-model", "prompt": "x"})
+    assert_openai_error(status, body, 404, param="model", code="model_not_found")
+    assert_serves(server)
+
+
+def test_oversize_body(server):
+    limit = 65536
+    big = json.dumps({"model": server.model_id, "prompt": "x" * (2 * limit)})
+    status, body = server.request("POST", "/v1/completions", big, {"Content-Type": "application/json"})
+    assert_openai_error(status, json.loads(body), 413, code="request_too_large")
+    assert_serves(server)
+
+    # Chunked transfer encoding has no Content-Length to check up front; the limit still holds.
+    def chunks():
+        for i in range(0, len(big), 8192):
+            yield big[i:i + 8192].encode()
+    status, body = server.request("POST", "/v1/completions", chunks(),
+                                  {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                                  chunked=True)
+    assert_openai_error(status, json.loads(body), 413, code="request_too_large")
+
+    # Just under the limit is fine.
+    fits = {"model": server.model_id, "prompt": "x" * 100, "max_tokens": 1}
+    status, body = server.post_json("/v1/completions", fits)
+    assert status == 200, body
+    assert_serves(server)
+
+
+def test_client_leaving_mid_stream_frees_its_slot(server):
+    before = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    # Long enough that it cannot finish by itself during the test (max_seq_len is 512).
+    stream = RawStream(server, {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
+                                "max_tokens": 480, "ignore_eos": True})
+    try:
+        stream.read_tokens()
+    finally:
+        stream.close()
+    after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    assert after["cancelled"] == before["cancelled"] + 1, (before, after)
+    assert_serves(server)
+
+
+def test_stream_closes_cleanly_after_done(server):
+    stream = RawStream(server, {"model": server.model_id, "prompt": "abc", "max_tokens": 2}, "/v1/completions")
+    try:
+        stream.read_until(b"data: [DONE]\n\n")
+        # The chunked body ends right after [DONE].
+        stream.read_until(b"0\r\n\r\n")
+    finally:
+        stream.close()
+
+
+# --- servers of their own ------------------------------------------------------------------
+
+
+def test_api_key(start_server):
+    server = start_server('[server]\napi_key = "from-config"\n', extra_args=["--api-key", "s3cret"])
+    # --api-key wins over server.api_key.
+    reply = chat(server.client(api_key="s3cret"), server.model_id, "x", max_tokens=2)
+    assert reply.usage.completion_tokens >= 1
+    with pytest.raises(openai.AuthenticationError) as e:
+        chat(server.client(api_key="from-config"), server.model_id, "x", max_tokens=2)
+    assert e.value.status_code == 401
+    assert e.value.body["code"] == "invalid_api_key"
+
+    payload = {"model": server.model_id, "prompt": "x", "max_tokens": 1}
+    for headers in [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"},
+                    {"Authorization": "Basic s3cret"}]:
+        status, body = server.post_json("/v1/completions", payload, headers)
+        assert_openai_error(status, body, 401, code="invalid_api_key")
+    status, body = server.request("GET", "/v1/models")
+    assert_openai_error(status, json.loads(body), 401, code="invalid_api_key")
+    # /health stays open for load balancers and probes.
+    assert server.health()["status"] == "ok"
+    status, body = server.post_json("/v1/completions", payload, {"Authorization": "Bearer s3cret"})
+    assert status == 200, body
+
+
+def test_full_queue_answers_503(start_server):
+    # One batch slot and one queue place: a running request and a waiting one fill the server.
+    server = start_server("[server]\nmax_queue = 1\n", max_batch=1)
+    long_request = {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
+                    "max_tokens": 480, "ignore_eos": True}
+    running = RawStream(server, long_request)
+    waiting = None
+    try:
+        running.read_tokens()
+        server.wait_for_health(lambda h: h.get("running") == 1)
+        waiting = RawStream(server, long_request)
+        server.wait_for_health(lambda h: h.get("waiting") == 1)
+
+        status, body = server.post_json("/v1/chat/completions", {**long_request, "max_tokens": 1})
+        assert_openai_error(status, body, 503)
+        with pytest.raises(openai.InternalServerError) as e:
+            chat(server.client(), server.model_id, "x", max_tokens=1)
+        assert e.value.status_code == 503
+        assert server.health()["status"] == "ok"
+    finally:
+        running.close()
+        if waiting:
+            waiting.close()
+    # Both clients left: the running one is noticed at its next token, the waiting one at its
+    # next heartbeat (or when it gets the slot and writes).
+    after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    assert after["cancelled"] == 2, after
+    assert_serves(server)
+
+
+def test_sigterm_stops_the_server_cleanly(start_server):
+    server = start_server()
+    stream = RawStream(server, {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
+                                "max_tokens": 480, "ignore_eos": True})
+    try:
+        stream.read_tokens()
+        assert server.stop(signal.SIGTERM) == 0, server.stderr()
+        # The stream was told, then the connection closed.
+        while True:
+            data = stream.sock.recv(65536)
+            if not data:
+                break
+            stream.received += data
+    finally:
+        stream.close()
+    assert b"shutting down" in stream.received or b"0\r\n\r\n" in stream.received
+    assert "shutting down" in server.stderr()
+
+
+def test_sigint_stops_an_idle_server(start_server):
+    server = start_server()
+    assert server.stop(signal.SIGINT) == 0, server.stderr()
