@@ -25,7 +25,9 @@ class CpuBackend final : public sdk::HostBackend {
     out.kind = FATHOM_DEVICE_CPU;
     sdk::copy_text(out.name, sizeof out.name, cpu_model_name() + " (" + std::to_string(ctx_.threads()) + " threads)");
     std::string d = std::string(isa_description(ctx_.options.isa)) + (ctx_.options.isa_forced ? " (forced)" : "") + "; " +
-                    ctx_.dnnl.describe() + "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
+                    ctx_.dnnl.describe() + "; matmuls " +
+                    (ctx_.options.bf16_matmuls && ctx_.dnnl.bf16_matmul() ? "bf16 (oneDNN)" : "f32") +
+                    "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
                     "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows";
     sdk::copy_text(out.description, sizeof out.description, d);
     out.total_memory = total_memory_bytes();

@@ -12,6 +12,11 @@ namespace {
 // The defaults come from the measurements in docs/performance.md ("CPU backend"):
 //  - weights = "fp8": decode reads half the bytes of bf16 and the in-register widening keeps up
 //    with memory on AVX2 as on AVX-512, so FP8 is faster at batch 1 and needs half the RAM;
+//  - matmul_precision = "f32": activations stay f32 in every product, so results are the same on
+//    every CPU and within f32 rounding of the reference. Rounding them to bf16 for oneDNN's bf16
+//    kernels (AVX-512 only) speeds prefill up about 2x but, on the golden fixtures, flips the
+//    router's choice between nearly tied experts and moves logits by up to 20-70 % of their
+//    range (emulated on AVX2); decode is bound by memory and gains nothing from it;
 //  - gemv_max_rows = 16: up to 16 rows the GEMV kernels (one pass over the weights, widened in
 //    registers) beat widening tiles for oneDNN's sgemm by 1.1-3x; at 32 they tie, at 64 the
 //    tiles win for FP8.
@@ -20,6 +25,8 @@ const fathom_option_decl kDecls[] = {
      "OpenMP threads for every kernel and oneDNN call; 0 = one per physical core this process may use"},
     {"weights", FATHOM_OPTION_STRING, 0, "\"fp8\"",
      "FP8 checkpoints: \"fp8\" keeps them FP8 and widens in registers, \"bf16\" dequantises them at load"},
+    {"matmul_precision", FATHOM_OPTION_STRING, 0, "\"f32\"",
+     "\"f32\": activations stay f32 in every product; \"bf16\": bf16 weights use oneDNN's bf16 kernels where it has them"},
     {"gemv_max_rows", FATHOM_OPTION_INT, 0, "16",
      "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
     {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",
@@ -64,6 +71,11 @@ CpuOptions parse_options(const fathom_options& options) {
   if (weights == "fp8") o.fp8 = Fp8Storage::fp8;
   else if (weights == "bf16") o.fp8 = Fp8Storage::bf16;
   else sdk::fail_invalid("[backend.cpu] weights = \"" + weights + "\": expected \"fp8\" or \"bf16\"");
+
+  std::string precision = "f32";
+  get_string(options, "matmul_precision", precision);
+  if (precision == "f32" || precision == "bf16") o.bf16_matmuls = precision == "bf16";
+  else sdk::fail_invalid("[backend.cpu] matmul_precision = \"" + precision + "\": expected \"f32\" or \"bf16\"");
 
   get_int(options, "gemv_max_rows", o.gemv_max_rows);
   if (o.gemv_max_rows < 0 || o.gemv_max_rows > 64)

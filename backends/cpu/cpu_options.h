@@ -19,6 +19,9 @@ enum class Fp8Storage {
 struct CpuOptions {
   int threads = 1;              // resolved: >= 1
   Fp8Storage fp8 = Fp8Storage::fp8;
+  // matmul_precision = "bf16": bf16 weights go to oneDNN's bf16 kernels (where it has them),
+  // which round the activations to bf16. Off by default: see cpu_options.cpp.
+  bool bf16_matmuls = false;
   int64_t gemv_max_rows = 16;   // matmuls with at most this many rows of x use the GEMV kernels
   Isa isa = Isa::scalar;        // resolved: the table the kernels run with
   bool isa_forced = false;      // chosen by the `isa` option rather than detected

@@ -30,6 +30,8 @@ std::vector<Variant> variants() {
       {"gemv_for_every_m", "gemv_max_rows = 64"},
       {"onednn_for_every_m", "gemv_max_rows = 0"},
       {"fp8_held_as_bf16", "weights = \"bf16\""},
+      // oneDNN's bf16 kernels where this CPU has them (AVX-512); the same as the default elsewhere.
+      {"bf16_matmuls", "matmul_precision = \"bf16\"\nweights = \"bf16\""},
       {"one_thread", "threads = 1"},
   };
   // The vector table the default does not pick, where this CPU can run it.
@@ -106,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(Cpu, CpuOptionVariants, ::testing::ValuesIn(params()), 
 TEST(CpuOptions, BadValuesAreRefusedWithTheKey) {
   for (const auto& [options, key] : std::vector<std::pair<std::string, std::string>>{
            {"weights = \"fp4\"", "weights"}, {"threads = -1", "threads"}, {"isa = \"neon\"", "isa"},
-           {"gemv_max_rows = 1000", "gemv_max_rows"}}) {
+           {"gemv_max_rows = 1000", "gemv_max_rows"}, {"matmul_precision = \"fp16\"", "matmul_precision"}}) {
     try {
       cpu_with({"bad_" + key, options});
       ADD_FAILURE() << options << " was accepted";

@@ -2,13 +2,15 @@
 // configs/cpu.toml.
 //
 // Tolerance: max |Δlogit| ≤ 2^-5 × max |logit| (≈ 3.1e-2), the "bf16 tolerance": four bf16
-// epsilons (2^-7). Why that much:
-//  - FP8 checkpoints held as bf16 (weights = "bf16") round every dequantised weight to bf16
-//    (2^-9 relative); measured on the FP8 fixture: 9.7e-3 of the largest logit;
-//  - where oneDNN has bf16 kernels (AVX-512 CPUs) the large products also round their f32
-//    activations to bf16, an error of the same size, so the two together may reach ~2e-2;
-//  - a real bug (wrong layout, scale, index or cache position) moves logits by their own size.
-// On AVX2 CPUs every product is f32 and the measured error is ~1e-6 relative; the test prints it.
+// epsilons (2^-7). By default every product keeps f32 activations and the measured error is
+// ~1e-6 of the largest logit (the test prints it); the bound is set by the bf16 variants:
+//  - FP8 checkpoints held as bf16 (weights = "bf16") round each dequantised weight to bf16
+//    (2^-9 relative): measured 9.7e-3 on the FP8 fixture;
+//  - matmul_precision = "bf16" (oneDNN's bf16 kernels, AVX-512 only) also rounds activations to
+//    bf16: emulated on AVX2, 1.2e-3 to 1.8e-2 on the 7- and 33-token prompts. On the 40-token
+//    ones it flips the router between nearly tied experts (errors of 0.2-0.7), which no rounding
+//    bound covers, so that variant is checked on the shorter prompts only.
+// A real bug (a wrong layout, scale, index or cache position) moves logits by their own size.
 //
 // Argmax: it must match wherever the reference's best logit leads the runner-up by more than
 // twice the allowed error; closer than that, a bf16 rounding may legitimately swap a near tie.
@@ -168,6 +170,20 @@ TEST_P(GoldenCpu, EveryMatmulPathMatches) {
   expect_prefill_matches(*load(false), "no-gemv prefill");
   use("gemv_max_rows = 64");
   expect_prefill_matches(*load(false), "gemv-only prefill");
+}
+
+// oneDNN's bf16 kernels where this CPU has them (the same products as the default elsewhere), on
+// the prompts too short for a routing flip (see the tolerance note above).
+TEST_P(GoldenCpu, Bf16MatmulsStayCloseOnShortPrompts) {
+  use("matmul_precision = \"bf16\"\nweights = \"bf16\"");
+  auto model = load(false);
+  for (const Sequence& s : load_golden(GetParam())) {
+    if (s.ids.size() > 33) continue;
+    std::vector<int32_t> pos(s.ids.size()), slots(s.ids.size(), 0);
+    std::iota(pos.begin(), pos.end(), 0);
+    auto r = model->forward({s.ids, pos, slots}, AttentionForm::naive);
+    EXPECT_TRUE(matches(r.logits, s.logits, GetParam() + " bf16 matmuls " + std::to_string(s.ids.size()) + " tokens"));
+  }
 }
 
 // FP8 checkpoints dequantised to bf16 at load: the weights themselves are bf16-rounded.

@@ -35,14 +35,11 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
     bf16_ = to_bf16_rows(ctx, view_);
     view_ = WeightView{WFormat::bf16, bf16_.data(), source.rows, source.cols, nullptr};
   }
-  const bool compact = view_.fmt == WFormat::bf16 || view_.fmt == WFormat::f16;
-  if (compact && ctx.dnnl.bf16_matmul()) {
-    if (view_.fmt == WFormat::bf16) {
-      packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols);
-    } else {
-      const std::vector<uint16_t> rows = to_bf16_rows(ctx, view_);
-      packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, rows.data(), view_.rows, view_.cols);
-    }
+  if (view_.rows == 0 || view_.cols == 0) return;  // nothing to pack; multiply() handles it
+  // Only bf16 weights go to oneDNN's bf16 kernels, and only when asked (matmul_precision): f16
+  // ones would lose three mantissa bits to bf16, more than their own precision allows.
+  if (view_.fmt == WFormat::bf16 && ctx.options.bf16_matmuls && ctx.dnnl.bf16_matmul()) {
+    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols);
     packed_for_all_m_ = true;
     bf16_ = {};
     bf16_.shrink_to_fit();

@@ -3,14 +3,15 @@
 // Storage, decided once at compile (see README.md, "Matrix products"):
 //  - FP8 with weights = "fp8": the checkpoint's bytes and scales, read in place;
 //  - FP8 with weights = "bf16": dequantised once to bf16 (owned here);
-//  - where oneDNN has bf16 kernels (AVX-512): bf16/f16/FP8-as-bf16 weights packed for oneDNN
-//    (the row-major copy is not kept: oneDNN serves every M, it ties the GEMV at M = 1);
+//  - with matmul_precision = "bf16", where oneDNN has bf16 kernels (AVX-512): bf16 and
+//    FP8-as-bf16 weights packed for oneDNN (the row-major copy is not kept: oneDNN serves every
+//    M, it ties the GEMV at M = 1); never f16 weights, bf16 would round away their precision;
 //  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN.
 // Per call with M rows of x:
 //  - packed for every M (bf16 oneDNN)                  → oneDNN
 //  - M <= gemv_max_rows                                → GEMV, widening in registers
 //  - packed (f32)                                      → oneDNN
-//  - otherwise (compact weights, no bf16 oneDNN here)  → tiles widened to f32 + oneDNN sgemm
+//  - otherwise (compact weights oneDNN cannot take)   → tiles widened to f32 + oneDNN sgemm
 #pragma once
 
 #include <cstdint>
