@@ -41,7 +41,7 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(fathom("--version").status, 0);
   Result help = fathom("--help");
   EXPECT_EQ(help.status, 0);
-  for (const char* cmd : {"backends", "run", "chat", "bench", "inspect", "logits", "tokenize", "make-tiny"}) {
+  for (const char* cmd : {"backends", "run", "chat", "serve", "bench", "inspect", "logits", "tokenize", "make-tiny"}) {
     EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd << " missing from --help:\n" << help.out;
   }
 }
