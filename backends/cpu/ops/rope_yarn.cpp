@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fathom/sdk/yarn.hpp"
 #include "ops/ops.h"
 #include "parallel.h"
 #include "scratch.h"
@@ -19,38 +20,9 @@ namespace fathom::cpu {
 
 namespace {
 
-std::vector<float> yarn_inverse_frequencies(const fathom_rope_attrs& a) {
-  const int half = a.rope_dim / 2;
-  const double dim = a.rope_dim, base = a.theta;
-  std::vector<float> inv_freq(static_cast<size_t>(half));
-  double low = 0, high = 0;
-  const bool yarn = a.yarn_factor > 1.0f;
-  if (yarn) {
-    auto correction_dim = [&](double rotations) {
-      return dim * std::log(a.original_max_positions / (rotations * 2 * M_PI)) / (2 * std::log(base));
-    };
-    low = std::max(std::floor(correction_dim(a.beta_fast)), 0.0);
-    high = std::min(std::ceil(correction_dim(a.beta_slow)), dim - 1);
-    if (low == high) high += 0.001;  // a zero-width ramp would divide by zero
-  }
-  for (int i = 0; i < half; ++i) {
-    const float pos_freq = static_cast<float>(std::pow(base, (2.0 * i) / dim));
-    const float extrapolated = 1.0f / pos_freq;
-    if (!yarn) {
-      inv_freq[static_cast<size_t>(i)] = extrapolated;
-      continue;
-    }
-    const float interpolated = 1.0f / (a.yarn_factor * pos_freq);
-    const float ramp = static_cast<float>(std::clamp((i - low) / (high - low), 0.0, 1.0));
-    const float keep = 1.0f - ramp;
-    inv_freq[static_cast<size_t>(i)] = interpolated * (1.0f - keep) + extrapolated * keep;
-  }
-  return inv_freq;
-}
-
 class RopeYarn final : public sdk::PreparedNode {
  public:
-  RopeYarn(CpuContext& ctx, const fathom_rope_attrs& a) : ctx_(ctx), a_(a), inv_freq_(yarn_inverse_frequencies(a)) {}
+  RopeYarn(CpuContext& ctx, const fathom_rope_attrs& a) : ctx_(ctx), a_(a), inv_freq_(sdk::yarn_inverse_frequencies(a)) {}
 
   void run(const sdk::KernelArgs& args) override {
     const float* x = args.in[0]->as<const float>();

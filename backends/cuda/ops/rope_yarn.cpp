@@ -1,4 +1,5 @@
 // rope_yarn (kernels/rope_yarn.cu); the YaRN frequency table is built here once per node.
+#include "fathom/sdk/yarn.hpp"
 #include "kernels/rope_yarn.cuh"
 #include "ops/registry.h"
 #include "ops/util.h"
@@ -13,7 +14,7 @@ class RopeOp final : public Op {
   explicit RopeOp(const OpBuild& b)
       : x_(b.inputs[0]), pos_(b.inputs[1]), out_(b.outputs[0]), x_desc_(b.desc.inputs[0]),
         out_dtype_(b.desc.outputs[0].dtype), attrs_(attrs_of<fathom_rope_attrs>(b.desc)) {
-    const std::vector<float> inv_freq = gpu::yarn_inverse_frequencies(attrs_);
+    const std::vector<float> inv_freq = sdk::yarn_inverse_frequencies(attrs_);
     inv_freq_ = static_cast<const float*>(b.memory.upload(inv_freq.data(), inv_freq.size() * sizeof(float)));
   }
 

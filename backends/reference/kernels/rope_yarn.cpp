@@ -8,50 +8,17 @@
 #include <cmath>
 #include <vector>
 
+#include "fathom/sdk/yarn.hpp"
 #include "kernels/kernels.h"
 
 namespace fathom::reference {
-
-namespace {
-
-std::vector<float> yarn_inverse_frequencies(const fathom_rope_attrs& a) {
-  const int half = a.rope_dim / 2;
-  const double dim = a.rope_dim, base = a.theta;
-  std::vector<float> inv_freq(static_cast<size_t>(half));
-  double low = 0, high = 0;
-  const bool yarn = a.yarn_factor > 1.0f;
-  if (yarn) {
-    auto correction_dim = [&](double rotations) {
-      return dim * std::log(a.original_max_positions / (rotations * 2 * M_PI)) / (2 * std::log(base));
-    };
-    low = std::max(std::floor(correction_dim(a.beta_fast)), 0.0);
-    high = std::min(std::ceil(correction_dim(a.beta_slow)), dim - 1);
-    if (low == high) high += 0.001;  // avoid a zero-width ramp
-  }
-  for (int i = 0; i < half; ++i) {
-    // f_i = base^(-2i/dim), computed in f32 like the references (1 / base^(2i/dim)).
-    const float pos_freq = static_cast<float>(std::pow(base, (2.0 * i) / dim));
-    const float extrapolated = 1.0f / pos_freq;
-    if (!yarn) {
-      inv_freq[static_cast<size_t>(i)] = extrapolated;
-      continue;
-    }
-    const float interpolated = 1.0f / (a.yarn_factor * pos_freq);
-    const float ramp = static_cast<float>(std::clamp((i - low) / (high - low), 0.0, 1.0));
-    const float keep = 1.0f - ramp;  // 1: original frequency, 0: divided by the factor
-    inv_freq[static_cast<size_t>(i)] = interpolated * (1.0f - keep) + extrapolated * keep;
-  }
-  return inv_freq;
-}
-
-}  // namespace
 
 void rope_yarn(const KernelArgs& args) {
   const auto& x = *args.in[0];
   const auto& positions = *args.in[1];
   const auto& out = *args.out[0];
   const auto a = args.attrs_as<fathom_rope_attrs>();
-  const std::vector<float> inv_freq = yarn_inverse_frequencies(a);
+  const std::vector<float> inv_freq = sdk::yarn_inverse_frequencies(a);
   const int64_t rows = x.dim(0), width = x.dim(1), heads = width / a.head_dim;
 
   for (int64_t t = 0; t < rows; ++t) {
