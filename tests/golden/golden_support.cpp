@@ -1,0 +1,184 @@
+#include "golden_support.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <span>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "fathom/core/error.h"
+
+namespace fathom::engine::golden {
+
+std::string fixture_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return s;
+}
+
+std::vector<Sequence> load_golden(const std::string& fixture) {
+  std::ifstream in(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture + "/golden.json");
+  if (!in) throw std::runtime_error("missing golden.json for " + fixture);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::vector<Sequence> out;
+  for (const auto& s : j["sequences"]) {
+    Sequence seq;
+    seq.ids = s["ids"].get<std::vector<int32_t>>();
+    seq.logits = s["logits"].get<std::vector<std::vector<float>>>();
+    if (s.contains("mtp_logits")) seq.mtp_logits = s["mtp_logits"].get<std::vector<std::vector<float>>>();
+    out.push_back(std::move(seq));
+  }
+  return out;
+}
+
+namespace {
+
+size_t argmax(std::span<const float> row) {
+  return static_cast<size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+}
+
+// How far transformers' best logit leads the runner-up.
+double lead(const std::vector<float>& row, size_t best) {
+  double runner_up = -INFINITY;
+  for (size_t v = 0; v < row.size(); ++v) {
+    if (v != best) runner_up = std::max(runner_up, static_cast<double>(row[v]));
+  }
+  return row[best] - runner_up;
+}
+
+}  // namespace
+
+::testing::AssertionResult matches(const std::vector<float>& got, const std::vector<std::vector<float>>& want,
+                                   Tolerance tolerance, const std::string& what) {
+  const size_t vocab = want.at(0).size();
+  if (got.size() != want.size() * vocab) {
+    return ::testing::AssertionFailure() << what << ": " << got.size() << " logits, expected " << want.size() * vocab;
+  }
+  double max_ref = 0, max_diff = 0;
+  for (const auto& row : want) {
+    for (float v : row) max_ref = std::max(max_ref, std::fabs(static_cast<double>(v)));
+  }
+  const double allowed = tolerance.relative * max_ref;
+  size_t argmax_mismatch = 0;
+  for (size_t t = 0; t < want.size(); ++t) {
+    const std::span<const float> row(got.data() + t * vocab, vocab);
+    for (size_t v = 0; v < vocab; ++v) max_diff = std::max(max_diff, std::fabs(static_cast<double>(row[v]) - want[t][v]));
+    const size_t best_want = argmax(want[t]);
+    if (argmax(row) == best_want || tolerance.argmax == Argmax::not_checked) continue;
+    if (tolerance.argmax == Argmax::every_position || lead(want[t], best_want) > 2 * allowed) ++argmax_mismatch;
+  }
+  std::printf("[golden] %s: max |Δ| / max |logit| = %.3g\n", what.c_str(), max_diff / std::max(max_ref, 1e-30));
+  if (max_diff <= allowed && argmax_mismatch == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": max |Δ| = " << max_diff << " (allowed " << allowed
+                                       << "), argmax differs at " << argmax_mismatch << " positions";
+}
+
+namespace {
+
+struct Positions {
+  std::vector<int32_t> pos, slots;
+  explicit Positions(size_t n) : pos(n), slots(n, 0) { std::iota(pos.begin(), pos.end(), 0); }
+};
+
+}  // namespace
+
+std::vector<float> prefill_logits(LoadedModel& model, const Sequence& s) {
+  Positions p(s.ids.size());
+  return model.forward({s.ids, p.pos, p.slots}, AttentionForm::naive).logits;
+}
+
+std::vector<float> decode_logits(LoadedModel& model, const Sequence& s) {
+  std::vector<float> rows;
+  for (size_t t = 0; t < s.ids.size(); ++t) {
+    int32_t pos = static_cast<int32_t>(t), slot = 0;
+    auto r = model.forward({std::span(s.ids).subspan(t, 1), std::span(&pos, 1), std::span(&slot, 1)},
+                           AttentionForm::absorbed);
+    rows.insert(rows.end(), r.logits.begin(), r.logits.end());
+  }
+  return rows;
+}
+
+std::vector<float> chunked_prefill_logits(LoadedModel& model, const Sequence& s) {
+  Positions p(s.ids.size());
+  const size_t split = s.ids.size() / 3;
+  auto a = model.forward({std::span(s.ids).first(split), std::span(p.pos).first(split), std::span(p.slots).first(split)},
+                         AttentionForm::naive);
+  auto b = model.forward(
+      {std::span(s.ids).subspan(split), std::span(p.pos).subspan(split), std::span(p.slots).subspan(split)},
+      AttentionForm::naive);
+  a.logits.insert(a.logits.end(), b.logits.begin(), b.logits.end());
+  return a.logits;
+}
+
+std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s) {
+  Positions p(s.ids.size());
+  auto main = model.forward({s.ids, p.pos, p.slots}, AttentionForm::naive);
+  // The MTP head predicts token t+2 from the main model's hidden state at t and the embedding of
+  // token t+1, so it sees every position but the last.
+  const size_t rows = s.ids.size() - 1, d = static_cast<size_t>(model.spec().hidden_size);
+  return model.mtp_forward({std::span(s.ids).subspan(1), std::span(p.pos).first(rows), std::span(p.slots).first(rows)},
+                           std::span(main.hidden).first(rows * d));
+}
+
+std::string backend_unavailable(const std::string& backend) {
+  // Asked before configuring the backend: a [backend.x] table for a plugin the build lacks is a
+  // configuration error.
+  Config probe = default_config();
+  probe.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(probe);
+  try {
+    host.backend(backend);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void GoldenTest::use_deployment(const std::string& toml) {
+  config_ = parse_config(toml, "golden.toml");
+  config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  host_ = std::make_unique<PluginHost>(config_);
+}
+
+std::unique_ptr<LoadedModel> GoldenTest::load(bool mtp) {
+  ModelOptions o;
+  o.max_seq_len = 64;
+  o.load_mtp = mtp;
+  return std::make_unique<LoadedModel>(std::string(FATHOM_FIXTURES_DIR) + "/" + GetParam(), config_, *host_, o);
+}
+
+void GoldenTest::expect_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label,
+                                        size_t max_tokens) {
+  for (const Sequence& s : load_golden(GetParam())) {
+    if (s.ids.size() > max_tokens) continue;
+    EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, tolerance,
+                        GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
+  }
+}
+
+void GoldenTest::expect_decode_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
+  for (const Sequence& s : load_golden(GetParam())) {
+    EXPECT_TRUE(matches(decode_logits(model, s), s.logits, tolerance,
+                        GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
+  }
+}
+
+void GoldenTest::expect_chunked_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
+  const Sequence s = load_golden(GetParam()).back();
+  EXPECT_TRUE(matches(chunked_prefill_logits(model, s), s.logits, tolerance,
+                      GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
+}
+
+void GoldenTest::expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
+  for (const Sequence& s : load_golden(GetParam())) {
+    EXPECT_TRUE(matches(mtp_logits(model, s), s.mtp_logits, tolerance,
+                        GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
+  }
+}
+
+}  // namespace fathom::engine::golden

@@ -1,0 +1,77 @@
+// What every golden test needs: the fixtures' expected logits (golden.json, written by
+// tools/reference/make_fixtures.py from Hugging Face transformers), the comparison, the four ways
+// of running a sequence through a model, and a fixture that loads a model under a deployment.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fathom/core/config.h"
+#include "fathom/core/plugin_host.h"
+#include "fathom/engine/loaded_model.h"
+
+namespace fathom::engine::golden {
+
+// The checkpoints under tests/fixtures that have a golden.json.
+inline const std::vector<std::string> kFixtures = {"deepseek-v3-tiny", "deepseek-v2-lite-tiny",
+                                                   "deepseek-v3-tiny-fp8", "deepseek-v3-tiny-sharded"};
+
+// gtest parameter names: the fixture name with every non-alphanumeric character as '_'.
+std::string fixture_test_name(const ::testing::TestParamInfo<std::string>& info);
+
+struct Sequence {
+  std::vector<int32_t> ids;
+  std::vector<std::vector<float>> logits, mtp_logits;  // [position][vocab]
+};
+
+std::vector<Sequence> load_golden(const std::string& fixture);
+
+// How the argmax must agree with transformers'.
+enum class Argmax {
+  every_position,  // the same best token everywhere (f32 arithmetic)
+  clear_leads,     // where transformers' best leads its runner-up by more than twice the allowed
+                   // error; a closer tie may legitimately swap under bf16 rounding
+  not_checked,     // a loose bound that only catches gross errors
+};
+
+struct Tolerance {
+  double relative;  // max |Δlogit| allowed, as a fraction of max |logit|
+  Argmax argmax;
+};
+
+// Compares got ([position × vocab], row-major) with want; prints the measured relative error so
+// that logs show how far inside the tolerance a backend is.
+::testing::AssertionResult matches(const std::vector<float>& got, const std::vector<std::vector<float>>& want,
+                                   Tolerance tolerance, const std::string& what);
+
+// One sequence through the model, each way the engine can run it; all return its logits rows.
+std::vector<float> prefill_logits(LoadedModel& model, const Sequence& s);
+std::vector<float> decode_logits(LoadedModel& model, const Sequence& s);          // one token at a time
+std::vector<float> chunked_prefill_logits(LoadedModel& model, const Sequence& s);  // a third, then the rest
+std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s);              // the MTP head after a prefill
+
+// The reason a backend cannot run in this build (not built, or its probe refuses); empty if it can.
+std::string backend_unavailable(const std::string& backend);
+
+// A test over the fixtures (the parameter), with a model loaded under a deployment given as
+// TOML text.
+class GoldenTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void use_deployment(const std::string& toml);
+  std::unique_ptr<LoadedModel> load(bool mtp = false);
+
+  // Every sequence of the fixture by prefill (optionally only those up to max_tokens long).
+  void expect_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label,
+                              size_t max_tokens = SIZE_MAX);
+  void expect_decode_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
+  void expect_chunked_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
+  void expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
+
+  Config config_;
+  std::unique_ptr<PluginHost> host_;
+};
+
+}  // namespace fathom::engine::golden
