@@ -36,35 +36,6 @@ const std::vector<OpCase>& cases() {
   return all;
 }
 
-std::vector<float> as_f32(const OpTensor& t) {
-  size_t n = t.data.size() / dtype_size(dtype_from_id(t.desc.dtype));
-  std::vector<float> v(n);
-  convert_to_f32(dtype_from_id(t.desc.dtype), t.data.data(), v.data(), n);
-  return v;
-}
-
-// Compares got against ref; on failure describes the worst element and the first mismatches.
-::testing::AssertionResult close_enough(const OpTensor& got, const OpTensor& ref, double tolerance) {
-  std::vector<float> g = as_f32(got), r = as_f32(ref);
-  if (g.size() != r.size()) return ::testing::AssertionFailure() << "output sizes differ";
-  double max_ref = 0, max_diff = 0;
-  size_t worst = 0;
-  for (size_t i = 0; i < r.size(); ++i) max_ref = std::max(max_ref, std::fabs(static_cast<double>(r[i])));
-  const double allowed = tolerance * std::max(max_ref, 1e-30);
-  std::ostringstream first;
-  int shown = 0;
-  for (size_t i = 0; i < r.size(); ++i) {
-    double d = std::isnan(g[i]) != std::isnan(r[i]) ? INFINITY : std::fabs(static_cast<double>(g[i]) - r[i]);
-    if (std::isnan(g[i]) && std::isnan(r[i])) d = 0;
-    if (d > max_diff) max_diff = d, worst = i;
-    if (d > allowed && shown < 5) first << "\n  [" << i << "] got " << g[i] << " want " << r[i], ++shown;
-  }
-  if (max_diff <= allowed) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max |got − ref| = " << max_diff << " at element " << worst << " (allowed "
-                                       << allowed << " = " << tolerance << " × max|ref| " << max_ref << ")"
-                                       << first.str();
-}
-
 class OpConformance : public ::testing::TestWithParam<std::tuple<std::string, size_t>> {};
 
 TEST_P(OpConformance, MatchesReference) {
@@ -84,7 +55,7 @@ TEST_P(OpConformance, MatchesReference) {
   run_op(reference_backend(), expected);
   run_op(backend, actual);
   for (size_t i = 0; i < expected.outputs.size(); ++i) {
-    EXPECT_TRUE(close_enough(actual.outputs[i], expected.outputs[i], c.tolerance))
+    EXPECT_TRUE(close_to_reference(actual.outputs[i], expected.outputs[i], c.tolerance))
         << c.name << " on " << backend_name << ", output " << i << " (seed " << suite_seed() << ")";
   }
 }

@@ -343,7 +343,12 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       c.call.outputs = {output(F32, {t, h * dv})};
       c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
                                                   static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.19f, 0});
-      c.tolerance = tolerance_for(wdt == BF16 ? BF16 : F32, true);
+      // f32 attention chains four reductions (q·W_uk, scores over the rank, the softmax-weighted
+      // sum over positions, W_uv), each rounding terms larger than its result: FP8 weights with
+      // random scales give outputs that cancel, and the scalar table measured 1.04e-5 of max|ref|
+      // (seed 13122679098637). Four times the single-reduction bound; a wrong index or scale
+      // moves outputs by their own size.
+      c.tolerance = wdt == BF16 ? tolerance_for(BF16, true) : 4 * tolerance_for(F32, true);
       cases.push_back(std::move(c));
     }
   }
