@@ -326,6 +326,8 @@ def test_malformed_json(server):
     ({"messages": "hello"}, "messages"),
     ({"messages": []}, "messages"),
     ({"messages": [{"role": "user", "content": 42}]}, "messages"),
+    ({"messages": [{"role": "wizard", "content": "x"}]}, "messages"),
+    ({"messages": [{"content": "x"}]}, "messages"),
     ({"stream": "yes"}, "stream"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
     ({"n": 2}, "n"),

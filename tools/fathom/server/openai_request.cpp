@@ -22,6 +22,19 @@ json parse_body(std::string_view body) {
   return parsed;
 }
 
+// The roles DeepSeek's chat template renders. It silently drops any other, so a typo would
+// lose a message without a word; OpenAI refuses unknown roles too.
+void check_role(const json& message, const std::string& where) {
+  auto role = message.find("role");
+  if (role == message.end()) throw bad_request("'" + where + ".role' is required", "messages");
+  if (!role->is_string()) throw bad_request("'" + where + ".role' must be a string, not " + json_kind(*role), "messages");
+  const std::string r = role->get<std::string>();
+  if (r != "system" && r != "user" && r != "assistant" && r != "tool") {
+    throw bad_request("'" + where + ".role' is \"" + r + "\": expected \"system\", \"user\", \"assistant\" or \"tool\"",
+                      "messages");
+  }
+}
+
 // OpenAI lets `content` be a list of parts; text parts are joined (as vLLM does), anything else
 // (images, audio) is refused. The chat template then sees plain strings.
 json flatten_content_parts(const json& messages) {
@@ -32,6 +45,7 @@ json flatten_content_parts(const json& messages) {
     json& m = flat[i];
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) throw bad_request("'" + where + "' must be an object, not " + json_kind(m), "messages");
+    check_role(m, where);
     auto content = m.find("content");
     if (content == m.end() || !content->is_array()) continue;
     std::string text;
