@@ -25,7 +25,7 @@ DeviceBuffer& buffer_of(fathom_buffer* b) {
 
 std::byte* resolve_view(const fathom_view& v, int device) {
   DeviceBuffer& b = buffer_of(v.buffer);
-  if (b.device != device) sdk::fail_invalid("a buffer of CUDA device " + std::to_string(b.device) + " used on device " + std::to_string(device));
+  if (b.device != device) sdk::fail_invalid("a buffer of " FATHOM_GPU_RUNTIME " device " + std::to_string(b.device) + " used on device " + std::to_string(device));
   if (v.offset > b.size || v.size > b.size - v.offset)
     sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "view [" + std::to_string(v.offset) + ", +" + std::to_string(v.size) +
                                               ") outside a buffer of " + std::to_string(b.size) + " bytes");
@@ -39,21 +39,21 @@ CudaBackend::CudaBackend(const Options& options) : options_(options) {
   FATHOM_CUDA_CHECK(cudaGetDeviceCount(&count));
   if (options.device < 0 || options.device >= count)
     sdk::fail(FATHOM_STATUS_UNAVAILABLE, "option device = " + std::to_string(options.device) + ", but this machine has " +
-                                             std::to_string(count) + " CUDA device(s)");
+                                             std::to_string(count) + " " FATHOM_GPU_RUNTIME " device(s)");
   device_ = std::make_unique<Device>(options.device);
 }
 
 CudaBackend::~CudaBackend() = default;
 
 void CudaBackend::check_device(uint32_t device) const {
-  if (device != 0) sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "the cuda backend drives one device (index 0)");
+  if (device != 0) sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "the " FATHOM_GPU_BACKEND " backend drives one device (index 0)");
 }
 
 void CudaBackend::device_info(uint32_t, fathom_device_info& out) {
   device_->activate();
   out.kind = FATHOM_DEVICE_GPU;
   sdk::copy_text(out.name, sizeof out.name, device_->props().name);
-  sdk::copy_text(out.description, sizeof out.description, "CUDA device " + std::to_string(device_->index()) + ", " + device_->description());
+  sdk::copy_text(out.description, sizeof out.description, FATHOM_GPU_RUNTIME " device " + std::to_string(device_->index()) + ", " + device_->description());
   size_t free_bytes = 0, total_bytes = 0;
   if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
     out.total_memory = total_bytes;
@@ -71,7 +71,7 @@ fathom_op_support CudaBackend::query_op(uint32_t device, const fathom_op_desc& o
   if (device != 0) return {FATHOM_SUPPORT_NO, 0, "no such device"};
   if (const char* why = sdk::check_signature(op)) return {FATHOM_SUPPORT_NO, 0, why};
   const OpEntry* entry = find_op(op.op);
-  if (!entry) return {FATHOM_SUPPORT_NO, 0, "not implemented by the cuda backend"};
+  if (!entry) return {FATHOM_SUPPORT_NO, 0, "not implemented by the " FATHOM_GPU_BACKEND " backend"};
   return entry->support(op);
 }
 

@@ -6,7 +6,7 @@
 
 #include "backend.h"
 #include "fathom/sdk/plugin.hpp"
-#include "runtime/check.h"
+#include "runtime/probe.h"
 
 namespace fathom::cuda {
 
@@ -40,6 +40,12 @@ bool arch_covers(const std::string& archs, int major, int minor) {
   return false;
 }
 
+bool runs_here(const cudaDeviceProp& p) { return arch_covers(FATHOM_CUDA_ARCHS, p.major, p.minor); }
+
+std::string label(const cudaDeviceProp& p) {
+  return std::string(p.name) + " (" + std::to_string(p.major) + "." + std::to_string(p.minor) + ")";
+}
+
 const fathom_option_decl kOptions[] = {
     {"device", FATHOM_OPTION_INT, 0, "0", "CUDA device index this backend drives (after CUDA_VISIBLE_DEVICES)"},
     {"matmul_precision", FATHOM_OPTION_STRING, 0, "mixed",
@@ -50,67 +56,18 @@ const fathom_option_decl kOptions[] = {
     {nullptr, 0, 0, nullptr, nullptr},
 };
 
-Options read_options(const fathom_options& o) {
-  Options out;
-  int64_t i = 0;
-  int32_t flag = 0;
-  const char* text = nullptr;
-  if (o.get_int && o.get_int(o.context, "device", &i)) {
-    if (i < 0 || i > 1024) sdk::fail_invalid("device must be a CUDA device index");
-    out.device = static_cast<int>(i);
-  }
-  if (o.get_string && o.get_string(o.context, "matmul_precision", &text)) {
-    const std::string v = text ? text : "";
-    if (v == "mixed") {
-      out.precision = MatmulPrecision::mixed;
-    } else if (v == "f32") {
-      out.precision = MatmulPrecision::f32;
-    } else {
-      sdk::fail_invalid("matmul_precision must be \"mixed\" or \"f32\", not \"" + v + "\"");
-    }
-  }
-  if (o.get_int && o.get_int(o.context, "gemv_max_tokens", &i)) {
-    if (i < 0 || i > 16) sdk::fail_invalid("gemv_max_tokens must be between 0 and 16");
-    out.gemv_max_tokens = i;
-  }
-  if (o.get_bool && o.get_bool(o.context, "cuda_graphs", &flag)) out.cuda_graphs = flag != 0;
-  if (o.get_int && o.get_int(o.context, "graph_max_tokens", &i)) {
-    if (i < 0) sdk::fail_invalid("graph_max_tokens must be >= 0");
-    out.graph_max_tokens = i;
-  }
-  return out;
-}
-
 struct CudaPlugin {
   static constexpr const char* name = "cuda";
   static constexpr const char* version = "0.1.0";
 
   static int32_t probe(char* reason, size_t size) {
-    int count = 0;
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess) {
-      sdk::copy_text(reason, size, "no CUDA device: " + describe(e));
-      return 0;
-    }
-    if (count == 0) {
-      sdk::copy_text(reason, size, "no CUDA device: cudaGetDeviceCount found none");
-      return 0;
-    }
-    std::string seen;
-    for (int d = 0; d < count; ++d) {
-      cudaDeviceProp p{};
-      if (cudaGetDeviceProperties(&p, d) != cudaSuccess) continue;
-      if (arch_covers(FATHOM_CUDA_ARCHS, p.major, p.minor)) return 100;
-      seen += (seen.empty() ? "" : ", ") + std::string(p.name) + " (" + std::to_string(p.major) + "." + std::to_string(p.minor) + ")";
-    }
-    sdk::copy_text(reason, size, "no CUDA device this build can run on: found " + seen + "; built for " FATHOM_CUDA_ARCHS);
-    return 0;
+    return probe_devices({runs_here, label, FATHOM_CUDA_ARCHS, nullptr}, reason, size);
   }
 
   static const fathom_option_decl* options() { return kOptions; }
 
   static sdk::Backend* create(const fathom_host_api&, const fathom_options& options) {
-    return new CudaBackend(read_options(options));
+    return new CudaBackend(read_options(options, "cuda_graphs"));
   }
 };
 

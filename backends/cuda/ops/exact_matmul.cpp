@@ -17,6 +17,19 @@ int64_t rows_of(const gpu::MatmulProblem& p) {
 
 }  // namespace
 
+gpu::MatmulProblem dense_problem(uint32_t w_dtype, int64_t n, int64_t k, int64_t rows, const float* x, float* y) {
+  gpu::MatmulProblem p;
+  p.w_dtype = w_dtype;
+  p.n = n;
+  p.k = k;
+  p.x = x;
+  p.ldx = k;
+  p.y = y;
+  p.ldy = n;
+  p.rows = rows;
+  return p;
+}
+
 size_t exact_matmul_workspace(const gpu::MatmulProblem& largest, int64_t gemv_rows, int sm_count) {
   gpu::MatmulProblem p = largest;
   const int64_t r = std::min({rows_of(p), gemv_rows, gpu::kGemvMaxRows});

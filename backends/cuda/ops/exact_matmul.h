@@ -12,6 +12,9 @@
 
 namespace fathom::cuda {
 
+// y[rows, n] = x[rows, k] · W[n, k]ᵀ with x and y contiguous f32; the caller sets p.w[0].
+gpu::MatmulProblem dense_problem(uint32_t w_dtype, int64_t n, int64_t k, int64_t rows, const float* x, float* y);
+
 // Workspace for a problem whose (dense) rows or (grouped) max_rows is the largest it will see.
 size_t exact_matmul_workspace(const gpu::MatmulProblem& largest, int64_t gemv_rows, int sm_count);
 void launch_exact_matmul(const gpu::MatmulProblem& p, int64_t gemv_rows, const OpRun& run, WorkspaceCursor& ws);

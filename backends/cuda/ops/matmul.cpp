@@ -71,18 +71,7 @@ class MatmulOp final : public Op {
   }
 
  private:
-  gpu::MatmulProblem problem(int64_t m, const float* x, float* y) const {
-    gpu::MatmulProblem p;
-    p.w_dtype = w_dtype_;
-    p.n = n_;
-    p.k = k_;
-    p.x = x;
-    p.ldx = k_;
-    p.y = y;
-    p.ldy = n_;
-    p.rows = m;
-    return p;
-  }
+  gpu::MatmulProblem problem(int64_t m, const float* x, float* y) const { return dense_problem(w_dtype_, n_, k_, m, x, y); }
 
   // cuBLASLt wants the weight-scale rows padded to a multiple of 4 blocks (and 16-byte aligned):
   // repack the checkpoint's grid once when it is not already so.

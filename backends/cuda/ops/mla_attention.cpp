@@ -72,15 +72,15 @@ class MlaOp final : public Op {
 fathom_op_support support_mla_attention(const fathom_op_desc& d) {
   const auto a = attrs_of<fathom_mla_attrs>(d);
   for (int i : {0, 1, 2}) {
-    if (!is_f32(d.inputs[i])) return unsupported("mla_attention on cuda takes f32 q, latent and k_pe");
+    if (!is_f32(d.inputs[i])) return unsupported("mla_attention on " FATHOM_GPU_BACKEND " takes f32 q, latent and k_pe");
   }
-  if (!is_f32(d.outputs[0])) return unsupported("mla_attention on cuda gives an f32 output");
+  if (!is_f32(d.outputs[0])) return unsupported("mla_attention on " FATHOM_GPU_BACKEND " gives an f32 output");
   if (!sdk::is_float_dtype(d.inputs[5].dtype)) return unsupported("mla_attention kv_b must be float");
   const bool scaled = d.inputs[5].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128;
   const uint32_t cache = d.inputs[scaled ? 7 : 6].dtype;
-  if (cache != FATHOM_DTYPE_F32 && cache != FATHOM_DTYPE_BF16) return unsupported("mla_attention on cuda keeps an f32 or bf16 cache");
-  if (a.qk_nope_dim > gpu::kMlaMaxNope) return unsupported("mla_attention on cuda: qk_nope_dim above 512");
-  if (a.kv_lora_rank + a.qk_rope_dim > gpu::kMlaMaxRow) return unsupported("mla_attention on cuda: kv_lora_rank + qk_rope_dim above 768");
+  if (cache != FATHOM_DTYPE_F32 && cache != FATHOM_DTYPE_BF16) return unsupported("mla_attention on " FATHOM_GPU_BACKEND " keeps an f32 or bf16 cache");
+  if (a.qk_nope_dim > gpu::kMlaMaxNope) return unsupported("mla_attention on " FATHOM_GPU_BACKEND ": qk_nope_dim above 512");
+  if (a.kv_lora_rank + a.qk_rope_dim > gpu::kMlaMaxRow) return unsupported("mla_attention on " FATHOM_GPU_BACKEND ": kv_lora_rank + qk_rope_dim above 768");
   return preferred();
 }
 

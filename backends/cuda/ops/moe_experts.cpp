@@ -6,6 +6,7 @@
 #include "ops/exact_matmul.h"
 #include "ops/registry.h"
 #include "ops/util.h"
+#include "ops/weight_store.h"
 #include "runtime/check.h"
 
 namespace fathom::cuda {
@@ -16,7 +17,7 @@ class MoeExpertsOp final : public Op {
  public:
   explicit MoeExpertsOp(const OpBuild& b)
       : x_(b.inputs[0]), experts_(b.inputs[1]), weights_(b.inputs[2]), out_(b.outputs[0]), x_desc_(b.desc.inputs[0]),
-        attrs_(attrs_of<fathom_moe_experts_attrs>(b.desc)), w_dtype_(b.desc.inputs[3].dtype),
+        attrs_(attrs_of<fathom_moe_experts_attrs>(b.desc)), w_dtype_(stored_dtype(b.desc.inputs[3].dtype)),
         gemv_rows_(b.options.gemv_max_tokens) {
     // Device tables of the experts' matrices: [E][gate, up] and [E][down].
     std::vector<gpu::MatrixRef> up, down;
@@ -25,8 +26,8 @@ class MoeExpertsOp final : public Op {
     for (int32_t e = 0; e < attrs_.n_experts; ++e) {
       for (int m = 0; m < 3; ++m) {
         if (!b.is_constant(i))
-          sdk::fail_unsupported("node '" + b.name + "': moe_experts on cuda needs the expert matrices bound at compile (weights)");
-        gpu::MatrixRef ref = matrix_ref(b, i);
+          sdk::fail_unsupported("node '" + b.name + "': moe_experts on " FATHOM_GPU_BACKEND " needs the expert matrices bound at compile (weights)");
+        const gpu::MatrixRef ref = store_matrix(b, i).ref;
         aligned = aligned && reinterpret_cast<uintptr_t>(ref.data) % 16 == 0;
         (m < 2 ? up : down).push_back(ref);
         i += b.desc.inputs[i].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128 ? 2 : 1;
@@ -145,16 +146,16 @@ class MoeExpertsOp final : public Op {
 }  // namespace
 
 fathom_op_support support_moe_experts(const fathom_op_desc& d) {
-  if (!is_f32(d.inputs[0]) || !is_f32(d.outputs[0])) return unsupported("moe_experts on cuda takes and gives f32 activations");
+  if (!is_f32(d.inputs[0]) || !is_f32(d.outputs[0])) return unsupported("moe_experts on " FATHOM_GPU_BACKEND " takes and gives f32 activations");
   if (!sdk::is_float_dtype(d.inputs[3].dtype)) return unsupported("moe_experts weights must be float");
   // One weight format for all experts: the grouped kernels are instantiated per format.
   for (uint32_t i = 3; i < d.n_inputs;) {
     const fathom_tensor_desc& w = d.inputs[i];
     if (w.dtype != d.inputs[3].dtype || w.layout != d.inputs[3].layout)
-      return unsupported("moe_experts on cuda needs every expert matrix in one dtype and layout");
+      return unsupported("moe_experts on " FATHOM_GPU_BACKEND " needs every expert matrix in one dtype and layout");
     i += w.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128 ? 2 : 1;
   }
-  return preferred();
+  return weight_support(d.inputs[3]);
 }
 
 std::unique_ptr<Op> make_moe_experts(const OpBuild& b) { return std::make_unique<MoeExpertsOp>(b); }

@@ -66,12 +66,12 @@ class MoeRouteOp final : public Op {
 
 fathom_op_support support_moe_route(const fathom_op_desc& d) {
   const auto a = attrs_of<fathom_moe_route_attrs>(d);
-  if (!is_f32(d.inputs[0])) return unsupported("moe_route on cuda takes f32 activations");
+  if (!is_f32(d.inputs[0])) return unsupported("moe_route on " FATHOM_GPU_BACKEND " takes f32 activations");
   if (!sdk::is_float_dtype(d.inputs[1].dtype) || d.inputs[1].layout != FATHOM_LAYOUT_DENSE)
-    return unsupported("moe_route on cuda takes a dense float gate");
-  if (a.n_experts > gpu::kRouteMaxExpertsPerLane * FATHOM_WARP_SIZE) return unsupported("moe_route on cuda: more than 256 experts");
-  if (a.top_k > gpu::kRouteMaxTopK) return unsupported("moe_route on cuda: top_k above 32");
-  if (a.n_group > FATHOM_WARP_SIZE) return unsupported("moe_route on cuda: more than 32 groups");
+    return unsupported("moe_route on " FATHOM_GPU_BACKEND " takes a dense float gate");
+  if (a.n_experts > gpu::kRouteMaxExpertsPerLane * FATHOM_WARP_SIZE) return unsupported("moe_route on " FATHOM_GPU_BACKEND ": more than 256 experts");
+  if (a.top_k > gpu::kRouteMaxTopK) return unsupported("moe_route on " FATHOM_GPU_BACKEND ": top_k above 32");
+  if (a.n_group > FATHOM_WARP_SIZE) return unsupported("moe_route on " FATHOM_GPU_BACKEND ": more than 32 groups");
   return preferred();
 }
 

@@ -16,13 +16,17 @@ inline int32_t status_for(cudaError_t e) {
     case cudaErrorMemoryAllocation: return FATHOM_STATUS_RESOURCE_EXHAUSTED;
     case cudaErrorNoDevice:
     case cudaErrorInsufficientDriver:
-    case cudaErrorDevicesUnavailable: return FATHOM_STATUS_UNAVAILABLE;
+#if FATHOM_GPU_CUDA  // HIP has no such code
+    case cudaErrorDevicesUnavailable:
+#endif
+      return FATHOM_STATUS_UNAVAILABLE;
     default: return FATHOM_STATUS_INTERNAL;
   }
 }
 
 inline std::string describe(cudaError_t e) {
-  return std::string(cudaGetErrorName(e)) + " (" + cudaGetErrorString(e) + ")";
+  const std::string name = cudaGetErrorName(e), text = cudaGetErrorString(e);
+  return text == name ? name : name + " (" + text + ")";  // HIP 5.2 describes some errors by their name
 }
 
 [[noreturn]] inline void fail_cuda(cudaError_t e, const char* expr, const char* file, int line) {

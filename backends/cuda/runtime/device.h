@@ -1,13 +1,16 @@
 // One CUDA device as the backend uses it: its properties, the stream every operation of the
-// backend is ordered on, and the cuBLAS / cuBLASLt state.
+// backend is ordered on, and the cuBLAS / cuBLASLt state (CUDA only: the HIP build has no BLAS
+// and multiplies with the shared kernels).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "vendor/gpu_runtime.h"
+#if FATHOM_GPU_CUDA
 #include "blas/blas_context.h"
 #include "blas/cublaslt_fp8.h"
-#include "vendor/gpu_runtime.h"
+#endif
 
 namespace fathom::cuda {
 
@@ -26,8 +29,10 @@ class Device {
   void activate() const;
   void synchronize() const;
 
+#if FATHOM_GPU_CUDA
   BlasContext& blas() { return *blas_; }
   Fp8BlockScaledGemm& fp8_gemm() { return *fp8_gemm_; }
+#endif
 
   // "NVIDIA H200, compute capability 9.0, 132 SMs, driver 13.0, runtime 13.0, ..." for device_info.
   std::string description() const;
@@ -36,8 +41,10 @@ class Device {
   int index_;
   cudaDeviceProp props_{};
   cudaStream_t stream_ = nullptr;
+#if FATHOM_GPU_CUDA
   std::unique_ptr<BlasContext> blas_;
   std::unique_ptr<Fp8BlockScaledGemm> fp8_gemm_;
+#endif
 };
 
 }  // namespace fathom::cuda

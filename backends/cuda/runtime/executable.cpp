@@ -114,7 +114,7 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
     fathom_op_desc desc{sizeof(fathom_op_desc), node.op, node.n_inputs, node.n_outputs, in_descs.data(), out_descs.data(),
                         node.attrs, node.attrs_size, 0};
     const OpEntry* entry = find_op(node.op);
-    if (!entry) sdk::fail_unsupported("node '" + name + "': op " + std::to_string(node.op) + " is not implemented by cuda");
+    if (!entry) sdk::fail_unsupported("node '" + name + "': op " + std::to_string(node.op) + " is not implemented by " FATHOM_GPU_BACKEND);
     if (const char* why = sdk::check_signature(desc)) sdk::fail_unsupported("node '" + name + "': " + why);
     const fathom_op_support s = entry->support(desc);
     if (s.level == FATHOM_SUPPORT_NO) sdk::fail_unsupported("node '" + name + "': " + (s.reason ? s.reason : "not supported"));

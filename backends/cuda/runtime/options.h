@@ -1,8 +1,11 @@
-// The [backend.cuda] options (declared in plugin.cpp, documented in docs/configuration.md).
+// The [backend.cuda] and [backend.hip] options (declared in each plugin.cpp, documented in
+// docs/configuration.md), read by one function for both plugins.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "fathom/plugin_api.h"
 
 namespace fathom::cuda {
 
@@ -20,8 +23,13 @@ struct Options {
   int device = 0;
   MatmulPrecision precision = MatmulPrecision::mixed;
   int64_t gemv_max_tokens = 16;   // products with at most this many rows use the weight-streaming kernel
-  bool cuda_graphs = true;        // capture runs of up to graph_max_tokens tokens as CUDA graphs
+  bool cuda_graphs = true;        // capture runs of up to graph_max_tokens tokens as CUDA (HIP) graphs
   int64_t graph_max_tokens = 64;
 };
+
+// The options a plugin declared, checked; a key the plugin did not declare never arrives (the
+// host rejects it), so the HIP plugin simply does not declare matmul_precision. `graphs_key`
+// names the bool for graph replay ("cuda_graphs", "hip_graphs").
+Options read_options(const fathom_options& options, const char* graphs_key);
 
 }  // namespace fathom::cuda

@@ -17,6 +17,8 @@
 #include <hip/hip_runtime.h>
 
 #define FATHOM_GPU_HIP 1
+#define FATHOM_GPU_BACKEND "hip"  // the plugin's name and the runtime's, for messages of the shared sources
+#define FATHOM_GPU_RUNTIME "HIP"
 #if defined(__AMDGCN_WAVEFRONT_SIZE)
 #define FATHOM_WARP_SIZE __AMDGCN_WAVEFRONT_SIZE
 #else
@@ -27,6 +29,8 @@
 #define cudaError_t hipError_t
 #define cudaSuccess hipSuccess
 #define cudaErrorNoDevice hipErrorNoDevice
+#define cudaErrorInsufficientDriver hipErrorInsufficientDriver
+#define cudaErrorMemoryAllocation hipErrorOutOfMemory
 #define cudaGetErrorName hipGetErrorName
 #define cudaGetErrorString hipGetErrorString
 #define cudaGetLastError hipGetLastError
@@ -84,6 +88,8 @@ __device__ __forceinline__ T fathom_shfl_xor(T v, int lane_mask) {
 #include <cuda_runtime.h>
 
 #define FATHOM_GPU_CUDA 1
+#define FATHOM_GPU_BACKEND "cuda"
+#define FATHOM_GPU_RUNTIME "CUDA"
 #define FATHOM_WARP_SIZE 32
 
 #if defined(__CUDACC__)
