@@ -17,6 +17,13 @@ std::vector<std::vector<OpSupport>> query_all(const Graph& graph, const std::vec
   return answers;
 }
 
+// Why a node went where it did, with the note the backend attached to its yes (e.g. "FP8 weights
+// converted to bf16 at load"): users see both in `fathom inspect --placement`.
+std::string with_note(std::string why, const std::string& backend, const OpSupport& s) {
+  if (!s.reason.empty()) why += "; " + backend + ": " + s.reason;
+  return why;
+}
+
 const PlacementRule* matching_rule(const Node& node, const std::vector<PlacementRule>& rules) {
   for (const PlacementRule& r : rules) {  // node rules come first in Config::placement
     if (r.kind == PlacementRule::Kind::node ? glob_match(r.match, node.name) : op_name(node.op) == r.match) return &r;
@@ -44,7 +51,8 @@ Placement place(const Graph& graph, std::vector<std::shared_ptr<BackendInstance>
                                  "' (" + std::string(op_name(node.op)) + ") on " + rule->backend +
                                  ", which does not support it: " + s.reason);
         }
-        placement.nodes.push_back({b, "placement rule '" + rule->match + "' (" + rule->where.str() + ")"});
+        placement.nodes.push_back(
+            {b, with_note("placement rule '" + rule->match + "' (" + rule->where.str() + ")", rule->backend, s)});
         break;
       }
       continue;
@@ -57,8 +65,8 @@ Placement place(const Graph& graph, std::vector<std::shared_ptr<BackendInstance>
         declined += (declined.empty() ? "" : "; ") + placement.backends[b]->name() + ": " + s.reason;
         continue;
       }
-      placement.nodes.push_back({b, declined.empty() ? "first backend in runtime.backends"
-                                                     : "fallback (" + declined + ")"});
+      placement.nodes.push_back({b, with_note(declined.empty() ? "first backend in runtime.backends" : "fallback (" + declined + ")",
+                                              placement.backends[b]->name(), s)});
       placed = true;
     }
     if (!placed) {

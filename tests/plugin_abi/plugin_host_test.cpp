@@ -166,5 +166,25 @@ TEST(PluginHost, CliListsRefusedPluginsAndExitsZero) {
   EXPECT_NE(output.find("ops: embedding rms_norm matmul"), std::string::npos) << output;
 }
 
+// A note a backend attaches to its yes (op_support.reason on an accepted op) reaches the
+// placement table, after why the node went there.
+TEST(PluginHost, PlacementTableShowsTheNoteOfAnAcceptedOp) {
+  const auto dir = std::filesystem::temp_directory_path() / "fathom_placement_note_test";
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "noting.toml";
+  std::ofstream(config) << "[runtime]\nbackends = [\"noting\"]\nplugin_path = [\"" << FATHOM_NOTING_PLUGIN_DIR << "\"]\n";
+  const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom inspect --model " + FATHOM_SOURCE_DIR +
+                          "/tests/fixtures/deepseek-v3-tiny --placement --config " + config.string() + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("noting  (first backend in runtime.backends; noting: accepted with a test note)"), std::string::npos)
+      << output;
+}
+
 }  // namespace
 }  // namespace fathom::test
