@@ -73,8 +73,32 @@ TEST_P(GoldenCuda, MixedPrecisionPrefillStaysClose) {
   expect_prefill_matches(*load(), {0.1, Argmax::not_checked}, "cuda mixed-precision prefill");
 }
 
+// The same fixtures on the hip backend alone. It has no BLAS: every product is the shared exact
+// kernels (f32 accumulation), so the tolerance is the f32 one. Skips without an AMD GPU.
+class GoldenHip : public GoldenTest {
+ protected:
+  void SetUp() override {
+    if (const std::string why = backend_unavailable("hip"); !why.empty()) GTEST_SKIP() << why;
+    use_deployment("[runtime]\nbackends = [\"hip\"]\n");
+  }
+};
+
+TEST_P(GoldenHip, PrefillMatchesTransformers) { expect_prefill_matches(*load(), kF32, "hip prefill"); }
+
+TEST_P(GoldenHip, DecodeThroughTheCacheMatchesTransformers) { expect_decode_matches(*load(), kF32, "hip decode"); }
+
+TEST_P(GoldenHip, ChunkedPrefillMatchesTransformers) {
+  expect_chunked_prefill_matches(*load(), kF32, "hip chunked prefill");
+}
+
+TEST_P(GoldenHip, MtpMatchesTransformersModules) {
+  if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
+  expect_mtp_matches(*load(true), kF32, "hip mtp");
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCuda, ::testing::ValuesIn(kFixtures), fixture_test_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenHip, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
 }  // namespace
 }  // namespace fathom::engine::golden
