@@ -122,6 +122,7 @@ TEST(Cli, DemoModelGenerates) {
   auto j = nlohmann::json::parse(bench.out);
   for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes", "ops"}) EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_GT(j["ops"].size(), 5u);
+  for (const auto& op : j["ops"]) EXPECT_TRUE(op.contains("prefill_ms")) << op.dump();  // decode's share = total - prefill
   std::filesystem::remove_all(dir);
 }
 

@@ -34,6 +34,15 @@ uint64_t peak_rss_bytes() {
 
 using Clock = std::chrono::steady_clock;
 
+// The time an op kind spent in the prefill step (the first), so that decode's share is the rest.
+template <typename OpTimes, typename OpTime>
+double prefill_ms_of(const OpTimes& prefill_ops, const OpTime& t) {
+  for (const auto& p : prefill_ops) {
+    if (p.op == t.op && p.backend == t.backend) return p.total_ms;
+  }
+  return 0;
+}
+
 int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/false, o.batch);
   if (o.prompt_tokens + o.gen_tokens > s.config.runtime.max_seq_len) {
@@ -85,7 +94,10 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"decode_tokens_per_s", decode_tps},
                      {"peak_rss_bytes", peak_rss_bytes()}};
     j["ops"] = nlohmann::json::array();
-    for (const auto& t : ops) j["ops"].push_back({{"op", t.op}, {"backend", t.backend}, {"calls", t.calls}, {"total_ms", t.total_ms}});
+    for (const auto& t : ops) {
+      j["ops"].push_back({{"op", t.op}, {"backend", t.backend}, {"calls", t.calls}, {"total_ms", t.total_ms},
+                          {"prefill_ms", prefill_ms_of(prefill_ops, t)}});
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -96,10 +108,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   std::printf("peak RSS: %.1f MiB\n\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
   std::printf("%-16s %-14s %10s %12s %12s\n", "op", "backend", "calls", "total ms", "prefill ms");
   for (const auto& t : ops) {
-    double pre = 0;
-    for (const auto& p : prefill_ops) {
-      if (p.op == t.op && p.backend == t.backend) pre = p.total_ms;
-    }
+    const double pre = prefill_ms_of(prefill_ops, t);
     std::printf("%-16s %-14s %10llu %12.2f %12.2f\n", t.op.c_str(), t.backend.c_str(), static_cast<unsigned long long>(t.calls),
                 t.total_ms, pre);
   }
