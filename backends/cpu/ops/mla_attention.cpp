@@ -3,11 +3,11 @@
 // First every token's [latent ; k_pe] is written to cache[slot][position] (all writes before any
 // read, in token order, as the reference does); then token t attends per head over
 // cache[slot_t][0 ..= position_t]. kv_b rows h·(dn+dv) .. h·(dn+dv)+dn-1 are head h's W_UK, the
-// next dv rows its W_UV; they are widened per head to exact f32 (scales applied) once per call.
+// next dv rows its W_UV; they are widened to exact f32 (scales applied) once per work item.
 //
 // Absorbed form (decode): q_abs = W_UKᵀ·q_nope, scores over the latent rows directly,
-// o = W_UV·(Σ p·c). Work items are (head, block of tokens): the head's W_UK/W_UV are widened
-// once per item and serve its tokens.
+// o = W_UV·(Σ p·c). Work items are (head, block of tokens); each row of the head's W_UK/W_UV is
+// widened once per item and serves all its tokens (for small items, one row at a time in L1).
 // Naive form (prefill): per (sequence, head), [K_nope | V] = cache_rows · W_headᵀ by one sgemm
 // over the sequence's cached rows, then each of the sequence's tokens attends over them. This
 // is (dn+dv)/(2C) of the absorbed form's work per (token, position), the right form for long
@@ -131,6 +131,13 @@ class MlaAttention final : public sdk::PreparedNode {
     return w;
   }
 
+  // Up to this many tokens per work item, the absorbed form widens W_UK/W_UV one row at a time
+  // into an L1-resident buffer and applies it to every token of the item at once; beyond it, the
+  // head's whole f32 copy (512 KB at V3 sizes) is cheaper than widening each row again per
+  // token block. At decode (one token per item) the whole-head copy costs a write and a read of
+  // 4x the weights' bf16 bytes through L2/L3, about 5 % of a V2-Lite-shaped decode step.
+  static constexpr int64_t kStreamRowsMaxTokens = 8;
+
   void attend_absorbed(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
     const int64_t tokens = args.in[0]->dim(0);
     const float* q = args.in[0]->as<const float>();
@@ -149,28 +156,48 @@ class MlaAttention final : public sdk::PreparedNode {
     parallel_items(d.h * blocks, t_used, [&](int64_t item) {
       const int64_t h = item / blocks, t0 = (item % blocks) * per_block, t1 = std::min(tokens, t0 + per_block);
       if (t0 >= t1) return;
-      const float* w = head_weights(kvb, d, h);
-      const float* w_uk = w;
-      const float* w_uv = w + d.dn * d.c;
-      float* q_abs = scratch<float>(Scratch::attention, static_cast<size_t>(2 * d.c + longest));
-      float* o_lat = q_abs + d.c;
-      float* p = o_lat + d.c;
-      for (int64_t t = t0; t < t1; ++t) {
-        const float* q_nope = q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr);
-        const float* q_pe = q_nope + d.dn;
+      const int64_t nt = t1 - t0;
+      // Row j of the head's [W_UK ; W_UV] as f32: from the whole-head copy, or widened on demand.
+      const bool stream_rows = nt <= kStreamRowsMaxTokens;
+      const float* whole = stream_rows ? nullptr : head_weights(kvb, d, h);
+      float* one_row = stream_rows ? scratch<float>(Scratch::weights, static_cast<size_t>(d.c)) : nullptr;
+      auto row = [&](int64_t j) -> const float* {
+        if (!stream_rows) return whole + j * d.c;
+        const int64_t r = h * (d.dn + d.dv) + j;
+        widen_rows(isa, kvb, r, r + 1, one_row, d.c);
+        return one_row;
+      };
+      // Per token of the item: q_abs [C], o_lat [C]; then the scores of the longest.
+      float* q_abs = scratch<float>(Scratch::attention, static_cast<size_t>(2 * nt * d.c + longest));
+      float* o_lat = q_abs + nt * d.c;
+      float* p = o_lat + nt * d.c;
+      auto q_nope_of = [&](int64_t t) { return q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr); };
+
+      // q_abs = W_UKᵀ·q_nope, one row of W_UK at a time.
+      std::fill(q_abs, q_abs + nt * d.c, 0.0f);
+      for (int64_t j = 0; j < d.dn; ++j) {
+        const float* w = row(j);
+        for (int64_t i = 0; i < nt; ++i) isa.axpy(q_nope_of(t0 + i)[j], w, q_abs + i * d.c, d.c);
+      }
+      // Scores over the latent rows, softmax, o_lat = Σ p·c.
+      for (int64_t i = 0; i < nt; ++i) {
+        const int64_t t = t0 + i;
+        const float* q_pe = q_nope_of(t) + d.dn;
         const float* rows = cache.rows(slot[t], d);
         const int64_t len = pos[t] + 1;
-        std::fill(q_abs, q_abs + d.c, 0.0f);
-        for (int64_t j = 0; j < d.dn; ++j) isa.axpy(q_nope[j], w_uk + j * d.c, q_abs, d.c);
         for (int64_t s = 0; s < len; ++s) {
           const float* r = rows + s * d.row;
-          p[s] = (isa.dot(q_abs, r, d.c) + isa.dot(q_pe, r + d.c, d.dr)) * a_.softmax_scale;
+          p[s] = (isa.dot(q_abs + i * d.c, r, d.c) + isa.dot(q_pe, r + d.c, d.dr)) * a_.softmax_scale;
         }
         isa.softmax(p, len);
-        std::fill(o_lat, o_lat + d.c, 0.0f);
-        for (int64_t s = 0; s < len; ++s) isa.axpy(p[s], rows + s * d.row, o_lat, d.c);
-        float* o = out + t * d.h * d.dv + h * d.dv;
-        for (int64_t j = 0; j < d.dv; ++j) o[j] = isa.dot(w_uv + j * d.c, o_lat, d.c);
+        float* ol = o_lat + i * d.c;
+        std::fill(ol, ol + d.c, 0.0f);
+        for (int64_t s = 0; s < len; ++s) isa.axpy(p[s], rows + s * d.row, ol, d.c);
+      }
+      // o = W_UV·o_lat, one row of W_UV at a time.
+      for (int64_t j = 0; j < d.dv; ++j) {
+        const float* w = row(d.dn + j);
+        for (int64_t i = 0; i < nt; ++i) out[(t0 + i) * d.h * d.dv + h * d.dv + j] = isa.dot(w, o_lat + i * d.c, d.c);
       }
     });
   }
