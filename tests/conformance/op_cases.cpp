@@ -83,6 +83,32 @@ std::string dname(uint32_t dtype) { return std::string(dtype_name(dtype_from_id(
 // Element-wise results may differ by a few ulps of the output dtype. Reductions (matmul, norms,
 // attention) may also reassociate sums and round their operands to the narrowest dtype involved:
 // about one epsilon of that dtype relative to the largest output, with a floor for f32 sums.
+// A moe_experts call: x [t, d], the routed ids [t, k] and random route weights, then gate, up
+// and down of each of e experts in `wdt` (FP8 with 128x128 block scales).
+void set_moe_experts_call(OpCase& c, Gen& g, uint32_t wdt, const std::vector<int32_t>& ids, int64_t t, int64_t d,
+                          int64_t inter, int64_t e, int64_t k) {
+  const uint32_t F32 = FATHOM_DTYPE_F32, F8 = FATHOM_DTYPE_F8_E4M3FN;
+  std::vector<std::byte> ids_b(ids.size() * 4);
+  std::memcpy(ids_b.data(), ids.data(), ids_b.size());
+  c.call.op = FATHOM_OP_MOE_EXPERTS;
+  c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(FATHOM_DTYPE_I32, {t, k}, ids_b),
+                   tensor(F32, {t, k}, g.normal(F32, t * k, 0.5))};
+  for (int64_t x = 0; x < e; ++x) {
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
+      if (wdt == F8) {
+        c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+        const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+        c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
+      } else {
+        c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
+      }
+    }
+  }
+  c.call.outputs = {output(F32, {t, d})};
+  c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
+                                                      static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+}
+
 double tolerance_for(uint32_t dtype, bool reduction) {
   return reduction ? std::max(2.0 * epsilon(dtype), 1e-5) : 4.0 * epsilon(dtype);
 }
@@ -236,26 +262,8 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     const int64_t t = 5, d = 136, inter = 72, e = 6, k = 2;
     OpCase c;
     c.name = "moe_experts_" + dname(wdt);
-    c.call.op = FATHOM_OP_MOE_EXPERTS;
     std::vector<int32_t> ids = {0, 3, 5, 3, 1, 2, 3, 4, 5, 0};
-    std::vector<std::byte> ids_b(ids.size() * 4);
-    std::memcpy(ids_b.data(), ids.data(), ids_b.size());
-    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(FATHOM_DTYPE_I32, {t, k}, ids_b),
-                     tensor(F32, {t, k}, g.normal(F32, t * k, 0.5))};
-    for (int64_t x = 0; x < e; ++x) {
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
-        if (wdt == F8) {
-          c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
-          const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
-          c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
-        } else {
-          c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
-        }
-      }
-    }
-    c.call.outputs = {output(F32, {t, d})};
-    c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
-                                                        static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+    set_moe_experts_call(c, g, wdt, ids, t, d, inter, e, k);
     c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
     cases.push_back(std::move(c));
   }
@@ -374,7 +382,6 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     const int64_t t = 40, d = 138, inter = 75, e = 8, k = 4;
     OpCase c;
     c.name = "moe_experts_batch_" + dname(wdt);
-    c.call.op = FATHOM_OP_MOE_EXPERTS;
     std::vector<int32_t> ids;
     std::uniform_int_distribution<int32_t> pick(1, 6);
     for (int64_t i = 0; i < t; ++i) {
@@ -385,24 +392,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       }
       ids.insert(ids.end(), row.begin(), row.end());
     }
-    std::vector<std::byte> ids_b(ids.size() * 4);
-    std::memcpy(ids_b.data(), ids.data(), ids_b.size());
-    c.call.inputs = {tensor(F32, {t, d}, g.normal(F32, t * d)), tensor(FATHOM_DTYPE_I32, {t, k}, ids_b),
-                     tensor(F32, {t, k}, g.normal(F32, t * k, 0.5))};
-    for (int64_t x = 0; x < e; ++x) {
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
-        if (wdt == F8) {
-          c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
-          const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
-          c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
-        } else {
-          c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
-        }
-      }
-    }
-    c.call.outputs = {output(F32, {t, d})};
-    c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
-                                                        static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+    set_moe_experts_call(c, g, wdt, ids, t, d, inter, e, k);
     c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
     cases.push_back(std::move(c));
   }
