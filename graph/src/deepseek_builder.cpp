@@ -26,9 +26,17 @@ Graph build_deepseek(const model::ModelSpec& spec, const model::Checkpoint& weig
   TensorId h = blocks.embedding(in.ids, "model.embed_tokens.weight", "embed_tokens");
   for (int64_t layer = 0; layer < spec.num_hidden_layers; ++layer) h = blocks.decoder_layer(h, layer);
   TensorId hidden = blocks.rms_norm(h, "model.norm.weight", "norm");
-  TensorId logits = blocks.linear(hidden, "lm_head", "lm_head");
-  g.mark_output(logits, "logits");
+  if (options.lm_head) g.mark_output(blocks.linear(hidden, "lm_head", "lm_head"), "logits");
   g.mark_output(hidden, "hidden");
+  return g;
+}
+
+Graph build_deepseek_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+  Graph g;
+  TensorId hidden = g.add_input("hidden", detail::activation(spec.hidden_size));
+  // The head needs no positions or cache slots; the blocks only read them in attention.
+  detail::DeepSeekBlocks blocks(g, spec, weights, options, TensorId{}, TensorId{});
+  g.mark_output(blocks.linear(hidden, "lm_head", "lm_head"), "logits");
   return g;
 }
 

@@ -92,6 +92,34 @@ std::vector<float> prefill_logits(LoadedModel& model, const Sequence& s) {
   return model.forward({s.ids, p.pos, p.slots}, AttentionForm::naive).logits;
 }
 
+std::vector<size_t> chosen_rows(const Sequence& s) {
+  const size_t last = s.ids.size() - 1;
+  return {last, 0, last / 2, last};  // out of order, and one row twice
+}
+
+std::vector<std::vector<float>> rows_of(const std::vector<std::vector<float>>& all, const std::vector<size_t>& rows) {
+  std::vector<std::vector<float>> picked;
+  for (size_t r : rows) picked.push_back(all[r]);
+  return picked;
+}
+
+std::vector<float> chosen_rows_logits(LoadedModel& model, const Sequence& s, AttentionForm form) {
+  Positions p(s.ids.size());
+  const std::vector<size_t> rows = chosen_rows(s);
+  if (form == AttentionForm::naive) return model.forward({s.ids, p.pos, p.slots}, form, rows).logits;
+  std::vector<float> out;  // one decode step per token, keeping the chosen rows' logits
+  std::vector<std::vector<float>> steps;
+  const size_t vocab = static_cast<size_t>(model.spec().vocab_size);
+  for (size_t t = 0; t < s.ids.size(); ++t) {
+    const size_t only = 0;
+    auto r = model.forward({std::span(s.ids).subspan(t, 1), std::span(p.pos).subspan(t, 1), std::span(p.slots).subspan(t, 1)},
+                           form, std::span(&only, 1));
+    steps.push_back(r.logits);
+  }
+  for (size_t r : rows) out.insert(out.end(), steps[r].begin(), steps[r].begin() + static_cast<ptrdiff_t>(vocab));
+  return out;
+}
+
 std::vector<float> decode_logits(LoadedModel& model, const Sequence& s) {
   std::vector<float> rows;
   for (size_t t = 0; t < s.ids.size(); ++t) {
@@ -157,6 +185,14 @@ void GoldenTest::expect_prefill_matches(LoadedModel& model, Tolerance tolerance,
   for (const Sequence& s : load_golden(GetParam())) {
     if (s.ids.size() > max_tokens) continue;
     EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, tolerance,
+                        GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
+  }
+}
+
+void GoldenTest::expect_chosen_rows_match(LoadedModel& model, AttentionForm form, Tolerance tolerance,
+                                          const std::string& label) {
+  for (const Sequence& s : load_golden(GetParam())) {
+    EXPECT_TRUE(matches(chosen_rows_logits(model, s, form), rows_of(s.logits, chosen_rows(s)), tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
   }
 }

@@ -49,6 +49,11 @@ struct Tolerance {
 
 // One sequence through the model, each way the engine can run it; all return its logits rows.
 std::vector<float> prefill_logits(LoadedModel& model, const Sequence& s);
+// Logits of the rows {last, 0, middle, last} only (forward's logit_rows), in that order; `want`'s
+// rows in the same order come from rows_of(s.logits, chosen_rows(s)).
+std::vector<size_t> chosen_rows(const Sequence& s);
+std::vector<std::vector<float>> rows_of(const std::vector<std::vector<float>>& all, const std::vector<size_t>& rows);
+std::vector<float> chosen_rows_logits(LoadedModel& model, const Sequence& s, AttentionForm form);
 std::vector<float> decode_logits(LoadedModel& model, const Sequence& s);          // one token at a time
 std::vector<float> chunked_prefill_logits(LoadedModel& model, const Sequence& s);  // a third, then the rest
 std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s);              // the MTP head after a prefill
@@ -67,6 +72,8 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
   void expect_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label,
                               size_t max_tokens = SIZE_MAX);
   void expect_decode_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
+  // Prefill (or decode steps) asked for the logits of some rows only (chosen_rows).
+  void expect_chosen_rows_match(LoadedModel& model, AttentionForm form, Tolerance tolerance, const std::string& label);
   void expect_chunked_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
   void expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
 

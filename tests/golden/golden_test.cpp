@@ -2,6 +2,9 @@
 // tools/reference/make_fixtures.py with seeded random weights) must give the logits Hugging Face
 // transformers computed for them in fp32: max |Δlogit| ≤ 1e-4 × max |logit| and the same argmax
 // at every position — by prefill, by decode through the KV cache, and for the MTP head.
+#include <numeric>
+
+#include "fathom/core/error.h"
 #include "golden_support.h"
 
 namespace fathom::engine::golden {
@@ -17,6 +20,31 @@ class Golden : public GoldenTest {
 TEST_P(Golden, PrefillMatchesTransformers) { expect_prefill_matches(*load(), kF32, "prefill"); }
 
 TEST_P(Golden, DecodeThroughTheCacheMatchesTransformers) { expect_decode_matches(*load(), kF32, "decode"); }
+
+// Logits of chosen rows only (what generation asks for: the prompt's last row). In the naive form
+// the head then runs on those rows alone.
+TEST_P(Golden, PrefillOfChosenRowsMatchesTransformers) {
+  expect_chosen_rows_match(*load(), AttentionForm::naive, kF32, "prefill, chosen rows");
+}
+
+TEST_P(Golden, DecodeOfChosenRowsMatchesTransformers) {
+  expect_chosen_rows_match(*load(), AttentionForm::absorbed, kF32, "decode, chosen rows");
+}
+
+TEST_P(Golden, LogitRowOutsideTheBatchIsRefused) {
+  auto model = load();
+  const Sequence s = load_golden(GetParam()).front();
+  std::vector<int32_t> pos(s.ids.size()), slots(s.ids.size(), 0);
+  std::iota(pos.begin(), pos.end(), 0);
+  const std::vector<size_t> rows{s.ids.size()};
+  try {
+    model->forward({s.ids, pos, slots}, AttentionForm::naive, rows);
+    FAIL() << "a logit row past the batch was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("logit row " + std::to_string(s.ids.size())), std::string::npos) << e.what();
+  }
+}
 
 // Chunked prefill: the first part as one prefill, the rest continuing from the cache.
 TEST_P(Golden, ChunkedPrefillMatchesTransformers) { expect_chunked_prefill_matches(*load(), kF32, "chunked prefill"); }
@@ -53,6 +81,10 @@ class GoldenCuda : public GoldenTest {
 TEST_P(GoldenCuda, PrefillMatchesTransformers) { expect_prefill_matches(*load(), kF32, "cuda prefill"); }
 
 TEST_P(GoldenCuda, DecodeThroughTheCacheMatchesTransformers) { expect_decode_matches(*load(), kF32, "cuda decode"); }
+
+TEST_P(GoldenCuda, PrefillOfChosenRowsMatchesTransformers) {
+  expect_chosen_rows_match(*load(), AttentionForm::naive, kF32, "cuda prefill, chosen rows");
+}
 
 TEST_P(GoldenCuda, ChunkedPrefillMatchesTransformers) {
   expect_chunked_prefill_matches(*load(), kF32, "cuda chunked prefill");

@@ -191,11 +191,10 @@ void Engine::prefill(std::vector<Sequence*>& fresh) {
     }
     last_row.push_back(ids.size() - 1);
   }
-  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive);
+  // Only each prompt's last row needs logits; the head runs on those rows alone.
+  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, last_row);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    advance(*fresh[i], std::span<const float>(r.logits).subspan(last_row[i] * vocab, vocab));
-  }
+  for (size_t i = 0; i < fresh.size(); ++i) advance(*fresh[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
 }
 
 void Engine::decode(const std::vector<Sequence*>& sequences) {

@@ -1,6 +1,9 @@
 #include "fathom/engine/loaded_model.h"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
+#include <string>
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
@@ -17,10 +20,10 @@ graph::HostTensorIn host_in(std::span<const T> v) {
   return graph::HostTensorIn{v.data(), v.size_bytes()};
 }
 
-std::vector<float> as_floats(const std::vector<std::byte>& bytes) {
-  std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
-  return v;
+void append_floats(const std::vector<std::byte>& bytes, std::vector<float>& out) {
+  const size_t old = out.size();
+  out.resize(old + bytes.size() / sizeof(float));
+  std::memcpy(out.data() + old, bytes.data(), (out.size() - old) * sizeof(float));
 }
 
 }  // namespace
@@ -41,14 +44,19 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   report("loading backends", 1, 1);
 
   graph::BuildOptions build{false, options_.n_slots, options_.max_seq_len, FATHOM_DTYPE_F32};
+  build.lm_head = false;
   prefill_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek(spec_, *checkpoint_, build));
+  head_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_head(spec_, *checkpoint_, build));
   build.absorbed_attention = true;
+  build.lm_head = true;
   decode_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek(spec_, *checkpoint_, build));
   prefill_ = std::make_unique<graph::Executor>(make_executor(*prefill_graph_, "placing weights (prefill graph)"));
+  head_ = std::make_unique<graph::Executor>(make_executor(*head_graph_, "compiling the head graph"));
   decode_ = std::make_unique<graph::Executor>(make_executor(*decode_graph_, "compiling the decode graph"));
   log().info("placement: {}", graph::placement_summary(*prefill_graph_, prefill_->placement()));
   if (options_.load_mtp) {
     build.absorbed_attention = false;
+    build.lm_head = true;
     mtp_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
     mtp_ = std::make_unique<graph::Executor>(make_executor(*mtp_graph_, "compiling the MTP graph"));
   }
@@ -64,7 +72,7 @@ graph::Executor LoadedModel::make_executor(const graph::Graph& g, const std::str
 
 std::vector<graph::Executor::OpTime> LoadedModel::op_times() const {
   std::map<std::pair<std::string, std::string>, graph::Executor::OpTime> sum;
-  for (const graph::Executor* e : {prefill_.get(), decode_.get(), mtp_.get()}) {
+  for (const graph::Executor* e : {prefill_.get(), head_.get(), decode_.get(), mtp_.get()}) {
     if (!e) continue;
     for (const auto& t : e->op_times()) {
       auto& s = sum[{t.op, t.backend}];
@@ -79,22 +87,60 @@ std::vector<graph::Executor::OpTime> LoadedModel::op_times() const {
   return out;
 }
 
-ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form) {
-  const size_t n = batch.ids.size();
-  if (batch.positions.size() != n || batch.slots.size() != n) throw invalid_argument("forward: ids, positions and slots differ in length");
-  graph::Executor& exe = form == AttentionForm::naive ? *prefill_ : *decode_;
-  ForwardResult result;
-  std::map<std::string, std::vector<std::byte>> outputs;
+void LoadedModel::run_chunked(graph::Executor& exe, size_t n, const TokenBatch* tokens, std::span<const float> hidden,
+                              std::initializer_list<std::pair<const char*, std::vector<float>*>> outputs) {
+  const size_t d = static_cast<size_t>(spec_.hidden_size);
+  std::map<std::string, std::vector<std::byte>> results;
   for (size_t begin = 0; begin < n; begin += static_cast<size_t>(exe.max_tokens())) {
     const size_t count = std::min(n - begin, static_cast<size_t>(exe.max_tokens()));
-    std::map<std::string, graph::HostTensorIn> inputs{{"ids", host_in(batch.ids.subspan(begin, count))},
-                                                      {"positions", host_in(batch.positions.subspan(begin, count))},
-                                                      {"slots", host_in(batch.slots.subspan(begin, count))}};
-    exe.run(inputs, static_cast<int64_t>(count), outputs);
-    auto logits = as_floats(outputs["logits"]);
-    auto hidden = as_floats(outputs["hidden"]);
-    result.logits.insert(result.logits.end(), logits.begin(), logits.end());
-    result.hidden.insert(result.hidden.end(), hidden.begin(), hidden.end());
+    std::map<std::string, graph::HostTensorIn> inputs;
+    if (tokens) {
+      inputs.emplace("ids", host_in(tokens->ids.subspan(begin, count)));
+      inputs.emplace("positions", host_in(tokens->positions.subspan(begin, count)));
+      inputs.emplace("slots", host_in(tokens->slots.subspan(begin, count)));
+    }
+    if (!hidden.empty()) inputs.emplace("hidden", host_in(hidden.subspan(begin * d, count * d)));
+    exe.run(inputs, static_cast<int64_t>(count), results);
+    for (const auto& [name, dst] : outputs) append_floats(results.at(name), *dst);
+  }
+}
+
+std::vector<float> LoadedModel::head_logits(std::span<const float> hidden, std::span<const size_t> rows) {
+  const size_t d = static_cast<size_t>(spec_.hidden_size);
+  std::vector<float> picked(rows.size() * d);
+  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(hidden.begin() + static_cast<ptrdiff_t>(rows[i] * d), d, picked.begin() + static_cast<ptrdiff_t>(i * d));
+  std::vector<float> logits;
+  run_chunked(*head_, rows.size(), nullptr, picked, {{"logits", &logits}});
+  return logits;
+}
+
+ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
+                                   std::optional<std::span<const size_t>> logit_rows) {
+  const size_t n = batch.ids.size();
+  if (batch.positions.size() != n || batch.slots.size() != n) throw invalid_argument("forward: ids, positions and slots differ in length");
+  if (logit_rows) {
+    for (size_t r : *logit_rows) {
+      if (r >= n) throw invalid_argument("forward: logit row " + std::to_string(r) + " is outside the batch of " + std::to_string(n) + " tokens");
+    }
+  }
+  ForwardResult result;
+  if (form == AttentionForm::absorbed) {
+    run_chunked(*decode_, n, &batch, {}, {{"logits", &result.logits}, {"hidden", &result.hidden}});
+    if (logit_rows) {
+      const size_t vocab = static_cast<size_t>(spec_.vocab_size);
+      std::vector<float> picked(logit_rows->size() * vocab);
+      for (size_t i = 0; i < logit_rows->size(); ++i) {
+        std::copy_n(result.logits.begin() + static_cast<ptrdiff_t>((*logit_rows)[i] * vocab), vocab, picked.begin() + static_cast<ptrdiff_t>(i * vocab));
+      }
+      result.logits = std::move(picked);
+    }
+    return result;
+  }
+  run_chunked(*prefill_, n, &batch, {}, {{"hidden", &result.hidden}});
+  if (logit_rows) {
+    result.logits = head_logits(result.hidden, *logit_rows);
+  } else {
+    run_chunked(*head_, n, nullptr, result.hidden, {{"logits", &result.logits}});
   }
   return result;
 }
@@ -102,20 +148,9 @@ ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form) 
 std::vector<float> LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden) {
   if (!mtp_) throw Error(ErrorCode::failed_precondition, "the MTP module was not loaded");
   const size_t n = batch.ids.size();
-  const size_t d = static_cast<size_t>(spec_.hidden_size);
-  if (hidden.size() != n * d) throw invalid_argument("mtp_forward: hidden must hold one row per token");
+  if (hidden.size() != n * static_cast<size_t>(spec_.hidden_size)) throw invalid_argument("mtp_forward: hidden must hold one row per token");
   std::vector<float> logits;
-  std::map<std::string, std::vector<std::byte>> outputs;
-  for (size_t begin = 0; begin < n; begin += static_cast<size_t>(mtp_->max_tokens())) {
-    const size_t count = std::min(n - begin, static_cast<size_t>(mtp_->max_tokens()));
-    std::map<std::string, graph::HostTensorIn> inputs{{"ids", host_in(batch.ids.subspan(begin, count))},
-                                                      {"positions", host_in(batch.positions.subspan(begin, count))},
-                                                      {"slots", host_in(batch.slots.subspan(begin, count))},
-                                                      {"hidden", host_in(hidden.subspan(begin * d, count * d))}};
-    mtp_->run(inputs, static_cast<int64_t>(count), outputs);
-    auto part = as_floats(outputs["mtp_logits"]);
-    logits.insert(logits.end(), part.begin(), part.end());
-  }
+  run_chunked(*mtp_, n, &batch, hidden, {{"mtp_logits", &logits}});
   return logits;
 }
 

@@ -3,7 +3,10 @@
 // module (spec §3.6).
 //
 // Main graph: inputs `ids`, `positions`, `slots` (i32 [T]); outputs `logits` (f32 [T, vocab]) and
-// `hidden` (f32 [T, D], after the final norm: what the MTP module consumes).
+// `hidden` (f32 [T, D], after the final norm: what the MTP module consumes). Built without the
+// head (`BuildOptions::lm_head = false`) it ends at `hidden`, and the head graph (input `hidden`,
+// output `logits`) then runs on only the rows whose logits are wanted: a prompt of 4096 tokens
+// needs the logits of its last one, and the vocabulary product is the largest in the model.
 // MTP graph: inputs `ids` (the next tokens t_{p+1}), `positions`, `slots`, `hidden` (the main
 // graph's hidden for rows p); output `mtp_logits` (f32 [T, vocab]).
 // Each attention layer owns a state tensor `layers.<i>.kv_cache` [slots, max_seq_len, C + dr]: graphs
@@ -23,9 +26,13 @@ struct BuildOptions {
   int64_t n_slots = 1;              // sequences the KV cache holds
   int64_t max_seq_len = 4096;       // positions per sequence
   uint32_t cache_dtype = FATHOM_DTYPE_F32;
+  bool lm_head = true;              // false: the main graph stops at `hidden`
 };
 
 Graph build_deepseek(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+
+// lm_head alone: input `hidden` (f32 [T, D]), output `logits` (f32 [T, vocab]).
+Graph build_deepseek_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
 
 // Throws not_found when the checkpoint has no MTP layer (num_nextn_predict_layers = 0 or its
 // tensors are absent).

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <memory>
 #include <optional>
@@ -40,7 +41,7 @@ struct TokenBatch {
 };
 
 struct ForwardResult {
-  std::vector<float> logits;  // [T, vocab]
+  std::vector<float> logits;  // [rows, vocab]: every token's, or those of the rows asked for
   std::vector<float> hidden;  // [T, hidden_size], after the final norm
 };
 
@@ -56,8 +57,11 @@ class LoadedModel {
   bool has_mtp() const { return mtp_ != nullptr; }
 
   // Runs the tokens through the model; the naive form suits long prompts, the absorbed form
-  // decode steps. Both read and extend the same cache.
-  ForwardResult forward(const TokenBatch& batch, AttentionForm form);
+  // decode steps. Both read and extend the same cache. `logit_rows` (indices into the batch, in
+  // the order wanted) limits the logits to those rows; in the naive form the vocabulary product
+  // then runs on those rows alone (a prompt needs only its last row's).
+  ForwardResult forward(const TokenBatch& batch, AttentionForm form,
+                        std::optional<std::span<const size_t>> logit_rows = std::nullopt);
   // MTP draft logits [T, vocab]: row t pairs `hidden` row t (the main model's, position p) with
   // ids[t] (the token at p + 1), at positions[t] = p.
   std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden);
@@ -76,8 +80,16 @@ class LoadedModel {
   const Config& config_;
   graph::WeightStore weights_;
   graph::StatePool states_;
-  std::unique_ptr<graph::Graph> prefill_graph_, decode_graph_, mtp_graph_;
-  std::unique_ptr<graph::Executor> prefill_, decode_, mtp_;
+  // Runs `exe` over `n` rows in chunks of its max_tokens, with the token inputs when `tokens` is
+  // set and `hidden` (n × hidden_size) when not empty; appends each named output's f32 rows.
+  void run_chunked(graph::Executor& exe, size_t n, const TokenBatch* tokens, std::span<const float> hidden,
+                   std::initializer_list<std::pair<const char*, std::vector<float>*>> outputs);
+  std::vector<float> head_logits(std::span<const float> hidden, std::span<const size_t> rows);
+
+  // The prefill graph stops at `hidden`; `head_graph_` (lm_head alone) then runs on the rows whose
+  // logits are wanted. The decode graph keeps its head: every row of a decode step needs logits.
+  std::unique_ptr<graph::Graph> prefill_graph_, head_graph_, decode_graph_, mtp_graph_;
+  std::unique_ptr<graph::Executor> prefill_, head_, decode_, mtp_;
 };
 
 }  // namespace fathom::engine
