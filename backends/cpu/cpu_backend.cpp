@@ -28,7 +28,8 @@ class CpuBackend final : public sdk::HostBackend {
                     ctx_.dnnl.describe() + "; matmuls " +
                     (ctx_.options.bf16_matmuls && ctx_.dnnl.bf16_matmul() ? "bf16 (oneDNN)" : "f32") +
                     "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
-                    "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows";
+                    "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows; weights " +
+                    weight_memory_name(ctx_.options.weight_memory);
     sdk::copy_text(out.description, sizeof out.description, d);
     out.total_memory = total_memory_bytes();
     out.free_memory = available_memory_bytes();

@@ -16,9 +16,16 @@ enum class Fp8Storage {
   bf16,  // dequantise to bf16 once at load (twice the memory; oneDNN bf16 can use it where available)
 };
 
+// Where the weights read in their stored format live (see matmul/weight_memory.h).
+enum class WeightMemory {
+  copy,    // copied once into anonymous memory with huge pages (faster to stream)
+  mapped,  // read from the checkpoint's file mapping (no copy)
+};
+
 struct CpuOptions {
   int threads = 1;              // resolved: >= 1
   Fp8Storage fp8 = Fp8Storage::fp8;
+  WeightMemory weight_memory = WeightMemory::copy;
   // matmul_precision = "bf16": bf16 weights go to oneDNN's bf16 kernels (where it has them),
   // which round the activations to bf16. Off by default: see cpu_options.cpp.
   bool bf16_matmuls = false;
@@ -34,5 +41,6 @@ const fathom_option_decl* option_declarations();
 CpuOptions parse_options(const fathom_options& options);
 
 const char* fp8_storage_name(Fp8Storage s);
+const char* weight_memory_name(WeightMemory m);
 
 }  // namespace fathom::cpu

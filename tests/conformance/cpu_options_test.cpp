@@ -33,6 +33,7 @@ std::vector<Variant> variants() {
       // oneDNN's bf16 kernels where this CPU has them (AVX-512); the same as the default elsewhere.
       {"bf16_matmuls", "matmul_precision = \"bf16\"\nweights = \"bf16\""},
       {"one_thread", "threads = 1"},
+      {"weights_mapped", "weight_memory = \"mapped\""},
   };
   // The vector table the default does not pick, where this CPU can run it.
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
@@ -108,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(Cpu, CpuOptionVariants, ::testing::ValuesIn(params()), 
 TEST(CpuOptions, BadValuesAreRefusedWithTheKey) {
   for (const auto& [options, key] : std::vector<std::pair<std::string, std::string>>{
            {"weights = \"fp4\"", "weights"}, {"threads = -1", "threads"}, {"isa = \"neon\"", "isa"},
-           {"gemv_max_rows = 1000", "gemv_max_rows"}, {"matmul_precision = \"fp16\"", "matmul_precision"}}) {
+           {"gemv_max_rows = 1000", "gemv_max_rows"}, {"matmul_precision = \"fp16\"", "matmul_precision"},
+           {"weight_memory = \"swap\"", "weight_memory"}}) {
     try {
       cpu_with({"bad_" + key, options});
       ADD_FAILURE() << options << " was accepted";

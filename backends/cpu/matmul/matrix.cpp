@@ -47,6 +47,10 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   } else if (view_.fmt == WFormat::f32) {
     packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
   }
+  if (view_.data == source.data && ctx.options.weight_memory == WeightMemory::copy) {
+    copy_ = copy_to_huge_pages(ctx, view_.data, view_.bytes());
+    view_.data = copy_->data();
+  }
 }
 
 const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
@@ -56,7 +60,9 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   return packed_ ? "onednn" : "tiles";
 }
 
-uint64_t Matrix::owned_bytes() const { return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0); }
+uint64_t Matrix::owned_bytes() const {
+  return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0) + (copy_ ? copy_->size() : 0);
+}
 
 void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int threads) const {
   if (m <= 0 || view_.rows == 0) return;

@@ -7,6 +7,8 @@
 //    FP8-as-bf16 weights packed for oneDNN (the row-major copy is not kept: oneDNN serves every
 //    M, it ties the GEMV at M = 1); never f16 weights, bf16 would round away their precision;
 //  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN.
+// Weights read in place are first copied to huge-page memory unless weight_memory = "mapped"
+// (matmul/weight_memory.h).
 // Per call with M rows of x:
 //  - packed for every M (bf16 oneDNN)                  → oneDNN
 //  - M <= gemv_max_rows                                → GEMV, widening in registers
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "matmul/onednn.h"
+#include "matmul/weight_memory.h"
 #include "matmul/weight_view.h"
 
 namespace fathom::cpu {
@@ -48,6 +51,7 @@ class Matrix {
  private:
   WeightView view_;
   std::vector<uint16_t> bf16_;             // FP8 dequantised to bf16 (weights = "bf16")
+  std::unique_ptr<HugePageBuffer> copy_;   // the stored bytes, copied (weight_memory = "copy")
   std::unique_ptr<PackedWeights> packed_;  // oneDNN copy
   bool packed_for_all_m_ = false;
 };
