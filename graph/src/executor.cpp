@@ -243,4 +243,23 @@ std::vector<Executor::OpTime> Executor::op_times() const {
   return out;
 }
 
+std::vector<Executor::NodeTime> Executor::node_times() const {
+  std::vector<NodeTime> out;
+  for (const Segment& seg : segments_) {
+    const std::string& backend = placement_.backends[seg.backend]->name();
+    const auto profile = seg.executable.profile(seg.nodes.size());
+    for (size_t i = 0; i < profile.size(); ++i) {
+      const Node& node = graph_.node(seg.nodes[i]);
+      NodeTime t{node.name, std::string(op_name(node.op)), backend, profile[i].calls,
+                 static_cast<double>(profile[i].total_ns) / 1e6, 0};
+      for (TensorId in : node.inputs) {
+        const Tensor& tensor = graph_.tensor(in);
+        if (tensor.kind == TensorKind::weight && tensor.weight) t.weight_bytes += tensor.weight->nbytes;
+      }
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 }  // namespace fathom::graph

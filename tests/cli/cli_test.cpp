@@ -117,12 +117,27 @@ TEST(Cli, DemoModelGenerates) {
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_GT(a.out.size(), 10u);
   EXPECT_EQ(a.out, b.out);
-  Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 4 --batch 2 --json");
+  Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 4 --batch 2 --json --nodes 5");
   ASSERT_EQ(bench.status, 0) << bench.err;
   auto j = nlohmann::json::parse(bench.out);
   for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes", "ops"}) EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_GT(j["ops"].size(), 5u);
   for (const auto& op : j["ops"]) EXPECT_TRUE(op.contains("prefill_ms")) << op.dump();  // decode's share = total - prefill
+  // --nodes: the slowest nodes of the 3 decode steps (each a batched call), slowest first.
+  ASSERT_EQ(j["decode_nodes"].size(), 5u) << j.dump();
+  double previous = 1e300;
+  bool some_matmul = false;
+  for (const auto& n : j["decode_nodes"]) {
+    EXPECT_EQ(n["node"].get<std::string>().rfind("decode:", 0), 0u) << n.dump();
+    EXPECT_EQ(n["calls"].get<int>(), 3) << n.dump();
+    EXPECT_LE(n["ms_per_step"].get<double>(), previous);
+    previous = n["ms_per_step"].get<double>();
+    if (n["op"] == "matmul") {
+      some_matmul = true;
+      EXPECT_GT(n["weight_bytes"].get<uint64_t>(), 0u) << n.dump();
+    }
+  }
+  EXPECT_TRUE(some_matmul) << j["decode_nodes"].dump();
   std::filesystem::remove_all(dir);
 }
 

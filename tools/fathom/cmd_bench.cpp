@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -24,6 +26,7 @@ struct BenchOptions {
   int64_t batch = 1;
   uint64_t seed = 0;
   bool json = false;
+  int64_t nodes = 0;  // list the slowest nodes of the decode steps
 };
 
 uint64_t peak_rss_bytes() {
@@ -33,6 +36,35 @@ uint64_t peak_rss_bytes() {
 }
 
 using Clock = std::chrono::steady_clock;
+
+// A node's decode-phase share: its time after the prefill step, per decode step.
+struct DecodeNode {
+  engine::LoadedModel::NodeTime t;
+  double ms_per_step = 0;
+  double gb_per_s = 0;  // weight bytes read per call ÷ time per call (matmuls only: they read all their weights)
+};
+
+std::vector<DecodeNode> slowest_decode_nodes(const std::vector<engine::LoadedModel::NodeTime>& before,
+                                             const std::vector<engine::LoadedModel::NodeTime>& after, int64_t steps,
+                                             int64_t count) {
+  std::map<std::string, engine::LoadedModel::NodeTime> at_prefill;
+  for (const auto& t : before) at_prefill[t.node] = t;
+  std::vector<DecodeNode> out;
+  for (const auto& t : after) {
+    engine::LoadedModel::NodeTime d = t;
+    if (auto it = at_prefill.find(t.node); it != at_prefill.end()) {
+      d.calls -= it->second.calls;
+      d.total_ms -= it->second.total_ms;
+    }
+    if (d.calls == 0) continue;
+    const double ms_per_call = d.total_ms / static_cast<double>(d.calls);
+    const double gbps = d.op == "matmul" && ms_per_call > 0 ? static_cast<double>(d.weight_bytes) / (ms_per_call * 1e6) : 0;
+    out.push_back({d, d.total_ms / static_cast<double>(std::max<int64_t>(steps, 1)), gbps});
+  }
+  std::sort(out.begin(), out.end(), [](const DecodeNode& a, const DecodeNode& b) { return a.ms_per_step > b.ms_per_step; });
+  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
+  return out;
+}
 
 // The time an op kind spent in the prefill step (the first), so that decode's share is the rest.
 template <typename OpTimes, typename OpTime>
@@ -71,6 +103,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   s.engine->step();
   auto t1 = Clock::now();
   const auto prefill_ops = s.model->op_times();
+  const auto prefill_nodes = s.model->node_times();
   while (finished < o.batch) s.engine->step();
   auto t2 = Clock::now();
 
@@ -79,6 +112,8 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   const double prefill_tps = static_cast<double>(o.prompt_tokens * o.batch) / prefill_s;
   const double decode_tps = decode_s > 0 ? static_cast<double>((o.gen_tokens - 1) * o.batch) / decode_s : 0;
   auto ops = s.model->op_times();
+  const auto nodes = o.nodes > 0 ? slowest_decode_nodes(prefill_nodes, s.model->node_times(), o.gen_tokens - 1, o.nodes)
+                                 : std::vector<DecodeNode>{};
 
   std::string backends;
   for (const auto& b : s.config.runtime.backends) backends += (backends.empty() ? "" : ",") + b;
@@ -98,6 +133,12 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
       j["ops"].push_back({{"op", t.op}, {"backend", t.backend}, {"calls", t.calls}, {"total_ms", t.total_ms},
                           {"prefill_ms", prefill_ms_of(prefill_ops, t)}});
     }
+    j["decode_nodes"] = nlohmann::json::array();
+    for (const auto& n : nodes) {
+      j["decode_nodes"].push_back({{"node", n.t.node}, {"op", n.t.op}, {"backend", n.t.backend}, {"calls", n.t.calls},
+                                   {"ms_per_step", n.ms_per_step}, {"weight_bytes", n.t.weight_bytes},
+                                   {"weight_gb_per_s", n.gb_per_s}});
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -112,6 +153,14 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
     std::printf("%-16s %-14s %10llu %12.2f %12.2f\n", t.op.c_str(), t.backend.c_str(), static_cast<unsigned long long>(t.calls),
                 t.total_ms, pre);
   }
+  if (!nodes.empty()) {
+    std::printf("\nslowest nodes of the decode steps (GB/s: weights read per call, matmuls only)\n");
+    std::printf("%-44s %-14s %-10s %12s %10s %8s\n", "node", "op", "backend", "ms/step", "weight MB", "GB/s");
+    for (const auto& n : nodes) {
+      std::printf("%-44s %-14s %-10s %12.3f %10.1f %8.2f\n", n.t.node.c_str(), n.t.op.c_str(), n.t.backend.c_str(),
+                  n.ms_per_step, static_cast<double>(n.t.weight_bytes) / 1e6, n.gb_per_s);
+    }
+  }
   return 0;
 }
 
@@ -125,6 +174,8 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   cmd->add_option("--batch", o->batch, "sequences at once")->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", o->seed, "seed of the random prompts");
   cmd->add_flag("--json", o->json, "one JSON object instead of the table");
+  cmd->add_option("--nodes", o->nodes, "also list the N slowest nodes of the decode steps (ms per step, weight GB/s)")
+      ->check(CLI::Range(0, 100000));
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_bench(global, *o); }; });
 }
 

@@ -114,6 +114,20 @@ std::vector<float> LoadedModel::head_logits(std::span<const float> hidden, std::
   return logits;
 }
 
+std::vector<graph::Executor::NodeTime> LoadedModel::node_times() const {
+  std::vector<graph::Executor::NodeTime> out;
+  const std::pair<const char*, const graph::Executor*> graphs[] = {
+      {"prefill", prefill_.get()}, {"head", head_.get()}, {"decode", decode_.get()}, {"mtp", mtp_.get()}};
+  for (const auto& [name, e] : graphs) {
+    if (!e) continue;
+    for (auto t : e->node_times()) {
+      t.node = std::string(name) + ":" + t.node;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
                                    std::optional<std::span<const size_t>> logit_rows) {
   const size_t n = batch.ids.size();

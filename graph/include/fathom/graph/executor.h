@@ -72,6 +72,17 @@ class Executor {
   // cross-backend copies as op "copy".
   std::vector<OpTime> op_times() const;
 
+  struct NodeTime {
+    std::string node;  // the node's name ("layers.3.self_attn.q_proj")
+    std::string op;
+    std::string backend;
+    uint64_t calls = 0;
+    double total_ms = 0;
+    uint64_t weight_bytes = 0;  // bytes of the checkpoint tensors among its inputs
+  };
+  // Time per node since construction, from the backends' node profiles.
+  std::vector<NodeTime> node_times() const;
+
  private:
   struct Copy {
     TensorId tensor;

@@ -47,6 +47,8 @@ struct ForwardResult {
 
 class LoadedModel {
  public:
+  using NodeTime = graph::Executor::NodeTime;
+
   LoadedModel(const std::filesystem::path& model_dir, const Config& config, PluginHost& host, ModelOptions options);
 
   const model::ModelSpec& spec() const { return spec_; }
@@ -68,6 +70,8 @@ class LoadedModel {
 
   // Time per (op, backend) over every forward so far (prefill, decode and MTP graphs together).
   std::vector<graph::Executor::OpTime> op_times() const;
+  // Time per node, each node name prefixed with its graph ("decode:", "prefill:", "head:", "mtp:").
+  std::vector<graph::Executor::NodeTime> node_times() const;
 
  private:
   graph::Executor make_executor(const graph::Graph& g, const std::string& stage);
