@@ -71,10 +71,10 @@ def prewarm(*paths: Path) -> None:
                 pass
 
 
-def fathom_config(path: Path, threads: int, backends: list[str], max_seq_len: int) -> Path:
+def fathom_config(path: Path, threads: int, backends: list[str], max_seq_len: int, weight_memory: str = "copy") -> Path:
     names = ", ".join(f'"{b}"' for b in backends)
     path.write_text(f'[runtime]\nbackends = [{names}]\nlog_level = "warn"\nmax_batch = 1\nmax_seq_len = {max_seq_len}\n\n'
-                    f"[backend.cpu]\nthreads = {threads}\n")
+                    f'[backend.cpu]\nthreads = {threads}\nweight_memory = "{weight_memory}"\n')
     return path
 
 
@@ -107,7 +107,7 @@ def bench_fathom(args, model: Path, config: Path) -> dict:
 
 
 def llama_options(args) -> list[str]:
-    return ["--flash-attn"] if args.llama_flash_attn == "on" else []
+    return (["--flash-attn"] if args.llama_flash_attn == "on" else []) + (["--no-mmap"] if args.llama_mmap == "off" else [])
 
 
 def bench_llama(args, gguf_path: Path, threads: int) -> dict:
@@ -165,7 +165,7 @@ def decode_ops_table(run: dict) -> None:
 def measure_speed(args, work: Path, model: Path, gguf_path: Path, threads: int, max_seq: int) -> tuple:
     """Both engines --repeats times, alternating, and the bandwidth before each repeat: on a shared
     VM the bandwidth moves as much as the engines do."""
-    config = fathom_config(work / f"cpu{threads}.toml", threads, ["cpu", "reference"], max_seq)
+    config = fathom_config(work / f"cpu{threads}.toml", threads, ["cpu", "reference"], max_seq, args.fathom_weight_memory)
     fathom_runs, llama_runs, bws = [], [], []
     for i in range(args.repeats):
         print(f"threads {threads}, repeat {i + 1}/{args.repeats}", file=sys.stderr)
@@ -203,6 +203,10 @@ def main() -> int:
     p.add_argument("--kv-type", choices=["f32", "f16"], default="f32", help="llama.cpp's KV cache (Fathom's is f32)")
     p.add_argument("--llama-flash-attn", choices=["on", "off"], default="on",
                    help="llama.cpp's flash attention (its CLI enables it on CPU by default; llama-cpp-python does not)")
+    p.add_argument("--llama-mmap", choices=["on", "off"], default="on",
+                   help="llama.cpp maps the GGUF (its default) or, with off, reads it into memory (--no-mmap)")
+    p.add_argument("--fathom-weight-memory", choices=["copy", "mapped"], default="copy",
+                   help="Fathom's [backend.cpu] weight_memory (its default: copy)")
     p.add_argument("--threads", default="2", help="comma-separated thread counts")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--prompt-tokens", type=int, default=128)
@@ -238,7 +242,8 @@ def main() -> int:
 
     print(f"\n# Fathom vs llama.cpp (llama-cpp-python), {model.name}: {cfg['num_hidden_layers']} layers "
           f"({cfg['first_k_dense_replace']} dense), {args.dtype} weights, KV cache f32 (Fathom) / {args.kv_type} (llama.cpp), "
-          f"llama.cpp flash attention {args.llama_flash_attn}")
+          f"llama.cpp flash attention {args.llama_flash_attn}, mmap {args.llama_mmap}; "
+          f"Fathom weight_memory {args.fathom_weight_memory}")
     print(f"prompt {args.prompt_tokens} tokens, {args.gen_tokens} generated (decode = the last {args.gen_tokens - 1}), "
           f"median of {args.repeats} runs, each engine in its own process")
     print(f"machine: before: {load_before}; after: {load_after}")

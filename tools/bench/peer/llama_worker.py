@@ -19,7 +19,7 @@ def open_model(args, logits_all: bool, n_ctx: int) -> Llama:
     kv_type = {"f32": llama_cpp.GGML_TYPE_F32, "f16": llama_cpp.GGML_TYPE_F16}[args.kv_type]
     return Llama(model_path=args.gguf, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=args.threads,
                  n_threads_batch=args.threads, n_gpu_layers=0, logits_all=logits_all, type_k=kv_type, type_v=kv_type,
-                 flash_attn=args.flash_attn, seed=args.seed, verbose=args.verbose)
+                 flash_attn=args.flash_attn, use_mmap=not args.no_mmap, seed=args.seed, verbose=args.verbose)
 
 
 def last_logits(llm: Llama) -> np.ndarray:
@@ -67,6 +67,7 @@ def main() -> int:
     p.add_argument("--ids", default="")
     p.add_argument("--out", default="")
     p.add_argument("--flash-attn", action="store_true")
+    p.add_argument("--no-mmap", action="store_true", help="read the GGUF into memory instead of mapping it")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     result = bench(args) if args.mode == "bench" else logits(args)
