@@ -10,7 +10,8 @@
 // per item and serving all its tokens (for small items, one row at a time in L1); scores and
 // Σ p·c run per token for all heads at once, by two sgemms over the token's cache rows.
 // Naive form (prefill): per (sequence, head), [K_nope | V] = cache_rows · W_headᵀ by one sgemm
-// over the sequence's cached rows, then each of the sequence's tokens attends over them. This
+// over the sequence's cached rows, then the scores of all the sequence's tokens (two sgemms),
+// each token's softmax over its own prefix, and P·V (one sgemm). This
 // is (dn+dv)/(2C) of the absorbed form's work per (token, position), the right form for long
 // prompts.
 //
@@ -252,18 +253,28 @@ class MlaAttention final : public sdk::PreparedNode {
       // [K_nope | V] for every cached position of the sequence: rows[len, C] · w[(dn+dv), C]ᵀ.
       float* kv = scratch<float>(Scratch::attention2, static_cast<size_t>(seq.len * kv_width));
       sgemm('N', 'T', seq.len, kv_width, d.c, 1.0f, rows, d.row, w, d.c, 0.0f, kv, kv_width);
-      float* p = scratch<float>(Scratch::attention, static_cast<size_t>(seq.len));
-      for (int64_t t : seq.tokens) {
-        const float* q_nope = q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr);
-        const float* q_pe = q_nope + d.dn;
-        const int64_t len = pos[t] + 1;
-        for (int64_t s = 0; s < len; ++s) {
-          p[s] = (isa.dot(q_nope, kv + s * kv_width, d.dn) + isa.dot(q_pe, rows + s * d.row + d.c, d.dr)) * a_.softmax_scale;
-        }
+      // The sequence's queries for head h, gathered: [q_nope | q_pe] per token.
+      const int64_t nt = static_cast<int64_t>(seq.tokens.size()), qw = d.dn + d.dr;
+      float* qs = scratch<float>(Scratch::attention, static_cast<size_t>(nt * qw + nt * seq.len + nt * d.dv));
+      float* scores = qs + nt * qw;
+      float* o = scores + nt * seq.len;
+      for (int64_t i = 0; i < nt; ++i) {
+        const float* src = q + seq.tokens[static_cast<size_t>(i)] * d.h * qw + h * qw;
+        std::copy_n(src, qw, qs + i * qw);
+      }
+      // Scores of every token against every cached position, by two sgemms (q_nope·K_nopeᵀ, then
+      // + q_pe·k_peᵀ); each token then keeps its own prefix (positions ≤ its own).
+      sgemm('N', 'T', nt, seq.len, d.dn, a_.softmax_scale, qs, qw, kv, kv_width, 0.0f, scores, seq.len);
+      sgemm('N', 'T', nt, seq.len, d.dr, a_.softmax_scale, qs + d.dn, qw, rows + d.c, d.row, 1.0f, scores, seq.len);
+      for (int64_t i = 0; i < nt; ++i) {
+        float* p = scores + i * seq.len;
+        const int64_t len = pos[seq.tokens[static_cast<size_t>(i)]] + 1;
         isa.softmax(p, len);
-        float* o = out + t * d.h * d.dv + h * d.dv;
-        std::fill(o, o + d.dv, 0.0f);
-        for (int64_t s = 0; s < len; ++s) isa.axpy(p[s], kv + s * kv_width + d.dn, o, d.dv);
+        std::fill(p + len, p + seq.len, 0.0f);
+      }
+      sgemm('N', 'N', nt, d.dv, seq.len, 1.0f, scores, seq.len, kv + d.dn, kv_width, 0.0f, o, d.dv);
+      for (int64_t i = 0; i < nt; ++i) {
+        std::copy_n(o + i * d.dv, d.dv, out + seq.tokens[static_cast<size_t>(i)] * d.h * d.dv + h * d.dv);
       }
     });
   }
