@@ -133,6 +133,22 @@ class MlaAttention final : public sdk::PreparedNode {
     return w;
   }
 
+  // What both forms read from their arguments: queries [T, H·(dn + dr)], positions, slots and
+  // the output [T, H·dv].
+  struct Call {
+    int64_t tokens;
+    const float* q;
+    const int32_t* pos;
+    const int32_t* slot;
+    float* out;
+    explicit Call(const sdk::KernelArgs& args)
+        : tokens(args.in[0]->dim(0)),
+          q(args.in[0]->as<const float>()),
+          pos(args.in[3]->as<const int32_t>()),
+          slot(args.in[4]->as<const int32_t>()),
+          out(args.out[0]->as<float>()) {}
+  };
+
   // Up to this many tokens per work item, the absorbed form widens W_UK/W_UV one row at a time
   // into an L1-resident buffer and applies it to every token of the item at once; beyond it, the
   // head's whole f32 copy (512 KB at V3 sizes) is cheaper than widening each row again per
@@ -172,11 +188,7 @@ class MlaAttention final : public sdk::PreparedNode {
   //     o_lat[H, C] = P · rows[:, :C] (a second sgemm);
   //  3. per (head, tokens): o = W_UV·o_lat.
   void attend_absorbed(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
-    const int64_t tokens = args.in[0]->dim(0);
-    const float* q = args.in[0]->as<const float>();
-    const int32_t* pos = args.in[3]->as<const int32_t>();
-    const int32_t* slot = args.in[4]->as<const int32_t>();
-    float* out = args.out[0]->as<float>();
+    const auto [tokens, q, pos, slot, out] = Call(args);
     const IsaKernels& isa = *ctx_.isa;
     const int64_t qw = d.row;  // a query row pairs with a cache row: [q_abs ; q_pe] · [latent ; k_pe]
     std::vector<float> queries(static_cast<size_t>(tokens * d.h * qw), 0.0f);
@@ -220,11 +232,7 @@ class MlaAttention final : public sdk::PreparedNode {
   }
 
   void attend_naive(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
-    const int64_t tokens = args.in[0]->dim(0);
-    const float* q = args.in[0]->as<const float>();
-    const int32_t* pos = args.in[3]->as<const int32_t>();
-    const int32_t* slot = args.in[4]->as<const int32_t>();
-    float* out = args.out[0]->as<float>();
+    const auto [tokens, q, pos, slot, out] = Call(args);
     const IsaKernels& isa = *ctx_.isa;
 
     // The batch's sequences: slot → its tokens and the longest prefix they read.
