@@ -1,5 +1,5 @@
 // Everything the kernels of one backend instance share: options, the kernel table chosen for
-// this CPU, the oneDNN runtime and the cache of prepared weights.
+// this CPU, the oneDNN runtime, the cache of prepared weights and the memory of their copies.
 #pragma once
 
 #include <memory>
@@ -8,6 +8,7 @@
 #include "isa/isa.h"
 #include "matmul/onednn.h"
 #include "matmul/weight_cache.h"
+#include "matmul/weight_memory.h"
 
 namespace fathom::cpu {
 
@@ -18,6 +19,7 @@ struct CpuContext {
   const IsaKernels* isa;
   DnnlRuntime dnnl;
   WeightCache weights;
+  WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")
 
   int threads() const { return options.threads; }
 };

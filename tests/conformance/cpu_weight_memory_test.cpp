@@ -1,4 +1,4 @@
-// The cpu backend's weight memory (backends/cpu/matmul/weight_memory.h): huge-page buffers, and
+// The cpu backend's weight memory (backends/cpu/matmul/weight_memory.h): the arena of copies, and
 // releasing a copied matrix's file pages without ever touching memory that is not a read-only
 // file mapping (MADV_DONTNEED on anonymous memory would turn it into zeros).
 #include <fcntl.h>
@@ -68,14 +68,38 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-TEST(CpuWeightMemory, HugePageBufferIsAlignedAndWritable) {
-  HugePageBuffer b(kBytes);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (size_t{2} << 20), 0u);
-  EXPECT_EQ(b.size(), kBytes);
-  auto* p = static_cast<uint8_t*>(b.data());
-  p[0] = 1;
-  p[kBytes - 1] = 2;
-  EXPECT_EQ(p[0] + p[kBytes - 1], 3);
+TEST(CpuWeightMemory, ArenaPacksBlocksIntoFewAlignedChunks) {
+  WeightArena arena;
+  std::vector<WeightArena::Block> blocks;
+  for (size_t bytes : {kBytes, size_t{4096} + 3, size_t{1}, kBytes}) blocks.push_back(arena.allocate(bytes));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(blocks[0].data) % (size_t{2} << 20), 0u);  // a chunk starts on a huge page
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(blocks[i].data) % 64, 0u);
+    EXPECT_EQ(blocks[i].chunk, blocks[0].chunk) << "block " << i << " should share the first chunk";
+    auto* p = static_cast<uint8_t*>(blocks[i].data);
+    p[0] = static_cast<uint8_t>(i);
+    p[blocks[i].size - 1] = static_cast<uint8_t>(i);
+    if (i > 0) {
+      EXPECT_GE(p, static_cast<uint8_t*>(blocks[i - 1].data) + blocks[i - 1].size) << "blocks overlap";
+    }
+  }
+  // Larger than what the chunk has left (chunks are 1 GiB): a chunk of its own, and the current
+  // chunk stays current (address space only: nothing is touched).
+  WeightArena::Block big = arena.allocate(size_t{1536} << 20);
+  EXPECT_NE(big.chunk, blocks[0].chunk);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data) % (size_t{2} << 20), 0u);
+  EXPECT_EQ(arena.allocate(64).chunk, blocks[0].chunk);
+}
+
+TEST(CpuWeightMemory, BlocksOutliveTheirArena) {
+  WeightArena::Block block;
+  {
+    WeightArena arena;
+    block = arena.allocate(kBytes);
+  }
+  auto* p = static_cast<uint8_t*>(block.data);
+  p[kBytes - 1] = 7;  // still mapped: the block holds its chunk
+  EXPECT_EQ(p[kBytes - 1], 7);
 }
 
 TEST(CpuWeightMemory, CopyHoldsTheBytesAndReleasesTheFilePages) {
@@ -86,8 +110,8 @@ TEST(CpuWeightMemory, CopyHoldsTheBytesAndReleasesTheFilePages) {
   ASSERT_GE(mapping_rss_kib(src), kBytes / 1024);
 
   CpuContext ctx(CpuOptions{});
-  auto copy = copy_to_huge_pages(ctx, src + 100, kBytes - 100);  // a tensor need not start on a page
-  EXPECT_EQ(std::memcmp(copy->data(), want.data() + 100, kBytes - 100), 0);
+  WeightArena::Block copy = copy_to_arena(ctx, src + 100, kBytes - 100);  // a tensor need not start on a page
+  EXPECT_EQ(std::memcmp(copy.data, want.data() + 100, kBytes - 100), 0);
   // Every whole page of the range is gone from this process; the partial first page stays.
   EXPECT_LE(mapping_rss_kib(src), 4u);
   // And the file's bytes are still there to read.

@@ -48,8 +48,8 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
     packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
   }
   if (view_.data == source.data && ctx.options.weight_memory == WeightMemory::copy) {
-    copy_ = copy_to_huge_pages(ctx, view_.data, view_.bytes());
-    view_.data = copy_->data();
+    copy_ = copy_to_arena(ctx, view_.data, view_.bytes());
+    view_.data = copy_.data;
   }
 }
 
@@ -61,7 +61,7 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
 }
 
 uint64_t Matrix::owned_bytes() const {
-  return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0) + (copy_ ? copy_->size() : 0);
+  return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0) + copy_.size;
 }
 
 void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int threads) const {

@@ -51,7 +51,7 @@ class Matrix {
  private:
   WeightView view_;
   std::vector<uint16_t> bf16_;             // FP8 dequantised to bf16 (weights = "bf16")
-  std::unique_ptr<HugePageBuffer> copy_;   // the stored bytes, copied (weight_memory = "copy")
+  WeightArena::Block copy_;                // the stored bytes, copied (weight_memory = "copy")
   std::unique_ptr<PackedWeights> packed_;  // oneDNN copy
   bool packed_for_all_m_ = false;
 };
