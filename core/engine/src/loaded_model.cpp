@@ -20,6 +20,15 @@ graph::HostTensorIn host_in(std::span<const T> v) {
   return graph::HostTensorIn{v.data(), v.size_bytes()};
 }
 
+// Rows `rows` (in that order) of a row-major matrix of `width` columns.
+std::vector<float> pick_rows(std::span<const float> all, size_t width, std::span<const size_t> rows) {
+  std::vector<float> out(rows.size() * width);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::copy_n(all.begin() + static_cast<ptrdiff_t>(rows[i] * width), width, out.begin() + static_cast<ptrdiff_t>(i * width));
+  }
+  return out;
+}
+
 void append_floats(const std::vector<std::byte>& bytes, std::vector<float>& out) {
   const size_t old = out.size();
   out.resize(old + bytes.size() / sizeof(float));
@@ -106,9 +115,7 @@ void LoadedModel::run_chunked(graph::Executor& exe, size_t n, const TokenBatch* 
 }
 
 std::vector<float> LoadedModel::head_logits(std::span<const float> hidden, std::span<const size_t> rows) {
-  const size_t d = static_cast<size_t>(spec_.hidden_size);
-  std::vector<float> picked(rows.size() * d);
-  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(hidden.begin() + static_cast<ptrdiff_t>(rows[i] * d), d, picked.begin() + static_cast<ptrdiff_t>(i * d));
+  const std::vector<float> picked = pick_rows(hidden, static_cast<size_t>(spec_.hidden_size), rows);
   std::vector<float> logits;
   run_chunked(*head_, rows.size(), nullptr, picked, {{"logits", &logits}});
   return logits;
@@ -140,14 +147,7 @@ ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
   ForwardResult result;
   if (form == AttentionForm::absorbed) {
     run_chunked(*decode_, n, &batch, {}, {{"logits", &result.logits}, {"hidden", &result.hidden}});
-    if (logit_rows) {
-      const size_t vocab = static_cast<size_t>(spec_.vocab_size);
-      std::vector<float> picked(logit_rows->size() * vocab);
-      for (size_t i = 0; i < logit_rows->size(); ++i) {
-        std::copy_n(result.logits.begin() + static_cast<ptrdiff_t>((*logit_rows)[i] * vocab), vocab, picked.begin() + static_cast<ptrdiff_t>(i * vocab));
-      }
-      result.logits = std::move(picked);
-    }
+    if (logit_rows) result.logits = pick_rows(result.logits, static_cast<size_t>(spec_.vocab_size), *logit_rows);
     return result;
   }
   run_chunked(*prefill_, n, &batch, {}, {{"hidden", &result.hidden}});
