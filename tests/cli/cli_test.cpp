@@ -120,7 +120,9 @@ TEST(Cli, DemoModelGenerates) {
   Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 4 --batch 2 --json --nodes 5");
   ASSERT_EQ(bench.status, 0) << bench.err;
   auto j = nlohmann::json::parse(bench.out);
-  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes", "ops"}) EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* key : {"load_seconds", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes", "ops"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_GT(j["load_seconds"].get<double>(), 0.0);
   EXPECT_GT(j["ops"].size(), 5u);
   for (const auto& op : j["ops"]) EXPECT_TRUE(op.contains("prefill_ms")) << op.dump();  // decode's share = total - prefill
   // --nodes: the slowest nodes of the 3 decode steps (each a batched call), slowest first.

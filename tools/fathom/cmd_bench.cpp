@@ -76,7 +76,9 @@ double prefill_ms_of(const OpTimes& prefill_ops, const OpTime& t) {
 }
 
 int run_bench(const GlobalOptions& global, const BenchOptions& o) {
+  const auto load_start = Clock::now();
   ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/false, o.batch);
+  const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
   if (o.prompt_tokens + o.gen_tokens > s.config.runtime.max_seq_len) {
     throw out_of_range("--prompt-tokens + --gen-tokens exceed runtime.max_seq_len " + std::to_string(s.config.runtime.max_seq_len));
   }
@@ -123,6 +125,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"prompt_tokens", o.prompt_tokens},
                      {"gen_tokens", o.gen_tokens},
                      {"batch", o.batch},
+                     {"load_seconds", load_s},
                      {"prefill_seconds", prefill_s},
                      {"decode_seconds", decode_s},
                      {"prefill_tokens_per_s", prefill_tps},
@@ -144,6 +147,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   }
   std::printf("model %s on [%s], batch %lld, %lld prompt + %lld generated tokens\n", o.model_dir.c_str(), backends.c_str(),
               static_cast<long long>(o.batch), static_cast<long long>(o.prompt_tokens), static_cast<long long>(o.gen_tokens));
+  std::printf("load:    %10.3f s (config, weights, placement, compile)\n", load_s);
   std::printf("prefill: %10.1f tokens/s  (%.3f s)\n", prefill_tps, prefill_s);
   std::printf("decode:  %10.1f tokens/s  (%.3f s)\n", decode_tps, decode_s);
   std::printf("peak RSS: %.1f MiB\n\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
