@@ -40,6 +40,20 @@ std::shared_ptr<void> map_chunk(size_t length) {
   return std::shared_ptr<void>(data, [length](void* p) { ::munmap(p, length); });
 }
 
+// Fills in the page tables of the pages holding [p, p + bytes) (for writing, or reading only)
+// without touching their contents. Advice only: a kernel without MADV_POPULATE_* refuses it,
+// and the copy then faults the pages in as it goes.
+void populate(const void* p, size_t bytes, bool write) {
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t last = round_up(reinterpret_cast<uintptr_t>(p) + bytes, page);
+  ::madvise(reinterpret_cast<void*>(first), last - first, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#else
+  (void)p, (void)bytes, (void)write;
+#endif
+}
+
 // Whether [lo, hi) lies inside one read-only private file mapping of this process. Read from
 // /proc/self/maps each time, never remembered: a range that was a file mapping once may be
 // anonymous memory by now, and releasing that would zero it.
@@ -88,9 +102,14 @@ WeightArena::Block copy_to_arena(CpuContext& ctx, const void* src, size_t bytes)
   WeightArena::Block block = ctx.arena.allocate(bytes);
   const auto* from = static_cast<const std::byte*>(src);
   auto* to = static_cast<std::byte*>(block.data);
-  // A large matrix copies faster on every core (each thread's part has its own page faults).
+  // A large matrix copies faster on every core. Each part first has its page tables filled in
+  // one call per side (MADV_POPULATE_READ/WRITE, Linux 5.14; ignored where unknown): faulting
+  // page by page instead made the load 2-5x slower and erratic on the development VM (a 4.7 GB
+  // copy: 1.8-2.0 s populated, 2.5-10 s faulted).
   const int t = threads_for(ctx.threads(), static_cast<double>(bytes), 4.0 * (1 << 20));
   parallel_ranges(static_cast<int64_t>(bytes), t, 4096, [&](int64_t b, int64_t e) {
+    populate(from + b, static_cast<size_t>(e - b), false);
+    populate(to + b, static_cast<size_t>(e - b), true);
     std::memcpy(to + b, from + b, static_cast<size_t>(e - b));
   });
   release_file_pages(src, bytes);
