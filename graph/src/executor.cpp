@@ -223,22 +223,24 @@ void Executor::run(const std::map<std::string, HostTensorIn>& inputs, int64_t n_
   }
 }
 
-std::vector<Executor::OpTime> Executor::op_times() const {
+std::vector<Executor::OpTime> Executor::sum_by_op(const std::vector<OpTime>& times) {
   std::map<std::pair<std::string, std::string>, OpTime> by_key;
-  for (const Segment& seg : segments_) {
-    const std::string& backend = placement_.backends[seg.backend]->name();
-    const auto profile = seg.executable.profile(seg.nodes.size());
-    for (size_t i = 0; i < profile.size(); ++i) {
-      const std::string op(op_name(graph_.node(seg.nodes[i]).op));
-      OpTime& t = by_key[{op, backend}];
-      t.op = op;
-      t.backend = backend;
-      t.calls += profile[i].calls;
-      t.total_ms += static_cast<double>(profile[i].total_ns) / 1e6;
-    }
+  for (const OpTime& t : times) {
+    OpTime& sum = by_key[{t.op, t.backend}];
+    sum.op = t.op;
+    sum.backend = t.backend;
+    sum.calls += t.calls;
+    sum.total_ms += t.total_ms;
   }
   std::vector<OpTime> out;
   for (auto& [key, t] : by_key) out.push_back(t);
+  return out;
+}
+
+std::vector<Executor::OpTime> Executor::op_times() const {
+  std::vector<OpTime> per_node;
+  for (const NodeTime& n : node_times()) per_node.push_back(OpTime{n.op, n.backend, n.calls, n.total_ms});
+  std::vector<OpTime> out = sum_by_op(per_node);
   if (copy_calls_ > 0) out.push_back(OpTime{"copy", "host staging", copy_calls_, copy_ms_});
   return out;
 }

@@ -79,21 +79,21 @@ graph::Executor LoadedModel::make_executor(const graph::Graph& g, const std::str
                          on_segment);
 }
 
-std::vector<graph::Executor::OpTime> LoadedModel::op_times() const {
-  std::map<std::pair<std::string, std::string>, graph::Executor::OpTime> sum;
-  for (const graph::Executor* e : {prefill_.get(), head_.get(), decode_.get(), mtp_.get()}) {
-    if (!e) continue;
-    for (const auto& t : e->op_times()) {
-      auto& s = sum[{t.op, t.backend}];
-      s.op = t.op;
-      s.backend = t.backend;
-      s.calls += t.calls;
-      s.total_ms += t.total_ms;
-    }
+std::vector<std::pair<const char*, const graph::Executor*>> LoadedModel::executors() const {
+  std::vector<std::pair<const char*, const graph::Executor*>> out;
+  for (const auto& [name, e] : {std::pair<const char*, const graph::Executor*>{"prefill", prefill_.get()},
+                                {"head", head_.get()}, {"decode", decode_.get()}, {"mtp", mtp_.get()}}) {
+    if (e) out.emplace_back(name, e);
   }
-  std::vector<graph::Executor::OpTime> out;
-  for (auto& [k, v] : sum) out.push_back(v);
   return out;
+}
+
+std::vector<graph::Executor::OpTime> LoadedModel::op_times() const {
+  std::vector<graph::Executor::OpTime> all;
+  for (const auto& [name, e] : executors()) {
+    for (const auto& t : e->op_times()) all.push_back(t);
+  }
+  return graph::Executor::sum_by_op(all);
 }
 
 void LoadedModel::run_chunked(graph::Executor& exe, size_t n, const TokenBatch* tokens, std::span<const float> hidden,
@@ -123,10 +123,7 @@ std::vector<float> LoadedModel::head_logits(std::span<const float> hidden, std::
 
 std::vector<graph::Executor::NodeTime> LoadedModel::node_times() const {
   std::vector<graph::Executor::NodeTime> out;
-  const std::pair<const char*, const graph::Executor*> graphs[] = {
-      {"prefill", prefill_.get()}, {"head", head_.get()}, {"decode", decode_.get()}, {"mtp", mtp_.get()}};
-  for (const auto& [name, e] : graphs) {
-    if (!e) continue;
+  for (const auto& [name, e] : executors()) {
     for (auto t : e->node_times()) {
       t.node = std::string(name) + ":" + t.node;
       out.push_back(std::move(t));

@@ -83,6 +83,9 @@ class Executor {
   // Time per node since construction, from the backends' node profiles.
   std::vector<NodeTime> node_times() const;
 
+  // `times` summed per (op, backend), in that order.
+  static std::vector<OpTime> sum_by_op(const std::vector<OpTime>& times);
+
  private:
   struct Copy {
     TensorId tensor;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "fathom/core/config.h"
@@ -89,6 +90,8 @@ class LoadedModel {
   void run_chunked(graph::Executor& exe, size_t n, const TokenBatch* tokens, std::span<const float> hidden,
                    std::initializer_list<std::pair<const char*, std::vector<float>*>> outputs);
   std::vector<float> head_logits(std::span<const float> hidden, std::span<const size_t> rows);
+  // The executors built, each with the name of its graph ("prefill", "head", "decode", "mtp").
+  std::vector<std::pair<const char*, const graph::Executor*>> executors() const;
 
   // The prefill graph stops at `hidden`; `head_graph_` (lm_head alone) then runs on the rows whose
   // logits are wanted. The decode graph keeps its head: every row of a decode step needs logits.
