@@ -40,12 +40,28 @@ Graph build_deepseek_head(const model::ModelSpec& spec, const model::Checkpoint&
   return g;
 }
 
-Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
-  const int64_t layer = spec.num_hidden_layers;  // the first MTP module (spec §3.6)
-  const std::string p = "model.layers." + std::to_string(layer);
+namespace {
+
+// The checkpoint prefix of the first MTP module (spec §3.6); throws not_found without one.
+std::string mtp_prefix(const model::ModelSpec& spec, const model::Checkpoint& weights) {
+  const std::string p = "model.layers." + std::to_string(spec.num_hidden_layers);
   if (spec.num_nextn_predict_layers < 1 || !weights.find(p + ".eh_proj.weight")) {
     throw not_found(weights.directory().string() + ": the checkpoint has no MTP module (" + p + ".*)");
   }
+  return p;
+}
+
+// The published checkpoints store the MTP's own copy of the head (equal to the main model's);
+// use it when present, the main model's otherwise.
+std::string mtp_head(const model::Checkpoint& weights, const std::string& p) {
+  return weights.find(p + ".shared_head.head.weight") ? p + ".shared_head.head" : "lm_head";
+}
+
+}  // namespace
+
+Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+  const int64_t layer = spec.num_hidden_layers;
+  const std::string p = mtp_prefix(spec, weights);
   Graph g;
   Inputs in = add_token_inputs(g);
   TensorId hidden = g.add_input("hidden", detail::activation(spec.hidden_size));
@@ -63,9 +79,21 @@ Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& 
   TensorId x = blocks.linear(cat, p + ".eh_proj", n + ".eh_proj");
   x = blocks.decoder_layer(x, layer);
   x = blocks.rms_norm(x, p + ".shared_head.norm.weight", n + ".shared_head.norm");
-  const std::string head = weights.find(p + ".shared_head.head.weight") ? p + ".shared_head.head" : "lm_head";
-  TensorId logits = blocks.linear(x, head, n + ".shared_head.head");
-  g.mark_output(logits, "mtp_logits");
+  if (!options.lm_head) {
+    g.mark_output(x, "mtp_hidden");
+    return g;
+  }
+  g.mark_output(blocks.linear(x, mtp_head(weights, p), n + ".shared_head.head"), "mtp_logits");
+  return g;
+}
+
+Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+  const std::string p = mtp_prefix(spec, weights);
+  Graph g;
+  TensorId hidden = g.add_input("hidden", detail::activation(spec.hidden_size));
+  detail::DeepSeekBlocks blocks(g, spec, weights, options, TensorId{}, TensorId{});
+  const std::string n = "mtp." + std::to_string(spec.num_hidden_layers);
+  g.mark_output(blocks.linear(hidden, mtp_head(weights, p), n + ".shared_head.head"), "mtp_logits");
   return g;
 }
 

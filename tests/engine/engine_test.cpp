@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -87,11 +88,18 @@ class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     model_dir_ = std::filesystem::temp_directory_path() / ("fathom_engine_" + std::to_string(getpid()));
+    markov_dir_ = model_dir_.string() + "-markov";
     std::filesystem::remove_all(model_dir_);
-    const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom make-tiny --out " + model_dir_.string() + " 2>/dev/null";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::filesystem::remove_all(markov_dir_);
+    for (const auto& [dir, flags] : {std::pair{model_dir_, ""}, std::pair{markov_dir_, " --markov"}}) {
+      const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom make-tiny --out " + dir.string() + flags + " 2>/dev/null";
+      ASSERT_EQ(std::system(cmd.c_str()), 0);
+    }
   }
-  static void TearDownTestSuite() { std::filesystem::remove_all(model_dir_); }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(model_dir_);
+    std::filesystem::remove_all(markov_dir_);
+  }
 
   void SetUp() override {
     config_ = default_config();
@@ -100,11 +108,12 @@ class EngineTest : public ::testing::Test {
     tok_ = tokenizer::Tokenizer::load(model_dir_);
   }
 
-  std::unique_ptr<LoadedModel> load(int64_t slots) {
+  std::unique_ptr<LoadedModel> load(int64_t slots, bool mtp = false, const std::filesystem::path& dir = model_dir_) {
     ModelOptions o;
     o.n_slots = slots;
     o.max_seq_len = 96;
-    return std::make_unique<LoadedModel>(model_dir_, config_, *host_, o);
+    o.load_mtp = mtp;
+    return std::make_unique<LoadedModel>(dir, config_, *host_, o);
   }
 
   std::vector<int32_t> to_ids(const std::string& text) const {
@@ -146,13 +155,24 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
-  Outcome alone(const GenerationRequest& r) {
-    auto model = load(1);
+  Outcome alone(const GenerationRequest& r, const std::filesystem::path& dir = model_dir_) {
+    auto model = load(1, false, dir);
     Engine e(*model, &*tok_, {1, 96, 8});
     return run(e, {r}, {0})[0];
   }
 
-  static inline std::filesystem::path model_dir_;
+  // Prompts of different lengths with different budgets: some sequences leave early.
+  static std::vector<GenerationRequest> assorted_requests(size_t n) {
+    std::vector<GenerationRequest> reqs;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<int32_t> prompt;
+      for (size_t j = 0; j < 3 + 2 * i; ++j) prompt.push_back(static_cast<int32_t>(3 + (i * 31 + j * 7) % 250));
+      reqs.push_back(greedy(prompt, static_cast<int64_t>(4 + i % 3 * 5)));
+    }
+    return reqs;
+  }
+
+  static inline std::filesystem::path model_dir_, markov_dir_;
   Config config_;
   std::unique_ptr<PluginHost> host_;
   std::optional<tokenizer::Tokenizer> tok_;
@@ -160,12 +180,7 @@ class EngineTest : public ::testing::Test {
 
 // Requests joining and leaving the running batch get exactly the tokens they get alone.
 TEST_F(EngineTest, BatchingDoesNotChangeGreedyOutput) {
-  std::vector<GenerationRequest> reqs;
-  for (int i = 0; i < 8; ++i) {
-    std::vector<int32_t> prompt;
-    for (int j = 0; j < 3 + 2 * i; ++j) prompt.push_back(3 + (i * 31 + j * 7) % 250);
-    reqs.push_back(greedy(prompt, 4 + i % 3 * 5));  // different lengths: some leave early
-  }
+  std::vector<GenerationRequest> reqs = assorted_requests(8);
   auto model = load(4);  // fewer slots than requests: later ones wait and join as others leave
   Engine e(*model, &*tok_, {4, 96, 16});
   auto together = run(e, reqs, {0, 0, 0, 1, 2, 2, 5, 6});
@@ -226,6 +241,74 @@ TEST_F(EngineTest, LimitsAreClearErrorsAndTheEngineKeepsWorking) {
   while (e.step()) {
   }
   EXPECT_EQ(run(e, {greedy({7, 8}, 3)}, {0})[0].tokens.size(), 3u);
+}
+
+// ---- Speculative decoding with the MTP module ---------------------------------------------
+
+// Speculation changes how many steps a sequence takes, never its tokens: greedy or sampled, with
+// requests joining and leaving, every request gets exactly what the plain engine gives it alone.
+class MtpSpeculation : public EngineTest {
+ protected:
+  SpeculationStats expect_plain_tokens(const std::filesystem::path& dir) {
+    std::vector<GenerationRequest> reqs = assorted_requests(8);
+    for (size_t i = 0; i < reqs.size(); i += 3) {
+      reqs[i].sampling.temperature = 0.8;  // a third sampled, seed for seed
+      reqs[i].sampling.seed = 1000 + i;
+    }
+    reqs[1].max_new_tokens = 2;  // too short for a draft after the first token
+    reqs[4].max_new_tokens = 40;
+    auto model = load(3, /*mtp=*/true, dir);
+    Engine e(*model, &*tok_, {3, 96, 16}, Speculation::mtp);
+    auto together = run(e, reqs, {0, 0, 0, 1, 2, 2, 5, 6});
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      EXPECT_EQ(together[i].tokens, alone(reqs[i], dir).tokens) << "request " << i;
+      EXPECT_EQ(together[i].reason, FinishReason::length);
+    }
+    const SpeculationStats stats = e.speculation_stats();
+    std::printf("MTP drafts: %llu verified, %llu accepted, in %llu decode steps\n",
+                static_cast<unsigned long long>(stats.drafted), static_cast<unsigned long long>(stats.accepted),
+                static_cast<unsigned long long>(stats.steps));
+    // Every decode step of a sequence with two or more tokens still to come verifies a draft.
+    EXPECT_GT(stats.drafted, 0u);
+    return stats;
+  }
+};
+
+// The demo model's MTP module has random weights: its drafts are (nearly) all rejected, and the
+// output is still the plain engine's.
+TEST_F(MtpSpeculation, RejectedDraftsLeaveTheTokensAsTheyWere) { expect_plain_tokens(model_dir_); }
+
+// A --markov model's MTP module mostly agrees with the main model: steps that accept a draft emit
+// two tokens (and feed the MTP module two rows), and the output is still the plain engine's.
+TEST_F(MtpSpeculation, AcceptedDraftsGiveTheSameTokensInFewerSteps) {
+  const SpeculationStats stats = expect_plain_tokens(markov_dir_);
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
+  EXPECT_LT(stats.accepted, stats.drafted);  // some rejected too: both paths ran
+}
+
+// Stop conditions hold inside a step that emits two tokens: a stop string or the length limit
+// met by the first token ends the request there.
+TEST_F(MtpSpeculation, StopStringsStillEndTheText) {
+  GenerationRequest r = greedy(to_ids("Hello"), 24);
+  Outcome full = alone(r);
+  ASSERT_GE(full.text.size(), 12u);
+  r.stop_strings = {full.text.substr(7, 2)};
+  auto model = load(1, /*mtp=*/true);
+  Engine e(*model, &*tok_, {1, 96, 8}, Speculation::mtp);
+  Outcome cut = run(e, {r}, {0})[0];
+  EXPECT_EQ(cut.reason, FinishReason::stop);
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(r.stop_strings[0])));
+}
+
+TEST_F(MtpSpeculation, NeedsTheMtpModule) {
+  auto model = load(1);
+  try {
+    Engine e(*model, &*tok_, {1, 96, 8}, Speculation::mtp);
+    FAIL() << "expected failed_precondition";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::failed_precondition);
+    EXPECT_NE(std::string(err.what()).find("MTP"), std::string::npos);
+  }
 }
 
 TEST_F(EngineTest, CancelFreesTheSlot) {

@@ -54,6 +54,11 @@ TEST_P(GoldenCpu, MtpMatchesTransformersModules) {
   expect_mtp_matches(*load_on_cpu(true), kBf16, "cpu mtp");
 }
 
+TEST_P(GoldenCpu, MtpDecodeStepsMatchTransformersModules) {
+  if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
+  expect_mtp_matches(*load_on_cpu(true), kBf16, "cpu mtp decode", AttentionForm::absorbed);
+}
+
 // Every product through oneDNN or widened tiles (no GEMV), and every one through the GEMV.
 TEST_P(GoldenCpu, EveryMatmulPathMatches) {
   use("gemv_max_rows = 0");

@@ -143,14 +143,27 @@ std::vector<float> chunked_prefill_logits(LoadedModel& model, const Sequence& s)
   return a.logits;
 }
 
-std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s) {
+std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s, AttentionForm form) {
   Positions p(s.ids.size());
   auto main = model.forward({s.ids, p.pos, p.slots}, AttentionForm::naive);
   // The MTP head predicts token t+2 from the main model's hidden state at t and the embedding of
   // token t+1, so it sees every position but the last.
   const size_t rows = s.ids.size() - 1, d = static_cast<size_t>(model.spec().hidden_size);
-  return model.mtp_forward({std::span(s.ids).subspan(1), std::span(p.pos).first(rows), std::span(p.slots).first(rows)},
-                           std::span(main.hidden).first(rows * d));
+  const std::span<const int32_t> next = std::span(s.ids).subspan(1);
+  if (form == AttentionForm::naive) {
+    return model.mtp_forward({next, std::span(p.pos).first(rows), std::span(p.slots).first(rows)},
+                             std::span(main.hidden).first(rows * d));
+  }
+  // As speculative decoding drafts: one row per step, each attending to the MTP cache the
+  // earlier rows wrote, with the head run on the row asked for.
+  std::vector<float> out;
+  for (size_t t = 0; t < rows; ++t) {
+    const size_t only = 0;
+    auto step = model.mtp_forward({next.subspan(t, 1), std::span(p.pos).subspan(t, 1), std::span(p.slots).subspan(t, 1)},
+                                  std::span(main.hidden).subspan(t * d, d), form, std::span(&only, 1));
+    out.insert(out.end(), step.begin(), step.end());
+  }
+  return out;
 }
 
 std::string backend_unavailable(const std::string& backend) {
@@ -210,9 +223,9 @@ void GoldenTest::expect_chunked_prefill_matches(LoadedModel& model, Tolerance to
                       GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
 }
 
-void GoldenTest::expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
+void GoldenTest::expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label, AttentionForm form) {
   for (const Sequence& s : load_golden(GetParam())) {
-    EXPECT_TRUE(matches(mtp_logits(model, s), s.mtp_logits, tolerance,
+    EXPECT_TRUE(matches(mtp_logits(model, s, form), s.mtp_logits, tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
   }
 }

@@ -56,7 +56,8 @@ std::vector<std::vector<float>> rows_of(const std::vector<std::vector<float>>& a
 std::vector<float> chosen_rows_logits(LoadedModel& model, const Sequence& s, AttentionForm form);
 std::vector<float> decode_logits(LoadedModel& model, const Sequence& s);          // one token at a time
 std::vector<float> chunked_prefill_logits(LoadedModel& model, const Sequence& s);  // a third, then the rest
-std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s);              // the MTP head after a prefill
+// The MTP head after a prefill: all rows at once (naive), or one decode step per row (absorbed).
+std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s, AttentionForm form = AttentionForm::naive);
 
 // The reason a backend cannot run in this build (not built, or its probe refuses); empty if it can.
 std::string backend_unavailable(const std::string& backend);
@@ -75,7 +76,8 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
   // Prefill (or decode steps) asked for the logits of some rows only (chosen_rows).
   void expect_chosen_rows_match(LoadedModel& model, AttentionForm form, Tolerance tolerance, const std::string& label);
   void expect_chunked_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
-  void expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label);
+  void expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label,
+                          AttentionForm form = AttentionForm::naive);
 
   Config config_;
   std::unique_ptr<PluginHost> host_;

@@ -54,6 +54,11 @@ TEST_P(Golden, MtpMatchesTransformersModules) {
   expect_mtp_matches(*load(true), kF32, "mtp");
 }
 
+TEST_P(Golden, MtpDecodeStepsMatchTransformersModules) {
+  if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
+  expect_mtp_matches(*load(true), kF32, "mtp decode", AttentionForm::absorbed);
+}
+
 // The same model split over two backends (the template takes the element-wise ops): exercises
 // segmenting and the copies between backends.
 TEST_P(Golden, PrefillSplitOverTwoBackendsMatchesTransformers) {
@@ -93,6 +98,11 @@ TEST_P(GoldenCuda, ChunkedPrefillMatchesTransformers) {
 TEST_P(GoldenCuda, MtpMatchesTransformersModules) {
   if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
   expect_mtp_matches(*load(true), kF32, "cuda mtp");
+}
+
+TEST_P(GoldenCuda, MtpDecodeStepsMatchTransformersModules) {
+  if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
+  expect_mtp_matches(*load(true), kF32, "cuda mtp decode", AttentionForm::absorbed);
 }
 
 // The default precision: prompts longer than gemv_max_tokens (16) run their products on tensor

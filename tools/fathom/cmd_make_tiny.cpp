@@ -21,12 +21,14 @@ struct MakeTinyOptions {
   int64_t layers = 0;
   uint64_t seed = 0;
   std::string tokenizer;
+  int64_t mtp = -1;
+  bool markov = false;
 };
 
 int run_make_tiny(const MakeTinyOptions& o) {
   namespace fs = std::filesystem;
   fs::create_directories(o.out);
-  tools::TinyModelOptions m{o.preset, o.layers, o.fp8, o.seed, 0, 0, 1, {}};
+  tools::TinyModelOptions m{o.preset, o.layers, o.fp8, o.seed, 0, 0, 1, {}, o.mtp, o.markov};
   if (o.tokenizer.empty()) {
     auto info = tools::write_tiny_tokenizer(o.out);
     m.vocab_size = info.vocab_size;
@@ -64,6 +66,12 @@ void setup(CLI::App& root, GlobalOptions&, CommandRunner& run) {
       ->check(CLI::IsMember({"tiny", "v2-lite-shape", "v3-shape"}));
   cmd->add_option("--layers", o->layers, "decoder layers (default: the preset's)")->check(CLI::Range(1, 200));
   cmd->add_option("--seed", o->seed, "random seed (same seed, same files)");
+  cmd->add_option("--mtp", o->mtp, "MTP modules, 0 or 1 (default: the preset's; tiny and v3-shape have one)")
+      ->check(CLI::Range(0, 1));
+  cmd->add_flag("--markov", o->markov,
+                "scale the layers' outputs down so that the next token depends mostly on the current one, and "
+                "make the MTP module pass the next token through: its drafts then mostly agree with the model "
+                "(for speculative-decoding tests and benchmarks)");
   cmd->add_option("--tokenizer", o->tokenizer, "use this tokenizer (a model directory or tokenizer.json) instead of the small byte-level one");
   cmd->callback([&run, o] { run = [o] { return run_make_tiny(*o); }; });
 }

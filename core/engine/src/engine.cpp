@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
@@ -32,6 +33,7 @@ struct Engine::Sequence {
   std::optional<tokenizer::StreamDecoder> decoder;
   std::string pending_text;  // decoded but held back: it may be the start of a stop string
   size_t hold_back = 0;      // longest stop string − 1
+  std::optional<int32_t> draft;  // the MTP's guess of the token after output.back()
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
@@ -40,11 +42,44 @@ struct Engine::Sequence {
   int64_t length() const { return static_cast<int64_t>(request.prompt.size() + output.size()); }
 };
 
-Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits)
-    : model_(model), tok_(tok), limits_(limits), slot_busy_(static_cast<size_t>(limits.max_batch), false) {
+// The MTP rows of the sequences being drafted for: row r pairs the main model's hidden state at
+// positions[r] with ids[r], the token that followed it.
+struct Engine::DraftRows {
+  std::vector<Sequence*> sequences;
+  std::vector<size_t> last_row;  // per sequence: its last row, whose MTP logits give the draft
+  std::vector<float> hidden;
+  std::vector<int32_t> ids, positions, slots;
+
+  void add(const Sequence& s, std::span<const float> hidden_row, int32_t next_id, int32_t position) {
+    hidden.insert(hidden.end(), hidden_row.begin(), hidden_row.end());
+    ids.push_back(next_id);
+    positions.push_back(position);
+    slots.push_back(s.slot);
+  }
+  void close(Sequence* s) {
+    sequences.push_back(s);
+    last_row.push_back(ids.size() - 1);
+  }
+};
+
+namespace {
+
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits, Speculation speculation)
+    : model_(model), tok_(tok), limits_(limits), speculation_(speculation),
+      slot_busy_(static_cast<size_t>(limits.max_batch), false) {
   if (limits.max_batch > model.options().n_slots) {
     throw invalid_argument("engine: max_batch " + std::to_string(limits.max_batch) + " exceeds the model's " +
                            std::to_string(model.options().n_slots) + " cache slots");
+  }
+  if (speculation == Speculation::mtp && !model.has_mtp()) {
+    throw Error(ErrorCode::failed_precondition,
+                "speculative decoding with MTP needs the model's MTP module, and it was not loaded");
   }
   for (int64_t id : model.spec().eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
   if (tok_ && tok_->eos_id()) eos_ids_.push_back(*tok_->eos_id());
@@ -195,22 +230,94 @@ void Engine::prefill(std::vector<Sequence*>& fresh) {
   ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, last_row);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   for (size_t i = 0; i < fresh.size(); ++i) advance(*fresh[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+  if (speculation_ != Speculation::mtp) return;
+
+  // The MTP module sees the whole prompt, as it will see every later token: its own layer's
+  // cache must hold every position its draft attends to.
+  const size_t d = static_cast<size_t>(model_.spec().hidden_size);
+  DraftRows rows;
+  size_t first = 0;
+  for (Sequence* s : fresh) {
+    const size_t n = s->request.prompt.size();
+    if (wants_draft(*s)) {
+      for (size_t i = 0; i < n; ++i) {
+        const int32_t next = i + 1 < n ? s->request.prompt[i + 1] : s->output.front();
+        rows.add(*s, std::span<const float>(r.hidden).subspan((first + i) * d, d), next, static_cast<int32_t>(i));
+      }
+      rows.close(s);
+    }
+    first += n;
+  }
+  draft(rows, AttentionForm::naive);
+}
+
+bool Engine::wants_draft(const Sequence& s) const {
+  // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
+  // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
+  return speculation_ == Speculation::mtp && !s.done &&
+         s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) >= 2;
+}
+
+void Engine::draft(DraftRows& rows, AttentionForm form) {
+  if (rows.sequences.empty()) return;
+  std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
+  const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
+  for (size_t i = 0; i < rows.sequences.size(); ++i) {
+    rows.sequences[i]->draft = argmax(std::span<const float>(logits).subspan(i * vocab, vocab));
+  }
 }
 
 void Engine::decode(const std::vector<Sequence*>& sequences) {
   std::vector<Sequence*> active;
+  std::vector<size_t> first_row;  // per active sequence: the row of its last token; its draft follows
   std::vector<int32_t> ids, positions, slots;
   for (Sequence* s : sequences) {
     if (s->done) continue;
     active.push_back(s);
+    first_row.push_back(ids.size());
     ids.push_back(s->output.back());
     positions.push_back(static_cast<int32_t>(s->length() - 1));
     slots.push_back(s->slot);
+    if (s->draft) {
+      ids.push_back(*s->draft);
+      positions.push_back(static_cast<int32_t>(s->length()));
+      slots.push_back(s->slot);
+    }
   }
   if (active.empty()) return;
+  ++stats_.steps;
   ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::absorbed);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
-  for (size_t i = 0; i < active.size(); ++i) advance(*active[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+  const size_t d = static_cast<size_t>(model_.spec().hidden_size);
+  auto logits_of = [&](size_t row) { return std::span<const float>(r.logits).subspan(row * vocab, vocab); };
+  auto hidden_of = [&](size_t row) { return std::span<const float>(r.hidden).subspan(row * d, d); };
+
+  DraftRows rows;
+  for (size_t i = 0; i < active.size(); ++i) {
+    Sequence& s = *active[i];
+    const size_t row = first_row[i];
+    const std::optional<int32_t> guess = std::exchange(s.draft, std::nullopt);
+    advance(s, logits_of(row));
+    size_t emitted = 1;
+    if (guess) {
+      ++stats_.drafted;
+      // The second row saw the draft in place of the token just sampled; equal, its logits are
+      // the main model's for the next position, and the cache entry it wrote is the right one.
+      // Otherwise that entry is overwritten by the next step before anything reads it.
+      if (!s.done && s.output.back() == *guess) {
+        ++stats_.accepted;
+        advance(s, logits_of(row + 1));
+        emitted = 2;
+      }
+    }
+    if (!wants_draft(s)) continue;
+    // One MTP row per token emitted, so that the MTP cache covers every position.
+    for (size_t k = 0; k < emitted; ++k) {
+      rows.add(s, hidden_of(row + k), s.output[s.output.size() - emitted + k], positions[row] + static_cast<int32_t>(k));
+    }
+    rows.close(&s);
+  }
+  draft(rows, AttentionForm::absorbed);
 }
 
 void Engine::release_finished() {

@@ -64,10 +64,17 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   decode_ = std::make_unique<graph::Executor>(make_executor(*decode_graph_, "compiling the decode graph"));
   log().info("placement: {}", graph::placement_summary(*prefill_graph_, prefill_->placement()));
   if (options_.load_mtp) {
+    // Like the main model: a naive-form body for prompts, an absorbed-form body for decode steps
+    // (both ending at `mtp_hidden` and sharing the MTP layer's cache), and the head on its own.
+    build.lm_head = false;
     build.absorbed_attention = false;
-    build.lm_head = true;
     mtp_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
+    build.absorbed_attention = true;
+    mtp_decode_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
+    mtp_head_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp_head(spec_, *checkpoint_, build));
     mtp_ = std::make_unique<graph::Executor>(make_executor(*mtp_graph_, "compiling the MTP graph"));
+    mtp_decode_ = std::make_unique<graph::Executor>(make_executor(*mtp_decode_graph_, "compiling the MTP decode graph"));
+    mtp_head_ = std::make_unique<graph::Executor>(make_executor(*mtp_head_graph_, "compiling the MTP head graph"));
   }
 }
 
@@ -82,7 +89,8 @@ graph::Executor LoadedModel::make_executor(const graph::Graph& g, const std::str
 std::vector<std::pair<const char*, const graph::Executor*>> LoadedModel::executors() const {
   std::vector<std::pair<const char*, const graph::Executor*>> out;
   for (const auto& [name, e] : {std::pair<const char*, const graph::Executor*>{"prefill", prefill_.get()},
-                                {"head", head_.get()}, {"decode", decode_.get()}, {"mtp", mtp_.get()}}) {
+                                {"head", head_.get()}, {"decode", decode_.get()}, {"mtp", mtp_.get()},
+                                {"mtp-decode", mtp_decode_.get()}, {"mtp-head", mtp_head_.get()}}) {
     if (e) out.emplace_back(name, e);
   }
   return out;
@@ -114,11 +122,23 @@ void LoadedModel::run_chunked(graph::Executor& exe, size_t n, const TokenBatch* 
   }
 }
 
-std::vector<float> LoadedModel::head_logits(std::span<const float> hidden, std::span<const size_t> rows) {
-  const std::vector<float> picked = pick_rows(hidden, static_cast<size_t>(spec_.hidden_size), rows);
+std::vector<float> LoadedModel::head_logits(graph::Executor& head, const char* output, std::span<const float> hidden,
+                                             std::optional<std::span<const size_t>> rows) {
   std::vector<float> logits;
-  run_chunked(*head_, rows.size(), nullptr, picked, {{"logits", &logits}});
+  if (!rows) {
+    run_chunked(head, hidden.size() / static_cast<size_t>(spec_.hidden_size), nullptr, hidden, {{output, &logits}});
+    return logits;
+  }
+  const std::vector<float> picked = pick_rows(hidden, static_cast<size_t>(spec_.hidden_size), *rows);
+  run_chunked(head, rows->size(), nullptr, picked, {{output, &logits}});
   return logits;
+}
+
+void LoadedModel::check_rows(size_t n, std::optional<std::span<const size_t>> rows) {
+  if (!rows) return;
+  for (size_t r : *rows) {
+    if (r >= n) throw invalid_argument("forward: logit row " + std::to_string(r) + " is outside the batch of " + std::to_string(n) + " tokens");
+  }
 }
 
 std::vector<graph::Executor::NodeTime> LoadedModel::node_times() const {
@@ -136,11 +156,7 @@ ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
                                    std::optional<std::span<const size_t>> logit_rows) {
   const size_t n = batch.ids.size();
   if (batch.positions.size() != n || batch.slots.size() != n) throw invalid_argument("forward: ids, positions and slots differ in length");
-  if (logit_rows) {
-    for (size_t r : *logit_rows) {
-      if (r >= n) throw invalid_argument("forward: logit row " + std::to_string(r) + " is outside the batch of " + std::to_string(n) + " tokens");
-    }
-  }
+  check_rows(n, logit_rows);
   ForwardResult result;
   if (form == AttentionForm::absorbed) {
     run_chunked(*decode_, n, &batch, {}, {{"logits", &result.logits}, {"hidden", &result.hidden}});
@@ -148,21 +164,20 @@ ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
     return result;
   }
   run_chunked(*prefill_, n, &batch, {}, {{"hidden", &result.hidden}});
-  if (logit_rows) {
-    result.logits = head_logits(result.hidden, *logit_rows);
-  } else {
-    run_chunked(*head_, n, nullptr, result.hidden, {{"logits", &result.logits}});
-  }
+  result.logits = head_logits(*head_, "logits", result.hidden, logit_rows);
   return result;
 }
 
-std::vector<float> LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden) {
+std::vector<float> LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden, AttentionForm form,
+                                            std::optional<std::span<const size_t>> logit_rows) {
   if (!mtp_) throw Error(ErrorCode::failed_precondition, "the MTP module was not loaded");
   const size_t n = batch.ids.size();
+  if (batch.positions.size() != n || batch.slots.size() != n) throw invalid_argument("mtp_forward: ids, positions and slots differ in length");
   if (hidden.size() != n * static_cast<size_t>(spec_.hidden_size)) throw invalid_argument("mtp_forward: hidden must hold one row per token");
-  std::vector<float> logits;
-  run_chunked(*mtp_, n, &batch, hidden, {{"mtp_logits", &logits}});
-  return logits;
+  check_rows(n, logit_rows);
+  std::vector<float> mtp_hidden;
+  run_chunked(form == AttentionForm::absorbed ? *mtp_decode_ : *mtp_, n, &batch, hidden, {{"mtp_hidden", &mtp_hidden}});
+  return head_logits(*mtp_head_, "mtp_logits", mtp_hidden, logit_rows);
 }
 
 }  // namespace fathom::engine

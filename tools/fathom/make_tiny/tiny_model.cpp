@@ -65,7 +65,18 @@ bool is_norm(model::TensorRole r) {
          r == R::kv_a_layernorm || r == R::mtp_enorm || r == R::mtp_hnorm || r == R::mtp_shared_head_norm;
 }
 
-std::vector<float> values_of(const model::ExpectedTensor& t, uint64_t seed, const std::vector<int64_t>& favoured) {
+// How much of each decoder layer's output a --markov model keeps: enough that the context still
+// changes some predictions (so that some drafts are rejected), little enough that most are not.
+constexpr float kMarkovLayerScale = 0.15f;
+
+bool is_layer_output(model::TensorRole r) {
+  using R = model::TensorRole;
+  return r == R::o_proj || r == R::dense_down || r == R::expert_down || r == R::shared_expert_down;
+}
+
+std::vector<float> values_of(const model::ExpectedTensor& t, const TinyModelOptions& o) {
+  const uint64_t seed = o.seed;
+  const std::vector<int64_t>& favoured = o.favoured_ids;
   uint64_t n = 1;
   for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
   std::vector<float> v(n);
@@ -79,6 +90,15 @@ std::vector<float> values_of(const model::ExpectedTensor& t, uint64_t seed, cons
     for (float& x : v) x = 1.0f + s.uniform(0.1f);
   } else {
     for (float& x : v) x = s.uniform(a);
+  }
+  if (o.markov && is_layer_output(t.role)) {
+    for (float& x : v) x *= kMarkovLayerScale;
+  }
+  if (o.markov && t.role == model::TensorRole::mtp_eh_proj) {
+    // [I | 0]: eh_proj · [enorm(embedding of the next token) ; hnorm(hidden)] = the former.
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    std::fill(v.begin(), v.end(), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) v[static_cast<size_t>(r * cols + r)] = 1.0f;
   }
   const bool head = t.role == model::TensorRole::lm_head || t.role == model::TensorRole::mtp_shared_head;
   if (head && !favoured.empty()) {
@@ -114,6 +134,7 @@ std::vector<float> block_scales(const std::vector<float>& w, int64_t rows, int64
 nlohmann::json tiny_model_config(const TinyModelOptions& o) {
   Shape s = preset_shape(o);
   if (o.layers > 0) s.layers = o.layers;
+  if (o.mtp_layers >= 0) s.mtp = o.mtp_layers;
   s.dense_layers = std::min(s.dense_layers, std::max<int64_t>(s.layers - 1, 0));
   const int64_t vocab = std::max(s.vocab, o.vocab_size);
   nlohmann::json c = {
@@ -174,13 +195,13 @@ void write_tiny_weights(const std::filesystem::path& dir, const TinyModelOptions
   for (const model::ExpectedTensor& t : model::expected_tensors(spec, /*include_mtp=*/true)) {
     if (t.role == model::TensorRole::router_bias) {
       decls.push_back({t.name, DType::f32, t.shape, [t, o](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed, o.favoured_ids);
+                         auto v = values_of(t, o);
                          std::memcpy(out.data(), v.data(), out.size());
                        }});
     } else if (o.fp8 && t.fp8_allowed) {
       const int64_t rows = t.shape[0], cols = t.shape[1];
       decls.push_back({t.name, DType::f8_e4m3fn, t.shape, [t, o, rows, cols](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed, o.favoured_ids);
+                         auto v = values_of(t, o);
                          auto scales = block_scales(v, rows, cols);
                          const int64_t bc = (cols + 127) / 128;
                          for (int64_t r = 0; r < rows; ++r) {
@@ -193,12 +214,12 @@ void write_tiny_weights(const std::filesystem::path& dir, const TinyModelOptions
       const std::string scale_name = t.name.substr(0, t.name.size() - std::string("weight").size()) + "weight_scale_inv";
       decls.push_back({scale_name, DType::f32, {(rows + 127) / 128, (cols + 127) / 128},
                        [t, o, rows, cols](std::span<std::byte> out) {
-                         auto scales = block_scales(values_of(t, o.seed, o.favoured_ids), rows, cols);
+                         auto scales = block_scales(values_of(t, o), rows, cols);
                          std::memcpy(out.data(), scales.data(), out.size());
                        }});
     } else {
       decls.push_back({t.name, DType::bf16, t.shape, [t, o](std::span<std::byte> out) {
-                         auto v = values_of(t, o.seed, o.favoured_ids);
+                         auto v = values_of(t, o);
                          convert_from_f32(DType::bf16, v.data(), out.data(), v.size());
                        }});
     }

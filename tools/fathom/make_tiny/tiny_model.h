@@ -27,6 +27,13 @@ struct TinyModelOptions {
   // When not empty, the output head favours these ids: the rows of the others are scaled down,
   // so that the demo model's random text is made of readable characters.
   std::vector<int64_t> favoured_ids;
+  int64_t mtp_layers = -1;  // MTP modules (num_nextn_predict_layers); -1: the preset's
+  // The decoder layers' output projections are scaled down, so that the next token depends
+  // mostly on the current one (nearly a bigram model), and the MTP module's eh_proj passes the
+  // next token's embedding through: the MTP module then predicts what the main model will, as a
+  // trained one mostly does. For speculative-decoding tests and benchmarks: random weights
+  // otherwise give drafts that are almost never accepted.
+  bool markov = false;
 };
 
 // The config.json of the preset (hub style: rope_scaling, quantization_config).

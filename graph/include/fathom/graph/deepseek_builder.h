@@ -8,7 +8,9 @@
 // output `logits`) then runs on only the rows whose logits are wanted: a prompt of 4096 tokens
 // needs the logits of its last one, and the vocabulary product is the largest in the model.
 // MTP graph: inputs `ids` (the next tokens t_{p+1}), `positions`, `slots`, `hidden` (the main
-// graph's hidden for rows p); output `mtp_logits` (f32 [T, vocab]).
+// graph's hidden for rows p); output `mtp_logits` (f32 [T, vocab]). Built without the head it
+// ends at `mtp_hidden` (after shared_head.norm), and the MTP head graph gives the logits of the
+// rows wanted: a draft needs only each sequence's last row.
 // Each attention layer owns a state tensor `layers.<i>.kv_cache` [slots, max_seq_len, C + dr]: graphs
 // built with the same options share caches by name.
 #pragma once
@@ -37,5 +39,8 @@ Graph build_deepseek_head(const model::ModelSpec& spec, const model::Checkpoint&
 // Throws not_found when the checkpoint has no MTP layer (num_nextn_predict_layers = 0 or its
 // tensors are absent).
 Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+
+// The MTP module's head alone: input `hidden` (f32 [T, D], `mtp_hidden` rows), output `mtp_logits`.
+Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
 
 }  // namespace fathom::graph

@@ -6,6 +6,13 @@
 // (prompt + max_new_tokens > max_seq_len) is refused at submit() with a clear error; when all
 // slots are busy it waits, and when the wait queue is full submit() says so.
 //
+// Speculative decoding with the MTP module (Speculation::mtp): the MTP head drafts each
+// sequence's next-but-one token, and the decode step runs the last token and the draft together.
+// The first token is sampled from the main model's logits as always; when it equals the draft, the
+// second row's logits (computed with the draft in context, which is now the real token) give a
+// second token in the same step. Sampling first and comparing after keeps the output exactly the
+// main model's, greedy or sampled, seed for seed: a draft only saves steps, it never picks a token.
+//
 // Threads: submit() and cancel() may be called from any thread; step() from one thread only
 // (the engine loop). Events are delivered on the step() thread.
 #pragma once
@@ -57,6 +64,14 @@ struct TokenEvent {
 
 using EventCallback = std::function<void(const TokenEvent&)>;
 
+enum class Speculation { off, mtp };
+
+struct SpeculationStats {
+  uint64_t drafted = 0;   // draft tokens verified
+  uint64_t accepted = 0;  // of those, equal to the token sampled
+  uint64_t steps = 0;     // decode steps run
+};
+
 struct EngineLimits {
   int64_t max_batch = 8;    // sequences running at once (cache slots)
   int64_t max_seq_len = 4096;
@@ -67,7 +82,10 @@ class Engine {
  public:
   // `tok` (optional) turns tokens into text and enables stop strings; without it events carry
   // no text. EOS ids come from config.json and the tokenizer.
-  Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits);
+  // Speculation::mtp needs the model loaded with its MTP module (ModelOptions::load_mtp); throws
+  // failed_precondition otherwise.
+  Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits,
+         Speculation speculation = Speculation::off);
   ~Engine();
 
   // Throws out_of_range (does not fit), resource_exhausted (queue full), invalid_argument.
@@ -80,6 +98,8 @@ class Engine {
   size_t running() const;
   size_t waiting() const;
   const EngineLimits& limits() const { return limits_; }
+  Speculation speculation() const { return speculation_; }
+  SpeculationStats speculation_stats() const { return stats_; }  // step() thread only
 
  private:
   struct Sequence;
@@ -87,6 +107,11 @@ class Engine {
   void admit_waiting();
   void prefill(std::vector<Sequence*>& fresh);
   void decode(const std::vector<Sequence*>& sequences);
+  // MTP drafts for `sequences` from their MTP rows (hidden row, next token, position, slot); the
+  // last row of each sequence gives its draft.
+  struct DraftRows;
+  void draft(DraftRows& rows, AttentionForm form);
+  bool wants_draft(const Sequence& s) const;
   // Samples the next token from `logits` and emits it; finishes the sequence when done.
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
@@ -95,6 +120,8 @@ class Engine {
   LoadedModel& model_;
   const tokenizer::Tokenizer* tok_;
   EngineLimits limits_;
+  Speculation speculation_;
+  SpeculationStats stats_;
   std::vector<int32_t> eos_ids_;
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_

@@ -65,9 +65,12 @@ class LoadedModel {
   // then runs on those rows alone (a prompt needs only its last row's).
   ForwardResult forward(const TokenBatch& batch, AttentionForm form,
                         std::optional<std::span<const size_t>> logit_rows = std::nullopt);
-  // MTP draft logits [T, vocab]: row t pairs `hidden` row t (the main model's, position p) with
-  // ids[t] (the token at p + 1), at positions[t] = p.
-  std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden);
+  // MTP draft logits [T, vocab] (or of `logit_rows` only): row t pairs `hidden` row t (the main
+  // model's, position p) with ids[t] (the token at p + 1), at positions[t] = p, and predicts the
+  // token at p + 2. Each row also writes the MTP layer's cache at p, which later rows attend to.
+  std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden,
+                                 AttentionForm form = AttentionForm::naive,
+                                 std::optional<std::span<const size_t>> logit_rows = std::nullopt);
 
   // Time per (op, backend) over every forward so far (prefill, decode and MTP graphs together).
   std::vector<graph::Executor::OpTime> op_times() const;
@@ -89,14 +92,19 @@ class LoadedModel {
   // set and `hidden` (n × hidden_size) when not empty; appends each named output's f32 rows.
   void run_chunked(graph::Executor& exe, size_t n, const TokenBatch* tokens, std::span<const float> hidden,
                    std::initializer_list<std::pair<const char*, std::vector<float>*>> outputs);
-  std::vector<float> head_logits(std::span<const float> hidden, std::span<const size_t> rows);
+  // `head` (the main or the MTP head graph) on `hidden`'s rows `rows`, or on all of them.
+  std::vector<float> head_logits(graph::Executor& head, const char* output, std::span<const float> hidden,
+                                 std::optional<std::span<const size_t>> rows);
+  static void check_rows(size_t n, std::optional<std::span<const size_t>> rows);
   // The executors built, each with the name of its graph ("prefill", "head", "decode", "mtp").
   std::vector<std::pair<const char*, const graph::Executor*>> executors() const;
 
   // The prefill graph stops at `hidden`; `head_graph_` (lm_head alone) then runs on the rows whose
   // logits are wanted. The decode graph keeps its head: every row of a decode step needs logits.
-  std::unique_ptr<graph::Graph> prefill_graph_, head_graph_, decode_graph_, mtp_graph_;
-  std::unique_ptr<graph::Executor> prefill_, head_, decode_, mtp_;
+  // The MTP module is split the same way, with a decode (absorbed) body besides: mtp_ runs over
+  // prompts, mtp_decode_ over the tokens of decode steps.
+  std::unique_ptr<graph::Graph> prefill_graph_, head_graph_, decode_graph_, mtp_graph_, mtp_decode_graph_, mtp_head_graph_;
+  std::unique_ptr<graph::Executor> prefill_, head_, decode_, mtp_, mtp_decode_, mtp_head_;
 };
 
 }  // namespace fathom::engine
