@@ -105,6 +105,31 @@ TEST(Cli, BadInputsExitNonZeroWithAMessage) {
   EXPECT_NE(unplaceable.status, 0);
   EXPECT_NE(unplaceable.err.find("no backend in runtime.backends accepts node 'embed_tokens' (op embedding)"), std::string::npos)
       << unplaceable.err;
+
+  // Speculative decoding with MTP on a checkpoint without an MTP module.
+  Result no_mtp = fathom("bench --model " + kFixtures + "/deepseek-v2-lite-tiny --gen-tokens 2 --speculative mtp");
+  EXPECT_NE(no_mtp.status, 0);
+  EXPECT_NE(no_mtp.err.find("has no MTP module"), std::string::npos) << no_mtp.err;
+}
+
+// --speculative mtp: the same text as without (greedy), and bench reports the drafts.
+TEST(Cli, MtpSpeculationKeepsTheText) {
+  auto dir = std::filesystem::temp_directory_path() / ("fathom_markov_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(fathom("make-tiny --markov --out " + dir.string()).status, 0);
+  const std::string run = "run --model " + dir.string() + " --prompt Hello --max-tokens 24 --temperature 0";
+  Result plain = fathom(run);
+  Result speculative = fathom(run + " --speculative mtp");
+  ASSERT_EQ(speculative.status, 0) << speculative.err;
+  EXPECT_EQ(plain.out, speculative.out);
+  Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 17 --json --speculative mtp");
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  auto j = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(j["speculative"], "mtp");
+  EXPECT_GT(j["drafts_accepted"].get<int>(), 0) << j.dump();
+  // 16 tokens after the prefill's: one per step, plus one per accepted draft.
+  EXPECT_EQ(j["decode_steps"].get<int>() + j["drafts_accepted"].get<int>(), 16) << j.dump();
+  std::filesystem::remove_all(dir);
 }
 
 // The demo model of the README, end to end: written, then generating, deterministically per seed.

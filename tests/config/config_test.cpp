@@ -29,6 +29,7 @@ TEST(Config, DefaultsAreTheReferenceBackend) {
   Config c = parse_config("", "empty.toml");
   EXPECT_EQ(c.runtime.backends, std::vector<std::string>{"reference"});
   EXPECT_EQ(c.runtime.max_batch, 8);
+  EXPECT_EQ(c.runtime.speculative, "off");
   EXPECT_DOUBLE_EQ(c.generation.temperature, 0.6);
   EXPECT_EQ(c.server.host, "127.0.0.1");
 }
@@ -41,6 +42,7 @@ plugin_path = ["plugins", "/opt/fathom"]
 log_level = "info"
 max_batch = 4
 max_seq_len = 2048
+speculative = "mtp"
 
 [placement]
 ops = { moe_experts = "cpu" }
@@ -64,6 +66,7 @@ threads = 2
   EXPECT_EQ(c.runtime.backends, (std::vector<std::string>{"cpu", "reference"}));
   EXPECT_EQ(c.runtime.plugin_path[0], std::filesystem::path("/etc/fathom/plugins"));  // relative to the file
   EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
+  EXPECT_EQ(c.runtime.speculative, "mtp");
   ASSERT_EQ(c.placement.size(), 2u);
   EXPECT_EQ(c.placement[0].kind, PlacementRule::Kind::node);  // node rules first: more specific
   EXPECT_EQ(c.placement[0].match, "layers.1*.mlp.*");
@@ -98,6 +101,7 @@ TEST(Config, WrongTypesAndValues) {
   EXPECT_CONTAINS(error_of("[runtime]\nbackends = []\n"), "runtime.backends: must name at least one backend");
   EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", 3]\n"), "deploy.toml:2:20: runtime.backends: expected an array of strings");
   EXPECT_CONTAINS(error_of("[runtime]\nlog_level = \"loud\"\n"), "runtime.log_level: 'loud' is not one of");
+  EXPECT_CONTAINS(error_of("[runtime]\nspeculative = \"eagle\"\n"), "runtime.speculative: 'eagle' is not one of");
   EXPECT_CONTAINS(error_of("[generation]\ntop_p = 1.5\n"), "deploy.toml:2:9: generation.top_p: must be between 0 and 1");
   EXPECT_CONTAINS(error_of("runtime = 3\n"), "deploy.toml:1:11: runtime: expected a table");
 }

@@ -9,8 +9,16 @@ void DeploymentOptions::add_to(CLI::App& command) {
   command.add_option("--plugin-path", plugin_dirs, "extra folder to search for backend plugins (repeatable)");
 }
 
+void DeploymentOptions::add_speculative_to(CLI::App& command) {
+  command.add_option("--speculative", speculative,
+                     "mtp: draft with the model's MTP module and verify in the decode step; off (default: "
+                     "runtime.speculative)")
+      ->check(CLI::IsMember({"off", "mtp"}));
+}
+
 Config DeploymentOptions::load(const GlobalOptions& global) const {
   Config config = config_path.empty() ? default_config() : load_config(config_path);
+  if (!speculative.empty()) config.runtime.speculative = speculative;
   set_log_level(global.log_level.empty() ? config.runtime.log_level : global.log_level);
   return config;
 }

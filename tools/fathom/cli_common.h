@@ -15,9 +15,13 @@ namespace fathom::cli {
 struct DeploymentOptions {
   std::string config_path;               // --config; empty = built-in defaults
   std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
+  std::string speculative;               // --speculative; empty = runtime.speculative
 
   void add_to(CLI::App& command);
-  // Loads the config (or the defaults) and applies the log level: --log-level wins over the file.
+  // --speculative, for the commands that generate.
+  void add_speculative_to(CLI::App& command);
+  // Loads the config (or the defaults) and applies the log level: --log-level wins over the file,
+  // as --speculative does.
   Config load(const GlobalOptions& global) const;
   // A plugin host over `config` with the --plugin-path folders added.
   PluginHost make_host(const Config& config) const;

@@ -114,8 +114,12 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   const double prefill_tps = static_cast<double>(o.prompt_tokens * o.batch) / prefill_s;
   const double decode_tps = decode_s > 0 ? static_cast<double>((o.gen_tokens - 1) * o.batch) / decode_s : 0;
   auto ops = s.model->op_times();
-  const auto nodes = o.nodes > 0 ? slowest_decode_nodes(prefill_nodes, s.model->node_times(), o.gen_tokens - 1, o.nodes)
+  // Decode steps run: gen_tokens − 1 without speculation, fewer with it.
+  const engine::SpeculationStats spec = s.engine->speculation_stats();
+  const auto decode_steps = static_cast<int64_t>(spec.steps);
+  const auto nodes = o.nodes > 0 ? slowest_decode_nodes(prefill_nodes, s.model->node_times(), decode_steps, o.nodes)
                                  : std::vector<DecodeNode>{};
+  const double acceptance = spec.drafted ? static_cast<double>(spec.accepted) / static_cast<double>(spec.drafted) : 0;
 
   std::string backends;
   for (const auto& b : s.config.runtime.backends) backends += (backends.empty() ? "" : ",") + b;
@@ -130,6 +134,10 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"decode_seconds", decode_s},
                      {"prefill_tokens_per_s", prefill_tps},
                      {"decode_tokens_per_s", decode_tps},
+                     {"decode_steps", decode_steps},
+                     {"speculative", s.config.runtime.speculative},
+                     {"drafts", spec.drafted},
+                     {"drafts_accepted", spec.accepted},
                      {"peak_rss_bytes", peak_rss_bytes()}};
     j["ops"] = nlohmann::json::array();
     for (const auto& t : ops) {
@@ -149,7 +157,12 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
               static_cast<long long>(o.batch), static_cast<long long>(o.prompt_tokens), static_cast<long long>(o.gen_tokens));
   std::printf("load:    %10.3f s (config, weights, placement, compile)\n", load_s);
   std::printf("prefill: %10.1f tokens/s  (%.3f s)\n", prefill_tps, prefill_s);
-  std::printf("decode:  %10.1f tokens/s  (%.3f s)\n", decode_tps, decode_s);
+  std::printf("decode:  %10.1f tokens/s  (%.3f s, %lld steps)\n", decode_tps, decode_s, static_cast<long long>(decode_steps));
+  if (s.config.runtime.speculative != "off") {
+    std::printf("speculative (%s): %llu of %llu drafts accepted (%.1f %%)\n", s.config.runtime.speculative.c_str(),
+                static_cast<unsigned long long>(spec.accepted), static_cast<unsigned long long>(spec.drafted),
+                100 * acceptance);
+  }
   std::printf("peak RSS: %.1f MiB\n\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
   std::printf("%-16s %-14s %10s %12s %12s\n", "op", "backend", "calls", "total ms", "prefill ms");
   for (const auto& t : ops) {
@@ -172,6 +185,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto* cmd = root.add_subcommand("bench", "Measure prefill and decode tokens/s and the time per op and backend");
   auto o = std::make_shared<BenchOptions>();
   o->deploy.add_to(*cmd);
+  o->deploy.add_speculative_to(*cmd);
   cmd->add_option("--model", o->model_dir, "model directory")->required();
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "random prompt length")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--gen-tokens", o->gen_tokens, "tokens to generate per sequence")->check(CLI::Range(1, 1 << 20));

@@ -66,9 +66,12 @@ ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOpt
   options.n_slots = s.config.runtime.max_batch;
   options.max_seq_len = s.config.runtime.max_seq_len;
   options.progress = progress_printer();
+  const bool speculate = s.config.runtime.speculative == "mtp";
+  options.load_mtp = speculate;
   s.model = std::make_unique<engine::LoadedModel>(dir, s.config, *s.host, options);
   engine::EngineLimits limits{s.config.runtime.max_batch, s.config.runtime.max_seq_len, s.config.server.max_queue};
-  s.engine = std::make_unique<engine::Engine>(*s.model, s.tok ? &*s.tok : nullptr, limits);
+  s.engine = std::make_unique<engine::Engine>(*s.model, s.tok ? &*s.tok : nullptr, limits,
+                                              speculate ? engine::Speculation::mtp : engine::Speculation::off);
   return s;
 }
 

@@ -33,6 +33,9 @@ struct RuntimeConfig {
   std::string log_level = "warn";
   int64_t max_batch = 8;       // concurrent sequences (KV-cache slots)
   int64_t max_seq_len = 4096;  // tokens per sequence (prompt + generated)
+  // "off", or "mtp": speculative decoding with the model's MTP module (loads it; the output stays
+  // the model's own, token for token).
+  std::string speculative = "off";
 };
 
 // One [placement] override: every node whose op kind (ops) or node name (nodes, glob with
