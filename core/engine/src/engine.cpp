@@ -251,6 +251,10 @@ void Engine::prefill(std::vector<Sequence*>& fresh) {
   draft(rows, AttentionForm::naive);
 }
 
+SpeculationStats Engine::speculation_stats() const {
+  return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
+}
+
 bool Engine::wants_draft(const Sequence& s) const {
   // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
   // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
@@ -285,7 +289,7 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     }
   }
   if (active.empty()) return;
-  ++stats_.steps;
+  ++steps_;
   ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::absorbed);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   const size_t d = static_cast<size_t>(model_.spec().hidden_size);
@@ -300,12 +304,12 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     advance(s, logits_of(row));
     size_t emitted = 1;
     if (guess) {
-      ++stats_.drafted;
+      ++drafted_;
       // The second row saw the draft in place of the token just sampled; equal, its logits are
       // the main model's for the next position, and the cache entry it wrote is the right one.
       // Otherwise that entry is overwritten by the next step before anything reads it.
       if (!s.done && s.output.back() == *guess) {
-        ++stats_.accepted;
+        ++accepted_;
         advance(s, logits_of(row + 1));
         emitted = 2;
       }

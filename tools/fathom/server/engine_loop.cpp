@@ -45,6 +45,8 @@ EngineStats EngineLoop::stats() const {
   s.completed = completed_.load();
   s.cancelled = cancelled_.load();
   s.failed = failed_.load();
+  s.speculation = engine_.speculation();
+  s.drafts = engine_.speculation_stats();
   return s;
 }
 

@@ -25,6 +25,8 @@ struct EngineStats {
   uint64_t completed = 0;  // finished with stop or length
   uint64_t cancelled = 0;  // ended by cancel(): client gone, server stopping
   uint64_t failed = 0;     // ended by an engine error
+  engine::Speculation speculation = engine::Speculation::off;
+  engine::SpeculationStats drafts;  // with speculation on
 };
 
 class EngineLoop {

@@ -121,7 +121,10 @@ void HttpServer::add_routes() {
                 {"waiting", s.waiting},
                 {"completed", s.completed},
                 {"cancelled", s.cancelled},
-                {"failed", s.failed}});
+                {"failed", s.failed},
+                {"speculative", s.speculation == engine::Speculation::mtp ? "mtp" : "off"},
+                {"drafts", s.drafts.drafted},
+                {"drafts_accepted", s.drafts.accepted}});
     if (loop_.unavailable()) res.status = 503;
   });
 

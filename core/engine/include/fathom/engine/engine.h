@@ -17,6 +17,7 @@
 // (the engine loop). Events are delivered on the step() thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -99,7 +100,7 @@ class Engine {
   size_t waiting() const;
   const EngineLimits& limits() const { return limits_; }
   Speculation speculation() const { return speculation_; }
-  SpeculationStats speculation_stats() const { return stats_; }  // step() thread only
+  SpeculationStats speculation_stats() const;  // any thread
 
  private:
   struct Sequence;
@@ -121,7 +122,8 @@ class Engine {
   const tokenizer::Tokenizer* tok_;
   EngineLimits limits_;
   Speculation speculation_;
-  SpeculationStats stats_;
+  // Counted on the step() thread, read from any (a server's health endpoint).
+  std::atomic<uint64_t> drafted_{0}, accepted_{0}, steps_{0};
   std::vector<int32_t> eos_ids_;
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_
