@@ -67,11 +67,16 @@ bool is_norm(model::TensorRole r) {
 
 // How much of each decoder layer's output a --markov model keeps: enough that the context still
 // changes some predictions (so that some drafts are rejected), little enough that most are not.
-constexpr float kMarkovLayerScale = 0.15f;
+// Attention is kept smaller: over a long prompt it can copy earlier tokens, which makes the next
+// token depend on the context rather than on the current token.
+constexpr float kMarkovMlpScale = 0.05f;
+constexpr float kMarkovAttentionScale = 0.02f;
 
-bool is_layer_output(model::TensorRole r) {
+float markov_scale(model::TensorRole r) {
   using R = model::TensorRole;
-  return r == R::o_proj || r == R::dense_down || r == R::expert_down || r == R::shared_expert_down;
+  if (r == R::o_proj) return kMarkovAttentionScale;
+  if (r == R::dense_down || r == R::expert_down || r == R::shared_expert_down) return kMarkovMlpScale;
+  return 1.0f;
 }
 
 std::vector<float> values_of(const model::ExpectedTensor& t, const TinyModelOptions& o) {
@@ -84,6 +89,8 @@ std::vector<float> values_of(const model::ExpectedTensor& t, const TinyModelOpti
   std::string key = t.name;
   if (t.role == model::TensorRole::mtp_embed_tokens) key = "model.embed_tokens.weight";
   if (t.role == model::TensorRole::mtp_shared_head) key = "lm_head.weight";
+  // --markov: the MTP's final norm is the main model's, so that only the layers tell them apart.
+  if (o.markov && t.role == model::TensorRole::mtp_shared_head_norm) key = "model.norm.weight";
   Stream s(seed, key);
   const float a = spread_of(t) * std::sqrt(3.0f);
   if (is_norm(t.role)) {
@@ -91,9 +98,10 @@ std::vector<float> values_of(const model::ExpectedTensor& t, const TinyModelOpti
   } else {
     for (float& x : v) x = s.uniform(a);
   }
-  if (o.markov && is_layer_output(t.role)) {
-    for (float& x : v) x *= kMarkovLayerScale;
+  if (o.markov && markov_scale(t.role) != 1.0f) {
+    for (float& x : v) x *= markov_scale(t.role);
   }
+  if (o.markov && t.role == model::TensorRole::mtp_enorm) std::fill(v.begin(), v.end(), 1.0f);
   if (o.markov && t.role == model::TensorRole::mtp_eh_proj) {
     // [I | 0]: eh_proj · [enorm(embedding of the next token) ; hnorm(hidden)] = the former.
     const int64_t rows = t.shape[0], cols = t.shape[1];
