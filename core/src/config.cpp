@@ -48,6 +48,7 @@ void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::
   if (auto v = r.integer("max_batch", 1, 4096)) rt.max_batch = *v;
   if (auto v = r.integer("max_seq_len", 1, 1 << 24)) rt.max_seq_len = *v;
   if (auto v = r.choice("speculative", {"off", "mtp"})) rt.speculative = *v;
+  if (auto v = r.integer("speculative_max_batch", 0, 4096)) rt.speculative_max_batch = *v;
   r.reject_unknown_keys();
 }
 
@@ -183,7 +184,7 @@ Config default_config() { return Config{}; }
 std::vector<std::string> config_known_keys() {
   return {
       "runtime.backends", "runtime.plugin_path", "runtime.log_level", "runtime.max_batch", "runtime.max_seq_len",
-      "runtime.speculative",
+      "runtime.speculative", "runtime.speculative_max_batch",
       "placement.ops", "placement.nodes", "placement.nodes.pattern", "placement.nodes.backend",
       "generation.temperature", "generation.top_p", "generation.top_k", "generation.min_p",
       "generation.repetition_penalty", "generation.presence_penalty", "generation.frequency_penalty",

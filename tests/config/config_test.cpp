@@ -43,6 +43,7 @@ log_level = "info"
 max_batch = 4
 max_seq_len = 2048
 speculative = "mtp"
+speculative_max_batch = 1
 
 [placement]
 ops = { moe_experts = "cpu" }
@@ -67,6 +68,7 @@ threads = 2
   EXPECT_EQ(c.runtime.plugin_path[0], std::filesystem::path("/etc/fathom/plugins"));  // relative to the file
   EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
   EXPECT_EQ(c.runtime.speculative, "mtp");
+  EXPECT_EQ(c.runtime.speculative_max_batch, 1);
   ASSERT_EQ(c.placement.size(), 2u);
   EXPECT_EQ(c.placement[0].kind, PlacementRule::Kind::node);  // node rules first: more specific
   EXPECT_EQ(c.placement[0].match, "layers.1*.mlp.*");

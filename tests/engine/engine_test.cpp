@@ -286,6 +286,38 @@ TEST_F(MtpSpeculation, AcceptedDraftsGiveTheSameTokensInFewerSteps) {
   EXPECT_LT(stats.accepted, stats.drafted);  // some rejected too: both paths ran
 }
 
+// speculative_max_batch = 1: a sequence drafts while it runs alone, stops for good when others
+// join (its MTP cache would miss the steps without drafts), and a later request alone drafts again.
+TEST_F(MtpSpeculation, DraftingStopsWhenTheBatchOutgrowsTheLimit) {
+  auto model = load(3, /*mtp=*/true, markov_dir_);
+  EngineLimits limits{3, 96, 16};
+  limits.speculative_max_batch = 1;
+  Engine e(*model, &*tok_, limits, Speculation::mtp);
+  const std::vector<GenerationRequest> reqs = {greedy({10, 11, 12}, 30), greedy({20, 21}, 8), greedy({30, 31, 32, 33}, 8),
+                                               greedy({40, 41}, 12)};
+  std::vector<Outcome> out(reqs.size());
+  auto submit = [&](size_t i) {
+    e.submit(reqs[i], [&, i](const TokenEvent& ev) {
+      if (ev.token) out[i].tokens.push_back(*ev.token);
+    });
+  };
+  auto run_until_idle = [&] {
+    for (int step = 0; e.step(); ++step) ASSERT_LT(step, 1000);
+  };
+  submit(0);
+  for (int step = 0; step < 4; ++step) e.step();
+  const uint64_t alone_drafts = e.speculation_stats().drafted;
+  EXPECT_GT(alone_drafts, 0u);
+  submit(1);
+  submit(2);
+  run_until_idle();
+  EXPECT_EQ(e.speculation_stats().drafted, alone_drafts);  // none verified once three ran
+  submit(3);
+  run_until_idle();
+  EXPECT_GT(e.speculation_stats().drafted, alone_drafts);  // the next one alone drafts again
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(out[i].tokens, alone(reqs[i], markov_dir_).tokens) << "request " << i;
+}
+
 // Stop conditions hold inside a step that emits two tokens: a stop string or the length limit
 // met by the first token ends the request there.
 TEST_F(MtpSpeculation, StopStringsStillEndTheText) {

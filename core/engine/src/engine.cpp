@@ -34,6 +34,7 @@ struct Engine::Sequence {
   std::string pending_text;  // decoded but held back: it may be the start of a stop string
   size_t hold_back = 0;      // longest stop string − 1
   std::optional<int32_t> draft;  // the MTP's guess of the token after output.back()
+  bool may_draft = true;         // false once the batch outgrew speculative_max_batch
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
@@ -211,6 +212,8 @@ void Engine::admit_waiting() {
       waiting_.pop_front();
     }
   }
+  // Before the prefill, so that a crowded batch does not run the MTP module over the new prompts.
+  stop_drafting_if_crowded();
   if (!fresh.empty()) prefill(fresh);
 }
 
@@ -258,7 +261,7 @@ SpeculationStats Engine::speculation_stats() const {
 bool Engine::wants_draft(const Sequence& s) const {
   // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
   // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
-  return speculation_ == Speculation::mtp && !s.done &&
+  return speculation_ == Speculation::mtp && s.may_draft && !s.done &&
          s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) >= 2;
 }
 
@@ -268,6 +271,15 @@ void Engine::draft(DraftRows& rows, AttentionForm form) {
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   for (size_t i = 0; i < rows.sequences.size(); ++i) {
     rows.sequences[i]->draft = argmax(std::span<const float>(logits).subspan(i * vocab, vocab));
+  }
+}
+
+void Engine::stop_drafting_if_crowded() {
+  const int64_t limit = limits_.speculative_max_batch;
+  if (speculation_ != Speculation::mtp || limit == 0 || static_cast<int64_t>(running_.size()) <= limit) return;
+  for (auto& s : running_) {
+    s->may_draft = false;
+    s->draft.reset();
   }
 }
 

@@ -36,6 +36,8 @@ struct RuntimeConfig {
   // "off", or "mtp": speculative decoding with the model's MTP module (loads it; the output stays
   // the model's own, token for token).
   std::string speculative = "off";
+  // Drafting stops once more sequences than this run at once (0 = never stops).
+  int64_t speculative_max_batch = 0;
 };
 
 // One [placement] override: every node whose op kind (ops) or node name (nodes, glob with

@@ -77,6 +77,10 @@ struct EngineLimits {
   int64_t max_batch = 8;    // sequences running at once (cache slots)
   int64_t max_seq_len = 4096;
   int64_t max_queue = 64;   // requests waiting for a slot
+  // With speculation: once more sequences than this run at once, drafting stops for every
+  // sequence then running (a sequence cannot resume: the MTP module's cache would miss the steps
+  // without drafts); sequences admitted later, while no more than this run, draft. 0 = no limit.
+  int64_t speculative_max_batch = 0;
 };
 
 class Engine {
@@ -113,6 +117,7 @@ class Engine {
   struct DraftRows;
   void draft(DraftRows& rows, AttentionForm form);
   bool wants_draft(const Sequence& s) const;
+  void stop_drafting_if_crowded();
   // Samples the next token from `logits` and emits it; finishes the sequence when done.
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
