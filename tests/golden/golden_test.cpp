@@ -138,6 +138,11 @@ TEST_P(GoldenHip, MtpMatchesTransformersModules) {
   expect_mtp_matches(*load(true), kF32, "hip mtp");
 }
 
+TEST_P(GoldenHip, MtpDecodeStepsMatchTransformersModules) {
+  if (load_golden(GetParam()).front().mtp_logits.empty()) GTEST_SKIP() << GetParam() << " has no MTP module";
+  expect_mtp_matches(*load(true), kF32, "hip mtp decode", AttentionForm::absorbed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCuda, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenHip, ::testing::ValuesIn(kFixtures), fixture_test_name);
