@@ -672,12 +672,14 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
                                        {d.slots, 0, {slot, 0, static_cast<uint64_t>(t) * 4}},
                                        {d.logits, 0, {logits, 0, static_cast<uint64_t>(t * m.vocab) * 4}}};
   };
-  auto upload_tokens = [&](int64_t t, bool prefill) {
+  // Token k: prefill → slot 0, position k; decode → slot k at `context`; `per_sequence` = 2 is an
+  // MTP verification step: the last token and the draft of each slot, at context and context + 1.
+  auto upload_tokens = [&](int64_t t, bool prefill, int64_t per_sequence = 1) {
     std::vector<int32_t> i(static_cast<size_t>(t)), p(static_cast<size_t>(t)), s(static_cast<size_t>(t));
     for (int64_t k = 0; k < t; ++k) {
       i[static_cast<size_t>(k)] = static_cast<int32_t>((k * 7919 + 13) % m.vocab);
-      p[static_cast<size_t>(k)] = static_cast<int32_t>(prefill ? k : context);
-      s[static_cast<size_t>(k)] = static_cast<int32_t>(prefill ? 0 : k);
+      p[static_cast<size_t>(k)] = static_cast<int32_t>(prefill ? k : context + k % per_sequence);
+      s[static_cast<size_t>(k)] = static_cast<int32_t>(prefill ? 0 : k / per_sequence);
     }
     backend.buffer_upload({ids, 0, static_cast<uint64_t>(t) * 4}, i.data());
     backend.buffer_upload({pos, 0, static_cast<uint64_t>(t) * 4}, p.data());
@@ -695,6 +697,7 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2];
   };
+  std::vector<double> one_row_ms;  // per batch size, with CUDA graphs
   for (int64_t batch : {int64_t{1}, int64_t{32}}) {
     upload_tokens(batch, false);
     // Distinct experts a batch touches per layer, in expectation under uniform routing.
@@ -707,7 +710,23 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
       const double tps = static_cast<double>(batch) * 1e3 / step;
       out.line("| " + std::to_string(batch) + " | " + (graphs ? "yes" : "no") + " | " + fmt("%.3f", step) + " | " + fmt("%.0f", tps) +
                " | " + fmt("%.2f GB", bytes / 1e9) + " | " + fmt("%.0f", roof) + " | " + fmt("%.0f%%", 100 * tps / roof) + " |");
+      if (graphs) one_row_ms.push_back(step);
     }
+  }
+  // What an MTP verification step costs: two rows per sequence instead of one. With drafts
+  // accepted at rate a, speculation yields (1 + a) tokens per verification step plus one MTP
+  // step (one more MoE layer and a second vocabulary product, about 1/27 of the model plus the head).
+  out.line("");
+  out.line("MTP verification steps (CUDA graphs; two rows per sequence, at positions " + std::to_string(context) + " and " +
+           std::to_string(context + 1) + "):\n");
+  out.line("| batch | rows | step ms | vs one row per sequence | tok/s at 85 % acceptance, MTP step not counted |");
+  out.line("|---|---|---|---|---|");
+  for (size_t i = 0; i < one_row_ms.size(); ++i) {
+    const int64_t batch = i == 0 ? 1 : 32;
+    upload_tokens(2 * batch, false, 2);
+    const double step = time_steps(backend, exe, 2 * batch, quick ? 10 : 30);
+    out.line("| " + std::to_string(batch) + " | " + std::to_string(2 * batch) + " | " + fmt("%.3f", step) + " | " +
+             fmt("%.2fx", step / one_row_ms[i]) + " | " + fmt("%.0f", 1.85 * static_cast<double>(batch) * 1e3 / step) + " |");
   }
   {
     const int64_t t = max_tokens;
