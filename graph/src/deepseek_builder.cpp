@@ -1,5 +1,7 @@
 #include "fathom/graph/deepseek_builder.h"
 
+#include <cstring>
+
 #include "deepseek_blocks.h"
 #include "fathom/core/error.h"
 
@@ -51,10 +53,28 @@ std::string mtp_prefix(const model::ModelSpec& spec, const model::Checkpoint& we
   return p;
 }
 
-// The published checkpoints store the MTP's own copy of the head (equal to the main model's);
-// use it when present, the main model's otherwise.
+bool same_bytes(const model::TensorView* a, const model::TensorView* b) {
+  if (!a || !b) return a == b;
+  return a->dtype == b->dtype && a->shape == b->shape && a->nbytes == b->nbytes &&
+         std::memcmp(a->data, b->data, a->nbytes) == 0;
+}
+
+// The published checkpoints store the MTP module's own copies of the embedding and the head,
+// holding the main model's values (spec §3.6, pitfall 19). An identical copy is replaced by the
+// main tensor, so that backends place those weights once (1.8 GB each for V3); a copy that
+// differs (an MTP module trained on its own) is used as it is. `own` and `main` name weights
+// without the ".weight" suffix; block scales, when present, must match too.
+std::string shared_or_own(const model::Checkpoint& weights, const std::string& own, const std::string& main) {
+  const model::TensorView* mine = weights.find(own + ".weight");
+  if (!mine) return main;
+  const model::TensorView* theirs = weights.find(main + ".weight");
+  const bool same = theirs && same_bytes(mine, theirs) &&
+                    same_bytes(weights.find(own + ".weight_scale_inv"), weights.find(main + ".weight_scale_inv"));
+  return same ? main : own;
+}
+
 std::string mtp_head(const model::Checkpoint& weights, const std::string& p) {
-  return weights.find(p + ".shared_head.head.weight") ? p + ".shared_head.head" : "lm_head";
+  return shared_or_own(weights, p + ".shared_head.head", "lm_head");
 }
 
 }  // namespace
@@ -68,9 +88,7 @@ Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& 
   detail::DeepSeekBlocks blocks(g, spec, weights, options, in.positions, in.slots);
 
   const std::string n = "mtp." + std::to_string(layer);
-  // The published checkpoints store the MTP's own copies of the embedding and head (equal to the
-  // main model's); use them when present, the main model's otherwise.
-  const std::string embed = weights.find(p + ".embed_tokens.weight") ? p + ".embed_tokens.weight" : "model.embed_tokens.weight";
+  const std::string embed = shared_or_own(weights, p + ".embed_tokens", "model.embed_tokens") + ".weight";
   TensorId e = blocks.embedding(in.ids, embed, n + ".embed_tokens");
   e = blocks.rms_norm(e, p + ".enorm.weight", n + ".enorm");
   TensorId hn = blocks.rms_norm(hidden, p + ".hnorm.weight", n + ".hnorm");
