@@ -1,8 +1,12 @@
 // SafetensorsFile: reading valid files in place, and a clear error for every kind of corruption.
 #include "fathom/model/safetensors.h"
 
+#include <unistd.h>
+
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <vector>
 
 #include "test_support.h"
 
@@ -51,6 +55,28 @@ TEST_F(SafetensorsTest, ReadsTensorsInPlace) {
   const std::size_t data_start = raw.size() - (64 + 12 + 4);
   EXPECT_EQ(std::memcmp(a->data, raw.data() + data_start, a->nbytes), 0);
   EXPECT_EQ(static_cast<unsigned char>(a->data[1]), 8u);
+}
+
+// Resident set size of this process, from /proc/self/statm (pages).
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+TEST_F(SafetensorsTest, ReleasedPagesLeaveTheProcessAndReadBackTheSame) {
+  SafetensorsWriter w;
+  w.add("big.weight", "F32", {16, 1 << 20});  // 64 MiB
+  w.write(file());
+  const SafetensorsFile f(file());
+  const TensorView& big = *f.find("big.weight");
+  const std::vector<std::byte> before(big.data, big.data + big.nbytes);  // pages the mapping in
+  const std::size_t touched = resident_bytes();
+  release_resident_pages(big);
+  const std::size_t released = resident_bytes();
+  EXPECT_GT(touched, released + big.nbytes / 2) << "touched " << touched << ", after release " << released;
+  EXPECT_EQ(std::memcmp(before.data(), big.data, big.nbytes), 0);  // read again from the file
 }
 
 TEST_F(SafetensorsTest, ViewsSurviveMovingTheFile) {

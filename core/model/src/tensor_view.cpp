@@ -1,6 +1,10 @@
 #include "fathom/model/tensor_view.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <array>
+#include <cstdint>
 #include <utility>
 
 #include "checked_math.h"
@@ -41,6 +45,16 @@ std::string_view safetensors_dtype_name(DType dtype) {
     if (d == dtype) return text;
   }
   return "?";
+}
+
+void release_resident_pages(const TensorView& t) noexcept {
+  if (!t.data || t.nbytes == 0) return;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(t.data);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + t.nbytes) / page * page;
+  // Advice only: a failure leaves the pages resident, which is what not calling it would do.
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace fathom::model

@@ -27,6 +27,12 @@ struct TensorView {
   std::span<const std::byte> bytes() const { return {data, nbytes}; }
 };
 
+// Gives back the resident pages of the mapping under `t` (the whole pages inside its bytes; the
+// pages it shares with its neighbours stay). Touched again, they are read from the file again:
+// every TensorView points into a read-only private file mapping. For code that reads a tensor
+// once at load (to compare it, say) and should not keep it in the process's memory.
+void release_resident_pages(const TensorView& t) noexcept;
+
 // The dtype strings of the safetensors format ("F32", "BF16", "F8_E4M3", ...).
 // Returns false for a string Fathom has no DType for (F64, I8, BOOL, ...).
 bool dtype_from_safetensors(std::string_view name, DType& out);
