@@ -44,6 +44,7 @@ max_batch = 4
 max_seq_len = 2048
 speculative = "mtp"
 speculative_max_batch = 1
+prefill_chunk = 64
 
 [placement]
 ops = { moe_experts = "cpu" }
@@ -69,6 +70,7 @@ threads = 2
   EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
   EXPECT_EQ(c.runtime.speculative, "mtp");
   EXPECT_EQ(c.runtime.speculative_max_batch, 1);
+  EXPECT_EQ(c.runtime.prefill_chunk, 64);
   ASSERT_EQ(c.placement.size(), 2u);
   EXPECT_EQ(c.placement[0].kind, PlacementRule::Kind::node);  // node rules first: more specific
   EXPECT_EQ(c.placement[0].match, "layers.1*.mlp.*");

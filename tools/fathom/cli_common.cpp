@@ -19,6 +19,7 @@ void DeploymentOptions::add_speculative_to(CLI::App& command) {
 Config DeploymentOptions::load(const GlobalOptions& global) const {
   Config config = config_path.empty() ? default_config() : load_config(config_path);
   if (!speculative.empty()) config.runtime.speculative = speculative;
+  if (prefill_chunk) config.runtime.prefill_chunk = *prefill_chunk;
   set_log_level(global.log_level.empty() ? config.runtime.log_level : global.log_level);
   return config;
 }

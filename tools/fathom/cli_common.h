@@ -1,7 +1,9 @@
 // Helpers shared by the subcommands: the --config option, log level, plugin path.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +18,13 @@ struct DeploymentOptions {
   std::string config_path;               // --config; empty = built-in defaults
   std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
   std::string speculative;               // --speculative; empty = runtime.speculative
+  std::optional<int64_t> prefill_chunk;  // set by a command, over runtime.prefill_chunk
 
   void add_to(CLI::App& command);
   // --speculative, for the commands that generate.
   void add_speculative_to(CLI::App& command);
   // Loads the config (or the defaults) and applies the log level: --log-level wins over the file,
-  // as --speculative does.
+  // as --speculative and prefill_chunk do.
   Config load(const GlobalOptions& global) const;
   // A plugin host over `config` with the --plugin-path folders added.
   PluginHost make_host(const Config& config) const;

@@ -1,6 +1,7 @@
 #include "fathom/engine/engine.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <utility>
 
@@ -35,6 +36,7 @@ struct Engine::Sequence {
   size_t hold_back = 0;      // longest stop string − 1
   std::optional<int32_t> draft;  // the MTP's guess of the token after output.back()
   bool may_draft = true;         // false once the batch outgrew speculative_max_batch
+  size_t prefilled = 0;          // prompt tokens already in the cache
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
@@ -43,7 +45,7 @@ struct Engine::Sequence {
   int64_t length() const { return static_cast<int64_t>(request.prompt.size() + output.size()); }
 };
 
-// The MTP rows of the sequences being drafted for: row r pairs the main model's hidden state at
+// The MTP rows of one step: row r pairs the main model's hidden state at
 // positions[r] with ids[r], the token that followed it.
 struct Engine::DraftRows {
   std::vector<Sequence*> sequences;
@@ -57,7 +59,8 @@ struct Engine::DraftRows {
     positions.push_back(position);
     slots.push_back(s.slot);
   }
-  void close(Sequence* s) {
+  // The row added last gives `s` its draft; rows without one only fill the MTP cache.
+  void ask_draft(Sequence* s) {
     sequences.push_back(s);
     last_row.push_back(ids.size() - 1);
   }
@@ -199,7 +202,6 @@ void Engine::apply_cancellations() {
 }
 
 void Engine::admit_waiting() {
-  std::vector<Sequence*> fresh;
   {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
@@ -207,49 +209,70 @@ void Engine::admit_waiting() {
       if (free_slot == slot_busy_.end()) break;
       *free_slot = true;
       waiting_.front()->slot = static_cast<int32_t>(free_slot - slot_busy_.begin());
-      fresh.push_back(waiting_.front().get());
       running_.push_back(std::move(waiting_.front()));
       waiting_.pop_front();
     }
   }
   // Before the prefill, so that a crowded batch does not run the MTP module over the new prompts.
   stop_drafting_if_crowded();
-  if (!fresh.empty()) prefill(fresh);
 }
 
-void Engine::prefill(std::vector<Sequence*>& fresh) {
-  // All new prompts in one batch: each token carries its sequence's slot and position.
+void Engine::prefill() {
+  // This step's share of the prompts not yet in the cache, in admission order, at most
+  // limits_.prefill_chunk tokens (0: all of them). Each token carries its sequence's slot and
+  // position; a prompt finished in this step gives its last row's logits.
+  struct Piece {
+    Sequence* s;
+    size_t begin, end;  // prompt positions
+    size_t first_row;   // in the batch
+  };
+  std::vector<Piece> pieces;
   std::vector<int32_t> ids, positions, slots;
-  std::vector<size_t> last_row;
-  for (Sequence* s : fresh) {
-    for (size_t i = 0; i < s->request.prompt.size(); ++i) {
-      ids.push_back(s->request.prompt[i]);
+  std::vector<size_t> last_rows;
+  std::vector<Sequence*> completing;
+  size_t budget = limits_.prefill_chunk > 0 ? static_cast<size_t>(limits_.prefill_chunk) : SIZE_MAX;
+  for (auto& owned : running_) {
+    Sequence& s = *owned;
+    const size_t n = s.request.prompt.size();
+    if (s.done || s.prefilled == n || budget == 0) continue;
+    const size_t take = std::min(n - s.prefilled, budget);
+    budget -= take;
+    pieces.push_back({&s, s.prefilled, s.prefilled + take, ids.size()});
+    for (size_t i = s.prefilled; i < s.prefilled + take; ++i) {
+      ids.push_back(s.request.prompt[i]);
       positions.push_back(static_cast<int32_t>(i));
-      slots.push_back(s->slot);
+      slots.push_back(s.slot);
     }
-    last_row.push_back(ids.size() - 1);
+    s.prefilled += take;
+    if (s.prefilled == n) {
+      last_rows.push_back(ids.size() - 1);
+      completing.push_back(&s);
+    }
   }
-  // Only each prompt's last row needs logits; the head runs on those rows alone.
-  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, last_row);
+  if (pieces.empty()) return;
+  // Only each finished prompt's last row needs logits; the head runs on those rows alone.
+  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, last_rows);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
-  for (size_t i = 0; i < fresh.size(); ++i) advance(*fresh[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+  for (size_t i = 0; i < completing.size(); ++i) {
+    advance(*completing[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+  }
   if (speculation_ != Speculation::mtp) return;
 
   // The MTP module sees the whole prompt, as it will see every later token: its own layer's
-  // cache must hold every position its draft attends to.
+  // cache must hold every position its draft attends to. Row i pairs the hidden state at i with
+  // the token at i + 1: the prompt's, or for the last row the first token sampled.
   const size_t d = static_cast<size_t>(model_.spec().hidden_size);
   DraftRows rows;
-  size_t first = 0;
-  for (Sequence* s : fresh) {
-    const size_t n = s->request.prompt.size();
-    if (wants_draft(*s)) {
-      for (size_t i = 0; i < n; ++i) {
-        const int32_t next = i + 1 < n ? s->request.prompt[i + 1] : s->output.front();
-        rows.add(*s, std::span<const float>(r.hidden).subspan((first + i) * d, d), next, static_cast<int32_t>(i));
-      }
-      rows.close(s);
+  for (const Piece& piece : pieces) {
+    Sequence& s = *piece.s;
+    if (!wants_draft(s)) continue;
+    const size_t n = s.request.prompt.size();
+    for (size_t i = piece.begin; i < piece.end; ++i) {
+      const int32_t next = i + 1 < n ? s.request.prompt[i + 1] : s.output.front();
+      rows.add(s, std::span<const float>(r.hidden).subspan((piece.first_row + i - piece.begin) * d, d), next,
+               static_cast<int32_t>(i));
     }
-    first += n;
+    if (piece.end == n) rows.ask_draft(&s);
   }
   draft(rows, AttentionForm::naive);
 }
@@ -261,12 +284,14 @@ SpeculationStats Engine::speculation_stats() const {
 bool Engine::wants_draft(const Sequence& s) const {
   // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
   // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
-  return speculation_ == Speculation::mtp && s.may_draft && !s.done &&
-         s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) >= 2;
+  // Counted from the first token on, so that a prompt still being prefilled (no token yet) feeds
+  // the MTP module only when its sequence will draft.
+  const auto produced = std::max<int64_t>(static_cast<int64_t>(s.output.size()), 1);
+  return speculation_ == Speculation::mtp && s.may_draft && !s.done && s.request.max_new_tokens - produced >= 2;
 }
 
 void Engine::draft(DraftRows& rows, AttentionForm form) {
-  if (rows.sequences.empty()) return;
+  if (rows.ids.empty()) return;
   std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   for (size_t i = 0; i < rows.sequences.size(); ++i) {
@@ -288,7 +313,7 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
   std::vector<size_t> first_row;  // per active sequence: the row of its last token; its draft follows
   std::vector<int32_t> ids, positions, slots;
   for (Sequence* s : sequences) {
-    if (s->done) continue;
+    if (s->done || s->output.empty()) continue;  // finished, or its prompt is still being prefilled
     active.push_back(s);
     first_row.push_back(ids.size());
     ids.push_back(s->output.back());
@@ -331,7 +356,7 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     for (size_t k = 0; k < emitted; ++k) {
       rows.add(s, hidden_of(row + k), s.output[s.output.size() - emitted + k], positions[row] + static_cast<int32_t>(k));
     }
-    rows.close(&s);
+    rows.ask_draft(&s);
   }
   draft(rows, AttentionForm::absorbed);
 }
@@ -347,12 +372,15 @@ bool Engine::step() {
   const bool had_work = !running_.empty() || waiting() > 0;
   try {
     apply_cancellations();
-    // Sequences admitted in this step get their first token from the prefill; those already
-    // running advance by one batched decode. Pointers stay valid: finished sequences are only
-    // removed at the end of the step.
+    // Sequences whose prompts finish prefilling in this step get their first token from the
+    // prefill; those that had one before advance by one batched decode. Pointers stay valid:
+    // finished sequences are only removed at the end of the step.
     std::vector<Sequence*> carried_over;
-    for (auto& s : running_) carried_over.push_back(s.get());
+    for (auto& s : running_) {
+      if (!s->output.empty()) carried_over.push_back(s.get());
+    }
     admit_waiting();
+    prefill();
     decode(carried_over);
   } catch (const Error& e) {
     // A failing step ends the running requests with the error; the engine stays usable.

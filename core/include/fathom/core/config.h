@@ -38,6 +38,9 @@ struct RuntimeConfig {
   std::string speculative = "off";
   // Drafting stops once more sequences than this run at once (0 = never stops).
   int64_t speculative_max_batch = 0;
+  // Prompt tokens prefilled per engine step (0 = whole prompts): bounds the pause a long prompt
+  // causes to the sequences already decoding.
+  int64_t prefill_chunk = 512;
 };
 
 // One [placement] override: every node whose op kind (ops) or node name (nodes, glob with

@@ -1,8 +1,8 @@
 // The generation engine: many requests at once over one LoadedModel (continuous batching).
 //
 // Each step() admits waiting requests into free KV-cache slots and prefills their prompts
-// (naive MLA), then advances every running sequence by one token in a single batched decode
-// (absorbed MLA). Requests join and leave between steps. A request that cannot fit
+// (naive MLA; long prompts a chunk per step), then advances every running sequence by one token in
+// a single batched decode (absorbed MLA). Requests join and leave between steps. A request that cannot fit
 // (prompt + max_new_tokens > max_seq_len) is refused at submit() with a clear error; when all
 // slots are busy it waits, and when the wait queue is full submit() says so.
 //
@@ -81,6 +81,10 @@ struct EngineLimits {
   // sequence then running (a sequence cannot resume: the MTP module's cache would miss the steps
   // without drafts); sequences admitted later, while no more than this run, draft. 0 = no limit.
   int64_t speculative_max_batch = 0;
+  // Prompt tokens prefilled per step, over all sequences (0 = every admitted prompt whole). A long
+  // prompt then takes several steps, and the sequences already running decode a token in each:
+  // their time between tokens stays bounded by one chunk's prefill instead of the whole prompt's.
+  int64_t prefill_chunk = 512;
 };
 
 class Engine {
@@ -110,7 +114,7 @@ class Engine {
   struct Sequence;
   void apply_cancellations();
   void admit_waiting();
-  void prefill(std::vector<Sequence*>& fresh);
+  void prefill();
   void decode(const std::vector<Sequence*>& sequences);
   // MTP drafts for `sequences` from their MTP rows (hidden row, next token, position, slot); the
   // last row of each sequence gives its draft.
