@@ -45,6 +45,7 @@ max_seq_len = 2048
 speculative = "mtp"
 speculative_max_batch = 1
 prefill_chunk = 64
+prefix_caching = false
 
 [placement]
 ops = { moe_experts = "cpu" }
@@ -71,6 +72,7 @@ threads = 2
   EXPECT_EQ(c.runtime.speculative, "mtp");
   EXPECT_EQ(c.runtime.speculative_max_batch, 1);
   EXPECT_EQ(c.runtime.prefill_chunk, 64);
+  EXPECT_FALSE(c.runtime.prefix_caching);
   ASSERT_EQ(c.placement.size(), 2u);
   EXPECT_EQ(c.placement[0].kind, PlacementRule::Kind::node);  // node rules first: more specific
   EXPECT_EQ(c.placement[0].match, "layers.1*.mlp.*");

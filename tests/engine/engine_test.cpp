@@ -277,6 +277,78 @@ TEST_F(EngineTest, LongPromptIsPrefilledInChunksWhileOthersDecode) {
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(out[i].tokens, alone(reqs[i]).tokens) << "request " << i;
 }
 
+// Prefix caching: a request whose prompt begins with what a free slot's cache holds prefills only
+// the rest, and gets the tokens a fresh engine gives it.
+class PrefixCaching : public EngineTest {
+ protected:
+  struct Reply {
+    std::vector<int32_t> tokens;
+    int64_t cached = -1;  // from the finishing event
+  };
+  static Reply generate(Engine& e, const GenerationRequest& r) {
+    Reply out;
+    bool done = false;
+    e.submit(r, [&](const TokenEvent& ev) {
+      if (ev.token) out.tokens.push_back(*ev.token);
+      if (ev.finished) out.cached = ev.cached_tokens, done = true;
+    });
+    for (int step = 0; !done; ++step) {
+      e.step();
+      EXPECT_LT(step, 1000);
+    }
+    return out;
+  }
+  // A conversation's next turn: the first prompt, `kept` of its reply, then new tokens.
+  static GenerationRequest next_turn(const GenerationRequest& first, const Reply& reply, size_t kept, int64_t n) {
+    std::vector<int32_t> prompt = first.prompt;
+    prompt.insert(prompt.end(), reply.tokens.begin(), reply.tokens.begin() + static_cast<ptrdiff_t>(kept));
+    for (int32_t t : {77, 78, 79}) prompt.push_back(t);
+    return greedy(prompt, n);
+  }
+};
+
+TEST_F(PrefixCaching, NextTurnPrefillsOnlyWhatIsNew) {
+  auto model = load(2);
+  Engine e(*model, &*tok_, {2, 96, 8});
+  const GenerationRequest first = greedy({10, 11, 12, 13, 14, 15}, 10);
+  const Reply a = generate(e, first);
+  EXPECT_EQ(a.cached, 0);
+  const GenerationRequest second = next_turn(first, a, 6, 8);
+  const Reply b = generate(e, second);
+  EXPECT_EQ(b.cached, 6 + 6);  // the first prompt and the 6 reply tokens it kept
+  EXPECT_EQ(b.tokens, alone(second).tokens);
+  // The same prompt again: all but its last token (whose logits give the first token).
+  const Reply again = generate(e, second);
+  EXPECT_EQ(again.cached, static_cast<int64_t>(second.prompt.size()) - 1);
+  EXPECT_EQ(again.tokens, b.tokens);
+}
+
+TEST_F(PrefixCaching, OffPrefillsEverything) {
+  auto model = load(1);
+  EngineLimits limits{1, 96, 8};
+  limits.prefix_caching = false;
+  Engine e(*model, &*tok_, limits);
+  const GenerationRequest first = greedy({10, 11, 12, 13}, 6);
+  generate(e, first);
+  EXPECT_EQ(generate(e, first).cached, 0);
+}
+
+// With MTP drafts the MTP layer's cache must be valid too: one position less is reused (the MTP
+// row before the first new token pairs with that token), and drafts are as good as before.
+TEST_F(PrefixCaching, MtpSpeculationReusesItsCacheToo) {
+  auto model = load(2, /*mtp=*/true, markov_dir_);
+  Engine e(*model, &*tok_, {2, 96, 8}, Speculation::mtp);
+  const GenerationRequest first = greedy({10, 11, 12, 13, 14, 15}, 12);
+  const Reply a = generate(e, first);
+  const GenerationRequest second = next_turn(first, a, 8, 20);
+  const SpeculationStats before = e.speculation_stats();
+  const Reply b = generate(e, second);
+  EXPECT_EQ(b.cached, 6 + 8 - 1);
+  EXPECT_EQ(b.tokens, alone(second, markov_dir_).tokens);
+  const SpeculationStats after = e.speculation_stats();
+  EXPECT_GT(after.accepted - before.accepted, (after.drafted - before.drafted) / 2);
+}
+
 // ---- Speculative decoding with the MTP module ---------------------------------------------
 
 // Speculation changes how many steps a sequence takes, never its tokens: greedy or sampled, with

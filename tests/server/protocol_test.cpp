@@ -249,9 +249,12 @@ TEST(Responses, ChatShapes) {
   EXPECT_EQ(closing["choices"][0]["finish_reason"], "stop");
   EXPECT_TRUE(closing["usage"].is_null());
 
-  const json usage = usage_chunk(h, Usage{3, 4});
+  const json usage = usage_chunk(h, Usage{3, 4, 2});
   EXPECT_EQ(usage["choices"], json::array());
-  EXPECT_EQ(usage["usage"], json({{"prompt_tokens", 3}, {"completion_tokens", 4}, {"total_tokens", 7}}));
+  EXPECT_EQ(usage["usage"], json({{"prompt_tokens", 3},
+                                  {"completion_tokens", 4},
+                                  {"total_tokens", 7},
+                                  {"prompt_tokens_details", {{"cached_tokens", 2}}}}));
 }
 
 TEST(Responses, CompletionShapes) {

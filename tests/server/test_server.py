@@ -206,6 +206,19 @@ def test_mtp_speculation_gives_the_same_tokens(server, start_server):
     assert server.health()["speculative"] == "off"
 
 
+def test_next_turn_reuses_the_cached_conversation(server):
+    # runtime.prefix_caching (on by default): the second turn's prompt begins with the first turn's
+    # prompt and reply, which a free slot still holds; usage reports them as cached tokens.
+    client = server.client()
+    messages = [{"role": "user", "content": "Tell me a story"}]
+    first = client.chat.completions.create(model=server.model_id, messages=messages, **GREEDY)
+    messages += [{"role": "assistant", "content": first.choices[0].message.content},
+                 {"role": "user", "content": "And then?"}]
+    second = client.chat.completions.create(model=server.model_id, messages=messages, **GREEDY)
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert first.usage.prompt_tokens <= cached < second.usage.prompt_tokens
+
+
 def test_stop_string(server):
     client = server.client()
     free = chat(client, server.model_id, "Go on", temperature=0, max_tokens=64, extra_body=EXACT)

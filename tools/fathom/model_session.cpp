@@ -70,7 +70,8 @@ ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOpt
   options.load_mtp = speculate;
   s.model = std::make_unique<engine::LoadedModel>(dir, s.config, *s.host, options);
   engine::EngineLimits limits{s.config.runtime.max_batch, s.config.runtime.max_seq_len, s.config.server.max_queue,
-                              s.config.runtime.speculative_max_batch, s.config.runtime.prefill_chunk};
+                              s.config.runtime.speculative_max_batch, s.config.runtime.prefill_chunk,
+                              s.config.runtime.prefix_caching};
   s.engine = std::make_unique<engine::Engine>(*s.model, s.tok ? &*s.tok : nullptr, limits,
                                               speculate ? engine::Speculation::mtp : engine::Speculation::off);
   return s;

@@ -37,6 +37,9 @@ struct Engine::Sequence {
   std::optional<int32_t> draft;  // the MTP's guess of the token after output.back()
   bool may_draft = true;         // false once the batch outgrew speculative_max_batch
   size_t prefilled = 0;          // prompt tokens already in the cache
+  size_t cached = 0;             // of those, reused from the slot's previous sequence
+  size_t mtp_fed = 0;            // leading positions whose MTP cache entries are written
+  bool cache_unreliable = false; // a step failed while this sequence ran
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
@@ -76,7 +79,8 @@ int32_t argmax(std::span<const float> v) {
 
 Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits, Speculation speculation)
     : model_(model), tok_(tok), limits_(limits), speculation_(speculation),
-      slot_busy_(static_cast<size_t>(limits.max_batch), false) {
+      slot_busy_(static_cast<size_t>(limits.max_batch), false),
+      slot_contents_(static_cast<size_t>(limits.max_batch)) {
   if (limits.max_batch > model.options().n_slots) {
     throw invalid_argument("engine: max_batch " + std::to_string(limits.max_batch) + " exceeds the model's " +
                            std::to_string(model.options().n_slots) + " cache slots");
@@ -142,6 +146,7 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   e.text = std::move(s.pending_text);
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.output.size());
+  e.cached_tokens = static_cast<int64_t>(s.cached);
   s.on_event(e);
 }
 
@@ -153,6 +158,7 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   e.token = token;
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.output.size());
+  e.cached_tokens = static_cast<int64_t>(s.cached);
 
   const bool is_eos = !s.request.ignore_eos && std::binary_search(eos_ids_.begin(), eos_ids_.end(), token);
   const bool is_stop_id = std::find(s.request.stop_token_ids.begin(), s.request.stop_token_ids.end(), token) !=
@@ -205,10 +211,20 @@ void Engine::admit_waiting() {
   {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
-      auto free_slot = std::find(slot_busy_.begin(), slot_busy_.end(), false);
-      if (free_slot == slot_busy_.end()) break;
-      *free_slot = true;
-      waiting_.front()->slot = static_cast<int32_t>(free_slot - slot_busy_.begin());
+      Sequence& s = *waiting_.front();
+      // The free slot holding the longest reusable prefix (the first free one when none does).
+      std::optional<size_t> best;
+      size_t best_reuse = 0;
+      for (size_t slot = 0; slot < slot_busy_.size(); ++slot) {
+        if (slot_busy_[slot]) continue;
+        const size_t reuse = reusable_prefix(s, slot);
+        if (!best || reuse > best_reuse) best = slot, best_reuse = reuse;
+      }
+      if (!best) break;
+      slot_busy_[*best] = true;
+      slot_contents_[*best] = {};  // overwritten from here on
+      s.slot = static_cast<int32_t>(*best);
+      s.prefilled = s.cached = s.mtp_fed = best_reuse;
       running_.push_back(std::move(waiting_.front()));
       waiting_.pop_front();
     }
@@ -273,12 +289,29 @@ void Engine::prefill() {
                static_cast<int32_t>(i));
     }
     if (piece.end == n) rows.ask_draft(&s);
+    if (piece.begin <= s.mtp_fed) s.mtp_fed = std::max(s.mtp_fed, piece.end);
   }
   draft(rows, AttentionForm::naive);
 }
 
 SpeculationStats Engine::speculation_stats() const {
   return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
+}
+
+size_t Engine::reusable_prefix(const Sequence& s, size_t slot) const {
+  if (!limits_.prefix_caching) return 0;
+  const SlotContents& held = slot_contents_[slot];
+  const std::vector<int32_t>& prompt = s.request.prompt;
+  const size_t common = static_cast<size_t>(
+      std::mismatch(held.tokens.begin(), held.tokens.end(), prompt.begin(), prompt.end()).first - held.tokens.begin());
+  // The last prompt token is always prefilled: its logits give the first token.
+  size_t reuse = std::min(common, prompt.size() - 1);
+  if (speculation_ == Speculation::mtp) {
+    // MTP row i pairs the hidden state at i with token i + 1, so it is valid only below
+    // common − 1, and only where the last sequence fed the MTP module.
+    reuse = std::min({reuse, common > 0 ? common - 1 : 0, held.mtp_rows});
+  }
+  return reuse;
 }
 
 bool Engine::wants_draft(const Sequence& s) const {
@@ -357,13 +390,28 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
       rows.add(s, hidden_of(row + k), s.output[s.output.size() - emitted + k], positions[row] + static_cast<int32_t>(k));
     }
     rows.ask_draft(&s);
+    const auto first = static_cast<size_t>(positions[row]);
+    if (first <= s.mtp_fed) s.mtp_fed = std::max(s.mtp_fed, first + emitted);
   }
   draft(rows, AttentionForm::absorbed);
 }
 
 void Engine::release_finished() {
   for (auto& s : running_) {
-    if (s->done && s->slot >= 0) slot_busy_[static_cast<size_t>(s->slot)] = false;
+    if (!s->done || s->slot < 0) continue;
+    const auto slot = static_cast<size_t>(s->slot);
+    slot_busy_[slot] = false;
+    // Valid entries: the prompt positions prefilled, then every token fed to a decode step (all
+    // but the last one generated). A draft's entry past them is never counted.
+    SlotContents& held = slot_contents_[slot];
+    held = {};
+    if (s->cache_unreliable) continue;
+    const auto& prompt = s->request.prompt;
+    held.tokens.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(s->prefilled));
+    if (s->prefilled == prompt.size() && !s->output.empty()) {
+      held.tokens.insert(held.tokens.end(), s->output.begin(), s->output.end() - 1);
+    }
+    held.mtp_rows = s->mtp_fed;
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->done; }), running_.end());
 }
@@ -385,7 +433,10 @@ bool Engine::step() {
   } catch (const Error& e) {
     // A failing step ends the running requests with the error; the engine stays usable.
     log().error("engine step failed: {}", e.what());
-    for (auto& s : running_) finish(*s, FinishReason::error, e.what());
+    for (auto& s : running_) {
+      s->cache_unreliable = true;  // the failed step may have written part of its entries
+      finish(*s, FinishReason::error, e.what());
+    }
   }
   release_finished();
   return had_work;

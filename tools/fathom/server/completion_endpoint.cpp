@@ -150,7 +150,7 @@ bool pump_stream(StreamState& s, EngineLoop& loop, httplib::DataSink& sink) {
     last.finish_reason = finish_reason_text(e.reason);
     if (!out.chunk(last)) return false;
     if (s.include_usage &&
-        !out.write(sse_event(to_wire(usage_chunk(s.header, Usage{e.prompt_tokens, e.completion_tokens}))))) {
+        !out.write(sse_event(to_wire(usage_chunk(s.header, Usage{e.prompt_tokens, e.completion_tokens, e.cached_tokens}))))) {
       return false;
     }
     return out.end();
@@ -219,7 +219,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
       if (!ended_normally(e)) throw abnormal_end(e);
       const ResponseHeader header = new_response_header(request.endpoint, model_.id);
       const auto response =
-          full_response(header, text, finish_reason_text(e.reason), Usage{e.prompt_tokens, e.completion_tokens},
+          full_response(header, text, finish_reason_text(e.reason), Usage{e.prompt_tokens, e.completion_tokens, e.cached_tokens},
                         request.return_token_ids ? std::optional(token_ids) : std::nullopt);
       res.status = 200;
       res.set_content(to_wire(response), "application/json");

@@ -26,6 +26,7 @@ struct ResponseHeader {
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens served from the cache (prompt_tokens_details)
 };
 
 // A fresh header: a random id with the endpoint's prefix, the current time.

@@ -41,6 +41,8 @@ struct RuntimeConfig {
   // Prompt tokens prefilled per engine step (0 = whole prompts): bounds the pause a long prompt
   // causes to the sequences already decoding.
   int64_t prefill_chunk = 512;
+  // A new request reuses the cache entries of the longest prefix a free slot holds.
+  bool prefix_caching = true;
 };
 
 // One [placement] override: every node whose op kind (ops) or node name (nodes, glob with

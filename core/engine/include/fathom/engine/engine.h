@@ -61,6 +61,7 @@ struct TokenEvent {
   std::string error;  // for FinishReason::error
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens whose cache entries were reused, not prefilled
 };
 
 using EventCallback = std::function<void(const TokenEvent&)>;
@@ -85,6 +86,10 @@ struct EngineLimits {
   // prompt then takes several steps, and the sequences already running decode a token in each:
   // their time between tokens stays bounded by one chunk's prefill instead of the whole prompt's.
   int64_t prefill_chunk = 512;
+  // A new request goes to the free slot whose cache holds the longest prefix of its prompt (what
+  // the slot's last sequence left there), and only the rest is prefilled: a chat's next turn
+  // prefills the new message, not the whole conversation.
+  bool prefix_caching = true;
 };
 
 class Engine {
@@ -126,6 +131,8 @@ class Engine {
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
   void release_finished();
+  // Prompt positions of `s` whose cache entries `slot`'s last sequence left valid for it.
+  size_t reusable_prefix(const Sequence& s, size_t slot) const;
 
   LoadedModel& model_;
   const tokenizer::Tokenizer* tok_;
@@ -142,6 +149,13 @@ class Engine {
 
   std::vector<std::unique_ptr<Sequence>> running_;  // step() thread only
   std::vector<bool> slot_busy_;
+  // What a free slot's cache holds: the tokens of its valid entries (position i holds tokens[i]),
+  // and how many leading positions of the MTP layer's cache are valid for them.
+  struct SlotContents {
+    std::vector<int32_t> tokens;
+    size_t mtp_rows = 0;
+  };
+  std::vector<SlotContents> slot_contents_;
 };
 
 }  // namespace fathom::engine
