@@ -355,6 +355,19 @@ TEST_F(PrefixCaching, MtpSpeculationReusesItsCacheToo) {
 // requests joining and leaving, every request gets exactly what the plain engine gives it alone.
 class MtpSpeculation : public EngineTest {
  protected:
+  // Runs the rest of the test on `backend` alone; returns why it cannot (empty when it can).
+  std::string use_only(const std::string& backend) {
+    config_ = parse_config("[runtime]\nbackends = [\"" + backend + "\"]\n", "engine-" + backend + ".toml");
+    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+    host_ = std::make_unique<PluginHost>(config_);
+    try {
+      host_->backend(backend);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
   SpeculationStats expect_plain_tokens(const std::filesystem::path& dir, int64_t prefill_chunk = 512) {
     std::vector<GenerationRequest> reqs = assorted_requests(8);
     for (size_t i = 0; i < reqs.size(); i += 3) {
@@ -392,6 +405,21 @@ TEST_F(MtpSpeculation, AcceptedDraftsGiveTheSameTokensInFewerSteps) {
   const SpeculationStats stats = expect_plain_tokens(markov_dir_);
   EXPECT_GT(stats.accepted, stats.drafted / 2);
   EXPECT_LT(stats.accepted, stats.drafted);  // some rejected too: both paths ran
+}
+
+// The same on the cpu and cuda backends: a step with two rows per sequence (a token and its
+// draft) runs the kernels at other batch sizes than a plain step, and must still give the plain
+// engine's tokens. Skips when the backend is not in this build or cannot run here.
+TEST_F(MtpSpeculation, OnTheCpuBackendToo) {
+  if (const std::string why = use_only("cpu"); !why.empty()) GTEST_SKIP() << why;
+  const SpeculationStats stats = expect_plain_tokens(markov_dir_);
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
+}
+
+TEST_F(MtpSpeculation, OnTheCudaBackendToo) {
+  if (const std::string why = use_only("cuda"); !why.empty()) GTEST_SKIP() << why;
+  const SpeculationStats stats = expect_plain_tokens(markov_dir_);
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
 }
 
 // Prompts prefilled a few tokens per step feed the MTP module chunk by chunk: the same tokens,

@@ -23,13 +23,14 @@ NVCC=${CMAKE_CUDA_COMPILER:-/usr/local/cuda/bin/nvcc}
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFATHOM_CUDA=ON -DFATHOM_HIP=OFF -DFATHOM_ONEDNN=OFF \
   -DFATHOM_CUDA_ARCH=90a -DCMAKE_CUDA_COMPILER="$NVCC"
 cmake --build "$BUILD" -j"$(nproc)" --target fathom-backend-cuda fathom-backend-reference fathom-backend-template \
-  conformance_tests golden_tests fathom-bench-cuda
-# The CLI only serves `fathom backends` in env.log: carry on without it if it does not build.
+  conformance_tests golden_tests engine_tests fathom-bench-cuda
+# The CLI serves `fathom backends` in env.log and writes the engine test's models (make-tiny):
+# carry on without it if it does not build (the engine test then fails, the rest runs).
 cmake --build "$BUILD" -j"$(nproc)" --target fathom || echo "warning: bin/fathom did not build; the bundle goes without it" >&2
 
 rm -rf "$BUNDLE"
 mkdir -p "$BUNDLE/bin" "$BUNDLE/lib" "$BUNDLE/fallback"
-for t in fathom conformance_tests golden_tests fathom-bench-cuda; do
+for t in fathom conformance_tests golden_tests engine_tests fathom-bench-cuda; do
   if [[ -f "$BUILD/bin/$t" ]]; then cp "$BUILD/bin/$t" "$BUNDLE/bin/"; fi
 done
 cp "$BUILD"/bin/libfathom-backend-*.so "$BUNDLE/bin/"

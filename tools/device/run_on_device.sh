@@ -5,6 +5,7 @@
 #   env.log          nvidia-smi, the libraries found, `fathom backends`
 #   conformance.log  the op conformance suite, cuda against the reference backend
 #   golden.log       the golden fixtures with backends = ["cuda"]
+#   engine.log       the engine's MTP speculative decoding on cuda (same tokens as without)
 #   bench.log        the benchmark's own output (stdout and stderr)
 #
 #   tools/device/run_on_device.sh [--quick]     # --quick: shorter benchmark, for a rerun
@@ -75,8 +76,11 @@ conf_rc=$?
 log "golden fixtures on cuda"
 timeout 100 "$BUNDLE/bin/golden_tests" --gtest_filter='Fixtures/GoldenCuda.*' > "$OUT/golden.log" 2>&1
 golden_rc=$?
+log "engine: MTP speculative decoding on cuda"
+timeout 45 "$BUNDLE/bin/engine_tests" --gtest_filter='MtpSpeculation.OnTheCudaBackendToo' > "$OUT/engine.log" 2>&1
+engine_rc=$?
 log "benchmark"
-timeout 300 "$BUNDLE/bin/fathom-bench-cuda" $QUICK --out "$OUT/results.md" > "$OUT/bench.log" 2>&1
+timeout 280 "$BUNDLE/bin/fathom-bench-cuda" $QUICK --out "$OUT/results.md" > "$OUT/bench.log" 2>&1
 bench_rc=$?
 log "done"
 
@@ -93,8 +97,9 @@ summary() {  # name, exit status, log
   echo "|---|---|---|---|---|"
   summary "op conformance, cuda vs reference" "$conf_rc" "$OUT/conformance.log"
   summary "golden fixtures, backends = [\"cuda\"]" "$golden_rc" "$OUT/golden.log"
+  summary "engine, MTP speculation on cuda" "$engine_rc" "$OUT/engine.log"
   echo
   echo "benchmark exit: $bench_rc (124 = cut at its time limit); total $(( $(date +%s) - START )) s"
-  grep -E "^\[  FAILED  \]" "$OUT/conformance.log" "$OUT/golden.log" | sort -u | head -40 | sed 's/^/    /'
+  grep -E "^\[  FAILED  \]" "$OUT/conformance.log" "$OUT/golden.log" "$OUT/engine.log" | sort -u | head -40 | sed 's/^/    /'
 } >> "$OUT/results.md"
 cat "$OUT/results.md"
