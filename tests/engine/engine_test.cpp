@@ -323,6 +323,17 @@ TEST_F(PrefixCaching, NextTurnPrefillsOnlyWhatIsNew) {
   EXPECT_EQ(again.tokens, b.tokens);
 }
 
+// A request with nothing to reuse takes the slot freed longest ago (or never used), not the one
+// whose conversation just ended: that conversation's next turn still finds its cache.
+TEST_F(PrefixCaching, UnrelatedRequestLeavesTheLatestConversationAlone) {
+  auto model = load(2);
+  Engine e(*model, &*tok_, {2, 96, 8});
+  const GenerationRequest first = greedy({10, 11, 12, 13, 14, 15}, 8);
+  const Reply a = generate(e, first);
+  generate(e, greedy({90, 91, 92}, 4));  // unrelated: the other slot
+  EXPECT_EQ(generate(e, next_turn(first, a, 4, 4)).cached, 6 + 4);
+}
+
 TEST_F(PrefixCaching, OffPrefillsEverything) {
   auto model = load(1);
   EngineLimits limits{1, 96, 8};

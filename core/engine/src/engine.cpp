@@ -212,13 +212,18 @@ void Engine::admit_waiting() {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
       Sequence& s = *waiting_.front();
-      // The free slot holding the longest reusable prefix (the first free one when none does).
+      // The free slot holding the longest reusable prefix; among equals the one freed longest
+      // ago, so that a request with nothing to reuse does not overwrite the conversation that
+      // just ended (its next turn is likely to come).
       std::optional<size_t> best;
       size_t best_reuse = 0;
       for (size_t slot = 0; slot < slot_busy_.size(); ++slot) {
         if (slot_busy_[slot]) continue;
         const size_t reuse = reusable_prefix(s, slot);
-        if (!best || reuse > best_reuse) best = slot, best_reuse = reuse;
+        if (!best || reuse > best_reuse ||
+            (reuse == best_reuse && slot_contents_[slot].released_at < slot_contents_[*best].released_at)) {
+          best = slot, best_reuse = reuse;
+        }
       }
       if (!best) break;
       slot_busy_[*best] = true;
@@ -405,6 +410,7 @@ void Engine::release_finished() {
     // but the last one generated). A draft's entry past them is never counted.
     SlotContents& held = slot_contents_[slot];
     held = {};
+    held.released_at = ++release_clock_;
     if (s->cache_unreliable) continue;
     const auto& prompt = s->request.prompt;
     held.tokens.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(s->prefilled));

@@ -154,8 +154,10 @@ class Engine {
   struct SlotContents {
     std::vector<int32_t> tokens;
     size_t mtp_rows = 0;
+    uint64_t released_at = 0;  // release_clock_ when freed; 0 = never used
   };
   std::vector<SlotContents> slot_contents_;
+  uint64_t release_clock_ = 0;
 };
 
 }  // namespace fathom::engine
