@@ -217,6 +217,9 @@ def test_next_turn_reuses_the_cached_conversation(server):
     second = client.chat.completions.create(model=server.model_id, messages=messages, **GREEDY)
     cached = second.usage.prompt_tokens_details.cached_tokens
     assert first.usage.prompt_tokens <= cached < second.usage.prompt_tokens
+    health = server.health()
+    assert health["prompt_tokens_cached"] >= cached
+    assert health["prompt_tokens"] > health["prompt_tokens_cached"]
 
 
 def test_stop_string(server):

@@ -230,6 +230,8 @@ void Engine::admit_waiting() {
       slot_contents_[*best] = {};  // overwritten from here on
       s.slot = static_cast<int32_t>(*best);
       s.prefilled = s.cached = s.mtp_fed = best_reuse;
+      prompt_tokens_ += s.request.prompt.size();
+      cached_tokens_ += best_reuse;
       running_.push_back(std::move(waiting_.front()));
       waiting_.pop_front();
     }

@@ -47,6 +47,7 @@ EngineStats EngineLoop::stats() const {
   s.failed = failed_.load();
   s.speculation = engine_.speculation();
   s.drafts = engine_.speculation_stats();
+  s.prompts = engine_.prompt_stats();
   return s;
 }
 

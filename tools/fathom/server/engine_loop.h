@@ -27,6 +27,7 @@ struct EngineStats {
   uint64_t failed = 0;     // ended by an engine error
   engine::Speculation speculation = engine::Speculation::off;
   engine::SpeculationStats drafts;  // with speculation on
+  engine::Engine::PromptStats prompts;  // admitted prompt tokens, and those reused from the cache
 };
 
 class EngineLoop {

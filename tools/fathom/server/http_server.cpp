@@ -124,7 +124,9 @@ void HttpServer::add_routes() {
                 {"failed", s.failed},
                 {"speculative", s.speculation == engine::Speculation::mtp ? "mtp" : "off"},
                 {"drafts", s.drafts.drafted},
-                {"drafts_accepted", s.drafts.accepted}});
+                {"drafts_accepted", s.drafts.accepted},
+                {"prompt_tokens", s.prompts.prompt_tokens},
+                {"prompt_tokens_cached", s.prompts.cached_tokens}});
     if (loop_.unavailable()) res.status = 503;
   });
 

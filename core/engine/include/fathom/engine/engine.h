@@ -114,6 +114,12 @@ class Engine {
   const EngineLimits& limits() const { return limits_; }
   Speculation speculation() const { return speculation_; }
   SpeculationStats speculation_stats() const;  // any thread
+  // Prompt tokens admitted so far, and of those the ones reused from a slot's cache (any thread).
+  struct PromptStats {
+    uint64_t prompt_tokens = 0;
+    uint64_t cached_tokens = 0;
+  };
+  PromptStats prompt_stats() const { return {prompt_tokens_.load(), cached_tokens_.load()}; }
 
  private:
   struct Sequence;
@@ -140,6 +146,7 @@ class Engine {
   Speculation speculation_;
   // Counted on the step() thread, read from any (a server's health endpoint).
   std::atomic<uint64_t> drafted_{0}, accepted_{0}, steps_{0};
+  std::atomic<uint64_t> prompt_tokens_{0}, cached_tokens_{0};
   std::vector<int32_t> eos_ids_;
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_
