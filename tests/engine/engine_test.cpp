@@ -82,6 +82,41 @@ TEST(Sampler, RejectsBadParameters) {
   EXPECT_THROW(Sampler{p}, Error);
 }
 
+// ---- SlotCache ------------------------------------------------------------------------------
+
+TEST(SlotCache, LongestPrefixThenLeastRecentlyFreed) {
+  SlotCache slots(3);
+  const std::vector<int32_t> a = {1, 2, 3, 4, 5}, b = {1, 2, 9, 9};
+  ASSERT_EQ(slots.take(a, true, false)->slot, 0u);  // all empty: the first
+  ASSERT_EQ(slots.take(b, true, false)->slot, 1u);
+  slots.give_back(0, {1, 2, 3, 4}, 0);
+  slots.give_back(1, {1, 2, 9}, 0);
+  // {1, 2, 3, 7}: slot 0 holds 3 of it; the last prompt token is never reused.
+  auto c = slots.take(std::vector<int32_t>{1, 2, 3, 7}, true, false);
+  EXPECT_EQ(c->slot, 0u);
+  EXPECT_EQ(c->reuse, 3u);
+  // Nothing to reuse: never-used slot 2 before slot 1 (freed recently).
+  EXPECT_EQ(slots.take(std::vector<int32_t>{8, 8}, true, false)->slot, 2u);
+  auto whole = slots.take(b, true, false);  // only slot 1 is free
+  EXPECT_EQ(whole->slot, 1u);
+  EXPECT_EQ(whole->reuse, 3u);              // {1, 2, 9} of {1, 2, 9, 9}: all but the last token
+  EXPECT_FALSE(slots.take(a, true, false)); // every slot busy
+}
+
+TEST(SlotCache, MtpNeedsOnePositionLessAndItsOwnRows) {
+  SlotCache slots(1);
+  slots.take(std::vector<int32_t>{1}, true, false);
+  slots.give_back(0, {1, 2, 3, 4, 5, 6}, 4);
+  const std::vector<int32_t> prompt = {1, 2, 3, 4, 5, 6, 7};
+  EXPECT_EQ(slots.take(prompt, true, false)->reuse, 6u);
+  slots.give_back(0, {1, 2, 3, 4, 5, 6}, 4);
+  EXPECT_EQ(slots.take(prompt, true, true)->reuse, 4u);  // the MTP rows written: 4
+  slots.give_back(0, {1, 2, 3, 4, 5, 6}, 6);
+  EXPECT_EQ(slots.take(prompt, true, true)->reuse, 5u);  // row 5 pairs with position 6's token, new here
+  slots.give_back(0, {1, 2, 3, 4, 5, 6}, 6);
+  EXPECT_EQ(slots.take(prompt, false, false)->reuse, 0u);  // prefix caching off
+}
+
 // ---- Engine ---------------------------------------------------------------------------------
 
 class EngineTest : public ::testing::Test {

@@ -79,8 +79,7 @@ int32_t argmax(std::span<const float> v) {
 
 Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits, Speculation speculation)
     : model_(model), tok_(tok), limits_(limits), speculation_(speculation),
-      slot_busy_(static_cast<size_t>(limits.max_batch), false),
-      slot_contents_(static_cast<size_t>(limits.max_batch)) {
+      slots_(static_cast<size_t>(limits.max_batch)) {
   if (limits.max_batch > model.options().n_slots) {
     throw invalid_argument("engine: max_batch " + std::to_string(limits.max_batch) + " exceeds the model's " +
                            std::to_string(model.options().n_slots) + " cache slots");
@@ -212,26 +211,12 @@ void Engine::admit_waiting() {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
       Sequence& s = *waiting_.front();
-      // The free slot holding the longest reusable prefix; among equals the one freed longest
-      // ago, so that a request with nothing to reuse does not overwrite the conversation that
-      // just ended (its next turn is likely to come).
-      std::optional<size_t> best;
-      size_t best_reuse = 0;
-      for (size_t slot = 0; slot < slot_busy_.size(); ++slot) {
-        if (slot_busy_[slot]) continue;
-        const size_t reuse = reusable_prefix(s, slot);
-        if (!best || reuse > best_reuse ||
-            (reuse == best_reuse && slot_contents_[slot].released_at < slot_contents_[*best].released_at)) {
-          best = slot, best_reuse = reuse;
-        }
-      }
-      if (!best) break;
-      slot_busy_[*best] = true;
-      slot_contents_[*best] = {};  // overwritten from here on
-      s.slot = static_cast<int32_t>(*best);
-      s.prefilled = s.cached = s.mtp_fed = best_reuse;
+      const auto choice = slots_.take(s.request.prompt, limits_.prefix_caching, speculation_ == Speculation::mtp);
+      if (!choice) break;
+      s.slot = static_cast<int32_t>(choice->slot);
+      s.prefilled = s.cached = s.mtp_fed = choice->reuse;
       prompt_tokens_ += s.request.prompt.size();
-      cached_tokens_ += best_reuse;
+      cached_tokens_ += choice->reuse;
       running_.push_back(std::move(waiting_.front()));
       waiting_.pop_front();
     }
@@ -303,22 +288,6 @@ void Engine::prefill() {
 
 SpeculationStats Engine::speculation_stats() const {
   return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
-}
-
-size_t Engine::reusable_prefix(const Sequence& s, size_t slot) const {
-  if (!limits_.prefix_caching) return 0;
-  const SlotContents& held = slot_contents_[slot];
-  const std::vector<int32_t>& prompt = s.request.prompt;
-  const size_t common = static_cast<size_t>(
-      std::mismatch(held.tokens.begin(), held.tokens.end(), prompt.begin(), prompt.end()).first - held.tokens.begin());
-  // The last prompt token is always prefilled: its logits give the first token.
-  size_t reuse = std::min(common, prompt.size() - 1);
-  if (speculation_ == Speculation::mtp) {
-    // MTP row i pairs the hidden state at i with token i + 1, so it is valid only below
-    // common − 1, and only where the last sequence fed the MTP module.
-    reuse = std::min({reuse, common > 0 ? common - 1 : 0, held.mtp_rows});
-  }
-  return reuse;
 }
 
 bool Engine::wants_draft(const Sequence& s) const {
@@ -406,20 +375,16 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
 void Engine::release_finished() {
   for (auto& s : running_) {
     if (!s->done || s->slot < 0) continue;
-    const auto slot = static_cast<size_t>(s->slot);
-    slot_busy_[slot] = false;
     // Valid entries: the prompt positions prefilled, then every token fed to a decode step (all
-    // but the last one generated). A draft's entry past them is never counted.
-    SlotContents& held = slot_contents_[slot];
-    held = {};
-    held.released_at = ++release_clock_;
-    if (s->cache_unreliable) continue;
-    const auto& prompt = s->request.prompt;
-    held.tokens.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(s->prefilled));
-    if (s->prefilled == prompt.size() && !s->output.empty()) {
-      held.tokens.insert(held.tokens.end(), s->output.begin(), s->output.end() - 1);
+    // but the last one generated). A draft's entry past them is never counted; a failed step
+    // may have written part of its entries, so the slot then holds nothing.
+    std::vector<int32_t> held;
+    if (!s->cache_unreliable) {
+      const auto& prompt = s->request.prompt;
+      held.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(s->prefilled));
+      if (s->prefilled == prompt.size() && !s->output.empty()) held.insert(held.end(), s->output.begin(), s->output.end() - 1);
     }
-    held.mtp_rows = s->mtp_fed;
+    slots_.give_back(static_cast<size_t>(s->slot), std::move(held), s->cache_unreliable ? 0 : s->mtp_fed);
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->done; }), running_.end());
 }

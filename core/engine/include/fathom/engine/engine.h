@@ -29,6 +29,7 @@
 
 #include "fathom/engine/loaded_model.h"
 #include "fathom/engine/sampler.h"
+#include "fathom/engine/slot_cache.h"
 
 namespace fathom::tokenizer {
 class Tokenizer;
@@ -137,8 +138,6 @@ class Engine {
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
   void release_finished();
-  // Prompt positions of `s` whose cache entries `slot`'s last sequence left valid for it.
-  size_t reusable_prefix(const Sequence& s, size_t slot) const;
 
   LoadedModel& model_;
   const tokenizer::Tokenizer* tok_;
@@ -155,16 +154,7 @@ class Engine {
   RequestId next_id_ = 1;
 
   std::vector<std::unique_ptr<Sequence>> running_;  // step() thread only
-  std::vector<bool> slot_busy_;
-  // What a free slot's cache holds: the tokens of its valid entries (position i holds tokens[i]),
-  // and how many leading positions of the MTP layer's cache are valid for them.
-  struct SlotContents {
-    std::vector<int32_t> tokens;
-    size_t mtp_rows = 0;
-    uint64_t released_at = 0;  // release_clock_ when freed; 0 = never used
-  };
-  std::vector<SlotContents> slot_contents_;
-  uint64_t release_clock_ = 0;
+  SlotCache slots_;  // step() thread only
 };
 
 }  // namespace fathom::engine
