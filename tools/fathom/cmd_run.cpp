@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "fathom/core/error.h"
+#include "fathom/core/logging.h"
 #include "model_session.h"
 
 namespace fathom::cli {
@@ -59,7 +60,12 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   });
   while (!done) s.engine->step();
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   if (!error.empty()) throw Error(ErrorCode::internal, "generation failed: " + error);
+  if (s.engine->speculation() == engine::Speculation::mtp) {
+    const engine::SpeculationStats st = s.engine->speculation_stats();
+    log().info("MTP drafts: {} of {} accepted, {} decode steps", st.accepted, st.drafted, st.steps);
+  }
   return 0;
 }
 
