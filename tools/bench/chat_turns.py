@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time to first token of each turn of a conversation, with runtime.prefix_caching on and off.
 
-Starts `fathom serve` (see prefill_stall.py) and holds a conversation: a long first message, then
+Starts `fathom serve` (fathom_server.py) and holds a conversation: a long first message, then
 short ones, each turn sending the whole history as a chat client does. Prints each turn's prompt
 tokens, cached tokens (usage.prompt_tokens_details) and time to first token. Needs `openai`.
 
@@ -10,15 +10,12 @@ tokens, cached tokens (usage.prompt_tokens_details) and time to first token. Nee
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
-import tempfile
 import time
 
 import openai
 
-from prefill_stall import start_server
+from fathom_server import serving
 
 
 def conversation(client: openai.OpenAI, model_id: str, first_chars: int, turns: int, reply_tokens: int):
@@ -47,23 +44,12 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=4)
     ap.add_argument("--reply-tokens", type=int, default=16)
     args = ap.parse_args()
-    base = open(args.config).read()
     print("| prefix_caching | turn | prompt tokens | cached tokens | time to first token (s) |")
     print("|---|---:|---:|---:|---:|")
     for caching in ("true", "false"):
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-            f.write(re.sub(r"\[runtime\]", f"[runtime]\nprefix_caching = {caching}", base, count=1))
-            config = f.name
-        proc, port = start_server(args.fathom, args.model, config)
-        try:
-            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", timeout=600)
-            model_id = client.models.list().data[0].id
+        with serving(args.fathom, args.model, args.config, f"prefix_caching = {caching}") as (client, model_id):
             for turn, prompt, cached, ttft in conversation(client, model_id, args.first_chars, args.turns, args.reply_tokens):
                 print(f"| {caching} | {turn} | {prompt} | {cached} | {ttft:.2f} |", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
-            os.unlink(config)
     return 0
 
 

@@ -2,7 +2,7 @@
 """How long a request that is already generating waits between two tokens while a long prompt
 arrives: the pause that runtime.prefill_chunk bounds.
 
-Starts `fathom serve` on a model, streams one completion (request A), and once A has produced a
+Starts `fathom serve` on a model (fathom_server.py), streams one completion (request A), and once A has produced a
 few tokens sends request B with a long prompt. Prints A's largest gap between tokens after B was
 sent, and B's time to first token. Needs the `openai` package.
 
@@ -12,26 +12,13 @@ sent, and B's time to first token. Needs the `openai` package.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import openai
 
-
-def start_server(fathom: str, model: str, config: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([fathom, "serve", "--model", model, "--config", config, "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc, int(m.group(1))
-    raise SystemExit("fathom serve exited before listening")
+from fathom_server import serving
 
 
 def measure(client: openai.OpenAI, model_id: str, vocab: int, long_prompt: int, gen_tokens: int) -> tuple[float, float]:
@@ -77,23 +64,12 @@ def main() -> int:
     ap.add_argument("--gen-tokens", type=int, default=64)
     ap.add_argument("--vocab", type=int, default=256, help="token ids of the long prompt are drawn below this")
     args = ap.parse_args()
-    base = open(args.config).read()
     print(f"| prefill_chunk | A's longest gap between tokens (s) | B's time to first token (s) |")
     print(f"|---:|---:|---:|")
     for chunk in [int(c) for c in args.prefill_chunk.split(",")]:
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-            f.write(re.sub(r"\[runtime\]", f"[runtime]\nprefill_chunk = {chunk}", base, count=1))
-            config = f.name
-        proc, port = start_server(args.fathom, args.model, config)
-        try:
-            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", timeout=600)
-            model_id = client.models.list().data[0].id
+        with serving(args.fathom, args.model, args.config, f"prefill_chunk = {chunk}") as (client, model_id):
             gap, ttft = measure(client, model_id, args.vocab, args.long_prompt, args.gen_tokens)
             print(f"| {chunk} | {gap:.2f} | {ttft:.2f} |", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
-            os.unlink(config)
     return 0
 
 
