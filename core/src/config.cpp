@@ -47,7 +47,8 @@ void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::
   if (auto v = r.choice("log_level", {"trace", "debug", "info", "warn", "error", "off"})) rt.log_level = *v;
   if (auto v = r.integer("max_batch", 1, 4096)) rt.max_batch = *v;
   if (auto v = r.integer("max_seq_len", 1, 1 << 24)) rt.max_seq_len = *v;
-  if (auto v = r.choice("speculative", {"off", "mtp"})) rt.speculative = *v;
+  if (auto v = r.choice("speculative", {"off", "mtp", "ngram"})) rt.speculative = *v;
+  if (auto v = r.integer("speculative_tokens", 1, 16)) rt.speculative_tokens = *v;
   if (auto v = r.integer("speculative_max_batch", 0, 4096)) rt.speculative_max_batch = *v;
   if (auto v = r.integer("prefill_chunk", 0, 1 << 24)) rt.prefill_chunk = *v;
   if (auto v = r.boolean("prefix_caching")) rt.prefix_caching = *v;
@@ -186,7 +187,7 @@ Config default_config() { return Config{}; }
 std::vector<std::string> config_known_keys() {
   return {
       "runtime.backends", "runtime.plugin_path", "runtime.log_level", "runtime.max_batch", "runtime.max_seq_len",
-      "runtime.speculative", "runtime.speculative_max_batch",
+      "runtime.speculative", "runtime.speculative_max_batch", "runtime.speculative_tokens",
       "runtime.prefill_chunk", "runtime.prefix_caching",
       "placement.ops", "placement.nodes", "placement.nodes.pattern", "placement.nodes.backend",
       "generation.temperature", "generation.top_p", "generation.top_k", "generation.min_p",

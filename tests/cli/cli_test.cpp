@@ -112,7 +112,7 @@ TEST(Cli, BadInputsExitNonZeroWithAMessage) {
   EXPECT_NE(no_mtp.err.find("has no MTP module"), std::string::npos) << no_mtp.err;
 }
 
-// --speculative mtp: the same text as without (greedy), and bench reports the drafts.
+// --speculative mtp and ngram: the same text as without (greedy), and bench reports the drafts.
 TEST(Cli, MtpSpeculationKeepsTheText) {
   auto dir = std::filesystem::temp_directory_path() / ("fathom_markov_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
@@ -122,6 +122,9 @@ TEST(Cli, MtpSpeculationKeepsTheText) {
   Result speculative = fathom(run + " --speculative mtp");
   ASSERT_EQ(speculative.status, 0) << speculative.err;
   EXPECT_EQ(plain.out, speculative.out);
+  Result lookup = fathom(run + " --speculative ngram");
+  ASSERT_EQ(lookup.status, 0) << lookup.err;
+  EXPECT_EQ(plain.out, lookup.out);
   Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 17 --json --speculative mtp");
   ASSERT_EQ(bench.status, 0) << bench.err;
   auto j = nlohmann::json::parse(bench.out);

@@ -44,6 +44,7 @@ max_batch = 4
 max_seq_len = 2048
 speculative = "mtp"
 speculative_max_batch = 1
+speculative_tokens = 5
 prefill_chunk = 64
 prefix_caching = false
 
@@ -71,6 +72,7 @@ threads = 2
   EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
   EXPECT_EQ(c.runtime.speculative, "mtp");
   EXPECT_EQ(c.runtime.speculative_max_batch, 1);
+  EXPECT_EQ(c.runtime.speculative_tokens, 5);
   EXPECT_EQ(c.runtime.prefill_chunk, 64);
   EXPECT_FALSE(c.runtime.prefix_caching);
   ASSERT_EQ(c.placement.size(), 2u);

@@ -11,9 +11,9 @@ void DeploymentOptions::add_to(CLI::App& command) {
 
 void DeploymentOptions::add_speculative_to(CLI::App& command) {
   command.add_option("--speculative", speculative,
-                     "mtp: draft with the model's MTP module and verify in the decode step; off (default: "
-                     "runtime.speculative)")
-      ->check(CLI::IsMember({"off", "mtp"}));
+                     "mtp: draft with the model's MTP module and verify in the decode step; ngram: draft from "
+                     "the text's own earlier tokens (prompt lookup); off (default: runtime.speculative)")
+      ->check(CLI::IsMember({"off", "mtp", "ngram"}));
 }
 
 Config DeploymentOptions::load(const GlobalOptions& global) const {

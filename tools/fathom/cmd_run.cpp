@@ -62,9 +62,10 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
   if (!error.empty()) throw Error(ErrorCode::internal, "generation failed: " + error);
-  if (s.engine->speculation() == engine::Speculation::mtp) {
+  if (s.engine->speculation() != engine::Speculation::off) {
     const engine::SpeculationStats st = s.engine->speculation_stats();
-    log().info("MTP drafts: {} of {} accepted, {} decode steps", st.accepted, st.drafted, st.steps);
+    log().info("{} drafts: {} of {} accepted, {} decode steps", engine::speculation_name(s.engine->speculation()),
+               st.accepted, st.drafted, st.steps);
   }
   return 0;
 }

@@ -66,14 +66,16 @@ ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOpt
   options.n_slots = s.config.runtime.max_batch;
   options.max_seq_len = s.config.runtime.max_seq_len;
   options.progress = progress_printer();
-  const bool speculate = s.config.runtime.speculative == "mtp";
-  options.load_mtp = speculate;
+  const std::string& method = s.config.runtime.speculative;
+  options.load_mtp = method == "mtp";
   s.model = std::make_unique<engine::LoadedModel>(dir, s.config, *s.host, options);
   engine::EngineLimits limits{s.config.runtime.max_batch, s.config.runtime.max_seq_len, s.config.server.max_queue,
-                              s.config.runtime.speculative_max_batch, s.config.runtime.prefill_chunk,
-                              s.config.runtime.prefix_caching};
-  s.engine = std::make_unique<engine::Engine>(*s.model, s.tok ? &*s.tok : nullptr, limits,
-                                              speculate ? engine::Speculation::mtp : engine::Speculation::off);
+                              s.config.runtime.speculative_max_batch, s.config.runtime.speculative_tokens,
+                              s.config.runtime.prefill_chunk, s.config.runtime.prefix_caching};
+  const engine::Speculation speculation = method == "mtp"     ? engine::Speculation::mtp
+                                          : method == "ngram" ? engine::Speculation::ngram
+                                                              : engine::Speculation::off;
+  s.engine = std::make_unique<engine::Engine>(*s.model, s.tok ? &*s.tok : nullptr, limits, speculation);
   return s;
 }
 

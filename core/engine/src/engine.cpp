@@ -7,6 +7,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
+#include "fathom/engine/ngram_draft.h"
 #include "fathom/tokenizer/stream_decoder.h"
 #include "fathom/tokenizer/tokenizer.h"
 
@@ -23,6 +24,15 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
+const char* speculation_name(Speculation s) {
+  switch (s) {
+    case Speculation::off: return "off";
+    case Speculation::mtp: return "mtp";
+    case Speculation::ngram: return "ngram";
+  }
+  return "?";
+}
+
 struct Engine::Sequence {
   RequestId id;
   GenerationRequest request;
@@ -34,7 +44,7 @@ struct Engine::Sequence {
   std::optional<tokenizer::StreamDecoder> decoder;
   std::string pending_text;  // decoded but held back: it may be the start of a stop string
   size_t hold_back = 0;      // longest stop string − 1
-  std::optional<int32_t> draft;  // the MTP's guess of the token after output.back()
+  std::vector<int32_t> drafts;    // guesses of the tokens after output.back() (MTP: one)
   bool may_draft = true;         // false once the batch outgrew speculative_max_batch
   size_t prefilled = 0;          // prompt tokens already in the cache
   size_t cached = 0;             // of those, reused from the slot's previous sequence
@@ -263,6 +273,7 @@ void Engine::prefill() {
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   for (size_t i = 0; i < completing.size(); ++i) {
     advance(*completing[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
+    propose_ngram_drafts(*completing[i]);
   }
   if (speculation_ != Speculation::mtp) return;
 
@@ -296,7 +307,15 @@ bool Engine::wants_draft(const Sequence& s) const {
   // Counted from the first token on, so that a prompt still being prefilled (no token yet) feeds
   // the MTP module only when its sequence will draft.
   const auto produced = std::max<int64_t>(static_cast<int64_t>(s.output.size()), 1);
-  return speculation_ == Speculation::mtp && s.may_draft && !s.done && s.request.max_new_tokens - produced >= 2;
+  return speculation_ != Speculation::off && s.may_draft && !s.done && s.request.max_new_tokens - produced >= 2;
+}
+
+void Engine::propose_ngram_drafts(Sequence& s) const {
+  if (speculation_ != Speculation::ngram || !wants_draft(s)) return;
+  // At most one token fewer than are still to come: a step emits its drafts and one more.
+  const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
+  s.drafts = ngram_drafts(s.request.prompt, s.output, kNgramMaxLength,
+                          std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
 }
 
 void Engine::draft(DraftRows& rows, AttentionForm form) {
@@ -304,22 +323,22 @@ void Engine::draft(DraftRows& rows, AttentionForm form) {
   std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
   for (size_t i = 0; i < rows.sequences.size(); ++i) {
-    rows.sequences[i]->draft = argmax(std::span<const float>(logits).subspan(i * vocab, vocab));
+    rows.sequences[i]->drafts = {argmax(std::span<const float>(logits).subspan(i * vocab, vocab))};
   }
 }
 
 void Engine::stop_drafting_if_crowded() {
   const int64_t limit = limits_.speculative_max_batch;
-  if (speculation_ != Speculation::mtp || limit == 0 || static_cast<int64_t>(running_.size()) <= limit) return;
+  if (speculation_ == Speculation::off || limit == 0 || static_cast<int64_t>(running_.size()) <= limit) return;
   for (auto& s : running_) {
     s->may_draft = false;
-    s->draft.reset();
+    s->drafts.clear();
   }
 }
 
 void Engine::decode(const std::vector<Sequence*>& sequences) {
   std::vector<Sequence*> active;
-  std::vector<size_t> first_row;  // per active sequence: the row of its last token; its draft follows
+  std::vector<size_t> first_row;  // per active sequence: the row of its last token; its drafts follow
   std::vector<int32_t> ids, positions, slots;
   for (Sequence* s : sequences) {
     if (s->done || s->output.empty()) continue;  // finished, or its prompt is still being prefilled
@@ -328,9 +347,9 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     ids.push_back(s->output.back());
     positions.push_back(static_cast<int32_t>(s->length() - 1));
     slots.push_back(s->slot);
-    if (s->draft) {
-      ids.push_back(*s->draft);
-      positions.push_back(static_cast<int32_t>(s->length()));
+    for (size_t j = 0; j < s->drafts.size(); ++j) {
+      ids.push_back(s->drafts[j]);
+      positions.push_back(static_cast<int32_t>(s->length() + static_cast<int64_t>(j)));
       slots.push_back(s->slot);
     }
   }
@@ -346,21 +365,21 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
   for (size_t i = 0; i < active.size(); ++i) {
     Sequence& s = *active[i];
     const size_t row = first_row[i];
-    const std::optional<int32_t> guess = std::exchange(s.draft, std::nullopt);
+    const std::vector<int32_t> guesses = std::exchange(s.drafts, {});
     advance(s, logits_of(row));
     size_t emitted = 1;
-    if (guess) {
-      ++drafted_;
-      // The second row saw the draft in place of the token just sampled; equal, its logits are
-      // the main model's for the next position, and the cache entry it wrote is the right one.
-      // Otherwise that entry is overwritten by the next step before anything reads it.
-      if (!s.done && s.output.back() == *guess) {
-        ++accepted_;
-        advance(s, logits_of(row + 1));
-        emitted = 2;
-      }
+    drafted_ += guesses.size();
+    // Row 1 + j saw guess j in place of the token just sampled; equal, its logits are the main
+    // model's for the next position, and the cache entry it wrote is the right one. From the
+    // first difference on, the rows are dropped and their entries are overwritten by later steps
+    // before anything reads them.
+    for (size_t j = 0; j < guesses.size() && !s.done && s.output.back() == guesses[j]; ++j) {
+      ++accepted_;
+      advance(s, logits_of(row + 1 + j));
+      ++emitted;
     }
-    if (!wants_draft(s)) continue;
+    propose_ngram_drafts(s);
+    if (speculation_ != Speculation::mtp || !wants_draft(s)) continue;
     // One MTP row per token emitted, so that the MTP cache covers every position.
     for (size_t k = 0; k < emitted; ++k) {
       rows.add(s, hidden_of(row + k), s.output[s.output.size() - emitted + k], positions[row] + static_cast<int32_t>(k));

@@ -122,7 +122,7 @@ void HttpServer::add_routes() {
                 {"completed", s.completed},
                 {"cancelled", s.cancelled},
                 {"failed", s.failed},
-                {"speculative", s.speculation == engine::Speculation::mtp ? "mtp" : "off"},
+                {"speculative", engine::speculation_name(s.speculation)},
                 {"drafts", s.drafts.drafted},
                 {"drafts_accepted", s.drafts.accepted},
                 {"prompt_tokens", s.prompts.prompt_tokens},

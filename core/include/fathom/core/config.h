@@ -33,11 +33,13 @@ struct RuntimeConfig {
   std::string log_level = "warn";
   int64_t max_batch = 8;       // concurrent sequences (KV-cache slots)
   int64_t max_seq_len = 4096;  // tokens per sequence (prompt + generated)
-  // "off", or "mtp": speculative decoding with the model's MTP module (loads it; the output stays
-  // the model's own, token for token).
+  // "off"; "mtp": speculative decoding with the model's MTP module (loads it); "ngram": drafts
+  // looked up in the sequence's own earlier tokens. The output stays the model's own either way.
   std::string speculative = "off";
   // Drafting stops once more sequences than this run at once (0 = never stops).
   int64_t speculative_max_batch = 0;
+  // Draft tokens per step for "ngram" (prompt lookup); "mtp" drafts one.
+  int64_t speculative_tokens = 3;
   // Prompt tokens prefilled per engine step (0 = whole prompts): bounds the pause a long prompt
   // causes to the sequences already decoding.
   int64_t prefill_chunk = 512;

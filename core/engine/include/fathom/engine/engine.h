@@ -6,12 +6,13 @@
 // (prompt + max_new_tokens > max_seq_len) is refused at submit() with a clear error; when all
 // slots are busy it waits, and when the wait queue is full submit() says so.
 //
-// Speculative decoding with the MTP module (Speculation::mtp): the MTP head drafts each
-// sequence's next-but-one token, and the decode step runs the last token and the draft together.
-// The first token is sampled from the main model's logits as always; when it equals the draft, the
-// second row's logits (computed with the draft in context, which is now the real token) give a
-// second token in the same step. Sampling first and comparing after keeps the output exactly the
-// main model's, greedy or sampled, seed for seed: a draft only saves steps, it never picks a token.
+// Speculative decoding (Speculation::mtp, ::ngram): each sequence's next tokens are drafted — by
+// the MTP head, or from an earlier occurrence of its last tokens — and the decode step runs the
+// last token and the drafts together. The first token is sampled from the main model's logits as
+// always; when it equals the first draft, the next row's logits (computed with the draft in
+// context, which is now the real token) give another token in the same step, and so on while
+// the drafts hold. Sampling first and comparing after keeps the output exactly the main model's,
+// greedy or sampled, seed for seed: a draft only saves steps, it never picks a token.
 //
 // Threads: submit() and cancel() may be called from any thread; step() from one thread only
 // (the engine loop). Events are delivered on the step() thread.
@@ -67,7 +68,11 @@ struct TokenEvent {
 
 using EventCallback = std::function<void(const TokenEvent&)>;
 
-enum class Speculation { off, mtp };
+// mtp: one draft token per step from the checkpoint's MTP module. ngram: up to
+// EngineLimits::speculative_tokens drafts from the latest earlier occurrence of the sequence's
+// last tokens (prompt lookup), for any model.
+enum class Speculation { off, mtp, ngram };
+const char* speculation_name(Speculation s);  // "off", "mtp", "ngram": the config's words
 
 struct SpeculationStats {
   uint64_t drafted = 0;   // draft tokens verified
@@ -83,6 +88,8 @@ struct EngineLimits {
   // sequence then running (a sequence cannot resume: the MTP module's cache would miss the steps
   // without drafts); sequences admitted later, while no more than this run, draft. 0 = no limit.
   int64_t speculative_max_batch = 0;
+  // Draft tokens per step with Speculation::ngram (the MTP module drafts one).
+  int64_t speculative_tokens = 3;
   // Prompt tokens prefilled per step, over all sequences (0 = every admitted prompt whole). A long
   // prompt then takes several steps, and the sequences already running decode a token in each:
   // their time between tokens stays bounded by one chunk's prefill instead of the whole prompt's.
@@ -134,6 +141,9 @@ class Engine {
   void draft(DraftRows& rows, AttentionForm form);
   bool wants_draft(const Sequence& s) const;
   void stop_drafting_if_crowded();
+  // Speculation::ngram: the next drafts of `s` from its own tokens.
+  void propose_ngram_drafts(Sequence& s) const;
+  static constexpr size_t kNgramMaxLength = 3;  // longest tail looked up
   // Samples the next token from `logits` and emits it; finishes the sequence when done.
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
