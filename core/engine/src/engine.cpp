@@ -7,9 +7,9 @@
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
-#include "fathom/engine/ngram_draft.h"
 #include "fathom/tokenizer/stream_decoder.h"
 #include "fathom/tokenizer/tokenizer.h"
+#include "sequence.h"
 
 namespace fathom::engine {
 
@@ -24,68 +24,6 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
-const char* speculation_name(Speculation s) {
-  switch (s) {
-    case Speculation::off: return "off";
-    case Speculation::mtp: return "mtp";
-    case Speculation::ngram: return "ngram";
-  }
-  return "?";
-}
-
-struct Engine::Sequence {
-  RequestId id;
-  GenerationRequest request;
-  EventCallback on_event;
-  Sampler sampler;
-  std::vector<int32_t> output;
-  int32_t slot = -1;
-  bool done = false;
-  std::optional<tokenizer::StreamDecoder> decoder;
-  std::string pending_text;  // decoded but held back: it may be the start of a stop string
-  size_t hold_back = 0;      // longest stop string − 1
-  std::vector<int32_t> drafts;    // guesses of the tokens after output.back() (MTP: one)
-  bool may_draft = true;         // false once the batch outgrew speculative_max_batch
-  size_t prefilled = 0;          // prompt tokens already in the cache
-  size_t cached = 0;             // of those, reused from the slot's previous sequence
-  size_t mtp_fed = 0;            // leading positions whose MTP cache entries are written
-  bool cache_unreliable = false; // a step failed while this sequence ran
-
-  Sequence(RequestId i, GenerationRequest r, EventCallback cb)
-      : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {
-    for (const auto& s : request.stop_strings) hold_back = std::max(hold_back, s.size() > 0 ? s.size() - 1 : 0);
-  }
-  int64_t length() const { return static_cast<int64_t>(request.prompt.size() + output.size()); }
-};
-
-// The MTP rows of one step: row r pairs the main model's hidden state at
-// positions[r] with ids[r], the token that followed it.
-struct Engine::DraftRows {
-  std::vector<Sequence*> sequences;
-  std::vector<size_t> last_row;  // per sequence: its last row, whose MTP logits give the draft
-  std::vector<float> hidden;
-  std::vector<int32_t> ids, positions, slots;
-
-  void add(const Sequence& s, std::span<const float> hidden_row, int32_t next_id, int32_t position) {
-    hidden.insert(hidden.end(), hidden_row.begin(), hidden_row.end());
-    ids.push_back(next_id);
-    positions.push_back(position);
-    slots.push_back(s.slot);
-  }
-  // The row added last gives `s` its draft; rows without one only fill the MTP cache.
-  void ask_draft(Sequence* s) {
-    sequences.push_back(s);
-    last_row.push_back(ids.size() - 1);
-  }
-};
-
-namespace {
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-}  // namespace
 
 Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits, Speculation speculation)
     : model_(model), tok_(tok), limits_(limits), speculation_(speculation),
@@ -295,45 +233,6 @@ void Engine::prefill() {
     if (piece.begin <= s.mtp_fed) s.mtp_fed = std::max(s.mtp_fed, piece.end);
   }
   draft(rows, AttentionForm::naive);
-}
-
-SpeculationStats Engine::speculation_stats() const {
-  return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
-}
-
-bool Engine::wants_draft(const Sequence& s) const {
-  // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
-  // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
-  // Counted from the first token on, so that a prompt still being prefilled (no token yet) feeds
-  // the MTP module only when its sequence will draft.
-  const auto produced = std::max<int64_t>(static_cast<int64_t>(s.output.size()), 1);
-  return speculation_ != Speculation::off && s.may_draft && !s.done && s.request.max_new_tokens - produced >= 2;
-}
-
-void Engine::propose_ngram_drafts(Sequence& s) const {
-  if (speculation_ != Speculation::ngram || !wants_draft(s)) return;
-  // At most one token fewer than are still to come: a step emits its drafts and one more.
-  const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
-  s.drafts = ngram_drafts(s.request.prompt, s.output, kNgramMaxLength,
-                          std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
-}
-
-void Engine::draft(DraftRows& rows, AttentionForm form) {
-  if (rows.ids.empty()) return;
-  std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
-  const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
-  for (size_t i = 0; i < rows.sequences.size(); ++i) {
-    rows.sequences[i]->drafts = {argmax(std::span<const float>(logits).subspan(i * vocab, vocab))};
-  }
-}
-
-void Engine::stop_drafting_if_crowded() {
-  const int64_t limit = limits_.speculative_max_batch;
-  if (speculation_ == Speculation::off || limit == 0 || static_cast<int64_t>(running_.size()) <= limit) return;
-  for (auto& s : running_) {
-    s->may_draft = false;
-    s->drafts.clear();
-  }
 }
 
 void Engine::decode(const std::vector<Sequence*>& sequences) {

@@ -1,0 +1,70 @@
+// Speculative decoding: which sequences draft, the drafts themselves (the MTP head's, or looked
+// up in the sequence's own tokens), and the counters. The verification is in Engine::decode().
+#include "fathom/engine/engine.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "fathom/engine/ngram_draft.h"
+#include "sequence.h"
+
+namespace fathom::engine {
+
+namespace {
+
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+const char* speculation_name(Speculation s) {
+  switch (s) {
+    case Speculation::off: return "off";
+    case Speculation::mtp: return "mtp";
+    case Speculation::ngram: return "ngram";
+  }
+  return "?";
+}
+
+SpeculationStats Engine::speculation_stats() const {
+  return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
+}
+
+bool Engine::wants_draft(const Sequence& s) const {
+  // A draft pays off only when at least two more tokens are to come; this also keeps the draft's
+  // position inside the sequence's room (prompt + max_new_tokens ≤ max_seq_len).
+  // Counted from the first token on, so that a prompt still being prefilled (no token yet) feeds
+  // the MTP module only when its sequence will draft.
+  const auto produced = std::max<int64_t>(static_cast<int64_t>(s.output.size()), 1);
+  return speculation_ != Speculation::off && s.may_draft && !s.done && s.request.max_new_tokens - produced >= 2;
+}
+
+void Engine::propose_ngram_drafts(Sequence& s) const {
+  if (speculation_ != Speculation::ngram || !wants_draft(s)) return;
+  // At most one token fewer than are still to come: a step emits its drafts and one more.
+  const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
+  s.drafts = ngram_drafts(s.request.prompt, s.output, kNgramMaxLength,
+                          std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
+}
+
+void Engine::draft(DraftRows& rows, AttentionForm form) {
+  if (rows.ids.empty()) return;
+  std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
+  const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
+  for (size_t i = 0; i < rows.sequences.size(); ++i) {
+    rows.sequences[i]->drafts = {argmax(std::span<const float>(logits).subspan(i * vocab, vocab))};
+  }
+}
+
+void Engine::stop_drafting_if_crowded() {
+  const int64_t limit = limits_.speculative_max_batch;
+  if (speculation_ == Speculation::off || limit == 0 || static_cast<int64_t>(running_.size()) <= limit) return;
+  for (auto& s : running_) {
+    s->may_draft = false;
+    s->drafts.clear();
+  }
+}
+
+}  // namespace fathom::engine
