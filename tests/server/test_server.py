@@ -192,16 +192,17 @@ def test_seed_makes_sampling_reproducible(server):
     assert first.choices[0].token_ids == second.choices[0].token_ids
 
 
-def test_mtp_speculation_gives_the_same_tokens(server, start_server):
-    # A server drafting with the MTP module answers exactly as the plain one, greedy and sampled,
-    # and /health counts the drafts it verified.
-    speculative = start_server(extra_args=["--speculative", "mtp"])
+@pytest.mark.parametrize("method", ["mtp", "ngram"])
+def test_speculation_gives_the_same_tokens(server, start_server, method):
+    # A server drafting (with the MTP module, or by prompt lookup) answers exactly as the plain
+    # one, greedy and sampled, and /health counts the drafts it verified.
+    speculative = start_server(extra_args=["--speculative", method])
     for params in (GREEDY, dict(temperature=1.0, top_p=0.9, max_tokens=24, seed=77)):
         plain = chat(server.client(), server.model_id, "Tell me more", **params, extra_body=EXACT)
         drafted = chat(speculative.client(), speculative.model_id, "Tell me more", **params, extra_body=EXACT)
         assert drafted.choices[0].token_ids == plain.choices[0].token_ids
     health = speculative.health()
-    assert health["speculative"] == "mtp"
+    assert health["speculative"] == method
     assert health["drafts"] > 0
     assert server.health()["speculative"] == "off"
 
