@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
 
 #include "fathom/core/error.h"
 #include "fathom/engine/engine.h"
@@ -130,6 +131,28 @@ TEST(NgramDrafts, LongestTailLatestOccurrence) {
   EXPECT_EQ(ngram_drafts(std::vector<int32_t>{1, 2, 1}, std::vector<int32_t>{}, 3, 4), (std::vector<int32_t>{2, 1}));
   EXPECT_TRUE(ngram_drafts(prompt, std::vector<int32_t>{42}, 3, 3).empty());  // never seen
   EXPECT_TRUE(ngram_drafts(std::vector<int32_t>{3}, std::vector<int32_t>{}, 3, 3).empty());
+}
+
+// The index gives what the scan gives, token by token as a sequence grows (a small alphabet, so
+// that n-grams recur).
+TEST(NgramDrafts, IndexAgreesWithTheScan) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> token(0, 4);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<int32_t> prompt(static_cast<size_t>(1 + trial % 7)), output;
+    for (int32_t& t : prompt) t = token(rng);
+    NgramIndex index;
+    for (int step = 0; step < 60; ++step) {
+      index.extend(prompt, output);
+      for (size_t max_n : {1u, 2u, 3u}) {
+        for (size_t count : {1u, 3u, 8u}) {
+          ASSERT_EQ(index.drafts(max_n, count), ngram_drafts(prompt, output, max_n, count))
+              << "trial " << trial << " step " << step << " n " << max_n << " count " << count;
+        }
+      }
+      output.push_back(token(rng));
+    }
+  }
 }
 
 // ---- Engine ---------------------------------------------------------------------------------

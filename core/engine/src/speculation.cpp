@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <span>
 
-#include "fathom/engine/ngram_draft.h"
 #include "sequence.h"
 
 namespace fathom::engine {
@@ -45,8 +44,9 @@ void Engine::propose_ngram_drafts(Sequence& s) const {
   if (speculation_ != Speculation::ngram || !wants_draft(s)) return;
   // At most one token fewer than are still to come: a step emits its drafts and one more.
   const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
-  s.drafts = ngram_drafts(s.request.prompt, s.output, kNgramMaxLength,
-                          std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
+  s.ngram_index.extend(s.request.prompt, s.output);
+  s.drafts = s.ngram_index.drafts(NgramIndex::kMaxN,
+                                  std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
 }
 
 void Engine::draft(DraftRows& rows, AttentionForm form) {

@@ -143,7 +143,6 @@ class Engine {
   void stop_drafting_if_crowded();
   // Speculation::ngram: the next drafts of `s` from its own tokens.
   void propose_ngram_drafts(Sequence& s) const;
-  static constexpr size_t kNgramMaxLength = 3;  // longest tail looked up
   // Samples the next token from `logits` and emits it; finishes the sequence when done.
   void advance(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
