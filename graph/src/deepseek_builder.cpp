@@ -64,11 +64,8 @@ bool same_bytes(const model::TensorView* a, const model::TensorView* b) {
   return same;
 }
 
-// The published checkpoints store the MTP module's own copies of the embedding and the head,
-// holding the main model's values (spec §3.6, pitfall 19). An identical copy is replaced by the
-// main tensor, so that backends place those weights once (1.8 GB each for V3); a copy that
-// differs (an MTP module trained on its own) is used as it is. `own` and `main` name weights
-// without the ".weight" suffix; block scales, when present, must match too.
+// `main` when the tensor `own` is byte for byte the same (see MtpSources), else `own`. Both name
+// weights without the ".weight" suffix; block scales, when present, must match too.
 std::string shared_or_own(const model::Checkpoint& weights, const std::string& own, const std::string& main) {
   const model::TensorView* mine = weights.find(own + ".weight");
   if (!mine) return main;
@@ -78,13 +75,16 @@ std::string shared_or_own(const model::Checkpoint& weights, const std::string& o
   return same ? main : own;
 }
 
-std::string mtp_head(const model::Checkpoint& weights, const std::string& p) {
-  return shared_or_own(weights, p + ".shared_head.head", "lm_head");
-}
-
 }  // namespace
 
-Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
+MtpSources resolve_mtp_sources(const model::ModelSpec& spec, const model::Checkpoint& weights) {
+  const std::string p = mtp_prefix(spec, weights);
+  return {shared_or_own(weights, p + ".embed_tokens", "model.embed_tokens") + ".weight",
+          shared_or_own(weights, p + ".shared_head.head", "lm_head")};
+}
+
+Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options,
+                         const MtpSources& sources) {
   const int64_t layer = spec.num_hidden_layers;
   const std::string p = mtp_prefix(spec, weights);
   Graph g;
@@ -93,8 +93,7 @@ Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& 
   detail::DeepSeekBlocks blocks(g, spec, weights, options, in.positions, in.slots);
 
   const std::string n = "mtp." + std::to_string(layer);
-  const std::string embed = shared_or_own(weights, p + ".embed_tokens", "model.embed_tokens") + ".weight";
-  TensorId e = blocks.embedding(in.ids, embed, n + ".embed_tokens");
+  TensorId e = blocks.embedding(in.ids, sources.embed_tokens, n + ".embed_tokens");
   e = blocks.rms_norm(e, p + ".enorm.weight", n + ".enorm");
   TensorId hn = blocks.rms_norm(hidden, p + ".hnorm.weight", n + ".hnorm");
   // [embedding ; hidden] — the released weights' order, opposite to the paper's notation (pitfall 18).
@@ -106,17 +105,18 @@ Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& 
     g.mark_output(x, "mtp_hidden");
     return g;
   }
-  g.mark_output(blocks.linear(x, mtp_head(weights, p), n + ".shared_head.head"), "mtp_logits");
+  g.mark_output(blocks.linear(x, sources.head, n + ".shared_head.head"), "mtp_logits");
   return g;
 }
 
-Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options) {
-  const std::string p = mtp_prefix(spec, weights);
+Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options,
+                              const MtpSources& sources) {
+  mtp_prefix(spec, weights);  // throws not_found without an MTP module
   Graph g;
   TensorId hidden = g.add_input("hidden", detail::activation(spec.hidden_size));
   detail::DeepSeekBlocks blocks(g, spec, weights, options, TensorId{}, TensorId{});
   const std::string n = "mtp." + std::to_string(spec.num_hidden_layers);
-  g.mark_output(blocks.linear(hidden, mtp_head(weights, p), n + ".shared_head.head"), "mtp_logits");
+  g.mark_output(blocks.linear(hidden, sources.head, n + ".shared_head.head"), "mtp_logits");
   return g;
 }
 

@@ -35,8 +35,9 @@ std::set<std::string> weight_names(const Graph& g) {
 std::set<std::string> mtp_weights(const fs::path& dir) {
   const model::ModelSpec spec = model::load_model_spec(dir);
   const model::Checkpoint ckpt = model::Checkpoint::open(dir);
-  std::set<std::string> all = weight_names(build_deepseek_mtp(spec, ckpt, {}));
-  for (const std::string& n : weight_names(build_deepseek_mtp_head(spec, ckpt, {}))) all.insert(n);
+  const MtpSources sources = resolve_mtp_sources(spec, ckpt);
+  std::set<std::string> all = weight_names(build_deepseek_mtp(spec, ckpt, {}, sources));
+  for (const std::string& n : weight_names(build_deepseek_mtp_head(spec, ckpt, {}, sources))) all.insert(n);
   return all;
 }
 

@@ -24,7 +24,6 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
-
 Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits limits, Speculation speculation)
     : model_(model), tok_(tok), limits_(limits), speculation_(speculation),
       slots_(static_cast<size_t>(limits.max_batch)) {
@@ -230,7 +229,7 @@ void Engine::prefill() {
                static_cast<int32_t>(i));
     }
     if (piece.end == n) rows.ask_draft(&s);
-    if (piece.begin <= s.mtp_fed) s.mtp_fed = std::max(s.mtp_fed, piece.end);
+    s.fed_mtp(piece.begin, piece.end);
   }
   draft(rows, AttentionForm::naive);
 }
@@ -284,8 +283,7 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
       rows.add(s, hidden_of(row + k), s.output[s.output.size() - emitted + k], positions[row] + static_cast<int32_t>(k));
     }
     rows.ask_draft(&s);
-    const auto first = static_cast<size_t>(positions[row]);
-    if (first <= s.mtp_fed) s.mtp_fed = std::max(s.mtp_fed, first + emitted);
+    s.fed_mtp(static_cast<size_t>(positions[row]), static_cast<size_t>(positions[row]) + emitted);
   }
   draft(rows, AttentionForm::absorbed);
 }

@@ -66,12 +66,14 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   if (options_.load_mtp) {
     // Like the main model: a naive-form body for prompts, an absorbed-form body for decode steps
     // (both ending at `mtp_hidden` and sharing the MTP layer's cache), and the head on its own.
+    const graph::MtpSources sources = graph::resolve_mtp_sources(spec_, *checkpoint_);
     build.lm_head = false;
     build.absorbed_attention = false;
-    mtp_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
+    mtp_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build, sources));
     build.absorbed_attention = true;
-    mtp_decode_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build));
-    mtp_head_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp_head(spec_, *checkpoint_, build));
+    mtp_decode_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_mtp(spec_, *checkpoint_, build, sources));
+    mtp_head_graph_ =
+        std::make_unique<graph::Graph>(graph::build_deepseek_mtp_head(spec_, *checkpoint_, build, sources));
     mtp_ = std::make_unique<graph::Executor>(make_executor(*mtp_graph_, "compiling the MTP graph"));
     mtp_decode_ = std::make_unique<graph::Executor>(make_executor(*mtp_decode_graph_, "compiling the MTP decode graph"));
     mtp_head_ = std::make_unique<graph::Executor>(make_executor(*mtp_head_graph_, "compiling the MTP head graph"));

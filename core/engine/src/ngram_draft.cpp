@@ -22,10 +22,6 @@ std::vector<int32_t> ngram_drafts(std::span<const int32_t> prompt, std::span<con
   return {};
 }
 
-}  // namespace fathom::engine
-
-namespace fathom::engine {
-
 size_t NgramIndex::GramHash::operator()(const Gram& g) const noexcept {
   uint64_t h = 0xcbf29ce484222325ull;
   for (int32_t t : g) h = (h ^ static_cast<uint32_t>(t)) * 0x100000001b3ull;

@@ -39,6 +39,10 @@ struct Engine::Sequence {
     for (const auto& s : request.stop_strings) hold_back = std::max(hold_back, s.size() > 0 ? s.size() - 1 : 0);
   }
   int64_t length() const { return static_cast<int64_t>(request.prompt.size() + output.size()); }
+  // MTP rows for positions [begin, end) were run: the valid prefix grows when they adjoin it.
+  void fed_mtp(size_t begin, size_t end) {
+    if (begin <= mtp_fed) mtp_fed = std::max(mtp_fed, end);
+  }
 };
 
 // The MTP rows of one step: row r pairs the main model's hidden state at

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "fathom/graph/graph.h"
 #include "fathom/model/checkpoint.h"
@@ -36,11 +37,24 @@ Graph build_deepseek(const model::ModelSpec& spec, const model::Checkpoint& weig
 // lm_head alone: input `hidden` (f32 [T, D]), output `logits` (f32 [T, vocab]).
 Graph build_deepseek_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
 
+// Where the MTP module's embedding and head come from. The published checkpoints store the
+// module's own copies, holding the main model's values (spec §3.6, pitfall 19): an identical copy
+// is replaced by the main tensor, so that backends place those weights once (1.8 GB each for V3);
+// a copy that differs is used as it is. Deciding reads both copies whole, so it is done once per
+// model and handed to the builders below. Throws not_found without an MTP module.
+struct MtpSources {
+  std::string embed_tokens;  // weight name
+  std::string head;          // weight prefix (without ".weight"), for a linear
+};
+MtpSources resolve_mtp_sources(const model::ModelSpec& spec, const model::Checkpoint& weights);
+
 // Throws not_found when the checkpoint has no MTP layer (num_nextn_predict_layers = 0 or its
 // tensors are absent).
-Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+Graph build_deepseek_mtp(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options,
+                         const MtpSources& sources);
 
 // The MTP module's head alone: input `hidden` (f32 [T, D], `mtp_hidden` rows), output `mtp_logits`.
-Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options);
+Graph build_deepseek_mtp_head(const model::ModelSpec& spec, const model::Checkpoint& weights, const BuildOptions& options,
+                              const MtpSources& sources);
 
 }  // namespace fathom::graph
