@@ -47,18 +47,18 @@ bool all_f32(const BinaryArgs& a) {
 void launch_add(const BinaryArgs& args, cudaStream_t stream) {
   if (args.n <= 0) return;
   if (all_f32(args)) {
-    add_kernel<true><<<grid_for(args.n), kThreads, 0, stream>>>(args);
+    FATHOM_LAUNCH(grid_for(args.n), kThreads, stream, add_kernel<true>)(args);
   } else {
-    add_kernel<false><<<grid_for(args.n), kThreads, 0, stream>>>(args);
+    FATHOM_LAUNCH(grid_for(args.n), kThreads, stream, add_kernel<false>)(args);
   }
 }
 
 void launch_silu_mul(const BinaryArgs& args, cudaStream_t stream) {
   if (args.n <= 0) return;
   if (all_f32(args)) {
-    silu_mul_kernel<true><<<grid_for(args.n), kThreads, 0, stream>>>(args);
+    FATHOM_LAUNCH(grid_for(args.n), kThreads, stream, silu_mul_kernel<true>)(args);
   } else {
-    silu_mul_kernel<false><<<grid_for(args.n), kThreads, 0, stream>>>(args);
+    FATHOM_LAUNCH(grid_for(args.n), kThreads, stream, silu_mul_kernel<false>)(args);
   }
 }
 

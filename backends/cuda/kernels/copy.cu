@@ -27,7 +27,7 @@ void launch_copy(const CopyArgs& args, cudaStream_t stream) {
   if (n <= 0) return;
   int64_t blocks = (n + kThreads - 1) / kThreads;
   if (blocks > 65535 * 8) blocks = 65535 * 8;
-  copy_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(blocks), kThreads, stream, copy_kernel)(args);
 }
 
 }  // namespace fathom::gpu

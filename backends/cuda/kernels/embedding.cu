@@ -25,7 +25,7 @@ __global__ void embedding_kernel(EmbeddingArgs a) {
 
 void launch_embedding(const EmbeddingArgs& args, cudaStream_t stream) {
   if (args.tokens <= 0) return;
-  embedding_kernel<<<static_cast<unsigned>(args.tokens), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(args.tokens), kThreads, stream, embedding_kernel)(args);
 }
 
 }  // namespace fathom::gpu

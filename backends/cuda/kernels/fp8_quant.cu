@@ -41,7 +41,7 @@ void launch_fp8_quant(const Fp8QuantArgs& args, cudaStream_t stream) {
   const int64_t warps = args.padded_rows * ((args.k + kGroup - 1) / kGroup);
   if (warps <= 0) return;
   const int64_t blocks = (warps * FATHOM_WARP_SIZE + kThreads - 1) / kThreads;
-  fp8_quant_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(blocks), kThreads, stream, fp8_quant_kernel)(args);
 }
 
 }  // namespace fathom::gpu

@@ -8,7 +8,7 @@ void launch_bf16(const MatmulProblem& p, dim3 grid, cudaStream_t stream) { launc
 // bf16 activations x bf16 weights: the plain bf16 GEMM (the HIP backend's, and the benchmark's
 // comparison with cuBLAS).
 void launch_bf16_x_bf16(const MatmulProblem& p, dim3 grid, cudaStream_t stream) {
-  gemm_tiled_kernel<uint16_t, WFmt::bf16, false><<<grid, kThreads, 0, stream>>>(p);
+  FATHOM_LAUNCH(grid, kThreads, stream, gemm_tiled_kernel<uint16_t, WFmt::bf16, false>)(p);
 }
 
 }  // namespace fathom::gpu::tiled_detail

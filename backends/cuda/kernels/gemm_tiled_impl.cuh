@@ -144,9 +144,9 @@ __global__ void __launch_bounds__(kThreads) gemm_tiled_kernel(const MatmulProble
 template <typename TX, WFmt F>
 void launch_format(const MatmulProblem& p, dim3 grid, cudaStream_t stream) {
   if (p.epilogue == Epilogue::swiglu) {
-    gemm_tiled_kernel<TX, F, true><<<grid, kThreads, 0, stream>>>(p);
+    FATHOM_LAUNCH(grid, kThreads, stream, gemm_tiled_kernel<TX, F, true>)(p);
   } else {
-    gemm_tiled_kernel<TX, F, false><<<grid, kThreads, 0, stream>>>(p);
+    FATHOM_LAUNCH(grid, kThreads, stream, gemm_tiled_kernel<TX, F, false>)(p);
   }
 }
 

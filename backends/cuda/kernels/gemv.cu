@@ -69,7 +69,7 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
     const int64_t n = p.rows * p.n;
     const int threads = 256;
     const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 4096);
-    sum_splits_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(workspace, splits, n, p);
+    FATHOM_LAUNCH(static_cast<unsigned>(blocks), threads, stream, sum_splits_kernel)(workspace, splits, n, p);
   }
 }
 

@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams params) {
 
 template <WFmt F, int TM, bool kDual>
 void launch_one(const GemvParams& params, dim3 grid, cudaStream_t stream) {
-  gemv_kernel<F, TM, kDual><<<grid, kThreads, 0, stream>>>(params);
+  FATHOM_LAUNCH(grid, kThreads, stream, gemv_kernel<F, TM, kDual>)(params);
 }
 
 // Picks TM for the problem's rows (1, 2, 4, 8 or 16) and launches.

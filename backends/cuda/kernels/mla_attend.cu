@@ -158,14 +158,14 @@ void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, 
   const dim3 grid(static_cast<unsigned>(args.tokens), static_cast<unsigned>(head_groups(args.shape)),
                   static_cast<unsigned>(args.splits));
   if (args.cache_dtype == FATHOM_DTYPE_BF16) {
-    attend_kernel<uint16_t><<<grid, kAttendThreads, 0, stream>>>(args, q_abs, partial);
+    FATHOM_LAUNCH(grid, kAttendThreads, stream, attend_kernel<uint16_t>)(args, q_abs, partial);
   } else {
-    attend_kernel<float><<<grid, kAttendThreads, 0, stream>>>(args, q_abs, partial);
+    FATHOM_LAUNCH(grid, kAttendThreads, stream, attend_kernel<float>)(args, q_abs, partial);
   }
 }
 
 void launch_mla_combine(const MlaArgs& args, const float* partial, float* o_lat, cudaStream_t stream) {
-  combine_kernel<<<static_cast<unsigned>(args.tokens * args.shape.heads), 128, 0, stream>>>(args, args.splits, partial,
+  FATHOM_LAUNCH(static_cast<unsigned>(args.tokens * args.shape.heads), 128, stream, combine_kernel)(args, args.splits, partial,
                                                                                              o_lat);
 }
 

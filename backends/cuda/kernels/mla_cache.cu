@@ -32,9 +32,9 @@ __global__ void write_cache_kernel(MlaArgs a) {
 void launch_mla_write_cache(const MlaArgs& args, cudaStream_t stream) {
   if (args.tokens <= 0) return;
   if (args.cache_dtype == FATHOM_DTYPE_BF16) {
-    write_cache_kernel<uint16_t><<<static_cast<unsigned>(args.tokens), 256, 0, stream>>>(args);
+    FATHOM_LAUNCH(static_cast<unsigned>(args.tokens), 256, stream, write_cache_kernel<uint16_t>)(args);
   } else {
-    write_cache_kernel<float><<<static_cast<unsigned>(args.tokens), 256, 0, stream>>>(args);
+    FATHOM_LAUNCH(static_cast<unsigned>(args.tokens), 256, stream, write_cache_kernel<float>)(args);
   }
 }
 

@@ -78,7 +78,7 @@ void launch_mla_absorb_q(const MlaArgs& args, float* q_abs, cudaStream_t stream)
   const MlaShape& s = args.shape;
   const dim3 grid(static_cast<unsigned>((s.rank + kAbsorbThreads - 1) / kAbsorbThreads), static_cast<unsigned>(s.heads),
                   static_cast<unsigned>((args.tokens + kTokensPerBlock - 1) / kTokensPerBlock));
-  dispatch_wfmt(args.kv_b_dtype, [&]<WFmt F>() { absorb_q_kernel<F><<<grid, kAbsorbThreads, 0, stream>>>(args, q_abs); });
+  dispatch_wfmt(args.kv_b_dtype, [&]<WFmt F>() { FATHOM_LAUNCH(grid, kAbsorbThreads, stream, absorb_q_kernel<F>)(args, q_abs); });
 }
 
 void launch_mla_project_out(const MlaArgs& args, const float* o_lat, cudaStream_t stream) {
@@ -86,7 +86,7 @@ void launch_mla_project_out(const MlaArgs& args, const float* o_lat, cudaStream_
   const dim3 grid(static_cast<unsigned>((s.v + kProjectWarps - 1) / kProjectWarps), static_cast<unsigned>(s.heads),
                   static_cast<unsigned>((args.tokens + kTokensPerBlock - 1) / kTokensPerBlock));
   dispatch_wfmt(args.kv_b_dtype,
-                [&]<WFmt F>() { project_out_kernel<F><<<grid, kProjectThreads, 0, stream>>>(args, o_lat); });
+                [&]<WFmt F>() { FATHOM_LAUNCH(grid, kProjectThreads, stream, project_out_kernel<F>)(args, o_lat); });
 }
 
 }  // namespace fathom::gpu

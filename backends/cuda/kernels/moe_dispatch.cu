@@ -56,9 +56,9 @@ void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream) {
   const int64_t pairs = args.tokens * args.top_k;
   if (pairs <= 0) return;
   const unsigned blocks = static_cast<unsigned>((pairs + kThreads - 1) / kThreads);
-  count_kernel<<<blocks, kThreads, 0, stream>>>(args);
-  offsets_kernel<<<1, 1, 0, stream>>>(args);
-  scatter_kernel<<<blocks, kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(blocks, kThreads, stream, count_kernel)(args);
+  FATHOM_LAUNCH(1, 1, stream, offsets_kernel)(args);
+  FATHOM_LAUNCH(blocks, kThreads, stream, scatter_kernel)(args);
 }
 
 void launch_moe_combine(const MoeCombineArgs& args, cudaStream_t stream) {
@@ -66,7 +66,7 @@ void launch_moe_combine(const MoeCombineArgs& args, cudaStream_t stream) {
   if (n <= 0) return;
   int64_t blocks = (n + kThreads - 1) / kThreads;
   if (blocks > 65535 * 4) blocks = 65535 * 4;
-  combine_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(blocks), kThreads, stream, combine_kernel)(args);
 }
 
 }  // namespace fathom::gpu

@@ -164,7 +164,7 @@ __global__ void route_kernel(RouteArgs a) {
 void launch_moe_route_select(const RouteArgs& args, cudaStream_t stream) {
   if (args.tokens <= 0) return;
   const unsigned blocks = static_cast<unsigned>((args.tokens + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  route_kernel<<<blocks, kWarpsPerBlock * W, 0, stream>>>(args);
+  FATHOM_LAUNCH(blocks, kWarpsPerBlock * W, stream, route_kernel)(args);
 }
 
 }  // namespace fathom::gpu

@@ -29,7 +29,7 @@ __global__ void rms_norm_kernel(RmsNormArgs a) {
 
 void launch_rms_norm(const RmsNormArgs& args, cudaStream_t stream) {
   if (args.rows <= 0) return;
-  rms_norm_kernel<<<static_cast<unsigned>(args.rows), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(args.rows), kThreads, stream, rms_norm_kernel)(args);
 }
 
 }  // namespace fathom::gpu

@@ -35,7 +35,7 @@ __global__ void rope_kernel(RopeArgs a) {
 
 void launch_rope_yarn(const RopeArgs& args, cudaStream_t stream) {
   if (args.rows <= 0) return;
-  rope_kernel<<<static_cast<unsigned>(args.rows), kThreads, 0, stream>>>(args);
+  FATHOM_LAUNCH(static_cast<unsigned>(args.rows), kThreads, stream, rope_kernel)(args);
 }
 
 }  // namespace fathom::gpu

@@ -44,6 +44,8 @@ std::string Device::description() const {
   return std::string(props_.gcnArchName) + ", " + std::to_string(props_.multiProcessorCount) + " CUs, wavefront " +
          std::to_string(props_.warpSize) + ", driver " + hip_version(driver) + ", runtime " + hip_version(runtime) +
          "; FP8 weights held as bf16";
+#elif FATHOM_GPU_SIM
+  return std::string(props_.name) + ": the kernels run on the host, one fiber per GPU thread (tests only)";
 #else
   auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); };
   return "compute capability " + std::to_string(props_.major) + "." + std::to_string(props_.minor) + ", " +

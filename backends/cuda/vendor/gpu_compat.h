@@ -12,6 +12,9 @@
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define FATHOM_HD __host__ __device__ __forceinline__
 #define FATHOM_DEVICE __device__ __forceinline__
+#elif defined(FATHOM_GPU_SIM)  // the GPU simulator (tests/gpusim): device code is host code
+#define FATHOM_HD inline
+#define FATHOM_DEVICE inline
 #else
 #define FATHOM_HD inline
 #endif

@@ -8,11 +8,21 @@
 // Warps: CUDA warps have 32 lanes, AMD wavefronts 64 (CDNA) or 32 (RDNA). Kernels take the width
 // from FATHOM_WARP_SIZE and shuffle through fathom_shfl_xor(), never with a hard-coded 32 or
 // mask. Block sizes are multiples of 64 so that they are whole warps on every vendor.
+//
+// Launches: the shared sources spell every kernel launch FATHOM_LAUNCH(grid, block, stream,
+// kernel)(args...), which is `kernel<<<grid, block, 0, stream>>>(args...)` under nvcc and hipcc.
+// The one other expansion is the GPU simulator's (tests/gpusim, FATHOM_GPU_SIM): a test build
+// that runs these very kernels on the host, one fiber per GPU thread, so that the kernels and the
+// runtime code around them are exercised on machines without a GPU.
 #pragma once
 
 #include "vendor/gpu_compat.h"
 
-#if defined(__HIP_PLATFORM_AMD__)
+#if defined(FATHOM_GPU_SIM)
+
+#include "gpusim/runtime.h"  // defines FATHOM_GPU_BACKEND, FATHOM_WARP_SIZE, FATHOM_LAUNCH, ...
+
+#elif defined(__HIP_PLATFORM_AMD__)
 
 #include <hip/hip_runtime.h>
 
@@ -75,6 +85,8 @@
 #define cudaEventSynchronize hipEventSynchronize
 #define cudaEventElapsedTime hipEventElapsedTime
 
+#define FATHOM_LAUNCH(grid, block, stream, ...) __VA_ARGS__<<<grid, block, 0, stream>>>
+
 #if defined(__HIPCC__)
 // HIP's shuffles take no mask: a wavefront executes in lockstep.
 template <typename T>
@@ -91,6 +103,8 @@ __device__ __forceinline__ T fathom_shfl_xor(T v, int lane_mask) {
 #define FATHOM_GPU_BACKEND "cuda"
 #define FATHOM_GPU_RUNTIME "CUDA"
 #define FATHOM_WARP_SIZE 32
+
+#define FATHOM_LAUNCH(grid, block, stream, ...) __VA_ARGS__<<<grid, block, 0, stream>>>
 
 #if defined(__CUDACC__)
 template <typename T>
