@@ -4,7 +4,7 @@
 // affects (the note appears in `fathom inspect --placement`). Other dtypes are kept as given.
 #include "ops/weight_store.h"
 
-#include "kernels/dequant_bf16.cuh"
+#include "kernels/widen_bf16.cuh"
 #include "ops/util.h"
 #include "runtime/check.h"
 
@@ -22,7 +22,7 @@ fathom_op_support weight_support(const fathom_tensor_desc& w) {
   return preferred();
 }
 
-uint32_t stored_dtype(uint32_t dtype) { return is_fp8(dtype) ? FATHOM_DTYPE_BF16 : dtype; }
+uint32_t stored_dtype(uint32_t dtype) { return is_fp8(dtype) ? uint32_t{FATHOM_DTYPE_BF16} : dtype; }
 
 StoredMatrix store_matrix(const OpBuild& b, size_t i) {
   const fathom_tensor_desc& w = b.desc.inputs[i];
@@ -30,10 +30,11 @@ StoredMatrix store_matrix(const OpBuild& b, size_t i) {
   if (!is_fp8(w.dtype)) return {given, w.dtype};
   const int64_t rows = w.shape[0], cols = w.shape[1];
   auto* bf16 = static_cast<uint16_t*>(b.memory.allocate(static_cast<size_t>(rows * cols) * sizeof(uint16_t)));
-  gpu::launch_dequant_bf16({given, w.dtype, rows, cols, bf16}, b.device.stream());
+  gpu::launch_widen_bf16({given.data, w.dtype, rows, cols, bf16}, b.device.stream());
   FATHOM_CUDA_CHECK_LAUNCH("FP8 weight to bf16");
   // Ordered before every run on the device's stream; compile() synchronises once at its end.
-  gpu::MatrixRef ref;
+  // The block scales stay with the matrix: the kernels apply them to the widened values.
+  gpu::MatrixRef ref = given;
   ref.data = bf16;
   return {ref, FATHOM_DTYPE_BF16};
 }
