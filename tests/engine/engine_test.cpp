@@ -468,7 +468,7 @@ class MtpSpeculation : public EngineTest {
   // Runs the rest of the test on `backend` alone; returns why it cannot (empty when it can).
   std::string use_only(const std::string& backend) {
     config_ = parse_config("[runtime]\nbackends = [\"" + backend + "\"]\n", "engine-" + backend + ".toml");
-    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
     host_ = std::make_unique<PluginHost>(config_);
     try {
       host_->backend(backend);
@@ -528,6 +528,14 @@ TEST_F(MtpSpeculation, OnTheCpuBackendToo) {
 
 TEST_F(MtpSpeculation, OnTheCudaBackendToo) {
   if (const std::string why = use_only("cuda"); !why.empty()) GTEST_SKIP() << why;
+  const SpeculationStats stats = expect_plain_tokens(markov_dir_);
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
+}
+
+// The CUDA backend's code on the GPU simulator (tests/gpusim), which runs here: continuous
+// batching and graph replay over changing batches, one- and two-row steps, prefix reuse.
+TEST_F(MtpSpeculation, OnTheGpuSimulatorToo) {
+  if (const std::string why = use_only("gpusim32"); !why.empty()) GTEST_SKIP() << why;
   const SpeculationStats stats = expect_plain_tokens(markov_dir_);
   EXPECT_GT(stats.accepted, stats.drafted / 2);
 }

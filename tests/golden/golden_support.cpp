@@ -170,7 +170,7 @@ std::string backend_unavailable(const std::string& backend) {
   // Asked before configuring the backend: a [backend.x] table for a plugin the build lacks is a
   // configuration error.
   Config probe = default_config();
-  probe.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  probe.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
   PluginHost host(probe);
   try {
     host.backend(backend);
@@ -182,7 +182,7 @@ std::string backend_unavailable(const std::string& backend) {
 
 void GoldenTest::use_deployment(const std::string& toml) {
   config_ = parse_config(toml, "golden.toml");
-  config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
   host_ = std::make_unique<PluginHost>(config_);
 }
 

@@ -143,9 +143,32 @@ TEST_P(GoldenHip, MtpDecodeStepsMatchTransformersModules) {
   expect_mtp_matches(*load(true), kF32, "hip mtp decode", AttentionForm::absorbed);
 }
 
+// The same fixtures on the GPU simulator (tests/gpusim): the GPU backend's kernels, ops and
+// graph replay — the HIP file set, every product on the shared exact kernels — run on the host,
+// at CUDA's warp width and at AMD's wavefront width. Not a GPU: no timing, no hardware math,
+// no cuBLAS; what it checks is the code's indexing, reductions and synchronisation.
+class GoldenGpusim : public GoldenTest {
+ protected:
+  void expect_all_match(const std::string& backend) {
+    use_deployment("[runtime]\nbackends = [\"" + backend + "\"]\n");
+    expect_prefill_matches(*load(), kF32, backend + " prefill");
+    expect_decode_matches(*load(), kF32, backend + " decode");
+    expect_chosen_rows_match(*load(), AttentionForm::naive, kF32, backend + " prefill, chosen rows");
+    expect_chunked_prefill_matches(*load(), kF32, backend + " chunked prefill");
+    if (load_golden(GetParam()).front().mtp_logits.empty()) return;
+    expect_mtp_matches(*load(true), kF32, backend + " mtp");
+    expect_mtp_matches(*load(true), kF32, backend + " mtp decode", AttentionForm::absorbed);
+  }
+};
+
+TEST_P(GoldenGpusim, AtWarpWidth32MatchesTransformers) { expect_all_match("gpusim32"); }
+
+TEST_P(GoldenGpusim, AtWarpWidth64MatchesTransformers) { expect_all_match("gpusim64"); }
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCuda, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenHip, ::testing::ValuesIn(kFixtures), fixture_test_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenGpusim, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
 }  // namespace
 }  // namespace fathom::engine::golden

@@ -5,7 +5,7 @@ namespace fathom::test {
 PluginHost& built_plugins() {
   static Config config = [] {
     Config c = default_config();
-    c.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+    c.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
     return c;
   }();
   static PluginHost host = [] {

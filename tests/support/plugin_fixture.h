@@ -10,7 +10,8 @@
 
 namespace fathom::test {
 
-// One host for the whole test process over the built plugins (FATHOM_PLUGIN_DIR).
+// One host for the whole test process over the built plugins (FATHOM_PLUGIN_DIR) and the GPU
+// simulator's (FATHOM_GPUSIM_DIR: the GPU backend's sources run on the host, tests/gpusim).
 PluginHost& built_plugins();
 std::shared_ptr<BackendInstance> reference_backend();
 // Names of every plugin found in the build other than `reference`, loaded or not.

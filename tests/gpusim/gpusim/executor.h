@@ -1,0 +1,19 @@
+// Runs a kernel's grid on the calling thread (executor.cpp).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "gpusim/runtime.h"
+
+namespace fathom::gpusim {
+
+// Runs `body` once per GPU thread of the grid. Returns an empty string, or why the grid could
+// not run to the end (e.g. a deadlock at a barrier), naming the block and thread.
+std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<void()>& body);
+
+// Runs threads and blocks in reverse order from now on (or forward again); the default comes
+// from FATHOM_GPUSIM_ORDER. For the simulator's own tests.
+void set_reverse_order(bool reverse);
+
+}  // namespace fathom::gpusim

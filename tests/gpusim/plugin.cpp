@@ -1,0 +1,43 @@
+// libfathom-backend-gpusim<W>.so: the GPU backend's sources (the HIP backend's file set: shared
+// kernels, runtime and ops, the exact matmul kernels instead of cuBLAS) built against the GPU
+// simulator, for tests only. It is never installed next to the real plugins: the test
+// executables load it from their own folder. See README.md.
+#include "backend.h"
+#include "fathom/sdk/plugin.hpp"
+#include "runtime/options.h"
+
+#define FATHOM_STRINGIFY2(x) #x
+#define FATHOM_STRINGIFY(x) FATHOM_STRINGIFY2(x)
+
+namespace fathom::cuda {
+
+namespace {
+
+const fathom_option_decl kOptions[] = {
+    {"device", FATHOM_OPTION_INT, 0, "0", "simulated device index (only 0 exists)"},
+    {"gemv_max_tokens", FATHOM_OPTION_INT, 0, "16", "products with at most this many rows (0-16) use the weight-streaming kernel"},
+    {"graphs", FATHOM_OPTION_BOOL, 0, "true", "replay repeated runs (decode steps) as captured graphs"},
+    {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a graph"},
+    {nullptr, 0, 0, nullptr, nullptr},
+};
+
+struct SimPlugin {
+  static constexpr const char* name = "gpusim" FATHOM_STRINGIFY(FATHOM_GPUSIM_WARP);
+  static constexpr const char* version = "0.1.0";
+
+  static int32_t probe(char*, size_t) { return 100; }
+
+  static const fathom_option_decl* options() { return kOptions; }
+
+  static sdk::Backend* create(const fathom_host_api&, const fathom_options& options) {
+    Options o = read_options(options, "graphs");
+    o.precision = MatmulPrecision::f32;  // no BLAS: every product runs the shared exact kernels
+    return new CudaBackend(o);
+  }
+};
+
+}  // namespace
+
+}  // namespace fathom::cuda
+
+FATHOM_DEFINE_PLUGIN(fathom::cuda::SimPlugin)
