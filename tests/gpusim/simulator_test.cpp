@@ -57,6 +57,11 @@ __global__ void shuffle_after_return_kernel(float* out) {
 
 __global__ void copy_kernel(const float* in, float* out) { out[threadIdx.x] = in[threadIdx.x]; }
 
+// Thread 3 reads one element past the end of `in` (n elements).
+__global__ void read_past_end_kernel(const float* in, float* out, int n) {
+  out[threadIdx.x] = in[threadIdx.x == 3 ? n : 0];
+}
+
 // ---- Helpers.
 
 template <typename T>
@@ -211,6 +216,22 @@ TEST_F(Simulator, CopiesCheckWhichSideIsDeviceMemory) {
   EXPECT_EQ(cudaMemcpy(d, h.data(), 128, cudaMemcpyHostToDevice), cudaErrorInvalidValue);  // past the end
   EXPECT_EQ(cudaMemsetAsync(h.data(), 0, 64, stream_), cudaErrorInvalidValue);
   cudaGetLastError();
+}
+
+// 64 floats fill the allocation's 256 bytes exactly: element 64 is in the guard page.
+TEST_F(Simulator, AKernelReadingPastABufferEndDiesNamingTheBufferAndTheThread) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float* in = alloc<float>(64);
+  float* out = alloc<float>(64);
+  EXPECT_DEATH(
+      {
+        FATHOM_LAUNCH(1, 64, stream_, read_past_end_kernel)(in, out, 64);
+        cudaStreamSynchronize(stream_);
+      },
+      "accessed byte 256 of a device allocation of 256 bytes \\(past its end\\), in block \\(0,0,0\\) thread \\(3,0,0\\)");
+  // Inside the allocation nothing faults.
+  FATHOM_LAUNCH(1, 64, stream_, read_past_end_kernel)(in, out, 63);
+  EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
 }
 
 // ---- fp8_quant.cu against the layout and formula of the cuBLASLt note.

@@ -216,6 +216,13 @@ void shuffle_xor(const void* value, void* out, size_t bytes, int lane_mask) {
 
 void set_reverse_order(bool reverse) { reverse_flag() = reverse; }
 
+std::string current_thread_description() {
+  if (!t_run || !t_run->current) return "outside a kernel";
+  const ThreadState& t = t_run->current->thread;
+  auto d = [](dim3 v) { return "(" + std::to_string(v.x) + "," + std::to_string(v.y) + "," + std::to_string(v.z) + ")"; };
+  return "in " + where(*t_run->current) + " of a grid " + d(t.grid_dim) + " of blocks " + d(t.block_dim);
+}
+
 std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<void()>& body) {
   if (t_run) return "a kernel launched from inside a kernel";
   const int n = static_cast<int>(block.x * block.y * block.z);

@@ -16,4 +16,8 @@ std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<v
 // from FATHOM_GPUSIM_ORDER. For the simulator's own tests.
 void set_reverse_order(bool reverse);
 
+// "block (x,y,z) thread (x,y,z) of a grid (..) of blocks (..)" while a kernel runs on this host
+// thread, else "outside a kernel": for the fault message of device_memory.cpp.
+std::string current_thread_description();
+
 }  // namespace fathom::gpusim

@@ -8,8 +8,9 @@
 //   - a launch configuration CUDA refuses is cudaErrorInvalidConfiguration;
 //   - a kernel that cannot finish (see executor.cpp) is a sticky cudaErrorLaunchFailure, as a
 //     faulting kernel is on a GPU: every later call returns it.
-// New device memory is filled with 0xFF bytes (NaN in every float format, -1 in integers), so a
-// kernel that reads what nobody wrote gives NaN instead of a lucky zero.
+// Device memory (device_memory.cpp) is filled with 0xFF bytes when allocated (NaN in every float
+// format, -1 in integers), so a kernel that reads what nobody wrote gives NaN instead of a lucky
+// zero, and ends at a guard page, so one that runs past a buffer's end faults.
 // Streams run their work at once, in order; a captured stream records it instead.
 #include <chrono>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "gpusim/device_memory.h"
 #include "gpusim/executor.h"
 #include "gpusim/runtime.h"
 
@@ -46,13 +48,11 @@ struct Event {
 namespace {
 
 constexpr size_t kDeviceMemory = size_t{16} << 30;  // what cudaMemGetInfo reports as the total
-constexpr size_t kAlignment = 256;                  // cudaMalloc's guarantee
+constexpr size_t kAlignment = kDeviceAlignment;
 
 struct State {
   std::mutex mutex;
-  std::map<uintptr_t, size_t> device;  // start -> bytes asked for (copies past them are errors)
-  std::map<uintptr_t, size_t> pinned;
-  size_t allocated = 0;
+  std::map<uintptr_t, size_t> pinned;  // start -> bytes
   cudaError_t sticky = cudaSuccess;
   std::string sticky_message;
 };
@@ -92,10 +92,7 @@ bool inside(const std::map<uintptr_t, size_t>& ranges, const void* p, size_t byt
   return a >= it->first && a + bytes <= it->first + it->second;
 }
 
-bool is_device(const void* p, size_t bytes) {
-  std::lock_guard lock(state().mutex);
-  return inside(state().device, p, bytes);
-}
+bool is_device(const void* p, size_t bytes) { return device_contains(p, bytes); }
 
 bool is_pinned(const void* p, size_t bytes) {
   std::lock_guard lock(state().mutex);
@@ -268,9 +265,8 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
 }
 
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  std::lock_guard lock(state().mutex);
   *total_bytes = kDeviceMemory;
-  *free_bytes = kDeviceMemory - std::min(kDeviceMemory, state().allocated);
+  *free_bytes = kDeviceMemory - std::min(kDeviceMemory, device_bytes_in_use());
   return cudaSuccess;
 }
 
@@ -303,31 +299,15 @@ cudaError_t cudaStreamSynchronize(cudaStream_t) {
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   *ptr = nullptr;
   if (const cudaError_t e = refuse_during_capture("cudaMalloc")) return e;
-  const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  {
-    std::lock_guard lock(state().mutex);
-    if (state().allocated + rounded > kDeviceMemory)
-      return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
-  }
-  void* p = std::aligned_alloc(kAlignment, rounded);
-  if (!p) return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
-  std::memset(p, 0xFF, rounded);
-  std::lock_guard lock(state().mutex);
-  state().device[reinterpret_cast<uintptr_t>(p)] = std::max<size_t>(bytes, 1);
-  state().allocated += rounded;
-  *ptr = p;
+  if (device_bytes_in_use() + bytes > kDeviceMemory || !(*ptr = device_allocate(bytes)))
+    return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
   return cudaSuccess;
 }
 
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
   if (const cudaError_t e = refuse_during_capture("cudaFree")) return e;
-  std::lock_guard lock(state().mutex);
-  auto it = state().device.find(reinterpret_cast<uintptr_t>(ptr));
-  if (it == state().device.end()) return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
-  state().allocated -= (it->second + kAlignment - 1) / kAlignment * kAlignment;
-  state().device.erase(it);
-  std::free(ptr);
+  if (!device_free(ptr)) return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
   return cudaSuccess;
 }
 
