@@ -62,6 +62,14 @@ __global__ void read_past_end_kernel(const float* in, float* out, int n) {
   out[threadIdx.x] = in[threadIdx.x == 3 ? n : 0];
 }
 
+// A shared tile of 64 entries indexed by a block of `threads` threads.
+__global__ void shared_tile_kernel(int* out) {
+  __shared__ int tile[64];
+  tile[threadIdx.x] = static_cast<int>(threadIdx.x);
+  __syncthreads();
+  out[threadIdx.x] = tile[threadIdx.x];
+}
+
 // ---- Helpers.
 
 template <typename T>
@@ -232,6 +240,16 @@ TEST_F(Simulator, AKernelReadingPastABufferEndDiesNamingTheBufferAndTheThread) {
   // Inside the allocation nothing faults.
   FATHOM_LAUNCH(1, 64, stream_, read_past_end_kernel)(in, out, 63);
   EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+}
+
+// The plugins and these tests are built with -fsanitize=bounds: an index past a shared tile (or
+// any array of known size) stops the process, naming the file and line.
+TEST_F(Simulator, AnIndexPastASharedTileDiesNamingTheLine) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  int* out = alloc<int>(128);
+  FATHOM_LAUNCH(1, 64, stream_, shared_tile_kernel)(out);
+  EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  EXPECT_DEATH(FATHOM_LAUNCH(1, 128, stream_, shared_tile_kernel)(out), "simulator_test.cpp:[0-9]+:[0-9]+: runtime error: index 64 out of bounds");
 }
 
 // ---- fp8_quant.cu against the layout and formula of the cuBLASLt note.
