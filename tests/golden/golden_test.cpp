@@ -149,8 +149,8 @@ TEST_P(GoldenHip, MtpDecodeStepsMatchTransformersModules) {
 // no cuBLAS; what it checks is the code's indexing, reductions and synchronisation.
 class GoldenGpusim : public GoldenTest {
  protected:
-  void expect_all_match(const std::string& backend) {
-    use_deployment("[runtime]\nbackends = [\"" + backend + "\"]\n");
+  void expect_all_match(const std::string& backend, const std::string& options = "") {
+    use_deployment("[runtime]\nbackends = [\"" + backend + "\"]\n[backend." + backend + "]\n" + options);
     expect_prefill_matches(*load(), kF32, backend + " prefill");
     expect_decode_matches(*load(), kF32, backend + " decode");
     expect_chosen_rows_match(*load(), AttentionForm::naive, kF32, backend + " prefill, chosen rows");
@@ -164,6 +164,12 @@ class GoldenGpusim : public GoldenTest {
 TEST_P(GoldenGpusim, AtWarpWidth32MatchesTransformers) { expect_all_match("gpusim32"); }
 
 TEST_P(GoldenGpusim, AtWarpWidth64MatchesTransformers) { expect_all_match("gpusim64"); }
+
+// Every product on the tiled GEMM (no weight-streaming kernel, even for one row) and every run
+// eager (no graph capture): the paths the defaults leave out at these sizes.
+TEST_P(GoldenGpusim, WithoutGemvOrGraphsMatchesTransformers) {
+  expect_all_match("gpusim32", "gemv_max_tokens = 0\ngraphs = false\n");
+}
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(kFixtures), fixture_test_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCuda, ::testing::ValuesIn(kFixtures), fixture_test_name);
