@@ -1,7 +1,9 @@
 #include "fathom/core/backend.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "fathom/core/error.h"
 #include "plugin_library.h"
@@ -112,6 +114,28 @@ void Buffer::upload(uint64_t offset, const void* src, uint64_t size) {
 
 void Buffer::download(uint64_t offset, void* dst, uint64_t size) const {
   backend_->check(backend_->api().buffer_download(backend_->handle(), view(offset, size), dst), "buffer_download");
+}
+
+void Buffer::copy_within(uint64_t src_offset, uint64_t dst_offset, uint64_t size) {
+  if (size == 0) return;
+  if (src_offset + size > size_ || dst_offset + size > size_ ||
+      (src_offset < dst_offset + size && dst_offset < src_offset + size)) {
+    throw internal_error("Buffer::copy_within: ranges outside the buffer or overlapping");
+  }
+  if (backend_->api().buffer_copy) {
+    const fathom_status s = backend_->api().buffer_copy(backend_->handle(), view(src_offset, size), view(dst_offset, size));
+    if (s.code != FATHOM_STATUS_UNSUPPORTED) {
+      backend_->check(s, "buffer_copy");
+      return;
+    }
+  }
+  // The ABI lets a backend decline device-side copies: stage through host memory in pieces.
+  std::vector<std::byte> staging(std::min<uint64_t>(size, 64ull << 20));
+  for (uint64_t done = 0; done < size; done += staging.size()) {
+    const uint64_t n = std::min<uint64_t>(staging.size(), size - done);
+    download(src_offset + done, staging.data(), n);
+    upload(dst_offset + done, staging.data(), n);
+  }
 }
 
 // ---- Executable ------------------------------------------------------------------------------

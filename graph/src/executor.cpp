@@ -59,6 +59,22 @@ fathom_view StatePool::view(const std::string& name, const std::shared_ptr<Backe
   return it->second.view(0, bytes);
 }
 
+void StatePool::copy_slot_prefix(int64_t n_slots, int64_t positions, int64_t from, int64_t to, int64_t rows) {
+  if (from < 0 || to < 0 || from >= n_slots || to >= n_slots || rows < 0 || rows > positions) {
+    throw internal_error("StatePool::copy_slot_prefix: slot or row count out of range");
+  }
+  if (from == to || rows == 0) return;
+  for (auto& [name, buffer] : buffers_) {
+    const uint64_t per_slot = buffer.size() / static_cast<uint64_t>(n_slots);
+    if (per_slot * static_cast<uint64_t>(n_slots) != buffer.size() || per_slot % static_cast<uint64_t>(positions) != 0) {
+      throw internal_error("state tensor '" + name + "' is not [slots, positions, row]");
+    }
+    const uint64_t row_bytes = per_slot / static_cast<uint64_t>(positions);
+    buffer.copy_within(static_cast<uint64_t>(from) * per_slot, static_cast<uint64_t>(to) * per_slot,
+                       static_cast<uint64_t>(rows) * row_bytes);
+  }
+}
+
 // ---- Executor ---------------------------------------------------------------------------------
 
 Executor::Executor(const Graph& graph, Placement placement, WeightStore& weights, StatePool& states, int64_t max_tokens,

@@ -86,23 +86,49 @@ TEST(Sampler, RejectsBadParameters) {
 
 // ---- SlotCache ------------------------------------------------------------------------------
 
-TEST(SlotCache, LongestPrefixThenLeastRecentlyFreed) {
+TEST(SlotCache, ContinuingTakesTheHolderOtherwiseTheOldestSlotWithACopy) {
   SlotCache slots(3);
   const std::vector<int32_t> a = {1, 2, 3, 4, 5}, b = {1, 2, 9, 9};
   ASSERT_EQ(slots.take(a, true, false)->slot, 0u);  // all empty: the first
   ASSERT_EQ(slots.take(b, true, false)->slot, 1u);
   slots.give_back(0, {1, 2, 3, 4}, 0);
   slots.give_back(1, {1, 2, 9}, 0);
-  // {1, 2, 3, 7}: slot 0 holds 3 of it; the last prompt token is never reused.
+  // {1, 2, 3, 4, 6} continues all slot 0 holds: slot 0, nothing copied.
+  auto c = slots.take(std::vector<int32_t>{1, 2, 3, 4, 6}, true, false);
+  EXPECT_EQ(c->slot, 0u);
+  EXPECT_EQ(c->reuse, 4u);
+  EXPECT_FALSE(c->copy_from);
+  slots.give_back(0, {1, 2, 3, 4}, 0);
+  // {1, 2, 3, 7} would cut slot 0's {.., 4}: the never-used slot 2 takes it, with slot 0's first
+  // 3 entries copied; the last prompt token is never reused.
+  c = slots.take(std::vector<int32_t>{1, 2, 3, 7}, true, false);
+  EXPECT_EQ(c->slot, 2u);
+  EXPECT_EQ(c->reuse, 3u);
+  EXPECT_EQ(c->copy_from, 0u);
+  // Slot 2 is busy; slot 1 was freed before slot 0 (give_back order): nothing to reuse, slot 1.
+  c = slots.take(std::vector<int32_t>{8, 8}, true, false);
+  EXPECT_EQ(c->slot, 1u);
+  EXPECT_EQ(c->reuse, 0u);
+  EXPECT_FALSE(c->copy_from);
+  // Only slot 0 is free: it is the oldest too, so it is taken, cut or not, without a copy.
+  c = slots.take(std::vector<int32_t>{1, 2, 5}, true, false);
+  EXPECT_EQ(c->slot, 0u);
+  EXPECT_EQ(c->reuse, 2u);
+  EXPECT_FALSE(c->copy_from);
+  EXPECT_FALSE(slots.take(a, true, false));  // every slot busy
+}
+
+// The oldest slot's own prefix is as long as the best: taken without a copy.
+TEST(SlotCache, NoCopyWhenTheOldestSlotHoldsAsMuch) {
+  SlotCache slots(2);
+  slots.take(std::vector<int32_t>{1}, true, false);
+  slots.take(std::vector<int32_t>{1}, true, false);
+  slots.give_back(0, {1, 2, 3, 8}, 0);
+  slots.give_back(1, {1, 2, 3, 9}, 0);
   auto c = slots.take(std::vector<int32_t>{1, 2, 3, 7}, true, false);
   EXPECT_EQ(c->slot, 0u);
   EXPECT_EQ(c->reuse, 3u);
-  // Nothing to reuse: never-used slot 2 before slot 1 (freed recently).
-  EXPECT_EQ(slots.take(std::vector<int32_t>{8, 8}, true, false)->slot, 2u);
-  auto whole = slots.take(b, true, false);  // only slot 1 is free
-  EXPECT_EQ(whole->slot, 1u);
-  EXPECT_EQ(whole->reuse, 3u);              // {1, 2, 9} of {1, 2, 9, 9}: all but the last token
-  EXPECT_FALSE(slots.take(a, true, false)); // every slot busy
+  EXPECT_FALSE(c->copy_from);
 }
 
 TEST(SlotCache, MtpNeedsOnePositionLessAndItsOwnRows) {
@@ -179,6 +205,19 @@ class EngineTest : public ::testing::Test {
     config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
     host_ = std::make_unique<PluginHost>(config_);
     tok_ = tokenizer::Tokenizer::load(model_dir_);
+  }
+
+  // Runs the rest of the test on `backend` alone; returns why it cannot (empty when it can).
+  std::string use_only(const std::string& backend) {
+    config_ = parse_config("[runtime]\nbackends = [\"" + backend + "\"]\n", "engine-" + backend + ".toml");
+    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
+    host_ = std::make_unique<PluginHost>(config_);
+    try {
+      host_->backend(backend);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
   }
 
   std::unique_ptr<LoadedModel> load(int64_t slots, bool mtp = false, const std::filesystem::path& dir = model_dir_) {
@@ -371,6 +410,30 @@ class PrefixCaching : public EngineTest {
     }
     return out;
   }
+  // Two conversations that share a system prompt: the second copies the prompt's entries from
+  // the first's slot into a free one, and the first conversation's next turn still finds all of
+  // its own.
+  void expect_shared_prefix_copied() {
+    auto model = load(3);
+    Engine e(*model, &*tok_, {3, 96, 8});
+    const std::vector<int32_t> system = {10, 11, 12, 13, 14, 15};
+    auto with_question = [&](std::vector<int32_t> q, int64_t n) {
+      std::vector<int32_t> p = system;
+      p.insert(p.end(), q.begin(), q.end());
+      return greedy(p, n);
+    };
+    const GenerationRequest first = with_question({20, 21}, 8);
+    const Reply a = generate(e, first);
+    const GenerationRequest other = with_question({30, 31}, 6);
+    const Reply b = generate(e, other);
+    EXPECT_EQ(b.cached, 6);  // the system prompt, copied
+    EXPECT_EQ(b.tokens, alone(other).tokens);
+    const GenerationRequest turn = next_turn(first, a, 7, 5);
+    const Reply c = generate(e, turn);
+    EXPECT_EQ(c.cached, 8 + 7);  // the first conversation's slot was left alone
+    EXPECT_EQ(c.tokens, alone(turn).tokens);
+  }
+
   // A conversation's next turn: the first prompt, `kept` of its reply, then new tokens.
   static GenerationRequest next_turn(const GenerationRequest& first, const Reply& reply, size_t kept, int64_t n) {
     std::vector<int32_t> prompt = first.prompt;
@@ -405,6 +468,14 @@ TEST_F(PrefixCaching, UnrelatedRequestLeavesTheLatestConversationAlone) {
   const Reply a = generate(e, first);
   generate(e, greedy({90, 91, 92}, 4));  // unrelated: the other slot
   EXPECT_EQ(generate(e, next_turn(first, a, 4, 4)).cached, 6 + 4);
+}
+
+TEST_F(PrefixCaching, ASharedPrefixIsCopiedAndTheOtherConversationKept) { expect_shared_prefix_copied(); }
+
+// The same copy through the CUDA backend's device-to-device buffer copy, on the GPU simulator.
+TEST_F(PrefixCaching, ASharedPrefixIsCopiedOnTheGpuSimulatorToo) {
+  if (const std::string why = use_only("gpusim32"); !why.empty()) GTEST_SKIP() << why;
+  expect_shared_prefix_copied();
 }
 
 TEST_F(PrefixCaching, OffPrefillsEverything) {
@@ -465,19 +536,6 @@ TEST_F(EngineTest, NgramSpeculationGivesThePlainEnginesTokens) {
 // requests joining and leaving, every request gets exactly what the plain engine gives it alone.
 class MtpSpeculation : public EngineTest {
  protected:
-  // Runs the rest of the test on `backend` alone; returns why it cannot (empty when it can).
-  std::string use_only(const std::string& backend) {
-    config_ = parse_config("[runtime]\nbackends = [\"" + backend + "\"]\n", "engine-" + backend + ".toml");
-    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
-    host_ = std::make_unique<PluginHost>(config_);
-    try {
-      host_->backend(backend);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  }
-
   SpeculationStats expect_plain_tokens(const std::filesystem::path& dir, int64_t prefill_chunk = 512) {
     std::vector<GenerationRequest> reqs = assorted_requests(8);
     for (size_t i = 0; i < reqs.size(); i += 3) {

@@ -154,6 +154,11 @@ void Engine::apply_cancellations() {
 }
 
 void Engine::admit_waiting() {
+  struct PrefixCopy {
+    Sequence* sequence;
+    size_t from;
+  };
+  std::vector<PrefixCopy> copies;
   {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
@@ -162,10 +167,25 @@ void Engine::admit_waiting() {
       if (!choice) break;
       s.slot = static_cast<int32_t>(choice->slot);
       s.prefilled = s.cached = s.mtp_fed = choice->reuse;
+      if (choice->copy_from) copies.push_back({&s, *choice->copy_from});
       prompt_tokens_ += s.request.prompt.size();
       cached_tokens_ += choice->reuse;
       running_.push_back(std::move(waiting_.front()));
       waiting_.pop_front();
+    }
+  }
+  // A prefix another free slot holds is copied into the new sequence's slot (SlotCache::take);
+  // if the copy fails, the prompt is simply prefilled whole.
+  for (const PrefixCopy& c : copies) {
+    Sequence& s = *c.sequence;
+    try {
+      model_.copy_cache_prefix(static_cast<int32_t>(c.from), s.slot, static_cast<int64_t>(s.cached));
+    } catch (const std::exception& e) {
+      log().warn("prefix cache: copying {} positions from slot {} to slot {} failed ({}); prefilling the whole prompt",
+                s.cached, c.from, s.slot, e.what());
+      std::lock_guard lock(mutex_);
+      cached_tokens_ -= s.cached;
+      s.prefilled = s.cached = s.mtp_fed = 0;
     }
   }
   // Before the prefill, so that a crowded batch does not run the MTP module over the new prompts.

@@ -170,6 +170,10 @@ ForwardResult LoadedModel::forward(const TokenBatch& batch, AttentionForm form,
   return result;
 }
 
+void LoadedModel::copy_cache_prefix(int32_t from, int32_t to, int64_t rows) {
+  states_.copy_slot_prefix(options_.n_slots, options_.max_seq_len, from, to, rows);
+}
+
 std::vector<float> LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden, AttentionForm form,
                                             std::optional<std::span<const size_t>> logit_rows) {
   if (!mtp_) throw Error(ErrorCode::failed_precondition, "the MTP module was not loaded");

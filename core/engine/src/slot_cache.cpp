@@ -6,9 +6,10 @@ namespace fathom::engine {
 
 SlotCache::SlotCache(size_t slots) : slots_(slots) {}
 
-size_t SlotCache::reusable(const Contents& held, std::span<const int32_t> prompt, bool mtp) {
+size_t SlotCache::reusable(const Contents& held, std::span<const int32_t> prompt, bool mtp, bool* whole) {
   const size_t common = static_cast<size_t>(
       std::mismatch(held.tokens.begin(), held.tokens.end(), prompt.begin(), prompt.end()).first - held.tokens.begin());
+  if (whole) *whole = common == held.tokens.size();
   // The last prompt token is always prefilled: its logits give the first token.
   size_t reuse = std::min(common, prompt.size() - 1);
   if (mtp) {
@@ -20,17 +21,31 @@ size_t SlotCache::reusable(const Contents& held, std::span<const int32_t> prompt
 }
 
 std::optional<SlotCache::Choice> SlotCache::take(std::span<const int32_t> prompt, bool reuse_prefixes, bool mtp) {
-  std::optional<Choice> best;
+  std::optional<size_t> holder, oldest;  // the slot with the longest prefix; the one freed longest ago
+  size_t best = 0;
+  bool holder_whole = false;
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
-    if (slots_[slot].busy) continue;
-    const size_t reuse = reuse_prefixes && !prompt.empty() ? reusable(slots_[slot], prompt, mtp) : 0;
-    if (!best || reuse > best->reuse ||
-        (reuse == best->reuse && slots_[slot].released_at < slots_[best->slot].released_at)) {
-      best = Choice{slot, reuse};
+    const Contents& c = slots_[slot];
+    if (c.busy) continue;
+    if (!oldest || c.released_at < slots_[*oldest].released_at) oldest = slot;
+    bool whole = false;
+    const size_t reuse = reuse_prefixes && !prompt.empty() ? reusable(c, prompt, mtp, &whole) : 0;
+    if (reuse > best) {
+      best = reuse;
+      holder = slot;
+      holder_whole = whole;
     }
   }
-  if (best) slots_[best->slot] = Contents{true, {}, 0, 0};  // overwritten from here on
-  return best;
+  if (!oldest) return std::nullopt;
+  Choice choice{*oldest, 0, std::nullopt};
+  if (holder && (holder_whole || holder == oldest)) {
+    choice = Choice{*holder, best, std::nullopt};
+  } else if (holder) {
+    const size_t own = reuse_prefixes ? reusable(slots_[*oldest], prompt, mtp) : 0;
+    choice = own == best ? Choice{*oldest, own, std::nullopt} : Choice{*oldest, best, holder};
+  }
+  slots_[choice.slot] = Contents{true, {}, 0, 0};  // overwritten from here on
+  return choice;
 }
 
 void SlotCache::give_back(size_t slot, std::vector<int32_t> tokens, size_t mtp_rows) {

@@ -77,6 +77,9 @@ class Buffer {
   void* host_pointer() const;  // nullptr when not host-visible
   void upload(uint64_t offset, const void* src, uint64_t size);
   void download(uint64_t offset, void* dst, uint64_t size) const;
+  // Copies `size` bytes at `src_offset` to `dst_offset` of this buffer (the ranges must not
+  // overlap): on the device when the backend copies there, else staged through host memory.
+  void copy_within(uint64_t src_offset, uint64_t dst_offset, uint64_t size);
   const std::shared_ptr<BackendInstance>& backend() const { return backend_; }
 
  private:

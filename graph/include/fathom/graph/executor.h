@@ -36,6 +36,9 @@ class WeightStore {
 class StatePool {
  public:
   fathom_view view(const std::string& name, const std::shared_ptr<BackendInstance>& backend, uint64_t bytes);
+  // Copies the first `rows` positions of slot `from` to slot `to` in every state tensor, each laid
+  // out [n_slots, positions, row] (the DeepSeek graph's caches are).
+  void copy_slot_prefix(int64_t n_slots, int64_t positions, int64_t from, int64_t to, int64_t rows);
 
  private:
   std::map<std::string, Buffer> buffers_;

@@ -72,6 +72,10 @@ class LoadedModel {
                                  AttentionForm form = AttentionForm::naive,
                                  std::optional<std::span<const size_t>> logit_rows = std::nullopt);
 
+  // Makes slot `to` hold the cache entries of slot `from`'s first `rows` positions (the MTP
+  // layer's included), so that a prompt sharing that prefix skips it wherever it runs.
+  void copy_cache_prefix(int32_t from, int32_t to, int64_t rows);
+
   // Time per (op, backend) over every forward so far (prefill, decode and MTP graphs together).
   std::vector<graph::Executor::OpTime> op_times() const;
   // Time per node, each node name prefixed with its graph ("decode:", "prefill:", "head:", "mtp:").

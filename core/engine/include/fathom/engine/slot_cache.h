@@ -17,12 +17,17 @@ class SlotCache {
 
   struct Choice {
     size_t slot = 0;
-    size_t reuse = 0;  // leading prompt positions whose entries the slot already holds
+    size_t reuse = 0;  // leading prompt positions whose entries the slot holds once copy_from is copied
+    // When set: copy the first `reuse` positions of this (free) slot's entries into `slot` first.
+    std::optional<size_t> copy_from;
   };
-  // Takes the free slot whose entries hold the longest usable prefix of `prompt`; among equals the
-  // one freed longest ago, so that a request with nothing to reuse does not overwrite the
-  // conversation that just ended. nullopt when every slot is busy. `reuse_prefixes` false: no
-  // reuse. `mtp`: the MTP layer's entries must be valid too.
+  // Takes a free slot for `prompt`, or nullopt when every slot is busy. The prefix reused is the
+  // longest usable one any free slot holds. The slot taken is the one holding it when that costs
+  // nothing: the prompt continues everything the slot holds. Otherwise it is the free slot freed
+  // longest ago (never-used slots first), and the prefix is copied there, so that a request
+  // sharing only a system prompt with a finished conversation leaves that conversation's entries
+  // for its next turn. `reuse_prefixes` false: no reuse. `mtp`: the MTP layer's entries must be
+  // valid too.
   std::optional<Choice> take(std::span<const int32_t> prompt, bool reuse_prefixes, bool mtp);
   // Frees `slot`: its entries now hold `tokens` (position i: tokens[i]), and its MTP layer's
   // entries are valid for the first `mtp_rows` positions.
@@ -35,7 +40,9 @@ class SlotCache {
     size_t mtp_rows = 0;
     uint64_t released_at = 0;  // clock_ when freed; 0 = never used
   };
-  static size_t reusable(const Contents& held, std::span<const int32_t> prompt, bool mtp);
+  // Leading positions of `prompt` whose entries `held` can give; `whole`: the prompt continues
+  // everything `held` holds (taking it loses nothing).
+  static size_t reusable(const Contents& held, std::span<const int32_t> prompt, bool mtp, bool* whole = nullptr);
 
   std::vector<Contents> slots_;
   uint64_t clock_ = 0;
