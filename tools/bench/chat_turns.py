@@ -5,7 +5,11 @@ Starts `fathom serve` (fathom_server.py) and holds a conversation: a long first 
 short ones, each turn sending the whole history as a chat client does. Prints each turn's prompt
 tokens, cached tokens (usage.prompt_tokens_details) and time to first token. Needs `openai`.
 
+With --conversations N, N conversations take turns; they share the long first message as their
+system prompt and each asks its own question (the case of a service with one system prompt).
+
   python tools/bench/chat_turns.py --fathom build/bin/fathom --model DIR --config cpu.toml
+  python tools/bench/chat_turns.py --fathom build/bin/fathom --model DIR --config cpu.toml --conversations 2
 """
 from __future__ import annotations
 
@@ -18,8 +22,13 @@ import openai
 from fathom_server import serving
 
 
-def conversation(client: openai.OpenAI, model_id: str, first_chars: int, turns: int, reply_tokens: int):
-    messages = [{"role": "user", "content": ("The quick brown fox jumps over the lazy dog. " * 200)[:first_chars]}]
+def conversation(client: openai.OpenAI, model_id: str, first_chars: int, turns: int, reply_tokens: int,
+                 question: str | None = None):
+    long_text = ("The quick brown fox jumps over the lazy dog. " * 200)[:first_chars]
+    if question is None:
+        messages = [{"role": "user", "content": long_text}]
+    else:
+        messages = [{"role": "system", "content": long_text}, {"role": "user", "content": question}]
     for turn in range(turns):
         t0 = time.perf_counter()
         stream = client.chat.completions.create(model=model_id, messages=messages, max_tokens=reply_tokens,
@@ -43,13 +52,23 @@ def main() -> int:
     ap.add_argument("--first-chars", type=int, default=1500)
     ap.add_argument("--turns", type=int, default=4)
     ap.add_argument("--reply-tokens", type=int, default=16)
+    ap.add_argument("--conversations", type=int, default=1,
+                    help="conversations taking turns, sharing the long first message as system prompt")
     args = ap.parse_args()
-    print("| prefix_caching | turn | prompt tokens | cached tokens | time to first token (s) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| prefix_caching | turn | conversation | prompt tokens | cached tokens | time to first token (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for caching in ("true", "false"):
         with serving(args.fathom, args.model, args.config, f"prefix_caching = {caching}") as (client, model_id):
-            for turn, prompt, cached, ttft in conversation(client, model_id, args.first_chars, args.turns, args.reply_tokens):
-                print(f"| {caching} | {turn} | {prompt} | {cached} | {ttft:.2f} |", flush=True)
+            if args.conversations == 1:
+                chats = [conversation(client, model_id, args.first_chars, args.turns, args.reply_tokens)]
+            else:
+                chats = [conversation(client, model_id, args.first_chars, args.turns, args.reply_tokens,
+                                      f"Question {i + 1}: what does the text say about animal number {i + 1}?")
+                         for i in range(args.conversations)]
+            for _ in range(args.turns):
+                for i, chat in enumerate(chats):
+                    turn, prompt, cached, ttft = next(chat)
+                    print(f"| {caching} | {turn} | {i + 1} | {prompt} | {cached} | {ttft:.2f} |", flush=True)
     return 0
 
 
