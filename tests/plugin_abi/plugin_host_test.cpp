@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <vector>
 
 #include "fathom/core/error.h"
 #include "fathom/core/plugin_host.h"
@@ -184,6 +185,28 @@ TEST(PluginHost, PlacementTableShowsTheNoteOfAnAcceptedOp) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << output;
   EXPECT_NE(output.find("noting  (first backend in runtime.backends; noting: accepted with a test note)"), std::string::npos)
       << output;
+}
+
+// Buffer::copy_within (prefix caching copies cache rows between slots with it): on the device
+// where the backend copies (reference), staged through host memory where it declines (noting).
+TEST(PluginHost, CopyWithinABufferOnTheDeviceOrStagedThroughTheHost) {
+  Config c = default_config();
+  c.runtime.plugin_path = {FATHOM_NOTING_PLUGIN_DIR, FATHOM_PLUGIN_DIR};
+  PluginHost host(c);
+  for (const char* name : {"reference", "noting"}) {
+    Buffer b = Buffer::allocate(host.backend(name), 0, 64);
+    std::vector<uint8_t> bytes(64);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i);
+    b.upload(0, bytes.data(), bytes.size());
+    b.copy_within(8, 40, 16);
+    std::vector<uint8_t> out(64);
+    b.download(0, out.data(), out.size());
+    for (size_t i = 0; i < 16; ++i) EXPECT_EQ(out[40 + i], 8 + i) << name << ", byte " << 40 + i;
+    EXPECT_EQ(out[39], 39) << name;
+    EXPECT_EQ(out[56], 56) << name;
+    EXPECT_THROW(b.copy_within(0, 8, 16), Error) << name << ": overlapping ranges";
+    EXPECT_THROW(b.copy_within(0, 56, 16), Error) << name << ": past the end";
+  }
 }
 
 }  // namespace

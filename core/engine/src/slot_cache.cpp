@@ -30,7 +30,8 @@ std::optional<SlotCache::Choice> SlotCache::take(std::span<const int32_t> prompt
     if (!oldest || c.released_at < slots_[*oldest].released_at) oldest = slot;
     bool whole = false;
     const size_t reuse = reuse_prefixes && !prompt.empty() ? reusable(c, prompt, mtp, &whole) : 0;
-    if (reuse > best) {
+    // Among equal prefixes, a slot the prompt continues whole: taking it loses nothing.
+    if (reuse > best || (reuse == best && reuse > 0 && whole && !holder_whole)) {
       best = reuse;
       holder = slot;
       holder_whole = whole;
