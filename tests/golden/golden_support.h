@@ -37,9 +37,18 @@ enum class Argmax {
   not_checked,     // a loose bound that only catches gross errors
 };
 
+// Which positions the bound holds for.
+enum class Over {
+  every_position,   // the largest |Δlogit| of any position
+  median_position,  // the median over positions of each one's largest |Δlogit|: reduced-precision
+                    // paths, where a near-tie in a tiny random model's expert routing flips and
+                    // moves a few positions' logits far; a wrong layout moves them all
+};
+
 struct Tolerance {
   double relative;  // max |Δlogit| allowed, as a fraction of max |logit|
   Argmax argmax;
+  Over over = Over::every_position;
 };
 
 // Compares got ([position × vocab], row-major) with want; prints the measured relative error so

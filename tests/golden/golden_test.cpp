@@ -110,9 +110,14 @@ TEST_P(GoldenCuda, MtpDecodeStepsMatchTransformersModules) {
 // quantised per 1x128 block through cuBLASLt). That is not transformers' fp32 arithmetic, so the
 // bound is loose — it catches wrong layouts and indexing (errors of the logits' own size), not
 // rounding — and the argmax may differ where the tiny random models' top logits nearly tie.
+// It bounds the median position: on the GPU simulator's cuBLAS (GoldenGpusim below) most
+// positions are within 1 % (bf16) and 6 % (FP8), but a few reach 20-40 %, where the rounding
+// flips a near-tie in the expert routing.
+constexpr Tolerance kMixedPrecision{0.1, Argmax::not_checked, Over::median_position};
+
 TEST_P(GoldenCuda, MixedPrecisionPrefillStaysClose) {
   use_precision("mixed");
-  expect_prefill_matches(*load(), {0.1, Argmax::not_checked}, "cuda mixed-precision prefill");
+  expect_prefill_matches(*load(), kMixedPrecision, "cuda mixed-precision prefill");
 }
 
 // The same fixtures on the hip backend alone. It has no BLAS: every product is the shared exact
@@ -161,14 +166,25 @@ class GoldenGpusim : public GoldenTest {
   }
 };
 
-TEST_P(GoldenGpusim, AtWarpWidth32MatchesTransformers) { expect_all_match("gpusim32"); }
+// gpusim32 is the CUDA plugin's file set: at matmul_precision "f32" every product is exact.
+TEST_P(GoldenGpusim, AtWarpWidth32MatchesTransformers) { expect_all_match("gpusim32", "matmul_precision = \"f32\"\n"); }
 
 TEST_P(GoldenGpusim, AtWarpWidth64MatchesTransformers) { expect_all_match("gpusim64"); }
 
 // Every product on the tiled GEMM (no weight-streaming kernel, even for one row) and every run
 // eager (no graph capture): the paths the defaults leave out at these sizes.
 TEST_P(GoldenGpusim, WithoutGemvOrGraphsMatchesTransformers) {
-  expect_all_match("gpusim32", "gemv_max_tokens = 0\ngraphs = false\n");
+  expect_all_match("gpusim32", "matmul_precision = \"f32\"\ngemv_max_tokens = 0\ngraphs = false\n");
+}
+
+// The cuda plugin's default precision on the simulated cuBLAS and cuBLASLt (tests/gpusim/blas):
+// prompts longer than 16 tokens take bf16 products and, for FP8 block-scaled weights, the 1x128
+// activation quantisation and the block-scaled FP8 matmul, with the scale layouts of the cuBLASLt
+// documentation. The bound is GoldenCuda's mixed-precision one: it catches wrong layouts and
+// indexing (errors of the logits' own size), not rounding.
+TEST_P(GoldenGpusim, MixedPrecisionThroughTheSimulatedCublasStaysClose) {
+  use_deployment("[runtime]\nbackends = [\"gpusim32\"]\n[backend.gpusim32]\nmatmul_precision = \"mixed\"\n");
+  expect_prefill_matches(*load(), kMixedPrecision, "gpusim32 mixed-precision prefill");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(kFixtures), fixture_test_name);

@@ -1,6 +1,6 @@
-// libfathom-backend-gpusim<W>.so: the GPU backend's sources (the HIP backend's file set: shared
-// kernels, runtime and ops, the exact matmul kernels instead of cuBLAS) built against the GPU
-// simulator, for tests only. It is never installed next to the real plugins: the test
+// libfathom-backend-gpusim<W>.so: the GPU backend's sources built against the GPU simulator, for
+// tests only: gpusim32 the CUDA plugin's file set (with simulated cuBLAS/cuBLASLt), gpusim64 the
+// HIP plugin's (every product on the exact kernels). It is never installed next to the real plugins: the test
 // executables load it from their own folder. See README.md.
 #include "backend.h"
 #include "fathom/sdk/plugin.hpp"
@@ -15,6 +15,10 @@ namespace {
 
 const fathom_option_decl kOptions[] = {
     {"device", FATHOM_OPTION_INT, 0, "0", "simulated device index (only 0 exists)"},
+#if FATHOM_GPUSIM_BLAS
+    {"matmul_precision", FATHOM_OPTION_STRING, 0, "mixed",
+     "as the cuda plugin's: \"mixed\" runs large products through the simulated cuBLAS/cuBLASLt, \"f32\" on the exact kernels"},
+#endif
     {"gemv_max_tokens", FATHOM_OPTION_INT, 0, "16", "products with at most this many rows (0-16) use the weight-streaming kernel"},
     {"graphs", FATHOM_OPTION_BOOL, 0, "true", "replay repeated runs (decode steps) as captured graphs"},
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a graph"},
@@ -31,7 +35,9 @@ struct SimPlugin {
 
   static sdk::Backend* create(const fathom_host_api&, const fathom_options& options) {
     Options o = read_options(options, "graphs");
+#if !FATHOM_GPUSIM_BLAS
     o.precision = MatmulPrecision::f32;  // no BLAS: every product runs the shared exact kernels
+#endif
     return new CudaBackend(o);
   }
 };

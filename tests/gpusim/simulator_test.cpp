@@ -2,9 +2,9 @@
 //   - that it finds what it claims to find (README.md): a missing barrier, warp operations a GPU
 //     cannot complete, launch configurations CUDA refuses, graph-capture rules, copies with the
 //     wrong kind of pointer, reads of unwritten memory;
-//   - and the one shared kernel the simulator plugins do not reach: fp8_quant.cu, the per-token
-//     1x128 activation quantisation in front of cuBLASLt, checked against the layout and formula
-//     of docs/reference/cublaslt-fp8-blockscale.md, computed here with the reference codec.
+//   - and fp8_quant.cu, the per-token 1x128 activation quantisation in front of cuBLASLt, at
+//     both warp widths, against the layout and formula of docs/reference/cublaslt-fp8-blockscale.md,
+//     computed here with the reference codec.
 #include <gtest/gtest.h>
 
 #include <cmath>

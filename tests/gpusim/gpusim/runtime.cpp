@@ -187,6 +187,8 @@ void launch(dim3 grid, dim3 block, cudaStream_t stream, int warp_size, std::func
   if (e != cudaSuccess) t_last = e;
 }
 
+cudaError_t run_on_stream(cudaStream_t stream, std::function<void()> work) { return enqueue(stream, std::move(work)); }
+
 void clear_sticky_error() {
   std::lock_guard lock(state().mutex);
   state().sticky = cudaSuccess;

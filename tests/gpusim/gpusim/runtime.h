@@ -31,6 +31,10 @@
 #endif
 
 #define FATHOM_GPU_SIM 1
+#if defined(FATHOM_GPUSIM_BLAS)
+// The CUDA backend's own file set, cuBLAS and cuBLASLt included (simulated: gpusim/blas.cpp).
+#define FATHOM_GPU_CUDA 1
+#endif
 #define FATHOM_GPU_BACKEND "gpusim"
 #define FATHOM_GPU_RUNTIME "GPU simulator"
 #define FATHOM_WARP_SIZE FATHOM_GPUSIM_WARP
@@ -166,6 +170,10 @@ void shuffle_xor(const void* value, void* out, size_t bytes, int lane_mask);
 // ---- Launches (gpusim/runtime.cpp): checks the configuration as CUDA does, then runs the grid
 // now, or records it when the stream is being captured.
 void launch(dim3 grid, dim3 block, cudaStream_t stream, int warp_size, std::function<void()> thread_body);
+
+// Runs `work` in stream order (now, or at replay when the stream is being captured): how the
+// simulated libraries (blas.cpp) do their work.
+cudaError_t run_on_stream(cudaStream_t stream, std::function<void()> work);
 
 // Forgets a failed launch's sticky error (a GPU process would have to restart). For the
 // simulator's own tests, which make launches fail on purpose.
