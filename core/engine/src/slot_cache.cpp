@@ -22,14 +22,17 @@ size_t SlotCache::reusable(const Contents& held, std::span<const int32_t> prompt
 
 std::optional<SlotCache::Choice> SlotCache::take(std::span<const int32_t> prompt, bool reuse_prefixes, bool mtp) {
   std::optional<size_t> holder, oldest;  // the slot with the longest prefix; the one freed longest ago
-  size_t best = 0;
+  size_t best = 0, oldest_reuse = 0;
   bool holder_whole = false;
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
     const Contents& c = slots_[slot];
     if (c.busy) continue;
-    if (!oldest || c.released_at < slots_[*oldest].released_at) oldest = slot;
     bool whole = false;
     const size_t reuse = reuse_prefixes && !prompt.empty() ? reusable(c, prompt, mtp, &whole) : 0;
+    if (!oldest || c.released_at < slots_[*oldest].released_at) {
+      oldest = slot;
+      oldest_reuse = reuse;
+    }
     // Among equal prefixes, a slot the prompt continues whole: taking it loses nothing.
     if (reuse > best || (reuse == best && reuse > 0 && whole && !holder_whole)) {
       best = reuse;
@@ -42,8 +45,7 @@ std::optional<SlotCache::Choice> SlotCache::take(std::span<const int32_t> prompt
   if (holder && (holder_whole || holder == oldest)) {
     choice = Choice{*holder, best, std::nullopt};
   } else if (holder) {
-    const size_t own = reuse_prefixes ? reusable(slots_[*oldest], prompt, mtp) : 0;
-    choice = own == best ? Choice{*oldest, own, std::nullopt} : Choice{*oldest, best, holder};
+    choice = oldest_reuse == best ? Choice{*oldest, best, std::nullopt} : Choice{*oldest, best, holder};
   }
   slots_[choice.slot] = Contents{true, {}, 0, 0};  // overwritten from here on
   return choice;

@@ -54,19 +54,17 @@ class Stack {
     if (p == MAP_FAILED) throw std::runtime_error("gpusim: cannot map a fiber stack");
     mprotect(p, page, PROT_NONE);
     base_ = static_cast<char*>(p);
-    page_ = page;
   }
   ~Stack() {
     if (base_) munmap(base_, mapping_bytes_);
   }
-  Stack(Stack&& o) noexcept : base_(std::exchange(o.base_, nullptr)), mapping_bytes_(o.mapping_bytes_), page_(o.page_) {}
+  Stack(Stack&& o) noexcept : base_(std::exchange(o.base_, nullptr)), mapping_bytes_(o.mapping_bytes_) {}
   Stack(const Stack&) = delete;
-  char* bottom() const { return base_ + page_; }
-  char* top() const { return base_ + mapping_bytes_; }
+  char* top() const { return base_ + mapping_bytes_; }  // stacks grow down from here
 
  private:
   char* base_ = nullptr;
-  size_t mapping_bytes_ = 0, page_ = 0;
+  size_t mapping_bytes_ = 0;
 };
 
 // Boost.Context's stack allocator over a pooled stack: nothing is mapped per fiber.

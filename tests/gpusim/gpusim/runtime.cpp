@@ -92,8 +92,6 @@ bool inside(const std::map<uintptr_t, size_t>& ranges, const void* p, size_t byt
   return a >= it->first && a + bytes <= it->first + it->second;
 }
 
-bool is_device(const void* p, size_t bytes) { return device_contains(p, bytes); }
-
 bool is_pinned(const void* p, size_t bytes) {
   std::lock_guard lock(state().mutex);
   return inside(state().pinned, p, bytes);
@@ -137,10 +135,10 @@ cudaError_t check_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   const bool dst_device = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
   const bool src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
   auto side = [&](const void* p, bool device, const char* which) -> std::string {
-    if (device && !is_device(p, bytes))
+    if (device && !device_contains(p, bytes))
       return std::string(which) + " of a " + kind_name(kind) + " copy of " + std::to_string(bytes) +
              " bytes is not inside a device allocation";
-    if (!device && is_device(p, bytes))
+    if (!device && device_contains(p, bytes))
       return std::string(which) + " of a " + kind_name(kind) + " copy is device memory";
     if (!device && captured && !is_pinned(p, bytes))
       return std::string(which) + " of a captured " + kind_name(kind) + " copy is pageable host memory";
@@ -371,7 +369,7 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
 }
 
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
-  if (bytes && !is_device(ptr, bytes))
+  if (bytes && !device_contains(ptr, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemsetAsync of " + std::to_string(bytes) + " bytes outside a device allocation");
   return enqueue(stream, [=] { std::memset(ptr, value, bytes); });
 }
