@@ -270,9 +270,12 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
 
   // Matmuls sized for the CPU backend's three paths: M from 1 to past oneDNN's exact per-M table
   // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows, 16 by default), K neither a
-  // multiple of 8 nor of 16 and N not a multiple of the 8-row GEMV blocks.
+  // multiple of 8 nor of 16 and N not a multiple of the 8-row GEMV blocks. The two long-K cases
+  // with one and two rows are for the GPU decode kernel, whose warps take turns over K's
+  // 256-element chunks: more chunks than a block has warps, once with K a multiple of 8.
   for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 203, 67}, {3, 64, 130}, {5, 1000, 70}, {8, 515, 96},
-                         {9, 136, 41}, {17, 300, 65}, {32, 129, 257}, {33, 256, 300}, {64, 72, 33}, {100, 190, 77}}) {
+                         {9, 136, 41}, {17, 300, 65}, {32, 129, 257}, {33, 256, 300}, {64, 72, 33}, {100, 190, 77},
+                         {1, 2600, 70}, {2, 2309, 37}}) {
     for (uint32_t wdt : {F32, BF16, F16}) {
       OpCase c;
       c.name = "matmul_paths_" + dname(wdt) + "w_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
@@ -283,7 +286,8 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       cases.push_back(std::move(c));
     }
   }
-  for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 130, 260}, {9, 400, 129}, {33, 256, 136}, {100, 136, 300}}) {
+  for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 130, 260}, {9, 400, 129}, {33, 256, 136}, {100, 136, 300},
+                         {1, 2560, 131}}) {
     OpCase c;
     c.name = "matmul_paths_fp8block_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
     c.call.op = FATHOM_OP_MATMUL;

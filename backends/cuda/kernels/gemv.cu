@@ -19,18 +19,27 @@ __global__ void sum_splits_kernel(const float* partial, int splits, int64_t n, c
   }
 }
 
-int64_t row_blocks(const MatmulProblem& p) {
+// Blocks along the weight rows: the decode kernel's blocks hold fewer rows than the staging kernel's.
+int64_t row_blocks(const MatmulProblem& p, bool decode) {
   const bool dual = p.epilogue == Epilogue::swiglu;
-  const int64_t per_block = dual ? gemv_detail::kRowsPerBlock<true> : gemv_detail::kRowsPerBlock<false>;
+  const int64_t per_block = decode ? (dual ? gemv_detail::kDecodeRowsPerBlock<true> : gemv_detail::kDecodeRowsPerBlock<false>)
+                                   : (dual ? gemv_detail::kRowsPerBlock<true> : gemv_detail::kRowsPerBlock<false>);
   return (p.n + per_block - 1) / per_block;
+}
+
+// The rows the kernel is instantiated for: a dense problem's rows, a grouped problem's hint.
+int64_t kernel_rows(const MatmulProblem& p) {
+  const int64_t rows = grouped(p) ? p.max_rows : p.rows;
+  return std::min(grouped(p) ? std::clamp<int64_t>(p.group_rows_hint, 1, std::max<int64_t>(rows, 1)) : rows, kGemvMaxRows);
 }
 
 }  // namespace
 
 int gemv_k_splits(const MatmulProblem& p, int sm_count) {
-  if (grouped(p) || p.epilogue == Epilogue::swiglu) return 1;
+  // The decode kernel splits K among the warps of a block instead.
+  if (grouped(p) || p.epilogue == Epilogue::swiglu || kernel_rows(p) <= gemv_detail::kDecodeMaxRows) return 1;
   // Aim for about two blocks per multiprocessor; a split keeps at least 4 chunks of K.
-  const int64_t blocks = row_blocks(p);
+  const int64_t blocks = row_blocks(p, false);
   const int64_t chunks = (p.k + gemv_detail::kChunk - 1) / gemv_detail::kChunk;
   int64_t splits = (2 * int64_t{sm_count} + blocks - 1) / blocks;
   splits = std::max<int64_t>(std::min<int64_t>({splits, chunks / 4, 32}), 1);
@@ -47,16 +56,18 @@ size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count) {
 void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream) {
   const int64_t rows = grouped(p) ? p.max_rows : p.rows;
   if (rows <= 0 || p.n <= 0) return;
-  GemvParams params{p, false, nullptr};
+  GemvParams params{p, false, nullptr, false};
   // Vector loads need rows that start on 16 bytes: K a multiple of 8 and aligned bases.
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   const bool dual = p.epilogue == Epilogue::swiglu;
   params.vec_ok = p.k % 8 == 0 && (grouped(p) ? p.matrices_aligned : aligned(p.w[0].data) && (!dual || aligned(p.w[1].data)));
+  params.x_vec_ok = aligned(p.x) && p.ldx % 4 == 0;
   const int splits = gemv_k_splits(p, sm_count);
   if (splits > 1) params.partial = workspace;
-  const dim3 grid(static_cast<unsigned>(row_blocks(p)), static_cast<unsigned>(grouped(p) ? p.groups : 1),
+  const int64_t tm_rows = kernel_rows(p);
+  const bool decode = tm_rows <= gemv_detail::kDecodeMaxRows;
+  const dim3 grid(static_cast<unsigned>(row_blocks(p, decode)), static_cast<unsigned>(grouped(p) ? p.groups : 1),
                   static_cast<unsigned>(splits));
-  const int64_t tm_rows = std::min(grouped(p) ? std::clamp<int64_t>(p.group_rows_hint, 1, rows) : rows, kGemvMaxRows);
   switch (p.w_dtype) {
     case FATHOM_DTYPE_F32: gemv_detail::launch_f32(params, grid, tm_rows, stream); break;
     case FATHOM_DTYPE_BF16: gemv_detail::launch_bf16(params, grid, tm_rows, stream); break;

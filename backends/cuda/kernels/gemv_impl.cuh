@@ -1,7 +1,8 @@
-// The gemv kernel template, instantiated per weight format in gemv_<format>.cu (one translation
-// unit each, so the builds of the formats run in parallel).
+// The gemv kernel templates, instantiated per weight format in gemv_<format>.cu (one translation
+// unit each, so the builds of the formats run in parallel): the staging kernel below for three
+// to kGemvMaxRows activation rows, and the decode kernel (gemv_decode_impl.cuh) for one or two.
 //
-// Layout of the work: a block of kThreads threads owns kRowsPerWarp weight rows per warp and
+// Layout of the staging kernel's work: a block of kThreads threads owns kRowsPerWarp weight rows per warp and
 // walks K in chunks of kChunk = warp size x 8 elements. Each lane loads 8 consecutive weights
 // of a row with one vector load (8, 16 or 32 bytes), so a warp reads a contiguous stretch of the
 // row. The activations of the chunk (up to TM rows) are staged in shared memory once per block,
@@ -29,6 +30,7 @@ struct GemvParams {
   MatmulProblem p;
   bool vec_ok;         // K % 8 == 0 and every weight matrix starts on 16 bytes
   float* partial;      // split-K: partial[z][rows][n]; null when not split
+  bool x_vec_ok;       // x starts on 16 bytes and its row stride is a multiple of 4 floats
 };
 
 // Eight consecutive weights W[n][k .. k+7], dequantised; zero beyond K.
@@ -188,12 +190,23 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams params) {
   }
 }
 
+}  // namespace fathom::gpu::gemv_detail
+
+#include "kernels/gemv_decode_impl.cuh"
+
+namespace fathom::gpu::gemv_detail {
+
 template <WFmt F, int TM, bool kDual>
 void launch_one(const GemvParams& params, dim3 grid, cudaStream_t stream) {
-  FATHOM_LAUNCH(grid, kThreads, stream, gemv_kernel<F, TM, kDual>)(params);
+  if constexpr (TM <= kDecodeMaxRows) {
+    launch_decode<F, TM, kDual>(params, grid, stream);
+  } else {
+    FATHOM_LAUNCH(grid, kThreads, stream, gemv_kernel<F, TM, kDual>)(params);
+  }
 }
 
-// Picks TM for the problem's rows (1, 2, 4, 8 or 16) and launches.
+// Picks TM for the problem's rows (1, 2, 4, 8 or 16) and launches: up to kDecodeMaxRows rows the
+// decode kernel, whose grid has a block per kDecodeRowsPerBlock rows (see gemv.cu).
 template <WFmt F>
 void launch_format(const GemvParams& params, dim3 grid, int64_t rows, cudaStream_t stream) {
   const bool dual = params.p.epilogue == Epilogue::swiglu;

@@ -160,26 +160,27 @@ std::string dims(dim3 d) { return "(" + std::to_string(d.x) + "," + std::to_stri
 
 }  // namespace
 
-void launch(dim3 grid, dim3 block, cudaStream_t stream, int warp_size, std::function<void()> thread_body) {
+void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size,
+            std::function<void()> thread_body) {
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
       block.x == 0 || block.y == 0 || block.z == 0 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
       threads > 1024) {
-    fail(cudaErrorInvalidConfiguration, "kernel launch with grid " + dims(grid) + " and block " + dims(block));
+    fail(cudaErrorInvalidConfiguration, std::string("launch of ") + name + " with grid " + dims(grid) + " and block " + dims(block));
     return;
   }
   const cudaError_t e = enqueue(stream, [=] {
     const auto start = std::chrono::steady_clock::now();
     const std::string why = run_grid(grid, block, warp_size, thread_body);
     if (trace())
-      std::fprintf(stderr, "gpusim: grid %s block %s: %.3f ms%s%s\n", dims(grid).c_str(), dims(block).c_str(),
+      std::fprintf(stderr, "gpusim: %s grid %s block %s: %.3f ms%s%s\n", name, dims(grid).c_str(), dims(block).c_str(),
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
                    why.empty() ? "" : ", failed: ", why.c_str());
     if (why.empty()) return;
     std::lock_guard lock(state().mutex);
     if (state().sticky == cudaSuccess) {
       state().sticky = cudaErrorLaunchFailure;
-      state().sticky_message = "kernel with grid " + dims(grid) + " and block " + dims(block) + ": " + why;
+      state().sticky_message = std::string("kernel ") + name + " with grid " + dims(grid) + " and block " + dims(block) + ": " + why;
     }
   });
   if (e != cudaSuccess) t_last = e;

@@ -169,7 +169,9 @@ void shuffle_xor(const void* value, void* out, size_t bytes, int lane_mask);
 
 // ---- Launches (gpusim/runtime.cpp): checks the configuration as CUDA does, then runs the grid
 // now, or records it when the stream is being captured.
-void launch(dim3 grid, dim3 block, cudaStream_t stream, int warp_size, std::function<void()> thread_body);
+// `name` is the kernel as the launch spells it (for the trace and failure messages).
+void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size,
+            std::function<void()> thread_body);
 
 // Runs `work` in stream order (now, or at replay when the stream is being captured): how the
 // simulated libraries (blas.cpp) do their work.
@@ -182,6 +184,7 @@ void clear_sticky_error();
 template <typename... P>
 struct Launcher {
   void (*kernel)(P...);
+  const char* name;
   dim3 grid, block;
   cudaStream_t stream;
   int warp_size;
@@ -191,19 +194,20 @@ struct Launcher {
     // Parameters are copied at the launch, as CUDA copies them into the launch (and a graph).
     auto params = std::tuple<std::decay_t<P>...>(std::forward<A>(args)...);
     auto k = kernel;
-    launch(grid, block, stream, warp_size, [k, params] { std::apply(k, params); });
+    launch(name, grid, block, stream, warp_size, [k, params] { std::apply(k, params); });
   }
 };
 
 template <typename... P>
-Launcher<P...> make_launcher(void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t stream, int warp_size) {
-  return Launcher<P...>{kernel, grid, block, stream, warp_size};
+Launcher<P...> make_launcher(void (*kernel)(P...), const char* name, dim3 grid, dim3 block, cudaStream_t stream,
+                             int warp_size) {
+  return Launcher<P...>{kernel, name, grid, block, stream, warp_size};
 }
 
 }  // namespace fathom::gpusim
 
 #define FATHOM_LAUNCH(grid, block, stream, ...) \
-  ::fathom::gpusim::make_launcher(__VA_ARGS__, grid, block, stream, FATHOM_WARP_SIZE)
+  ::fathom::gpusim::make_launcher(__VA_ARGS__, #__VA_ARGS__, grid, block, stream, FATHOM_WARP_SIZE)
 
 // ---- Device built-ins.
 #define threadIdx (::fathom::gpusim::this_thread().thread_idx)

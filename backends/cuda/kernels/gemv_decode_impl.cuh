@@ -1,0 +1,158 @@
+// The gemv kernel for one or two activation rows (decode), included by gemv_impl.cuh.
+//
+// Why a second kernel: at one row the product is a pure stream of the weights, and what decides
+// its speed is how many bytes are in flight. The staging kernel (gemv_impl.cuh) gives a warp four
+// rows and walks K behind a block-wide barrier per chunk, so a 2048 x 2048 matrix keeps only
+// about 500 warps busy with one load each outstanding, and needs a second kernel (split-K sum)
+// to fill the multiprocessors. Here the warps of a block share the K range of a few rows
+// instead: warp w takes chunks w, w + warps, ..., with no barrier until the end, and reads its
+// activations straight from the L1-cached row (one or two rows of floats are 8-16 bytes per
+// weight byte-pair, cheap next to the weights). The block then sums its warps' partial sums in
+// a fixed order, so results are deterministic and no split-K pass is needed.
+#pragma once
+
+#include <algorithm>
+
+namespace fathom::gpu::gemv_detail {
+
+// Activation rows the decode kernel handles in one pass; more rows go to the staging kernel.
+constexpr int kDecodeMaxRows = 2;
+
+// Weight rows per block (gate and up count once each for the swiglu product).
+template <bool kDual>
+constexpr int kDecodeRowsPerBlock = kDual ? 2 : 4;
+
+// Eight consecutive activations x[k .. k+7] of the row at `offset` (elements); zero beyond K.
+FATHOM_DEVICE void load_x8(const float* x, int64_t offset, int64_t K, int64_t k, bool vec_ok, float out[kVec]) {
+  if (vec_ok && k + kVec <= K) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(x + offset + k));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(x + offset + k + 4));
+    out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w;
+    out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
+  } else {
+#pragma unroll
+    for (int v = 0; v < kVec; ++v) out[v] = k + v < K ? x[offset + k + v] : 0.f;
+  }
+}
+
+// Launched with between 1 and kWarps warps per block (no more than K has chunks), a block per
+// kDecodeRowsPerBlock weight rows, blockIdx.y the group.
+template <WFmt F, int TM, bool kDual>
+__global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params) {
+  constexpr int W = FATHOM_WARP_SIZE;
+  constexpr int R = kDecodeRowsPerBlock<kDual>;
+  constexpr int kMats = kDual ? 2 : 1;
+  __shared__ float warp_sums[kWarps][kMats][R][TM];
+
+  const MatmulProblem& p = params.p;
+  const int lane = threadIdx.x % W, warp = threadIdx.x / W, warps = blockDim.x / W;
+  const int g = blockIdx.y;
+  int64_t r_begin = 0, r_count = p.rows;
+  MatrixRef mats[kMats];
+  if (grouped(p)) {
+    r_count = p.group_counts[g];
+    if (r_count == 0) return;  // an expert no token chose: its weights are never read
+    r_begin = p.group_offsets[g];
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) mats[i] = p.matrices[g * kMats + i];
+  } else {
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) mats[i] = p.w[i];
+  }
+  const int64_t n0 = int64_t{blockIdx.x} * R;
+  const int64_t chunks = (p.k + kChunk - 1) / kChunk;
+  const float* x = static_cast<const float*>(p.x);
+
+  for (int64_t rc = 0; rc < r_count; rc += TM) {
+    const int rows_now = static_cast<int>(dmin<int64_t>(TM, r_count - rc));
+    int64_t pair[TM], x_offset[TM];
+#pragma unroll
+    for (int m = 0; m < TM; ++m) {
+      const int64_t r = r_begin + rc + m;
+      pair[m] = m < rows_now ? (grouped(p) ? p.pair_ids[r] : r) : -1;
+      x_offset[m] = m < rows_now ? (grouped(p) ? pair[m] / p.x_row_div : r) * p.ldx : -1;
+    }
+    float acc[kMats][R][TM];
+#pragma unroll
+    for (int i = 0; i < kMats; ++i)
+#pragma unroll
+      for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+        for (int m = 0; m < TM; ++m) acc[i][rr][m] = 0.f;
+
+    for (int64_t c = warp; c < chunks; c += warps) {
+      const int64_t k = c * kChunk + int64_t{lane} * kVec;
+      if (k >= p.k) continue;
+      float wv[kMats][R][kVec];
+#pragma unroll
+      for (int i = 0; i < kMats; ++i)
+#pragma unroll
+        for (int rr = 0; rr < R; ++rr) {
+          if (n0 + rr < p.n) {
+            load8<F>(mats[i], p.k, n0 + rr, k, params.vec_ok, wv[i][rr]);
+          } else {
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) wv[i][rr][v] = 0.f;
+          }
+        }
+#pragma unroll
+      for (int m = 0; m < TM; ++m) {
+        float xv[kVec];
+        if (x_offset[m] >= 0) {
+          load_x8(x, x_offset[m], p.k, k, params.x_vec_ok, xv);
+        } else {
+#pragma unroll
+          for (int v = 0; v < kVec; ++v) xv[v] = 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < kMats; ++i)
+#pragma unroll
+          for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) acc[i][rr][m] += wv[i][rr][v] * xv[v];
+      }
+    }
+
+    // Every lane takes part in the shuffles; lane 0 keeps the warp's sums.
+#pragma unroll
+    for (int i = 0; i < kMats; ++i)
+#pragma unroll
+      for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+        for (int m = 0; m < TM; ++m) {
+          const float s = warp_sum(acc[i][rr][m]);
+          if (lane == 0) warp_sums[warp][i][rr][m] = s;
+        }
+    __syncthreads();
+    if (threadIdx.x < R * TM) {
+      const int rr = threadIdx.x / TM, m = threadIdx.x % TM;
+      const int64_t n = n0 + rr;
+      if (m < rows_now && n < p.n) {
+        float sum[kMats];
+#pragma unroll
+        for (int i = 0; i < kMats; ++i) {
+          sum[i] = 0.f;
+          for (int w = 0; w < warps; ++w) sum[i] += warp_sums[w][i][rr][m];  // fixed order: deterministic
+        }
+        float out = sum[0];
+        if constexpr (kDual) {
+          const double gate = sum[0], up = sum[kMats - 1];
+          out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
+        }
+        if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
+        p.y[pair[m] * p.ldy + n] = out;
+      }
+    }
+    __syncthreads();  // warp_sums is written again by the next pass
+  }
+}
+
+template <WFmt F, int TM, bool kDual>
+void launch_decode(const GemvParams& params, dim3 grid, cudaStream_t stream) {
+  // No more warps than K has chunks: a short K would leave the others idle.
+  const int64_t chunks = (params.p.k + kChunk - 1) / kChunk;
+  const int warps = static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
+  FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, kDual>)(params);
+}
+
+}  // namespace fathom::gpu::gemv_detail
