@@ -8,6 +8,8 @@
 
 #include "gpu_op_cases.h"
 
+#include "case_inputs.h"
+
 #include "fathom/core/dtype.h"
 
 namespace fathom::test {
@@ -15,56 +17,6 @@ namespace fathom::test {
 namespace {
 
 constexpr uint32_t F32 = FATHOM_DTYPE_F32, BF16 = FATHOM_DTYPE_BF16, F8 = FATHOM_DTYPE_F8_E4M3FN, I32 = FATHOM_DTYPE_I32;
-
-struct Draw {
-  std::mt19937_64 rng;
-
-  std::vector<float> normal(size_t n, double scale = 1.0) {
-    std::normal_distribution<float> d(0.f, static_cast<float>(scale));
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-  }
-  std::vector<std::byte> as(uint32_t dtype, const std::vector<float>& v) {
-    std::vector<std::byte> out(v.size() * dtype_size(dtype_from_id(dtype)));
-    convert_from_f32(dtype_from_id(dtype), v.data(), out.data(), v.size());
-    return out;
-  }
-  std::vector<std::byte> fp8_codes(size_t n) {  // any finite e4m3 code
-    std::uniform_int_distribution<int> d(0, 255);
-    std::vector<std::byte> out(n);
-    for (auto& b : out) {
-      int c;
-      do c = d(rng); while ((c & 0x7F) == 0x7F);
-      b = static_cast<std::byte>(c);
-    }
-    return out;
-  }
-  std::vector<std::byte> scales(size_t n) {  // spread 20x: a misindexed grid shows
-    std::uniform_real_distribution<float> d(0.001f, 0.02f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return as(F32, v);
-  }
-  std::vector<std::byte> ints(const std::vector<int32_t>& v) {
-    std::vector<std::byte> out(v.size() * 4);
-    std::memcpy(out.data(), v.data(), out.size());
-    return out;
-  }
-};
-
-OpTensor tensor(uint32_t dtype, std::vector<int64_t> shape, std::vector<std::byte> data, bool weight = false,
-                uint32_t layout = FATHOM_LAYOUT_DENSE) {
-  return OpTensor{make_desc(dtype, std::move(shape), layout), weight, std::move(data)};
-}
-OpTensor output(uint32_t dtype, std::vector<int64_t> shape) { return OpTensor{make_desc(dtype, std::move(shape)), false, {}}; }
-
-template <typename A>
-std::vector<std::byte> attrs_bytes(const A& a) {
-  std::vector<std::byte> b(sizeof a);
-  std::memcpy(b.data(), &a, sizeof a);
-  return b;
-}
 
 void add_block_scaled_matmuls(Draw& g, std::vector<OpCase>& cases) {
   // M = 1, 3, 4 (decode kernel), 17 and 64 (cuBLASLt where available: M padded to 20 and 64);

@@ -38,48 +38,60 @@ OpSupport query(const std::shared_ptr<BackendInstance>& backend, const OpCall& c
   return backend->query_ops(0, std::span<const fathom_op_desc>(&d, 1)).at(0);
 }
 
-void run_op(const std::shared_ptr<BackendInstance>& backend, OpCall& call) {
+uint32_t SegmentCall::add(OpTensor t, uint32_t role) {
+  tensors.push_back(std::move(t));
+  roles.push_back(role);
+  return static_cast<uint32_t>(tensors.size() - 1);
+}
+
+void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs) {
+  if (call.roles.size() != call.tensors.size()) throw internal_error("op_runner: a role per tensor");
   std::vector<fathom_segment_tensor> tensors;
-  std::vector<uint32_t> in_idx, out_idx;
   std::vector<Buffer> buffers;
+  std::vector<int64_t> buffer_of(call.tensors.size(), -1);
   std::vector<fathom_binding> compile_bindings, run_bindings;
-  for (auto& t : call.inputs) {
-    uint32_t index = static_cast<uint32_t>(tensors.size());
-    tensors.push_back({t.desc, t.weight ? uint32_t{FATHOM_ROLE_WEIGHT} : uint32_t{FATHOM_ROLE_INPUT}, 0, "input"});
-    in_idx.push_back(index);
-    Buffer b = Buffer::allocate(backend, 0, std::max<size_t>(t.data.size(), 1));
-    if (t.data.size() != desc_bytes(t.desc)) throw internal_error("op_runner: input data size does not match its desc");
-    if (!t.data.empty()) b.upload(0, t.data.data(), t.data.size());
-    (t.weight ? compile_bindings : run_bindings).push_back({index, 0, b.view(0, t.data.size())});
-    buffers.push_back(std::move(b));
-  }
-  std::vector<size_t> out_buffer;
-  for (auto& t : call.outputs) {
-    uint32_t index = static_cast<uint32_t>(tensors.size());
-    tensors.push_back({t.desc, FATHOM_ROLE_OUTPUT, 0, "output"});
-    out_idx.push_back(index);
-    size_t bytes = desc_bytes(t.desc);
+  for (size_t i = 0; i < call.tensors.size(); ++i) {
+    OpTensor& t = call.tensors[i];
+    const uint32_t role = call.roles[i];
+    const uint32_t index = static_cast<uint32_t>(i);
+    tensors.push_back({t.desc, role, 0, role == FATHOM_ROLE_OUTPUT ? "output" : "input"});
+    if (role == FATHOM_ROLE_INTERNAL) continue;
+    const size_t bytes = desc_bytes(t.desc);
     Buffer b = Buffer::allocate(backend, 0, std::max<size_t>(bytes, 1));
-    run_bindings.push_back({index, 0, b.view(0, bytes)});
-    out_buffer.push_back(buffers.size());
+    if (role == FATHOM_ROLE_INPUT || role == FATHOM_ROLE_WEIGHT) {
+      if (t.data.size() != bytes) throw internal_error("op_runner: input data size does not match its desc");
+      if (bytes) b.upload(0, t.data.data(), bytes);
+    }
+    (role == FATHOM_ROLE_WEIGHT ? compile_bindings : run_bindings).push_back({index, 0, b.view(0, bytes)});
+    buffer_of[i] = static_cast<int64_t>(buffers.size());
     buffers.push_back(std::move(b));
   }
-  fathom_segment_node node{call.op,
-                           static_cast<uint32_t>(in_idx.size()),
-                           static_cast<uint32_t>(out_idx.size()),
-                           static_cast<uint32_t>(call.attrs.size()),
-                           in_idx.data(),
-                           out_idx.data(),
-                           call.attrs.empty() ? nullptr : call.attrs.data(),
-                           "op"};
-  fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(tensors.size()), 1, 0, tensors.data(), &node, 0};
-  Executable exe = Executable::compile(backend, 0, segment, compile_bindings);
-  exe.run(run_bindings, 0);
-  for (size_t i = 0; i < call.outputs.size(); ++i) {
-    auto& t = call.outputs[i];
-    t.data.resize(desc_bytes(t.desc));
-    if (!t.data.empty()) buffers[out_buffer[i]].download(0, t.data.data(), t.data.size());
+  std::vector<fathom_segment_node> nodes;
+  for (const SegmentCall::Node& n : call.nodes) {
+    nodes.push_back({n.op, static_cast<uint32_t>(n.inputs.size()), static_cast<uint32_t>(n.outputs.size()),
+                     static_cast<uint32_t>(n.attrs.size()), n.inputs.data(), n.outputs.data(),
+                     n.attrs.empty() ? nullptr : n.attrs.data(), "op"});
   }
+  fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(tensors.size()), static_cast<uint32_t>(nodes.size()),
+                         0, tensors.data(), nodes.data(), 0};
+  Executable exe = Executable::compile(backend, 0, segment, compile_bindings);
+  for (int r = 0; r < runs; ++r) exe.run(run_bindings, 0);
+  for (size_t i = 0; i < call.tensors.size(); ++i) {
+    if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
+    OpTensor& t = call.tensors[i];
+    t.data.resize(desc_bytes(t.desc));
+    if (!t.data.empty()) buffers[static_cast<size_t>(buffer_of[i])].download(0, t.data.data(), t.data.size());
+  }
+}
+
+void run_op(const std::shared_ptr<BackendInstance>& backend, OpCall& call) {
+  SegmentCall segment;
+  SegmentCall::Node node{call.op, {}, {}, call.attrs};
+  for (const OpTensor& t : call.inputs) node.inputs.push_back(segment.add(t, t.weight ? FATHOM_ROLE_WEIGHT : FATHOM_ROLE_INPUT));
+  for (const OpTensor& t : call.outputs) node.outputs.push_back(segment.add(t, FATHOM_ROLE_OUTPUT));
+  segment.nodes.push_back(std::move(node));
+  run_segment(backend, segment);
+  for (size_t i = 0; i < call.outputs.size(); ++i) call.outputs[i].data = std::move(segment.tensors[segment.nodes[0].outputs[i]].data);
 }
 
 }  // namespace fathom::test

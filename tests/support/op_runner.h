@@ -33,6 +33,27 @@ OpSupport query(const std::shared_ptr<BackendInstance>& backend, const OpCall& c
 // Runs `call` on `backend`, writing call.outputs[i].data. Throws fathom::Error on failure.
 void run_op(const std::shared_ptr<BackendInstance>& backend, OpCall& call);
 
+// A segment of several nodes over shared tensors, for what a backend does across nodes (fused
+// runs). Tensors are indexed by position; `roles[i]` is tensors[i]'s FATHOM_ROLE_*: INPUT and
+// WEIGHT tensors carry data, OUTPUT tensors are filled by run_segment, INTERNAL ones are the
+// backend's own.
+struct SegmentCall {
+  struct Node {
+    uint32_t op = 0;
+    std::vector<uint32_t> inputs, outputs;
+    std::vector<std::byte> attrs;
+  };
+  std::vector<OpTensor> tensors;
+  std::vector<uint32_t> roles;
+  std::vector<Node> nodes;
+
+  uint32_t add(OpTensor t, uint32_t role);  // returns the tensor's index
+};
+
+// Compiles `call` on `backend` (weights bound), runs it `runs` times (a second run of the same
+// shape may replay a captured graph) and fills the OUTPUT tensors' data from the last run.
+void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs = 1);
+
 fathom_tensor_desc make_desc(uint32_t dtype, std::vector<int64_t> shape, uint32_t layout = FATHOM_LAYOUT_DENSE);
 size_t desc_bytes(const fathom_tensor_desc& d);
 

@@ -7,9 +7,11 @@
 #include "fathom/sdk/op_signature.hpp"
 #include "fathom/sdk/tensor.hpp"
 #include "kernels/kernel_errors.h"
+#include "ops/fused.h"
 #include "ops/registry.h"
 #include "runtime/arena.h"
 #include "runtime/check.h"
+#include "runtime/fusion.h"
 
 namespace fathom::cuda {
 
@@ -27,6 +29,22 @@ const char* role_name(uint32_t role) {
     default: return "?";
   }
 }
+
+// A node's op descriptor and the storage it points into (vectors keep their data when moved).
+struct NodeBuild {
+  NodeBuild(const fathom_segment_node& node, uint32_t index, const std::vector<TensorInfo>& tensors)
+      : name(node.name ? node.name : "node #" + std::to_string(index)), ins(node.inputs, node.inputs + node.n_inputs),
+        outs(node.outputs, node.outputs + node.n_outputs) {
+    for (uint32_t i : ins) in_descs.push_back(tensors[i].desc);
+    for (uint32_t o : outs) out_descs.push_back(tensors[o].desc);
+    desc = {sizeof(fathom_op_desc), node.op, node.n_inputs, node.n_outputs, in_descs.data(), out_descs.data(),
+            node.attrs, node.attrs_size, 0};
+  }
+  std::string name;
+  std::vector<uint32_t> ins, outs;
+  std::vector<fathom_tensor_desc> in_descs, out_descs;
+  fathom_op_desc desc{};
+};
 
 }  // namespace
 
@@ -90,6 +108,15 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
       last[node.outputs[o]] = std::max<int64_t>(last[node.outputs[o]], n);
     }
   }
+  // A fused op runs in place of its run's last node: what the run reads must live until then.
+  const std::vector<Fusion> fusions = find_fusions(segment, tensors_);
+  for (const Fusion& f : fusions) {
+    for (uint32_t n = f.first; n <= f.last; ++n) {
+      for (uint32_t i = 0; i < segment.nodes[n].n_inputs; ++i) {
+        last[segment.nodes[n].inputs[i]] = std::max<int64_t>(last[segment.nodes[n].inputs[i]], f.last);
+      }
+    }
+  }
   std::vector<ArenaRequest> requests;
   std::vector<uint32_t> internal;
   const int64_t rows = std::max<int64_t>(max_tokens_, 1);
@@ -103,23 +130,37 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
   if (plan.total) arena_ = static_cast<std::byte*>(memory_.allocate(plan.total));
   for (size_t j = 0; j < internal.size(); ++j) tensors_[internal[j]].ptr = arena_ + plan.offsets[j];
 
-  // Ops.
+  // Ops: one per node, or one per fused run (built from its nodes' ops).
+  std::vector<NodeBuild> nodes;
+  nodes.reserve(segment.n_nodes);
+  for (uint32_t n = 0; n < segment.n_nodes; ++n) nodes.emplace_back(segment.nodes[n], n, tensors_);
+  auto op_build = [&](const NodeBuild& node) {
+    return OpBuild{device_, options_, node.desc, node.ins, node.outs, tensors_, max_tokens_, memory_, node.name};
+  };
+  auto build_op = [&](const NodeBuild& node) -> std::unique_ptr<Op> {
+    const OpEntry* entry = find_op(node.desc.op);
+    if (!entry) sdk::fail_unsupported("node '" + node.name + "': op " + std::to_string(node.desc.op) + " is not implemented by " FATHOM_GPU_BACKEND);
+    if (const char* why = sdk::check_signature(node.desc)) sdk::fail_unsupported("node '" + node.name + "': " + why);
+    const fathom_op_support s = entry->support(node.desc);
+    if (s.level == FATHOM_SUPPORT_NO) sdk::fail_unsupported("node '" + node.name + "': " + (s.reason ? s.reason : "not supported"));
+    return entry->make(op_build(node));
+  };
+  size_t next_fusion = 0;
   for (uint32_t n = 0; n < segment.n_nodes; ++n) {
-    const fathom_segment_node& node = segment.nodes[n];
-    const std::string name = node.name ? node.name : "node #" + std::to_string(n);
-    std::vector<uint32_t> ins(node.inputs, node.inputs + node.n_inputs), outs(node.outputs, node.outputs + node.n_outputs);
-    std::vector<fathom_tensor_desc> in_descs, out_descs;
-    for (uint32_t i : ins) in_descs.push_back(tensors_[i].desc);
-    for (uint32_t o : outs) out_descs.push_back(tensors_[o].desc);
-    fathom_op_desc desc{sizeof(fathom_op_desc), node.op, node.n_inputs, node.n_outputs, in_descs.data(), out_descs.data(),
-                        node.attrs, node.attrs_size, 0};
-    const OpEntry* entry = find_op(node.op);
-    if (!entry) sdk::fail_unsupported("node '" + name + "': op " + std::to_string(node.op) + " is not implemented by " FATHOM_GPU_BACKEND);
-    if (const char* why = sdk::check_signature(desc)) sdk::fail_unsupported("node '" + name + "': " + why);
-    const fathom_op_support s = entry->support(desc);
-    if (s.level == FATHOM_SUPPORT_NO) sdk::fail_unsupported("node '" + name + "': " + (s.reason ? s.reason : "not supported"));
-    OpBuild build{device_, options_, desc, ins, outs, tensors_, max_tokens_, memory_, name};
-    ops_.push_back(entry->make(build));
+    if (next_fusion < fusions.size() && fusions[next_fusion].first == n) {
+      const Fusion& f = fusions[next_fusion++];
+      std::vector<std::unique_ptr<Op>> parts;
+      for (uint32_t m = f.first; m <= f.last; ++m) parts.push_back(build_op(nodes[m]));
+      switch (f.kind) {
+        case FusionKind::swiglu_matmul:
+          ops_.push_back(make_swiglu_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2]),
+                                            std::move(parts)));
+          break;
+      }
+      n = f.last;
+    } else {
+      ops_.push_back(build_op(nodes[n]));
+    }
     workspace_bytes_ = std::max(workspace_bytes_, ops_.back()->workspace_bytes());
   }
   if (workspace_bytes_) workspace_ = static_cast<std::byte*>(memory_.allocate(workspace_bytes_));

@@ -258,7 +258,10 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->totalGlobalMem = kDeviceMemory;
   p->major = 9;
   p->minor = 0;
-  p->multiProcessorCount = 8;  // small, so that split decisions take their many-blocks branches in tests
+  // Small by default, so that split decisions take their many-blocks branches in tests;
+  // FATHOM_GPUSIM_SMS sets another count (132 for an H200, to see the launches it would get).
+  p->multiProcessorCount = 8;
+  if (const char* sms = std::getenv("FATHOM_GPUSIM_SMS"); sms && std::atoi(sms) > 0) p->multiProcessorCount = std::atoi(sms);
   p->l2CacheSize = 4 << 20;
   p->warpSize = FATHOM_GPUSIM_WARP;
   p->maxThreadsPerBlock = 1024;

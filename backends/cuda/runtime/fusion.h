@@ -1,0 +1,34 @@
+// Runs of consecutive nodes of a segment that this backend computes with one op instead of one
+// op per node. A decode step of a small MoE model is bound by how many kernels it launches as
+// much as by memory (each costs microseconds even replayed from a CUDA graph), so the
+// executable looks for the DeepSeek graph's recurring patterns and hands each to a fused op,
+// which keeps the per-node ops to fall back on where fusing does not pay (many rows).
+//
+// What makes a run fusable is checked here, on the segment alone: the patterns' intermediate
+// tensors must be internal and read by nothing else, since the fused op may never write them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "fathom/plugin_api.h"
+#include "ops/op.h"
+
+namespace fathom::cuda {
+
+enum class FusionKind {
+  // matmul(x, W_gate) -> g; matmul(x, W_up) -> u; silu_mul(g, u) -> y   (DeepSeek's dense MLP
+  // and shared experts): one gemv of both matrices with the SwiGLU epilogue.
+  swiglu_matmul,
+};
+
+struct Fusion {
+  FusionKind kind;
+  uint32_t first = 0, last = 0;  // node indices, inclusive; the fused op runs in place of `last`,
+                                 // so the executable keeps every input of the run alive until then
+};
+
+// The fusable runs, in node order, none overlapping.
+std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vector<TensorInfo>& tensors);
+
+}  // namespace fathom::cuda
