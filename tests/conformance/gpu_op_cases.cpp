@@ -5,6 +5,7 @@
 // router with more experts than warp lanes.
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "gpu_op_cases.h"
 
@@ -43,37 +44,46 @@ void add_block_scaled_matmuls(Draw& g, std::vector<OpCase>& cases) {
   }
 }
 
-void add_grouped_experts(Draw& g, std::vector<OpCase>& cases) {
-  // 40 tokens, top-3 of 8 experts (one never chosen): past the decode kernel's 16 rows.
-  for (uint32_t wdt : {BF16, F8}) {
-    const int64_t t = 40, d = 136, inter = 80, e = 8, k = 3;
-    std::vector<int32_t> ids(static_cast<size_t>(t * k));
-    for (int64_t i = 0; i < t; ++i) {
-      for (int64_t j = 0; j < k; ++j) ids[static_cast<size_t>(i * k + j)] = static_cast<int32_t>((i + 2 * j) % (e - 1));
-    }
-    OpCase c;
-    c.name = std::string("moe_experts_grouped_") + (wdt == F8 ? "fp8" : "bf16") + "_T40";
-    c.call.op = FATHOM_OP_MOE_EXPERTS;
-    c.call.inputs = {tensor(F32, {t, d}, g.as(F32, g.normal(static_cast<size_t>(t * d)))), tensor(I32, {t, k}, g.ints(ids)),
-                     tensor(F32, {t, k}, g.as(F32, g.normal(static_cast<size_t>(t * k), 0.5)))};
-    for (int64_t x = 0; x < e; ++x) {
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
-        if (wdt == F8) {
-          c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(static_cast<size_t>(rows * cols)), true,
-                                         FATHOM_LAYOUT_BLOCK_SCALED_128x128));
-          const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
-          c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(static_cast<size_t>(sr * sc)), true));
-        } else {
-          c.call.inputs.push_back(tensor(BF16, {rows, cols}, g.as(BF16, g.normal(static_cast<size_t>(rows * cols), 0.1)), true));
-        }
+// moe_experts over t tokens, top-k of e experts: token i's j-th choice is (i + 2j) mod (e - 1),
+// so expert e - 1 is never chosen.
+OpCase grouped_experts(Draw& g, const std::string& name, uint32_t wdt, int64_t t, int64_t d, int64_t inter, int64_t e,
+                       int64_t k) {
+  std::vector<int32_t> ids(static_cast<size_t>(t * k));
+  for (int64_t i = 0; i < t; ++i) {
+    for (int64_t j = 0; j < k; ++j) ids[static_cast<size_t>(i * k + j)] = static_cast<int32_t>((i + 2 * j) % (e - 1));
+  }
+  OpCase c;
+  c.name = name;
+  c.call.op = FATHOM_OP_MOE_EXPERTS;
+  c.call.inputs = {tensor(F32, {t, d}, g.as(F32, g.normal(static_cast<size_t>(t * d)))), tensor(I32, {t, k}, g.ints(ids)),
+                   tensor(F32, {t, k}, g.as(F32, g.normal(static_cast<size_t>(t * k), 0.5)))};
+  for (int64_t x = 0; x < e; ++x) {
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, d}, {inter, d}, {d, inter}}) {
+      if (wdt == F8) {
+        c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(static_cast<size_t>(rows * cols)), true,
+                                       FATHOM_LAYOUT_BLOCK_SCALED_128x128));
+        const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+        c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(static_cast<size_t>(sr * sc)), true));
+      } else {
+        c.call.inputs.push_back(tensor(BF16, {rows, cols}, g.as(BF16, g.normal(static_cast<size_t>(rows * cols), 0.1)), true));
       }
     }
-    c.call.outputs = {output(F32, {t, d})};
-    c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
-                                                        static_cast<int32_t>(d), static_cast<int32_t>(inter)});
-    c.tolerance = wdt == F8 ? 0.05 : tolerance_for(BF16, true);
-    cases.push_back(std::move(c));
   }
+  c.call.outputs = {output(F32, {t, d})};
+  c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
+                                                      static_cast<int32_t>(d), static_cast<int32_t>(inter)});
+  c.tolerance = wdt == F8 ? 0.05 : tolerance_for(BF16, true);
+  return c;
+}
+
+void add_grouped_experts(Draw& g, std::vector<OpCase>& cases) {
+  // 40 tokens, top-3 of 8 experts: past the decode kernel's 16 rows.
+  cases.push_back(grouped_experts(g, "moe_experts_grouped_bf16_T40", BF16, 40, 136, 80, 8, 3));
+  cases.push_back(grouped_experts(g, "moe_experts_grouped_fp8_T40", F8, 40, 136, 80, 8, 3));
+  // The GPU dispatch around its one-block kernel: 2100 pairs (past it: count, offsets, scatter
+  // kernels), and 300 experts (in it, with more experts than threads).
+  cases.push_back(grouped_experts(g, "moe_experts_dispatch_T700_top3", BF16, 700, 16, 8, 8, 3));
+  cases.push_back(grouped_experts(g, "moe_experts_dispatch_E300_T3_top6", BF16, 3, 16, 8, 300, 6));
 }
 
 void add_long_mla(Draw& g, std::vector<OpCase>& cases) {

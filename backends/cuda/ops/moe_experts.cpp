@@ -66,9 +66,10 @@ class MoeExpertsOp final : public Op {
     buf.route_weights = static_cast<const float*>(r.ptr(weights_));
     const int32_t* experts = static_cast<const int32_t*>(r.ptr(experts_));
 
-    FATHOM_CUDA_CHECK(cudaMemsetAsync(buf.counts, 0, static_cast<size_t>(attrs_.n_experts) * 4, r.stream));
     gpu::MoeDispatchArgs d{experts, t, attrs_.top_k, attrs_.n_experts, buf.counts, buf.offsets, buf.slot, buf.pair_ids,
                            r.error};
+    if (!gpu::moe_dispatch_in_one_block(d))
+      FATHOM_CUDA_CHECK(cudaMemsetAsync(buf.counts, 0, static_cast<size_t>(attrs_.n_experts) * 4, r.stream));
     gpu::launch_moe_dispatch(d, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_experts: dispatch");
     launch_exact_matmul(up_problem(t, buf), gemv_rows_, r, ws);
