@@ -57,6 +57,92 @@ SegmentCase swiglu(Draw& d, int64_t t, int64_t k, int64_t n, uint32_t wdt, bool 
   return c;
 }
 
+// add(a, b) -> h; rms_norm(h, w) -> x: a residual add and the norm after it. h is a segment
+// output (the residual stream, read by later segments) or internal; `a_dtype` other than f32 is
+// a look-alike the GPU backends leave unfused.
+SegmentCase add_rms_norm(Draw& d, int64_t t, int64_t width, bool h_is_output, uint32_t a_dtype = F32) {
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const size_t n = static_cast<size_t>(t * width);
+  const uint32_t a = s.add(tensor(a_dtype, {t, width}, d.as(a_dtype, d.normal(n))), FATHOM_ROLE_INPUT);
+  const uint32_t b = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
+  std::vector<float> wv = d.normal(static_cast<size_t>(width), 0.5);
+  const uint32_t w = s.add(tensor(BF16, {width}, d.as(BF16, wv), true), FATHOM_ROLE_WEIGHT);
+  const uint32_t h = s.add(output(F32, {t, width}), h_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t x = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs attrs{};
+  attrs.eps = 1e-6f;
+  s.nodes = {{FATHOM_OP_ADD, {a, b}, {h}, {}}, {FATHOM_OP_RMS_NORM, {h, w}, {x}, attrs_bytes(attrs)}};
+  c.name = "add_rms_norm_T" + std::to_string(t) + "_D" + std::to_string(width) + (h_is_output ? "_sum_output" : "") +
+           (a_dtype == BF16 ? "_bf16_operand" : "");
+  c.tolerance = tolerance_for(F32, true);
+  return c;
+}
+
+// slice(kv, begin, len) -> t; rms_norm(t) or rope_yarn(t) -> y: MLA's kv_a output split into the
+// latent (normalised) and the shared rope key (rotated). `t_read_twice`: t also feeds an add,
+// a look-alike the GPU backends leave unfused.
+SegmentCase sliced(Draw& d, bool rope, int64_t t, int64_t width, int64_t begin, int64_t len, bool t_read_twice = false) {
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t kv = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(static_cast<size_t>(t * width)))), FATHOM_ROLE_INPUT);
+  const uint32_t part = s.add(output(F32, {t, len}), FATHOM_ROLE_INTERNAL);
+  const uint32_t y = s.add(output(F32, {t, len}), FATHOM_ROLE_OUTPUT);
+  s.nodes.push_back({FATHOM_OP_SLICE, {kv}, {part}, attrs_bytes(fathom_slice_attrs{begin, len})});
+  if (rope) {
+    std::vector<int32_t> pos(static_cast<size_t>(t));
+    for (int64_t i = 0; i < t; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(3 + 37 * i);
+    const uint32_t positions = s.add(tensor(FATHOM_DTYPE_I32, {t}, d.ints(pos)), FATHOM_ROLE_INPUT);
+    fathom_rope_attrs a{};
+    a.head_dim = static_cast<int32_t>(len);
+    a.rope_dim = static_cast<int32_t>(len);
+    a.theta = 10000.f;
+    a.yarn_factor = 40.f;
+    a.original_max_positions = 4096;
+    a.beta_fast = 32.f;
+    a.beta_slow = 1.f;
+    a.amplitude = 1.f;
+    s.nodes.push_back({FATHOM_OP_ROPE_YARN, {part, positions}, {y}, attrs_bytes(a)});
+  } else {
+    const uint32_t w = s.add(tensor(BF16, {len}, d.as(BF16, d.normal(static_cast<size_t>(len), 0.5)), true), FATHOM_ROLE_WEIGHT);
+    fathom_rms_norm_attrs a{};
+    a.eps = 1e-6f;
+    s.nodes.push_back({FATHOM_OP_RMS_NORM, {part, w}, {y}, attrs_bytes(a)});
+  }
+  if (t_read_twice) {
+    const uint32_t doubled = s.add(output(F32, {t, len}), FATHOM_ROLE_OUTPUT);
+    s.nodes.push_back({FATHOM_OP_ADD, {part, part}, {doubled}, {}});
+  }
+  c.name = std::string("slice_then_") + (rope ? "rope" : "rms_norm") + "_T" + std::to_string(t) + "_W" + std::to_string(width) +
+           "_from" + std::to_string(begin) + "_len" + std::to_string(len) + (t_read_twice ? "_slice_read_twice" : "");
+  c.tolerance = tolerance_for(F32, true);
+  return c;
+}
+
+// add(y, s) -> f; add(h, f) (or add(f, h)) -> h'; rms_norm(h') -> x: the MoE block's output, its
+// residual add and the next norm. `f_is_output`: f is read outside (a look-alike).
+SegmentCase add_add_rms_norm(Draw& d, int64_t t, int64_t width, bool f_first, bool f_is_output = false) {
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const size_t n = static_cast<size_t>(t * width);
+  const uint32_t y = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
+  const uint32_t sh = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
+  const uint32_t h = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n, 3.0))), FATHOM_ROLE_INPUT);
+  const uint32_t w = s.add(tensor(BF16, {width}, d.as(BF16, d.normal(static_cast<size_t>(width), 0.5)), true), FATHOM_ROLE_WEIGHT);
+  const uint32_t f = s.add(output(F32, {t, width}), f_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t h2 = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
+  const uint32_t x = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs attrs{};
+  attrs.eps = 1e-6f;
+  s.nodes = {{FATHOM_OP_ADD, {y, sh}, {f}, {}},
+             {FATHOM_OP_ADD, f_first ? std::vector<uint32_t>{f, h} : std::vector<uint32_t>{h, f}, {h2}, {}},
+             {FATHOM_OP_RMS_NORM, {h2, w}, {x}, attrs_bytes(attrs)}};
+  c.name = "add_add_rms_norm_T" + std::to_string(t) + "_D" + std::to_string(width) + (f_first ? "_inner_sum_first" : "") +
+           (f_is_output ? "_inner_sum_output" : "");
+  c.tolerance = tolerance_for(F32, true);
+  return c;
+}
+
 uint64_t seed() { return case_seed(); }
 
 const std::vector<SegmentCase>& cases() {
@@ -69,6 +155,18 @@ const std::vector<SegmentCase>& cases() {
     v.push_back(swiglu(d, 1, 203, 37, F32));
     for (int64_t t : {1, 20}) v.push_back(swiglu(d, t, 384, 200, F8));
     v.push_back(swiglu(d, 1, 300, 100, BF16, true));
+    for (int64_t t : {1, 7, 40}) v.push_back(add_rms_norm(d, t, 700, t != 7));
+    v.push_back(add_rms_norm(d, 3, 300, true, BF16));
+    v.push_back(add_add_rms_norm(d, 1, 700, false));
+    v.push_back(add_add_rms_norm(d, 5, 300, true));
+    v.push_back(add_add_rms_norm(d, 2, 300, false, true));
+    // V2-Lite's kv_a rows: 512 latent columns, then 64 rope-key columns.
+    for (int64_t t : {1, 6}) {
+      v.push_back(sliced(d, false, t, 576, 0, 512));
+      v.push_back(sliced(d, true, t, 576, 512, 64));
+    }
+    v.push_back(sliced(d, false, 2, 300, 40, 200, true));
+    v.push_back(sliced(d, true, 2, 300, 100, 32, true));
     return v;
   }();
   return all;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Counts the GPU kernels one decode step launches, by kernel, on the GPU simulator.
+"""Counts the GPU kernels one decode step launches, by kernel, on the GPU simulator (and its
+asynchronous copies and memsets).
 
 A batch-1 decode step of a small MoE model is bound by kernel launches as much as by memory:
 even replayed from a CUDA graph, every kernel costs a few microseconds before the next one can
@@ -24,6 +25,7 @@ import sys
 import tempfile
 
 TRACE_LINE = re.compile(r"^gpusim: (.+?) grid \(")
+ASYNC_LINE = re.compile(r"^gpusim: (cudaMemsetAsync|cudaMemcpyAsync|cudaMemcpy2DAsync) ")
 
 
 def kernel_counts(fathom, model, config, batch, gen_tokens, sms):
@@ -39,6 +41,9 @@ def kernel_counts(fathom, model, config, batch, gen_tokens, sms):
         if m:
             # gemv_kernel<F, TM, kDual>: the template's spelling, not its arguments.
             counts[re.sub(r"\s+", " ", m.group(1))] += 1
+        m = ASYNC_LINE.match(line)
+        if m:
+            counts[f"({m.group(1)})"] += 1
     return counts
 
 
@@ -72,7 +77,10 @@ def main():
     print("| kernel | launches |\n|---|---:|")
     for name, n in sorted(step.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"| `{name}` | {n} |")
-    print(f"| **total** | **{sum(step.values())}** |")
+    kernels = sum(n for name, n in step.items() if not name.startswith("("))
+    print(f"| **kernels** | **{kernels}** |")
+    print(f"| copies and memsets (in parentheses above; host copies are the step's inputs and logits) | "
+          f"{sum(step.values()) - kernels} |")
 
 
 if __name__ == "__main__":

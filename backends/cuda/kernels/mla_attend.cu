@@ -174,8 +174,7 @@ void launch_mla_attention(const MlaArgs& args, cudaStream_t stream) {
   float* q_abs = args.workspace;
   float* o_lat = q_abs + q_abs_floats(args.shape, args.tokens);
   float* partial = o_lat + q_abs_floats(args.shape, args.tokens);
-  launch_mla_write_cache(args, stream);
-  launch_mla_absorb_q(args, q_abs, stream);
+  launch_mla_absorb_q(args, q_abs, stream);  // writes the cache too
   launch_mla_attend(args, q_abs, partial, stream);
   launch_mla_combine(args, partial, o_lat, stream);
   launch_mla_project_out(args, o_lat, stream);

@@ -1,6 +1,7 @@
 // Multi-head latent attention over the latent cache (DeepSeek-V2/V3 MLA), in the absorbed form:
 //
-//   1. mla_write_cache:  cache[slot_t][pos_t] = [latent_t ; k_pe_t] for every token first;
+//   1. write the cache:  cache[slot_t][pos_t] = [latent_t ; k_pe_t] for every token first
+//                        (done by the kernel of step 2: one launch less per layer);
 //   2. mla_absorb_q:     q_abs[t][h][c] = Σ_j q_nope[t][h][j] · W_UK[h][j][c];
 //   3. mla_attend:       per token and head, softmax over cache[slot_t][0 ..= pos_t] of
 //                        (q_abs · c_s + q_pe · k_pe_s) · scale, and o_lat = Σ_s p_s c_s; the
@@ -58,7 +59,7 @@ size_t mla_workspace_floats(const MlaShape& shape, int64_t max_tokens, int sm_co
 void launch_mla_attention(const MlaArgs& args, cudaStream_t stream);
 
 // The parts, for the benchmark (the decode bandwidth of mla_attend alone).
-void launch_mla_write_cache(const MlaArgs& args, cudaStream_t stream);
+// absorb_q also writes the tokens' cache rows (step 1).
 void launch_mla_absorb_q(const MlaArgs& args, float* q_abs, cudaStream_t stream);
 void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, cudaStream_t stream);
 void launch_mla_combine(const MlaArgs& args, const float* partial, float* o_lat, cudaStream_t stream);

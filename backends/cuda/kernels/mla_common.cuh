@@ -31,4 +31,29 @@ FATHOM_DEVICE float cache_load(const Cache* c, int64_t i) {
   }
 }
 
+// Step 1 of MLA: tokens t0 .. t0 + tokens - 1 put their [latent ; k_pe] into
+// cache[slot][position], with the block's threads along the row. It runs inside absorb_q (step
+// 2, whose first column block of the first head does it) rather than as a kernel of its own:
+// only attend (step 3, the next kernel) reads the cache, and so every token's row is there before
+// any token attends (tokens of one sequence in one batch see each other causally).
+FATHOM_DEVICE void write_cache_rows(const MlaArgs& a, int64_t t0, int tokens) {
+  const int64_t row = a.shape.rank + a.shape.rope;
+  for (int tt = 0; tt < tokens; ++tt) {
+    const int64_t t = t0 + tt;
+    if (!cache_index_ok(a, t)) {
+      if (threadIdx.x == 0) report_error(a.error, kErrCacheIndex);
+      continue;
+    }
+    const int64_t at = (int64_t{a.slots[t]} * a.shape.max_len + a.positions[t]) * row;
+    for (int64_t i = threadIdx.x; i < row; i += blockDim.x) {
+      const float v = i < a.shape.rank ? a.latent[t * a.shape.rank + i] : a.k_pe[t * a.shape.rope + (i - a.shape.rank)];
+      if (a.cache_dtype == FATHOM_DTYPE_BF16) {
+        static_cast<uint16_t*>(a.cache)[at + i] = f32_to_bf16(v);
+      } else {
+        static_cast<float*>(a.cache)[at + i] = v;
+      }
+    }
+  }
+}
+
 }  // namespace fathom::gpu::mla_detail

@@ -1,4 +1,5 @@
-// Steps 2 and 5 of MLA: the per-head products with kv_b's two halves.
+// Steps 2 and 5 of MLA: the per-head products with kv_b's two halves (step 1, the cache write,
+// rides along with step 2).
 //   W_UK[h][j][c] = kv_b[h·(dn+dv) + j][c]       (j < dn)
 //   W_UV[h][j][c] = kv_b[h·(dn+dv) + dn + j][c]  (j < dv)
 // Both read the weights as stored and share them among kTokensPerBlock tokens.
@@ -21,6 +22,7 @@ __global__ void __launch_bounds__(kAbsorbThreads) absorb_q_kernel(MlaArgs a, flo
   const int h = blockIdx.y;
   const int64_t t0 = int64_t{blockIdx.z} * kTokensPerBlock;
   const int tokens = static_cast<int>(dmin<int64_t>(kTokensPerBlock, a.tokens - t0));
+  if (blockIdx.x == 0 && h == 0) write_cache_rows(a, t0, tokens);  // step 1 (mla_common.cuh)
   const int64_t q_row = int64_t{s.heads} * (s.nope + s.rope);
   for (int i = threadIdx.x; i < kTokensPerBlock * s.nope; i += kAbsorbThreads) {
     const int tt = i / s.nope, j = i % s.nope;

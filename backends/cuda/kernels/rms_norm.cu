@@ -11,16 +11,23 @@ constexpr int kThreads = 256;
 // models (<= 7168 f32) stay in L1/L2 between the two passes.
 __global__ void rms_norm_kernel(RmsNormArgs a) {
   __shared__ double scratch[kThreads / 32];
-  const int64_t base = blockIdx.x * a.width;
+  const int64_t base = blockIdx.x * a.width, x_base = blockIdx.x * (a.x_ld ? a.x_ld : a.width);
   double sum_sq = 0;
   for (int64_t d = threadIdx.x; d < a.width; d += kThreads) {
-    const double v = load_f32(a.x, a.x_dtype, base + d);
+    float x = load_f32(a.x, a.x_dtype, x_base + d);
+    if (a.residual) {
+      x += a.residual2 ? a.residual[base + d] + a.residual2[base + d] : a.residual[base + d];
+      a.sum[base + d] = x;
+    }
+    const double v = x;
     sum_sq += v * v;
   }
   sum_sq = block_sum(sum_sq, scratch);
   const float inv_rms = static_cast<float>(1.0 / sqrt(sum_sq / static_cast<double>(a.width) + a.eps));
   for (int64_t d = threadIdx.x; d < a.width; d += kThreads) {
-    const float normed = load_f32(a.x, a.x_dtype, base + d) * inv_rms;
+    // The sum was written by this same thread above.
+    const float x = a.residual ? a.sum[base + d] : load_f32(a.x, a.x_dtype, x_base + d);
+    const float normed = x * inv_rms;
     store_f32(a.out, a.out_dtype, base + d, normed * load_f32(a.w, a.w_dtype, d));
   }
 }

@@ -1,5 +1,10 @@
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * w, with the reference's rounding steps:
 // the mean of squares in f64, 1/rms rounded to f32, x * (1/rms) in f32, then * w in f32.
+//
+// With `residual` set (the add_rms_norm fusion: a residual add and the norm that reads its sum),
+// x is first replaced by the f32 sum x + residual, which is also written to `sum`: the same
+// values the add and rms_norm kernels give one after the other, in one pass over the row. With
+// `residual2` too, the sum is x + (residual + residual2), the inner sum rounded first (two adds).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +20,10 @@ struct RmsNormArgs {
   uint32_t x_dtype, w_dtype, out_dtype;
   int64_t rows, width;
   float eps;
+  const float* residual = nullptr;  // f32 [rows][width], or null
+  const float* residual2 = nullptr;  // f32 [rows][width], or null; only with residual
+  float* sum = nullptr;             // f32 [rows][width] when residual is set
+  int64_t x_ld = 0;                 // x's row stride in elements (a slice of wider rows); 0: width
 };
 
 void launch_rms_norm(const RmsNormArgs& args, cudaStream_t stream);

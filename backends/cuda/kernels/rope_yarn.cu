@@ -11,12 +11,12 @@ constexpr int kThreads = 256;
 // rotated pair writes both, the second skips, everything else is copied.
 __global__ void rope_kernel(RopeArgs a) {
   const int64_t t = blockIdx.x;
-  const int64_t base = t * a.width;
+  const int64_t base = t * a.width, x_base = t * (a.x_ld ? a.x_ld : a.width);
   const float pos = static_cast<float>(a.positions[t]);
   for (int64_t e = threadIdx.x; e < a.width; e += kThreads) {
     const int32_t in_head = static_cast<int32_t>(e % a.head_dim) - a.rope_offset;
     if (in_head < 0 || in_head >= a.rope_dim) {
-      store_f32(a.out, a.out_dtype, base + e, load_f32(a.x, a.x_dtype, base + e));
+      store_f32(a.out, a.out_dtype, base + e, load_f32(a.x, a.x_dtype, x_base + e));
       continue;
     }
     if (in_head & 1) continue;  // written with its partner
@@ -25,7 +25,7 @@ __global__ void rope_kernel(RopeArgs a) {
     sincos(static_cast<double>(angle), &s, &c);
     c *= a.amplitude;
     s *= a.amplitude;
-    const double x0 = load_f32(a.x, a.x_dtype, base + e), x1 = load_f32(a.x, a.x_dtype, base + e + 1);
+    const double x0 = load_f32(a.x, a.x_dtype, x_base + e), x1 = load_f32(a.x, a.x_dtype, x_base + e + 1);
     store_f32(a.out, a.out_dtype, base + e, static_cast<float>(x0 * c - x1 * s));
     store_f32(a.out, a.out_dtype, base + e + 1, static_cast<float>(x0 * s + x1 * c));
   }

@@ -23,6 +23,7 @@ struct RopeArgs {
   int64_t rows, width;  // width = heads * head_dim
   int32_t head_dim, rope_offset, rope_dim;
   float amplitude;
+  int64_t x_ld = 0;  // x's row stride in elements (a slice of wider rows); 0: width
 };
 
 void launch_rope_yarn(const RopeArgs& args, cudaStream_t stream);

@@ -1,16 +1,27 @@
-// Ops that compute a run of nodes at once (see runtime/fusion.h). Each is given the ops of its
-// nodes, built as usual, and runs them in order where fusing does not apply.
+// Ops that compute a run of nodes at once (see runtime/fusion.h). One that does not always pay
+// is given the ops of its nodes, built as usual, and runs them in order where fusing does not.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "ops/op.h"
+#include "ops/util.h"
 
 namespace fathom::cuda {
 
 // FusionKind::swiglu_matmul: the builds of the gate matmul, the up matmul and the silu_mul.
 std::unique_ptr<Op> make_swiglu_matmul(const OpBuild& gate, const OpBuild& up, const OpBuild& act,
                                        std::vector<std::unique_ptr<Op>> parts);
+
+// FusionKind::add_rms_norm: the builds of the add and the rms_norm (always fused: no parts).
+std::unique_ptr<Op> make_add_rms_norm(const OpBuild& add, const OpBuild& norm);
+// FusionKind::add_add_rms_norm: the inner add's build first.
+std::unique_ptr<Op> make_add_add_rms_norm(const OpBuild& inner, const OpBuild& add, const OpBuild& norm);
+
+// FusionKind::sliced_rms_norm and sliced_rope: the op of the node after the slice, reading the
+// slice's source (ops/rms_norm.cpp, ops/rope_yarn.cpp).
+std::unique_ptr<Op> make_sliced_rms_norm(const OpBuild& norm, const SliceSource& source);
+std::unique_ptr<Op> make_sliced_rope(const OpBuild& rope, const SliceSource& source);
 
 }  // namespace fathom::cuda

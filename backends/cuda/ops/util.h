@@ -71,6 +71,15 @@ struct MatrixInput {
   }
 };
 
+// Where an op reads its input when a slice node before it is fused away (runtime/fusion.h): the
+// slice's source tensor (f32 rows of `ld` elements) from column `begin`.
+struct SliceSource {
+  uint32_t tensor = 0;
+  int64_t begin = 0, ld = 0;
+
+  const float* ptr(const OpRun& r) const { return static_cast<const float*>(r.ptr(tensor)) + begin; }
+};
+
 // Views a node's attrs struct; fields beyond what the host sent stay zero.
 template <typename A>
 A attrs_of(const fathom_op_desc& d) {

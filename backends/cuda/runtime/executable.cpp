@@ -156,6 +156,22 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
           ops_.push_back(make_swiglu_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2]),
                                             std::move(parts)));
           break;
+        // The parts of the runs below were built to check the nodes, and are not needed.
+        case FusionKind::add_rms_norm:
+          ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));
+          break;
+        case FusionKind::add_add_rms_norm:
+          ops_.push_back(make_add_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2])));
+          break;
+        case FusionKind::sliced_rms_norm:
+        case FusionKind::sliced_rope: {
+          const NodeBuild& slice = nodes[n];
+          const auto range = attrs_of<fathom_slice_attrs>(slice.desc);
+          const SliceSource source{slice.ins[0], range.begin, slice.in_descs[0].shape[1]};
+          ops_.push_back(f.kind == FusionKind::sliced_rope ? make_sliced_rope(op_build(nodes[n + 1]), source)
+                                                           : make_sliced_rms_norm(op_build(nodes[n + 1]), source));
+          break;
+        }
       }
       n = f.last;
     } else {

@@ -1,6 +1,7 @@
 #include "runtime/fusion.h"
 
 #include <cstring>
+#include <optional>
 
 namespace fathom::cuda {
 
@@ -46,6 +47,46 @@ class Matcher {
     return true;
   }
 
+  // add, rms_norm at nodes n, n+1 (see FusionKind::add_rms_norm).
+  bool add_rms_norm_at(uint32_t n) const {
+    if (n + 1 >= s_.n_nodes) return false;
+    const fathom_segment_node &add = s_.nodes[n], &norm = s_.nodes[n + 1];
+    if (add.op != FATHOM_OP_ADD || norm.op != FATHOM_OP_RMS_NORM) return false;
+    if (add.n_inputs != 2 || add.n_outputs != 1 || norm.n_inputs != 2 || norm.n_outputs != 1) return false;
+    if (norm.inputs[0] != add.outputs[0]) return false;
+    const fathom_tensor_desc& h = desc(add.outputs[0]);
+    if (h.rank != 2) return false;
+    for (uint32_t t : {add.inputs[0], add.inputs[1], add.outputs[0]}) {
+      if (!same_desc(desc(t), h) || desc(t).dtype != FATHOM_DTYPE_F32) return false;
+    }
+    return true;
+  }
+
+  // add whose sum only the add_rms_norm run at n+1 reads (see FusionKind::add_add_rms_norm).
+  bool add_add_rms_norm_at(uint32_t n) const {
+    if (!add_rms_norm_at(n + 1)) return false;
+    const fathom_segment_node &inner = s_.nodes[n], &add = s_.nodes[n + 1];
+    if (inner.op != FATHOM_OP_ADD || inner.n_inputs != 2 || inner.n_outputs != 1) return false;
+    const uint32_t f = inner.outputs[0];
+    if (!private_intermediate(f) || (add.inputs[0] == f) == (add.inputs[1] == f)) return false;
+    for (uint32_t t : {inner.inputs[0], inner.inputs[1], f}) {
+      if (!same_desc(desc(t), desc(add.outputs[0]))) return false;
+    }
+    return true;
+  }
+
+  // slice, then rms_norm or rope_yarn of the slice at nodes n, n+1: the kind, or nothing.
+  std::optional<FusionKind> sliced_at(uint32_t n) const {
+    if (n + 1 >= s_.n_nodes) return std::nullopt;
+    const fathom_segment_node &slice = s_.nodes[n], &next = s_.nodes[n + 1];
+    if (slice.op != FATHOM_OP_SLICE || slice.n_inputs != 1 || slice.n_outputs != 1) return std::nullopt;
+    if (next.op != FATHOM_OP_RMS_NORM && next.op != FATHOM_OP_ROPE_YARN) return std::nullopt;
+    if (next.n_inputs != 2 || next.inputs[0] != slice.outputs[0] || !private_intermediate(slice.outputs[0])) return std::nullopt;
+    const fathom_tensor_desc &src = desc(slice.inputs[0]), &t = desc(slice.outputs[0]);
+    if (src.rank != 2 || t.rank != 2 || src.dtype != FATHOM_DTYPE_F32 || t.dtype != FATHOM_DTYPE_F32) return std::nullopt;
+    return next.op == FATHOM_OP_RMS_NORM ? FusionKind::sliced_rms_norm : FusionKind::sliced_rope;
+  }
+
  private:
   const fathom_tensor_desc& desc(uint32_t t) const { return tensors_[t].desc; }
 
@@ -68,6 +109,15 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
     if (match.swiglu_at(n)) {
       found.push_back({FusionKind::swiglu_matmul, n, n + 2});
       n += 3;
+    } else if (match.add_add_rms_norm_at(n)) {
+      found.push_back({FusionKind::add_add_rms_norm, n, n + 2});
+      n += 3;
+    } else if (match.add_rms_norm_at(n)) {
+      found.push_back({FusionKind::add_rms_norm, n, n + 1});
+      n += 2;
+    } else if (const std::optional<FusionKind> kind = match.sliced_at(n)) {
+      found.push_back({*kind, n, n + 1});
+      n += 2;
     } else {
       ++n;
     }

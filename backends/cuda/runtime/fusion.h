@@ -20,6 +20,18 @@ enum class FusionKind {
   // matmul(x, W_gate) -> g; matmul(x, W_up) -> u; silu_mul(g, u) -> y   (DeepSeek's dense MLP
   // and shared experts): one gemv of both matrices with the SwiGLU epilogue.
   swiglu_matmul,
+  // add(a, b) -> h; rms_norm(h, w) -> x   (a residual add and the next layer's or sublayer's
+  // norm): one kernel writes h and x. h may be read elsewhere (it is the residual stream).
+  add_rms_norm,
+  // add(y, s) -> f; add(h, f) -> h'; rms_norm(h') -> x   (the routed experts' output plus the
+  // shared experts', then the residual add and the next norm): the same kernel, summing three.
+  // f must be read by nothing else.
+  add_add_rms_norm,
+  // slice(src, begin, len) -> t; rms_norm(t, w) or rope_yarn(t, pos) -> y   (MLA's kv_a output:
+  // the latent to its norm, the shared rope key to its rotation): the op reads t's columns of
+  // src in place, and the copy is not made.
+  sliced_rms_norm,
+  sliced_rope,
 };
 
 struct Fusion {

@@ -150,7 +150,8 @@ cudaError_t check_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   return fail(cudaErrorInvalidValue, why);
 }
 
-// FATHOM_GPUSIM_TRACE=1: one line per kernel run on stderr (geometry, time, failure).
+// FATHOM_GPUSIM_TRACE=1: one line per kernel run on stderr (geometry, time, failure), and per
+// asynchronous copy or memset when it runs.
 bool trace() {
   static const bool on = std::getenv("FATHOM_GPUSIM_TRACE") != nullptr;
   return on;
@@ -352,6 +353,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
     return e;
   }
   return enqueue(stream, [=] {
+    if (trace()) std::fprintf(stderr, "gpusim: cudaMemcpyAsync %zu bytes\n", bytes);
     if (bytes) std::memmove(dst, src, bytes);
   });
 }
@@ -367,6 +369,7 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
                                        static_cast<const char*>(src) + spitch * (height - 1), width, kind, captured))
     return e;
   return enqueue(stream, [=] {
+    if (trace()) std::fprintf(stderr, "gpusim: cudaMemcpy2DAsync %zu x %zu bytes\n", height, width);
     for (size_t r = 0; r < height; ++r)
       std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
   });
@@ -375,7 +378,10 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
   if (bytes && !device_contains(ptr, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemsetAsync of " + std::to_string(bytes) + " bytes outside a device allocation");
-  return enqueue(stream, [=] { std::memset(ptr, value, bytes); });
+  return enqueue(stream, [=] {
+    if (trace()) std::fprintf(stderr, "gpusim: cudaMemsetAsync %zu bytes\n", bytes);
+    std::memset(ptr, value, bytes);
+  });
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
