@@ -70,7 +70,7 @@ fi
 log "environment: $(grep -c . "$OUT/env.log") lines in env.log"
 
 log "op conformance (cuda vs reference)"
-timeout 120 "$BUNDLE/bin/conformance_tests" --gtest_filter='EveryBackend/OpConformance.*/cuda_*:CudaCodec.*' \
+timeout 120 "$BUNDLE/bin/conformance_tests" --gtest_filter='EveryBackend/OpConformance.*/cuda_*:EveryBackend/SegmentConformance.*/cuda_*:CudaCodec.*' \
   > "$OUT/conformance.log" 2>&1
 conf_rc=$?
 log "golden fixtures on cuda"
@@ -95,7 +95,7 @@ summary() {  # name, exit status, log
   echo
   echo "| suite | exit | passed | failed | skipped |"
   echo "|---|---|---|---|---|"
-  summary "op conformance, cuda vs reference" "$conf_rc" "$OUT/conformance.log"
+  summary "op and segment conformance, cuda vs reference" "$conf_rc" "$OUT/conformance.log"
   summary "golden fixtures, backends = [\"cuda\"]" "$golden_rc" "$OUT/golden.log"
   summary "engine, MTP speculation on cuda" "$engine_rc" "$OUT/engine.log"
   echo
