@@ -198,20 +198,10 @@ TEST_P(SegmentConformance, MatchesReference) {
   }
 }
 
-std::vector<std::tuple<std::string, size_t>> params() {
-  std::vector<std::tuple<std::string, size_t>> p;
-  for (const auto& name : other_backend_names()) {
-    for (size_t i = 0; i < cases().size(); ++i) p.emplace_back(name, i);
-  }
-  return p;
-}
+std::vector<std::tuple<std::string, size_t>> params() { return backend_case_params(cases().size()); }
 
 std::string param_name(const ::testing::TestParamInfo<std::tuple<std::string, size_t>>& info) {
-  std::string s = std::get<0>(info.param) + "_" + cases().at(std::get<1>(info.param)).name;
-  for (char& ch : s) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return s;
+  return backend_case_name(std::get<0>(info.param), cases().at(std::get<1>(info.param)).name);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryBackend, SegmentConformance, ::testing::ValuesIn(params()), param_name);

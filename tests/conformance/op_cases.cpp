@@ -1,6 +1,7 @@
 #include "op_cases.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "fathom/core/dtype.h"
+#include "plugin_fixture.h"
 
 namespace fathom::test {
 
@@ -474,5 +476,21 @@ std::vector<float> as_f32(const OpTensor& t) {
                                        << first.str();
 }
 
+
+std::vector<std::tuple<std::string, size_t>> backend_case_params(size_t n_cases) {
+  std::vector<std::tuple<std::string, size_t>> p;
+  for (const auto& name : other_backend_names()) {
+    for (size_t i = 0; i < n_cases; ++i) p.emplace_back(name, i);
+  }
+  return p;
+}
+
+std::string backend_case_name(const std::string& backend, const std::string& case_name) {
+  std::string s = backend + "_" + case_name;
+  for (char& ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return s;
+}
 
 }  // namespace fathom::test

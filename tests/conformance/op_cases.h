@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,13 @@ uint64_t case_seed();
 // got within tolerance × max|ref| of ref, element by element (NaN only where ref has NaN); on
 // failure says where and by how much.
 ::testing::AssertionResult close_to_reference(const OpTensor& got, const OpTensor& ref, double tolerance);
+
+// gtest parameters of a suite run on every plugin of the build but the reference: each other
+// backend's name with each case index below n_cases.
+std::vector<std::tuple<std::string, size_t>> backend_case_params(size_t n_cases);
+// The test name for a case on a backend: "<backend>_<case>", anything but letters and digits
+// turned to '_' (what gtest allows).
+std::string backend_case_name(const std::string& backend, const std::string& case_name);
 
 // Tolerance for an op whose least precise tensor has `dtype` (machine epsilon × a margin
 // for reassociation; matmul-like reductions get more).

@@ -70,6 +70,31 @@ struct WeightFormat<WFmt::e5m2> {
   static FATHOM_DEVICE float decode(uint8_t v) { return e5m2_to_f32(v); }
 };
 
+// The rows and weight matrices a matrix kernel's block works on for group g: a grouped
+// problem's expert g (rows [begin, begin + count) of the sorted pairs, kMats matrices: gate and
+// up for swiglu), or a dense problem's only group.
+template <int kMats>
+struct GroupSlice {
+  int64_t begin = 0, count = 0;
+  MatrixRef mats[kMats];
+};
+
+template <int kMats>
+FATHOM_DEVICE GroupSlice<kMats> group_slice(const MatmulProblem& p, int g) {
+  GroupSlice<kMats> s;
+  if (grouped(p)) {
+    s.begin = p.group_offsets[g];
+    s.count = p.group_counts[g];
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) s.mats[i] = p.matrices[g * kMats + i];
+  } else {
+    s.count = p.rows;
+#pragma unroll
+    for (int i = 0; i < kMats; ++i) s.mats[i] = p.w[i];
+  }
+  return s;
+}
+
 // Element (r, c) of a weight matrix [rows][cols], dequantised: see MatrixRef (matmul_problem.cuh)
 // for the scale indexing.
 template <WFmt F>

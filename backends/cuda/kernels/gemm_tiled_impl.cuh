@@ -44,18 +44,9 @@ __global__ void __launch_bounds__(kThreads) gemm_tiled_kernel(const MatmulProble
   __shared__ int64_t xrow[kBM], yrow[kBM];
 
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int g = blockIdx.y;
-  int64_t r_begin = 0, r_count = p.rows;
-  MatrixRef mats[kMats];
-  if (grouped(p)) {
-    r_count = p.group_counts[g];
-    r_begin = p.group_offsets[g];
-#pragma unroll
-    for (int i = 0; i < kMats; ++i) mats[i] = p.matrices[g * kMats + i];
-  } else {
-#pragma unroll
-    for (int i = 0; i < kMats; ++i) mats[i] = p.w[i];
-  }
+  const GroupSlice<kMats> group = group_slice<kMats>(p, blockIdx.y);
+  const int64_t r_begin = group.begin, r_count = group.count;
+  const MatrixRef* mats = group.mats;
   const int64_t n0 = int64_t{blockIdx.x} * kBN;
   // Staging assignment: thread loads 4 consecutive k of one row of each operand.
   const int ld_row = tid / 4, ld_k = (tid % 4) * 4;

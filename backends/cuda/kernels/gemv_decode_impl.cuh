@@ -46,19 +46,10 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
 
   const MatmulProblem& p = params.p;
   const int lane = threadIdx.x % W, warp = threadIdx.x / W, warps = blockDim.x / W;
-  const int g = blockIdx.y;
-  int64_t r_begin = 0, r_count = p.rows;
-  MatrixRef mats[kMats];
-  if (grouped(p)) {
-    r_count = p.group_counts[g];
-    if (r_count == 0) return;  // an expert no token chose: its weights are never read
-    r_begin = p.group_offsets[g];
-#pragma unroll
-    for (int i = 0; i < kMats; ++i) mats[i] = p.matrices[g * kMats + i];
-  } else {
-#pragma unroll
-    for (int i = 0; i < kMats; ++i) mats[i] = p.w[i];
-  }
+  const GroupSlice<kMats> group = group_slice<kMats>(p, blockIdx.y);
+  if (group.count == 0) return;  // an expert no token chose: its weights are never read
+  const int64_t r_begin = group.begin, r_count = group.count;
+  const MatrixRef* mats = group.mats;
   const int64_t n0 = int64_t{blockIdx.x} * R;
   const int64_t chunks = (p.k + kChunk - 1) / kChunk;
   const float* x = static_cast<const float*>(p.x);

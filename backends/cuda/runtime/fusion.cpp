@@ -1,6 +1,5 @@
 #include "runtime/fusion.h"
 
-#include <cstring>
 #include <optional>
 
 namespace fathom::cuda {
