@@ -74,18 +74,18 @@ TensorId DeepSeekBlocks::attention(TensorId x, int64_t layer, const std::string&
   const int64_t heads = spec_.num_attention_heads, dn = spec_.qk_nope_head_dim, dr = spec_.qk_rope_head_dim;
   const int64_t c = spec_.kv_lora_rank;
 
-  TensorId q;
+  // The two products of x come first and next to each other, so that a backend can stream both
+  // weight matrices in one pass over x (the CUDA backend's stacked_matmul fusion).
+  const std::string q_first = spec_.has_q_lora() ? ".q_a_proj" : ".q_proj";
+  TensorId q = linear(x, p + q_first, n + q_first);
+  // kv_a output: the latent first, the shared rope key last (spec §2.4 layout facts).
+  TensorId kva = linear(x, p + ".kv_a_proj_with_mqa", n + ".kv_a_proj_with_mqa");
   if (spec_.has_q_lora()) {
-    TensorId qa = linear(x, p + ".q_a_proj", n + ".q_a_proj");
-    qa = rms_norm(qa, p + ".q_a_layernorm.weight", n + ".q_a_layernorm");
-    q = linear(qa, p + ".q_b_proj", n + ".q_b_proj");
-  } else {
-    q = linear(x, p + ".q_proj", n + ".q_proj");
+    q = rms_norm(q, p + ".q_a_layernorm.weight", n + ".q_a_layernorm");
+    q = linear(q, p + ".q_b_proj", n + ".q_b_proj");
   }
   q = rope(q, dn + dr, dn, n + ".q_rope");
 
-  // kv_a output: the latent first, the shared rope key last (spec §2.4 layout facts).
-  TensorId kva = linear(x, p + ".kv_a_proj_with_mqa", n + ".kv_a_proj_with_mqa");
   TensorId latent = g_.add_node(FATHOM_OP_SLICE, n + ".latent", {kva}, {activation(c)},
                                 attrs_bytes(fathom_slice_attrs{0, c}))[0];
   latent = rms_norm(latent, p + ".kv_a_layernorm.weight", n + ".kv_a_layernorm");

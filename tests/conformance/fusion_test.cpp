@@ -143,6 +143,27 @@ SegmentCase add_add_rms_norm(Draw& d, int64_t t, int64_t width, bool f_first, bo
   return c;
 }
 
+// matmul(x, W_a) -> a; matmul(x2, W_b) -> b with x2 = x (MLA's first two products) or, as a
+// look-alike, another input.
+SegmentCase two_matmuls(Draw& d, int64_t t, int64_t k, int64_t n_a, int64_t n_b, uint32_t wdt, bool same_x = true) {
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t x = s.add(tensor(F32, {t, k}, d.as(F32, d.normal(static_cast<size_t>(t * k)))), FATHOM_ROLE_INPUT);
+  const uint32_t x2 =
+      same_x ? x : s.add(tensor(F32, {t, k}, d.as(F32, d.normal(static_cast<size_t>(t * k)))), FATHOM_ROLE_INPUT);
+  std::vector<uint32_t> a_in{x}, b_in{x2};
+  for (uint32_t w : add_weight(s, d, wdt, n_a, k)) a_in.push_back(w);
+  for (uint32_t w : add_weight(s, d, wdt, n_b, k)) b_in.push_back(w);
+  const uint32_t a = s.add(output(F32, {t, n_a}), FATHOM_ROLE_OUTPUT);
+  const uint32_t b = s.add(output(F32, {t, n_b}), FATHOM_ROLE_OUTPUT);
+  s.nodes = {{FATHOM_OP_MATMUL, a_in, {a}, {}}, {FATHOM_OP_MATMUL, b_in, {b}, {}}};
+  const char* wname = wdt == F8 ? "fp8block" : wdt == BF16 ? "bf16" : "f32";
+  c.name = std::string("two_matmuls_") + wname + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" +
+           std::to_string(n_a) + "_" + std::to_string(n_b) + (same_x ? "" : "_other_x");
+  c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
+  return c;
+}
+
 uint64_t seed() { return case_seed(); }
 
 const std::vector<SegmentCase>& cases() {
@@ -165,6 +186,11 @@ const std::vector<SegmentCase>& cases() {
       v.push_back(sliced(d, false, t, 576, 0, 512));
       v.push_back(sliced(d, true, t, 576, 512, 64));
     }
+    // One and two rows (one launch for both, the first matrix's last rows and the second's first
+    // in one block of four), five (the nodes' own ops), a different x (not fused).
+    for (int64_t t : {1, 2, 5}) v.push_back(two_matmuls(d, t, 300, 101, 38, BF16));
+    v.push_back(two_matmuls(d, 1, 384, 200, 72, F8));
+    v.push_back(two_matmuls(d, 1, 300, 101, 38, BF16, false));
     v.push_back(sliced(d, false, 2, 300, 40, 200, true));
     v.push_back(sliced(d, true, 2, 300, 100, 32, true));
     return v;

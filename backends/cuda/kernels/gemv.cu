@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <stdexcept>
 
 #include "kernels/gemv_impl.cuh"
 
@@ -60,12 +61,16 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
   // Vector loads need rows that start on 16 bytes: K a multiple of 8 and aligned bases.
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   const bool dual = p.epilogue == Epilogue::swiglu;
-  params.vec_ok = p.k % 8 == 0 && (grouped(p) ? p.matrices_aligned : aligned(p.w[0].data) && (!dual || aligned(p.w[1].data)));
+  params.vec_ok = p.k % 8 == 0 && (grouped(p) ? p.matrices_aligned : aligned(p.w[0].data) && (!dual || aligned(p.w[1].data))) &&
+                  (!p.stack_split || aligned(p.stack_w.data));
   params.x_vec_ok = aligned(p.x) && p.ldx % 4 == 0;
   const int splits = gemv_k_splits(p, sm_count);
   if (splits > 1) params.partial = workspace;
   const int64_t tm_rows = kernel_rows(p);
   const bool decode = tm_rows <= gemv_detail::kDecodeMaxRows;
+  // Only the decode kernel knows stacked problems (see MatmulProblem): an internal error otherwise.
+  if (p.stack_split && (!decode || grouped(p) || dual))
+    throw std::logic_error("gemv: a stacked problem with more than kGemvStackMaxRows rows, grouped or swiglu");
   const dim3 grid(static_cast<unsigned>(row_blocks(p, decode)), static_cast<unsigned>(grouped(p) ? p.groups : 1),
                   static_cast<unsigned>(splits));
   switch (p.w_dtype) {

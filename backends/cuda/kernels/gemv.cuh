@@ -13,6 +13,9 @@ namespace fathom::gpu {
 // Rows per pass of the kernel: a dense problem with more rows runs in several passes (each one
 // reads the weights again), so callers route larger problems to the tiled kernel or cuBLAS.
 constexpr int64_t kGemvMaxRows = 16;
+// Rows up to which launch_gemv takes stacked problems (MatmulProblem::stack_split): the decode
+// kernel's.
+constexpr int64_t kGemvStackMaxRows = 2;
 
 // How a dense problem is split along K to give every multiprocessor work (1 = not split), and
 // the f32 workspace that split needs; grouped problems are never split.

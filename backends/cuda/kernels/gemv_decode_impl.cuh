@@ -16,7 +16,7 @@
 namespace fathom::gpu::gemv_detail {
 
 // Activation rows the decode kernel handles in one pass; more rows go to the staging kernel.
-constexpr int kDecodeMaxRows = 2;
+constexpr int kDecodeMaxRows = static_cast<int>(kGemvStackMaxRows);
 
 // Weight rows per block (gate and up count once each for the swiglu product).
 template <bool kDual>
@@ -79,8 +79,11 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
       for (int i = 0; i < kMats; ++i)
 #pragma unroll
         for (int rr = 0; rr < R; ++rr) {
-          if (n0 + rr < p.n) {
-            load8<F>(mats[i], p.k, n0 + rr, k, params.vec_ok, wv[i][rr]);
+          const int64_t n = n0 + rr;
+          if (p.stack_split && n >= p.stack_split && n < p.n) {
+            load8<F>(p.stack_w, p.k, n - p.stack_split, k, params.vec_ok, wv[i][rr]);
+          } else if (n < p.n) {
+            load8<F>(mats[i], p.k, n, k, params.vec_ok, wv[i][rr]);
           } else {
 #pragma unroll
             for (int v = 0; v < kVec; ++v) wv[i][rr][v] = 0.f;
@@ -131,7 +134,11 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
           out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
         }
         if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
-        p.y[pair[m] * p.ldy + n] = out;
+        if (p.stack_split && n >= p.stack_split) {
+          p.stack_y[pair[m] * p.stack_ldy + (n - p.stack_split)] = out;
+        } else {
+          p.y[pair[m] * p.ldy + n] = out;
+        }
       }
     }
     __syncthreads();  // warp_sums is written again by the next pass

@@ -67,6 +67,14 @@ struct MatmulProblem {
   bool matrices_aligned = false;  // every matrix in the table starts on 16 bytes
 
   const float* row_scale = nullptr;
+
+  // Stacked (dense, no epilogue, one or two rows: the decode gemv kernel only): the product's rows
+  // from `stack_split` on come from a second matrix of the same K and go to a second output, so
+  // two products of the same x stream in one launch. n counts both matrices' rows.
+  int64_t stack_split = 0;  // 0: not stacked
+  MatrixRef stack_w;
+  float* stack_y = nullptr;
+  int64_t stack_ldy = 0;
 };
 
 // Whether a problem is grouped.

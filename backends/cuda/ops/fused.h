@@ -14,6 +14,9 @@ namespace fathom::cuda {
 std::unique_ptr<Op> make_swiglu_matmul(const OpBuild& gate, const OpBuild& up, const OpBuild& act,
                                        std::vector<std::unique_ptr<Op>> parts);
 
+// FusionKind::stacked_matmul: the builds of the two matmuls.
+std::unique_ptr<Op> make_stacked_matmul(const OpBuild& a, const OpBuild& b, std::vector<std::unique_ptr<Op>> parts);
+
 // FusionKind::add_rms_norm: the builds of the add and the rms_norm (always fused: no parts).
 std::unique_ptr<Op> make_add_rms_norm(const OpBuild& add, const OpBuild& norm);
 // FusionKind::add_add_rms_norm: the inner add's build first.

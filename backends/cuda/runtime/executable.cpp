@@ -156,6 +156,9 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
           ops_.push_back(make_swiglu_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2]),
                                             std::move(parts)));
           break;
+        case FusionKind::stacked_matmul:
+          ops_.push_back(make_stacked_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), std::move(parts)));
+          break;
         // The parts of the runs below were built to check the nodes, and are not needed.
         case FusionKind::add_rms_norm:
           ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));

@@ -86,6 +86,20 @@ class Matcher {
     return next.op == FATHOM_OP_RMS_NORM ? FusionKind::sliced_rms_norm : FusionKind::sliced_rope;
   }
 
+  // matmul, matmul of the same x at nodes n, n+1 (see FusionKind::stacked_matmul).
+  bool stacked_at(uint32_t n) const {
+    if (n + 1 >= s_.n_nodes) return false;
+    const fathom_segment_node &a = s_.nodes[n], &b = s_.nodes[n + 1];
+    if (a.op != FATHOM_OP_MATMUL || b.op != FATHOM_OP_MATMUL || a.n_inputs != b.n_inputs || a.n_inputs < 2) return false;
+    if (a.n_outputs != 1 || b.n_outputs != 1 || a.inputs[0] != b.inputs[0]) return false;
+    const fathom_tensor_desc &wa = desc(a.inputs[1]), &wb = desc(b.inputs[1]);
+    if (wa.dtype != wb.dtype || wa.layout != wb.layout || wa.rank != 2 || wb.rank != 2 || wa.shape[1] != wb.shape[1]) return false;
+    for (uint32_t t : {a.inputs[0], a.outputs[0], b.outputs[0]}) {
+      if (desc(t).dtype != FATHOM_DTYPE_F32) return false;
+    }
+    return true;
+  }
+
  private:
   const fathom_tensor_desc& desc(uint32_t t) const { return tensors_[t].desc; }
 
@@ -116,6 +130,9 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
       n += 2;
     } else if (const std::optional<FusionKind> kind = match.sliced_at(n)) {
       found.push_back({*kind, n, n + 1});
+      n += 2;
+    } else if (match.stacked_at(n)) {
+      found.push_back({FusionKind::stacked_matmul, n, n + 1});
       n += 2;
     } else {
       ++n;

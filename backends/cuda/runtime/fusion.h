@@ -32,6 +32,9 @@ enum class FusionKind {
   // src in place, and the copy is not made.
   sliced_rms_norm,
   sliced_rope,
+  // matmul(x, W_a) -> a; matmul(x, W_b) -> b, weights stored alike but for their rows (MLA's
+  // q_a or q and kv_a projections): one gemv launch streams both, for one or two rows.
+  stacked_matmul,
 };
 
 struct Fusion {
