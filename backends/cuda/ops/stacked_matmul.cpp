@@ -8,6 +8,7 @@
 
 #include "kernels/gemv.cuh"
 #include "ops/exact_matmul.h"
+#include "ops/fallback_op.h"
 #include "ops/fused.h"
 #include "ops/util.h"
 
@@ -15,25 +16,16 @@ namespace fathom::cuda {
 
 namespace {
 
-class StackedMatmulOp final : public Op {
+class StackedMatmulOp final : public FusedWithFallback {
  public:
   StackedMatmulOp(const OpBuild& a, const OpBuild& b, std::vector<std::unique_ptr<Op>> parts)
-      : parts_(std::move(parts)), x_(a.inputs[0]), y_a_(a.outputs[0]), y_b_(b.outputs[0]), x_desc_(a.desc.inputs[0]),
-        w_dtype_(a.desc.inputs[1].dtype), n_a_(a.desc.inputs[1].shape[0]), n_b_(b.desc.inputs[1].shape[0]),
-        k_(a.desc.inputs[1].shape[1]), gemv_rows_(std::min(a.options.gemv_max_tokens, gpu::kGemvStackMaxRows)),
-        w_a_(MatrixInput::at(a, 1)), w_b_(MatrixInput::at(b, 1)) {
-    for (const auto& op : parts_) workspace_ = std::max(workspace_, op->workspace_bytes());
-  }
+      : FusedWithFallback(std::move(parts), a.desc.inputs[0], std::min(a.options.gemv_max_tokens, gpu::kGemvStackMaxRows)),
+        x_(a.inputs[0]), y_a_(a.outputs[0]), y_b_(b.outputs[0]), w_dtype_(a.desc.inputs[1].dtype),
+        n_a_(a.desc.inputs[1].shape[0]), n_b_(b.desc.inputs[1].shape[0]), k_(a.desc.inputs[1].shape[1]),
+        w_a_(MatrixInput::at(a, 1)), w_b_(MatrixInput::at(b, 1)) {}
 
-  size_t workspace_bytes() const override { return workspace_; }
-
-  void launch(const OpRun& r) override {
-    const int64_t m = rows(x_desc_, r.tokens);
-    if (m == 0) return;
-    if (m > gemv_rows_) {
-      for (auto& op : parts_) op->launch(r);
-      return;
-    }
+ private:
+  void launch_fused(const OpRun& r, int64_t m) override {
     gpu::MatmulProblem p = dense_problem(w_dtype_, n_a_ + n_b_, k_, m, static_cast<const float*>(r.ptr(x_)),
                                          static_cast<float*>(r.ptr(y_a_)));
     p.ldy = n_a_;
@@ -43,17 +35,13 @@ class StackedMatmulOp final : public Op {
     p.stack_y = static_cast<float*>(r.ptr(y_b_));
     p.stack_ldy = n_b_;
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);  // the decode kernel takes none
-    launch_exact_matmul(p, gemv_rows_, r, ws);
+    launch_exact_matmul(p, max_fused_rows(), r, ws);
   }
 
- private:
-  std::vector<std::unique_ptr<Op>> parts_;
   uint32_t x_, y_a_, y_b_;
-  fathom_tensor_desc x_desc_;
   uint32_t w_dtype_;
-  int64_t n_a_, n_b_, k_, gemv_rows_;
+  int64_t n_a_, n_b_, k_;
   MatrixInput w_a_, w_b_;
-  size_t workspace_ = 0;
 };
 
 }  // namespace

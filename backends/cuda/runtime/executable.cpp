@@ -137,20 +137,30 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
   auto op_build = [&](const NodeBuild& node) {
     return OpBuild{device_, options_, node.desc, node.ins, node.outs, tensors_, max_tokens_, memory_, node.name};
   };
-  auto build_op = [&](const NodeBuild& node) -> std::unique_ptr<Op> {
+  // Every node is checked, whether it gets an op of its own or is part of a fused run.
+  auto checked_entry = [&](const NodeBuild& node) -> const OpEntry& {
     const OpEntry* entry = find_op(node.desc.op);
     if (!entry) sdk::fail_unsupported("node '" + node.name + "': op " + std::to_string(node.desc.op) + " is not implemented by " FATHOM_GPU_BACKEND);
     if (const char* why = sdk::check_signature(node.desc)) sdk::fail_unsupported("node '" + node.name + "': " + why);
     const fathom_op_support s = entry->support(node.desc);
     if (s.level == FATHOM_SUPPORT_NO) sdk::fail_unsupported("node '" + node.name + "': " + (s.reason ? s.reason : "not supported"));
-    return entry->make(op_build(node));
+    return *entry;
   };
+  auto build_op = [&](const NodeBuild& node) { return checked_entry(node).make(op_build(node)); };
   size_t next_fusion = 0;
   for (uint32_t n = 0; n < segment.n_nodes; ++n) {
     if (next_fusion < fusions.size() && fusions[next_fusion].first == n) {
       const Fusion& f = fusions[next_fusion++];
+      // The ops of the run's nodes, for the fused ops that fall back to them (ops/fallback_op.h).
       std::vector<std::unique_ptr<Op>> parts;
-      for (uint32_t m = f.first; m <= f.last; ++m) parts.push_back(build_op(nodes[m]));
+      const bool falls_back = f.kind == FusionKind::swiglu_matmul || f.kind == FusionKind::stacked_matmul;
+      for (uint32_t m = f.first; m <= f.last; ++m) {
+        if (falls_back) {
+          parts.push_back(build_op(nodes[m]));
+        } else {
+          checked_entry(nodes[m]);
+        }
+      }
       switch (f.kind) {
         case FusionKind::swiglu_matmul:
           ops_.push_back(make_swiglu_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2]),
@@ -159,7 +169,6 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
         case FusionKind::stacked_matmul:
           ops_.push_back(make_stacked_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), std::move(parts)));
           break;
-        // The parts of the runs below were built to check the nodes, and are not needed.
         case FusionKind::add_rms_norm:
           ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));
           break;
