@@ -53,6 +53,8 @@ const fathom_option_decl kOptions[] = {
     {"gemv_max_tokens", FATHOM_OPTION_INT, 0, "16", "products with at most this many rows (0-16) use the weight-streaming kernel"},
     {"cuda_graphs", FATHOM_OPTION_BOOL, 0, "true", "replay repeated runs (decode steps) as CUDA graphs"},
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a CUDA graph"},
+    {"programmatic_launch", FATHOM_OPTION_BOOL, 0, "true",
+     "on compute capability 9.0+, let each kernel launch while the one before it finishes (PDL)"},
     {nullptr, 0, 0, nullptr, nullptr},
 };
 

@@ -57,6 +57,7 @@ struct HipPlugin {
   static sdk::Backend* create(const fathom_host_api&, const fathom_options& options) {
     Options o = read_options(options, "hip_graphs");
     o.precision = MatmulPrecision::f32;  // no BLAS: every product is the exact kernels' anyway
+    o.programmatic_launch = false;       // a CUDA feature; hipcc launches ignore it in any case
     return new CudaBackend(o);
   }
 };

@@ -22,6 +22,8 @@ const fathom_option_decl kOptions[] = {
     {"gemv_max_tokens", FATHOM_OPTION_INT, 0, "16", "products with at most this many rows (0-16) use the weight-streaming kernel"},
     {"graphs", FATHOM_OPTION_BOOL, 0, "true", "replay repeated runs (decode steps) as captured graphs"},
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a graph"},
+    {"programmatic_launch", FATHOM_OPTION_BOOL, 0, "true",
+     "launch as the cuda plugin does with PDL, checking that every kernel waits for the one before it"},
     {nullptr, 0, 0, nullptr, nullptr},
 };
 

@@ -57,6 +57,12 @@ __global__ void shuffle_after_return_kernel(float* out) {
 
 __global__ void copy_kernel(const float* in, float* out) { out[threadIdx.x] = in[threadIdx.x]; }
 
+// copy_kernel as the shared sources write kernels: the grid-dependency wait first.
+__global__ void waiting_copy_kernel(const float* in, float* out) {
+  fathom_wait_prior_grid();
+  out[threadIdx.x] = in[threadIdx.x];
+}
+
 // Thread 3 reads one element past the end of `in` (n elements).
 __global__ void read_past_end_kernel(const float* in, float* out, int n) {
   out[threadIdx.x] = in[threadIdx.x == 3 ? n : 0];
@@ -165,6 +171,28 @@ TEST_F(Simulator, ABlockOfMoreThan1024ThreadsIsRefused) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // not sticky
   FATHOM_LAUNCH(0, 64, stream_, warp_sum_kernel)(out);
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+}
+
+// Launched programmatically (PDL), a kernel may start while the one before it still runs; only
+// its fathom_wait_prior_grid() orders it. The simulator fails a programmatic launch of a kernel
+// whose threads go on without that wait, and runs the same kernel launched normally.
+TEST_F(Simulator, AProgrammaticLaunchFailsAKernelThatDoesNotWaitForThePriorGrid) {
+  float* in = alloc<float>(64);
+  float* out = alloc<float>(64);
+  ASSERT_EQ(cudaMemsetAsync(in, 0, 64 * sizeof(float), stream_), cudaSuccess);
+  FATHOM_LAUNCH(1, 64, stream_, copy_kernel)(in, out);
+  EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  {
+    const gpu::ProgrammaticLaunchScope programmatic(true);
+    FATHOM_LAUNCH(1, 64, stream_, waiting_copy_kernel)(in, out);
+    EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+    FATHOM_LAUNCH(1, 64, stream_, copy_kernel)(in, out);
+  }
+  EXPECT_FALSE(gpu::programmatic_launch());  // the scope restored the switch
+  const cudaError_t e = cudaStreamSynchronize(stream_);
+  EXPECT_EQ(e, cudaErrorLaunchFailure);
+  EXPECT_NE(std::string(cudaGetErrorString(e)).find("without calling fathom_wait_prior_grid() first"), std::string::npos)
+      << cudaGetErrorString(e);
 }
 
 TEST_F(Simulator, CaptureRecordsLaunchesAndReplaysThemWithTheirArguments) {

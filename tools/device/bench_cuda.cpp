@@ -16,7 +16,8 @@
 //             the attention core's cache bandwidth and the whole op's time;
 //   decode    whole decode steps of a V2-Lite-shaped FP8 model (27 layers, 64 routed experts,
 //             weights generated in device memory) through the backend's compile/run, batch 1
-//             and 32, with and without CUDA graphs, plus one 256-token prefill.
+//             and 32: with CUDA graphs and programmatic launches (the defaults), graphs without
+//             them, and without graphs; plus one 256-token prefill.
 //
 // Every timing is the median of CUDA-event-timed repetitions after warm-up, on random data,
 // rotating several weight copies where one copy would sit in L2.
@@ -560,13 +561,15 @@ DecodeModel build_model(SegmentBuilder& b, const ModelShape& m, int64_t slots, i
   for (int64_t l = 0; l < m.layers; ++l) {
     const std::string p = "layers." + std::to_string(l);
     uint32_t x = b.rms_norm(h, m.hidden, p + ".input_layernorm");
+    // The order of the DeepSeek graph builder (graph/src/deepseek_blocks.cpp): the two products
+    // of x next to each other, so that the stacked_matmul fusion applies as in the real model.
     uint32_t q = b.matmul(x, m.hidden, m.heads * (m.nope + m.rope), p + ".q_proj");
+    const uint32_t kva = b.matmul(x, m.hidden, m.rank + m.rope, p + ".kv_a_proj_with_mqa");
     fathom_rope_attrs qa = rope;
     qa.head_dim = static_cast<int32_t>(m.nope + m.rope);
     qa.rope_offset = static_cast<int32_t>(m.nope);
     const uint32_t q_roped = b.act(m.heads * (m.nope + m.rope), p + ".q_rope");
     b.node(FATHOM_OP_ROPE_YARN, {q, d.positions}, {q_roped}, &qa, p + ".q_rope");
-    const uint32_t kva = b.matmul(x, m.hidden, m.rank + m.rope, p + ".kv_a_proj_with_mqa");
     const uint32_t lat = b.act(m.rank, p + ".latent");
     const fathom_slice_attrs sl{0, m.rank};
     b.node(FATHOM_OP_SLICE, {kva}, {lat}, &sl, p + ".latent");
@@ -637,10 +640,12 @@ DecodeModel build_model(SegmentBuilder& b, const ModelShape& m, int64_t slots, i
 void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
   const ModelShape m;
   const int64_t slots = 32, max_len = 1024, context = 512, max_tokens = 256;
-  cuda::Options graphs_on, graphs_off;
+  cuda::Options graphs_on, graphs_off, no_pdl;
   graphs_off.cuda_graphs = false;
+  no_pdl.programmatic_launch = false;
   cuda::CudaBackend backend(graphs_on);
-  cuda::CudaBackend eager(graphs_off);  // same device; shares the weight buffers
+  cuda::CudaBackend eager(graphs_off);       // same device; shares the weight buffers
+  cuda::CudaBackend plain_launch(no_pdl);    // graphs, but every kernel waits for the launch before
   SegmentBuilder b(backend, dev);
   const auto t0 = std::chrono::steady_clock::now();
   const DecodeModel d = build_model(b, m, slots, max_len);
@@ -648,6 +653,7 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
   const fathom_segment seg = b.segment(max_tokens);
   fathom_executable* exe = backend.compile(0, seg, b.bindings());
   fathom_executable* exe_eager = eager.compile(0, seg, b.bindings());
+  fathom_executable* exe_plain = plain_launch.compile(0, seg, b.bindings());
   const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   out.line("## Decode steps, V2-Lite-shaped FP8 model\n");
@@ -659,8 +665,10 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
            " positions), through the backend's compile/run as the runtime calls it. Roofline: weights read per step "
            "(all dense matrices, lm_head included, plus the distinct routed experts expected for the batch) over the "
            "measured copy bandwidth; anchors: perf-anchors §6 (V2-Lite FP8 at 4.8 TB/s: about 1,960 tok/s, weights only).\n");
-  out.line("| batch | CUDA graphs | step ms | tok/s | weights read / step | roofline tok/s | of roofline |");
-  out.line("|---|---|---|---|---|---|---|");
+  out.line("PDL: programmatic dependent launch (`programmatic_launch`, on by default): each kernel's blocks may start "
+           "while the kernel before it finishes, and wait on the device.\n");
+  out.line("| batch | CUDA graphs | PDL | step ms | tok/s | weights read / step | roofline tok/s | of roofline |");
+  out.line("|---|---|---|---|---|---|---|---|");
 
   fathom_buffer* ids = backend.buffer_alloc(0, max_tokens * 4);
   fathom_buffer* pos = backend.buffer_alloc(0, max_tokens * 4);
@@ -704,13 +712,20 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
     const double distinct = m.experts * (1.0 - std::pow(1.0 - static_cast<double>(m.top_k) / m.experts, static_cast<double>(batch)));
     const double bytes = static_cast<double>(d.dense_bytes) + distinct * (m.layers - 1) * static_cast<double>(d.expert_bytes);
     const double roof = c.copy_gbs * 1e9 / bytes * static_cast<double>(batch);
-    for (bool graphs : {true, false}) {
-      if (quick && !graphs) continue;
-      const double step = time_steps(graphs ? backend : eager, graphs ? exe : exe_eager, batch, quick ? 10 : 30);
+    struct Variant {
+      cuda::CudaBackend& backend;
+      fathom_executable* exe;
+      const char* graphs;
+      const char* pdl;
+    };
+    const Variant variants[] = {{backend, exe, "yes", "yes"}, {plain_launch, exe_plain, "yes", "no"}, {eager, exe_eager, "no", "yes"}};
+    for (const Variant& v : variants) {
+      if (quick && &v == &variants[2]) continue;
+      const double step = time_steps(v.backend, v.exe, batch, quick ? 10 : 30);
       const double tps = static_cast<double>(batch) * 1e3 / step;
-      out.line("| " + std::to_string(batch) + " | " + (graphs ? "yes" : "no") + " | " + fmt("%.3f", step) + " | " + fmt("%.0f", tps) +
+      out.line("| " + std::to_string(batch) + " | " + v.graphs + " | " + v.pdl + " | " + fmt("%.3f", step) + " | " + fmt("%.0f", tps) +
                " | " + fmt("%.2f GB", bytes / 1e9) + " | " + fmt("%.0f", roof) + " | " + fmt("%.0f%%", 100 * tps / roof) + " |");
-      if (graphs) one_row_ms.push_back(step);
+      if (&v == &variants[0]) one_row_ms.push_back(step);
     }
   }
   // What an MTP verification step costs: two rows per sequence instead of one. With drafts
@@ -739,6 +754,7 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
   out.line("");
   backend.executable_destroy(exe);
   eager.executable_destroy(exe_eager);
+  plain_launch.executable_destroy(exe_plain);
   for (fathom_buffer* buf : {ids, pos, slot, logits}) backend.buffer_free(buf);
 }
 

@@ -10,6 +10,7 @@ constexpr int kThreads = 256;
 // The common case (all f32) gets its own instantiation: no per-element dtype switch.
 template <bool kAllF32>
 __global__ void add_kernel(BinaryArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < a.n; i += int64_t{gridDim.x} * kThreads) {
     if constexpr (kAllF32) {
       static_cast<float*>(a.out)[i] = static_cast<const float*>(a.a)[i] + static_cast<const float*>(a.b)[i];
@@ -21,6 +22,7 @@ __global__ void add_kernel(BinaryArgs a) {
 
 template <bool kAllF32>
 __global__ void silu_mul_kernel(BinaryArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < a.n; i += int64_t{gridDim.x} * kThreads) {
     const double g = kAllF32 ? static_cast<const float*>(a.a)[i] : load_f32(a.a, a.a_dtype, i);
     const double u = kAllF32 ? static_cast<const float*>(a.b)[i] : load_f32(a.b, a.b_dtype, i);

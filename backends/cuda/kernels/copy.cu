@@ -8,6 +8,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void copy_kernel(CopyArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t n = a.rows * a.width;
   for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads) {
     const int64_t r = i / a.width, j = i - r * a.width;

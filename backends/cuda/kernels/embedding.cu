@@ -9,6 +9,7 @@ constexpr int kThreads = 256;
 
 // One block per token row; threads stride over the row.
 __global__ void embedding_kernel(EmbeddingArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t t = blockIdx.x;
   const int32_t id = a.ids[t];
   if (id < 0 || id >= a.vocab) {

@@ -10,6 +10,7 @@ constexpr int kGroup = 128;
 
 // One warp per (row, 128-group). Each lane holds 128 / warp size elements.
 __global__ void fp8_quant_kernel(Fp8QuantArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int W = FATHOM_WARP_SIZE, kPerLane = kGroup / W;
   const int lane = threadIdx.x % W;
   const int64_t groups = (a.k + kGroup - 1) / kGroup;

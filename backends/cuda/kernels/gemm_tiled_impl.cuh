@@ -38,6 +38,7 @@ FATHOM_DEVICE void load4(const MatrixRef& w, int64_t N, int64_t K, int64_t n, in
 
 template <typename TX, WFmt F, bool kDual>
 __global__ void __launch_bounds__(kThreads) gemm_tiled_kernel(const MatmulProblem p) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int kMats = kDual ? 2 : 1;
   __shared__ float xs[kBK][kPad];
   __shared__ float ws[kMats][kBK][kPad];

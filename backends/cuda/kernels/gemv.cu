@@ -10,6 +10,7 @@ namespace {
 using gemv_detail::GemvParams;
 
 __global__ void sum_splits_kernel(const float* partial, int splits, int64_t n, const MatmulProblem p) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   // partial[z][r][col] summed over z in order (deterministic), then the epilogue.
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
     float s = 0.f;

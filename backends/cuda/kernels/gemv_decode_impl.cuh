@@ -39,6 +39,7 @@ FATHOM_DEVICE void load_x8(const float* x, int64_t offset, int64_t K, int64_t k,
 // kDecodeRowsPerBlock weight rows, blockIdx.y the group.
 template <WFmt F, int TM, bool kDual>
 __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int W = FATHOM_WARP_SIZE;
   constexpr int R = kDecodeRowsPerBlock<kDual>;
   constexpr int kMats = kDual ? 2 : 1;

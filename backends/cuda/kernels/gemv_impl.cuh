@@ -75,6 +75,7 @@ FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bo
 
 template <WFmt F, int TM, bool kDual>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams params) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int W = FATHOM_WARP_SIZE;
   constexpr int RPW = kRowsPerWarp<kDual>;
   constexpr int kMats = kDual ? 2 : 1;

@@ -21,6 +21,7 @@ constexpr int kPerLane = (kMlaMaxRow + FATHOM_WARP_SIZE - 1) / FATHOM_WARP_SIZE;
 
 template <typename Cache>
 __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const float* q_abs, float* partial) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int W = FATHOM_WARP_SIZE;
   __shared__ float tile[kTile][kMlaMaxRow];
   const MlaShape& s = a.shape;
@@ -117,6 +118,7 @@ __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const
 // o_lat[t][h][c] = Σ_z e^(m_z - M) o_z[c] / Σ_z e^(m_z - M) l_z; zero for a token that attends
 // to nothing (its cache index was out of range, reported by the cache write).
 __global__ void combine_kernel(MlaArgs a, int splits, const float* partial, float* o_lat) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const MlaShape& s = a.shape;
   const int64_t th = blockIdx.x;  // t * H + h
   const float* pb = partial + th * splits * int64_t{s.rank + 2};

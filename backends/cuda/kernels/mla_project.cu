@@ -17,6 +17,7 @@ constexpr int kAbsorbThreads = 128;
 // tokens; the weight row segment is read coalesced along c, once per block.
 template <WFmt F>
 __global__ void __launch_bounds__(kAbsorbThreads) absorb_q_kernel(MlaArgs a, float* q_abs) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   __shared__ float qs[kTokensPerBlock][kMlaMaxNope];
   const MlaShape& s = a.shape;
   const int h = blockIdx.y;
@@ -47,6 +48,7 @@ constexpr int kProjectWarps = kProjectThreads / FATHOM_WARP_SIZE;
 // o[t][h·dv + j] = Σ_c o_lat[t][h][c] · W_UV[h][j][c]. Warp = one j; lanes run along c.
 template <WFmt F>
 __global__ void __launch_bounds__(kProjectThreads) project_out_kernel(MlaArgs a, const float* o_lat) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   __shared__ float os[kTokensPerBlock][kMlaMaxRow];
   const MlaShape& s = a.shape;
   const int h = blockIdx.y;

@@ -8,6 +8,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void count_kernel(MoeDispatchArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t p = int64_t{blockIdx.x} * kThreads + threadIdx.x;
   if (p >= a.tokens * a.top_k) return;
   const int32_t e = a.experts[p];
@@ -21,6 +22,7 @@ __global__ void count_kernel(MoeDispatchArgs a) {
 
 // One thread: E is at most a few hundred.
 __global__ void offsets_kernel(MoeDispatchArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   int32_t sum = 0;
   for (int32_t e = 0; e < a.n_experts; ++e) {
     a.offsets[e] = sum;
@@ -29,6 +31,7 @@ __global__ void offsets_kernel(MoeDispatchArgs a) {
 }
 
 __global__ void scatter_kernel(MoeDispatchArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t p = int64_t{blockIdx.x} * kThreads + threadIdx.x;
   if (p >= a.tokens * a.top_k) return;
   const int32_t slot = a.slot_in_group[p];
@@ -39,6 +42,7 @@ __global__ void scatter_kernel(MoeDispatchArgs a) {
 // The three steps above in one block, for a decode step's few pairs: one launch instead of
 // three (and no memset of the counts), with the counts in shared memory.
 __global__ void dispatch_one_block_kernel(MoeDispatchArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   __shared__ int32_t counts[kOneBlockMaxExperts], offsets[kOneBlockMaxExperts];
   __shared__ int32_t run_sums[kThreads];
   const int tid = threadIdx.x;
@@ -84,6 +88,7 @@ __global__ void dispatch_one_block_kernel(MoeDispatchArgs a) {
 }
 
 __global__ void combine_kernel(MoeCombineArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t n = a.tokens * a.width;
   for (int64_t i = int64_t{blockIdx.x} * kThreads + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads) {
     const int64_t t = i / a.width, d = i - t * a.width;

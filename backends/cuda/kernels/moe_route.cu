@@ -37,6 +37,7 @@ FATHOM_DEVICE double warp_max_d(double v) {
 }
 
 __global__ void route_kernel(RouteArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int P = kRouteMaxExpertsPerLane;
   const int lane = threadIdx.x % W;
   const int64_t t = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / W;

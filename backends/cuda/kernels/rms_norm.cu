@@ -10,6 +10,7 @@ constexpr int kThreads = 256;
 // One block per row. The row is read twice (sum of squares, then scale); rows of DeepSeek
 // models (<= 7168 f32) stay in L1/L2 between the two passes.
 __global__ void rms_norm_kernel(RmsNormArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   __shared__ double scratch[kThreads / 32];
   const int64_t base = blockIdx.x * a.width, x_base = blockIdx.x * (a.x_ld ? a.x_ld : a.width);
   double sum_sq = 0;

@@ -10,6 +10,7 @@ constexpr int kThreads = 256;
 // One block per token row. Each thread takes elements of the row; the first element of a
 // rotated pair writes both, the second skips, everything else is copied.
 __global__ void rope_kernel(RopeArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   const int64_t t = blockIdx.x;
   const int64_t base = t * a.width, x_base = t * (a.x_ld ? a.x_ld : a.width);
   const float pos = static_cast<float>(a.positions[t]);

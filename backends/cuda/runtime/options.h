@@ -25,6 +25,10 @@ struct Options {
   int64_t gemv_max_tokens = 16;   // products with at most this many rows use the weight-streaming kernel
   bool cuda_graphs = true;        // capture runs of up to graph_max_tokens tokens as CUDA (HIP) graphs
   int64_t graph_max_tokens = 64;
+  // Launch kernels with programmatic dependent launch (vendor/launch_mode.h) on devices of
+  // compute capability 9.0 and later. The HIP plugin does not declare the option (its launches
+  // are never programmatic); the simulator's plugins do, and check the kernels' side of it.
+  bool programmatic_launch = true;
 };
 
 // The options a plugin declared, checked; a key the plugin did not declare never arrives (the

@@ -10,6 +10,7 @@ constexpr int kThreads = 256;
 
 template <WFmt F>
 __global__ void widen_bf16_kernel(WidenArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   using Fmt = WeightFormat<F>;
   const auto* w = static_cast<const typename Fmt::Storage*>(a.w);
   const int64_t n = a.rows * a.cols;

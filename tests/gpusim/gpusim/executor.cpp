@@ -41,6 +41,7 @@ struct Fiber {
   bctx::fiber context;    // resumes this GPU thread
   bctx::fiber scheduler;  // inside the thread: resumes the scheduler
   unsigned shuffles = 0;  // shuffles this thread has made: picks the exchange buffer
+  bool waited_prior_grid = false;  // called fathom_wait_prior_grid()
 };
 
 // One fiber stack: mapped once per host thread and reused, with a guard page below it so that
@@ -86,6 +87,7 @@ struct BlockRun {
   // nobody writes buffer k % 2 again before every lane has passed shuffle k+1's barrier.
   std::vector<std::array<std::byte, 16>> exchange[2];
   int warp_size = 32;
+  bool programmatic = false;
   const std::function<void()>* body = nullptr;
   Fiber* current = nullptr;
 };
@@ -169,6 +171,7 @@ std::string run_block(BlockRun& run, const std::vector<Stack>& stacks) {
     Fiber& f = run.fibers[i];
     f.state = FiberState::ready;
     f.shuffles = 0;
+    f.waited_prior_grid = false;
     // Assigning drops the previous block's fiber; one abandoned by a failed launch is unwound.
     f.context = bctx::fiber(std::allocator_arg, PooledStack{&stacks[i]}, [&f, &run](bctx::fiber&& scheduler) {
       f.scheduler = std::move(scheduler);
@@ -185,6 +188,10 @@ std::string run_block(BlockRun& run, const std::vector<Stack>& stacks) {
       f.state = FiberState::running;
       run.current = &f;
       f.context = std::move(f.context).resume();
+      if (run.programmatic && !f.waited_prior_grid)
+        return "a programmatically launched thread reached " +
+               std::string(f.state == FiberState::done ? "its end" : "a barrier or warp operation") +
+               " without calling fathom_wait_prior_grid() first, at " + where(f);
     }
     bool all_done = false;
     std::string why = release(run, all_done);
@@ -202,6 +209,11 @@ const ThreadState& this_thread() {
 
 void sync_block() { wait_at(FiberState::at_block_barrier); }
 void sync_warp() { wait_at(FiberState::at_warp_barrier); }
+
+void wait_prior_grid() {
+  if (!t_run || !t_run->current) throw std::logic_error("gpusim: fathom_wait_prior_grid outside a kernel");
+  t_run->current->waited_prior_grid = true;
+}
 
 void shuffle_xor(const void* value, void* out, size_t bytes, int lane_mask) {
   const int me = linear_index(this_thread()), w = t_run->warp_size;
@@ -221,7 +233,7 @@ std::string current_thread_description() {
   return "in " + where(*t_run->current) + " of a grid " + d(t.grid_dim) + " of blocks " + d(t.block_dim);
 }
 
-std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<void()>& body) {
+std::string run_grid(dim3 grid, dim3 block, int warp_size, bool programmatic, const std::function<void()>& body) {
   if (t_run) return "a kernel launched from inside a kernel";
   const int n = static_cast<int>(block.x * block.y * block.z);
   while (static_cast<int>(t_stacks.size()) < n) t_stacks.emplace_back();
@@ -229,6 +241,7 @@ std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<v
   run.fibers.resize(static_cast<size_t>(n));
   for (auto& buffer : run.exchange) buffer.resize(static_cast<size_t>(n));
   run.warp_size = warp_size;
+  run.programmatic = programmatic;
   run.body = &body;
   t_run = &run;
   const uint64_t blocks = uint64_t{grid.x} * grid.y * grid.z;

@@ -9,8 +9,11 @@
 namespace fathom::gpusim {
 
 // Runs `body` once per GPU thread of the grid. Returns an empty string, or why the grid could
-// not run to the end (e.g. a deadlock at a barrier), naming the block and thread.
-std::string run_grid(dim3 grid, dim3 block, int warp_size, const std::function<void()>& body);
+// not run to the end (e.g. a deadlock at a barrier), naming the block and thread. With
+// `programmatic`, a thread that reaches a barrier, a shuffle or its end without having called
+// fathom_wait_prior_grid() fails the grid: on a GPU it could have run before the kernel it
+// depends on had finished.
+std::string run_grid(dim3 grid, dim3 block, int warp_size, bool programmatic, const std::function<void()>& body);
 
 // Runs threads and blocks in reverse order from now on (or forward again); the default comes
 // from FATHOM_GPUSIM_ORDER. For the simulator's own tests.

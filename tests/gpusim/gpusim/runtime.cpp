@@ -161,7 +161,7 @@ std::string dims(dim3 d) { return "(" + std::to_string(d.x) + "," + std::to_stri
 
 }  // namespace
 
-void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size,
+void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size, bool programmatic,
             std::function<void()> thread_body) {
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
@@ -172,9 +172,10 @@ void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int wa
   }
   const cudaError_t e = enqueue(stream, [=] {
     const auto start = std::chrono::steady_clock::now();
-    const std::string why = run_grid(grid, block, warp_size, thread_body);
+    const std::string why = run_grid(grid, block, warp_size, programmatic, thread_body);
     if (trace())
-      std::fprintf(stderr, "gpusim: %s grid %s block %s: %.3f ms%s%s\n", name, dims(grid).c_str(), dims(block).c_str(),
+      std::fprintf(stderr, "gpusim: %s grid %s block %s%s: %.3f ms%s%s\n", name, dims(grid).c_str(), dims(block).c_str(),
+                   programmatic ? " (programmatic)" : "",
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
                    why.empty() ? "" : ", failed: ", why.c_str());
     if (why.empty()) return;

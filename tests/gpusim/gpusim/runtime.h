@@ -26,6 +26,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "vendor/launch_mode.h"  // fathom::gpu::programmatic_launch(), read by FATHOM_LAUNCH
+
 #ifndef FATHOM_GPUSIM_WARP
 #error "FATHOM_GPUSIM_WARP (32 or 64) must be defined for the GPU simulator build"
 #endif
@@ -164,13 +166,16 @@ struct ThreadState {
 const ThreadState& this_thread();
 void sync_block();                                 // __syncthreads
 void sync_warp();                                  // __syncwarp
+void wait_prior_grid();                            // fathom_wait_prior_grid (griddepcontrol.wait)
 // __shfl_xor_sync over the whole warp, for values of up to 16 bytes.
 void shuffle_xor(const void* value, void* out, size_t bytes, int lane_mask);
 
 // ---- Launches (gpusim/runtime.cpp): checks the configuration as CUDA does, then runs the grid
 // now, or records it when the stream is being captured.
 // `name` is the kernel as the launch spells it (for the trace and failure messages).
-void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size,
+// `programmatic`: launched with PDL (vendor/launch_mode.h); every thread must then call
+// fathom_wait_prior_grid() before its first barrier, shuffle or return, or the launch fails.
+void launch(const char* name, dim3 grid, dim3 block, cudaStream_t stream, int warp_size, bool programmatic,
             std::function<void()> thread_body);
 
 // Runs `work` in stream order (now, or at replay when the stream is being captured): how the
@@ -194,7 +199,8 @@ struct Launcher {
     // Parameters are copied at the launch, as CUDA copies them into the launch (and a graph).
     auto params = std::tuple<std::decay_t<P>...>(std::forward<A>(args)...);
     auto k = kernel;
-    launch(name, grid, block, stream, warp_size, [k, params] { std::apply(k, params); });
+    launch(name, grid, block, stream, warp_size, ::fathom::gpu::programmatic_launch(),
+           [k, params] { std::apply(k, params); });
   }
 };
 
@@ -216,6 +222,9 @@ Launcher<P...> make_launcher(void (*kernel)(P...), const char* name, dim3 grid, 
 #define gridDim (::fathom::gpusim::this_thread().grid_dim)
 
 inline void __syncthreads() { ::fathom::gpusim::sync_block(); }
+// Kernels run one after another here, so there is nothing to wait for; the simulator records
+// the call to check the contract of programmatic launches (vendor/launch_mode.h).
+inline void fathom_wait_prior_grid() { ::fathom::gpusim::wait_prior_grid(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::fathom::gpusim::sync_warp(); }
 
 // Lane i gets lane (i ^ lane_mask)'s value, after every lane of the warp has given its own.
