@@ -164,6 +164,77 @@ SegmentCase two_matmuls(Draw& d, int64_t t, int64_t k, int64_t n_a, int64_t n_b,
   return c;
 }
 
+// YaRN attributes as DeepSeek's configs give them, for `head_dim` elements per head of which the
+// last `rope_dim` rotate.
+fathom_rope_attrs yarn(int64_t head_dim, int64_t rope_dim) {
+  fathom_rope_attrs a{};
+  a.head_dim = static_cast<int32_t>(head_dim);
+  a.rope_offset = static_cast<int32_t>(head_dim - rope_dim);
+  a.rope_dim = static_cast<int32_t>(rope_dim);
+  a.theta = 10000.f;
+  a.yarn_factor = 40.f;
+  a.original_max_positions = 4096;
+  a.beta_fast = 32.f;
+  a.beta_slow = 1.f;
+  a.amplitude = 1.f;
+  return a;
+}
+
+// rope(q_raw) -> q; slice(kva) -> l; rms_norm(l) -> latent; slice(kva) -> k; rope(k) -> k_pe;
+// mla_attention(q, latent, k_pe, ...) -> o: MLA from its projections' outputs, as the DeepSeek
+// graph builder emits it, over a cache holding a random history. Tokens (position, slot): one
+// decode token; four of three sequences, two of them consecutive in one sequence (the second
+// attends to the first's row, written in the same run); or a prefill chunk of 20 next to two
+// decode tokens. `latent_is_output`: the normalised latent is also read outside (a look-alike).
+SegmentCase mla_from_projections(Draw& d, int64_t t, uint32_t kvb_dtype, bool absorbed, bool latent_is_output = false) {
+  const int64_t h = 3, dn = 16, dr = 8, dv = 12, cr = 144, slots = 3, len = 40;
+  std::vector<int32_t> pos, slot;
+  if (t == 1) {
+    pos = {17}, slot = {1};
+  } else if (t == 4) {
+    pos = {5, 2, 0, 6}, slot = {0, 1, 2, 0};
+  } else {
+    for (int32_t i = 0; i < t - 2; ++i) pos.push_back(7 + i), slot.push_back(2);
+    pos.push_back(30), slot.push_back(0);
+    pos.push_back(0), slot.push_back(1);
+  }
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t q_raw = s.add(tensor(F32, {t, h * (dn + dr)}, d.as(F32, d.normal(static_cast<size_t>(t * h * (dn + dr))))),
+                               FATHOM_ROLE_INPUT);
+  const uint32_t kva = s.add(tensor(F32, {t, cr + dr}, d.as(F32, d.normal(static_cast<size_t>(t * (cr + dr)), 2.0))), FATHOM_ROLE_INPUT);
+  const uint32_t positions = s.add(tensor(FATHOM_DTYPE_I32, {t}, d.ints(pos)), FATHOM_ROLE_INPUT);
+  const uint32_t slot_ids = s.add(tensor(FATHOM_DTYPE_I32, {t}, d.ints(slot)), FATHOM_ROLE_INPUT);
+  const uint32_t norm_w = s.add(tensor(BF16, {cr}, d.as(BF16, d.normal(static_cast<size_t>(cr), 0.5)), true), FATHOM_ROLE_WEIGHT);
+  std::vector<uint32_t> mla_in;  // q, latent, k_pe, positions, slots, kv_b (+ scales), cache
+  const uint32_t q = s.add(output(F32, {t, h * (dn + dr)}), FATHOM_ROLE_INTERNAL);
+  const uint32_t l = s.add(output(F32, {t, cr}), FATHOM_ROLE_INTERNAL);
+  const uint32_t latent = s.add(output(F32, {t, cr}), latent_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t k = s.add(output(F32, {t, dr}), FATHOM_ROLE_INTERNAL);
+  const uint32_t k_pe = s.add(output(F32, {t, dr}), FATHOM_ROLE_INTERNAL);
+  mla_in = {q, latent, k_pe, positions, slot_ids};
+  for (uint32_t w : add_weight(s, d, kvb_dtype, h * (dn + dv), cr)) mla_in.push_back(w);
+  mla_in.push_back(s.add(tensor(F32, {slots, len, cr + dr}, d.as(F32, d.normal(static_cast<size_t>(slots * len * (cr + dr))))),
+                         FATHOM_ROLE_INPUT));
+  const uint32_t o = s.add(output(F32, {t, h * dv}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs norm{};
+  norm.eps = 1e-6f;
+  s.nodes = {{FATHOM_OP_ROPE_YARN, {q_raw, positions}, {q}, attrs_bytes(yarn(dn + dr, dr))},
+             {FATHOM_OP_SLICE, {kva}, {l}, attrs_bytes(fathom_slice_attrs{0, cr})},
+             {FATHOM_OP_RMS_NORM, {l, norm_w}, {latent}, attrs_bytes(norm)},
+             {FATHOM_OP_SLICE, {kva}, {k}, attrs_bytes(fathom_slice_attrs{cr, dr})},
+             {FATHOM_OP_ROPE_YARN, {k, positions}, {k_pe}, attrs_bytes(yarn(dr, dr))},
+             {FATHOM_OP_MLA_ATTENTION, mla_in, {o},
+              attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
+                                           static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed ? 1 : 0, 0.19f, 0})}};
+  const char* wname = kvb_dtype == F8 ? "fp8block" : "bf16";
+  c.name = std::string("mla_from_projections_") + (absorbed ? "absorbed" : "naive") + "_kvb_" + wname + "_T" +
+           std::to_string(t) + (latent_is_output ? "_latent_also_output" : "");
+  // As the op's own MLA cases: four chained f32 reductions over FP8 weights with random scales.
+  c.tolerance = kvb_dtype == BF16 ? tolerance_for(BF16, true) : 4 * tolerance_for(F32, true);
+  return c;
+}
+
 uint64_t seed() { return case_seed(); }
 
 const std::vector<SegmentCase>& cases() {
@@ -193,6 +264,12 @@ const std::vector<SegmentCase>& cases() {
     v.push_back(two_matmuls(d, 1, 300, 101, 38, BF16, false));
     v.push_back(sliced(d, false, 2, 300, 40, 200, true));
     v.push_back(sliced(d, true, 2, 300, 100, 32, true));
+    // MLA with its inputs' last steps (one decode token, a batch, a prefill chunk with decode
+    // tokens), and a look-alike whose latent is read outside.
+    v.push_back(mla_from_projections(d, 1, BF16, true));
+    v.push_back(mla_from_projections(d, 4, BF16, false));
+    v.push_back(mla_from_projections(d, 22, F8, true));
+    v.push_back(mla_from_projections(d, 4, BF16, true, true));
     return v;
   }();
   return all;

@@ -1,5 +1,5 @@
-// Steps 3 and 4 of MLA: attention over the latent cache, split along the positions, and the
-// merge of the splits; plus the driver of the five steps.
+// Step 3 of MLA: attention over the latent cache, split along the positions (the merge of the
+// splits, step 4, opens step 5's kernel, mla_project.cu); plus the driver of the steps.
 //
 // mla_attend: one block per (token, group of 8 heads, split); warp w is head 8g + w. The block
 // stages kTile cache rows at a time in shared memory (converted to f32) and every warp scores
@@ -45,7 +45,7 @@ __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const
     float v = 0.f;
     if (head_ok && i < per_lane && e < row) {
       v = e < s.rank ? q_abs[(t * s.heads + h) * s.rank + e]
-                     : a.q[t * int64_t{s.heads} * (s.nope + s.rope) + int64_t{h} * (s.nope + s.rope) + s.nope + (e - s.rank)];
+                     : a.q_pe[t * a.q_pe_token_stride + int64_t{h} * a.q_pe_head_stride + (e - s.rank)];
     }
     qr[i] = v;
     o[i] = 0.f;
@@ -115,30 +115,6 @@ __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const
   }
 }
 
-// o_lat[t][h][c] = Σ_z e^(m_z - M) o_z[c] / Σ_z e^(m_z - M) l_z; zero for a token that attends
-// to nothing (its cache index was out of range, reported by the cache write).
-__global__ void combine_kernel(MlaArgs a, int splits, const float* partial, float* o_lat) {
-  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
-  const MlaShape& s = a.shape;
-  const int64_t th = blockIdx.x;  // t * H + h
-  const float* pb = partial + th * splits * int64_t{s.rank + 2};
-  float big = -INFINITY;
-  for (int z = 0; z < splits; ++z) big = fmaxf(big, pb[z * (s.rank + 2) + s.rank]);
-  float den = 0.f;
-  for (int z = 0; z < splits; ++z) {
-    const float mz = pb[z * (s.rank + 2) + s.rank];
-    if (mz > -INFINITY) den += expf(mz - big) * pb[z * (s.rank + 2) + s.rank + 1];
-  }
-  for (int c = threadIdx.x; c < s.rank; c += blockDim.x) {
-    float num = 0.f;
-    for (int z = 0; z < splits; ++z) {
-      const float mz = pb[z * (s.rank + 2) + s.rank];
-      if (mz > -INFINITY) num += expf(mz - big) * pb[z * (s.rank + 2) + c];
-    }
-    o_lat[th * s.rank + c] = den > 0.f ? num / den : 0.f;
-  }
-}
-
 int64_t head_groups(const MlaShape& s) { return (s.heads + kHeadsPerBlock - 1) / kHeadsPerBlock; }
 
 }  // namespace
@@ -146,17 +122,22 @@ int64_t head_groups(const MlaShape& s) { return (s.heads + kHeadsPerBlock - 1) /
 int mla_splits(const MlaShape& shape, int64_t tokens, int sm_count) {
   const int64_t blocks = std::max<int64_t>(tokens * head_groups(shape), 1);
   int64_t splits = (2 * int64_t{sm_count} + blocks - 1) / blocks;
-  splits = std::min<int64_t>({splits, 64, (shape.max_len + kTile - 1) / kTile});
+  splits = std::min<int64_t>({splits, kMlaMaxSplits, (shape.max_len + kTile - 1) / kTile});
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 
 size_t mla_workspace_floats(const MlaShape& shape, int64_t max_tokens, int sm_count) {
   size_t partial = 0;
   for (int64_t t = 1; t <= max_tokens; ++t) partial = std::max(partial, partial_floats(shape, t, mla_splits(shape, t, sm_count)));
-  return 2 * q_abs_floats(shape, max_tokens) + partial;
+  return q_abs_floats(shape, max_tokens) + partial;
 }
 
-void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, cudaStream_t stream) {
+size_t mla_prologue_workspace_floats(const MlaShape& shape, int64_t max_tokens) {
+  return static_cast<size_t>(max_tokens) * shape.heads * shape.rope;
+}
+
+void launch_mla_attend(const MlaArgs& given, const float* q_abs, float* partial, cudaStream_t stream) {
+  const MlaArgs args = with_q_pe(given);
   const dim3 grid(static_cast<unsigned>(args.tokens), static_cast<unsigned>(head_groups(args.shape)),
                   static_cast<unsigned>(args.splits));
   if (args.cache_dtype == FATHOM_DTYPE_BF16) {
@@ -166,20 +147,21 @@ void launch_mla_attend(const MlaArgs& args, const float* q_abs, float* partial, 
   }
 }
 
-void launch_mla_combine(const MlaArgs& args, const float* partial, float* o_lat, cudaStream_t stream) {
-  FATHOM_LAUNCH(static_cast<unsigned>(args.tokens * args.shape.heads), 128, stream, combine_kernel)(args, args.splits, partial,
-                                                                                             o_lat);
-}
-
-void launch_mla_attention(const MlaArgs& args, cudaStream_t stream) {
-  if (args.tokens <= 0) return;
+void launch_mla_attention(const MlaArgs& given, cudaStream_t stream) {
+  if (given.tokens <= 0) return;
+  MlaArgs args = given;
   float* q_abs = args.workspace;
-  float* o_lat = q_abs + q_abs_floats(args.shape, args.tokens);
-  float* partial = o_lat + q_abs_floats(args.shape, args.tokens);
+  float* partial = q_abs + q_abs_floats(args.shape, args.tokens);
+  if (args.prologue.kva) {  // q's rotated rope part goes after the partial sums
+    args.prologue.q_pe_out = partial + partial_floats(args.shape, args.tokens, args.splits);
+    args.q_pe = args.prologue.q_pe_out;
+    args.q_pe_head_stride = args.shape.rope;
+    args.q_pe_token_stride = int64_t{args.shape.heads} * args.shape.rope;
+  }
+  args = with_q_pe(args);
   launch_mla_absorb_q(args, q_abs, stream);  // writes the cache too
   launch_mla_attend(args, q_abs, partial, stream);
-  launch_mla_combine(args, partial, o_lat, stream);
-  launch_mla_project_out(args, o_lat, stream);
+  launch_mla_merge_project_out(args, partial, stream);
 }
 
 }  // namespace fathom::gpu

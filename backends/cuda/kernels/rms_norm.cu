@@ -1,4 +1,5 @@
 #include "kernels/common.cuh"
+#include "kernels/norm_rope.cuh"
 #include "kernels/rms_norm.cuh"
 
 namespace fathom::gpu {
@@ -24,7 +25,7 @@ __global__ void rms_norm_kernel(RmsNormArgs a) {
     sum_sq += v * v;
   }
   sum_sq = block_sum(sum_sq, scratch);
-  const float inv_rms = static_cast<float>(1.0 / sqrt(sum_sq / static_cast<double>(a.width) + a.eps));
+  const float inv_rms = rms_inverse(sum_sq, a.width, a.eps);
   for (int64_t d = threadIdx.x; d < a.width; d += kThreads) {
     // The sum was written by this same thread above.
     const float x = a.residual ? a.sum[base + d] : load_f32(a.x, a.x_dtype, x_base + d);

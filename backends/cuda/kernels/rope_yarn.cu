@@ -1,4 +1,5 @@
 #include "kernels/common.cuh"
+#include "kernels/norm_rope.cuh"
 #include "kernels/rope_yarn.cuh"
 
 namespace fathom::gpu {
@@ -21,14 +22,11 @@ __global__ void rope_kernel(RopeArgs a) {
       continue;
     }
     if (in_head & 1) continue;  // written with its partner
-    const float angle = pos * a.inv_freq[in_head / 2];
-    double s, c;
-    sincos(static_cast<double>(angle), &s, &c);
-    c *= a.amplitude;
-    s *= a.amplitude;
-    const double x0 = load_f32(a.x, a.x_dtype, x_base + e), x1 = load_f32(a.x, a.x_dtype, x_base + e + 1);
-    store_f32(a.out, a.out_dtype, base + e, static_cast<float>(x0 * c - x1 * s));
-    store_f32(a.out, a.out_dtype, base + e + 1, static_cast<float>(x0 * s + x1 * c));
+    float y0, y1;
+    rope_rotate(pos, a.inv_freq[in_head / 2], a.amplitude, load_f32(a.x, a.x_dtype, x_base + e),
+                load_f32(a.x, a.x_dtype, x_base + e + 1), y0, y1);
+    store_f32(a.out, a.out_dtype, base + e, y0);
+    store_f32(a.out, a.out_dtype, base + e + 1, y1);
   }
 }
 

@@ -27,4 +27,14 @@ std::unique_ptr<Op> make_add_add_rms_norm(const OpBuild& inner, const OpBuild& a
 std::unique_ptr<Op> make_sliced_rms_norm(const OpBuild& norm, const SliceSource& source);
 std::unique_ptr<Op> make_sliced_rope(const OpBuild& rope, const SliceSource& source);
 
+// FusionKind::mla_prologue: the builds of q's rope, the latent's rms_norm and k_pe's rope, and
+// where the two slices of kv_a's output begin (ops/mla_attention.cpp).
+struct MlaPrologueBuilds {
+  const OpBuild& q_rope;
+  const OpBuild& latent_norm;
+  const OpBuild& k_rope;
+  SliceSource latent, k_pe;
+};
+std::unique_ptr<Op> make_mla_with_prologue(const OpBuild& mla, const MlaPrologueBuilds& parts);
+
 }  // namespace fathom::cuda

@@ -1,6 +1,12 @@
 // mla_attention (kernels/mla_*.cu). Both forms of the op (naive and absorbed) compute the same
-// function; this backend runs the absorbed form for both, reading kv_b as stored.
+// function; this backend runs the absorbed form for both, reading kv_b as stored. With a
+// prologue (FusionKind::mla_prologue) it also does the rope of q, the latent's norm and k_pe's
+// rope, the nodes before it.
+#include <optional>
+
+#include "fathom/sdk/yarn.hpp"
 #include "kernels/mla_attention.cuh"
+#include "ops/fused.h"
 #include "ops/registry.h"
 #include "ops/util.h"
 #include "runtime/check.h"
@@ -9,9 +15,26 @@ namespace fathom::cuda {
 
 namespace {
 
+// What the op needs of the prologue's nodes, resolved once.
+struct Prologue {
+  uint32_t q_raw = 0;  // the q rope's input
+  SliceSource latent, k_pe;
+  uint32_t norm_w = 0, norm_w_dtype = 0;
+  float eps = 0.f;
+  const float* q_inv_freq = nullptr;
+  const float* k_inv_freq = nullptr;
+  float q_amplitude = 1.f, k_amplitude = 1.f;
+};
+
+const float* upload_inverse_frequencies(const OpBuild& rope) {
+  const std::vector<float> inv_freq = sdk::yarn_inverse_frequencies(attrs_of<fathom_rope_attrs>(rope.desc));
+  return static_cast<const float*>(rope.memory.upload(inv_freq.data(), inv_freq.size() * sizeof(float)));
+}
+
 class MlaOp final : public Op {
  public:
-  explicit MlaOp(const OpBuild& b) : sm_count_(b.device.sm_count()) {
+  explicit MlaOp(const OpBuild& b, std::optional<Prologue> prologue = std::nullopt)
+      : sm_count_(b.device.sm_count()), prologue_(prologue) {
     const auto a = attrs_of<fathom_mla_attrs>(b.desc);
     scaled_ = b.desc.inputs[5].layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128;
     const fathom_tensor_desc& cache = b.desc.inputs[scaled_ ? 7 : 6];
@@ -24,7 +47,7 @@ class MlaOp final : public Op {
     cache_ = b.inputs[scaled_ ? 7 : 6];
     cache_dtype_ = cache.dtype;
     out_ = b.outputs[0];
-    workspace_ = WorkspaceCursor::round(gpu::mla_workspace_floats(shape_, b.max_rows(0), sm_count_) * sizeof(float));
+    workspace_ = WorkspaceCursor::round(floats(b.max_rows(0)) * sizeof(float));
   }
 
   size_t workspace_bytes() const override { return workspace_; }
@@ -35,7 +58,7 @@ class MlaOp final : public Op {
     gpu::MlaArgs a{};
     a.shape = shape_;
     a.tokens = t;
-    a.q = static_cast<const float*>(r.ptr(in_[0]));
+    a.q = static_cast<const float*>(r.ptr(prologue_ ? prologue_->q_raw : in_[0]));
     a.latent = static_cast<const float*>(r.ptr(in_[1]));
     a.k_pe = static_cast<const float*>(r.ptr(in_[2]));
     a.positions = static_cast<const int32_t*>(r.ptr(in_[3]));
@@ -48,13 +71,33 @@ class MlaOp final : public Op {
     a.error = r.error;
     a.splits = gpu::mla_splits(shape_, t, sm_count_);
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);
-    a.workspace = ws.take<float>(gpu::mla_workspace_floats(shape_, t, sm_count_));
+    a.workspace = ws.take<float>(floats(t));
+    if (prologue_) {
+      const Prologue& p = *prologue_;
+      gpu::MlaPrologue& g = a.prologue;
+      g.kva = static_cast<const float*>(r.ptr(p.latent.tensor));
+      g.kva_ld = p.latent.ld;
+      g.latent_begin = p.latent.begin;
+      g.k_pe_begin = p.k_pe.begin;
+      g.norm_w = r.ptr(p.norm_w);
+      g.norm_w_dtype = p.norm_w_dtype;
+      g.eps = p.eps;
+      g.q_inv_freq = p.q_inv_freq;
+      g.k_inv_freq = p.k_inv_freq;
+      g.q_amplitude = p.q_amplitude;
+      g.k_amplitude = p.k_amplitude;
+    }
     gpu::launch_mla_attention(a, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("mla_attention");
   }
 
  private:
+  size_t floats(int64_t t) const {
+    return gpu::mla_workspace_floats(shape_, t, sm_count_) + (prologue_ ? gpu::mla_prologue_workspace_floats(shape_, t) : 0);
+  }
+
   int sm_count_;
+  std::optional<Prologue> prologue_;
   bool scaled_ = false;
   gpu::MlaShape shape_{};
   uint32_t in_[5] = {};
@@ -85,5 +128,20 @@ fathom_op_support support_mla_attention(const fathom_op_desc& d) {
 }
 
 std::unique_ptr<Op> make_mla_attention(const OpBuild& b) { return std::make_unique<MlaOp>(b); }
+
+std::unique_ptr<Op> make_mla_with_prologue(const OpBuild& mla, const MlaPrologueBuilds& parts) {
+  Prologue p;
+  p.q_raw = parts.q_rope.inputs[0];
+  p.latent = parts.latent;
+  p.k_pe = parts.k_pe;
+  p.norm_w = parts.latent_norm.inputs[1];
+  p.norm_w_dtype = parts.latent_norm.desc.inputs[1].dtype;
+  p.eps = attrs_of<fathom_rms_norm_attrs>(parts.latent_norm.desc).eps;
+  p.q_inv_freq = upload_inverse_frequencies(parts.q_rope);
+  p.k_inv_freq = upload_inverse_frequencies(parts.k_rope);
+  p.q_amplitude = attrs_of<fathom_rope_attrs>(parts.q_rope.desc).amplitude;
+  p.k_amplitude = attrs_of<fathom_rope_attrs>(parts.k_rope.desc).amplitude;
+  return std::make_unique<MlaOp>(mla, p);
+}
 
 }  // namespace fathom::cuda

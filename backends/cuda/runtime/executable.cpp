@@ -147,6 +147,10 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
     return *entry;
   };
   auto build_op = [&](const NodeBuild& node) { return checked_entry(node).make(op_build(node)); };
+  // A slice node's columns of its source, for the fused ops that read them in place.
+  auto slice_of = [](const NodeBuild& slice) {
+    return SliceSource{slice.ins[0], attrs_of<fathom_slice_attrs>(slice.desc).begin, slice.in_descs[0].shape[1]};
+  };
   size_t next_fusion = 0;
   for (uint32_t n = 0; n < segment.n_nodes; ++n) {
     if (next_fusion < fusions.size() && fusions[next_fusion].first == n) {
@@ -175,11 +179,15 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
         case FusionKind::add_add_rms_norm:
           ops_.push_back(make_add_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1]), op_build(nodes[n + 2])));
           break;
+        case FusionKind::mla_prologue: {
+          const OpBuild q_rope = op_build(nodes[n]), norm = op_build(nodes[n + 2]), k_rope = op_build(nodes[n + 4]);
+          ops_.push_back(make_mla_with_prologue(
+              op_build(nodes[n + 5]), MlaPrologueBuilds{q_rope, norm, k_rope, slice_of(nodes[n + 1]), slice_of(nodes[n + 3])}));
+          break;
+        }
         case FusionKind::sliced_rms_norm:
         case FusionKind::sliced_rope: {
-          const NodeBuild& slice = nodes[n];
-          const auto range = attrs_of<fathom_slice_attrs>(slice.desc);
-          const SliceSource source{slice.ins[0], range.begin, slice.in_descs[0].shape[1]};
+          const SliceSource source = slice_of(nodes[n]);
           ops_.push_back(f.kind == FusionKind::sliced_rope ? make_sliced_rope(op_build(nodes[n + 1]), source)
                                                            : make_sliced_rms_norm(op_build(nodes[n + 1]), source));
           break;

@@ -1,5 +1,7 @@
 #include "runtime/fusion.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 namespace fathom::cuda {
@@ -12,6 +14,13 @@ bool same_desc(const fathom_tensor_desc& a, const fathom_tensor_desc& b) {
     if (a.shape[d] != b.shape[d]) return false;
   }
   return true;
+}
+
+template <typename A>
+A node_attrs(const fathom_segment_node& n) {
+  A a{};
+  if (n.attrs) std::memcpy(&a, n.attrs, std::min<size_t>(sizeof(A), n.attrs_size));
+  return a;
 }
 
 class Matcher {
@@ -86,6 +95,41 @@ class Matcher {
     return next.op == FATHOM_OP_RMS_NORM ? FusionKind::sliced_rms_norm : FusionKind::sliced_rope;
   }
 
+  // rope, slice, rms_norm, slice, rope, mla_attention at nodes n .. n+5 (see
+  // FusionKind::mla_prologue), in the DeepSeek graph builder's order.
+  bool mla_prologue_at(uint32_t n) const {
+    if (n + 5 >= s_.n_nodes) return false;
+    const fathom_segment_node* k = s_.nodes + n;  // k[0] .. k[5]
+    const uint32_t ops[] = {FATHOM_OP_ROPE_YARN, FATHOM_OP_SLICE, FATHOM_OP_RMS_NORM, FATHOM_OP_SLICE, FATHOM_OP_ROPE_YARN,
+                            FATHOM_OP_MLA_ATTENTION};
+    const uint32_t n_inputs[] = {2, 1, 2, 1, 2, 0};
+    for (int i = 0; i < 6; ++i) {
+      if (k[i].op != ops[i] || k[i].n_outputs != 1 || (n_inputs[i] && k[i].n_inputs != n_inputs[i])) return false;
+    }
+    const fathom_segment_node &q_rope = k[0], &l_slice = k[1], &norm = k[2], &k_slice = k[3], &k_rope = k[4], &mla = k[5];
+    if (mla.n_inputs < 7) return false;
+    // The chain: q_rope -> mla's q, slice -> norm -> mla's latent, slice -> rope -> mla's k_pe,
+    // both slices of one source, one positions tensor for the three.
+    if (mla.inputs[0] != q_rope.outputs[0] || norm.inputs[0] != l_slice.outputs[0] || mla.inputs[1] != norm.outputs[0] ||
+        k_rope.inputs[0] != k_slice.outputs[0] || mla.inputs[2] != k_rope.outputs[0])
+      return false;
+    if (l_slice.inputs[0] != k_slice.inputs[0] || q_rope.inputs[1] != mla.inputs[3] || k_rope.inputs[1] != mla.inputs[3]) return false;
+    for (uint32_t t : {q_rope.outputs[0], l_slice.outputs[0], norm.outputs[0], k_slice.outputs[0], k_rope.outputs[0]}) {
+      if (!private_intermediate(t) || desc(t).dtype != FATHOM_DTYPE_F32) return false;
+    }
+    for (uint32_t t : {q_rope.inputs[0], l_slice.inputs[0]}) {
+      if (desc(t).dtype != FATHOM_DTYPE_F32 || desc(t).rank != 2) return false;
+    }
+    // The ropes are those of MLA's layout: q's last dr of each head, all of k_pe.
+    const auto m = node_attrs<fathom_mla_attrs>(mla);
+    const auto qa = node_attrs<fathom_rope_attrs>(q_rope), ka = node_attrs<fathom_rope_attrs>(k_rope);
+    const auto ls = node_attrs<fathom_slice_attrs>(l_slice), ks = node_attrs<fathom_slice_attrs>(k_slice);
+    if (qa.head_dim != m.qk_nope_dim + m.qk_rope_dim || qa.rope_offset != m.qk_nope_dim || qa.rope_dim != m.qk_rope_dim) return false;
+    if (ka.head_dim != m.qk_rope_dim || ka.rope_offset != 0 || ka.rope_dim != m.qk_rope_dim) return false;
+    if (desc(q_rope.inputs[0]).shape[1] != int64_t{m.n_heads} * qa.head_dim) return false;
+    return ls.length == m.kv_lora_rank && ks.length == m.qk_rope_dim && m.qk_rope_dim % 2 == 0;
+  }
+
   // matmul, matmul of the same x at nodes n, n+1 (see FusionKind::stacked_matmul).
   bool stacked_at(uint32_t n) const {
     if (n + 1 >= s_.n_nodes) return false;
@@ -119,7 +163,10 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
   std::vector<Fusion> found;
   const Matcher match(segment, tensors);
   for (uint32_t n = 0; n < segment.n_nodes;) {
-    if (match.swiglu_at(n)) {
+    if (match.mla_prologue_at(n)) {
+      found.push_back({FusionKind::mla_prologue, n, n + 5});
+      n += 6;
+    } else if (match.swiglu_at(n)) {
       found.push_back({FusionKind::swiglu_matmul, n, n + 2});
       n += 3;
     } else if (match.add_add_rms_norm_at(n)) {

@@ -35,6 +35,11 @@ enum class FusionKind {
   // matmul(x, W_a) -> a; matmul(x, W_b) -> b, weights stored alike but for their rows (MLA's
   // q_a or q and kv_a projections): one gemv launch streams both, for one or two rows.
   stacked_matmul,
+  // rope_yarn(q_raw, pos) -> q; slice(kva) -> l; rms_norm(l) -> latent; slice(kva) -> k;
+  // rope_yarn(k, pos) -> k_pe; mla_attention(q, latent, k_pe, pos, ...)   (MLA's inputs from
+  // its projections): the attention op's first kernel does the three steps on the way, as it
+  // writes the cache row and reads q. Every tensor in between must be read by nothing else.
+  mla_prologue,
 };
 
 struct Fusion {
