@@ -7,7 +7,7 @@ set(gpu_shared_kernels
   binary copy embedding rms_norm rope_yarn
   gemv gemv_f32 gemv_bf16 gemv_f16 gemv_e4m3 gemv_e5m2
   gemm_tiled gemm_tiled_f32 gemm_tiled_bf16 gemm_tiled_f16 gemm_tiled_e4m3 gemm_tiled_e5m2
-  mla_project mla_attend moe_route moe_dispatch)
+  mla_project mla_attend moe_route moe_dispatch prior_grid_wait)
 set(gpu_shared_host
   runtime/arena runtime/device runtime/executable runtime/fusion runtime/options runtime/probe
   ops/registry ops/binary ops/copy ops/embedding ops/rms_norm ops/rope_yarn ops/exact_matmul

@@ -1,5 +1,6 @@
 #include "runtime/device.h"
 
+#include "kernels/prior_grid_wait.cuh"
 #include "runtime/check.h"
 
 namespace fathom::cuda {
@@ -7,6 +8,7 @@ namespace fathom::cuda {
 Device::Device(int index) : index_(index) {
   FATHOM_CUDA_CHECK(cudaSetDevice(index));
   FATHOM_CUDA_CHECK(cudaGetDeviceProperties(&props_, index));
+  programmatic_launch_ok_ = props_.major >= 9 && gpu::device_code_waits_for_prior_grid();
   // Non-blocking: the legacy default stream must not serialise us with other libraries' work.
   FATHOM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 #if FATHOM_GPU_CUDA

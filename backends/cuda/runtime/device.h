@@ -25,6 +25,9 @@ class Device {
   const cudaDeviceProp& props() const { return props_; }
   int sm_count() const { return props_.multiProcessorCount; }
   cudaStream_t stream() const { return stream_; }
+  // Whether kernels may be launched programmatically here (vendor/launch_mode.h): compute
+  // capability 9.0 or later, running code that was compiled with the wait.
+  bool programmatic_launch_ok() const { return programmatic_launch_ok_; }
   // Makes this device current for the calling thread (every entry point calls it first).
   void activate() const;
   void synchronize() const;
@@ -41,6 +44,7 @@ class Device {
   int index_;
   cudaDeviceProp props_{};
   cudaStream_t stream_ = nullptr;
+  bool programmatic_launch_ok_ = false;
 #if FATHOM_GPU_CUDA
   std::unique_ptr<BlasContext> blas_;
   std::unique_ptr<Fp8BlockScaledGemm> fp8_gemm_;

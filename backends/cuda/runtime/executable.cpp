@@ -218,8 +218,7 @@ void Executable::drop_graphs() {
 }
 
 void Executable::launch_all(int64_t n_tokens) {
-  // Programmatic launches need compute capability 9.0 (vendor/launch_mode.h).
-  const gpu::ProgrammaticLaunchScope programmatic(options_.programmatic_launch && device_.props().major >= 9);
+  const gpu::ProgrammaticLaunchScope programmatic(options_.programmatic_launch && device_.programmatic_launch_ok());
   FATHOM_CUDA_CHECK(cudaMemsetAsync(error_, 0, sizeof(int), device_.stream()));
   const OpRun run{device_, device_.stream(), n_tokens, tensors_, workspace_, workspace_bytes_, error_};
   for (auto& op : ops_) op->launch(run);

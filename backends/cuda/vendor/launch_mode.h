@@ -11,8 +11,10 @@
 // The contract that makes this safe: every kernel of the shared sources calls
 // fathom_wait_prior_grid() as its first statement, before it reads or writes global memory
 // (the GPU simulator fails a programmatic launch of a kernel whose threads do not). Host code
-// turns the switch on around the launches of one run (Executable::launch_all) when the device
-// and the options allow it; launches outside such a scope are ordinary.
+// turns the switch on around the launches of one run (Executable::launch_all) when the options
+// and the device allow it: compute capability 9.0 or later, running code compiled for it (the
+// wait is griddepcontrol.wait there and nothing in older code; kernels/prior_grid_wait.cuh).
+// Launches outside such a scope are ordinary.
 #pragma once
 
 namespace fathom::gpu {
