@@ -662,7 +662,8 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
            "(all dense matrices, lm_head included, plus the distinct routed experts expected for the batch) over the "
            "measured copy bandwidth; anchors: perf-anchors §6 (V2-Lite FP8 at 4.8 TB/s: about 1,960 tok/s, weights only).\n");
   out.line("PDL: programmatic dependent launch (`programmatic_launch`, on by default): each kernel's blocks may start "
-           "while the kernel before it finishes, and wait on the device.\n");
+           "while the kernel before it finishes, and wait on the device. Available on this device with this build: " +
+           std::string(dev.programmatic_launch_ok() ? "yes" : "**no** (the PDL rows below are plain launches)") + ".\n");
   out.line("| batch | CUDA graphs | PDL | step ms | tok/s | weights read / step | roofline tok/s | of roofline |");
   out.line("|---|---|---|---|---|---|---|---|");
 
