@@ -159,6 +159,11 @@ void CudaBackend::run(fathom_executable* executable, std::span<const fathom_bind
 
 void* CudaBackend::device_pointer(fathom_buffer* buffer) { return buffer_of(buffer).ptr; }
 
+void CudaBackend::executable_profile(fathom_executable* executable, std::span<fathom_node_profile> out) {
+  if (!executable) sdk::fail_invalid("executable_profile: NULL executable");
+  reinterpret_cast<const Executable*>(executable)->profile(out);
+}
+
 void CudaBackend::executable_destroy(fathom_executable* executable) {
   delete reinterpret_cast<Executable*>(executable);
 }

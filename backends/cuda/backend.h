@@ -35,6 +35,7 @@ class CudaBackend final : public sdk::Backend {
                              std::span<const fathom_binding> bindings) override;
   void run(fathom_executable* executable, std::span<const fathom_binding> bindings, int64_t n_tokens) override;
   void executable_destroy(fathom_executable* executable) override;
+  void executable_profile(fathom_executable* executable, std::span<fathom_node_profile> out) override;
 
   // The device address of a buffer of this backend, for in-process tools (the benchmark
   // generates weights in device memory with its own kernels).

@@ -55,6 +55,8 @@ const fathom_option_decl kOptions[] = {
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a CUDA graph"},
     {"programmatic_launch", FATHOM_OPTION_BOOL, 0, "true",
      "on compute capability 9.0+, let each kernel launch while the one before it finishes (PDL)"},
+    {"profile_nodes", FATHOM_OPTION_BOOL, 0, "false",
+     "time every op on the device for `fathom bench --nodes` (runs without graphs or programmatic launches)"},
     {nullptr, 0, 0, nullptr, nullptr},
 };
 

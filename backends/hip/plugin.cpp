@@ -18,6 +18,8 @@ const fathom_option_decl kOptions[] = {
     {"gemv_max_tokens", FATHOM_OPTION_INT, 0, "16", "products with at most this many rows (0-16) use the weight-streaming kernel"},
     {"hip_graphs", FATHOM_OPTION_BOOL, 0, "true", "replay repeated runs (decode steps) as HIP graphs"},
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a HIP graph"},
+    {"profile_nodes", FATHOM_OPTION_BOOL, 0, "false",
+     "time every op on the device for `fathom bench --nodes` (runs without graphs or programmatic launches)"},
     {nullptr, 0, 0, nullptr, nullptr},
 };
 

@@ -478,6 +478,43 @@ TEST_F(PrefixCaching, ASharedPrefixIsCopiedOnTheGpuSimulatorToo) {
   expect_shared_prefix_copied();
 }
 
+// The GPU backends' device time per node (`profile_nodes`), on the simulator: every node of a
+// decode step is booked once per step, except the nodes inside fused runs, whose time goes to
+// the run's last node; and with profiling off there is nothing to report.
+TEST_F(EngineTest, GpuBackendTimesEveryNodeWhenAskedTo) {
+  if (const std::string why = use_only("gpusim32"); !why.empty()) GTEST_SKIP() << why;
+  auto node_calls = [&](bool profile) {
+    config_ = parse_config(std::string("[runtime]\nbackends = [\"gpusim32\"]\n[backend.gpusim32]\nprofile_nodes = ") +
+                               (profile ? "true" : "false") + "\n",
+                           "engine-profile.toml");
+    config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR, FATHOM_GPUSIM_DIR};
+    host_ = std::make_unique<PluginHost>(config_);
+    auto model = load(1);
+    Engine e(*model, &*tok_, {1, 96, 8});
+    const Outcome out = run(e, {greedy(to_ids("Hello"), 4)}, {0})[0];
+    EXPECT_EQ(out.tokens.size(), 4u);
+    std::map<std::string, uint64_t> calls;  // decode nodes by name
+    for (const auto& t : model->node_times()) {
+      if (t.node.rfind("decode:", 0) == 0) calls[t.node.substr(7)] = t.calls;
+    }
+    return calls;
+  };
+  EXPECT_TRUE(node_calls(false).empty());
+  const auto calls = node_calls(true);
+  ASSERT_FALSE(calls.empty());
+  // Three decode steps after the prefill's token. Booked to themselves: the attention op (the
+  // last node of MLA's fused inputs) and lm_head; folded into it: q's rope.
+  EXPECT_EQ(calls.at("layers.0.self_attn.attention"), 3u);
+  EXPECT_EQ(calls.at("lm_head"), 3u);
+  EXPECT_EQ(calls.at("layers.0.self_attn.q_rope"), 0u);
+  size_t booked = 0;
+  for (const auto& [node, n] : calls) {
+    EXPECT_TRUE(n == 0 || n == 3) << node << ": " << n;
+    booked += n == 3;
+  }
+  EXPECT_GT(booked, 10u);
+}
+
 TEST_F(PrefixCaching, OffPrefillsEverything) {
   auto model = load(1);
   EngineLimits limits{1, 96, 8};

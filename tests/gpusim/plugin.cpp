@@ -24,6 +24,8 @@ const fathom_option_decl kOptions[] = {
     {"graph_max_tokens", FATHOM_OPTION_INT, 0, "64", "largest run (tokens) captured as a graph"},
     {"programmatic_launch", FATHOM_OPTION_BOOL, 0, "true",
      "launch as the cuda plugin does with PDL, checking that every kernel waits for the one before it"},
+    {"profile_nodes", FATHOM_OPTION_BOOL, 0, "false",
+     "time every op on the device for `fathom bench --nodes` (runs without graphs or programmatic launches)"},
     {nullptr, 0, 0, nullptr, nullptr},
 };
 

@@ -17,7 +17,8 @@
 //   decode    whole decode steps of a V2-Lite-shaped FP8 model (27 layers, 64 routed experts,
 //             weights generated in device memory) through the backend's compile/run, batch 1
 //             and 32: with CUDA graphs and programmatic launches (the defaults), graphs without
-//             them, and without graphs; plus one 256-token prefill.
+//             them, and without graphs; where a batch-1 step's time goes, op by op
+//             (profile_nodes); plus one 256-token prefill.
 //
 // Every timing is the median of CUDA-event-timed repetitions after warm-up, on random data,
 // rotating several weight copies where one copy would sit in L2.
@@ -29,6 +30,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -633,6 +635,51 @@ DecodeModel build_model(SegmentBuilder& b, const ModelShape& m, int64_t slots, i
   return d;
 }
 
+// Where a batch-1 decode step's time goes: the same segment compiled with profile_nodes (each op
+// between two events; no graph, no programmatic launch), summed over the layers per part of a
+// layer. The sum of the ops' times against the graph-replayed step shows what launching costs.
+void profile_step(Device& dev, Report& out, const fathom_segment& seg, const std::vector<fathom_binding>& weights,
+                  const std::vector<fathom_binding>& io, double graph_step_ms, bool quick) {
+  cuda::Options profiled;
+  profiled.profile_nodes = true;
+  cuda::CudaBackend profiler(profiled);
+  fathom_executable* exe = profiler.compile(0, seg, weights);
+  const int steps = quick ? 5 : 20;
+  profiler.run(exe, io, 1);  // warm-up
+  std::vector<fathom_node_profile> before(seg.n_nodes), after(seg.n_nodes);
+  profiler.executable_profile(exe, before);
+  for (int i = 0; i < steps; ++i) profiler.run(exe, io, 1);
+  profiler.executable_profile(exe, after);
+  profiler.executable_destroy(exe);
+  FATHOM_CUDA_CHECK(cudaStreamSynchronize(dev.stream()));
+
+  std::map<std::string, std::pair<double, int>> parts;  // "mlp.experts" -> (µs per step, nodes)
+  double total_us = 0;
+  for (uint32_t i = 0; i < seg.n_nodes; ++i) {
+    if (after[i].calls == before[i].calls) continue;  // inside a fused run, booked to its last node
+    const double us = static_cast<double>(after[i].total_ns - before[i].total_ns) / 1e3 / steps;
+    std::string name = seg.nodes[i].name ? seg.nodes[i].name : "?";
+    if (name.rfind("layers.", 0) == 0) name = name.substr(name.find('.', 7) + 1);  // drop "layers.<n>."
+    parts[name].first += us;
+    parts[name].second += 1;
+    total_us += us;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> sorted(parts.begin(), parts.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  out.line("");
+  out.line("Where a batch-1 step's time goes (each op timed alone between two events, no graph, no PDL, mean of " +
+           std::to_string(steps) + " steps; a fused run of nodes is booked to its last node; summed over the layers):\n");
+  out.line("| node (all layers) | ops | µs per step | share |");
+  out.line("|---|---|---|---|");
+  for (const auto& [name, v] : sorted) {
+    out.line("| " + name + " | " + std::to_string(v.second) + " | " + fmt("%.1f", v.first) + " | " +
+             fmt("%.0f%%", 100 * v.first / std::max(total_us, 1e-9)) + " |");
+  }
+  out.line("");
+  out.line("Sum of the ops' times: " + fmt("%.3f ms", total_us / 1e3) + " per step; the graph-replayed step (PDL on) took " +
+           fmt("%.3f ms", graph_step_ms) + ". Where the sum is the smaller, the rest is what launching the kernels costs.");
+}
+
 void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
   const ModelShape m;
   const int64_t slots = 32, max_len = 1024, context = 512, max_tokens = 256;
@@ -740,6 +787,8 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
     out.line("| " + std::to_string(batch) + " | " + std::to_string(2 * batch) + " | " + fmt("%.3f", step) + " | " +
              fmt("%.2fx", step / one_row_ms[i]) + " | " + fmt("%.0f", 1.85 * static_cast<double>(batch) * 1e3 / step) + " |");
   }
+  upload_tokens(1, false);
+  profile_step(dev, out, seg, b.bindings(), bindings(1), one_row_ms.empty() ? 0.0 : one_row_ms[0], quick);
   {
     const int64_t t = max_tokens;
     upload_tokens(t, true);

@@ -197,17 +197,26 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
     } else {
       ops_.push_back(build_op(nodes[n]));
     }
+    op_node_.push_back(n);
     workspace_bytes_ = std::max(workspace_bytes_, ops_.back()->workspace_bytes());
   }
   if (workspace_bytes_) workspace_ = static_cast<std::byte*>(memory_.allocate(workspace_bytes_));
   error_ = static_cast<int*>(memory_.allocate(sizeof(int)));
   FATHOM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&error_host_), sizeof(int)));
+  if (options_.profile_nodes) {
+    node_profile_.assign(segment.n_nodes, fathom_node_profile{0, 0});
+    op_events_.resize(ops_.size() + 1, nullptr);
+    for (cudaEvent_t& e : op_events_) FATHOM_CUDA_CHECK(cudaEventCreate(&e));
+  }
 }
 
 Executable::~Executable() {
   cudaSetDevice(device_.index());
   cudaStreamSynchronize(device_.stream());
   drop_graphs();
+  for (cudaEvent_t e : op_events_) {
+    if (e) cudaEventDestroy(e);
+  }
   if (error_host_) cudaFreeHost(error_host_);
 }
 
@@ -218,10 +227,33 @@ void Executable::drop_graphs() {
 }
 
 void Executable::launch_all(int64_t n_tokens) {
-  const gpu::ProgrammaticLaunchScope programmatic(options_.programmatic_launch && device_.programmatic_launch_ok());
+  const bool profiling = options_.profile_nodes;
+  const gpu::ProgrammaticLaunchScope programmatic(options_.programmatic_launch && device_.programmatic_launch_ok() && !profiling);
   FATHOM_CUDA_CHECK(cudaMemsetAsync(error_, 0, sizeof(int), device_.stream()));
   const OpRun run{device_, device_.stream(), n_tokens, tensors_, workspace_, workspace_bytes_, error_};
-  for (auto& op : ops_) op->launch(run);
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (profiling) FATHOM_CUDA_CHECK(cudaEventRecord(op_events_[i], device_.stream()));
+    ops_[i]->launch(run);
+  }
+  if (profiling) FATHOM_CUDA_CHECK(cudaEventRecord(op_events_.back(), device_.stream()));
+}
+
+void Executable::book_op_times() {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    float ms = 0.f;
+    FATHOM_CUDA_CHECK(cudaEventElapsedTime(&ms, op_events_[i], op_events_[i + 1]));
+    fathom_node_profile& p = node_profile_[op_node_[i]];
+    p.calls += 1;
+    p.total_ns += static_cast<uint64_t>(static_cast<double>(ms) * 1e6);
+  }
+}
+
+void Executable::profile(std::span<fathom_node_profile> out) const {
+  if (!options_.profile_nodes)
+    sdk::fail_unsupported("per-node times need [backend." FATHOM_GPU_BACKEND "] profile_nodes = true");
+  if (out.size() != node_profile_.size())
+    sdk::fail_invalid("executable_profile: the segment has " + std::to_string(node_profile_.size()) + " nodes");
+  std::copy(node_profile_.begin(), node_profile_.end(), out.begin());
 }
 
 void Executable::run_graph(const GraphKey& key, int64_t n_tokens) {
@@ -289,14 +321,16 @@ void Executable::run(std::span<const fathom_binding> bindings, int64_t n_tokens)
     key.second.push_back(t.ptr);
   }
 
-  const bool graph = options_.cuda_graphs && graphs_ok_ && n_tokens > 0 && n_tokens <= options_.graph_max_tokens;
+  const bool graph = options_.cuda_graphs && !options_.profile_nodes && graphs_ok_ && n_tokens > 0 &&
+                     n_tokens <= options_.graph_max_tokens;
   if (seen_.size() > 4 * kMaxGraphs) seen_.clear();
   if (graph && (graphs_.count(key) || !seen_.insert(key).second)) {
     run_graph(key, n_tokens);
   } else {
     launch_all(n_tokens);
   }
-  check_kernel_errors();
+  check_kernel_errors();  // synchronises: the events have completed
+  if (options_.profile_nodes) book_op_times();
 }
 
 }  // namespace fathom::cuda

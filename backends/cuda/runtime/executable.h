@@ -35,6 +35,9 @@ class Executable {
 
   void run(std::span<const fathom_binding> bindings, int64_t n_tokens);
   int device_index() const { return device_.index(); }
+  // Device time per segment node since compile (Options::profile_nodes; unsupported without).
+  // A fused run of nodes is one op: its time and calls are booked to the run's last node.
+  void profile(std::span<fathom_node_profile> out) const;
 
  private:
   using GraphKey = std::pair<int64_t, std::vector<void*>>;
@@ -43,6 +46,7 @@ class Executable {
   void run_graph(const GraphKey& key, int64_t n_tokens);
   void drop_graphs();
   void check_kernel_errors();
+  void book_op_times();
 
   Device& device_;
   Options options_;
@@ -51,6 +55,9 @@ class Executable {
   std::vector<TensorInfo> tensors_;
   std::vector<uint32_t> io_;  // INPUT and OUTPUT tensors, in index order
   std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<uint32_t> op_node_;  // the segment node each op stands for (a fused run's last)
+  std::vector<cudaEvent_t> op_events_;            // profile_nodes: before each op, and after the last
+  std::vector<fathom_node_profile> node_profile_;  // profile_nodes: per segment node
   PersistentMemory memory_;
   std::byte* arena_ = nullptr;
   std::byte* workspace_ = nullptr;

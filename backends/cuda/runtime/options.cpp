@@ -30,6 +30,7 @@ Options read_options(const fathom_options& o, const char* graphs_key) {
   }
   if (o.get_bool && o.get_bool(o.context, graphs_key, &flag)) out.cuda_graphs = flag != 0;
   if (o.get_bool && o.get_bool(o.context, "programmatic_launch", &flag)) out.programmatic_launch = flag != 0;
+  if (o.get_bool && o.get_bool(o.context, "profile_nodes", &flag)) out.profile_nodes = flag != 0;
   if (o.get_int && o.get_int(o.context, "graph_max_tokens", &i)) {
     if (i < 0) sdk::fail_invalid("graph_max_tokens must be >= 0");
     out.graph_max_tokens = i;

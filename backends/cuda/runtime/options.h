@@ -29,6 +29,9 @@ struct Options {
   // compute capability 9.0 and later. The HIP plugin does not declare the option (its launches
   // are never programmatic); the simulator's plugins do, and check the kernels' side of it.
   bool programmatic_launch = true;
+  // Time every op with a pair of events, for executable_profile (`fathom bench` breakdowns).
+  // Runs then go without graphs and programmatic launches, so that each op's time is its own.
+  bool profile_nodes = false;
 };
 
 // The options a plugin declared, checked; a key the plugin did not declare never arrives (the
