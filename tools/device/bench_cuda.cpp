@@ -763,6 +763,26 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
       const char* pdl;
     };
     const Variant variants[] = {{backend, exe, "yes", "yes"}, {plain_launch, exe_plain, "yes", "no"}, {eager, exe_eager, "no", "yes"}};
+    // The same step three ways must give the same logits, bit for bit (every kernel is
+    // deterministic): a difference with PDL on is a kernel that does not wait for the one
+    // before it (or a race of its own); with graphs, a capture problem.
+    auto step_logits = [&](const Variant& v) {
+      for (int i = 0; i < 3; ++i) v.backend.run(v.exe, bindings(batch), batch);  // eager, capture, replay
+      std::vector<float> l(static_cast<size_t>(batch * m.vocab));
+      v.backend.buffer_download({logits, 0, l.size() * 4}, l.data());
+      return l;
+    };
+    const std::vector<float> reference = step_logits(variants[2]);  // no graph: plain stream order
+    std::string agreement;
+    for (const Variant* v : {&variants[0], &variants[1]}) {
+      const std::vector<float> got = step_logits(*v);
+      double worst = 0;
+      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - reference[i]));
+      if (std::isnan(worst) || std::any_of(got.begin(), got.end(), [](float x) { return std::isnan(x); })) worst = NAN;
+      agreement += std::string(agreement.empty() ? "" : "; ") + "graphs " + v->graphs + ", PDL " + v->pdl + ": max |Δ| " +
+                   fmt("%.3g", worst);
+    }
+    out.line("| " + std::to_string(batch) + " | logits against the eager step | " + agreement + " | | | | | |");
     for (const Variant& v : variants) {
       if (quick && &v == &variants[2]) continue;
       const double step = time_steps(v.backend, v.exe, batch, quick ? 10 : 30);
