@@ -79,6 +79,22 @@ SegmentCase add_rms_norm(Draw& d, int64_t t, int64_t width, bool h_is_output, ui
   return c;
 }
 
+// YaRN attributes as DeepSeek's configs give them, for `head_dim` elements per head of which the
+// last `rope_dim` rotate.
+fathom_rope_attrs yarn(int64_t head_dim, int64_t rope_dim) {
+  fathom_rope_attrs a{};
+  a.head_dim = static_cast<int32_t>(head_dim);
+  a.rope_offset = static_cast<int32_t>(head_dim - rope_dim);
+  a.rope_dim = static_cast<int32_t>(rope_dim);
+  a.theta = 10000.f;
+  a.yarn_factor = 40.f;
+  a.original_max_positions = 4096;
+  a.beta_fast = 32.f;
+  a.beta_slow = 1.f;
+  a.amplitude = 1.f;
+  return a;
+}
+
 // slice(kv, begin, len) -> t; rms_norm(t) or rope_yarn(t) -> y: MLA's kv_a output split into the
 // latent (normalised) and the shared rope key (rotated). `t_read_twice`: t also feeds an add,
 // a look-alike the GPU backends leave unfused.
@@ -93,16 +109,7 @@ SegmentCase sliced(Draw& d, bool rope, int64_t t, int64_t width, int64_t begin, 
     std::vector<int32_t> pos(static_cast<size_t>(t));
     for (int64_t i = 0; i < t; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(3 + 37 * i);
     const uint32_t positions = s.add(tensor(FATHOM_DTYPE_I32, {t}, d.ints(pos)), FATHOM_ROLE_INPUT);
-    fathom_rope_attrs a{};
-    a.head_dim = static_cast<int32_t>(len);
-    a.rope_dim = static_cast<int32_t>(len);
-    a.theta = 10000.f;
-    a.yarn_factor = 40.f;
-    a.original_max_positions = 4096;
-    a.beta_fast = 32.f;
-    a.beta_slow = 1.f;
-    a.amplitude = 1.f;
-    s.nodes.push_back({FATHOM_OP_ROPE_YARN, {part, positions}, {y}, attrs_bytes(a)});
+    s.nodes.push_back({FATHOM_OP_ROPE_YARN, {part, positions}, {y}, attrs_bytes(yarn(len, len))});
   } else {
     const uint32_t w = s.add(tensor(BF16, {len}, d.as(BF16, d.normal(static_cast<size_t>(len), 0.5)), true), FATHOM_ROLE_WEIGHT);
     fathom_rms_norm_attrs a{};
@@ -162,22 +169,6 @@ SegmentCase two_matmuls(Draw& d, int64_t t, int64_t k, int64_t n_a, int64_t n_b,
            std::to_string(n_a) + "_" + std::to_string(n_b) + (same_x ? "" : "_other_x");
   c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
   return c;
-}
-
-// YaRN attributes as DeepSeek's configs give them, for `head_dim` elements per head of which the
-// last `rope_dim` rotate.
-fathom_rope_attrs yarn(int64_t head_dim, int64_t rope_dim) {
-  fathom_rope_attrs a{};
-  a.head_dim = static_cast<int32_t>(head_dim);
-  a.rope_offset = static_cast<int32_t>(head_dim - rope_dim);
-  a.rope_dim = static_cast<int32_t>(rope_dim);
-  a.theta = 10000.f;
-  a.yarn_factor = 40.f;
-  a.original_max_positions = 4096;
-  a.beta_fast = 32.f;
-  a.beta_slow = 1.f;
-  a.amplitude = 1.f;
-  return a;
 }
 
 // rope(q_raw) -> q; slice(kva) -> l; rms_norm(l) -> latent; slice(kva) -> k; rope(k) -> k_pe;

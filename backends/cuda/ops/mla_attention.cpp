@@ -15,15 +15,13 @@ namespace fathom::cuda {
 
 namespace {
 
-// What the op needs of the prologue's nodes, resolved once.
+// What the op needs of the prologue's nodes, resolved once: the kernels' arguments but for the
+// two tensors, whose addresses come at run().
 struct Prologue {
   uint32_t q_raw = 0;  // the q rope's input
-  SliceSource latent, k_pe;
-  uint32_t norm_w = 0, norm_w_dtype = 0;
-  float eps = 0.f;
-  const float* q_inv_freq = nullptr;
-  const float* k_inv_freq = nullptr;
-  float q_amplitude = 1.f, k_amplitude = 1.f;
+  uint32_t kva = 0;    // the slices' source
+  uint32_t norm_w = 0;
+  gpu::MlaPrologue args;
 };
 
 const float* upload_inverse_frequencies(const OpBuild& rope) {
@@ -73,19 +71,9 @@ class MlaOp final : public Op {
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);
     a.workspace = ws.take<float>(floats(t));
     if (prologue_) {
-      const Prologue& p = *prologue_;
-      gpu::MlaPrologue& g = a.prologue;
-      g.kva = static_cast<const float*>(r.ptr(p.latent.tensor));
-      g.kva_ld = p.latent.ld;
-      g.latent_begin = p.latent.begin;
-      g.k_pe_begin = p.k_pe.begin;
-      g.norm_w = r.ptr(p.norm_w);
-      g.norm_w_dtype = p.norm_w_dtype;
-      g.eps = p.eps;
-      g.q_inv_freq = p.q_inv_freq;
-      g.k_inv_freq = p.k_inv_freq;
-      g.q_amplitude = p.q_amplitude;
-      g.k_amplitude = p.k_amplitude;
+      a.prologue = prologue_->args;
+      a.prologue.kva = static_cast<const float*>(r.ptr(prologue_->kva));
+      a.prologue.norm_w = r.ptr(prologue_->norm_w);
     }
     gpu::launch_mla_attention(a, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("mla_attention");
@@ -132,15 +120,18 @@ std::unique_ptr<Op> make_mla_attention(const OpBuild& b) { return std::make_uniq
 std::unique_ptr<Op> make_mla_with_prologue(const OpBuild& mla, const MlaPrologueBuilds& parts) {
   Prologue p;
   p.q_raw = parts.q_rope.inputs[0];
-  p.latent = parts.latent;
-  p.k_pe = parts.k_pe;
+  p.kva = parts.latent.tensor;  // == parts.k_pe.tensor (the fusion's condition)
   p.norm_w = parts.latent_norm.inputs[1];
-  p.norm_w_dtype = parts.latent_norm.desc.inputs[1].dtype;
-  p.eps = attrs_of<fathom_rms_norm_attrs>(parts.latent_norm.desc).eps;
-  p.q_inv_freq = upload_inverse_frequencies(parts.q_rope);
-  p.k_inv_freq = upload_inverse_frequencies(parts.k_rope);
-  p.q_amplitude = attrs_of<fathom_rope_attrs>(parts.q_rope.desc).amplitude;
-  p.k_amplitude = attrs_of<fathom_rope_attrs>(parts.k_rope.desc).amplitude;
+  gpu::MlaPrologue& g = p.args;
+  g.kva_ld = parts.latent.ld;
+  g.latent_begin = parts.latent.begin;
+  g.k_pe_begin = parts.k_pe.begin;
+  g.norm_w_dtype = parts.latent_norm.desc.inputs[1].dtype;
+  g.eps = attrs_of<fathom_rms_norm_attrs>(parts.latent_norm.desc).eps;
+  g.q_inv_freq = upload_inverse_frequencies(parts.q_rope);
+  g.k_inv_freq = upload_inverse_frequencies(parts.k_rope);
+  g.q_amplitude = attrs_of<fathom_rope_attrs>(parts.q_rope.desc).amplitude;
+  g.k_amplitude = attrs_of<fathom_rope_attrs>(parts.k_rope.desc).amplitude;
   return std::make_unique<MlaOp>(mla, p);
 }
 
