@@ -226,6 +226,41 @@ SegmentCase mla_from_projections(Draw& d, int64_t t, uint32_t kvb_dtype, bool ab
   return c;
 }
 
+// moe_route(x, gate[, bias]) -> (ids, weights); moe_experts(x, ids, weights, ...) -> y: a MoE
+// layer's router and routed experts, V3's router (sigmoid, bias, 4 groups keep 2, top-3) or
+// V2-Lite's (softmax, greedy top-6). `ids_are_output`: the chosen ids are read outside too (a
+// look-alike). Router logits are spread wide (x and gate ~ N(0, 1)), so that no two experts
+// tie closely enough for rounding to pick differently.
+SegmentCase route_and_experts(Draw& d, int64_t t, bool v3, uint32_t wdt, bool ids_are_output = false) {
+  const int64_t hidden = 96, inter = 40, e = v3 ? 16 : 12, k = v3 ? 3 : 6;
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t x = s.add(tensor(F32, {t, hidden}, d.as(F32, d.normal(static_cast<size_t>(t * hidden)))), FATHOM_ROLE_INPUT);
+  std::vector<uint32_t> route_in{x, s.add(tensor(BF16, {e, hidden}, d.as(BF16, d.normal(static_cast<size_t>(e * hidden))), true),
+                                          FATHOM_ROLE_WEIGHT)};
+  if (v3) route_in.push_back(s.add(tensor(F32, {e}, d.as(F32, d.normal(static_cast<size_t>(e), 0.5)), true), FATHOM_ROLE_WEIGHT));
+  const uint32_t ids = s.add(output(FATHOM_DTYPE_I32, {t, k}), ids_are_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t weights = s.add(output(F32, {t, k}), FATHOM_ROLE_INTERNAL);
+  std::vector<uint32_t> experts_in{x, ids, weights};
+  for (int64_t i = 0; i < e; ++i) {
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{inter, hidden}, {inter, hidden}, {hidden, inter}}) {
+      for (uint32_t w : add_weight(s, d, wdt, rows, cols)) experts_in.push_back(w);
+    }
+  }
+  const uint32_t y = s.add(output(F32, {t, hidden}), FATHOM_ROLE_OUTPUT);
+  const fathom_moe_route_attrs route = v3 ? fathom_moe_route_attrs{16, 3, 4, 2, FATHOM_SCORING_SIGMOID, FATHOM_TOPK_NOAUX_TC, 1, 1, 2.5f, 0}
+                                          : fathom_moe_route_attrs{12, 6, 1, 1, FATHOM_SCORING_SOFTMAX, FATHOM_TOPK_GREEDY, 0, 0, 1.f, 0};
+  s.nodes = {{FATHOM_OP_MOE_ROUTE, route_in, {ids, weights}, attrs_bytes(route)},
+             {FATHOM_OP_MOE_EXPERTS, experts_in, {y},
+              attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k), static_cast<int32_t>(hidden),
+                                                   static_cast<int32_t>(inter)})}};
+  const char* wname = wdt == F8 ? "fp8block" : "bf16";
+  c.name = std::string("route_and_experts_") + (v3 ? "v3" : "v2lite") + "_" + wname + "_T" + std::to_string(t) +
+           (ids_are_output ? "_ids_also_output" : "");
+  c.tolerance = wdt == F8 ? 4 * tolerance_for(F32, true) : tolerance_for(BF16, true);
+  return c;
+}
+
 uint64_t seed() { return case_seed(); }
 
 const std::vector<SegmentCase>& cases() {
@@ -261,6 +296,11 @@ const std::vector<SegmentCase>& cases() {
     v.push_back(mla_from_projections(d, 4, BF16, false));
     v.push_back(mla_from_projections(d, 22, F8, true));
     v.push_back(mla_from_projections(d, 4, BF16, true, true));
+    // A router and its experts: one and three tokens (one selection-and-dispatch kernel at both
+    // warp widths), nine (past it: the two ops as they are), and a look-alike.
+    for (int64_t t : {1, 3, 9}) v.push_back(route_and_experts(d, t, true, F8));
+    v.push_back(route_and_experts(d, 3, false, BF16));
+    v.push_back(route_and_experts(d, 3, false, BF16, true));
     return v;
   }();
   return all;

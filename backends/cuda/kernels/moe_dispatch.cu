@@ -1,5 +1,6 @@
 #include "kernels/common.cuh"
 #include "kernels/moe_dispatch.cuh"
+#include "kernels/moe_dispatch_block.cuh"
 
 namespace fathom::gpu {
 
@@ -40,51 +41,11 @@ __global__ void scatter_kernel(MoeDispatchArgs a) {
 }
 
 // The three steps above in one block, for a decode step's few pairs: one launch instead of
-// three (and no memset of the counts), with the counts in shared memory.
+// three (and no memset of the counts). The route-and-dispatch kernel (moe_route.cu) runs the
+// same block after its selection.
 __global__ void dispatch_one_block_kernel(MoeDispatchArgs a) {
   fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
-  __shared__ int32_t counts[kOneBlockMaxExperts], offsets[kOneBlockMaxExperts];
-  __shared__ int32_t run_sums[kThreads];
-  const int tid = threadIdx.x;
-  const int64_t pairs = a.tokens * a.top_k;
-  for (int e = tid; e < a.n_experts; e += kThreads) counts[e] = 0;
-  __syncthreads();
-  for (int64_t p = tid; p < pairs; p += kThreads) {
-    const int32_t e = a.experts[p];
-    if (e < 0 || e >= a.n_experts) {
-      report_error(a.error, kErrExpertId);
-      a.slot_in_group[p] = -1;
-      continue;
-    }
-    a.slot_in_group[p] = atomicAdd(&counts[e], 1);
-  }
-  __syncthreads();
-  // Exclusive prefix sum of the counts: each thread sums a contiguous run of experts, the run
-  // sums are scanned (Hillis-Steele, log2(kThreads) steps), then each run is filled in.
-  const int per = (a.n_experts + kThreads - 1) / kThreads;
-  const int e0 = tid * per, e1 = e0 + per < a.n_experts ? e0 + per : a.n_experts;
-  int32_t own = 0;
-  for (int e = e0; e < e1; ++e) own += counts[e];
-  run_sums[tid] = own;
-  __syncthreads();
-  for (int d = 1; d < kThreads; d *= 2) {
-    const int32_t v = tid >= d ? run_sums[tid - d] : 0;
-    __syncthreads();
-    run_sums[tid] += v;
-    __syncthreads();
-  }
-  int32_t sum = run_sums[tid] - own;
-  for (int e = e0; e < e1; ++e) {
-    offsets[e] = sum;
-    a.offsets[e] = sum;
-    a.counts[e] = counts[e];
-    sum += counts[e];
-  }
-  __syncthreads();
-  for (int64_t p = tid; p < pairs; p += kThreads) {
-    const int32_t slot = a.slot_in_group[p];  // written by this thread above
-    if (slot >= 0) a.pair_ids[offsets[a.experts[p]] + slot] = static_cast<int32_t>(p);
-  }
+  dispatch_in_block(a);
 }
 
 __global__ void combine_kernel(MoeCombineArgs a) {
@@ -112,7 +73,7 @@ void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream) {
   const int64_t pairs = args.tokens * args.top_k;
   if (pairs <= 0) return;
   if (moe_dispatch_in_one_block(args)) {
-    FATHOM_LAUNCH(1, kThreads, stream, dispatch_one_block_kernel)(args);
+    FATHOM_LAUNCH(1, kDispatchBlockThreads, stream, dispatch_one_block_kernel)(args);
     return;
   }
   const unsigned blocks = static_cast<unsigned>((pairs + kThreads - 1) / kThreads);

@@ -2,6 +2,7 @@
 // scores and the top-k are warp-wide argmax rounds whose ties go to the lower index, which is
 // what the reference's stable sorts give.
 #include "kernels/common.cuh"
+#include "kernels/moe_dispatch_block.cuh"
 #include "kernels/moe_route.cuh"
 
 namespace fathom::gpu {
@@ -36,12 +37,10 @@ FATHOM_DEVICE double warp_max_d(double v) {
   return v;
 }
 
-__global__ void route_kernel(RouteArgs a) {
-  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
+// Token t's selection, by the calling warp.
+FATHOM_DEVICE void select_for_token(const RouteArgs& a, int64_t t) {
   constexpr int P = kRouteMaxExpertsPerLane;
   const int lane = threadIdx.x % W;
-  const int64_t t = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / W;
-  if (t >= a.tokens) return;  // whole warps
   const fathom_moe_route_attrs& at = a.attrs;
   const int E = at.n_experts, K = at.top_k;
   const float* logits = a.logits + t * E;
@@ -160,7 +159,33 @@ __global__ void route_kernel(RouteArgs a) {
   }
 }
 
+__global__ void route_kernel(RouteArgs a) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
+  const int64_t t = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / W;
+  if (t < a.tokens) select_for_token(a, t);  // whole warps
+}
+
+// A warp per token selects, then the block groups the pairs by expert: one launch for what is
+// otherwise the selection kernel and the single-block dispatch kernel.
+__global__ void route_dispatch_kernel(RouteArgs a, MoeDispatchArgs d) {
+  fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
+  const int64_t t = threadIdx.x / W;
+  if (t < a.tokens) select_for_token(a, t);
+  __syncthreads();  // the experts chosen above, in global memory, are visible to the block
+  dispatch_in_block(d);
+}
+
 }  // namespace
+
+bool route_and_dispatch_in_one_block(int64_t tokens, const fathom_moe_route_attrs& attrs) {
+  return tokens <= kRouteDispatchMaxTokens && moe_dispatch_in_one_block(MoeDispatchArgs{nullptr, tokens, attrs.top_k, attrs.n_experts,
+                                                                                        nullptr, nullptr, nullptr, nullptr, nullptr});
+}
+
+void launch_moe_route_dispatch(const RouteArgs& route, const MoeDispatchArgs& dispatch, cudaStream_t stream) {
+  if (route.tokens <= 0) return;
+  FATHOM_LAUNCH(1, kDispatchBlockThreads, stream, route_dispatch_kernel)(route, dispatch);
+}
 
 void launch_moe_route_select(const RouteArgs& args, cudaStream_t stream) {
   if (args.tokens <= 0) return;

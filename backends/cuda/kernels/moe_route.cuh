@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "fathom/plugin_api.h"
+#include "kernels/moe_dispatch.cuh"
 #include "vendor/gpu_runtime.h"
 
 namespace fathom::gpu {
@@ -26,5 +27,13 @@ struct RouteArgs {
 };
 
 void launch_moe_route_select(const RouteArgs& args, cudaStream_t stream);
+
+// The selection and the grouping of the chosen pairs by expert (moe_dispatch.cuh) in one
+// single-block launch, for up to kRouteDispatchMaxTokens tokens (a warp each in a block of 256
+// threads) when the dispatch fits one block: a decode step's router and expert dispatch, fused
+// (runtime/fusion.h, FusionKind::route_experts).
+constexpr int64_t kRouteDispatchMaxTokens = 256 / FATHOM_WARP_SIZE;
+bool route_and_dispatch_in_one_block(int64_t tokens, const fathom_moe_route_attrs& attrs);
+void launch_moe_route_dispatch(const RouteArgs& route, const MoeDispatchArgs& dispatch, cudaStream_t stream);
 
 }  // namespace fathom::gpu

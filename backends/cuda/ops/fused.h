@@ -27,6 +27,10 @@ std::unique_ptr<Op> make_add_add_rms_norm(const OpBuild& inner, const OpBuild& a
 std::unique_ptr<Op> make_sliced_rms_norm(const OpBuild& norm, const SliceSource& source);
 std::unique_ptr<Op> make_sliced_rope(const OpBuild& rope, const SliceSource& source);
 
+// FusionKind::route_experts: the builds of the moe_route and the moe_experts node
+// (ops/route_experts.cpp).
+std::unique_ptr<Op> make_route_experts(const OpBuild& route, const OpBuild& experts);
+
 // FusionKind::mla_prologue: the builds of q's rope, the latent's rms_norm and k_pe's rope, and
 // where the two slices of kv_a's output begin (ops/mla_attention.cpp).
 struct MlaPrologueBuilds {

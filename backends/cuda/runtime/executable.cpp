@@ -173,6 +173,9 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
         case FusionKind::stacked_matmul:
           ops_.push_back(make_stacked_matmul(op_build(nodes[n]), op_build(nodes[n + 1]), std::move(parts)));
           break;
+        case FusionKind::route_experts:
+          ops_.push_back(make_route_experts(op_build(nodes[n]), op_build(nodes[n + 1])));
+          break;
         case FusionKind::add_rms_norm:
           ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));
           break;

@@ -130,6 +130,18 @@ class Matcher {
     return ls.length == m.kv_lora_rank && ks.length == m.qk_rope_dim && m.qk_rope_dim % 2 == 0;
   }
 
+  // moe_route, moe_experts at nodes n, n+1 (see FusionKind::route_experts).
+  bool route_experts_at(uint32_t n) const {
+    if (n + 1 >= s_.n_nodes) return false;
+    const fathom_segment_node &route = s_.nodes[n], &experts = s_.nodes[n + 1];
+    if (route.op != FATHOM_OP_MOE_ROUTE || experts.op != FATHOM_OP_MOE_EXPERTS) return false;
+    if (route.n_outputs != 2 || route.n_inputs < 2 || experts.n_inputs < 4 || experts.n_outputs != 1) return false;
+    if (experts.inputs[0] != route.inputs[0] || experts.inputs[1] != route.outputs[0] || experts.inputs[2] != route.outputs[1])
+      return false;
+    return private_intermediate(route.outputs[0]) && private_intermediate(route.outputs[1]) &&
+           node_attrs<fathom_moe_route_attrs>(route).top_k == node_attrs<fathom_moe_experts_attrs>(experts).top_k;
+  }
+
   // matmul, matmul of the same x at nodes n, n+1 (see FusionKind::stacked_matmul).
   bool stacked_at(uint32_t n) const {
     if (n + 1 >= s_.n_nodes) return false;
@@ -177,6 +189,9 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
       n += 2;
     } else if (const std::optional<FusionKind> kind = match.sliced_at(n)) {
       found.push_back({*kind, n, n + 1});
+      n += 2;
+    } else if (match.route_experts_at(n)) {
+      found.push_back({FusionKind::route_experts, n, n + 1});
       n += 2;
     } else if (match.stacked_at(n)) {
       found.push_back({FusionKind::stacked_matmul, n, n + 1});

@@ -40,6 +40,10 @@ enum class FusionKind {
   // its projections): the attention op's first kernel does the three steps on the way, as it
   // writes the cache row and reads q. Every tensor in between must be read by nothing else.
   mla_prologue,
+  // moe_route(x, gate) -> (ids, weights); moe_experts(x, ids, weights, ...) -> y   (a MoE
+  // layer's router and routed experts): for a few tokens, the selection and the grouping of
+  // the chosen pairs by expert in one kernel. ids and weights must be read by nothing else.
+  route_experts,
 };
 
 struct Fusion {

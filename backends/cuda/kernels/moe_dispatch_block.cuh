@@ -1,0 +1,61 @@
+// The grouping of a decode step's few (token, slot) pairs by expert in one block of
+// kDispatchBlockThreads threads (device code): the count, offsets and scatter steps of
+// moe_dispatch.cuh, with the counts in shared memory, so that no memset is needed. Run by the
+// single-block dispatch kernel, and by the route-and-dispatch kernel after its selection.
+#pragma once
+
+#include "kernels/common.cuh"
+#include "kernels/moe_dispatch.cuh"
+
+namespace fathom::gpu {
+
+constexpr int kDispatchBlockThreads = 256;
+
+// Every thread of the block (blockDim.x == kDispatchBlockThreads) must call it.
+FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
+  constexpr int kThreads = kDispatchBlockThreads;
+  __shared__ int32_t counts[kOneBlockMaxExperts], offsets[kOneBlockMaxExperts];
+  __shared__ int32_t run_sums[kThreads];
+  const int tid = threadIdx.x;
+  const int64_t pairs = a.tokens * a.top_k;
+  for (int e = tid; e < a.n_experts; e += kThreads) counts[e] = 0;
+  __syncthreads();
+  for (int64_t p = tid; p < pairs; p += kThreads) {
+    const int32_t e = a.experts[p];
+    if (e < 0 || e >= a.n_experts) {
+      report_error(a.error, kErrExpertId);
+      a.slot_in_group[p] = -1;
+      continue;
+    }
+    a.slot_in_group[p] = atomicAdd(&counts[e], 1);
+  }
+  __syncthreads();
+  // Exclusive prefix sum of the counts: each thread sums a contiguous run of experts, the run
+  // sums are scanned (Hillis-Steele, log2(kThreads) steps), then each run is filled in.
+  const int per = (a.n_experts + kThreads - 1) / kThreads;
+  const int e0 = tid * per, e1 = e0 + per < a.n_experts ? e0 + per : a.n_experts;
+  int32_t own = 0;
+  for (int e = e0; e < e1; ++e) own += counts[e];
+  run_sums[tid] = own;
+  __syncthreads();
+  for (int d = 1; d < kThreads; d *= 2) {
+    const int32_t v = tid >= d ? run_sums[tid - d] : 0;
+    __syncthreads();
+    run_sums[tid] += v;
+    __syncthreads();
+  }
+  int32_t sum = run_sums[tid] - own;
+  for (int e = e0; e < e1; ++e) {
+    offsets[e] = sum;
+    a.offsets[e] = sum;
+    a.counts[e] = counts[e];
+    sum += counts[e];
+  }
+  __syncthreads();
+  for (int64_t p = tid; p < pairs; p += kThreads) {
+    const int32_t slot = a.slot_in_group[p];  // written by this thread above
+    if (slot >= 0) a.pair_ids[offsets[a.experts[p]] + slot] = static_cast<int32_t>(p);
+  }
+}
+
+}  // namespace fathom::gpu
