@@ -15,10 +15,10 @@
 //             and 32: with CUDA graphs and programmatic launches (the defaults), graphs without
 //             them, and without graphs; where a batch-1 step's time goes, op by op
 //             (profile_nodes); plus one 256-token prefill.
-//   bf16      the shared tiled bf16 GEMM kernel (the HIP backend's) against cuBLAS, with the
-//             difference between the two results;
 //   mla       MLA decode over a 4096-position latent cache (V3 and V2-Lite head counts):
 //             the attention core's cache bandwidth and the whole op's time;
+//   bf16      the shared tiled bf16 GEMM kernel (the HIP backend's) against cuBLAS, with the
+//             difference between the two results;
 //
 // Every timing is the median of CUDA-event-timed repetitions after warm-up, on random data,
 // rotating several weight copies where one copy would sit in L2.
