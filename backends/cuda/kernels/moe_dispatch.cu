@@ -65,14 +65,14 @@ __global__ void combine_kernel(MoeCombineArgs a) {
 
 }  // namespace
 
-bool moe_dispatch_in_one_block(const MoeDispatchArgs& args) {
-  return args.tokens * args.top_k <= kOneBlockMaxPairs && args.n_experts <= kOneBlockMaxExperts;
+bool moe_dispatch_in_one_block(int64_t pairs, int32_t n_experts) {
+  return pairs <= kOneBlockMaxPairs && n_experts <= kOneBlockMaxExperts;
 }
 
 void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream) {
   const int64_t pairs = args.tokens * args.top_k;
   if (pairs <= 0) return;
-  if (moe_dispatch_in_one_block(args)) {
+  if (moe_dispatch_in_one_block(pairs, args.n_experts)) {
     FATHOM_LAUNCH(1, kDispatchBlockThreads, stream, dispatch_one_block_kernel)(args);
     return;
   }

@@ -31,9 +31,9 @@ struct MoeDispatchArgs {
 // Up to these many pairs and experts the three steps run as one single-block kernel (decode).
 constexpr int64_t kOneBlockMaxPairs = 2048;
 constexpr int32_t kOneBlockMaxExperts = 1024;
-bool moe_dispatch_in_one_block(const MoeDispatchArgs& args);
+bool moe_dispatch_in_one_block(int64_t pairs, int32_t n_experts);
 
-// Unless moe_dispatch_in_one_block(args), counts must be zeroed first (the caller's memset on
+// Unless moe_dispatch_in_one_block(tokens * top_k, n_experts), counts must be zeroed first (the caller's memset on
 // the same stream).
 void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream);
 

@@ -178,8 +178,7 @@ __global__ void route_dispatch_kernel(RouteArgs a, MoeDispatchArgs d) {
 }  // namespace
 
 bool route_and_dispatch_in_one_block(int64_t tokens, const fathom_moe_route_attrs& attrs) {
-  return tokens <= kRouteDispatchMaxTokens && moe_dispatch_in_one_block(MoeDispatchArgs{nullptr, tokens, attrs.top_k, attrs.n_experts,
-                                                                                        nullptr, nullptr, nullptr, nullptr, nullptr});
+  return tokens <= kRouteDispatchMaxTokens && moe_dispatch_in_one_block(tokens * attrs.top_k, attrs.n_experts);
 }
 
 void launch_moe_route_dispatch(const RouteArgs& route, const MoeDispatchArgs& dispatch, cudaStream_t stream) {

@@ -56,7 +56,7 @@ class MoeExpertsOp final : public Op {
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);
     const Buffers buf = take_buffers(r, t, ws);
     const gpu::MoeDispatchArgs d = dispatch_args(r, t, buf);
-    if (!gpu::moe_dispatch_in_one_block(d))
+    if (!gpu::moe_dispatch_in_one_block(t * attrs_.top_k, attrs_.n_experts))
       FATHOM_CUDA_CHECK(cudaMemsetAsync(buf.counts, 0, static_cast<size_t>(attrs_.n_experts) * 4, r.stream));
     gpu::launch_moe_dispatch(d, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_experts: dispatch");
