@@ -231,15 +231,15 @@ SegmentCase mla_from_projections(Draw& d, int64_t t, uint32_t kvb_dtype, bool ab
 // V2-Lite's (softmax, greedy top-6). `ids_are_output`: the chosen ids are read outside too (a
 // look-alike). Router logits are spread wide (x and gate ~ N(0, 1)), so that no two experts
 // tie closely enough for rounding to pick differently.
-SegmentCase route_and_experts(Draw& d, int64_t t, bool v3, uint32_t wdt, bool ids_are_output = false) {
-  const int64_t hidden = 96, inter = 40, e = v3 ? 16 : 12, k = v3 ? 3 : 6;
-  SegmentCase c;
-  SegmentCall& s = c.call;
-  const uint32_t x = s.add(tensor(F32, {t, hidden}, d.as(F32, d.normal(static_cast<size_t>(t * hidden)))), FATHOM_ROLE_INPUT);
+//
+// Appends the two nodes reading x [t][hidden] to s; returns y.
+uint32_t add_route_and_experts(SegmentCall& s, Draw& d, uint32_t x, int64_t t, int64_t hidden, int64_t inter, bool v3, uint32_t wdt,
+                               uint32_t ids_role, uint32_t y_role) {
+  const int64_t e = v3 ? 16 : 12, k = v3 ? 3 : 6;
   std::vector<uint32_t> route_in{x, s.add(tensor(BF16, {e, hidden}, d.as(BF16, d.normal(static_cast<size_t>(e * hidden))), true),
                                           FATHOM_ROLE_WEIGHT)};
   if (v3) route_in.push_back(s.add(tensor(F32, {e}, d.as(F32, d.normal(static_cast<size_t>(e), 0.5)), true), FATHOM_ROLE_WEIGHT));
-  const uint32_t ids = s.add(output(FATHOM_DTYPE_I32, {t, k}), ids_are_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t ids = s.add(output(FATHOM_DTYPE_I32, {t, k}), ids_role);
   const uint32_t weights = s.add(output(F32, {t, k}), FATHOM_ROLE_INTERNAL);
   std::vector<uint32_t> experts_in{x, ids, weights};
   for (int64_t i = 0; i < e; ++i) {
@@ -247,16 +247,70 @@ SegmentCase route_and_experts(Draw& d, int64_t t, bool v3, uint32_t wdt, bool id
       for (uint32_t w : add_weight(s, d, wdt, rows, cols)) experts_in.push_back(w);
     }
   }
-  const uint32_t y = s.add(output(F32, {t, hidden}), FATHOM_ROLE_OUTPUT);
+  const uint32_t y = s.add(output(F32, {t, hidden}), y_role);
   const fathom_moe_route_attrs route = v3 ? fathom_moe_route_attrs{16, 3, 4, 2, FATHOM_SCORING_SIGMOID, FATHOM_TOPK_NOAUX_TC, 1, 1, 2.5f, 0}
                                           : fathom_moe_route_attrs{12, 6, 1, 1, FATHOM_SCORING_SOFTMAX, FATHOM_TOPK_GREEDY, 0, 0, 1.f, 0};
-  s.nodes = {{FATHOM_OP_MOE_ROUTE, route_in, {ids, weights}, attrs_bytes(route)},
-             {FATHOM_OP_MOE_EXPERTS, experts_in, {y},
-              attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k), static_cast<int32_t>(hidden),
-                                                   static_cast<int32_t>(inter)})}};
+  s.nodes.push_back({FATHOM_OP_MOE_ROUTE, route_in, {ids, weights}, attrs_bytes(route)});
+  s.nodes.push_back({FATHOM_OP_MOE_EXPERTS, experts_in, {y},
+                     attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
+                                                          static_cast<int32_t>(hidden), static_cast<int32_t>(inter)})});
+  return y;
+}
+
+SegmentCase route_and_experts(Draw& d, int64_t t, bool v3, uint32_t wdt, bool ids_are_output = false) {
+  const int64_t hidden = 96;
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t x = s.add(tensor(F32, {t, hidden}, d.as(F32, d.normal(static_cast<size_t>(t * hidden)))), FATHOM_ROLE_INPUT);
+  add_route_and_experts(s, d, x, t, hidden, 40, v3, wdt, ids_are_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL, FATHOM_ROLE_OUTPUT);
   const char* wname = wdt == F8 ? "fp8block" : "bf16";
   c.name = std::string("route_and_experts_") + (v3 ? "v3" : "v2lite") + "_" + wname + "_T" + std::to_string(t) +
            (ids_are_output ? "_ids_also_output" : "");
+  c.tolerance = wdt == F8 ? 4 * tolerance_for(F32, true) : tolerance_for(BF16, true);
+  return c;
+}
+
+// A MoE layer from its router to the next norm, as the DeepSeek graph builder emits it: the
+// router and routed experts (above) and the shared experts' MLP of the same x, then
+// add(routed, shared) -> f; add(h, f) -> h'; rms_norm(h') -> x'. The shared intermediate is
+// `shared_slices` routed experts wide (V3: 1, V2-Lite: 2; 1.5 is a shape the GPU backends do not
+// fold in); the FP8 shapes put the slices' edges inside 128-blocks of the scales.
+// `routed_is_output`: the routed experts' output is read outside too (a look-alike).
+SegmentCase moe_block(Draw& d, int64_t t, bool v3, uint32_t wdt, double shared_slices, bool routed_is_output = false) {
+  const int64_t hidden = wdt == F8 ? 160 : 96, inter = wdt == F8 ? 136 : 40;
+  const int64_t shared_inter = static_cast<int64_t>(shared_slices * static_cast<double>(inter));
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const size_t n = static_cast<size_t>(t * hidden);
+  const uint32_t x = s.add(tensor(F32, {t, hidden}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
+  const uint32_t h = s.add(tensor(F32, {t, hidden}, d.as(F32, d.normal(n, 3.0))), FATHOM_ROLE_INPUT);
+  const uint32_t routed = add_route_and_experts(s, d, x, t, hidden, inter, v3, wdt, FATHOM_ROLE_INTERNAL,
+                                                routed_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  std::vector<uint32_t> gate_in{x}, up_in{x};
+  for (uint32_t w : add_weight(s, d, wdt, shared_inter, hidden)) gate_in.push_back(w);
+  for (uint32_t w : add_weight(s, d, wdt, shared_inter, hidden)) up_in.push_back(w);
+  const uint32_t g = s.add(output(F32, {t, shared_inter}), FATHOM_ROLE_INTERNAL);
+  const uint32_t u = s.add(output(F32, {t, shared_inter}), FATHOM_ROLE_INTERNAL);
+  const uint32_t act = s.add(output(F32, {t, shared_inter}), FATHOM_ROLE_INTERNAL);
+  std::vector<uint32_t> down_in{act};
+  for (uint32_t w : add_weight(s, d, wdt, hidden, shared_inter)) down_in.push_back(w);
+  const uint32_t shared = s.add(output(F32, {t, hidden}), FATHOM_ROLE_INTERNAL);
+  const uint32_t f = s.add(output(F32, {t, hidden}), FATHOM_ROLE_INTERNAL);
+  const uint32_t h2 = s.add(output(F32, {t, hidden}), FATHOM_ROLE_OUTPUT);
+  const uint32_t norm_w = s.add(tensor(BF16, {hidden}, d.as(BF16, d.normal(static_cast<size_t>(hidden), 0.5)), true), FATHOM_ROLE_WEIGHT);
+  const uint32_t x2 = s.add(output(F32, {t, hidden}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs norm{};
+  norm.eps = 1e-6f;
+  s.nodes.push_back({FATHOM_OP_MATMUL, gate_in, {g}, {}});
+  s.nodes.push_back({FATHOM_OP_MATMUL, up_in, {u}, {}});
+  s.nodes.push_back({FATHOM_OP_SILU_MUL, {g, u}, {act}, {}});
+  s.nodes.push_back({FATHOM_OP_MATMUL, down_in, {shared}, {}});
+  s.nodes.push_back({FATHOM_OP_ADD, {routed, shared}, {f}, {}});
+  s.nodes.push_back({FATHOM_OP_ADD, {h, f}, {h2}, {}});
+  s.nodes.push_back({FATHOM_OP_RMS_NORM, {h2, norm_w}, {x2}, attrs_bytes(norm)});
+  const char* wname = wdt == F8 ? "fp8block" : "bf16";
+  c.name = std::string("moe_block_") + (v3 ? "v3" : "v2lite") + "_" + wname + "_T" + std::to_string(t) + "_shared" +
+           std::to_string(shared_inter) + "_of" + std::to_string(inter) + (routed_is_output ? "_routed_also_output" : "");
   c.tolerance = wdt == F8 ? 4 * tolerance_for(F32, true) : tolerance_for(BF16, true);
   return c;
 }
@@ -301,6 +355,14 @@ const std::vector<SegmentCase>& cases() {
     for (int64_t t : {1, 3, 9}) v.push_back(route_and_experts(d, t, true, F8));
     v.push_back(route_and_experts(d, 3, false, BF16));
     v.push_back(route_and_experts(d, 3, false, BF16, true));
+    // A MoE layer to the next norm: one and two tokens (shared experts folded in, one shared
+    // slice or two), three (the fused runs as they are), a shared width the GPU backends do not
+    // fold, and a look-alike.
+    for (int64_t t : {1, 2}) v.push_back(moe_block(d, t, true, F8, 1));
+    v.push_back(moe_block(d, 1, false, F8, 2));
+    for (int64_t t : {1, 2, 3}) v.push_back(moe_block(d, t, false, BF16, 2));
+    v.push_back(moe_block(d, 1, false, BF16, 1.5));
+    v.push_back(moe_block(d, 1, true, BF16, 1, true));
     return v;
   }();
   return all;

@@ -100,8 +100,8 @@ FATHOM_DEVICE GroupSlice<kMats> group_slice(const MatmulProblem& p, int g) {
 template <WFmt F>
 FATHOM_DEVICE float weight_at(const MatrixRef& w, int64_t cols, int64_t r, int64_t c) {
   using Fmt = WeightFormat<F>;
-  float v = Fmt::decode(static_cast<const typename Fmt::Storage*>(w.data)[r * cols + c]);
-  if (w.scales) v *= w.scales[((w.row0 + r) >> 7) * w.scale_cols + (c >> 7)];
+  float v = Fmt::decode(static_cast<const typename Fmt::Storage*>(w.data)[row_offset(w, cols, r) + c]);
+  if (w.scales) v *= block_scale(w, r, c);
   return v;
 }
 

@@ -29,9 +29,9 @@ FATHOM_DEVICE float load_x(const void* x, int64_t i) {
 template <WFmt F>
 FATHOM_DEVICE void load4(const MatrixRef& w, int64_t N, int64_t K, int64_t n, int64_t k, float out[4]) {
   using Fmt = WeightFormat<F>;
-  const auto* row = static_cast<const typename Fmt::Storage*>(w.data) + n * K;
+  const auto* row = static_cast<const typename Fmt::Storage*>(w.data) + row_offset(w, K, n);
   const bool inside = n < N && k < K;
-  const float s = inside && w.scales ? w.scales[((w.row0 + n) >> 7) * w.scale_cols + (k >> 7)] : 1.f;
+  const float s = inside && w.scales ? block_scale(w, n, k) : 1.f;
 #pragma unroll
   for (int v = 0; v < 4; ++v) out[v] = inside && k + v < K ? Fmt::decode(row[k + v]) * s : 0.f;
 }

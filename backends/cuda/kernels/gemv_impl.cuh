@@ -38,7 +38,7 @@ template <WFmt F>
 FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bool vec_ok, float out[kVec]) {
   using Fmt = WeightFormat<F>;
   using S = typename Fmt::Storage;
-  const S* row = static_cast<const S*>(w.data) + n * K;
+  const S* row = static_cast<const S*>(w.data) + row_offset(w, K, n);
   if (vec_ok && k + kVec <= K) {
     if constexpr (sizeof(S) == 1) {
       union {
@@ -67,7 +67,7 @@ FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bo
     for (int v = 0; v < kVec; ++v) out[v] = k + v < K ? Fmt::decode(row[k + v]) : 0.f;
   }
   if (w.scales) {
-    const float s = w.scales[((w.row0 + n) >> 7) * w.scale_cols + (k >> 7)];
+    const float s = block_scale(w, n, k);
 #pragma unroll
     for (int v = 0; v < kVec; ++v) out[v] *= s;
   }

@@ -25,15 +25,29 @@ enum class Epilogue : int {
 };
 
 // One weight matrix W[rows][cols] (row-major), optionally with DeepSeek's 128x128 block scales
-// S[ceil(rows_total / 128)][scale_cols] (multipliers). `row0` is the index of this matrix's first
-// row in the tensor the scales belong to (MLA reads per-head slices of kv_b), so the scale of
-// element (r, c) is S[(row0 + r) / 128][c / 128].
+// S[ceil(rows_total / 128)][scale_cols] (multipliers). The matrix may be a block of a larger
+// tensor: `row0` and `col0` are the indices of its first row and column in the tensor the scales
+// belong to (MLA reads per-head slices of kv_b; the MoE block fusion reads the shared experts'
+// down projection in column slices), so the scale of element (r, c) is
+// S[(row0 + r) / 128][(col0 + c) / 128], and `ld` is the tensor's row length when the matrix's
+// columns are not whole rows (0: they are). Kernels read 8 weights under one scale, so col0 and
+// ld are multiples of 8.
 struct MatrixRef {
   const void* data = nullptr;
   const float* scales = nullptr;
   int64_t row0 = 0;
   int64_t scale_cols = 0;
+  int64_t col0 = 0;
+  int64_t ld = 0;
 };
+
+// Where row r of W starts, in elements from data, for a product of inner dimension `cols`.
+FATHOM_HD int64_t row_offset(const MatrixRef& w, int64_t cols, int64_t r) { return r * (w.ld ? w.ld : cols); }
+
+// The block scale of W[r][c] (w.scales set).
+FATHOM_HD float block_scale(const MatrixRef& w, int64_t r, int64_t c) {
+  return w.scales[((w.row0 + r) >> 7) * w.scale_cols + ((w.col0 + c) >> 7)];
+}
 
 struct MatmulProblem {
   uint32_t w_dtype = 0;  // FATHOM_DTYPE_* of every weight matrix
@@ -64,7 +78,7 @@ struct MatmulProblem {
   // rows per expert; a group with more rows takes more passes.
   int64_t group_rows_hint = 0;
   const MatrixRef* matrices = nullptr;
-  bool matrices_aligned = false;  // every matrix in the table starts on 16 bytes
+  bool matrices_aligned = false;  // every matrix in the table starts on 16 bytes, with ld % 8 == 0
 
   const float* row_scale = nullptr;
 

@@ -21,11 +21,19 @@ struct MoeDispatchArgs {
   const int32_t* experts;  // [T][K]
   int64_t tokens;
   int32_t top_k, n_experts;
-  int32_t* counts;         // [E]
-  int32_t* offsets;        // [E]
+  int32_t* counts;         // [E + shared_groups]
+  int32_t* offsets;        // [E + shared_groups]
   int32_t* slot_in_group;  // [T * K]
-  int32_t* pair_ids;       // [T * K]
+  int32_t* pair_ids;       // [T * (K + shared_groups)]
   int* error;
+
+  // The shared experts as `shared_groups` more groups after the E routed ones, which every token
+  // goes through (the MoE block fusion, single-block dispatch only). Token t's pairs are then
+  // t * P + k for its K routed choices and t * P + K + s for shared group s, P = K + S, and
+  // pair_weights[t * P + k] = route_weights[t * K + k], 1 for the shared ones.
+  int32_t shared_groups = 0;
+  const float* route_weights = nullptr;  // [T][K]
+  float* pair_weights = nullptr;         // [T][K + shared_groups]
 };
 
 // Up to these many pairs and experts the three steps run as one single-block kernel (decode).
@@ -34,7 +42,7 @@ constexpr int32_t kOneBlockMaxExperts = 1024;
 bool moe_dispatch_in_one_block(int64_t pairs, int32_t n_experts);
 
 // Unless moe_dispatch_in_one_block(tokens * top_k, n_experts), counts must be zeroed first (the caller's memset on
-// the same stream).
+// the same stream). No shared groups: see launch_moe_route_dispatch.
 void launch_moe_dispatch(const MoeDispatchArgs& args, cudaStream_t stream);
 
 struct MoeCombineArgs {

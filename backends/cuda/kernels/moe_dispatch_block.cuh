@@ -11,14 +11,17 @@ namespace fathom::gpu {
 
 constexpr int kDispatchBlockThreads = 256;
 
-// Every thread of the block (blockDim.x == kDispatchBlockThreads) must call it.
+// Every thread of the block (blockDim.x == kDispatchBlockThreads) must call it, with
+// n_experts + shared_groups <= kOneBlockMaxExperts.
 FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
   constexpr int kThreads = kDispatchBlockThreads;
   __shared__ int32_t counts[kOneBlockMaxExperts], offsets[kOneBlockMaxExperts];
   __shared__ int32_t run_sums[kThreads];
   const int tid = threadIdx.x;
   const int64_t pairs = a.tokens * a.top_k;
-  for (int e = tid; e < a.n_experts; e += kThreads) counts[e] = 0;
+  const int groups = a.n_experts + a.shared_groups;
+  const int32_t stride = a.top_k + a.shared_groups;  // pairs per token
+  for (int e = tid; e < groups; e += kThreads) counts[e] = e < a.n_experts ? 0 : static_cast<int32_t>(a.tokens);
   __syncthreads();
   for (int64_t p = tid; p < pairs; p += kThreads) {
     const int32_t e = a.experts[p];
@@ -32,8 +35,8 @@ FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
   __syncthreads();
   // Exclusive prefix sum of the counts: each thread sums a contiguous run of experts, the run
   // sums are scanned (Hillis-Steele, log2(kThreads) steps), then each run is filled in.
-  const int per = (a.n_experts + kThreads - 1) / kThreads;
-  const int e0 = tid * per, e1 = e0 + per < a.n_experts ? e0 + per : a.n_experts;
+  const int per = (groups + kThreads - 1) / kThreads;
+  const int e0 = tid * per, e1 = e0 + per < groups ? e0 + per : groups;
   int32_t own = 0;
   for (int e = e0; e < e1; ++e) own += counts[e];
   run_sums[tid] = own;
@@ -54,7 +57,15 @@ FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
   __syncthreads();
   for (int64_t p = tid; p < pairs; p += kThreads) {
     const int32_t slot = a.slot_in_group[p];  // written by this thread above
-    if (slot >= 0) a.pair_ids[offsets[a.experts[p]] + slot] = static_cast<int32_t>(p);
+    const int64_t t = p / a.top_k, pair = t * stride + (p - t * a.top_k);
+    if (slot >= 0) a.pair_ids[offsets[a.experts[p]] + slot] = static_cast<int32_t>(pair);
+    if (a.shared_groups) a.pair_weights[pair] = a.route_weights[p];
+  }
+  // Shared group s holds every token in order: row t is the token's pair t * stride + K + s.
+  for (int64_t i = tid; i < a.tokens * a.shared_groups; i += kThreads) {
+    const int64_t s = i / a.tokens, t = i - s * a.tokens, pair = t * stride + a.top_k + s;
+    a.pair_ids[offsets[a.n_experts + s] + t] = static_cast<int32_t>(pair);
+    a.pair_weights[pair] = 1.f;
   }
 }
 

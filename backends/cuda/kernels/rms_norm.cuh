@@ -28,4 +28,16 @@ struct RmsNormArgs {
 
 void launch_rms_norm(const RmsNormArgs& args, cudaStream_t stream);
 
+// The end of a MoE layer for a decode step's tokens (ops/moe_block.cpp): x is not read but
+// summed per token from the experts' results per pair (moe_dispatch.cuh, with shared groups):
+// the routed ones in slot order, skipping dropped pairs, then the shared groups' parts, then the
+// two sums added (the rounding steps of moe_experts, the MLP's product and the add after them),
+// and added to `residual` (h); `sum` receives h + that, `out` its norm. x and residual2 unused.
+struct MoePairSum {
+  const float* y_pairs;    // [T][top_k + shared_groups][width]
+  const int32_t* experts;  // [T][top_k]
+  int32_t top_k, shared_groups, n_experts;
+};
+void launch_moe_sum_rms_norm(const RmsNormArgs& args, const MoePairSum& pairs, cudaStream_t stream);
+
 }  // namespace fathom::gpu

@@ -31,6 +31,24 @@ std::unique_ptr<Op> make_sliced_rope(const OpBuild& rope, const SliceSource& sou
 // (ops/route_experts.cpp).
 std::unique_ptr<Op> make_route_experts(const OpBuild& route, const OpBuild& experts);
 
+// FusionKind::moe_block: the builds of its nine nodes (ops/moe_block.cpp), and the ops of the
+// fused runs it is made of, in order (route_experts, swiglu_matmul, the down matmul's own op,
+// add_add_rms_norm), which it runs where it does not fold the shared experts in.
+struct SharedExpertBuilds {  // the shared experts' three matmuls, which read the routed experts' x
+  const OpBuild& gate;
+  const OpBuild& up;
+  const OpBuild& down;
+};
+struct MoeBlockBuilds {
+  const OpBuild& route;
+  const OpBuild& experts;
+  const SharedExpertBuilds& shared;
+  const OpBuild& inner_add;  // routed + shared
+  const OpBuild& add;        // the residual add
+  const OpBuild& norm;
+};
+std::unique_ptr<Op> make_moe_block(const MoeBlockBuilds& builds, std::vector<std::unique_ptr<Op>> parts);
+
 // FusionKind::mla_prologue: the builds of q's rope, the latent's rms_norm and k_pe's rope, and
 // where the two slices of kv_a's output begin (ops/mla_attention.cpp).
 struct MlaPrologueBuilds {

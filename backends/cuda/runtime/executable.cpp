@@ -176,6 +176,21 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
         case FusionKind::route_experts:
           ops_.push_back(make_route_experts(op_build(nodes[n]), op_build(nodes[n + 1])));
           break;
+        case FusionKind::moe_block: {
+          const OpBuild route = op_build(nodes[n]), experts = op_build(nodes[n + 1]), gate = op_build(nodes[n + 2]),
+                        up = op_build(nodes[n + 3]), act = op_build(nodes[n + 4]), down = op_build(nodes[n + 5]),
+                        inner = op_build(nodes[n + 6]), add = op_build(nodes[n + 7]), norm = op_build(nodes[n + 8]);
+          std::vector<std::unique_ptr<Op>> swiglu_parts;
+          for (uint32_t m = n + 2; m <= n + 4; ++m) swiglu_parts.push_back(build_op(nodes[m]));
+          std::vector<std::unique_ptr<Op>> runs;  // the block's fused runs, as they would be alone
+          runs.push_back(make_route_experts(route, experts));
+          runs.push_back(make_swiglu_matmul(gate, up, act, std::move(swiglu_parts)));
+          runs.push_back(build_op(nodes[n + 5]));
+          runs.push_back(make_add_add_rms_norm(inner, add, norm));
+          ops_.push_back(make_moe_block(MoeBlockBuilds{route, experts, SharedExpertBuilds{gate, up, down}, inner, add, norm},
+                                        std::move(runs)));
+          break;
+        }
         case FusionKind::add_rms_norm:
           ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));
           break;

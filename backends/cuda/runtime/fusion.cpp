@@ -142,6 +142,21 @@ class Matcher {
            node_attrs<fathom_moe_route_attrs>(route).top_k == node_attrs<fathom_moe_experts_attrs>(experts).top_k;
   }
 
+  // route_experts, swiglu_matmul, matmul, add_add_rms_norm runs at nodes n .. n+8 (see
+  // FusionKind::moe_block), in the DeepSeek graph builder's order.
+  bool moe_block_at(uint32_t n) const {
+    if (n + 8 >= s_.n_nodes || !route_experts_at(n) || !swiglu_at(n + 2) || !add_add_rms_norm_at(n + 6)) return false;
+    const fathom_segment_node &experts = s_.nodes[n + 1], &gate = s_.nodes[n + 2], &act = s_.nodes[n + 4];
+    const fathom_segment_node &down = s_.nodes[n + 5], &inner = s_.nodes[n + 6];
+    if (down.op != FATHOM_OP_MATMUL || down.n_inputs < 2 || down.n_outputs != 1 || down.inputs[0] != act.outputs[0]) return false;
+    if (gate.inputs[0] != experts.inputs[0]) return false;  // the shared experts read the routed experts' x
+    const uint32_t routed = experts.outputs[0], shared = down.outputs[0];
+    if (!((inner.inputs[0] == routed && inner.inputs[1] == shared) || (inner.inputs[0] == shared && inner.inputs[1] == routed)))
+      return false;
+    return private_intermediate(act.outputs[0]) && private_intermediate(routed) && private_intermediate(shared) &&
+           desc(routed).dtype == FATHOM_DTYPE_F32;
+  }
+
   // matmul, matmul of the same x at nodes n, n+1 (see FusionKind::stacked_matmul).
   bool stacked_at(uint32_t n) const {
     if (n + 1 >= s_.n_nodes) return false;
@@ -175,7 +190,10 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
   std::vector<Fusion> found;
   const Matcher match(segment, tensors);
   for (uint32_t n = 0; n < segment.n_nodes;) {
-    if (match.mla_prologue_at(n)) {
+    if (match.moe_block_at(n)) {
+      found.push_back({FusionKind::moe_block, n, n + 8});
+      n += 9;
+    } else if (match.mla_prologue_at(n)) {
       found.push_back({FusionKind::mla_prologue, n, n + 5});
       n += 6;
     } else if (match.swiglu_at(n)) {

@@ -44,6 +44,12 @@ enum class FusionKind {
   // layer's router and routed experts): for a few tokens, the selection and the grouping of
   // the chosen pairs by expert in one kernel. ids and weights must be read by nothing else.
   route_experts,
+  // moe_route, moe_experts (a route_experts run); matmul, matmul, silu_mul (the shared experts'
+  // swiglu_matmul run, of the same x); matmul (their down projection); add(routed, shared),
+  // add(h, ·), rms_norm (an add_add_rms_norm run)   (a MoE layer to the next norm): for a
+  // decode step's tokens, the shared experts as more groups of the routed experts' products, and
+  // the tokens' sums in the norm's kernel. The tensors in between must be read by nothing else.
+  moe_block,
 };
 
 struct Fusion {
