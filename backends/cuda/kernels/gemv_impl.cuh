@@ -10,15 +10,14 @@
 // element (m, l*8 + v) sits at xs[(m*8 + v) * (warp+1) + l].
 #pragma once
 
-#include <type_traits>
-
 #include "kernels/common.cuh"
 #include "kernels/gemv.cuh"
+#include "kernels/weight_load.cuh"
 
 namespace fathom::gpu::gemv_detail {
 
 constexpr int kThreads = 256;
-constexpr int kVec = 8;
+constexpr int kVec = kWeightVec;
 constexpr int kChunk = FATHOM_WARP_SIZE * kVec;
 constexpr int kWarps = kThreads / FATHOM_WARP_SIZE;
 
@@ -35,74 +34,12 @@ struct GemvParams {
   bool x_vec_ok;       // x starts on 16 bytes and its row stride is a multiple of 4 floats
 };
 
-// The storage of eight consecutive weights, as one vector load reads it (two for f32): kept raw
-// until every row of a chunk has been loaded, so that the loads are in flight together.
-template <WFmt F>
-struct Raw8 {
-  using Storage = typename WeightFormat<F>::Storage;
-  using Vec = std::conditional_t<sizeof(Storage) == 1, uint2, uint4>;
-  static constexpr int kVecs = sizeof(Storage) == 4 ? 2 : 1;
-  Vec v[kVecs];
-};
-
-// Eight weights at p (aligned to their size: 8 bytes for FP8, 16 otherwise).
-template <WFmt F>
-FATHOM_DEVICE Raw8<F> load_raw8(const typename WeightFormat<F>::Storage* p) {
-  Raw8<F> r;
-#pragma unroll
-  for (int i = 0; i < Raw8<F>::kVecs; ++i) r.v[i] = __ldg(reinterpret_cast<const typename Raw8<F>::Vec*>(p) + i);
-  return r;
-}
-
-template <WFmt F>
-FATHOM_DEVICE void decode8(const Raw8<F>& r, float out[kVec]) {
-  using Fmt = WeightFormat<F>;
-  if constexpr (sizeof(typename Fmt::Storage) == 1) {  // FP8: four codes per conversion pair (float_codec.cuh)
-    fp8x4_to_f32<F == WFmt::e4m3>(r.v[0].x, out);
-    fp8x4_to_f32<F == WFmt::e4m3>(r.v[0].y, out + 4);
-  } else {
-    const uint32_t words[8] = {r.v[0].x, r.v[0].y, r.v[0].z, r.v[0].w,
-                               r.v[Raw8<F>::kVecs - 1].x, r.v[Raw8<F>::kVecs - 1].y, r.v[Raw8<F>::kVecs - 1].z, r.v[Raw8<F>::kVecs - 1].w};
-    if constexpr (sizeof(typename Fmt::Storage) == 2) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        out[2 * i] = Fmt::decode(static_cast<uint16_t>(words[i] & 0xFFFFu));
-        out[2 * i + 1] = Fmt::decode(static_cast<uint16_t>(words[i] >> 16));
-      }
-    } else {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) out[i] = bits_to_f32(words[i]);
-    }
-  }
-}
-
-// Eight consecutive weights W[n][k .. k+7], dequantised; zero beyond K.
-template <WFmt F>
-FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bool vec_ok, float out[kVec]) {
-  using Fmt = WeightFormat<F>;
-  using S = typename Fmt::Storage;
-  const S* row = static_cast<const S*>(w.data) + row_offset(w, K, n);
-  if (vec_ok && k + kVec <= K) {
-    decode8<F>(load_raw8<F>(row + k), out);
-  } else {
-#pragma unroll
-    for (int v = 0; v < kVec; ++v) out[v] = k + v < K ? Fmt::decode(row[k + v]) : 0.f;
-  }
-  if (w.scales) {
-    const float s = block_scale(w, n, k);
-#pragma unroll
-    for (int v = 0; v < kVec; ++v) out[v] *= s;
-  }
-}
-
 // Eight weights at column k of rows n0 .. n0 + R - 1 of each matrix (the stacked problem's
 // second matrix from stack_split on; zero past n), dequantised, for a chunk inside K with
-// vector loads allowed. Every row's load is issued before the first is decoded:
-// with a branch or a use between them a warp would wait out each load's latency in turn, and
-// bytes in flight are what decide a weight-streaming kernel's speed.
+// vector loads allowed. Every row's load is issued before the first is decoded (see
+// weight_load.cuh).
 template <WFmt F, int R, int kMats>
 FATHOM_DEVICE void load_rows(const MatmulProblem& p, const MatrixRef* mats, int64_t n0, int64_t k, float wv[kMats][R][kVec]) {
-  using S = typename WeightFormat<F>::Storage;
   Raw8<F> raw[kMats][R];
   float scale[kMats][R];
 #pragma unroll
@@ -112,19 +49,13 @@ FATHOM_DEVICE void load_rows(const MatmulProblem& p, const MatrixRef* mats, int6
       const int64_t n = n0 + rr;
       const bool stacked = p.stack_split && n >= p.stack_split;
       const MatrixRef m = stacked ? p.stack_w : mats[i];  // a copy: a reference to either would put mats in local memory
-      const int64_t row = stacked ? n - p.stack_split : n;
-      const bool inside = n < p.n;
-      raw[i][rr] = inside ? load_raw8<F>(static_cast<const S*>(m.data) + row_offset(m, p.k, row) + k) : Raw8<F>{};
-      scale[i][rr] = inside && m.scales ? block_scale(m, row, k) : 1.f;
+      const int64_t row = n >= p.n ? -1 : stacked ? n - p.stack_split : n;
+      issue_row8<F>(m, p.k, row, k, raw[i][rr], scale[i][rr]);
     }
 #pragma unroll
   for (int i = 0; i < kMats; ++i)
 #pragma unroll
-    for (int rr = 0; rr < R; ++rr) {
-      decode8<F>(raw[i][rr], wv[i][rr]);
-#pragma unroll
-      for (int v = 0; v < kVec; ++v) wv[i][rr][v] *= scale[i][rr];
-    }
+    for (int rr = 0; rr < R; ++rr) finish_row8<F>(raw[i][rr], scale[i][rr], wv[i][rr]);
 }
 
 template <WFmt F, int TM, bool kDual>

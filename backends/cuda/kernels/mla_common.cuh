@@ -9,7 +9,6 @@ namespace fathom::gpu::mla_detail {
 
 constexpr int kHeadsPerBlock = 8;  // one warp per head in mla_attend
 constexpr int kTile = 8;           // cache rows staged per step in mla_attend
-constexpr int kTokensPerBlock = 8; // tokens sharing one pass over W_UK / W_UV
 
 // Workspace layout (floats): q_abs [T][H][C], partial [T][H][splits][C + 2] (then, with a
 // prologue, q_pe [T][H][dr]).
