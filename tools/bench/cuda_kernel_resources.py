@@ -53,16 +53,16 @@ def main():
     ap.add_argument("--nvcc", default="/usr/local/cuda/bin/nvcc")
     ap.add_argument("--filter", default="", help="only sources whose name contains this")
     args = ap.parse_args()
-    print(f"| source | kernel | registers | blocks of 256 per SM | stack frame (B) | spill stores (B) | static smem (B) |")
+    print("| source | kernel | registers | blocks of 256 threads per SM, by registers | stack frame (B) | spill stores (B) | static smem (B) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for source in sorted(KERNELS.glob("*.cu")):
         if args.filter not in source.name:
             continue
         rows = [r for r in resources(args.nvcc, args.arch, source) if not r[0].startswith("__internal")]
         for (name, regs, frame, spill, smem), pretty in zip(rows, demangle([r[0] for r in rows])):
-            # Registers are allocated per warp in units of 256 (8 a thread).
+            # Registers are allocated per warp in units of 256 (8 a thread); at most 2048 threads.
             per_thread = -(-regs // 8) * 8
-            blocks = 65536 // (per_thread * 256)
+            blocks = min(65536 // (per_thread * 256), 2048 // 256)
             print(f"| {source.name} | `{pretty[:90]}` | {regs} | {blocks} | {frame} | {spill} | {smem} |")
 
 

@@ -18,6 +18,10 @@ using namespace mla_detail;
 
 constexpr int kAttendThreads = kHeadsPerBlock * FATHOM_WARP_SIZE;
 constexpr int kPerLane = (kMlaMaxRow + FATHOM_WARP_SIZE - 1) / FATHOM_WARP_SIZE;
+// Cache elements a thread stages per tile: all of them are loaded before any is stored, so a
+// tile costs one memory round trip (a loop that stores each load's value before the next
+// iteration's loads waits out several).
+constexpr int kStagedPerThread = (kTile * kMlaMaxRow + kAttendThreads - 1) / kAttendThreads;
 
 template <typename Cache>
 __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const float* q_abs, float* partial) {
@@ -56,10 +60,19 @@ __global__ void __launch_bounds__(kAttendThreads) attend_kernel(MlaArgs a, const
 
   for (int64_t s0 = s_begin; s0 < s_end; s0 += kTile) {
     const int rows = static_cast<int>(dmin<int64_t>(kTile, s_end - s0));
+    // The tile's rows are consecutive in the cache: element idx of the tile is base[s0 * row + idx].
+    const int elements = rows * row;
+    float staged[kStagedPerThread];
+#pragma unroll
+    for (int i = 0; i < kStagedPerThread; ++i) {
+      const int idx = threadIdx.x + i * kAttendThreads;
+      staged[i] = idx < elements ? cache_load(base, s0 * row + idx) : 0.f;
+    }
     __syncthreads();  // the previous tile is consumed
-    for (int idx = threadIdx.x; idx < rows * row; idx += kAttendThreads) {
-      const int r = idx / row, e = idx % row;
-      tile[r][e] = cache_load(base, (s0 + r) * row + e);
+#pragma unroll
+    for (int i = 0; i < kStagedPerThread; ++i) {
+      const int idx = threadIdx.x + i * kAttendThreads;
+      if (idx < elements) tile[idx / row][idx % row] = staged[i];
     }
     __syncthreads();
     float score[kTile];
