@@ -29,9 +29,11 @@ StoredMatrix store_matrix(const OpBuild& b, size_t i) {
   const gpu::MatrixRef given = matrix_ref(b, i);
   if (!is_fp8(w.dtype)) return {given, w.dtype};
   const int64_t rows = w.shape[0], cols = w.shape[1];
-  auto* bf16 = static_cast<uint16_t*>(b.memory.allocate(static_cast<size_t>(rows * cols) * sizeof(uint16_t)));
-  gpu::launch_widen_bf16({given.data, w.dtype, rows, cols, bf16}, b.device.stream());
-  FATHOM_CUDA_CHECK_LAUNCH("FP8 weight to bf16");
+  // Once per weight: a fused op and the nodes' ops it falls back to read the same copy.
+  void* bf16 = b.memory.derived(given.data, static_cast<size_t>(rows * cols) * sizeof(uint16_t), [&](void* copy) {
+    gpu::launch_widen_bf16({given.data, w.dtype, rows, cols, static_cast<uint16_t*>(copy)}, b.device.stream());
+    FATHOM_CUDA_CHECK_LAUNCH("FP8 weight to bf16");
+  });
   // Ordered before every run on the device's stream; compile() synchronises once at its end.
   // The block scales stay with the matrix: the kernels apply them to the widened values.
   gpu::MatrixRef ref = given;

@@ -35,9 +35,28 @@ class PersistentMemory {
   void* allocate(size_t bytes);
   // Allocates and fills from host memory (synchronously: compile time only).
   void* upload(const void* src, size_t bytes);
+  // A buffer derived from the device data at `source` (a converted copy of a weight), made by
+  // `fill` into `bytes` new bytes the first time an op asks, and shared after: ops that read
+  // the same weight (a fused op and the nodes' own ops it falls back to) hold one copy.
+  template <typename Fill>
+  void* derived(const void* source, size_t bytes, Fill&& fill) {
+    for (const Derived& d : derived_) {
+      if (d.source == source && d.bytes == bytes) return d.copy;
+    }
+    void* copy = allocate(bytes);
+    fill(copy);
+    derived_.push_back({source, bytes, copy});
+    return copy;
+  }
 
  private:
+  struct Derived {
+    const void* source;
+    size_t bytes;
+    void* copy;
+  };
   std::vector<void*> blocks_;
+  std::vector<Derived> derived_;
 };
 
 struct OpBuild {
