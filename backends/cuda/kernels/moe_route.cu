@@ -127,8 +127,11 @@ FATHOM_DEVICE void select_for_token(const RouteArgs& a, int64_t t) {
   bool taken[P];
 #pragma unroll
   for (int j = 0; j < P; ++j) taken[j] = !(lane + W * j < E);
-  int chosen[kRouteMaxTopK];
-  double weight[kRouteMaxTopK];
+  // Lane k keeps the k-th choice (K <= warp size): registers, where arrays indexed by k would
+  // live in local memory.
+  static_assert(kRouteMaxTopK <= FATHOM_WARP_SIZE);
+  int my_choice = 0;
+  double my_weight = 0;
   double sum = 0;
   for (int k = 0; k < K; ++k) {
     Best mine{neg_inf, 1 << 30, 0.0};
@@ -146,17 +149,17 @@ FATHOM_DEVICE void select_for_token(const RouteArgs& a, int64_t t) {
     for (int j = 0; j < P; ++j) {
       if (lane + W * j == b.index) taken[j] = true;
     }
-    chosen[k] = b.index;
-    weight[k] = b.score;
-    sum += b.score;
+    if (lane == k) {
+      my_choice = b.index;
+      my_weight = b.score;
+    }
+    sum += b.score;  // the same on every lane: b is the warp's
   }
-  if (lane != 0) return;
-  for (int k = 0; k < K; ++k) {
-    double w = weight[k];
-    if (at.norm_topk_prob && K > 1) w /= sum + 1e-20;
-    a.experts[t * K + k] = chosen[k];
-    a.weights[t * K + k] = static_cast<float>(w * at.routed_scaling_factor);
-  }
+  if (lane >= K) return;
+  double w = my_weight;
+  if (at.norm_topk_prob && K > 1) w /= sum + 1e-20;
+  a.experts[t * K + lane] = my_choice;
+  a.weights[t * K + lane] = static_cast<float>(w * at.routed_scaling_factor);
 }
 
 __global__ void route_kernel(RouteArgs a) {
