@@ -59,14 +59,12 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
   const int64_t rows = grouped(p) ? p.max_rows : p.rows;
   if (rows <= 0 || p.n <= 0) return;
   GemvParams params{p, false, nullptr, false};
-  // Vector loads need rows that start on 16 bytes: K (and any row stride) a multiple of 8 and
-  // aligned bases.
+  // Vector loads need rows that start on 16 bytes: K a multiple of 8 and aligned matrices.
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  auto rows_aligned = [&](const MatrixRef& w) { return aligned(w.data) && w.ld % 8 == 0; };
   const bool dual = p.epilogue == Epilogue::swiglu;
   params.vec_ok = p.k % 8 == 0 &&
-                  (grouped(p) ? p.matrices_aligned : rows_aligned(p.w[0]) && (!dual || rows_aligned(p.w[1]))) &&
-                  (!p.stack_split || rows_aligned(p.stack_w));
+                  (grouped(p) ? p.matrices_aligned : rows_start_aligned(p.w[0]) && (!dual || rows_start_aligned(p.w[1]))) &&
+                  (!p.stack_split || rows_start_aligned(p.stack_w));
   params.x_vec_ok = aligned(p.x) && p.ldx % 4 == 0;
   const int splits = gemv_k_splits(p, sm_count);
   if (splits > 1) params.partial = workspace;

@@ -76,24 +76,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
       const int64_t k = c * kChunk + int64_t{lane} * kVec;
       if (k >= p.k) continue;
       float wv[kMats][R][kVec];
-      if (params.vec_ok && k + kVec <= p.k) {
-        load_rows<F, R, kMats>(p, mats, n0, k, wv);
-      } else {
-#pragma unroll
-        for (int i = 0; i < kMats; ++i)
-#pragma unroll
-          for (int rr = 0; rr < R; ++rr) {
-            const int64_t n = n0 + rr;
-            if (p.stack_split && n >= p.stack_split && n < p.n) {
-              load8<F>(p.stack_w, p.k, n - p.stack_split, k, false, wv[i][rr]);
-            } else if (n < p.n) {
-              load8<F>(mats[i], p.k, n, k, false, wv[i][rr]);
-            } else {
-#pragma unroll
-              for (int v = 0; v < kVec; ++v) wv[i][rr][v] = 0.f;
-            }
-          }
-      }
+      load_rows<F, R, kMats>(p, mats, n0, k, params.vec_ok && k + kVec <= p.k, wv);
 #pragma unroll
       for (int m = 0; m < TM; ++m) {
         float xv[kVec];

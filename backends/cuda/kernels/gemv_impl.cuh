@@ -34,22 +34,40 @@ struct GemvParams {
   bool x_vec_ok;       // x starts on 16 bytes and its row stride is a multiple of 4 floats
 };
 
-// Eight weights at column k of rows n0 .. n0 + R - 1 of each matrix (the stacked problem's
-// second matrix from stack_split on; zero past n), dequantised, for a chunk inside K with
-// vector loads allowed. Every row's load is issued before the first is decoded (see
-// weight_load.cuh).
+// The matrix that row n of the product reads for its matrix `mat` (the stacked problem's second
+// matrix from stack_split on), and the row in it (-1 past the product's rows). A copy: a
+// reference to either would put the caller's matrices in local memory.
+FATHOM_DEVICE MatrixRef matrix_of_row(const MatmulProblem& p, const MatrixRef& mat, int64_t n, int64_t& row) {
+  const bool stacked = p.stack_split && n >= p.stack_split;
+  row = n >= p.n ? -1 : stacked ? n - p.stack_split : n;
+  return stacked ? p.stack_w : mat;
+}
+
+// Eight weights at column k of rows n0 .. n0 + R - 1 of each matrix (see matrix_of_row),
+// dequantised. With `vector` (vector loads allowed, the eight inside K) every row's load is
+// issued before the first is decoded (see weight_load.cuh).
 template <WFmt F, int R, int kMats>
-FATHOM_DEVICE void load_rows(const MatmulProblem& p, const MatrixRef* mats, int64_t n0, int64_t k, float wv[kMats][R][kVec]) {
+FATHOM_DEVICE void load_rows(const MatmulProblem& p, const MatrixRef* mats, int64_t n0, int64_t k, bool vector,
+                             float wv[kMats][R][kVec]) {
+  if (!vector) {
+#pragma unroll
+    for (int i = 0; i < kMats; ++i)
+#pragma unroll
+      for (int rr = 0; rr < R; ++rr) {
+        int64_t row;
+        const MatrixRef m = matrix_of_row(p, mats[i], n0 + rr, row);
+        load8_elementwise<F>(m, p.k, row, k, wv[i][rr]);
+      }
+    return;
+  }
   Raw8<F> raw[kMats][R];
   float scale[kMats][R];
 #pragma unroll
   for (int i = 0; i < kMats; ++i)
 #pragma unroll
     for (int rr = 0; rr < R; ++rr) {
-      const int64_t n = n0 + rr;
-      const bool stacked = p.stack_split && n >= p.stack_split;
-      const MatrixRef m = stacked ? p.stack_w : mats[i];  // a copy: a reference to either would put mats in local memory
-      const int64_t row = n >= p.n ? -1 : stacked ? n - p.stack_split : n;
+      int64_t row;
+      const MatrixRef m = matrix_of_row(p, mats[i], n0 + rr, row);
       issue_row8<F>(m, p.k, row, k, raw[i][rr], scale[i][rr]);
     }
 #pragma unroll
@@ -115,22 +133,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvParams params) {
       const int64_t k = kc + int64_t{lane} * kVec;
       if (k >= k_end) continue;
       float wv[kMats][RPW][kVec];
-      if (params.vec_ok && k + kVec <= p.k) {
-        load_rows<F, RPW, kMats>(p, mats, n0, k, wv);
-      } else {
-#pragma unroll
-        for (int i = 0; i < kMats; ++i)
-#pragma unroll
-          for (int rr = 0; rr < RPW; ++rr) {
-            const int64_t n = n0 + rr;
-            if (n < p.n) {
-              load8<F>(mats[i], p.k, n, k, false, wv[i][rr]);
-            } else {
-#pragma unroll
-              for (int v = 0; v < kVec; ++v) wv[i][rr][v] = 0.f;
-            }
-          }
-      }
+      load_rows<F, RPW, kMats>(p, mats, n0, k, params.vec_ok && k + kVec <= p.k, wv);
 #pragma unroll
       for (int v = 0; v < kVec; ++v) {
         float xv[TM];

@@ -44,6 +44,10 @@ struct MatrixRef {
 // Where row r of W starts, in elements from data, for a product of inner dimension `cols`.
 FATHOM_HD int64_t row_offset(const MatrixRef& w, int64_t cols, int64_t r) { return r * (w.ld ? w.ld : cols); }
 
+// Whether every row of W starts on 16 bytes (given 16-byte aligned rows of K elements): what
+// the kernels' vector loads need of the matrix.
+FATHOM_HD bool rows_start_aligned(const MatrixRef& w) { return reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.ld % 8 == 0; }
+
 // The block scale of W[r][c] (w.scales set).
 FATHOM_HD float block_scale(const MatrixRef& w, int64_t r, int64_t c) {
   return w.scales[((w.row0 + r) >> 7) * w.scale_cols + ((w.col0 + c) >> 7)];

@@ -182,33 +182,37 @@ __global__ void __launch_bounds__(kProjectThreads) project_out_kernel(MlaArgs a,
 
 }  // namespace
 
-void launch_mla_absorb_q(const MlaArgs& args, float* q_abs, cudaStream_t stream) {
-  const MlaShape& s = args.shape;
+namespace {
+
+// Launches kernel<F, tokens per block> for the MLA weights' format, with tokens per block 1 for a
+// single token and kBatchTokens otherwise, over `col_blocks` x heads x the token groups; the
+// launch gets the grid and whether the weights allow vector loads.
+template <typename Launch>
+void launch_per_head(const MlaArgs& args, int64_t col_blocks, Launch&& launch) {
   const int per_block = args.tokens == 1 ? 1 : kBatchTokens;
-  const dim3 grid(static_cast<unsigned>((s.rank + kAbsorbCols - 1) / kAbsorbCols), static_cast<unsigned>(s.heads),
+  const dim3 grid(static_cast<unsigned>(col_blocks), static_cast<unsigned>(args.shape.heads),
                   static_cast<unsigned>((args.tokens + per_block - 1) / per_block));
-  const bool vec_ok = weight_rows_vectorisable(args.kv_b, s.rank);
+  const bool vec_ok = weight_rows_vectorisable(args.kv_b, args.shape.rank);
   dispatch_wfmt(args.kv_b_dtype, [&]<WFmt F>() {
     if (per_block == 1) {
-      FATHOM_LAUNCH(grid, kAbsorbThreads, stream, absorb_q_kernel<F, 1>)(args, q_abs, vec_ok);
+      launch.template operator()<F, 1>(grid, vec_ok);
     } else {
-      FATHOM_LAUNCH(grid, kAbsorbThreads, stream, absorb_q_kernel<F, kBatchTokens>)(args, q_abs, vec_ok);
+      launch.template operator()<F, kBatchTokens>(grid, vec_ok);
     }
   });
 }
 
+}  // namespace
+
+void launch_mla_absorb_q(const MlaArgs& args, float* q_abs, cudaStream_t stream) {
+  launch_per_head(args, (args.shape.rank + kAbsorbCols - 1) / kAbsorbCols, [&]<WFmt F, int kTokens>(dim3 grid, bool vec_ok) {
+    FATHOM_LAUNCH(grid, kAbsorbThreads, stream, absorb_q_kernel<F, kTokens>)(args, q_abs, vec_ok);
+  });
+}
+
 void launch_mla_merge_project_out(const MlaArgs& args, const float* partial, cudaStream_t stream) {
-  const MlaShape& s = args.shape;
-  const int per_block = args.tokens == 1 ? 1 : kBatchTokens;
-  const dim3 grid(static_cast<unsigned>((s.v + kProjectRowsPerBlock - 1) / kProjectRowsPerBlock), static_cast<unsigned>(s.heads),
-                  static_cast<unsigned>((args.tokens + per_block - 1) / per_block));
-  const bool vec_ok = weight_rows_vectorisable(args.kv_b, s.rank);
-  dispatch_wfmt(args.kv_b_dtype, [&]<WFmt F>() {
-    if (per_block == 1) {
-      FATHOM_LAUNCH(grid, kProjectThreads, stream, project_out_kernel<F, 1>)(args, partial, vec_ok);
-    } else {
-      FATHOM_LAUNCH(grid, kProjectThreads, stream, project_out_kernel<F, kBatchTokens>)(args, partial, vec_ok);
-    }
+  launch_per_head(args, (args.shape.v + kProjectRowsPerBlock - 1) / kProjectRowsPerBlock, [&]<WFmt F, int kTokens>(dim3 grid, bool vec_ok) {
+    FATHOM_LAUNCH(grid, kProjectThreads, stream, project_out_kernel<F, kTokens>)(args, partial, vec_ok);
   });
 }
 

@@ -55,23 +55,21 @@ FATHOM_DEVICE void decode8(const Raw8<F>& r, float out[kWeightVec]) {
   }
 }
 
-// Eight consecutive weights W[n][k .. k+7], dequantised; zero beyond K.
+// Eight consecutive weights W[n][k .. k+7] one element at a time, dequantised; zero beyond K and
+// for n < 0. For what vector loads cannot read: unaligned matrices, the end of a row.
 template <WFmt F>
-FATHOM_DEVICE void load8(const MatrixRef& w, int64_t K, int64_t n, int64_t k, bool vec_ok, float out[kWeightVec]) {
+FATHOM_DEVICE void load8_elementwise(const MatrixRef& w, int64_t K, int64_t n, int64_t k, float out[kWeightVec]) {
   using Fmt = WeightFormat<F>;
   using S = typename Fmt::Storage;
+  if (n < 0) {
+#pragma unroll
+    for (int v = 0; v < kWeightVec; ++v) out[v] = 0.f;
+    return;
+  }
   const S* row = static_cast<const S*>(w.data) + row_offset(w, K, n);
-  if (vec_ok && k + kWeightVec <= K) {
-    decode8<F>(load_raw8<F>(row + k), out);
-  } else {
+  const float s = w.scales ? block_scale(w, n, k) : 1.f;
 #pragma unroll
-    for (int v = 0; v < kWeightVec; ++v) out[v] = k + v < K ? Fmt::decode(row[k + v]) : 0.f;
-  }
-  if (w.scales) {
-    const float s = block_scale(w, n, k);
-#pragma unroll
-    for (int v = 0; v < kWeightVec; ++v) out[v] *= s;
-  }
+  for (int v = 0; v < kWeightVec; ++v) out[v] = k + v < K ? Fmt::decode(row[k + v]) * s : 0.f;
 }
 
 // The two halves of a vector load of W[row][c .. c+7] (row < 0: none): issue_row8 starts the
@@ -106,20 +104,13 @@ FATHOM_DEVICE void load_rows8(const MatrixRef& w, int64_t cols, const int64_t (&
     for (int i = 0; i < kRows; ++i) finish_row8<F>(raw[i], scale[i], out[i]);
   } else {
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-      if (rows[i] >= 0) {
-        load8<F>(w, cols, rows[i], c, false, out[i]);
-      } else {
-#pragma unroll
-        for (int v = 0; v < kWeightVec; ++v) out[i][v] = 0.f;
-      }
-    }
+    for (int i = 0; i < kRows; ++i) load8_elementwise<F>(w, cols, rows[i], c, out[i]);
   }
 }
 
 // Whether load_rows8 may use vector loads on w for rows of `cols` elements.
 FATHOM_HD bool weight_rows_vectorisable(const MatrixRef& w, int64_t cols) {
-  return cols % kWeightVec == 0 && w.ld % kWeightVec == 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
+  return cols % kWeightVec == 0 && rows_start_aligned(w);
 }
 
 }  // namespace fathom::gpu

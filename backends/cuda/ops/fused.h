@@ -32,7 +32,7 @@ std::unique_ptr<Op> make_sliced_rope(const OpBuild& rope, const SliceSource& sou
 std::unique_ptr<Op> make_route_experts(const OpBuild& route, const OpBuild& experts);
 
 // FusionKind::moe_block: the builds of its nine nodes (ops/moe_block.cpp), and the ops of the
-// fused runs it is made of, in order (route_experts, swiglu_matmul, the down matmul's own op,
+// runs after the router and routed experts, in order (swiglu_matmul, the down matmul's own op,
 // add_add_rms_norm), which it runs where it does not fold the shared experts in.
 struct SharedExpertBuilds {  // the shared experts' three matmuls, which read the routed experts' x
   const OpBuild& gate;

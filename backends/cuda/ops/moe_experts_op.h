@@ -2,7 +2,7 @@
 // expert on the device (kernels/moe_dispatch.cu); then two grouped products — gate and up fused
 // with SwiGLU, then down scaled by the routing weight — read only the experts some token chose;
 // then each token sums its K results in order. Declared here for the fused ops that run its parts
-// (ops/route_experts.cpp, ops/moe_block.cpp).
+// (ops/route_experts.h).
 //
 // Given the shared experts' MLP, the op can also fold it into the same two products: the shared
 // intermediate is cut into S slices as wide as a routed expert's, and each slice is one more
@@ -39,7 +39,7 @@ class MoeExpertsOp final : public Op {
     if (shared) shared_groups_ = append_shared_slices(*shared, up, down);
     bool aligned = true;
     for (const auto* table : {&up, &down}) {
-      for (const gpu::MatrixRef& ref : *table) aligned = aligned && reinterpret_cast<uintptr_t>(ref.data) % 16 == 0 && ref.ld % 8 == 0;
+      for (const gpu::MatrixRef& ref : *table) aligned = aligned && gpu::rows_start_aligned(ref);
     }
     up_table_ = static_cast<const gpu::MatrixRef*>(b.memory.upload(up.data(), up.size() * sizeof(gpu::MatrixRef)));
     down_table_ = static_cast<const gpu::MatrixRef*>(b.memory.upload(down.data(), down.size() * sizeof(gpu::MatrixRef)));
@@ -78,7 +78,8 @@ class MoeExpertsOp final : public Op {
       FATHOM_CUDA_CHECK(cudaMemsetAsync(buf.counts, 0, static_cast<size_t>(attrs_.n_experts) * 4, r.stream));
     gpu::launch_moe_dispatch(d, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_experts: dispatch");
-    launch_products(r, t, buf, ws);
+    launch_grouped_products(r, t, buf, ws);
+    launch_combine(r, t, buf);
   }
 
   // The parts of launch(), for a fused op that groups the pairs itself. With shared_groups set
@@ -88,6 +89,7 @@ class MoeExpertsOp final : public Op {
     int32_t *counts = nullptr, *offsets = nullptr, *slot = nullptr, *pair_ids = nullptr;
     float *h = nullptr, *y_pairs = nullptr;
     const float* x = nullptr;
+    const int32_t* ids = nullptr;  // the chosen experts [T][K]
     const float* route_weights = nullptr;
     int32_t shared_groups = 0;
     float* pair_weights = nullptr;  // with shared groups
@@ -106,12 +108,13 @@ class MoeExpertsOp final : public Op {
     buf.y_pairs = ws.take<float>(static_cast<size_t>(pairs * attrs_.hidden));
     if (buf.shared_groups) buf.pair_weights = ws.take<float>(static_cast<size_t>(pairs));
     buf.x = static_cast<const float*>(r.ptr(x_));
+    buf.ids = static_cast<const int32_t*>(r.ptr(experts_));
     buf.route_weights = static_cast<const float*>(r.ptr(weights_));
     return buf;
   }
 
   gpu::MoeDispatchArgs dispatch_args(const OpRun& r, int64_t t, const Buffers& buf) const {
-    gpu::MoeDispatchArgs d{static_cast<const int32_t*>(r.ptr(experts_)), t, attrs_.top_k, attrs_.n_experts, buf.counts,
+    gpu::MoeDispatchArgs d{buf.ids, t, attrs_.top_k, attrs_.n_experts, buf.counts,
                            buf.offsets, buf.slot, buf.pair_ids, r.error};
     d.shared_groups = buf.shared_groups;
     d.route_weights = buf.route_weights;
@@ -125,10 +128,9 @@ class MoeExpertsOp final : public Op {
     launch_exact_matmul(down_problem(t, buf), gemv_rows_, r, ws);
   }
 
-  // The products, then each token's sum (no shared groups).
-  void launch_products(const OpRun& r, int64_t t, const Buffers& buf, WorkspaceCursor& ws) const {
-    launch_grouped_products(r, t, buf, ws);
-    gpu::MoeCombineArgs c{buf.y_pairs, static_cast<const int32_t*>(r.ptr(experts_)), static_cast<float*>(r.ptr(out_)), t,
+  // Then each token's sum (no shared groups).
+  void launch_combine(const OpRun& r, int64_t t, const Buffers& buf) const {
+    gpu::MoeCombineArgs c{buf.y_pairs, buf.ids, static_cast<float*>(r.ptr(out_)), t,
                           attrs_.hidden, attrs_.top_k, attrs_.n_experts};
     gpu::launch_moe_combine(c, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_experts: combine");

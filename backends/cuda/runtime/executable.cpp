@@ -182,8 +182,7 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
                         inner = op_build(nodes[n + 6]), add = op_build(nodes[n + 7]), norm = op_build(nodes[n + 8]);
           std::vector<std::unique_ptr<Op>> swiglu_parts;
           for (uint32_t m = n + 2; m <= n + 4; ++m) swiglu_parts.push_back(build_op(nodes[m]));
-          std::vector<std::unique_ptr<Op>> runs;  // the block's fused runs, as they would be alone
-          runs.push_back(make_route_experts(route, experts));
+          std::vector<std::unique_ptr<Op>> runs;  // the runs after route_experts, as they would be alone
           runs.push_back(make_swiglu_matmul(gate, up, act, std::move(swiglu_parts)));
           runs.push_back(build_op(nodes[n + 5]));
           runs.push_back(make_add_add_rms_norm(inner, add, norm));
