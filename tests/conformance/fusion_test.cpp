@@ -53,7 +53,7 @@ SegmentCase swiglu(Draw& d, int64_t t, int64_t k, int64_t n, uint32_t wdt, bool 
   const char* wname = wdt == F8 ? "fp8block" : wdt == BF16 ? "bf16" : "f32";
   c.name = std::string("swiglu_") + wname + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n) +
            (gate_is_output ? "_gate_also_output" : "");
-  c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
+  c.tolerance = wdt == F8 ? kFp8QuantisedPairTolerance : tolerance_for(wdt, true);
   return c;
 }
 
@@ -167,7 +167,7 @@ SegmentCase two_matmuls(Draw& d, int64_t t, int64_t k, int64_t n_a, int64_t n_b,
   const char* wname = wdt == F8 ? "fp8block" : wdt == BF16 ? "bf16" : "f32";
   c.name = std::string("two_matmuls_") + wname + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" +
            std::to_string(n_a) + "_" + std::to_string(n_b) + (same_x ? "" : "_other_x");
-  c.tolerance = wdt == F8 ? 0.05 : tolerance_for(wdt, true);
+  c.tolerance = wdt == F8 ? kFp8QuantisedActivationTolerance : tolerance_for(wdt, true);
   return c;
 }
 

@@ -38,7 +38,7 @@ void add_block_scaled_matmuls(Draw& g, std::vector<OpCase>& cases) {
                        tensor(F8, {n, k}, g.fp8_codes(static_cast<size_t>(n * k)), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128),
                        tensor(F32, {sn, sk}, g.scales(static_cast<size_t>(sn * sk)), true)};
       c.call.outputs = {output(F32, {t, n})};
-      c.tolerance = 0.05;  // activations quantised to FP8 per 1x128 block on the tensor-core path
+      c.tolerance = kFp8QuantisedActivationTolerance;  // activations quantised on the tensor-core path
       cases.push_back(std::move(c));
     }
   }
@@ -72,7 +72,7 @@ OpCase grouped_experts(Draw& g, const std::string& name, uint32_t wdt, int64_t t
   c.call.outputs = {output(F32, {t, d})};
   c.call.attrs = attrs_bytes(fathom_moe_experts_attrs{static_cast<int32_t>(e), static_cast<int32_t>(k),
                                                       static_cast<int32_t>(d), static_cast<int32_t>(inter)});
-  c.tolerance = wdt == F8 ? 0.05 : tolerance_for(BF16, true);
+  c.tolerance = wdt == F8 ? kFp8QuantisedActivationTolerance : tolerance_for(BF16, true);
   return c;
 }
 
