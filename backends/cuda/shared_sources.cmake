@@ -12,7 +12,7 @@ set(gpu_shared_host
   runtime/arena runtime/device runtime/executable runtime/fusion runtime/options runtime/probe
   ops/registry ops/binary ops/copy ops/embedding ops/rms_norm ops/rope_yarn ops/exact_matmul
   ops/mla_attention ops/moe_route ops/moe_experts ops/swiglu_matmul ops/add_rms_norm ops/stacked_matmul ops/route_experts
-  ops/moe_block
+  ops/moe_block ops/matmul_add_rms_norm
   backend)
 list(TRANSFORM gpu_shared_kernels REPLACE "(.+)" "${CUDA_DIR}/kernels/\\1.cu")
 list(TRANSFORM gpu_shared_host REPLACE "(.+)" "${CUDA_DIR}/\\1.cpp")

@@ -79,6 +79,34 @@ SegmentCase add_rms_norm(Draw& d, int64_t t, int64_t width, bool h_is_output, ui
   return c;
 }
 
+// matmul(x, W) -> y; add(h, y) -> h' (or add(y, h)); rms_norm(h', w) -> x': an attention block's
+// output projection or an MLP's down projection, the residual add and the next norm. h' is a
+// segment output (the residual stream). `y_is_output`: y is read outside too, a look-alike the
+// GPU backends leave unfused.
+SegmentCase matmul_add_rms_norm(Draw& d, int64_t t, int64_t k, int64_t n, uint32_t wdt, bool y_first, bool y_is_output = false) {
+  SegmentCase c;
+  SegmentCall& s = c.call;
+  const uint32_t x = s.add(tensor(F32, {t, k}, d.as(F32, d.normal(static_cast<size_t>(t * k)))), FATHOM_ROLE_INPUT);
+  const uint32_t h = s.add(tensor(F32, {t, n}, d.as(F32, d.normal(static_cast<size_t>(t * n), 2.0))), FATHOM_ROLE_INPUT);
+  std::vector<uint32_t> mm_in{x};
+  for (uint32_t w : add_weight(s, d, wdt, n, k)) mm_in.push_back(w);
+  const uint32_t norm_w = s.add(tensor(BF16, {n}, d.as(BF16, d.normal(static_cast<size_t>(n), 0.5)), true), FATHOM_ROLE_WEIGHT);
+  const uint32_t y = s.add(output(F32, {t, n}), y_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
+  const uint32_t h2 = s.add(output(F32, {t, n}), FATHOM_ROLE_OUTPUT);
+  const uint32_t out = s.add(output(F32, {t, n}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs attrs{};
+  attrs.eps = 1e-6f;
+  s.nodes = {{FATHOM_OP_MATMUL, mm_in, {y}, {}},
+             {FATHOM_OP_ADD, y_first ? std::vector<uint32_t>{y, h} : std::vector<uint32_t>{h, y}, {h2}, {}},
+             {FATHOM_OP_RMS_NORM, {h2, norm_w}, {out}, attrs_bytes(attrs)}};
+  const char* wname = wdt == F8 ? "fp8block" : wdt == BF16 ? "bf16" : "f32";
+  c.name = std::string("matmul_add_rms_norm_") + wname + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" +
+           std::to_string(n) + (y_first ? "_product_first" : "") + (y_is_output ? "_product_also_output" : "");
+  // One or two rows are exact on the GPU backends' gemv kernel (f32 activations).
+  c.tolerance = wdt == F8 ? 4 * tolerance_for(F32, true) : tolerance_for(wdt, true);
+  return c;
+}
+
 // YaRN attributes as DeepSeek's configs give them, for `head_dim` elements per head of which the
 // last `rope_dim` rotate.
 fathom_rope_attrs yarn(int64_t head_dim, int64_t rope_dim) {
@@ -363,6 +391,15 @@ const std::vector<SegmentCase>& cases() {
     for (int64_t t : {1, 2, 3}) v.push_back(moe_block(d, t, false, BF16, 2));
     v.push_back(moe_block(d, 1, false, BF16, 1.5));
     v.push_back(moe_block(d, 1, true, BF16, 1, true));
+    // A product, the residual add and the next norm: one and two rows (one gemv launch whose
+    // last block normalises; a last block of two rows of four; K short of a vector, and short
+    // of a warp's chunk, so the blocks have fewer warps), five (the nodes' ops), a look-alike.
+    v.push_back(matmul_add_rms_norm(d, 1, 384, 202, F8, false));
+    v.push_back(matmul_add_rms_norm(d, 2, 384, 202, F8, true));
+    v.push_back(matmul_add_rms_norm(d, 1, 300, 130, BF16, false));
+    v.push_back(matmul_add_rms_norm(d, 2, 72, 64, BF16, true));
+    v.push_back(matmul_add_rms_norm(d, 5, 300, 130, BF16, false));
+    v.push_back(matmul_add_rms_norm(d, 1, 300, 130, BF16, false, true));
     return v;
   }();
   return all;

@@ -75,7 +75,18 @@ void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& c
   fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(tensors.size()), static_cast<uint32_t>(nodes.size()),
                          0, tensors.data(), nodes.data(), 0};
   Executable exe = Executable::compile(backend, 0, segment, compile_bindings);
-  for (int r = 0; r < runs; ++r) exe.run(run_bindings, 0);
+  for (int r = 0; r < runs; ++r) {
+    // Outputs are set to NaN (0xFF bytes) before every run after the first, so that a later run
+    // (a replayed graph) that leaves an output unwritten is not hidden by the first run's values.
+    if (r > 0) {
+      for (size_t i = 0; i < call.tensors.size(); ++i) {
+        if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
+        const std::vector<std::byte> nan(desc_bytes(call.tensors[i].desc), std::byte{0xFF});
+        if (!nan.empty()) buffers[static_cast<size_t>(buffer_of[i])].upload(0, nan.data(), nan.size());
+      }
+    }
+    exe.run(run_bindings, 0);
+  }
   for (size_t i = 0; i < call.tensors.size(); ++i) {
     if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
     OpTensor& t = call.tensors[i];

@@ -51,7 +51,8 @@ struct SegmentCall {
 };
 
 // Compiles `call` on `backend` (weights bound), runs it `runs` times (a second run of the same
-// shape may replay a captured graph) and fills the OUTPUT tensors' data from the last run.
+// shape may replay a captured graph) and fills the OUTPUT tensors' data from the last run, whose
+// outputs start as NaN.
 void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs = 1);
 
 fathom_tensor_desc make_desc(uint32_t dtype, std::vector<int64_t> shape, uint32_t layout = FATHOM_LAYOUT_DENSE);

@@ -157,6 +157,16 @@ __device__ T block_sum(T v, T* scratch) {
   return total;
 }
 
+// A load of what another block of the same launch wrote: past the multiprocessor's L1, which is
+// not kept coherent with the other multiprocessors' writes.
+FATHOM_DEVICE float load_other_blocks(const float* p) {
+#if defined(__CUDACC__) && !defined(__HIPCC__)
+  return __ldcg(p);
+#else
+  return *static_cast<const volatile float*>(p);
+#endif
+}
+
 // Records `code` in the executable's error word unless an earlier error is there.
 FATHOM_DEVICE void report_error(int* err, int code) {
   if (err) atomicCAS(err, 0, code);

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 
+#include "kernels/norm_rope.cuh"
+
 namespace fathom::gpu::gemv_detail {
 
 // Activation rows the decode kernel handles in one pass; more rows go to the staging kernel.
@@ -33,6 +35,23 @@ FATHOM_DEVICE void load_x8(const float* x, int64_t offset, int64_t K, int64_t k,
 #pragma unroll
     for (int v = 0; v < kVec; ++v) out[v] = k + v < K ? x[offset + k + v] : 0.f;
   }
+}
+
+// The norm tail (GemvNormTail): after its outputs, each block counts itself, and the last one
+// to finish normalises the product's rows, which the other blocks wrote.
+FATHOM_DEVICE void normalise_after_last_block(const GemvParams& params) {
+  const GemvNormTail& tail = params.tail;
+  __shared__ bool last;
+  __threadfence();  // this thread's outputs visible to the whole device before the block counts
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(tail.blocks_done, 1u) == gridDim.x * gridDim.y * gridDim.z - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // every other block has counted: its outputs are visible from here on
+  const float* y = params.p.y;
+  for (int64_t r = 0; r < tail.norm.rows; ++r)
+    normalise_row(tail.norm, r, [&](int64_t d) { return load_other_blocks(y + r * tail.norm.width + d); });
+  if (threadIdx.x == 0) *tail.blocks_done = 0;  // for the next launch, or the next replay of a graph
 }
 
 // Launched with between 1 and kWarps warps per block (no more than K has chunks), a block per
@@ -122,6 +141,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
           out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
         }
         if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
+        if (params.tail.residual) out += params.tail.residual[pair[m] * p.n + n];
         if (p.stack_split && n >= p.stack_split) {
           p.stack_y[pair[m] * p.stack_ldy + (n - p.stack_split)] = out;
         } else {
@@ -131,6 +151,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
     }
     __syncthreads();  // warp_sums is written again by the next pass
   }
+  if (params.tail.blocks_done) normalise_after_last_block(params);
 }
 
 template <WFmt F, int TM, bool kDual>

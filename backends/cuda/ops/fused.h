@@ -17,6 +17,11 @@ std::unique_ptr<Op> make_swiglu_matmul(const OpBuild& gate, const OpBuild& up, c
 // FusionKind::stacked_matmul: the builds of the two matmuls.
 std::unique_ptr<Op> make_stacked_matmul(const OpBuild& a, const OpBuild& b, std::vector<std::unique_ptr<Op>> parts);
 
+// FusionKind::matmul_add_rms_norm: the builds of the matmul, the add and the rms_norm, and the
+// ops it runs for more rows (the matmul's own op, add_rms_norm).
+std::unique_ptr<Op> make_matmul_add_rms_norm(const OpBuild& matmul, const OpBuild& add, const OpBuild& norm,
+                                             std::vector<std::unique_ptr<Op>> parts);
+
 // FusionKind::add_rms_norm: the builds of the add and the rms_norm (always fused: no parts).
 std::unique_ptr<Op> make_add_rms_norm(const OpBuild& add, const OpBuild& norm);
 // FusionKind::add_add_rms_norm: the inner add's build first.

@@ -190,6 +190,14 @@ Executable::Executable(Device& device, const Options& options, const fathom_segm
                                         std::move(runs)));
           break;
         }
+        case FusionKind::matmul_add_rms_norm: {
+          const OpBuild add = op_build(nodes[n + 1]), norm = op_build(nodes[n + 2]);
+          std::vector<std::unique_ptr<Op>> runs;  // the matmul's op and the add_rms_norm run, as they would be alone
+          runs.push_back(build_op(nodes[n]));
+          runs.push_back(make_add_rms_norm(add, norm));
+          ops_.push_back(make_matmul_add_rms_norm(op_build(nodes[n]), add, norm, std::move(runs)));
+          break;
+        }
         case FusionKind::add_rms_norm:
           ops_.push_back(make_add_rms_norm(op_build(nodes[n]), op_build(nodes[n + 1])));
           break;

@@ -70,6 +70,18 @@ class Matcher {
     return true;
   }
 
+  // matmul whose product only the add_rms_norm run at n+1 reads, as one of its two operands (see
+  // FusionKind::matmul_add_rms_norm).
+  bool matmul_add_rms_norm_at(uint32_t n) const {
+    if (!add_rms_norm_at(n + 1)) return false;
+    const fathom_segment_node &matmul = s_.nodes[n], &add = s_.nodes[n + 1];
+    if (matmul.op != FATHOM_OP_MATMUL || matmul.n_inputs < 2 || matmul.n_outputs != 1) return false;
+    const uint32_t y = matmul.outputs[0];
+    if (!private_intermediate(y) || (add.inputs[0] == y) == (add.inputs[1] == y)) return false;
+    const fathom_tensor_desc &x = desc(matmul.inputs[0]), &w = desc(matmul.inputs[1]);
+    return x.dtype == FATHOM_DTYPE_F32 && x.rank == 2 && w.rank == 2 && w.shape[1] == x.shape[1];
+  }
+
   // add whose sum only the add_rms_norm run at n+1 reads (see FusionKind::add_add_rms_norm).
   bool add_add_rms_norm_at(uint32_t n) const {
     if (!add_rms_norm_at(n + 1)) return false;
@@ -198,6 +210,9 @@ std::vector<Fusion> find_fusions(const fathom_segment& segment, const std::vecto
       n += 6;
     } else if (match.swiglu_at(n)) {
       found.push_back({FusionKind::swiglu_matmul, n, n + 2});
+      n += 3;
+    } else if (match.matmul_add_rms_norm_at(n)) {
+      found.push_back({FusionKind::matmul_add_rms_norm, n, n + 2});
       n += 3;
     } else if (match.add_add_rms_norm_at(n)) {
       found.push_back({FusionKind::add_add_rms_norm, n, n + 2});

@@ -23,6 +23,10 @@ enum class FusionKind {
   // add(a, b) -> h; rms_norm(h, w) -> x   (a residual add and the next layer's or sublayer's
   // norm): one kernel writes h and x. h may be read elsewhere (it is the residual stream).
   add_rms_norm,
+  // matmul(x, W) -> y; add(h, y) -> h'; rms_norm(h', w) -> x'   (o_proj or an MLP's down_proj,
+  // the residual add, the next norm): for one or two rows, one gemv launch whose blocks add the
+  // residual as they write h' and whose last block normalises. y must be read by nothing else.
+  matmul_add_rms_norm,
   // add(y, s) -> f; add(h, f) -> h'; rms_norm(h') -> x   (the routed experts' output plus the
   // shared experts', then the residual add and the next norm): the same kernel, summing three.
   // f must be read by nothing else.

@@ -222,6 +222,8 @@ Launcher<P...> make_launcher(void (*kernel)(P...), const char* name, dim3 grid, 
 #define gridDim (::fathom::gpusim::this_thread().grid_dim)
 
 inline void __syncthreads() { ::fathom::gpusim::sync_block(); }
+// Blocks run one after another on one host thread: every write is visible to the next block.
+inline void __threadfence() {}
 // Kernels run one after another here, so there is nothing to wait for; the simulator records
 // the call to check the contract of programmatic launches (vendor/launch_mode.h).
 inline void fathom_wait_prior_grid() { ::fathom::gpusim::wait_prior_grid(); }
