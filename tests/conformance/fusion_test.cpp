@@ -378,8 +378,9 @@ const std::vector<SegmentCase>& cases() {
     v.push_back(mla_from_projections(d, 4, BF16, false));
     v.push_back(mla_from_projections(d, 22, F8, true));
     v.push_back(mla_from_projections(d, 4, BF16, true, true));
-    // A router and its experts: one and three tokens (one selection-and-dispatch kernel at both
-    // warp widths), nine (past it: the two ops as they are), and a look-alike.
+    // A router and its experts: one token (the selection and dispatch by the last block of the
+    // logits' launch), three (a selection-and-dispatch kernel at both warp widths), nine (past
+    // it: the two ops as they are), and a look-alike.
     for (int64_t t : {1, 3, 9}) v.push_back(route_and_experts(d, t, true, F8));
     v.push_back(route_and_experts(d, 3, false, BF16));
     v.push_back(route_and_experts(d, 3, false, BF16, true));
@@ -393,7 +394,7 @@ const std::vector<SegmentCase>& cases() {
     v.push_back(moe_block(d, 1, true, BF16, 1, true));
     // A product, the residual add and the next norm: one and two rows (one gemv launch whose
     // last block normalises; a last block of two rows of four; K short of a vector, and short
-    // of a warp's chunk, so the blocks have fewer warps), five (the nodes' ops), a look-alike.
+    // of a warp's chunk, so that most warps have no chunk), five (the nodes' ops), a look-alike.
     v.push_back(matmul_add_rms_norm(d, 1, 384, 202, F8, false));
     v.push_back(matmul_add_rms_norm(d, 2, 384, 202, F8, true));
     v.push_back(matmul_add_rms_norm(d, 1, 300, 130, BF16, false));

@@ -55,10 +55,11 @@ size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count) {
   return splits > 1 ? static_cast<size_t>(splits) * static_cast<size_t>(p.rows * p.n) : 0;
 }
 
-void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream, const GemvNormTail* tail) {
+void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream, const GemvTail* tail) {
   const int64_t rows = grouped(p) ? p.max_rows : p.rows;
   if (rows <= 0 || p.n <= 0) return;
-  GemvParams params{p, false, nullptr, false, tail ? *tail : GemvNormTail{}};
+  if (tail && tail->kind == GemvTailKind::none) tail = nullptr;
+  GemvParams params{p, false, nullptr, false, tail ? *tail : GemvTail{}};
   // Vector loads need rows that start on 16 bytes: K a multiple of 8 and aligned matrices.
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   const bool dual = p.epilogue == Epilogue::swiglu;
@@ -75,7 +76,10 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
     throw std::logic_error("gemv: a stacked problem with more than kGemvStackMaxRows rows, grouped or swiglu");
   if (tail && (tm_rows > kGemvStackMaxRows || grouped(p) || p.epilogue != Epilogue::none || p.stack_split || p.ldy != p.n ||
                !tail->blocks_done))
-    throw std::logic_error("gemv: a norm tail on a problem other than a dense one of one or two rows, or without a counter");
+    throw std::logic_error("gemv: a tail on a problem other than a dense one of one or two rows, or without a counter");
+  if (tail && tail->kind == GemvTailKind::route &&
+      (tail->route.logits != p.y || tail->route.tokens != p.rows || tail->route.attrs.n_experts != p.n))
+    throw std::logic_error("gemv: a route tail whose logits are not the product");
   if (tail) {
     params.tail.norm.rows = p.rows;
     params.tail.norm.width = p.n;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/matmul_problem.cuh"
+#include "kernels/moe_route.cuh"
 #include "kernels/rms_norm.cuh"
 
 namespace fathom::gpu {
@@ -23,21 +24,33 @@ constexpr int64_t kGemvStackMaxRows = 2;
 int gemv_k_splits(const MatmulProblem& p, int sm_count);
 size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count);
 
-// A residual add and an RMSNorm after a dense product of one or two rows, no epilogue and no
-// stacking (FusionKind::matmul_add_rms_norm: an attention block's output projection or an MLP's
-// down projection, the residual add and the next norm). Each output becomes y = x·Wᵀ + residual
-// (the add's f32 rounding), and the last block of the launch to finish normalises the rows of
-// y into norm.out: one kernel instead of two. The blocks count themselves in `blocks_done`, a
-// device word that must be zero before the first launch; the last block sets it back to zero.
-struct GemvNormTail {
-  const float* residual = nullptr;  // [rows][n], row stride n
-  RmsNormArgs norm{};               // w, out, w_dtype, out_dtype, eps; rows and width are the product's
+// What a dense product of one or two rows (no epilogue, no stacking) may be followed by in the
+// same launch, done by the last of its blocks to finish: one kernel instead of two. The blocks
+// count themselves in `blocks_done`, a device word that must be zero before the first launch;
+// the last block sets it back to zero.
+enum class GemvTailKind {
+  none,
+  // A residual add and an RMSNorm (FusionKind::matmul_add_rms_norm: an attention block's output
+  // projection or an MLP's down projection, the residual add and the next norm): each output
+  // becomes y = x·Wᵀ + residual (the add's f32 rounding), and the last block normalises the
+  // rows of y into norm.out.
+  norm,
+  // The selection of each token's experts from the router logits y and the grouping of the
+  // pairs by expert (the router of FusionKind::route_experts and moe_block; the work of
+  // launch_moe_route_dispatch, which route.logits and route.tokens must match).
+  route,
+};
+struct GemvTail {
+  GemvTailKind kind = GemvTailKind::none;
   unsigned* blocks_done = nullptr;
+  const float* residual = nullptr;  // norm: [rows][n], row stride n
+  RmsNormArgs norm{};               // norm: w, out, w_dtype, out_dtype, eps (rows and width: the product's)
+  RouteArgs route{};                // route
+  MoeDispatchArgs dispatch{};       // route
 };
 
 // `workspace` must hold gemv_workspace_floats(p, sm_count) floats (may be null when that is 0).
-// `tail`: see GemvNormTail (null: none).
-void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream,
-                 const GemvNormTail* tail = nullptr);
+// `tail`: see GemvTail (null: none).
+void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStream_t stream, const GemvTail* tail = nullptr);
 
 }  // namespace fathom::gpu

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "kernels/moe_route_select.cuh"
 #include "kernels/norm_rope.cuh"
 
 namespace fathom::gpu::gemv_detail {
@@ -37,10 +38,10 @@ FATHOM_DEVICE void load_x8(const float* x, int64_t offset, int64_t K, int64_t k,
   }
 }
 
-// The norm tail (GemvNormTail): after its outputs, each block counts itself, and the last one
-// to finish normalises the product's rows, which the other blocks wrote.
-FATHOM_DEVICE void normalise_after_last_block(const GemvParams& params) {
-  const GemvNormTail& tail = params.tail;
+// The tail (GemvTail): after its outputs, each block counts itself, and the last one to finish
+// does the tail's work on the product, which the other blocks wrote.
+FATHOM_DEVICE void finish_in_last_block(const GemvParams& params) {
+  const GemvTail& tail = params.tail;
   __shared__ bool last;
   __threadfence();  // this thread's outputs visible to the whole device before the block counts
   __syncthreads();
@@ -48,9 +49,14 @@ FATHOM_DEVICE void normalise_after_last_block(const GemvParams& params) {
   __syncthreads();
   if (!last) return;
   __threadfence();  // every other block has counted: its outputs are visible from here on
-  const float* y = params.p.y;
-  for (int64_t r = 0; r < tail.norm.rows; ++r)
-    normalise_row(tail.norm, r, [&](int64_t d) { return load_other_blocks(y + r * tail.norm.width + d); });
+  if (tail.kind == GemvTailKind::norm) {
+    const float* y = params.p.y;
+    for (int64_t r = 0; r < tail.norm.rows; ++r)
+      normalise_row(tail.norm, r, [&](int64_t d) { return load_other_blocks(y + r * tail.norm.width + d); });
+  } else {
+    static_assert(kThreads == kDispatchBlockThreads, "the route tail runs in a block of the dispatch's size");
+    route_and_dispatch_in_block(tail.route, tail.dispatch);
+  }
   if (threadIdx.x == 0) *tail.blocks_done = 0;  // for the next launch, or the next replay of a graph
 }
 
@@ -141,7 +147,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
           out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
         }
         if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
-        if (params.tail.residual) out += params.tail.residual[pair[m] * p.n + n];
+        if (params.tail.kind == GemvTailKind::norm) out += params.tail.residual[pair[m] * p.n + n];
         if (p.stack_split && n >= p.stack_split) {
           p.stack_y[pair[m] * p.stack_ldy + (n - p.stack_split)] = out;
         } else {
@@ -151,14 +157,15 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
     }
     __syncthreads();  // warp_sums is written again by the next pass
   }
-  if (params.tail.blocks_done) normalise_after_last_block(params);
+  if (params.tail.kind != GemvTailKind::none) finish_in_last_block(params);
 }
 
 template <WFmt F, int TM, bool kDual>
 void launch_decode(const GemvParams& params, dim3 grid, cudaStream_t stream) {
-  // No more warps than K has chunks: a short K would leave the others idle.
+  // No more warps than K has chunks: a short K would leave the others idle. A tail's last block
+  // has them all (the route tail's dispatch takes kThreads threads).
   const int64_t chunks = (params.p.k + kChunk - 1) / kChunk;
-  const int warps = static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
+  const int warps = params.tail.kind != GemvTailKind::none ? kWarps : static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
   FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, kDual>)(params);
 }
 

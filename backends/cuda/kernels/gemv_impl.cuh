@@ -32,7 +32,7 @@ struct GemvParams {
   bool vec_ok;         // K % 8 == 0 and every weight matrix starts on 16 bytes
   float* partial;      // split-K: partial[z][rows][n]; null when not split
   bool x_vec_ok;       // x starts on 16 bytes and its row stride is a multiple of 4 floats
-  GemvNormTail tail;   // the decode kernel's residual add and norm (blocks_done null: none)
+  GemvTail tail;       // what the decode kernel's last block does after the product
 };
 
 // The matrix that row n of the product reads for its matrix `mat` (the stacked problem's second

@@ -1,6 +1,6 @@
 // A product, the residual add of its result and the RMSNorm of the sum in one gemv launch for one
 // or two rows (decode): each block adds the residual to the outputs it writes, and the last
-// block to finish normalises the rows (kernels/gemv.cuh, GemvNormTail). DeepSeek's layers end
+// block to finish normalises the rows (kernels/gemv.cuh, GemvTail). DeepSeek's layers end
 // their attention block this way (o_proj, the residual add, post_attention_layernorm), and
 // their dense MLP (down_proj, the residual add, the next layer's input_layernorm): one kernel
 // a time instead of two. More rows run the matmul's own op and the add_rms_norm kernel.
@@ -34,7 +34,8 @@ class MatmulAddRmsNormOp final : public FusedWithFallback {
   void launch_fused(const OpRun& r, int64_t m) override {
     gpu::MatmulProblem p = dense_problem(w_dtype_, n_, k_, m, static_cast<const float*>(r.ptr(x_)), static_cast<float*>(r.ptr(sum_)));
     p.w[0] = w_.ref(r);
-    gpu::GemvNormTail tail;
+    gpu::GemvTail tail;
+    tail.kind = gpu::GemvTailKind::norm;
     tail.residual = static_cast<const float*>(r.ptr(residual_));
     tail.norm = gpu::RmsNormArgs{nullptr, r.ptr(norm_w_), r.ptr(out_), FATHOM_DTYPE_F32, norm_w_dtype_, out_dtype_, m, n_, eps_};
     tail.blocks_done = blocks_done_;

@@ -3,6 +3,9 @@
 // for the fused route-and-experts op (ops/route_experts.cpp), which runs its parts.
 #pragma once
 
+#include <algorithm>
+
+#include "kernels/gemv.cuh"
 #include "kernels/moe_route.cuh"
 #include "ops/exact_matmul.h"
 #include "ops/util.h"
@@ -28,18 +31,37 @@ class MoeRouteOp final : public Op {
     const int64_t t = rows(x_desc_, r.tokens);
     if (t == 0) return;
     WorkspaceCursor ws(r.workspace, r.workspace_bytes);
-    gpu::launch_moe_route_select(launch_logits(r, t, ws), r.stream);
+    const gpu::RouteArgs selection = selection_args(r, t, ws);
+    launch_logits(r, selection, ws);
+    gpu::launch_moe_route_select(selection, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_route");
   }
 
-  // The router logits of t tokens into `ws`; returns the selection's arguments.
-  gpu::RouteArgs launch_logits(const OpRun& r, int64_t t, WorkspaceCursor& ws) const {
+  // The selection's arguments for t tokens, their logits in `ws`.
+  gpu::RouteArgs selection_args(const OpRun& r, int64_t t, WorkspaceCursor& ws) const {
     float* logits = ws.take<float>(static_cast<size_t>(t * attrs_.n_experts));
-    gpu::MatmulProblem p = problem(t, static_cast<const float*>(r.ptr(x_)), logits);
-    p.w[0] = gate_.ref(r);
-    launch_exact_matmul(p, gemv_rows_, r, ws);
     const float* bias = attrs_.has_bias ? static_cast<const float*>(r.ptr(bias_)) : nullptr;
     return gpu::RouteArgs{logits, bias, static_cast<int32_t*>(r.ptr(experts_)), static_cast<float*>(r.ptr(weights_)), t, attrs_};
+  }
+
+  // Whether the logits of t tokens are computed by the gemv decode kernel, which can do the
+  // selection and the dispatch after them in the same launch (gemv.cuh, GemvTailKind::route).
+  bool logits_take_tail(int64_t t) const { return t <= std::min(gemv_rows_, gpu::kGemvStackMaxRows); }
+
+  // The router logits of selection.tokens tokens into selection.logits; with `tail` (only where
+  // logits_take_tail), followed by it in the same launch.
+  void launch_logits(const OpRun& r, const gpu::RouteArgs& selection, WorkspaceCursor& ws,
+                     const gpu::GemvTail* tail = nullptr) const {
+    // The logits are this op's workspace (selection_args), read-only to the selection only.
+    float* logits = const_cast<float*>(selection.logits);
+    gpu::MatmulProblem p = problem(selection.tokens, static_cast<const float*>(r.ptr(x_)), logits);
+    p.w[0] = gate_.ref(r);
+    if (tail) {
+      gpu::launch_gemv(p, nullptr, r.device.sm_count(), r.stream, tail);  // the decode kernel: no workspace
+      FATHOM_CUDA_CHECK_LAUNCH("moe_route: logits, selection and dispatch");
+    } else {
+      launch_exact_matmul(p, gemv_rows_, r, ws);
+    }
   }
 
   const fathom_moe_route_attrs& attrs() const { return attrs_; }

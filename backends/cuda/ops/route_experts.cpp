@@ -4,7 +4,10 @@
 namespace fathom::cuda {
 
 RouteAndExperts::RouteAndExperts(const OpBuild& route, const OpBuild& experts, const SharedExpertBuilds* shared)
-    : route_(route), experts_(experts, shared), route_bytes_(WorkspaceCursor::round(route_.workspace_bytes())) {}
+    : route_(route), experts_(experts, shared), route_bytes_(WorkspaceCursor::round(route_.workspace_bytes())) {
+  const unsigned zero = 0;
+  blocks_done_ = static_cast<unsigned*>(route.memory.upload(&zero, sizeof zero));
+}
 
 bool RouteAndExperts::selects_in_one_block(int64_t t) const {
   return gpu::route_and_dispatch_in_one_block(t, route_.attrs()) &&
@@ -13,11 +16,22 @@ bool RouteAndExperts::selects_in_one_block(int64_t t) const {
 
 MoeExpertsOp::Buffers RouteAndExperts::launch_grouped(const OpRun& r, int64_t t, bool fold_shared) {
   WorkspaceCursor route_ws(r.workspace, route_bytes_);
-  const gpu::RouteArgs selection = route_.launch_logits(r, t, route_ws);
+  const gpu::RouteArgs selection = route_.selection_args(r, t, route_ws);
   WorkspaceCursor experts_ws(r.workspace + route_bytes_, r.workspace_bytes - route_bytes_);
   const MoeExpertsOp::Buffers buf = experts_.take_buffers(r, t, experts_ws, fold_shared);
-  gpu::launch_moe_route_dispatch(selection, experts_.dispatch_args(r, t, buf), r.stream);
-  FATHOM_CUDA_CHECK_LAUNCH("moe_route + moe_experts: selection and dispatch");
+  const gpu::MoeDispatchArgs dispatch = experts_.dispatch_args(r, t, buf);
+  if (route_.logits_take_tail(t)) {
+    gpu::GemvTail tail;
+    tail.kind = gpu::GemvTailKind::route;
+    tail.blocks_done = blocks_done_;
+    tail.route = selection;
+    tail.dispatch = dispatch;
+    route_.launch_logits(r, selection, route_ws, &tail);
+  } else {
+    route_.launch_logits(r, selection, route_ws);
+    gpu::launch_moe_route_dispatch(selection, dispatch, r.stream);
+    FATHOM_CUDA_CHECK_LAUNCH("moe_route + moe_experts: selection and dispatch");
+  }
   experts_.launch_grouped_products(r, t, buf, experts_ws);
   return buf;
 }

@@ -3,7 +3,9 @@
 // of the chosen pairs by expert are one single-block kernel (kernels/moe_route.cu) instead of
 // two launches; more tokens run the two ops as they are. The ops are the nodes' own
 // (ops/moe_route_op.h, ops/moe_experts_op.h), run in parts, with the workspace split between
-// them: the router's logits are still read while the dispatch writes its tables.
+// them: the router's logits are still read while the dispatch writes its tables. For one or
+// two tokens the selection and grouping are not a kernel of their own either: the last block of
+// the logits' gemv launch does them (kernels/gemv.cuh, GemvTailKind::route).
 #pragma once
 
 #include "ops/fused.h"
@@ -38,6 +40,7 @@ class RouteAndExperts {
   MoeRouteOp route_;
   MoeExpertsOp experts_;
   size_t route_bytes_;
+  unsigned* blocks_done_;  // the logits launch's counter (GemvTail), zero between launches
 };
 
 }  // namespace fathom::cuda
