@@ -57,6 +57,16 @@ SegmentCase swiglu(Draw& d, int64_t t, int64_t k, int64_t n, uint32_t wdt, bool 
   return c;
 }
 
+// rms_norm(h, w) -> x, the norm that ends the residual-add segments: a bf16 weight of `width`
+// (drawn here) and an output x, eps 1e-6 as DeepSeek's configs.
+SegmentCall::Node residual_norm(SegmentCall& s, Draw& d, uint32_t h, int64_t t, int64_t width) {
+  const uint32_t w = s.add(tensor(BF16, {width}, d.as(BF16, d.normal(static_cast<size_t>(width), 0.5)), true), FATHOM_ROLE_WEIGHT);
+  const uint32_t x = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
+  fathom_rms_norm_attrs attrs{};
+  attrs.eps = 1e-6f;
+  return {FATHOM_OP_RMS_NORM, {h, w}, {x}, attrs_bytes(attrs)};
+}
+
 // add(a, b) -> h; rms_norm(h, w) -> x: a residual add and the norm after it. h is a segment
 // output (the residual stream, read by later segments) or internal; `a_dtype` other than f32 is
 // a look-alike the GPU backends leave unfused.
@@ -66,13 +76,8 @@ SegmentCase add_rms_norm(Draw& d, int64_t t, int64_t width, bool h_is_output, ui
   const size_t n = static_cast<size_t>(t * width);
   const uint32_t a = s.add(tensor(a_dtype, {t, width}, d.as(a_dtype, d.normal(n))), FATHOM_ROLE_INPUT);
   const uint32_t b = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
-  std::vector<float> wv = d.normal(static_cast<size_t>(width), 0.5);
-  const uint32_t w = s.add(tensor(BF16, {width}, d.as(BF16, wv), true), FATHOM_ROLE_WEIGHT);
   const uint32_t h = s.add(output(F32, {t, width}), h_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
-  const uint32_t x = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
-  fathom_rms_norm_attrs attrs{};
-  attrs.eps = 1e-6f;
-  s.nodes = {{FATHOM_OP_ADD, {a, b}, {h}, {}}, {FATHOM_OP_RMS_NORM, {h, w}, {x}, attrs_bytes(attrs)}};
+  s.nodes = {{FATHOM_OP_ADD, {a, b}, {h}, {}}, residual_norm(s, d, h, t, width)};
   c.name = "add_rms_norm_T" + std::to_string(t) + "_D" + std::to_string(width) + (h_is_output ? "_sum_output" : "") +
            (a_dtype == BF16 ? "_bf16_operand" : "");
   c.tolerance = tolerance_for(F32, true);
@@ -90,15 +95,11 @@ SegmentCase matmul_add_rms_norm(Draw& d, int64_t t, int64_t k, int64_t n, uint32
   const uint32_t h = s.add(tensor(F32, {t, n}, d.as(F32, d.normal(static_cast<size_t>(t * n), 2.0))), FATHOM_ROLE_INPUT);
   std::vector<uint32_t> mm_in{x};
   for (uint32_t w : add_weight(s, d, wdt, n, k)) mm_in.push_back(w);
-  const uint32_t norm_w = s.add(tensor(BF16, {n}, d.as(BF16, d.normal(static_cast<size_t>(n), 0.5)), true), FATHOM_ROLE_WEIGHT);
   const uint32_t y = s.add(output(F32, {t, n}), y_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
   const uint32_t h2 = s.add(output(F32, {t, n}), FATHOM_ROLE_OUTPUT);
-  const uint32_t out = s.add(output(F32, {t, n}), FATHOM_ROLE_OUTPUT);
-  fathom_rms_norm_attrs attrs{};
-  attrs.eps = 1e-6f;
   s.nodes = {{FATHOM_OP_MATMUL, mm_in, {y}, {}},
              {FATHOM_OP_ADD, y_first ? std::vector<uint32_t>{y, h} : std::vector<uint32_t>{h, y}, {h2}, {}},
-             {FATHOM_OP_RMS_NORM, {h2, norm_w}, {out}, attrs_bytes(attrs)}};
+             residual_norm(s, d, h2, t, n)};
   const char* wname = wdt == F8 ? "fp8block" : wdt == BF16 ? "bf16" : "f32";
   c.name = std::string("matmul_add_rms_norm_") + wname + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" +
            std::to_string(n) + (y_first ? "_product_first" : "") + (y_is_output ? "_product_also_output" : "");
@@ -163,15 +164,11 @@ SegmentCase add_add_rms_norm(Draw& d, int64_t t, int64_t width, bool f_first, bo
   const uint32_t y = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
   const uint32_t sh = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n))), FATHOM_ROLE_INPUT);
   const uint32_t h = s.add(tensor(F32, {t, width}, d.as(F32, d.normal(n, 3.0))), FATHOM_ROLE_INPUT);
-  const uint32_t w = s.add(tensor(BF16, {width}, d.as(BF16, d.normal(static_cast<size_t>(width), 0.5)), true), FATHOM_ROLE_WEIGHT);
   const uint32_t f = s.add(output(F32, {t, width}), f_is_output ? FATHOM_ROLE_OUTPUT : FATHOM_ROLE_INTERNAL);
   const uint32_t h2 = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
-  const uint32_t x = s.add(output(F32, {t, width}), FATHOM_ROLE_OUTPUT);
-  fathom_rms_norm_attrs attrs{};
-  attrs.eps = 1e-6f;
   s.nodes = {{FATHOM_OP_ADD, {y, sh}, {f}, {}},
              {FATHOM_OP_ADD, f_first ? std::vector<uint32_t>{f, h} : std::vector<uint32_t>{h, f}, {h2}, {}},
-             {FATHOM_OP_RMS_NORM, {h2, w}, {x}, attrs_bytes(attrs)}};
+             residual_norm(s, d, h2, t, width)};
   c.name = "add_add_rms_norm_T" + std::to_string(t) + "_D" + std::to_string(width) + (f_first ? "_inner_sum_first" : "") +
            (f_is_output ? "_inner_sum_output" : "");
   c.tolerance = tolerance_for(F32, true);
