@@ -38,8 +38,18 @@ FATHOM_DEVICE void load_x8(const float* x, int64_t offset, int64_t K, int64_t k,
   }
 }
 
+// Blocks per multiprocessor the decode kernel is compiled for: what ptxas reached unbounded
+// before tails existed (tools/bench/cuda_kernel_resources.py: 77-80 registers, 64 for the
+// one-row SwiGLU product). Bounded, a tail's code (run by one block) cannot raise the count
+// for the whole launch, and fewer blocks would mean fewer loads in flight.
+template <int TM, bool kDual>
+constexpr int kDecodeMinBlocks = kDual && TM == 1 ? 4 : 3;
+
 // The tail (GemvTail): after its outputs, each block counts itself, and the last one to finish
-// does the tail's work on the product, which the other blocks wrote.
+// does the tail's work on the product, which the other blocks wrote. A kernel instantiation per
+// tail kind: the route tail's selection needs registers and shared memory that every other
+// decode launch would otherwise pay for in occupancy.
+template <GemvTailKind kTail>
 FATHOM_DEVICE void finish_in_last_block(const GemvParams& params) {
   const GemvTail& tail = params.tail;
   __shared__ bool last;
@@ -49,7 +59,7 @@ FATHOM_DEVICE void finish_in_last_block(const GemvParams& params) {
   __syncthreads();
   if (!last) return;
   __threadfence();  // every other block has counted: its outputs are visible from here on
-  if (tail.kind == GemvTailKind::norm) {
+  if constexpr (kTail == GemvTailKind::norm) {
     const float* y = params.p.y;
     for (int64_t r = 0; r < tail.norm.rows; ++r)
       normalise_row(tail.norm, r, [&](int64_t d) { return load_other_blocks(y + r * tail.norm.width + d); });
@@ -61,9 +71,10 @@ FATHOM_DEVICE void finish_in_last_block(const GemvParams& params) {
 }
 
 // Launched with between 1 and kWarps warps per block (no more than K has chunks), a block per
-// kDecodeRowsPerBlock weight rows, blockIdx.y the group.
-template <WFmt F, int TM, bool kDual>
-__global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params) {
+// kDecodeRowsPerBlock weight rows, blockIdx.y the group; with a tail (kTail, params.tail),
+// kWarps warps.
+template <WFmt F, int TM, bool kDual, GemvTailKind kTail = GemvTailKind::none>
+__global__ void FATHOM_LAUNCH_BOUNDS_MIN_BLOCKS(kThreads, (kDecodeMinBlocks<TM, kDual>)) gemv_decode_kernel(GemvParams params) {
   fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
   constexpr int W = FATHOM_WARP_SIZE;
   constexpr int R = kDecodeRowsPerBlock<kDual>;
@@ -147,7 +158,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
           out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
         }
         if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
-        if (params.tail.kind == GemvTailKind::norm) out += params.tail.residual[pair[m] * p.n + n];
+        if constexpr (kTail == GemvTailKind::norm) out += params.tail.residual[pair[m] * p.n + n];
         if (p.stack_split && n >= p.stack_split) {
           p.stack_y[pair[m] * p.stack_ldy + (n - p.stack_split)] = out;
         } else {
@@ -157,7 +168,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(GemvParams params
     }
     __syncthreads();  // warp_sums is written again by the next pass
   }
-  if (params.tail.kind != GemvTailKind::none) finish_in_last_block(params);
+  if constexpr (kTail != GemvTailKind::none) finish_in_last_block<kTail>(params);
 }
 
 template <WFmt F, int TM, bool kDual>
@@ -165,7 +176,18 @@ void launch_decode(const GemvParams& params, dim3 grid, cudaStream_t stream) {
   // No more warps than K has chunks: a short K would leave the others idle. A tail's last block
   // has them all (the route tail's dispatch takes kThreads threads).
   const int64_t chunks = (params.p.k + kChunk - 1) / kChunk;
-  const int warps = params.tail.kind != GemvTailKind::none ? kWarps : static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
+  const GemvTailKind tail = params.tail.kind;
+  const int warps = tail != GemvTailKind::none ? kWarps : static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
+  if constexpr (!kDual) {  // tails follow plain products only (launch_gemv checks)
+    if (tail == GemvTailKind::norm) {
+      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::norm>)(params);
+      return;
+    }
+    if (tail == GemvTailKind::route) {
+      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::route>)(params);
+      return;
+    }
+  }
   FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, kDual>)(params);
 }
 

@@ -18,3 +18,12 @@
 #else
 #define FATHOM_HD inline
 #endif
+
+// __launch_bounds__ with a minimum of resident blocks per multiprocessor, which CUDA's second
+// argument means; HIP's second argument means something else (waves per execution unit), so
+// there only the block size is given.
+#if defined(__HIPCC__)
+#define FATHOM_LAUNCH_BOUNDS_MIN_BLOCKS(threads, min_blocks) __launch_bounds__(threads)
+#else
+#define FATHOM_LAUNCH_BOUNDS_MIN_BLOCKS(threads, min_blocks) __launch_bounds__(threads, min_blocks)
+#endif
