@@ -23,12 +23,13 @@ bool arch_covers(const std::string& archs, int major, int minor) {
     std::string a = archs.substr(pos, end - pos);
     pos = end + 1;
     if (a.empty()) continue;
-    const bool exact = a.back() == 'a';
-    if (exact) a.pop_back();
-    for (const char* suffix : {"-real", "-virtual"}) {
+    for (const char* suffix : {"-real", "-virtual"}) {  // CMake's spellings: "90a-real" is exact too
       const size_t s = a.find(suffix);
       if (s != std::string::npos) a.erase(s);
     }
+    if (a.empty()) continue;
+    const bool exact = a.back() == 'a';
+    if (exact) a.pop_back();
     int target = 0;
     try {
       target = std::stoi(a);

@@ -3,7 +3,9 @@
 #
 #   tools/device/build_bundle.sh            # here, on the development machine (no GPU needed)
 #
-# The build is for sm_90a only (-DFATHOM_CUDA_ARCH=90a) into build-device/. The bundle holds
+# The build is for sm_90a only, machine code without PTX (-DFATHOM_CUDA_ARCH=90a-real: the PTX
+# doubled the size of the two binaries that hold the kernels, and the H200 runs sm_90a code as it
+# is) into build-device/. The bundle holds
 # the executables (fathom, the test suites, fathom-bench-cuda), the plugins, and every shared
 # library ldd shows that the device image may lack (Debian's spdlog, fmt, toml++, boost, pcre2,
 # gomp, ...). Not bundled: glibc (the device's is newer), the NVIDIA driver and CUDA 13's
@@ -21,7 +23,7 @@ LIMIT=$((64 * 1024 * 1024))
 NVCC=${CMAKE_CUDA_COMPILER:-/usr/local/cuda/bin/nvcc}
 # No oneDNN CPU backend: libdnnl alone would not fit, and the device run tests cuda.
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFATHOM_CUDA=ON -DFATHOM_HIP=OFF -DFATHOM_ONEDNN=OFF \
-  -DFATHOM_CUDA_ARCH=90a -DCMAKE_CUDA_COMPILER="$NVCC"
+  -DFATHOM_CUDA_ARCH=90a-real -DCMAKE_CUDA_COMPILER="$NVCC"
 cmake --build "$BUILD" -j"$(nproc)" --target fathom-backend-cuda fathom-backend-reference fathom-backend-template \
   conformance_tests golden_tests engine_tests fathom-bench-cuda
 # The CLI serves `fathom backends` in env.log and writes the engine test's models (make-tiny):
