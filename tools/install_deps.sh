@@ -11,7 +11,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git ca-certificates \
   libgtest-dev libtomlplusplus-dev libspdlog-dev libfmt-dev \
   libboost-dev libboost-filesystem-dev libboost-context-dev libcli11-dev nlohmann-json3-dev libpcre2-dev \
-  libcpp-httplib-dev libdnnl-dev \
+  libcpp-httplib-dev libdnnl-dev ocl-icd-opencl-dev \
   hipcc \
   python3 python3-pip python3-venv >/dev/null
 
