@@ -1,6 +1,11 @@
 // fathom-bench-cuda: the CUDA backend's numbers on the GPU it runs on, as Markdown tables.
 //
-//   fathom-bench-cuda [--out results.md] [--quick] [--only ceilings,gemm,bf16,mla,decode]
+//   fathom-bench-cuda [--out results.md] [--append] [--quick] [--only ceilings,gemm,bf16,mla,decode]
+//
+// A measurement that fails (a cuBLASLt refusal, a kernel's error status) writes its error where
+// its numbers would have gone and the rest goes on; a lost CUDA context (a sticky error such as an
+// illegal address) ends the process. run_on_device.sh therefore runs the sections in separate
+// processes (--only ..., --append), so one section's crash leaves the others' numbers.
 //
 // Sections, in this order (each line appended to the output file as soon as it is measured, so
 // a run cut short still leaves what it measured):
@@ -108,7 +113,9 @@ std::string fmt(const char* f, double v) {
 
 class Report {
  public:
-  explicit Report(std::string path) : path_(std::move(path)) { std::ofstream(path_, std::ios::trunc); }
+  Report(std::string path, bool append) : path_(std::move(path)) {
+    if (!append) std::ofstream(path_, std::ios::trunc);
+  }
   void line(const std::string& s) {
     std::printf("%s\n", s.c_str());
     std::fflush(stdout);
@@ -118,6 +125,26 @@ class Report {
  private:
   std::string path_;
 };
+
+// Runs one measurement and returns "" or why it failed, as one line fit for a table cell, so the
+// caller writes it where the numbers would have gone and the benchmark goes on. A lost CUDA
+// context (a sticky error: an illegal address, a trap) is rethrown: nothing after it could run.
+std::string failure_of(const std::function<void()>& measure) {
+  try {
+    measure();
+    return {};
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    (void)cudaGetLastError();  // a launch-configuration error is not sticky: clear it
+    const cudaError_t after = cudaDeviceSynchronize();
+    if (after != cudaSuccess) {
+      throw std::runtime_error(why + "; the CUDA context is lost (" + cudaGetErrorString(after) + ")");
+    }
+    std::replace(why.begin(), why.end(), '|', '/');
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    return "**failed**: " + why;
+  }
+}
 
 // Relative L2 difference ‖a − b‖ / ‖b‖ of two f32 device arrays.
 double rel_diff(const float* a, const float* b, size_t n) {
@@ -140,7 +167,9 @@ struct Ceilings {
 
 // ---- ceilings ----------------------------------------------------------------------------------
 
-Ceilings bench_ceilings(Device& dev, Report& out, bool quick) {
+// `print`: write the table; the sections that need the numbers measure them silently when they
+// run in a process of their own.
+Ceilings bench_ceilings(Device& dev, Report& out, bool quick, bool print) {
   Ceilings c;
   const size_t bytes = size_t{2} << 30;
   DeviceMem src(bytes), dst(bytes);
@@ -157,6 +186,7 @@ Ceilings bench_ceilings(Device& dev, Report& out, bool quick) {
   const double mm_ms = median_ms(dev, [&] { cuda::gemm_bf16(dev.blas(), a.as<uint16_t>(), b.as<uint16_t>(), y.as<float>(), n, n, n, n); },
                                  quick ? 5 : 10);
   c.bf16_tflops = 2.0 * n * n * n / (mm_ms * 1e9);
+  if (!print) return c;
 
   out.line("## Ceilings measured on this GPU\n");
   out.line("| measure | value |");
@@ -212,96 +242,102 @@ void bench_gemm(Device& dev, Report& out, bool quick) {
     fill(w.w->as(), w.w_stride() * w.copies, kFillE4m3, 11, -1, 1, dev.stream());
     fill(w.s->as(), w.s_stride() * w.copies, kFillF32, 12, 0.001f, 0.02f, dev.stream());
     for (int64_t m : ms) {
-      const int64_t mp = cuda::Fp8BlockScaledGemm::padded_rows(m), l = (k + 127) / 128;
-      DeviceMem x(static_cast<size_t>(m * k) * 4), y(static_cast<size_t>(mp * n) * 4), y_exact(static_cast<size_t>(m * n) * 4);
-      DeviceMem xq(static_cast<size_t>(mp * k)), xs(static_cast<size_t>(l * mp) * 4);
-      fill(x.as(), static_cast<uint64_t>(m * k), kFillF32, 13 + m, -2, 2, dev.stream());
-      gpu::MatmulProblem p;
-      p.w_dtype = FATHOM_DTYPE_F8_E4M3FN;
-      p.n = n;
-      p.k = k;
-      p.x = x.as();
-      p.ldx = k;
-      p.y = y.as<float>();
-      p.ldy = n;
-      p.rows = m;
-      int copy = 0;
-      auto weights = [&](gpu::MatrixRef& ref) {
-        ref.data = w.w->as<uint8_t>() + w.w_stride() * copy;
-        ref.scales = w.s->as<float>() + w.s_stride() * copy;
-        ref.scale_cols = cuda::Fp8BlockScaledGemm::scale_stride(k);  // padded grid: same values, wider rows
-        copy = static_cast<int>((copy + 1) % w.copies);
-      };
-      const double flops = 2.0 * m * n * k;
-      const double bytes = static_cast<double>(n * k) + m * k * 4.0 + m * n * 4.0;
-      auto row = [&](const std::string& path, double ms_, const std::string& err) {
-        const double tf = flops / (ms_ * 1e9), anchor = deepgemm_anchor(n, k, m);
-        out.line("| " + std::to_string(m) + " | " + std::to_string(n) + " | " + std::to_string(k) + " | " + path + " | " +
-                 fmt("%.1f", ms_ * 1e3) + " | " + fmt("%.1f", tf) + " | " + fmt("%.0f", bytes / (ms_ * 1e6)) + " | " +
-                 (anchor > 0 ? fmt("%.0f", anchor) : "–") + " | " + (anchor > 0 ? fmt("%.2f", tf / anchor) : "–") + " | " + err +
-                 " |");
-      };
-      // Exact reference result (tiled kernel, first weight copy) for the error column.
-      {
-        gpu::MatmulProblem e = p;
-        copy = 0;
-        weights(e.w[0]);
-        e.y = y_exact.as<float>();
-        gpu::launch_gemm_tiled(e, dev.stream());
-        FATHOM_CUDA_CHECK_LAUNCH("tiled");
-        copy = 0;
-      }
-      const uint32_t lt_out = lt.output_dtype(n, k, mp);
-      auto run_lt = [&](bool quantise) {
-        gpu::MatrixRef ref;
-        weights(ref);
-        if (quantise) {
-          gpu::Fp8QuantArgs q{x.as<float>(), k, m, mp, k, xq.as<uint8_t>(), xs.as<float>()};
-          gpu::launch_fp8_quant(q, dev.stream());
-        }
-        lt.run(static_cast<const uint8_t*>(ref.data), ref.scales, xq.as<uint8_t>(), xs.as<float>(), y.as(), n, k, mp, dev.stream());
-      };
-      std::string lt_err = "–";
-      if (lt_out != 0) {
-        copy = 0;
-        run_lt(true);
-        FATHOM_CUDA_CHECK(cudaStreamSynchronize(dev.stream()));
-        if (lt_out == FATHOM_DTYPE_F32) lt_err = fmt("%.2e", rel_diff(y.as<float>(), y_exact.as<float>(), static_cast<size_t>(m * n)));
-      }
-      const double est = std::max(flops / 300e9, bytes / 2e9) ;  // ms, rough
-      const int reps = reps_for(est, quick);
-      if (m <= gpu::kGemvMaxRows) {
-        const size_t ws = gpu::gemv_workspace_floats(p, dev.sm_count());
-        DeviceMem partial(ws * 4);
-        auto gemv = [&] {
-          gpu::MatmulProblem g = p;
-          weights(g.w[0]);
-          gpu::launch_gemv(g, partial.as<float>(), dev.sm_count(), dev.stream());
+      const std::string failed = failure_of([&] {
+        const int64_t mp = cuda::Fp8BlockScaledGemm::padded_rows(m), l = (k + 127) / 128;
+        DeviceMem x(static_cast<size_t>(m * k) * 4), y(static_cast<size_t>(mp * n) * 4), y_exact(static_cast<size_t>(m * n) * 4);
+        DeviceMem xq(static_cast<size_t>(mp * k)), xs(static_cast<size_t>(l * mp) * 4);
+        fill(x.as(), static_cast<uint64_t>(m * k), kFillF32, 13 + m, -2, 2, dev.stream());
+        gpu::MatmulProblem p;
+        p.w_dtype = FATHOM_DTYPE_F8_E4M3FN;
+        p.n = n;
+        p.k = k;
+        p.x = x.as();
+        p.ldx = k;
+        p.y = y.as<float>();
+        p.ldy = n;
+        p.rows = m;
+        int copy = 0;
+        auto weights = [&](gpu::MatrixRef& ref) {
+          ref.data = w.w->as<uint8_t>() + w.w_stride() * copy;
+          ref.scales = w.s->as<float>() + w.s_stride() * copy;
+          ref.scale_cols = cuda::Fp8BlockScaledGemm::scale_stride(k);  // padded grid: same values, wider rows
+          copy = static_cast<int>((copy + 1) % w.copies);
         };
-        gemv();
-        FATHOM_CUDA_CHECK(cudaStreamSynchronize(dev.stream()));
-        copy = 0;
-        gemv();
-        const std::string err = fmt("%.2e", rel_diff(y.as<float>(), y_exact.as<float>(), static_cast<size_t>(m * n)));
-        row("op = gemv (err vs tiled)", median_ms(dev, gemv, reps), err);
-      } else if (lt_out != 0) {
-        row("op = quant + lt", median_ms(dev, [&] { run_lt(true); }, reps), lt_err);
-      }
-      if (lt_out != 0) {
-        row("lt", median_ms(dev, [&] { run_lt(false); }, reps), lt_err);
-      } else {
-        out.line("| " + std::to_string(m) + " | " + std::to_string(n) + " | " + std::to_string(k) +
-                 " | lt | – | – | – | – | – | no cuBLASLt algorithm (" + dev.blas().fp8_block_scaling_note() + ") |");
-      }
-      if (!(quick && m == 4096)) {
-        auto tiled = [&] {
+        const double flops = 2.0 * m * n * k;
+        const double bytes = static_cast<double>(n * k) + m * k * 4.0 + m * n * 4.0;
+        auto row = [&](const std::string& path, double ms_, const std::string& err) {
+          const double tf = flops / (ms_ * 1e9), anchor = deepgemm_anchor(n, k, m);
+          out.line("| " + std::to_string(m) + " | " + std::to_string(n) + " | " + std::to_string(k) + " | " + path + " | " +
+                   fmt("%.1f", ms_ * 1e3) + " | " + fmt("%.1f", tf) + " | " + fmt("%.0f", bytes / (ms_ * 1e6)) + " | " +
+                   (anchor > 0 ? fmt("%.0f", anchor) : "–") + " | " + (anchor > 0 ? fmt("%.2f", tf / anchor) : "–") + " | " + err +
+                   " |");
+        };
+        // Exact reference result (tiled kernel, first weight copy) for the error column.
+        {
           gpu::MatmulProblem e = p;
+          copy = 0;
           weights(e.w[0]);
+          e.y = y_exact.as<float>();
           gpu::launch_gemm_tiled(e, dev.stream());
+          FATHOM_CUDA_CHECK_LAUNCH("tiled");
+          copy = 0;
+        }
+        const uint32_t lt_out = lt.output_dtype(n, k, mp);
+        auto run_lt = [&](bool quantise) {
+          gpu::MatrixRef ref;
+          weights(ref);
+          if (quantise) {
+            gpu::Fp8QuantArgs q{x.as<float>(), k, m, mp, k, xq.as<uint8_t>(), xs.as<float>()};
+            gpu::launch_fp8_quant(q, dev.stream());
+          }
+          lt.run(static_cast<const uint8_t*>(ref.data), ref.scales, xq.as<uint8_t>(), xs.as<float>(), y.as(), n, k, mp, dev.stream());
         };
-        row("tiled (exact)", median_ms(dev, tiled, std::max(3, reps / 4), 1), "0");
+        std::string lt_err = "–";
+        if (lt_out != 0) {
+          copy = 0;
+          run_lt(true);
+          FATHOM_CUDA_CHECK(cudaStreamSynchronize(dev.stream()));
+          if (lt_out == FATHOM_DTYPE_F32) lt_err = fmt("%.2e", rel_diff(y.as<float>(), y_exact.as<float>(), static_cast<size_t>(m * n)));
+        }
+        const double est = std::max(flops / 300e9, bytes / 2e9) ;  // ms, rough
+        const int reps = reps_for(est, quick);
+        if (m <= gpu::kGemvMaxRows) {
+          const size_t ws = gpu::gemv_workspace_floats(p, dev.sm_count());
+          DeviceMem partial(ws * 4);
+          auto gemv = [&] {
+            gpu::MatmulProblem g = p;
+            weights(g.w[0]);
+            gpu::launch_gemv(g, partial.as<float>(), dev.sm_count(), dev.stream());
+          };
+          gemv();
+          FATHOM_CUDA_CHECK(cudaStreamSynchronize(dev.stream()));
+          copy = 0;
+          gemv();
+          const std::string err = fmt("%.2e", rel_diff(y.as<float>(), y_exact.as<float>(), static_cast<size_t>(m * n)));
+          row("op = gemv (err vs tiled)", median_ms(dev, gemv, reps), err);
+        } else if (lt_out != 0) {
+          row("op = quant + lt", median_ms(dev, [&] { run_lt(true); }, reps), lt_err);
+        }
+        if (lt_out != 0) {
+          row("lt", median_ms(dev, [&] { run_lt(false); }, reps), lt_err);
+        } else {
+          out.line("| " + std::to_string(m) + " | " + std::to_string(n) + " | " + std::to_string(k) +
+                   " | lt | – | – | – | – | – | no cuBLASLt algorithm (" + dev.blas().fp8_block_scaling_note() + ") |");
+        }
+        if (!(quick && m == 4096)) {
+          auto tiled = [&] {
+            gpu::MatmulProblem e = p;
+            weights(e.w[0]);
+            gpu::launch_gemm_tiled(e, dev.stream());
+          };
+          row("tiled (exact)", median_ms(dev, tiled, std::max(3, reps / 4), 1), "0");
+        }
+        FATHOM_CUDA_CHECK_LAUNCH("gemm benchmark");
+      });
+      if (!failed.empty()) {
+        out.line("| " + std::to_string(m) + " | " + std::to_string(n) + " | " + std::to_string(k) + " | – | – | – | – | – | – | " +
+                 failed + " |");
       }
-      FATHOM_CUDA_CHECK_LAUNCH("gemm benchmark");
     }
   }
   out.line("");
@@ -750,48 +786,61 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2];
   };
-  std::vector<double> one_row_ms;  // per batch size, with CUDA graphs
+  std::vector<double> one_row_ms;  // per batch size, with CUDA graphs (NAN: that run failed)
   for (int64_t batch : {int64_t{1}, int64_t{32}}) {
-    upload_tokens(batch, false);
-    // Distinct experts a batch touches per layer, in expectation under uniform routing.
-    const double distinct = m.experts * (1.0 - std::pow(1.0 - static_cast<double>(m.top_k) / m.experts, static_cast<double>(batch)));
-    const double bytes = static_cast<double>(d.dense_bytes) + distinct * (m.layers - 1) * static_cast<double>(d.expert_bytes);
-    const double roof = c.copy_gbs * 1e9 / bytes * static_cast<double>(batch);
-    struct Variant {
-      cuda::CudaBackend& backend;
-      fathom_executable* exe;
-      const char* graphs;
-      const char* pdl;
-    };
-    const Variant variants[] = {{backend, exe, "yes", "yes"}, {plain_launch, exe_plain, "yes", "no"}, {eager, exe_eager, "no", "no"}};
-    // The same step three ways must give the same logits, bit for bit (every kernel is
-    // deterministic): a difference with PDL on is a kernel that does not wait for the one
-    // before it (or a race of its own); with graphs, a capture problem.
-    auto step_logits = [&](const Variant& v) {
-      for (int i = 0; i < 3; ++i) v.backend.run(v.exe, bindings(batch), batch);  // eager, capture, replay
-      std::vector<float> l(static_cast<size_t>(batch * m.vocab));
-      v.backend.buffer_download({logits, 0, l.size() * 4}, l.data());
-      return l;
-    };
-    const std::vector<float> reference = step_logits(variants[2]);  // no graph, no PDL: plain stream order
-    std::string agreement;
-    for (const Variant* v : {&variants[0], &variants[1]}) {
-      const std::vector<float> got = step_logits(*v);
-      double worst = 0;
-      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - reference[i]));
-      if (std::isnan(worst) || std::any_of(got.begin(), got.end(), [](float x) { return std::isnan(x); })) worst = NAN;
-      agreement += std::string(agreement.empty() ? "" : "; ") + "graphs " + v->graphs + ", PDL " + v->pdl + ": max |Δ| " +
-                   fmt("%.3g", worst);
-    }
-    out.line("| " + std::to_string(batch) + " | logits against the eager step | " + agreement + " | | | | | |");
+    one_row_ms.push_back(NAN);
+    const std::string batch_failed = failure_of([&] {
+      upload_tokens(batch, false);
+      // Distinct experts a batch touches per layer, in expectation under uniform routing.
+      const double distinct = m.experts * (1.0 - std::pow(1.0 - static_cast<double>(m.top_k) / m.experts, static_cast<double>(batch)));
+      const double bytes = static_cast<double>(d.dense_bytes) + distinct * (m.layers - 1) * static_cast<double>(d.expert_bytes);
+      const double roof = c.copy_gbs * 1e9 / bytes * static_cast<double>(batch);
+      struct Variant {
+        cuda::CudaBackend& backend;
+        fathom_executable* exe;
+        const char* graphs;
+        const char* pdl;
+      };
+      const Variant variants[] = {{backend, exe, "yes", "yes"}, {plain_launch, exe_plain, "yes", "no"}, {eager, exe_eager, "no", "no"}};
+      // The same step three ways must give the same logits, bit for bit (every kernel is
+      // deterministic): a difference with PDL on is a kernel that does not wait for the one
+      // before it (or a race of its own); with graphs, a capture problem.
+      auto step_logits = [&](const Variant& v) {
+        for (int i = 0; i < 3; ++i) v.backend.run(v.exe, bindings(batch), batch);  // eager, capture, replay
+        std::vector<float> l(static_cast<size_t>(batch * m.vocab));
+        v.backend.buffer_download({logits, 0, l.size() * 4}, l.data());
+        return l;
+      };
+      std::string agreement;
+      const std::string eager_failed = failure_of([&] {
+        const std::vector<float> reference = step_logits(variants[2]);  // no graph, no PDL: plain stream order
+        for (const Variant* v : {&variants[0], &variants[1]}) {
+          std::vector<float> got;
+          const std::string variant_failed = failure_of([&] { got = step_logits(*v); });
+          double worst = 0;
+          for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - reference[i]));
+          if (std::isnan(worst) || std::any_of(got.begin(), got.end(), [](float x) { return std::isnan(x); })) worst = NAN;
+          agreement += std::string(agreement.empty() ? "" : "; ") + "graphs " + v->graphs + ", PDL " + v->pdl + ": " +
+                       (variant_failed.empty() ? "max |Δ| " + fmt("%.3g", worst) : variant_failed);
+        }
+    });
+    out.line("| " + std::to_string(batch) + " | logits against the eager step | " +
+             (eager_failed.empty() ? agreement : "eager step " + eager_failed) + " | | | | | |");
     for (const Variant& v : variants) {
       if (quick && &v == &variants[2]) continue;
-      const double step = time_steps(v.backend, v.exe, batch, quick ? 10 : 30);
+      double step = NAN;
+      const std::string failed = failure_of([&] { step = time_steps(v.backend, v.exe, batch, quick ? 10 : 30); });
+      if (!failed.empty()) {
+        out.line("| " + std::to_string(batch) + " | " + v.graphs + " | " + v.pdl + " | " + failed + " | | | | |");
+        continue;
+      }
       const double tps = static_cast<double>(batch) * 1e3 / step;
       out.line("| " + std::to_string(batch) + " | " + v.graphs + " | " + v.pdl + " | " + fmt("%.3f", step) + " | " + fmt("%.0f", tps) +
                " | " + fmt("%.2f GB", bytes / 1e9) + " | " + fmt("%.0f", roof) + " | " + fmt("%.0f%%", 100 * tps / roof) + " |");
-      if (&v == &variants[0]) one_row_ms.push_back(step);
+      if (&v == &variants[0]) one_row_ms.back() = step;
     }
+    });
+    if (!batch_failed.empty()) out.line("| " + std::to_string(batch) + " | " + batch_failed + " | | | | | | |");
   }
   // What an MTP verification step costs: two rows per sequence instead of one. With drafts
   // accepted at rate a, speculation yields (1 + a) tokens per verification step plus one MTP
@@ -803,20 +852,33 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
   out.line("|---|---|---|---|---|");
   for (size_t i = 0; i < one_row_ms.size(); ++i) {
     const int64_t batch = i == 0 ? 1 : 32;
-    upload_tokens(2 * batch, false, 2);
-    const double step = time_steps(backend, exe, 2 * batch, quick ? 10 : 30);
-    out.line("| " + std::to_string(batch) + " | " + std::to_string(2 * batch) + " | " + fmt("%.3f", step) + " | " +
-             fmt("%.2fx", step / one_row_ms[i]) + " | " + fmt("%.0f", 1.85 * static_cast<double>(batch) * 1e3 / step) + " |");
+    double step = NAN;
+    const std::string failed = failure_of([&] {
+      upload_tokens(2 * batch, false, 2);
+      step = time_steps(backend, exe, 2 * batch, quick ? 10 : 30);
+    });
+    out.line("| " + std::to_string(batch) + " | " + std::to_string(2 * batch) + " | " +
+             (failed.empty() ? fmt("%.3f", step) + " | " + fmt("%.2fx", step / one_row_ms[i]) + " | " +
+                                   fmt("%.0f", 1.85 * static_cast<double>(batch) * 1e3 / step)
+                             : failed + " | | ") +
+             " |");
   }
-  upload_tokens(1, false);
-  profile_step(dev, out, seg, b.bindings(), bindings(1), one_row_ms.empty() ? 0.0 : one_row_ms[0], quick);
+  std::string failed = failure_of([&] {
+    upload_tokens(1, false);
+    profile_step(dev, out, seg, b.bindings(), bindings(1), one_row_ms.empty() ? 0.0 : one_row_ms[0], quick);
+  });
+  if (!failed.empty()) out.line("\nWhere a batch-1 step's time goes: " + failed);
   {
     const int64_t t = max_tokens;
-    upload_tokens(t, true);
-    const double step = time_steps(backend, exe, t, quick ? 3 : 5);
+    double step = NAN;
+    failed = failure_of([&] {
+      upload_tokens(t, true);
+      step = time_steps(backend, exe, t, quick ? 3 : 5);
+    });
     out.line("");
     out.line("Prefill of " + std::to_string(t) + " tokens of one sequence (positions 0.." + std::to_string(t - 1) + ", one run, "
-             "\"mixed\" precision): " + fmt("%.1f ms", step) + ", " + fmt("%.0f tok/s", static_cast<double>(t) * 1e3 / step) + ".");
+             "\"mixed\" precision): " +
+             (failed.empty() ? fmt("%.1f ms", step) + ", " + fmt("%.0f tok/s", static_cast<double>(t) * 1e3 / step) + "." : failed));
   }
   out.line("");
   backend.executable_destroy(exe);
@@ -828,6 +890,7 @@ void bench_decode(Device& dev, Report& out, const Ceilings& c, bool quick) {
 struct Args {
   std::string out = "results.md";
   bool quick = false;
+  bool append = false;  // add to --out rather than start it (the sections run as separate processes)
   std::string only;
   bool wants(const std::string& section) const { return only.empty() || ("," + only + ",").find("," + section + ",") != std::string::npos; }
 };
@@ -840,10 +903,12 @@ Args parse(int argc, char** argv) {
       a.out = argv[++i];
     } else if (s == "--quick") {
       a.quick = true;
+    } else if (s == "--append") {
+      a.append = true;
     } else if (s == "--only" && i + 1 < argc) {
       a.only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: fathom-bench-cuda [--out FILE] [--quick] [--only ceilings,gemm,bf16,mla,decode]\n");
+      std::fprintf(stderr, "usage: fathom-bench-cuda [--out FILE] [--append] [--quick] [--only ceilings,gemm,bf16,mla,decode]\n");
       std::exit(2);
     }
   }
@@ -853,21 +918,30 @@ Args parse(int argc, char** argv) {
 int main_impl(int argc, char** argv) {
   const Args args = parse(argc, argv);
   Device dev(0);
-  Report out(args.out);
-  int driver = 0, runtime = 0;
-  cudaDriverGetVersion(&driver);
-  cudaRuntimeGetVersion(&runtime);
-  out.line("# fathom-bench-cuda\n");
-  out.line(std::string("GPU: ") + dev.props().name + ", " + dev.description() + "; " +
-           fmt("%.0f GiB", static_cast<double>(dev.props().totalGlobalMem) / (1u << 30)) + ".\n");
+  Report out(args.out, args.append);
+  if (!args.append) {
+    out.line("# fathom-bench-cuda\n");
+    out.line(std::string("GPU: ") + dev.props().name + ", " + dev.description() + "; " +
+             fmt("%.0f GiB", static_cast<double>(dev.props().totalGlobalMem) / (1u << 30)) + ".\n");
+  }
+  int failures = 0;
+  auto section = [&](const char* name, const std::function<void()>& run) {
+    const std::string failed = failure_of(run);
+    if (!failed.empty()) {
+      out.line("\nSection " + std::string(name) + ": " + failed + "\n");
+      ++failures;
+    }
+  };
   Ceilings c;
-  if (args.wants("ceilings") || args.wants("mla") || args.wants("decode")) c = bench_ceilings(dev, out, args.quick);
+  if (args.wants("ceilings") || args.wants("mla") || args.wants("decode")) {
+    section("ceilings", [&] { c = bench_ceilings(dev, out, args.quick, args.wants("ceilings")); });
+  }
   // Most wanted first (issue 7's two targets), in case the device script's time limit cuts the run.
-  if (args.wants("gemm")) bench_gemm(dev, out, args.quick);
-  if (args.wants("decode")) bench_decode(dev, out, c, args.quick);
-  if (args.wants("mla")) bench_mla(dev, out, c, args.quick);
-  if (args.wants("bf16")) bench_bf16(dev, out, args.quick);
-  return 0;
+  if (args.wants("gemm")) section("gemm", [&] { bench_gemm(dev, out, args.quick); });
+  if (args.wants("decode")) section("decode", [&] { bench_decode(dev, out, c, args.quick); });
+  if (args.wants("mla")) section("mla", [&] { bench_mla(dev, out, c, args.quick); });
+  if (args.wants("bf16")) section("bf16", [&] { bench_bf16(dev, out, args.quick); });
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -878,7 +952,9 @@ int main(int argc, char** argv) {
   try {
     return fathom::bench::main_impl(argc, argv);
   } catch (const std::exception& e) {
+    // 2, not 1 (a measurement failed and its table says so): the process stopped early (no
+    // device, a lost CUDA context), with only this line to tell why.
     std::fprintf(stderr, "fathom-bench-cuda: %s\n", e.what());
-    return 1;
+    return 2;
   }
 }
