@@ -16,6 +16,7 @@
 #include "gpusim/executor.h"
 #include "kernels/common.cuh"
 #include "kernels/fp8_quant.cuh"
+#include "kernels/moe_dispatch.cuh"
 
 namespace fathom::gpusim {
 namespace {
@@ -317,6 +318,68 @@ TEST_F(Simulator, Fp8QuantWritesTokenContiguousScalesAndE4m3Codes) {
         // value = code * scale, within e4m3's half-ulp (2^-4 relative) or its subnormal step.
         EXPECT_NEAR(sdk::floats::e4m3fn_to_f32(code) * scale, v, std::fabs(v) / 16 + scale * std::ldexp(1.f, -10));
       }
+    }
+  }
+}
+
+// The grouped products launch a row of blocks per entry of the dispatch's list of groups with
+// pairs, so the list must hold exactly those groups and then -1s: a stale entry left in the
+// workspace by another op would send a row of blocks to a group's table entry that it has not.
+// Both paths: the one-block kernel (with shared groups too) and the count/offsets/scatter kernels.
+TEST_F(Simulator, MoeDispatchListsTheGroupsWithPairsThenMinusOnes) {
+  struct Case {
+    int64_t tokens;
+    int32_t top_k, experts, shared;
+  };
+  for (const Case c : {Case{1, 6, 64, 2}, Case{3, 6, 300, 0}, Case{800, 3, 40, 0}}) {
+    SCOPED_TRACE("tokens " + std::to_string(c.tokens) + ", experts " + std::to_string(c.experts));
+    const int64_t pairs = c.tokens * c.top_k, all_pairs = c.tokens * (c.top_k + c.shared);
+    const int32_t groups = c.experts + c.shared;
+    const int32_t list = gpu::moe_active_groups_max(c.tokens, c.top_k, c.experts, c.shared);
+    // Token t's choices: a spread that leaves experts unchosen and one id out of range, dropped.
+    std::vector<int32_t> ids(static_cast<size_t>(pairs));
+    for (int64_t p = 0; p < pairs; ++p) ids[p] = static_cast<int32_t>((p * 7 + p / c.top_k) % (c.experts - 3) + 2);
+    ids[0] = c.experts;  // out of range: reported and dropped
+    std::vector<float> route_weights(static_cast<size_t>(pairs), 0.5f);
+    std::vector<int32_t> stale(static_cast<size_t>(list), 1);  // a valid id, unchosen, in every entry
+
+    int32_t* d_ids = alloc<int32_t>(ids.size());
+    float* d_route = alloc<float>(route_weights.size());
+    int32_t* counts = alloc<int32_t>(static_cast<size_t>(groups));
+    int32_t* offsets = alloc<int32_t>(static_cast<size_t>(groups));
+    int32_t* slot = alloc<int32_t>(static_cast<size_t>(pairs));
+    int32_t* pair_ids = alloc<int32_t>(static_cast<size_t>(all_pairs));
+    float* pair_weights = alloc<float>(static_cast<size_t>(all_pairs));
+    int32_t* active = alloc<int32_t>(static_cast<size_t>(list));
+    int* error = alloc<int>(1);
+    ASSERT_EQ(cudaMemcpy(d_ids, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(d_route, route_weights.data(), route_weights.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(active, stale.data(), stale.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    const std::vector<int32_t> zeros(static_cast<size_t>(groups), 0);
+    ASSERT_EQ(cudaMemcpy(counts, zeros.data(), zeros.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(error, zeros.data(), 4, cudaMemcpyHostToDevice), cudaSuccess);
+
+    gpu::MoeDispatchArgs a{d_ids, c.tokens, c.top_k, c.experts, counts, offsets, slot, pair_ids, error};
+    a.shared_groups = c.shared;
+    a.route_weights = d_route;
+    a.pair_weights = pair_weights;
+    a.active_groups = active;
+    ASSERT_EQ(gpu::moe_dispatch_in_one_block(pairs, groups), c.tokens < 800);
+    gpu::launch_moe_dispatch(a, stream_);
+    ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+
+    std::vector<int32_t> expected;
+    for (int32_t e = 0; e < c.experts; ++e) {
+      if (std::count(ids.begin() + 1, ids.end(), e) > 0) expected.push_back(e);
+    }
+    for (int32_t s = 0; s < c.shared; ++s) expected.push_back(c.experts + s);
+    ASSERT_LE(static_cast<int32_t>(expected.size()), list);
+    expected.resize(static_cast<size_t>(list), -1);
+    EXPECT_EQ(to_host(active, static_cast<size_t>(list)), expected);
+    const std::vector<int32_t> host_counts = to_host(counts, static_cast<size_t>(groups));
+    for (int32_t g = 0; g < groups; ++g) {
+      const bool listed = std::find(expected.begin(), expected.end(), g) != expected.end();
+      EXPECT_EQ(host_counts[g] > 0, listed) << "group " << g;
     }
   }
 }

@@ -8,7 +8,8 @@ start. This script measures the number that sets that cost without a GPU: it run
 on the simulated CUDA plugin (tests/gpusim, built into build/gpusim) with FATHOM_GPUSIM_TRACE=1,
 once generating G and once G + 1 tokens, and prints the difference, the launches of one decode
 step. FATHOM_GPUSIM_SMS sets the multiprocessor count the kernels size their grids for (132, an
-H200's, by default), so the launches are those the H200 would get.
+H200's, by default), so the launches are those the H200 would get. Beside the launches it sums
+the blocks they start: a block that finds no work and returns still has to be scheduled.
 
   python3 tools/bench/gpu_kernels_per_step.py --fathom build/bin/fathom --gpusim build/gpusim
       [--model DIR | --layers 2] [--batch 1] [--sms 132]
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-TRACE_LINE = re.compile(r"^gpusim: (.+?) grid \(")
+TRACE_LINE = re.compile(r"^gpusim: (.+?) grid \((\d+),(\d+),(\d+)\)")
 ASYNC_LINE = re.compile(r"^gpusim: (cudaMemsetAsync|cudaMemcpyAsync|cudaMemcpy2DAsync) ")
 
 
@@ -35,16 +36,18 @@ def kernel_counts(fathom, model, config, batch, gen_tokens, sms):
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({run.returncode}):\n{run.stderr[-3000:]}")
-    counts = collections.Counter()
+    counts, blocks = collections.Counter(), collections.Counter()
     for line in run.stderr.splitlines():
         m = TRACE_LINE.match(line)
         if m:
             # gemv_kernel<F, TM, kDual>: the template's spelling, not its arguments.
-            counts[re.sub(r"\s+", " ", m.group(1))] += 1
+            name = re.sub(r"\s+", " ", m.group(1))
+            counts[name] += 1
+            blocks[name] += int(m.group(2)) * int(m.group(3)) * int(m.group(4))
         m = ASYNC_LINE.match(line)
         if m:
             counts[f"({m.group(1)})"] += 1
-    return counts
+    return counts, blocks
 
 
 def main():
@@ -67,20 +70,20 @@ def main():
         config = os.path.join(tmp, "gpusim.toml")
         with open(config, "w") as f:
             f.write(f'[runtime]\nbackends = ["{args.backend}"]\nplugin_path = ["{os.path.abspath(args.gpusim)}"]\n')
-        before = kernel_counts(args.fathom, model, config, args.batch, 2, args.sms)
-        after = kernel_counts(args.fathom, model, config, args.batch, 3, args.sms)
+        before, blocks_before = kernel_counts(args.fathom, model, config, args.batch, 2, args.sms)
+        after, blocks_after = kernel_counts(args.fathom, model, config, args.batch, 3, args.sms)
 
-    step = after - before
+    step, step_blocks = after - before, blocks_after - blocks_before
     if sum((before - after).values()):
         sys.exit("the longer run launched fewer of some kernel: the runs are not comparable")
     print(f"kernels in one decode step (batch {args.batch}, {args.sms} multiprocessors):\n")
-    print("| kernel | launches |\n|---|---:|")
+    print("| kernel | launches | blocks |\n|---|---:|---:|")
     for name, n in sorted(step.items(), key=lambda kv: (-kv[1], kv[0])):
-        print(f"| `{name}` | {n} |")
+        print(f"| `{name}` | {n} | {step_blocks[name] if not name.startswith('(') else ''} |")
     kernels = sum(n for name, n in step.items() if not name.startswith("("))
-    print(f"| **kernels** | **{kernels}** |")
+    print(f"| **kernels** | **{kernels}** | **{sum(step_blocks.values())}** |")
     print(f"| copies and memsets (in parentheses above; host copies are the step's inputs and logits) | "
-          f"{sum(step.values()) - kernels} |")
+          f"{sum(step.values()) - kernels} | |")
 
 
 if __name__ == "__main__":

@@ -70,9 +70,10 @@ struct WeightFormat<WFmt::e5m2> {
   static FATHOM_DEVICE float decode(uint8_t v) { return e5m2_to_f32(v); }
 };
 
-// The rows and weight matrices a matrix kernel's block works on for group g: a grouped
-// problem's expert g (rows [begin, begin + count) of the sorted pairs, kMats matrices: gate and
-// up for swiglu), or a dense problem's only group.
+// The rows and weight matrices a matrix kernel's block works on for its row of blocks
+// (blockIdx.y): a grouped problem's expert g (rows [begin, begin + count) of the sorted pairs,
+// kMats matrices: gate and up for swiglu), g = the block row or, with active_groups, its entry
+// there; or a dense problem's only group.
 template <int kMats>
 struct GroupSlice {
   int64_t begin = 0, count = 0;
@@ -80,9 +81,14 @@ struct GroupSlice {
 };
 
 template <int kMats>
-FATHOM_DEVICE GroupSlice<kMats> group_slice(const MatmulProblem& p, int g) {
+FATHOM_DEVICE GroupSlice<kMats> group_slice(const MatmulProblem& p, int block_row) {
   GroupSlice<kMats> s;
   if (grouped(p)) {
+    int g = block_row;
+    if (p.active_groups) {
+      g = block_row < p.active_groups_max ? p.active_groups[block_row] : -1;
+      if (g < 0) return s;  // fewer groups have rows than the launch has block rows
+    }
     s.begin = p.group_offsets[g];
     s.count = p.group_counts[g];
 #pragma unroll

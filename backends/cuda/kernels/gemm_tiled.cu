@@ -23,8 +23,7 @@ void launch_gemm_tiled(const MatmulProblem& p, cudaStream_t stream) {
   if (rows <= 0 || p.n <= 0) return;
   // Grouped: a group has at most max_rows rows; row tiles beyond a group's count return at once.
   const int64_t row_tiles = std::min<int64_t>((rows + kBM - 1) / kBM, 65535);
-  const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), static_cast<unsigned>(grouped(p) ? p.groups : 1),
-                  static_cast<unsigned>(row_tiles));
+  const dim3 grid(static_cast<unsigned>((p.n + kBN - 1) / kBN), group_grid_rows(p), static_cast<unsigned>(row_tiles));
   if (p.x_dtype == FATHOM_DTYPE_BF16) {
     launch_bf16_x_bf16(p, grid, stream);
     return;

@@ -84,8 +84,7 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
     params.tail.norm.rows = p.rows;
     params.tail.norm.width = p.n;
   }
-  const dim3 grid(static_cast<unsigned>(row_blocks(p, decode)), static_cast<unsigned>(grouped(p) ? p.groups : 1),
-                  static_cast<unsigned>(splits));
+  const dim3 grid(static_cast<unsigned>(row_blocks(p, decode)), group_grid_rows(p), static_cast<unsigned>(splits));
   switch (p.w_dtype) {
     case FATHOM_DTYPE_F32: gemv_detail::launch_f32(params, grid, tm_rows, stream); break;
     case FATHOM_DTYPE_BF16: gemv_detail::launch_bf16(params, grid, tm_rows, stream); break;

@@ -83,6 +83,13 @@ struct MatmulProblem {
   int64_t group_rows_hint = 0;
   const MatrixRef* matrices = nullptr;
   bool matrices_aligned = false;  // every matrix in the table starts on 16 bytes, with ld % 8 == 0
+  // Optional, written by the dispatch (moe_dispatch.cuh): the groups that have rows, in order,
+  // then -1s, active_groups_max entries. With it the launch has a row of blocks per entry
+  // (group_grid_rows) rather than per group: a decode token uses 9 of DeepSeek-V3's 257 groups
+  // (8 routed experts and the shared one), and each of the other 248 rows of blocks would start,
+  // read a zero count and stop — thousands of empty blocks per product.
+  const int32_t* active_groups = nullptr;
+  int32_t active_groups_max = 0;
 
   const float* row_scale = nullptr;
 
@@ -97,5 +104,12 @@ struct MatmulProblem {
 
 // Whether a problem is grouped.
 FATHOM_HD bool grouped(const MatmulProblem& p) { return p.group_counts != nullptr; }
+
+// The launch's rows of blocks (gridDim.y) for the groups: one per group, or per entry of
+// active_groups; 1 for a dense problem.
+inline unsigned group_grid_rows(const MatmulProblem& p) {
+  const int32_t rows = !grouped(p) ? 1 : p.active_groups ? p.active_groups_max : p.groups;
+  return static_cast<unsigned>(rows > 0 ? rows : 1);
+}
 
 }  // namespace fathom::gpu

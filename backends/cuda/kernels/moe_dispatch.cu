@@ -24,11 +24,14 @@ __global__ void count_kernel(MoeDispatchArgs a) {
 // One thread: E is at most a few hundred.
 __global__ void offsets_kernel(MoeDispatchArgs a) {
   fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
-  int32_t sum = 0;
+  int32_t sum = 0, active = 0;
   for (int32_t e = 0; e < a.n_experts; ++e) {
     a.offsets[e] = sum;
     sum += a.counts[e];
+    if (a.active_groups && a.counts[e] > 0) a.active_groups[active++] = e;
   }
+  if (!a.active_groups) return;
+  for (int32_t i = active, n = moe_active_groups_max(a.tokens, a.top_k, a.n_experts, 0); i < n; ++i) a.active_groups[i] = -1;
 }
 
 __global__ void scatter_kernel(MoeDispatchArgs a) {

@@ -5,6 +5,7 @@
 //                (an expert id outside 0..E-1 reports kErrExpertId and the pair is dropped);
 //   moe_offsets: offsets[e] = exclusive prefix sum of counts;
 //   moe_scatter: pair_ids[offsets[e] + slot_in_group[p]] = p.
+//   (with active_groups: the groups that have pairs, in order, for the grouped products' launch)
 //   moe_combine: y[t] = Σ_k y_pairs[t * K + k] in k order (deterministic), dropped pairs skipped.
 //
 // The order of pairs inside an expert depends on atomics, but every pair's result is computed on
@@ -34,7 +35,18 @@ struct MoeDispatchArgs {
   int32_t shared_groups = 0;
   const float* route_weights = nullptr;  // [T][K]
   float* pair_weights = nullptr;         // [T][K + shared_groups]
+
+  // Optional: [moe_active_groups_max(...)] receives the groups that have pairs, in increasing
+  // order, then -1s (MatmulProblem::active_groups).
+  int32_t* active_groups = nullptr;
 };
+
+// How many groups can have pairs: at most T * K routed experts (and no more than E), and every
+// shared group. The length of MoeDispatchArgs::active_groups.
+FATHOM_HD int32_t moe_active_groups_max(int64_t tokens, int32_t top_k, int32_t n_experts, int32_t shared_groups) {
+  const int64_t routed = tokens * top_k < n_experts ? tokens * top_k : n_experts;
+  return static_cast<int32_t>(routed) + (tokens > 0 ? shared_groups : 0);
+}
 
 // Up to these many pairs and experts the three steps run as one single-block kernel (decode).
 constexpr int64_t kOneBlockMaxPairs = 2048;

@@ -11,6 +11,25 @@ namespace fathom::gpu {
 
 constexpr int kDispatchBlockThreads = 256;
 
+// Exclusive prefix sum over the block of each thread's `own` (Hillis-Steele, log2 of the
+// threads steps, in `run_sums`, which is free again on return); `total` receives the sum of all.
+FATHOM_DEVICE int32_t block_exclusive_scan(int32_t own, int32_t* run_sums, int32_t& total) {
+  constexpr int kThreads = kDispatchBlockThreads;
+  const int tid = threadIdx.x;
+  run_sums[tid] = own;
+  __syncthreads();
+  for (int d = 1; d < kThreads; d *= 2) {
+    const int32_t v = tid >= d ? run_sums[tid - d] : 0;
+    __syncthreads();
+    run_sums[tid] += v;
+    __syncthreads();
+  }
+  const int32_t before = run_sums[tid] - own;
+  total = run_sums[kThreads - 1];
+  __syncthreads();
+  return before;
+}
+
 // Every thread of the block (blockDim.x == kDispatchBlockThreads) must call it, with
 // n_experts + shared_groups <= kOneBlockMaxExperts.
 FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
@@ -34,25 +53,28 @@ FATHOM_DEVICE void dispatch_in_block(const MoeDispatchArgs& a) {
   }
   __syncthreads();
   // Exclusive prefix sum of the counts: each thread sums a contiguous run of experts, the run
-  // sums are scanned (Hillis-Steele, log2(kThreads) steps), then each run is filled in.
+  // sums are scanned, then each run is filled in.
   const int per = (groups + kThreads - 1) / kThreads;
   const int e0 = tid * per, e1 = e0 + per < groups ? e0 + per : groups;
-  int32_t own = 0;
+  int32_t own = 0, total = 0;
   for (int e = e0; e < e1; ++e) own += counts[e];
-  run_sums[tid] = own;
-  __syncthreads();
-  for (int d = 1; d < kThreads; d *= 2) {
-    const int32_t v = tid >= d ? run_sums[tid - d] : 0;
-    __syncthreads();
-    run_sums[tid] += v;
-    __syncthreads();
-  }
-  int32_t sum = run_sums[tid] - own;
+  int32_t sum = block_exclusive_scan(own, run_sums, total);
   for (int e = e0; e < e1; ++e) {
     offsets[e] = sum;
     a.offsets[e] = sum;
     a.counts[e] = counts[e];
     sum += counts[e];
+  }
+  // The same for the groups that have pairs: their places in the list, in group order.
+  if (a.active_groups) {
+    int32_t own_active = 0;
+    for (int e = e0; e < e1; ++e) own_active += counts[e] > 0;
+    int32_t place = block_exclusive_scan(own_active, run_sums, total);
+    for (int e = e0; e < e1; ++e) {
+      if (counts[e] > 0) a.active_groups[place++] = e;
+    }
+    const int32_t n = moe_active_groups_max(a.tokens, a.top_k, a.n_experts, a.shared_groups);
+    for (int32_t i = total + tid; i < n; i += kThreads) a.active_groups[i] = -1;
   }
   __syncthreads();
   for (int64_t p = tid; p < pairs; p += kThreads) {

@@ -93,6 +93,8 @@ class MoeExpertsOp final : public Op {
     const float* route_weights = nullptr;
     int32_t shared_groups = 0;
     float* pair_weights = nullptr;  // with shared groups
+    int32_t* active_groups = nullptr;  // the groups with pairs, from the dispatch: the products' block rows
+    int32_t active_groups_max = 0;
   };
 
   Buffers take_buffers(const OpRun& r, int64_t t, WorkspaceCursor& ws, bool fold_shared = false) const {
@@ -107,6 +109,8 @@ class MoeExpertsOp final : public Op {
     buf.h = ws.take<float>(static_cast<size_t>(pairs * attrs_.intermediate));
     buf.y_pairs = ws.take<float>(static_cast<size_t>(pairs * attrs_.hidden));
     if (buf.shared_groups) buf.pair_weights = ws.take<float>(static_cast<size_t>(pairs));
+    buf.active_groups_max = gpu::moe_active_groups_max(t, attrs_.top_k, attrs_.n_experts, buf.shared_groups);
+    buf.active_groups = ws.take<int32_t>(static_cast<size_t>(buf.active_groups_max));
     buf.x = static_cast<const float*>(r.ptr(x_));
     buf.ids = static_cast<const int32_t*>(r.ptr(experts_));
     buf.route_weights = static_cast<const float*>(r.ptr(weights_));
@@ -119,6 +123,7 @@ class MoeExpertsOp final : public Op {
     d.shared_groups = buf.shared_groups;
     d.route_weights = buf.route_weights;
     d.pair_weights = buf.pair_weights;
+    d.active_groups = buf.active_groups;
     return d;
   }
 
@@ -142,7 +147,8 @@ class MoeExpertsOp final : public Op {
     const int64_t groups = attrs_.n_experts + shared_groups, pairs = t * (attrs_.top_k + shared_groups);
     auto ints = [](int64_t n) { return WorkspaceCursor::round(static_cast<size_t>(n) * 4); };
     return 2 * ints(groups) + ints(t * attrs_.top_k) + ints(pairs) + ints(pairs * attrs_.intermediate) +
-           ints(pairs * attrs_.hidden) + (shared_groups ? ints(pairs) : 0);
+           ints(pairs * attrs_.hidden) + (shared_groups ? ints(pairs) : 0) +
+           ints(gpu::moe_active_groups_max(t, attrs_.top_k, attrs_.n_experts, shared_groups));
   }
 
   // Appends the shared experts' slices to the tables [E][gate, up] and [E][down]; returns their
@@ -186,6 +192,8 @@ class MoeExpertsOp final : public Op {
     p.groups = attrs_.n_experts + buf.shared_groups;
     p.group_offsets = buf.offsets;
     p.group_counts = buf.counts;
+    p.active_groups = buf.active_groups;
+    p.active_groups_max = buf.active_groups_max;
     p.pair_ids = buf.pair_ids;
     p.max_rows = t;
     // Routed pairs per expert if routing were even, with half again as margin; every token when
