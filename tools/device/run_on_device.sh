@@ -7,6 +7,7 @@
 #   golden.log       the golden fixtures with backends = ["cuda"]
 #   engine.log       the engine's MTP speculative decoding on cuda (same tokens as without)
 #   bench.log        the benchmark's own output (stdout and stderr), its sections one after another
+#   sanitizer.log    compute-sanitizer's memcheck over the segment cases, where the machine allows it
 #
 #   tools/device/run_on_device.sh [--quick]     # --quick: shorter benchmark, for a rerun
 # Each step has its own time limit so that the whole stays well inside one 10-minute call.
@@ -111,6 +112,18 @@ bench() {  # time limit, sections, extra arguments
 bench 100 ceilings,gemm
 bench 120 decode --append
 bench 60 mla,bf16 --append
+
+# Last, and only with time to spare: compute-sanitizer's memcheck over the segment (fused) cases,
+# whose kernels read other blocks' outputs (a product's last block) and index group lists. It runs
+# on the Firecracker machines; on gVisor it refuses the device at once (KINDS.md).
+san_rc="not run"
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [[ -n "$sanitizer" ]] && (( $(date +%s) - START < 420 )); then
+  log "compute-sanitizer memcheck, segment cases"
+  timeout 60 "$sanitizer" --tool memcheck --error-exitcode 3 "$BUNDLE/bin/conformance_tests" \
+    --gtest_filter='EveryBackend/SegmentConformance.*/cuda_*' > "$OUT/sanitizer.log" 2>&1
+  san_rc=$?
+fi
 log "done"
 
 # gtest's closing lines: "[  PASSED  ] N tests.", "[  FAILED  ] N tests, listed below:", ...
@@ -127,7 +140,14 @@ summary() {  # name, exit status, log
   summary "op and segment conformance, cuda vs reference" "$conf_rc" "$OUT/conformance.log"
   summary "golden fixtures, backends = [\"cuda\"]" "$golden_rc" "$OUT/golden.log"
   summary "engine, MTP speculation on cuda" "$engine_rc" "$OUT/engine.log"
+  [[ -f "$OUT/sanitizer.log" ]] && summary "compute-sanitizer memcheck, segment cases (3: errors found)" "$san_rc" "$OUT/sanitizer.log"
   echo
+  if [[ -f "$OUT/sanitizer.log" ]]; then
+    echo "compute-sanitizer:"
+    grep -m4 -E "ERROR SUMMARY|not supported|Invalid __global__|error" "$OUT/sanitizer.log" | sed 's/^/    /'
+  else
+    echo "compute-sanitizer: $san_rc"
+  fi
   echo "benchmark exit statuses: $bench_rc (124 = cut at its time limit); total $(( $(date +%s) - START )) s"
   grep -E "^\[  FAILED  \]" "$OUT/conformance.log" "$OUT/golden.log" "$OUT/engine.log" | sort -u | head -40 | sed 's/^/    /'
 } >> "$OUT/results.md"
