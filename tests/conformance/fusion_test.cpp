@@ -417,15 +417,17 @@ TEST_P(SegmentConformance, MatchesReference) {
   SegmentCall expected = c.call, actual = c.call;
   run_segment(reference_backend(), expected);
   try {
-    run_segment(backend, actual, 2);
+    // Both runs checked: the first (eager, or a graph's capture) and the second (a replay).
+    run_segment(backend, actual, 2, [&](int run) {
+      for (size_t i = 0; i < c.call.tensors.size(); ++i) {
+        if (c.call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
+        EXPECT_TRUE(close_to_reference(actual.tensors[i], expected.tensors[i], c.tolerance))
+            << c.name << " on " << backend_name << ", tensor " << i << ", run " << run + 1 << " of 2 (seed " << seed() << ")";
+      }
+    });
   } catch (const Error& e) {
     if (e.code() == ErrorCode::unsupported) GTEST_SKIP() << backend_name << " does not support it: " << e.what();
     throw;
-  }
-  for (size_t i = 0; i < c.call.tensors.size(); ++i) {
-    if (c.call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
-    EXPECT_TRUE(close_to_reference(actual.tensors[i], expected.tensors[i], c.tolerance))
-        << c.name << " on " << backend_name << ", tensor " << i << " (seed " << seed() << ")";
   }
 }
 

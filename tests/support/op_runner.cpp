@@ -44,7 +44,8 @@ uint32_t SegmentCall::add(OpTensor t, uint32_t role) {
   return static_cast<uint32_t>(tensors.size() - 1);
 }
 
-void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs) {
+void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs,
+                 const std::function<void(int run)>& after_run) {
   if (call.roles.size() != call.tensors.size()) throw internal_error("op_runner: a role per tensor");
   std::vector<fathom_segment_tensor> tensors;
   std::vector<Buffer> buffers;
@@ -75,24 +76,29 @@ void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& c
   fathom_segment segment{sizeof(fathom_segment), static_cast<uint32_t>(tensors.size()), static_cast<uint32_t>(nodes.size()),
                          0, tensors.data(), nodes.data(), 0};
   Executable exe = Executable::compile(backend, 0, segment, compile_bindings);
+  auto download_outputs = [&] {
+    for (size_t i = 0; i < call.tensors.size(); ++i) {
+      if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
+      OpTensor& t = call.tensors[i];
+      t.data.resize(desc_bytes(t.desc));
+      if (!t.data.empty()) buffers[static_cast<size_t>(buffer_of[i])].download(0, t.data.data(), t.data.size());
+    }
+  };
   for (int r = 0; r < runs; ++r) {
-    // Outputs are set to NaN (0xFF bytes) before every run after the first, so that a later run
-    // (a replayed graph) that leaves an output unwritten is not hidden by the first run's values.
-    if (r > 0) {
-      for (size_t i = 0; i < call.tensors.size(); ++i) {
-        if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
-        const std::vector<std::byte> nan(desc_bytes(call.tensors[i].desc), std::byte{0xFF});
-        if (!nan.empty()) buffers[static_cast<size_t>(buffer_of[i])].upload(0, nan.data(), nan.size());
-      }
+    // Outputs are set to NaN (0xFF bytes) before every run, so that a run (a replayed graph) that
+    // leaves an output unwritten is not hidden by what the buffer held.
+    for (size_t i = 0; i < call.tensors.size(); ++i) {
+      if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
+      const std::vector<std::byte> nan(desc_bytes(call.tensors[i].desc), std::byte{0xFF});
+      if (!nan.empty()) buffers[static_cast<size_t>(buffer_of[i])].upload(0, nan.data(), nan.size());
     }
     exe.run(run_bindings, 0);
+    if (after_run) {
+      download_outputs();
+      after_run(r);
+    }
   }
-  for (size_t i = 0; i < call.tensors.size(); ++i) {
-    if (call.roles[i] != FATHOM_ROLE_OUTPUT) continue;
-    OpTensor& t = call.tensors[i];
-    t.data.resize(desc_bytes(t.desc));
-    if (!t.data.empty()) buffers[static_cast<size_t>(buffer_of[i])].download(0, t.data.data(), t.data.size());
-  }
+  if (!after_run) download_outputs();
 }
 
 void run_op(const std::shared_ptr<BackendInstance>& backend, OpCall& call) {

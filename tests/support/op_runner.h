@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,9 +52,13 @@ struct SegmentCall {
 };
 
 // Compiles `call` on `backend` (weights bound), runs it `runs` times (a second run of the same
-// shape may replay a captured graph) and fills the OUTPUT tensors' data from the last run, whose
-// outputs start as NaN.
-void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs = 1);
+// shape may replay a captured graph) and fills the OUTPUT tensors' data from the last run. Every
+// run's outputs start as NaN. With `after_run`, the outputs are filled after every run and
+// after_run(r) is called: a fault that a later run's leftovers hide (a first run that leaves an
+// output unwritten, a last-block tail that fires only on the counts of two launches) shows in the
+// run where it happens.
+void run_segment(const std::shared_ptr<BackendInstance>& backend, SegmentCall& call, int runs = 1,
+                 const std::function<void(int run)>& after_run = {});
 
 fathom_tensor_desc make_desc(uint32_t dtype, std::vector<int64_t> shape, uint32_t layout = FATHOM_LAYOUT_DENSE);
 size_t desc_bytes(const fathom_tensor_desc& d);

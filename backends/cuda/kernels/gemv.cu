@@ -35,6 +35,21 @@ int64_t kernel_rows(const MatmulProblem& p) {
   return std::min(grouped(p) ? std::clamp<int64_t>(p.group_rows_hint, 1, std::max<int64_t>(rows, 1)) : rows, kGemvMaxRows);
 }
 
+// A tail must follow the product it reads. launch_gemv's callers are the backend's own ops, so a
+// mismatch is an internal error, not the user's.
+void check_tail(const MatmulProblem& p, const GemvTail& tail, int64_t tm_rows) {
+  const bool moe_sum = tail.kind == GemvTailKind::moe_sum;
+  if (tm_rows > kGemvStackMaxRows || !tail.blocks_done || p.stack_split || p.ldy != p.n ||
+      (moe_sum ? !grouped(p) || p.epilogue != Epilogue::row_scale : grouped(p) || p.epilogue != Epilogue::none))
+    throw std::logic_error("gemv: a tail on a product other than the one it follows (rows, grouping, epilogue, stacking) or without a counter");
+  if (tail.kind == GemvTailKind::route &&
+      (tail.route.logits != p.y || tail.route.tokens != p.rows || tail.route.attrs.n_experts != p.n))
+    throw std::logic_error("gemv: a route tail whose logits are not the product");
+  if (moe_sum && (tail.moe.y_pairs != p.y || tail.norm.width != p.n || tail.norm.rows < 1 || tail.norm.rows > p.max_rows ||
+                  !tail.norm.residual || !tail.norm.sum))
+    throw std::logic_error("gemv: a moe_sum tail whose pairs' results are not the product");
+}
+
 }  // namespace
 
 int gemv_k_splits(const MatmulProblem& p, int sm_count) {
@@ -74,13 +89,8 @@ void launch_gemv(const MatmulProblem& p, float* workspace, int sm_count, cudaStr
   // Only the decode kernel knows stacked problems (see MatmulProblem): an internal error otherwise.
   if (p.stack_split && (!decode || grouped(p) || dual))
     throw std::logic_error("gemv: a stacked problem with more than kGemvStackMaxRows rows, grouped or swiglu");
-  if (tail && (tm_rows > kGemvStackMaxRows || grouped(p) || p.epilogue != Epilogue::none || p.stack_split || p.ldy != p.n ||
-               !tail->blocks_done))
-    throw std::logic_error("gemv: a tail on a problem other than a dense one of one or two rows, or without a counter");
-  if (tail && tail->kind == GemvTailKind::route &&
-      (tail->route.logits != p.y || tail->route.tokens != p.rows || tail->route.attrs.n_experts != p.n))
-    throw std::logic_error("gemv: a route tail whose logits are not the product");
-  if (tail) {
+  if (tail) check_tail(p, *tail, tm_rows);
+  if (tail && tail->kind != GemvTailKind::moe_sum) {  // the norm tail's rows are the product's
     params.tail.norm.rows = p.rows;
     params.tail.norm.width = p.n;
   }

@@ -24,10 +24,10 @@ constexpr int64_t kGemvStackMaxRows = 2;
 int gemv_k_splits(const MatmulProblem& p, int sm_count);
 size_t gemv_workspace_floats(const MatmulProblem& p, int sm_count);
 
-// What a dense product of one or two rows (no epilogue, no stacking) may be followed by in the
-// same launch, done by the last of its blocks to finish: one kernel instead of two. The blocks
-// count themselves in `blocks_done`, a device word that must be zero before the first launch;
-// the last block sets it back to zero.
+// What a product of one or two rows (a dense one without epilogue or stacking; for moe_sum, the
+// experts' grouped down product) may be followed by in the same launch, done by the last of its
+// blocks to finish: one kernel instead of two. The blocks count themselves in `blocks_done`, a
+// device word that must be zero before the first launch; the last block sets it back to zero.
 enum class GemvTailKind {
   none,
   // A residual add and an RMSNorm (FusionKind::matmul_add_rms_norm: an attention block's output
@@ -39,6 +39,11 @@ enum class GemvTailKind {
   // pairs by expert (the router of FusionKind::route_experts and moe_block; the work of
   // launch_moe_route_dispatch, which route.logits and route.tokens must match).
   route,
+  // The end of a MoE layer (FusionKind::moe_block) after the experts' grouped down product,
+  // the shared experts folded in: each token's sum of its pairs' results (moe, whose y_pairs
+  // is the product's y), plus norm.residual, written to norm.sum and normalised into norm.out
+  // (the work of launch_moe_sum_rms_norm; norm.rows tokens of norm.width = n).
+  moe_sum,
 };
 struct GemvTail {
   GemvTailKind kind = GemvTailKind::none;
@@ -47,6 +52,7 @@ struct GemvTail {
   RmsNormArgs norm{};               // norm: w, out, w_dtype, out_dtype, eps (rows and width: the product's)
   RouteArgs route{};                // route
   MoeDispatchArgs dispatch{};       // route
+  MoePairSum moe{};                 // moe_sum
 };
 
 // `workspace` must hold gemv_workspace_floats(p, sm_count) floats (may be null when that is 0).

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "kernels/moe_route_select.cuh"
+#include "kernels/moe_sum.cuh"
 #include "kernels/norm_rope.cuh"
 
 namespace fathom::gpu::gemv_detail {
@@ -63,6 +64,11 @@ FATHOM_DEVICE void finish_in_last_block(const GemvParams& params) {
     const float* y = params.p.y;
     for (int64_t r = 0; r < tail.norm.rows; ++r)
       normalise_row(tail.norm, r, [&](int64_t d) { return load_other_blocks(y + r * tail.norm.width + d); });
+  } else if constexpr (kTail == GemvTailKind::moe_sum) {
+    for (int64_t t = 0; t < tail.norm.rows; ++t)
+      normalise_row(tail.norm, t, [&](int64_t d) {
+        return moe_layer_output(tail.norm, tail.moe, t, d, [](const float* p) { return load_other_blocks(p); });
+      });
   } else {
     static_assert(kThreads == kDispatchBlockThreads, "the route tail runs in a block of the dispatch's size");
     route_and_dispatch_in_block(tail.route, tail.dispatch);
@@ -84,7 +90,11 @@ __global__ void FATHOM_LAUNCH_BOUNDS_MIN_BLOCKS(kThreads, (kDecodeMinBlocks<TM, 
   const MatmulProblem& p = params.p;
   const int lane = threadIdx.x % W, warp = threadIdx.x / W, warps = blockDim.x / W;
   const GroupSlice<kMats> group = group_slice<kMats>(p, blockIdx.y);
-  if (group.count == 0) return;  // an expert no token chose: its weights are never read
+  // An expert no token chose: its weights are never read. With a tail the block must still count
+  // itself: it runs no pass of the loop below and goes to the tail's count.
+  if constexpr (kTail == GemvTailKind::none) {
+    if (group.count == 0) return;
+  }
   const int64_t r_begin = group.begin, r_count = group.count;
   const MatrixRef* mats = group.mats;
   const int64_t n0 = int64_t{blockIdx.x} * R;
@@ -185,6 +195,10 @@ void launch_decode(const GemvParams& params, dim3 grid, cudaStream_t stream) {
     }
     if (tail == GemvTailKind::route) {
       FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::route>)(params);
+      return;
+    }
+    if (tail == GemvTailKind::moe_sum) {
+      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::moe_sum>)(params);
       return;
     }
   }

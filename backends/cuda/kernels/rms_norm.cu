@@ -1,4 +1,5 @@
 #include "kernels/common.cuh"
+#include "kernels/moe_sum.cuh"
 #include "kernels/norm_rope.cuh"
 #include "kernels/rms_norm.cuh"
 
@@ -22,17 +23,8 @@ __global__ void rms_norm_kernel(RmsNormArgs a) {
 // One block per token: x = residual + (routed + shared), summed from the pairs' results.
 __global__ void moe_sum_rms_norm_kernel(RmsNormArgs a, MoePairSum m) {
   fathom_wait_prior_grid();  // first: see vendor/launch_mode.h
-  const int64_t t = blockIdx.x, base = t * a.width;
-  const int64_t first_pair = t * (m.top_k + m.shared_groups);
-  normalise_row(a, t, [&](int64_t d) {
-    float routed = 0.f, shared = 0.f;
-    for (int k = 0; k < m.top_k; ++k) {
-      const int32_t e = m.experts[t * m.top_k + k];
-      if (e >= 0 && e < m.n_experts) routed += m.y_pairs[(first_pair + k) * a.width + d];
-    }
-    for (int s = 0; s < m.shared_groups; ++s) shared += m.y_pairs[(first_pair + m.top_k + s) * a.width + d];
-    return a.residual[base + d] + (routed + shared);
-  });
+  const int64_t t = blockIdx.x;
+  normalise_row(a, t, [&](int64_t d) { return moe_layer_output(a, m, t, d, [](const float* p) { return *p; }); });
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // A MoE layer from its router to the next norm (FusionKind::moe_block): moe_route, moe_experts,
 // the shared experts' MLP, the add of the two, the residual add and the rms_norm after it. For
-// a decode step's one or two tokens that is five kernels instead of eight: the router logits,
-// the selection and grouping (kernels/moe_route.cu), the two grouped products with the shared
-// experts folded in as more groups (ops/moe_experts_op.h), and one kernel that sums each
-// token's results, adds the residual and normalises (kernels/rms_norm.cu). Where the shared
+// a decode step's one or two tokens that is three kernels instead of eight: the router logits,
+// whose last block selects and groups (kernels/gemv.cuh, GemvTailKind::route), then the two
+// grouped products with the shared experts folded in as more groups (ops/moe_experts_op.h),
+// the down product's last block summing each token's results, adding the residual and
+// normalising (GemvTailKind::moe_sum). Where the products do not run on the decode gemv kernel
+// (gemv_max_tokens), the sum is a kernel of its own (kernels/rms_norm.cu); where the shared
 // experts cannot be folded, and for more tokens, the run's fused runs go as they would alone.
 #include "kernels/rms_norm.cuh"
 #include "ops/fused.h"
@@ -20,6 +22,8 @@ class MoeBlockOp final : public Op {
         residual_(b.add.inputs[0] == b.inner_add.outputs[0] ? b.add.inputs[1] : b.add.inputs[0]), sum_(b.add.outputs[0]),
         norm_w_(b.norm.inputs[1]), out_(b.norm.outputs[0]), norm_w_dtype_(b.norm.desc.inputs[1].dtype),
         out_dtype_(b.norm.desc.outputs[0].dtype), eps_(attrs_of<fathom_rms_norm_attrs>(b.norm.desc).eps) {
+    const unsigned zero = 0;
+    blocks_done_ = static_cast<unsigned*>(b.route.memory.upload(&zero, sizeof zero));
     workspace_ = moe_.workspace_bytes();
     for (const auto& op : parts_) workspace_ = std::max(workspace_, op->workspace_bytes());
   }
@@ -34,11 +38,19 @@ class MoeBlockOp final : public Op {
       for (auto& op : parts_) op->launch(r);
       return;
     }
-    const MoeExpertsOp::Buffers buf = moe_.launch_grouped(r, t, true);
     gpu::RmsNormArgs a{nullptr, r.ptr(norm_w_), r.ptr(out_), FATHOM_DTYPE_F32, norm_w_dtype_, out_dtype_, t,
                        x_desc_.shape[1], eps_};
     a.residual = static_cast<const float*>(r.ptr(residual_));
     a.sum = static_cast<float*>(r.ptr(sum_));
+    if (moe_.down_takes_tail(t)) {
+      gpu::GemvTail tail;
+      tail.kind = gpu::GemvTailKind::moe_sum;
+      tail.blocks_done = blocks_done_;
+      tail.norm = a;
+      moe_.launch_grouped(r, t, true, &tail);
+      return;
+    }
+    const MoeExpertsOp::Buffers buf = moe_.launch_grouped(r, t, true);
     const fathom_moe_route_attrs& attrs = moe_.attrs();
     gpu::launch_moe_sum_rms_norm(a, gpu::MoePairSum{buf.y_pairs, buf.ids, attrs.top_k, buf.shared_groups, attrs.n_experts},
                                  r.stream);
@@ -57,6 +69,7 @@ class MoeBlockOp final : public Op {
   uint32_t norm_w_dtype_, out_dtype_;
   float eps_;
   size_t workspace_ = 0;
+  unsigned* blocks_done_ = nullptr;  // the down product's counter (GemvTail), zero between launches
 };
 
 }  // namespace

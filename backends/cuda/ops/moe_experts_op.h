@@ -10,6 +10,7 @@
 // slices are blocks of the shared matrices read in place (MatrixRef's row0, col0 and ld).
 #pragma once
 
+#include "kernels/gemv.cuh"
 #include "kernels/moe_dispatch.cuh"
 #include "ops/exact_matmul.h"
 #include "ops/fused.h"
@@ -127,10 +128,26 @@ class MoeExpertsOp final : public Op {
     return d;
   }
 
-  // After the dispatch: the two grouped products.
-  void launch_grouped_products(const OpRun& r, int64_t t, const Buffers& buf, WorkspaceCursor& ws) const {
+  // Whether the down product of t tokens with the shared experts folded in runs on the decode
+  // gemv kernel, which can end in a tail (kernels/gemv.cuh, GemvTailKind::moe_sum).
+  bool down_takes_tail(int64_t t) const {
+    return shared_groups_ > 0 && t >= 1 && t <= std::min({kMaxFoldedRows, gemv_rows_, gpu::kGemvStackMaxRows});
+  }
+
+  // After the dispatch: the two grouped products. With `down_tail` (down_takes_tail(t), shared
+  // groups folded in), the down product's last block also does that tail's work on the pairs'
+  // results; the caller fills its norm part, this op the pairs'.
+  void launch_grouped_products(const OpRun& r, int64_t t, const Buffers& buf, WorkspaceCursor& ws,
+                               const gpu::GemvTail* down_tail = nullptr) const {
     launch_exact_matmul(up_problem(t, buf), gemv_rows_, r, ws);
-    launch_exact_matmul(down_problem(t, buf), gemv_rows_, r, ws);
+    if (!down_tail) {
+      launch_exact_matmul(down_problem(t, buf), gemv_rows_, r, ws);
+      return;
+    }
+    gpu::GemvTail tail = *down_tail;
+    tail.moe = gpu::MoePairSum{buf.y_pairs, buf.ids, attrs_.top_k, buf.shared_groups, attrs_.n_experts};
+    gpu::launch_gemv(down_problem(t, buf), nullptr, r.device.sm_count(), r.stream, &tail);  // grouped: no split, no workspace
+    FATHOM_CUDA_CHECK_LAUNCH("moe_experts: down product with the layer's sum and norm");
   }
 
   // Then each token's sum (no shared groups).

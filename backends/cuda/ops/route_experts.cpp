@@ -14,7 +14,7 @@ bool RouteAndExperts::selects_in_one_block(int64_t t) const {
          gpu::moe_dispatch_in_one_block(t * route_.attrs().top_k, route_.attrs().n_experts + experts_.shared_groups());
 }
 
-MoeExpertsOp::Buffers RouteAndExperts::launch_grouped(const OpRun& r, int64_t t, bool fold_shared) {
+MoeExpertsOp::Buffers RouteAndExperts::launch_grouped(const OpRun& r, int64_t t, bool fold_shared, const gpu::GemvTail* down_tail) {
   WorkspaceCursor route_ws(r.workspace, route_bytes_);
   const gpu::RouteArgs selection = route_.selection_args(r, t, route_ws);
   WorkspaceCursor experts_ws(r.workspace + route_bytes_, r.workspace_bytes - route_bytes_);
@@ -32,7 +32,7 @@ MoeExpertsOp::Buffers RouteAndExperts::launch_grouped(const OpRun& r, int64_t t,
     gpu::launch_moe_route_dispatch(selection, dispatch, r.stream);
     FATHOM_CUDA_CHECK_LAUNCH("moe_route + moe_experts: selection and dispatch");
   }
-  experts_.launch_grouped_products(r, t, buf, experts_ws);
+  experts_.launch_grouped_products(r, t, buf, experts_ws, down_tail);
   return buf;
 }
 

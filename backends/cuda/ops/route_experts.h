@@ -27,7 +27,8 @@ class RouteAndExperts {
   // For t tokens (selects_in_one_block(t)): the router logits, the selection and grouping
   // kernel, then the two grouped products, with the shared experts folded in if asked (and
   // shared_groups() > 0). Returns the buffers whose y_pairs hold each pair's result.
-  MoeExpertsOp::Buffers launch_grouped(const OpRun& r, int64_t t, bool fold_shared);
+  // With `down_tail`, the down product ends in it (MoeExpertsOp::launch_grouped_products).
+  MoeExpertsOp::Buffers launch_grouped(const OpRun& r, int64_t t, bool fold_shared, const gpu::GemvTail* down_tail = nullptr);
 
   // The two nodes' outputs for t > 0 tokens: launch_grouped and each token's sum, or the two
   // ops as they are.
@@ -35,6 +36,7 @@ class RouteAndExperts {
 
   const fathom_moe_route_attrs& attrs() const { return route_.attrs(); }
   int32_t shared_groups() const { return experts_.shared_groups(); }
+  bool down_takes_tail(int64_t t) const { return experts_.down_takes_tail(t); }
 
  private:
   MoeRouteOp route_;
