@@ -48,6 +48,7 @@
 #include "kernels/gemm_tiled.cuh"
 #include "kernels/gemv.cuh"
 #include "kernels/mla_attention.cuh"
+#include "ops/exact_matmul.h"
 #include "runtime/check.h"
 #include "runtime/device.h"
 
@@ -161,21 +162,6 @@ double rel_diff(const float* a, const float* b, size_t n) {
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
-// y[m][n] = x[m][k] · Wᵀ over device buffers, x and y contiguous; the caller sets the weights.
-gpu::MatmulProblem dense_problem(uint32_t w_dtype, uint32_t x_dtype, int64_t m, int64_t n, int64_t k, const void* x, float* y) {
-  gpu::MatmulProblem p;
-  p.w_dtype = w_dtype;
-  p.x_dtype = x_dtype;
-  p.n = n;
-  p.k = k;
-  p.x = x;
-  p.ldx = k;
-  p.y = y;
-  p.ldy = n;
-  p.rows = m;
-  return p;
-}
-
 struct Ceilings {
   double copy_gbs = 0, bf16_tflops = 0;
 };
@@ -262,7 +248,7 @@ void bench_gemm(Device& dev, Report& out, bool quick) {
         DeviceMem x(static_cast<size_t>(m * k) * 4), y(static_cast<size_t>(mp * n) * 4), y_exact(static_cast<size_t>(m * n) * 4);
         DeviceMem xq(static_cast<size_t>(mp * k)), xs(static_cast<size_t>(l * mp) * 4);
         fill(x.as(), static_cast<uint64_t>(m * k), kFillF32, 13 + m, -2, 2, dev.stream());
-        const gpu::MatmulProblem p = dense_problem(FATHOM_DTYPE_F8_E4M3FN, FATHOM_DTYPE_F32, m, n, k, x.as(), y.as<float>());
+        const gpu::MatmulProblem p = cuda::dense_problem(FATHOM_DTYPE_F8_E4M3FN, n, k, m, x.as<float>(), y.as<float>());
         int copy = 0;
         auto weights = [&](gpu::MatrixRef& ref) {
           ref.data = w.w->as<uint8_t>() + w.w_stride() * copy;
@@ -364,7 +350,9 @@ void bench_bf16(Device& dev, Report& out, bool quick) {
         y2(static_cast<size_t>(m * n) * 4);
     fill(x.as(), static_cast<uint64_t>(m * k), kFillBf16, 21, -1, 1, dev.stream());
     fill(w.as(), static_cast<uint64_t>(n * k), kFillBf16, 22, -1, 1, dev.stream());
-    gpu::MatmulProblem p = dense_problem(FATHOM_DTYPE_BF16, FATHOM_DTYPE_BF16, m, n, k, x.as(), y2.as<float>());
+    gpu::MatmulProblem p = cuda::dense_problem(FATHOM_DTYPE_BF16, n, k, m, nullptr, y2.as<float>());
+    p.x = x.as();  // bf16 activations: the tiled kernel reads them as they are
+    p.x_dtype = FATHOM_DTYPE_BF16;
     p.w[0].data = w.as();
     const double flops = 2.0 * m * n * k;
     const int reps = reps_for(flops / 300e9, quick);
