@@ -32,8 +32,8 @@ enum class GemvTailKind {
   none,
   // A residual add and an RMSNorm (FusionKind::matmul_add_rms_norm: an attention block's output
   // projection or an MLP's down projection, the residual add and the next norm): each output
-  // becomes y = x·Wᵀ + residual (the add's f32 rounding), and the last block normalises the
-  // rows of y into norm.out.
+  // becomes y = x·Wᵀ + norm.residual (the add's f32 rounding), and the last block normalises
+  // the rows of y into norm.out.
   norm,
   // The selection of each token's experts from the router logits y and the grouping of the
   // pairs by expert (the router of FusionKind::route_experts and moe_block; the work of
@@ -48,8 +48,7 @@ enum class GemvTailKind {
 struct GemvTail {
   GemvTailKind kind = GemvTailKind::none;
   unsigned* blocks_done = nullptr;
-  const float* residual = nullptr;  // norm: [rows][n], row stride n
-  RmsNormArgs norm{};               // norm: w, out, w_dtype, out_dtype, eps (rows and width: the product's)
+  RmsNormArgs norm{};               // norm: w, out, residual ([rows][n]), dtypes, eps (rows and width: the product's)
   RouteArgs route{};                // route
   MoeDispatchArgs dispatch{};       // route
   MoePairSum moe{};                 // moe_sum

@@ -168,7 +168,7 @@ __global__ void FATHOM_LAUNCH_BOUNDS_MIN_BLOCKS(kThreads, (kDecodeMinBlocks<TM, 
           out = static_cast<float>(gate / (1.0 + exp(-gate)) * up);
         }
         if (p.epilogue == Epilogue::row_scale) out *= p.row_scale[pair[m]];
-        if constexpr (kTail == GemvTailKind::norm) out += params.tail.residual[pair[m] * p.n + n];
+        if constexpr (kTail == GemvTailKind::norm) out += params.tail.norm.residual[pair[m] * p.n + n];
         if (p.stack_split && n >= p.stack_split) {
           p.stack_y[pair[m] * p.stack_ldy + (n - p.stack_split)] = out;
         } else {
@@ -188,21 +188,16 @@ void launch_decode(const GemvParams& params, dim3 grid, cudaStream_t stream) {
   const int64_t chunks = (params.p.k + kChunk - 1) / kChunk;
   const GemvTailKind tail = params.tail.kind;
   const int warps = tail != GemvTailKind::none ? kWarps : static_cast<int>(std::clamp<int64_t>(chunks, 1, kWarps));
+  const int threads = warps * FATHOM_WARP_SIZE;
   if constexpr (!kDual) {  // tails follow plain products only (launch_gemv checks)
-    if (tail == GemvTailKind::norm) {
-      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::norm>)(params);
-      return;
-    }
-    if (tail == GemvTailKind::route) {
-      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::route>)(params);
-      return;
-    }
-    if (tail == GemvTailKind::moe_sum) {
-      FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::moe_sum>)(params);
-      return;
+    switch (tail) {
+      case GemvTailKind::norm: FATHOM_LAUNCH(grid, threads, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::norm>)(params); return;
+      case GemvTailKind::route: FATHOM_LAUNCH(grid, threads, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::route>)(params); return;
+      case GemvTailKind::moe_sum: FATHOM_LAUNCH(grid, threads, stream, gemv_decode_kernel<F, TM, false, GemvTailKind::moe_sum>)(params); return;
+      case GemvTailKind::none: break;
     }
   }
-  FATHOM_LAUNCH(grid, warps * FATHOM_WARP_SIZE, stream, gemv_decode_kernel<F, TM, kDual>)(params);
+  FATHOM_LAUNCH(grid, threads, stream, gemv_decode_kernel<F, TM, kDual>)(params);
 }
 
 }  // namespace fathom::gpu::gemv_detail

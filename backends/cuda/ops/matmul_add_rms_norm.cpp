@@ -36,8 +36,8 @@ class MatmulAddRmsNormOp final : public FusedWithFallback {
     p.w[0] = w_.ref(r);
     gpu::GemvTail tail;
     tail.kind = gpu::GemvTailKind::norm;
-    tail.residual = static_cast<const float*>(r.ptr(residual_));
     tail.norm = gpu::RmsNormArgs{nullptr, r.ptr(norm_w_), r.ptr(out_), FATHOM_DTYPE_F32, norm_w_dtype_, out_dtype_, m, n_, eps_};
+    tail.norm.residual = static_cast<const float*>(r.ptr(residual_));
     tail.blocks_done = blocks_done_;
     // The decode kernel takes no workspace (no split-K at one or two rows).
     gpu::launch_gemv(p, nullptr, r.device.sm_count(), r.stream, &tail);
