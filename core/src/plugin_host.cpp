@@ -106,7 +106,8 @@ void PluginHost::scan() {
   }
   // A [backend.<name>] table for a backend that no folder provides is most likely a typo.
   for (const auto& [name, table] : config_.backend_tables) {
-    bool found = std::any_of(records_.begin(), records_.end(), [&](const auto& r) { return r->name == name; });
+    const bool found =
+        std::any_of(records_.begin(), records_.end(), [&name = name](const auto& r) { return r->name == name; });
     if (!found) {
       throw invalid_argument(table.where.str() + ": [backend." + name + "]: no plugin libfathom-backend-" + name +
                              ".so in the plugin search path");

@@ -7,6 +7,11 @@ code points. The shared test data fixes known texts; this looks for the rest
 
     pip install tokenizers
     python3 tests/tokenizer/hf_parity_fuzz.py --fathom build/bin/fathom [--count 20000] [--seed 1]
+        [--inputs build-fuzz/corpus/tokenizer_round_trip ...]
+
+--inputs adds the files of the given folders as texts (those that are UTF-8): the corpus a
+libFuzzer run of tests/fuzz's tokenizer_round_trip target grew (tools/fuzz.sh), whose inputs
+were kept for reaching new code of the tokenizer.
 
 Prints the first mismatches (text, both id lists) and exits non-zero if any.
 
@@ -67,6 +72,24 @@ def random_text(rng):
     return "".join(parts)
 
 
+def input_texts(folders):
+    """The UTF-8 files under `folders`, as texts; other files (fuzzed bytes) are skipped."""
+    texts = []
+    for folder in folders:
+        for path in sorted(pathlib.Path(folder).rglob("*")):
+            if not path.is_file():
+                continue
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if text:
+                texts.append(text)
+    if folders:
+        print(f"{len(texts)} texts from {', '.join(folders)}")
+    return texts
+
+
 def run_fathom(args, command, lines):
     """Runs `fathom <command> --jsonl` over `lines` and returns its output lines, parsed."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as f:
@@ -89,10 +112,12 @@ def main():
     parser.add_argument("--tokenizer", default=str(HERE.parents[2] / "shared/models/deepseek-v3-tokenizer"))
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--inputs", nargs="*", default=[], help="folders whose UTF-8 files are added as texts")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
     texts = [random_text(rng) for _ in range(args.count)]
+    texts += input_texts(args.inputs)
     hf = Tokenizer.from_file(str(pathlib.Path(args.tokenizer) / "tokenizer.json"))
 
     ours = [line["ids"] for line in run_fathom(args, "tokenize", [{"text": text} for text in texts])]
@@ -123,7 +148,7 @@ def main():
     mismatches += decode_mismatches
 
     same = len(texts) - mismatches - newer_unicode
-    print(f"{same}/{len(texts)} random texts give identical ids (seed {args.seed}); "
+    print(f"{same}/{len(texts)} texts give identical ids (random ones of seed {args.seed} and any --inputs); "
           f"{newer_unicode} differ only around code points unassigned in Unicode {unicodedata.unidata_version}; "
           f"{mismatches} other mismatches")
     sys.exit(1 if mismatches else 0)
