@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     defaults.max_new_tokens = 64;
     const auto generation = fathom::server::build_generation_request(request, deepseek_tokenizer(), defaults);
     const auto total = static_cast<std::int64_t>(generation.prompt.size()) + generation.max_new_tokens;
-    if (generation.prompt.empty() || generation.max_new_tokens < 0 || total > defaults.max_seq_len) {
+    if (generation.prompt.empty() || generation.max_new_tokens < 1 || total > defaults.max_seq_len) {
       fathom::fuzz::fail("an accepted request does not fit its context", body);
     }
   });
