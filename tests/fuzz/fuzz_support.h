@@ -12,7 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <string>
 #include <string_view>
+#include <system_error>
+#include <unistd.h>
 
 #include "fathom/core/error.h"
 
@@ -47,5 +51,23 @@ void expect_only_fathom_errors(Body&& body) {
     fail("an exception other than fathom::Error escaped", e.what());
   }
 }
+
+// A file in the temp folder for readers that take a path, not a buffer: one per process
+// (fuzzing runs several side by side), rewritten for every input, removed at exit.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& suffix)
+      : path_(std::filesystem::temp_directory_path() / ("fathom-fuzz-" + std::to_string(::getpid()) + suffix)) {}
+  ~ScratchFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace fathom::fuzz

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
 
 #include "fathom/model/checkpoint.h"
 #include "fathom/model/model_spec.h"
@@ -48,9 +47,8 @@ std::uint64_t data_section_size(std::string_view header) {
 }
 
 const std::filesystem::path& scratch_file() {
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("fathom-fuzz-" + std::to_string(::getpid()) + "-checkpoint.safetensors");
-  return path;
+  static const fathom::fuzz::ScratchFile file("-checkpoint.safetensors");
+  return file.path();
 }
 
 void write_checkpoint(std::string_view header) {

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "fathom/model/safetensors.h"
@@ -17,11 +16,10 @@
 
 namespace {
 
-// One file per process, rewritten for every input: the class maps a path, not a buffer.
+// The class maps a path, not a buffer.
 const std::filesystem::path& scratch_file() {
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("fathom-fuzz-" + std::to_string(::getpid()) + ".safetensors");
-  return path;
+  static const fathom::fuzz::ScratchFile file(".safetensors");
+  return file.path();
 }
 
 // The bytes of the input that tensor `name` should hold, as its header entry says.
