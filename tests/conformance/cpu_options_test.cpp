@@ -32,6 +32,8 @@ std::vector<Variant> variants() {
       {"fp8_held_as_bf16", "weights = \"bf16\""},
       // oneDNN's bf16 kernels where this CPU has them (AVX-512); the same as the default elsewhere.
       {"bf16_matmuls", "matmul_precision = \"bf16\"\nweights = \"bf16\""},
+      // ...for every M: the bf16 kernels read the rows the GEMV reads, in place.
+      {"bf16_matmuls_for_every_m", "matmul_precision = \"bf16\"\nweights = \"bf16\"\ngemv_max_rows = 0"},
       {"one_thread", "threads = 1"},
       {"weights_mapped", "weight_memory = \"mapped\""},
   };

@@ -71,10 +71,12 @@ def prewarm(*paths: Path) -> None:
                 pass
 
 
-def fathom_config(path: Path, threads: int, backends: list[str], max_seq_len: int, weight_memory: str = "copy") -> Path:
+def fathom_config(path: Path, threads: int, backends: list[str], max_seq_len: int, weight_memory: str = "copy",
+                  matmul_precision: str = "f32") -> Path:
     names = ", ".join(f'"{b}"' for b in backends)
     path.write_text(f'[runtime]\nbackends = [{names}]\nlog_level = "warn"\nmax_batch = 1\nmax_seq_len = {max_seq_len}\n\n'
-                    f'[backend.cpu]\nthreads = {threads}\nweight_memory = "{weight_memory}"\n')
+                    f'[backend.cpu]\nthreads = {threads}\nweight_memory = "{weight_memory}"\n'
+                    f'matmul_precision = "{matmul_precision}"\n')
     return path
 
 
@@ -165,7 +167,8 @@ def decode_ops_table(run: dict) -> None:
 def measure_speed(args, work: Path, model: Path, gguf_path: Path, threads: int, max_seq: int) -> tuple:
     """Both engines --repeats times, alternating, and the bandwidth before each repeat: on a shared
     VM the bandwidth moves as much as the engines do."""
-    config = fathom_config(work / f"cpu{threads}.toml", threads, ["cpu", "reference"], max_seq, args.fathom_weight_memory)
+    config = fathom_config(work / f"cpu{threads}.toml", threads, ["cpu", "reference"], max_seq, args.fathom_weight_memory,
+                           args.fathom_matmul_precision)
     fathom_runs, llama_runs, bws = [], [], []
     for i in range(args.repeats):
         print(f"threads {threads}, repeat {i + 1}/{args.repeats}", file=sys.stderr)
@@ -207,6 +210,9 @@ def main() -> int:
                    help="llama.cpp maps the GGUF (its default) or, with off, reads it into memory (--no-mmap)")
     p.add_argument("--fathom-weight-memory", choices=["copy", "mapped"], default="copy",
                    help="Fathom's [backend.cpu] weight_memory (its default: copy)")
+    p.add_argument("--fathom-matmul-precision", choices=["f32", "bf16"], default="f32",
+                   help="Fathom's [backend.cpu] matmul_precision (its default: f32); bf16 rounds activations to bf16 "
+                        "for oneDNN's bf16 kernels where the CPU has them, as llama.cpp does with bf16 weights")
     p.add_argument("--threads", default="2", help="comma-separated thread counts")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--prompt-tokens", type=int, default=128)
@@ -237,13 +243,14 @@ def main() -> int:
 
     ids = list(range(1000, 1000 + 97 * args.logit_positions, 97))  # fixed ordinary-token ids, no BOS
     t0 = results[0][0]
-    f_logits = fathom_logits(args, model, fathom_config(work / "cpu_logits.toml", t0, ["cpu", "reference"], max_seq), ids)
+    f_logits = fathom_logits(args, model, fathom_config(work / "cpu_logits.toml", t0, ["cpu", "reference"], max_seq,
+                                                        matmul_precision=args.fathom_matmul_precision), ids)
     l_logits = {dtype: llama_logits(args, prepare_gguf(model, dtype), t0, ids, work) for dtype in args.logit_dtypes.split(",")}
 
     print(f"\n# Fathom vs llama.cpp (llama-cpp-python), {model.name}: {cfg['num_hidden_layers']} layers "
           f"({cfg['first_k_dense_replace']} dense), {args.dtype} weights, KV cache f32 (Fathom) / {args.kv_type} (llama.cpp), "
           f"llama.cpp flash attention {args.llama_flash_attn}, mmap {args.llama_mmap}; "
-          f"Fathom weight_memory {args.fathom_weight_memory}")
+          f"Fathom weight_memory {args.fathom_weight_memory}, matmul_precision {args.fathom_matmul_precision}")
     print(f"prompt {args.prompt_tokens} tokens, {args.gen_tokens} generated (decode = the last {args.gen_tokens - 1}), "
           f"median of {args.repeats} runs, each engine in its own process")
     print(f"machine: before: {load_before}; after: {load_after}")

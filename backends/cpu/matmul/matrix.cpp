@@ -37,24 +37,24 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   }
   if (view_.rows == 0 || view_.cols == 0) return;  // nothing to pack; multiply() handles it
   // Only bf16 weights go to oneDNN's bf16 kernels, and only when asked (matmul_precision): f16
-  // ones would lose three mantissa bits to bf16, more than their own precision allows.
-  if (view_.fmt == WFormat::bf16 && ctx.options.bf16_matmuls && ctx.dnnl.bf16_matmul()) {
-    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols);
-    packed_for_all_m_ = true;
-    bf16_ = {};
-    bf16_.shrink_to_fit();
-    view_.data = nullptr;
-  } else if (view_.fmt == WFormat::f32) {
+  // ones would lose three mantissa bits to bf16, more than their own precision allows. oneDNN
+  // reads their rows in place, the same rows the GEMV reads at decode: packing them would cost a
+  // second copy of the model, and oneDNN at M = 1 was slower than the GEMV (docs/performance.md).
+  const bool bf16_onednn = view_.fmt == WFormat::bf16 && ctx.options.bf16_matmuls && ctx.dnnl.bf16_matmul();
+  if (view_.fmt == WFormat::f32) {
     packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
   }
   if (view_.data == source.data && ctx.options.weight_memory == WeightMemory::copy) {
     copy_ = copy_to_arena(ctx, view_.data, view_.bytes());
     view_.data = copy_.data;
   }
+  if (bf16_onednn) {
+    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols,
+                                              DnnlRuntime::Layout::rows);
+  }
 }
 
 const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
-  if (packed_ && packed_for_all_m_) return "onednn";
   if (view_.nan_codes) return "tiles";  // only unprepared matrices get here: tiles widen NaN codes exactly
   if (m <= ctx.options.gemv_max_rows) return "gemv";
   return packed_ ? "onednn" : "tiles";

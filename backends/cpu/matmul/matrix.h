@@ -4,15 +4,14 @@
 //  - FP8 with weights = "fp8": the checkpoint's bytes and scales, read in place;
 //  - FP8 with weights = "bf16": dequantised once to bf16 (owned here);
 //  - with matmul_precision = "bf16", where oneDNN has bf16 kernels (AVX-512): bf16 and
-//    FP8-as-bf16 weights packed for oneDNN (the row-major copy is not kept: oneDNN serves every
-//    M, it ties the GEMV at M = 1); never f16 weights, bf16 would round away their precision;
+//    FP8-as-bf16 weights also go to oneDNN's bf16 kernels, which read the same rows in place
+//    (no packed copy); never f16 weights, bf16 would round away their precision;
 //  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN.
 // Weights read in place are first copied to huge-page memory unless weight_memory = "mapped"
 // (matmul/weight_memory.h).
 // Per call with M rows of x:
-//  - packed for every M (bf16 oneDNN)                  → oneDNN
 //  - M <= gemv_max_rows                                → GEMV, widening in registers
-//  - packed (f32)                                      → oneDNN
+//  - for oneDNN (f32 packed, bf16 in place)            → oneDNN
 //  - otherwise (compact weights oneDNN cannot take)   → tiles widened to f32 + oneDNN sgemm
 #pragma once
 
@@ -43,7 +42,7 @@ class Matrix {
 
   // Which kernel a call with m rows takes: "gemv", "onednn" or "tiles" (for tests and logs).
   const char* path_for(const CpuContext& ctx, int64_t m) const;
-  // The row-major view the GEMV and tiles read (empty data when only the packed copy exists).
+  // The row-major view the GEMV and tiles read.
   const WeightView& view() const { return view_; }
   // Bytes this object holds beyond the bound weights.
   uint64_t owned_bytes() const;
@@ -52,8 +51,7 @@ class Matrix {
   WeightView view_;
   std::vector<uint16_t> bf16_;             // FP8 dequantised to bf16 (weights = "bf16")
   WeightArena::Block copy_;                // the stored bytes, copied (weight_memory = "copy")
-  std::unique_ptr<PackedWeights> packed_;  // oneDNN copy
-  bool packed_for_all_m_ = false;
+  std::unique_ptr<PackedWeights> packed_;  // for oneDNN: an f32 packed copy, or bf16 rows of view_ in place
 };
 
 }  // namespace fathom::cpu

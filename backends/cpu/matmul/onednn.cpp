@@ -57,7 +57,7 @@ std::string DnnlRuntime::describe() const {
 
 dnnl::memory::desc DnnlRuntime::packed_desc(dt type, int64_t k, int64_t n) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const Key key{static_cast<int>(type), k, n, 0};
+  const Key key{static_cast<int>(type), k, n, 0, Layout::packed};
   auto it = packed_descs_.find(key);
   if (it != packed_descs_.end()) return it->second;
   // Ask with a mid-sized M; the answer does not depend on M (see the header).
@@ -65,10 +65,11 @@ dnnl::memory::desc DnnlRuntime::packed_desc(dt type, int64_t k, int64_t n) {
   return packed_descs_.emplace(key, pd.weights_desc()).first->second;
 }
 
-const DnnlRuntime::Primitive& DnnlRuntime::primitive(dt type, int64_t k, int64_t n, int64_t m) {
-  const dnnl::memory::desc weights = packed_desc(type, k, n);
+const DnnlRuntime::Primitive& DnnlRuntime::primitive(dt type, int64_t k, int64_t n, int64_t m, Layout layout) {
+  const dnnl::memory::desc weights =
+      layout == Layout::packed ? packed_desc(type, k, n) : dnnl::memory::desc({k, n}, type, tag::ba);
   std::lock_guard<std::mutex> lock(mutex_);
-  const Key key{static_cast<int>(type), k, n, m};
+  const Key key{static_cast<int>(type), k, n, m, layout};
   auto it = primitives_.find(key);
   if (it != primitives_.end()) return *it->second;
   auto pd = make_pd(engine_, type, m, k, n, weights);
@@ -100,15 +101,20 @@ int64_t DnnlRuntime::next_chunk(int64_t remaining) {
   return 32;
 }
 
-PackedWeights::PackedWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t n, int64_t k)
-    : dt_(type), n_(n), k_(k) {
+PackedWeights::PackedWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t n, int64_t k,
+                             DnnlRuntime::Layout layout)
+    : dt_(type), n_(n), k_(k), layout_(layout) {
   if (type != dt::f32 && type != dt::bf16) sdk::fail(FATHOM_STATUS_INTERNAL, "PackedWeights: f32 or bf16 only");
   // W[N][K] row-major is the logical [K, N] matrix in tag::ba (not ab: that reads W transposed
   // and raises no error).
   dnnl::memory user(dnnl::memory::desc({k, n}, type, tag::ba), rt.engine(), const_cast<void*>(rows));
-  packed_ = dnnl::memory(rt.packed_desc(type, k, n), rt.engine());
+  if (layout == DnnlRuntime::Layout::rows) {
+    weights_ = user;
+    return;
+  }
+  weights_ = dnnl::memory(rt.packed_desc(type, k, n), rt.engine());
   dnnl::stream& s = rt.stream();
-  dnnl::reorder(user, packed_).execute(s, user, packed_);
+  dnnl::reorder(user, weights_).execute(s, user, weights_);
   s.wait();
 }
 
@@ -123,10 +129,10 @@ void PackedWeights::multiply(DnnlRuntime& rt, const IsaKernels& isa, const float
   dnnl::stream& s = rt.stream();
   for (int64_t done = 0; done < m;) {
     const int64_t rows = DnnlRuntime::next_chunk(m - done);
-    const DnnlRuntime::Primitive& p = rt.primitive(dt_, k_, n_, rows);
+    const DnnlRuntime::Primitive& p = rt.primitive(dt_, k_, n_, rows, layout_);
     dnnl::memory src_mem(p.src, rt.engine(), const_cast<std::byte*>(static_cast<const std::byte*>(src) + done * k_ * elem));
     dnnl::memory dst_mem(p.dst, rt.engine(), y + done * n_);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed_}, {DNNL_ARG_DST, dst_mem}};
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst_mem}};
     if (p.scratchpad_bytes > 0)
       args.emplace(DNNL_ARG_SCRATCHPAD,
                    dnnl::memory(p.scratchpad, rt.engine(), scratch<std::byte>(Scratch::dnnl, p.scratchpad_bytes)));

@@ -1,6 +1,8 @@
 // oneDNN matmul with weights packed once at load (the recipe of
 // ../shared/docs/reference/cpu-onednn-note.md §1, for the oneDNN 2.6 that Debian ships):
-//  - weights are reordered at compile into the layout oneDNN prefers (format_tag::any);
+//  - weights are reordered at compile into the layout oneDNN prefers (format_tag::any), or, for
+//    bf16 weights whose row-major copy the GEMV keeps reading at decode, used in place (oneDNN
+//    then packs panels of them per call: no second copy of the model in memory);
 //  - primitives are made for a fixed M (never DNNL_RUNTIME_DIM_VAL, which drops brgemm) and
 //    shared by every matrix of the same shape: M = 1..32 exactly, larger M split into calls of
 //    512/256/128/64/32 rows plus a remainder, so a handful of primitives serve any batch;
@@ -42,8 +44,11 @@ class DnnlRuntime {
     size_t scratchpad_bytes = 0;
     dnnl::memory::desc scratchpad;
   };
-  // y[m, N] = x[m, K] · W for packed W; created on first use, then kept.
-  const Primitive& primitive(dnnl::memory::data_type dt, int64_t k, int64_t n, int64_t m);
+  // How a weight matrix is laid out for oneDNN: packed by packed_desc, or the checkpoint's rows
+  // (W[N][K] row-major, the logical [K, N] in tag::ba) used in place.
+  enum class Layout { packed, rows };
+  // y[m, N] = x[m, K] · W; created on first use, then kept.
+  const Primitive& primitive(dnnl::memory::data_type dt, int64_t k, int64_t n, int64_t m, Layout layout);
 
   // The calling thread's stream on this engine.
   dnnl::stream& stream();
@@ -52,7 +57,7 @@ class DnnlRuntime {
   static int64_t next_chunk(int64_t remaining);
 
  private:
-  using Key = std::tuple<int, int64_t, int64_t, int64_t>;  // dt, K, N, M (M = 0: the packed desc)
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, Layout>;  // dt, K, N, M (M = 0: the packed desc)
   dnnl::engine engine_;
   bool bf16_matmul_ = false;
   std::mutex mutex_;
@@ -60,14 +65,17 @@ class DnnlRuntime {
   std::map<Key, std::unique_ptr<Primitive>> primitives_;
 };
 
-// One weight matrix W[N][K] packed for oneDNN (f32 or bf16).
+// One weight matrix W[N][K] for oneDNN (f32 or bf16): packed, or its rows used in place.
 class PackedWeights {
  public:
-  // `rows` is W as N rows of K elements of `dt` (f32, or bf16 bits); it is read once.
-  PackedWeights(DnnlRuntime& rt, dnnl::memory::data_type dt, const void* rows, int64_t n, int64_t k);
+  // `rows` is W as N rows of K elements of `dt` (f32, or bf16 bits). Layout::packed reads it
+  // once; Layout::rows keeps pointing at it, so it must outlive this object.
+  PackedWeights(DnnlRuntime& rt, dnnl::memory::data_type dt, const void* rows, int64_t n, int64_t k,
+                DnnlRuntime::Layout layout = DnnlRuntime::Layout::packed);
 
   dnnl::memory::data_type dtype() const { return dt_; }
-  uint64_t bytes() const { return packed_.get_desc().get_size(); }
+  // Bytes held here: the packed copy (0 for rows used in place).
+  uint64_t bytes() const { return layout_ == DnnlRuntime::Layout::packed ? weights_.get_desc().get_size() : 0; }
 
   // y[M][N] = x[M][K] · Wᵀ. bf16 weights get x rounded to bf16 first (oneDNN 2.6 has no mixed
   // f32 × bf16 matmul). Inside an OpenMP region oneDNN runs on the calling thread only.
@@ -76,7 +84,8 @@ class PackedWeights {
  private:
   dnnl::memory::data_type dt_;
   int64_t n_, k_;
-  dnnl::memory packed_;
+  DnnlRuntime::Layout layout_;
+  dnnl::memory weights_;
 };
 
 }  // namespace fathom::cpu
