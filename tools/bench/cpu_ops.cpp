@@ -219,11 +219,11 @@ int main(int argc, char** argv) {
       const uint64_t bytes = static_cast<uint64_t>(n * k * format_bytes(fmt));
       const size_t copies = copies_for(args.cold_mib, bytes);
       Weights w = make_weights(fmt, n, k, copies, rng);
-      std::vector<std::unique_ptr<PackedWeights>> packed;
+      std::vector<std::unique_ptr<DnnlWeights>> packed;
       if (kernel.rfind("onednn", 0) == 0) {
         const auto dt = f32 ? dnnl::memory::data_type::f32 : dnnl::memory::data_type::bf16;
         for (size_t c = 0; c < copies; ++c) {
-          packed.push_back(std::make_unique<PackedWeights>(ctx.dnnl, dt, w.data[c].data(), n, k));
+          packed.push_back(std::make_unique<DnnlWeights>(ctx.dnnl, dt, w.data[c].data(), n, k));
           w.data[c] = {};  // keep only the packed copy, as the backend does
         }
       }

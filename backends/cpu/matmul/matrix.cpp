@@ -42,14 +42,14 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   // second copy of the model, and oneDNN at M = 1 was slower than the GEMV (docs/performance.md).
   const bool bf16_onednn = view_.fmt == WFormat::bf16 && ctx.options.bf16_matmuls && ctx.dnnl.bf16_matmul();
   if (view_.fmt == WFormat::f32) {
-    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
+    dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
   }
   if (view_.data == source.data && ctx.options.weight_memory == WeightMemory::copy) {
     copy_ = copy_to_arena(ctx, view_.data, view_.bytes());
     view_.data = copy_.data;
   }
   if (bf16_onednn) {
-    packed_ = std::make_unique<PackedWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols,
+    dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols,
                                               DnnlRuntime::Layout::rows);
   }
 }
@@ -57,11 +57,11 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
 const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   if (view_.nan_codes) return "tiles";  // only unprepared matrices get here: tiles widen NaN codes exactly
   if (m <= ctx.options.gemv_max_rows) return "gemv";
-  return packed_ ? "onednn" : "tiles";
+  return dnnl_ ? "onednn" : "tiles";
 }
 
 uint64_t Matrix::owned_bytes() const {
-  return bf16_.size() * 2 + (packed_ ? packed_->bytes() : 0) + copy_.size;
+  return bf16_.size() * 2 + (dnnl_ ? dnnl_->bytes() : 0) + copy_.size;
 }
 
 void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int threads) const {
@@ -74,7 +74,7 @@ void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int 
   if (path[0] == 'g') {
     gemv_multiply(ctx, view_, x, m, y, threads);
   } else if (path[0] == 'o') {
-    packed_->multiply(ctx.dnnl, *ctx.isa, x, m, y);
+    dnnl_->multiply(ctx.dnnl, *ctx.isa, x, m, y);
   } else {
     tiled_multiply(ctx, view_, x, m, y, threads);
   }

@@ -101,10 +101,10 @@ int64_t DnnlRuntime::next_chunk(int64_t remaining) {
   return 32;
 }
 
-PackedWeights::PackedWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t n, int64_t k,
+DnnlWeights::DnnlWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t n, int64_t k,
                              DnnlRuntime::Layout layout)
     : dt_(type), n_(n), k_(k), layout_(layout) {
-  if (type != dt::f32 && type != dt::bf16) sdk::fail(FATHOM_STATUS_INTERNAL, "PackedWeights: f32 or bf16 only");
+  if (type != dt::f32 && type != dt::bf16) sdk::fail(FATHOM_STATUS_INTERNAL, "DnnlWeights: f32 or bf16 only");
   // W[N][K] row-major is the logical [K, N] matrix in tag::ba (not ab: that reads W transposed
   // and raises no error).
   dnnl::memory user(dnnl::memory::desc({k, n}, type, tag::ba), rt.engine(), const_cast<void*>(rows));
@@ -118,7 +118,7 @@ PackedWeights::PackedWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t
   s.wait();
 }
 
-void PackedWeights::multiply(DnnlRuntime& rt, const IsaKernels& isa, const float* x, int64_t m, float* y) const {
+void DnnlWeights::multiply(DnnlRuntime& rt, const IsaKernels& isa, const float* x, int64_t m, float* y) const {
   const void* src = x;
   if (dt_ == dt::bf16) {
     uint16_t* xb = scratch<uint16_t>(Scratch::bf16, static_cast<size_t>(m * k_));

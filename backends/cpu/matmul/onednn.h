@@ -66,11 +66,11 @@ class DnnlRuntime {
 };
 
 // One weight matrix W[N][K] for oneDNN (f32 or bf16): packed, or its rows used in place.
-class PackedWeights {
+class DnnlWeights {
  public:
   // `rows` is W as N rows of K elements of `dt` (f32, or bf16 bits). Layout::packed reads it
   // once; Layout::rows keeps pointing at it, so it must outlive this object.
-  PackedWeights(DnnlRuntime& rt, dnnl::memory::data_type dt, const void* rows, int64_t n, int64_t k,
+  DnnlWeights(DnnlRuntime& rt, dnnl::memory::data_type dt, const void* rows, int64_t n, int64_t k,
                 DnnlRuntime::Layout layout = DnnlRuntime::Layout::packed);
 
   dnnl::memory::data_type dtype() const { return dt_; }
