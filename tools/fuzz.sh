@@ -36,7 +36,8 @@ max_len() {
   esac
 }
 
-# Real files that also seed a target (ctest replays them too, see tests/fuzz/CMakeLists.txt).
+# Folders of real files that also seed a target: the folders among the inputs ctest replays
+# (tests/fuzz/CMakeLists.txt). Single files are left out, as libFuzzer takes only folders as corpora.
 extra_seeds() {
   case "$1" in
     model_config) echo ../shared/models/configs ;;

@@ -50,7 +50,7 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   }
   if (bf16_onednn) {
     dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::bf16, view_.data, view_.rows, view_.cols,
-                                              DnnlRuntime::Layout::rows);
+                                          DnnlRuntime::Layout::rows);
   }
 }
 

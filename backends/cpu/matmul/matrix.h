@@ -49,8 +49,8 @@ class Matrix {
 
  private:
   WeightView view_;
-  std::vector<uint16_t> bf16_;             // FP8 dequantised to bf16 (weights = "bf16")
-  WeightArena::Block copy_;                // the stored bytes, copied (weight_memory = "copy")
+  std::vector<uint16_t> bf16_;         // FP8 dequantised to bf16 (weights = "bf16")
+  WeightArena::Block copy_;            // the stored bytes, copied (weight_memory = "copy")
   std::unique_ptr<DnnlWeights> dnnl_;  // for oneDNN: an f32 packed copy, or bf16 rows of view_ in place
 };
 

@@ -102,7 +102,7 @@ int64_t DnnlRuntime::next_chunk(int64_t remaining) {
 }
 
 DnnlWeights::DnnlWeights(DnnlRuntime& rt, dt type, const void* rows, int64_t n, int64_t k,
-                             DnnlRuntime::Layout layout)
+                         DnnlRuntime::Layout layout)
     : dt_(type), n_(n), k_(k), layout_(layout) {
   if (type != dt::f32 && type != dt::bf16) sdk::fail(FATHOM_STATUS_INTERNAL, "DnnlWeights: f32 or bf16 only");
   // W[N][K] row-major is the logical [K, N] matrix in tag::ba (not ab: that reads W transposed

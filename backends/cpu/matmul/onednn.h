@@ -71,7 +71,7 @@ class DnnlWeights {
   // `rows` is W as N rows of K elements of `dt` (f32, or bf16 bits). Layout::packed reads it
   // once; Layout::rows keeps pointing at it, so it must outlive this object.
   DnnlWeights(DnnlRuntime& rt, dnnl::memory::data_type dt, const void* rows, int64_t n, int64_t k,
-                DnnlRuntime::Layout layout = DnnlRuntime::Layout::packed);
+              DnnlRuntime::Layout layout = DnnlRuntime::Layout::packed);
 
   dnnl::memory::data_type dtype() const { return dt_; }
   // Bytes held here: the packed copy (0 for rows used in place).

@@ -4,19 +4,10 @@
 // an ApiError (a fathom::Error), and an accepted request fits the context it was given.
 #include <string>
 
-#include "fathom/tokenizer/tokenizer.h"
+#include "deepseek_tokenizer.h"
 #include "fuzz_support.h"
 #include "server/generation_request.h"
 #include "server/openai_request.h"
-
-namespace {
-
-const fathom::tokenizer::Tokenizer& deepseek_tokenizer() {
-  static const auto tokenizer = fathom::tokenizer::Tokenizer::load(FATHOM_SHARED_DIR "/models/deepseek-v3-tokenizer");
-  return tokenizer;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
@@ -28,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fathom::server::RequestDefaults defaults;
     defaults.max_seq_len = 256;
     defaults.max_new_tokens = 64;
-    const auto generation = fathom::server::build_generation_request(request, deepseek_tokenizer(), defaults);
+    const auto generation = fathom::server::build_generation_request(request, fathom::fuzz::deepseek_tokenizer(), defaults);
     const auto total = static_cast<std::int64_t>(generation.prompt.size()) + generation.max_new_tokens;
     if (generation.prompt.empty() || generation.max_new_tokens < 1 || total > defaults.max_seq_len) {
       fathom::fuzz::fail("an accepted request does not fit its context", body);

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "deepseek_tokenizer.h"
 #include "fathom/tokenizer/stream_decoder.h"
-#include "fathom/tokenizer/tokenizer.h"
 #include "fuzz_support.h"
 
 namespace {
@@ -18,11 +18,6 @@ namespace {
 using fathom::fuzz::fail;
 using fathom::tokenizer::TokenId;
 using fathom::tokenizer::Tokenizer;
-
-const Tokenizer& deepseek_tokenizer() {
-  static const Tokenizer tokenizer = Tokenizer::load(FATHOM_SHARED_DIR "/models/deepseek-v3-tokenizer");
-  return tokenizer;
-}
 
 // Written apart from the tokenizer's own utf8:: helpers, so that it can check them: the
 // well-formed byte sequences of Unicode Table 3-7.
@@ -93,7 +88,7 @@ void check_decode(const Tokenizer& tok, const std::uint8_t* data, std::size_t si
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const Tokenizer& tok = deepseek_tokenizer();
+  const Tokenizer& tok = fathom::fuzz::deepseek_tokenizer();
   fathom::fuzz::expect_only_fathom_errors([&] {
     check_encode(tok, fathom::fuzz::as_text(data, size));
     check_decode(tok, data, size);
