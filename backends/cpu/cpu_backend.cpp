@@ -26,13 +26,21 @@ class CpuBackend final : public sdk::HostBackend {
     sdk::copy_text(out.name, sizeof out.name, cpu_model_name() + " (" + std::to_string(ctx_.threads()) + " threads)");
     std::string d = std::string(isa_description(ctx_.options.isa)) + (ctx_.options.isa_forced ? " (forced)" : "") + "; " +
                     ctx_.dnnl.describe() + "; matmuls " +
-                    (ctx_.options.bf16_matmuls && ctx_.dnnl.bf16_matmul() ? "bf16 (oneDNN)" : "f32") +
+                    matmul_text() +
                     "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
                     "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows; weights " +
                     weight_memory_name(ctx_.options.weight_memory);
     sdk::copy_text(out.description, sizeof out.description, d);
     out.total_memory = total_memory_bytes();
     out.free_memory = available_memory_bytes();
+  }
+
+  // Which bf16 kernels matmul_precision = "bf16" found on this CPU.
+  std::string matmul_text() const {
+    if (!ctx_.options.bf16_matmuls) return "f32";
+    const bool dnnl = ctx_.dnnl.bf16_matmul(), gemv = ctx_.bf16_dot != nullptr;
+    if (!dnnl && !gemv) return "f32 (no bf16 kernels on this CPU)";
+    return std::string("bf16 (") + (dnnl ? "oneDNN" : "") + (dnnl && gemv ? ", " : "") + (gemv ? "vdpbf16ps GEMV" : "") + ")";
   }
 
   std::vector<uint32_t> op_kinds() override {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cpu_options.h"
+#include "isa/bf16_dot.h"
 #include "isa/isa.h"
 #include "matmul/onednn.h"
 #include "matmul/weight_cache.h"
@@ -13,10 +14,16 @@
 namespace fathom::cpu {
 
 struct CpuContext {
-  explicit CpuContext(const CpuOptions& o) : options(o), isa(&kernels_for(o.isa)) {}
+  explicit CpuContext(const CpuOptions& o)
+      : options(o),
+        isa(&kernels_for(o.isa)),
+        bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr) {}
 
   CpuOptions options;
   const IsaKernels* isa;
+  // The GEMV for bf16 weights when matmul_precision = "bf16" and the CPU has AVX512_BF16
+  // (isa/bf16_dot.h); null otherwise, and bf16 weights are widened in isa->gemv.
+  Bf16DotGemv bf16_dot;
   DnnlRuntime dnnl;
   WeightCache weights;
   WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")

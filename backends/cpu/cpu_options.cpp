@@ -13,10 +13,10 @@ namespace {
 //  - weights = "fp8": decode reads half the bytes of bf16 and the in-register widening keeps up
 //    with memory on AVX2 as on AVX-512, so FP8 is faster at batch 1 and needs half the RAM;
 //  - matmul_precision = "f32": activations stay f32 in every product, so results are the same on
-//    every CPU and within f32 rounding of the reference. Rounding them to bf16 for oneDNN's bf16
-//    kernels (AVX-512 only) speeds prefill up about 2x but, on the golden fixtures, flips the
-//    router's choice between nearly tied experts and moves logits by up to 20-70 % of their
-//    range (emulated on AVX2); decode is bound by memory and gains nothing from it;
+//    every CPU and within f32 rounding of the reference. Rounding them to bf16 for the bf16
+//    kernels (oneDNN's and the vdpbf16ps GEMV, AVX-512 with BF16 only) speeds prefill up 2-3x
+//    and decode 5-15 % but, on the golden fixtures, flips the router's choice between nearly
+//    tied experts and moves logits by up to 20-70 % of their range (emulated on AVX2);
 //  - weight_memory = "copy": the kernels stream weights from anonymous huge-page memory ~30 %
 //    faster than from the checkpoint's file mapping (decode 11 → 15 tokens/s on the peer model);
 //  - gemv_max_rows = 16: up to 16 rows the GEMV kernels (one pass over the weights, widened in
@@ -30,7 +30,7 @@ const fathom_option_decl kDecls[] = {
     {"weight_memory", FATHOM_OPTION_STRING, 0, "\"copy\"",
      "\"copy\": weights read in their stored format are copied once into huge-page memory (faster); \"mapped\": read from the file mapping"},
     {"matmul_precision", FATHOM_OPTION_STRING, 0, "\"f32\"",
-     "\"f32\": activations stay f32 in every product; \"bf16\": bf16 weights use oneDNN's bf16 kernels where it has them"},
+     "\"f32\": activations stay f32 in every product; \"bf16\": products with bf16 weights round activations to bf16 and use bf16 kernels where the CPU has them (AVX-512 BF16)"},
     {"gemv_max_rows", FATHOM_OPTION_INT, 0, "16",
      "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
     {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",

@@ -2,12 +2,14 @@
 // with cold weights, against the machine's read bandwidth.
 //
 //   fathom_bench_cpu_ops [--threads N] [--m 1,4,16,64] [--shapes expert,expert_up,down,lm_head]
-//                        [--kernels gemv_bf16,gemv_fp8,tiles_bf16,tiles_fp8,onednn_f32,onednn_bf16]
+//                        [--kernels gemv_bf16,gemv_bf16dot,gemv_fp8,tiles_bf16,...]
 //                        [--cold-mib 256] [--seconds 0.5] [--clock wall|thread]
 //
 // Paths (see backends/cpu/README.md):
 //   gemv_bf16 / gemv_fp8    hand-written GEMV, weights widened in registers (FP8: E4M3 with
 //                           128×128 block scales folded into x)
+//   gemv_bf16dot            the vdpbf16ps GEMV of matmul_precision = "bf16" (x rounded to bf16;
+//                           only where the CPU has AVX512_BF16)
 //   tiles_bf16 / tiles_fp8  64-row tiles widened to f32, multiplied by oneDNN's sgemm
 //   onednn_f32              oneDNN matmul, f32 weights packed at load, per-M primitive
 //   onednn_bf16             oneDNN matmul, bf16 weights packed at load (only where oneDNN has
@@ -60,7 +62,7 @@ struct Args {
   int threads = 0;
   std::vector<int64_t> ms = {1, 4, 16, 64};
   std::vector<std::string> shapes = {"expert", "expert_up", "down", "lm_head"};
-  std::vector<std::string> kernels = {"gemv_bf16", "gemv_fp8", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16"};
+  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16"};
   double cold_mib = 256;
   double seconds = 0.5;
   bool thread_clock = false;
@@ -215,6 +217,11 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-12s    -  (oneDNN has no bf16 matmul on this CPU)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
+      if (kernel == "gemv_bf16dot" && !cpu_supports_avx512_bf16()) {
+        std::printf("%-10s %-12s    -  (this CPU has no AVX512_BF16)\n", shape.name.c_str(), kernel.c_str());
+        continue;
+      }
+      ctx.bf16_dot = kernel == "gemv_bf16dot" ? avx512_bf16_gemv() : nullptr;
       const WFormat fmt = fp8 ? WFormat::e4m3 : f32 ? WFormat::f32 : WFormat::bf16;
       const uint64_t bytes = static_cast<uint64_t>(n * k * format_bytes(fmt));
       const size_t copies = copies_for(args.cold_mib, bytes);

@@ -37,6 +37,16 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
   // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
+  if (ctx.bf16_dot && w.fmt == WFormat::bf16 && !w.scales) {
+    // Rounded once here, shared read-only by the threads (the scratch is this thread's).
+    uint16_t* xb = scratch<uint16_t>(Scratch::bf16, static_cast<size_t>(m * w.cols));
+    ctx.isa->to_bf16(x, xb, m * w.cols);
+    parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+      ctx.bf16_dot(reinterpret_cast<const uint16_t*>(w.row(begin)), w.cols, end - begin, w.cols, xb, w.cols, m, y + begin,
+                   w.rows);
+    });
+    return;
+  }
   parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
     if (!w.scales) {
       gemv_rows(ctx, w, x, m, y, begin, end);

@@ -2,7 +2,9 @@
 // in its stored format and widen it in registers, so the bytes read are those of the format
 // (FP8: one per weight). Block scales are folded into x instead of the weights: for the 128
 // weight rows of one scale block, x'[m][k] = x[m][k] · S[n/128][k/128] (times 2^8 for E4M3, see
-// isa.h), so the inner loop is a plain dot product.
+// isa.h), so the inner loop is a plain dot product. With matmul_precision = "bf16" on a CPU with
+// AVX512_BF16, bf16 weights take the vdpbf16ps kernel instead (isa/bf16_dot.h), on x rounded to
+// bf16 once per call.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,151 @@
+// The cpu backend's GEMV kernels on their own (backends/cpu/isa): every table this CPU can run,
+// every weight format, and the vdpbf16ps kernel where the CPU has AVX512_BF16, against sums in
+// double of the same widened values. The op conformance suite reaches these kernels only at the
+// shapes the graph gives them; here the awkward ones are explicit: K not a multiple of the vector
+// (the tails), weight row counts that leave partial tiles and blocks, 1 to 9 rows of x (every
+// register tile, and more than one pass of four), and strides wider than the rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fathom/sdk/float_formats.hpp"
+#include "isa/bf16_dot.h"
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+namespace {
+
+namespace floats = sdk::floats;
+
+struct Shape {
+  int64_t rows_x, rows_w, k;
+};
+
+std::vector<Shape> shapes() {
+  std::vector<Shape> out;
+  for (int64_t m : {1, 2, 3, 4, 5, 9})
+    for (int64_t n : {1, 7, 8, 9, 17, 24})
+      for (int64_t k : {1, 2, 15, 31, 32, 33, 64, 130}) out.push_back({m, n, k});
+  return out;
+}
+
+// Weights of one format with their exact values (what the kernel must read them as).
+struct Weights {
+  std::vector<std::byte> bytes;  // rows_w × ldw elements of the format
+  std::vector<double> value;     // rows_w × k
+};
+
+Weights make_weights(WFormat fmt, int64_t rows, int64_t k, int64_t ldw, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const int64_t eb = format_bytes(fmt);
+  Weights w{std::vector<std::byte>(static_cast<size_t>(rows * ldw * eb)), std::vector<double>(static_cast<size_t>(rows * k))};
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < ldw; ++c) {
+      // Past k the row holds a large value: a kernel that reads beyond K_len gets it wrong.
+      const float v = c < k ? normal(rng) : 1e4f;
+      std::byte* p = w.bytes.data() + (r * ldw + c) * eb;
+      double exact = 0;
+      switch (fmt) {
+        case WFormat::f32: std::memcpy(p, &v, 4), exact = v; break;
+        case WFormat::bf16: {
+          const uint16_t h = floats::f32_to_bf16(v);
+          std::memcpy(p, &h, 2), exact = floats::bf16_to_f32(h);
+          break;
+        }
+        case WFormat::f16: {
+          const uint16_t h = floats::f32_to_f16(v);
+          std::memcpy(p, &h, 2), exact = floats::f16_to_f32(h);
+          break;
+        }
+        case WFormat::e4m3: {
+          const uint8_t q = floats::f32_to_e4m3fn(v, true);
+          *p = static_cast<std::byte>(q), exact = floats::e4m3fn_to_f32(q) / kE4M3GemvScale;  // the GEMV view
+          break;
+        }
+        case WFormat::e5m2: {
+          const uint8_t q = floats::f32_to_e5m2(v, true);
+          *p = static_cast<std::byte>(q), exact = floats::e5m2_to_f32(q);
+          break;
+        }
+      }
+      if (c < k) w.value[static_cast<size_t>(r * k + c)] = exact;
+    }
+  }
+  return w;
+}
+
+// Checks y against Σ_k x·w in double. The kernels sum in f32 in any order: the bound is the
+// worst case of K roundings of the running sum, a few ulps of Σ|x·w|; a wrong index, tail or
+// stride is off by whole products.
+void expect_close(const std::vector<float>& y, int64_t ldy, const std::vector<double>& x, int64_t ldx,
+                  const Weights& w, const Shape& s, const std::string& what) {
+  for (int64_t m = 0; m < s.rows_x; ++m) {
+    for (int64_t r = 0; r < s.rows_w; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t c = 0; c < s.k; ++c) {
+        const double p = x[static_cast<size_t>(m * ldx + c)] * w.value[static_cast<size_t>(r * s.k + c)];
+        sum += p, magnitude += std::fabs(p);
+      }
+      const double bound = static_cast<double>(s.k + 1) * std::ldexp(magnitude, -23) + 1e-30;
+      ASSERT_LE(std::fabs(y[static_cast<size_t>(m * ldy + r)] - sum), bound)
+          << what << ": M " << s.rows_x << ", N " << s.rows_w << ", K " << s.k << ", y[" << m << "][" << r << "]";
+    }
+  }
+}
+
+class GemvKernels : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(GemvKernels, MatchExactSumsForEveryFormatAndShape) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : {WFormat::f32, WFormat::bf16, WFormat::f16, WFormat::e4m3, WFormat::e5m2}) {
+    for (const Shape& s : shapes()) {
+      const int64_t ldw = s.k + 3, ldx = s.k + 5, ldy = s.rows_w + 2;
+      const Weights w = make_weights(fmt, s.rows_w, s.k, ldw, rng);
+      std::vector<float> x(static_cast<size_t>(s.rows_x * ldx));
+      for (float& v : x) v = normal(rng);
+      std::vector<float> y(static_cast<size_t>(s.rows_x * ldy), -7.f);
+      isa.gemv(fmt, w.bytes.data(), ldw, s.rows_w, s.k, x.data(), ldx, s.rows_x, y.data(), ldy);
+      const std::vector<double> xd(x.begin(), x.end());
+      expect_close(y, ldy, xd, ldx, w, s, std::string(isa.name) + " gemv, format " + std::to_string(static_cast<int>(fmt)));
+      for (int64_t m = 0; m < s.rows_x; ++m)  // the stride's gap is not written
+        for (int64_t r = s.rows_w; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(m * ldy + r)], -7.f) << isa.name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tables, GemvKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
+                         [](const ::testing::TestParamInfo<Isa>& i) { return std::string(isa_name(i.param)); });
+
+// The vdpbf16ps kernel: x and w as bf16, exact products, f32 sums.
+TEST(Bf16DotGemv, MatchesExactSumsOfBf16Products) {
+  if (!cpu_supports_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  const Bf16DotGemv gemv = avx512_bf16_gemv();
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (const Shape& s : shapes()) {
+    const int64_t ldw = s.k + 3, ldx = s.k + 5, ldy = s.rows_w + 2;
+    const Weights w = make_weights(WFormat::bf16, s.rows_w, s.k, ldw, rng);
+    std::vector<uint16_t> x(static_cast<size_t>(s.rows_x * ldx));
+    std::vector<double> xd(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = floats::f32_to_bf16(static_cast<int64_t>(i) % ldx < s.k ? normal(rng) : 1e4f);
+      xd[i] = floats::bf16_to_f32(x[i]);
+    }
+    std::vector<float> y(static_cast<size_t>(s.rows_x * ldy), -7.f);
+    gemv(reinterpret_cast<const uint16_t*>(w.bytes.data()), ldw, s.rows_w, s.k, x.data(), ldx, s.rows_x, y.data(), ldy);
+    expect_close(y, ldy, xd, ldx, w, s, "avx512_bf16 gemv");
+    for (int64_t m = 0; m < s.rows_x; ++m)
+      for (int64_t r = s.rows_w; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(m * ldy + r)], -7.f);
+  }
+}
+
+}  // namespace
+}  // namespace fathom::cpu
