@@ -6,6 +6,7 @@
 
 #include "cpu_options.h"
 #include "isa/bf16_dot.h"
+#include "isa/e4m3_lookup.h"
 #include "isa/isa.h"
 #include "matmul/onednn.h"
 #include "matmul/weight_cache.h"
@@ -17,13 +18,17 @@ struct CpuContext {
   explicit CpuContext(const CpuOptions& o)
       : options(o),
         isa(&kernels_for(o.isa)),
-        bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr) {}
+        bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr),
+        e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr) {}
 
   CpuOptions options;
   const IsaKernels* isa;
   // The GEMV for bf16 weights when matmul_precision = "bf16" and the CPU has AVX512_BF16
   // (isa/bf16_dot.h); null otherwise, and bf16 weights are widened in isa->gemv.
   Bf16DotGemv bf16_dot;
+  // The GEMV for E4M3 weights where the CPU has AVX512_VBMI (isa/e4m3_lookup.h); null otherwise,
+  // and they go to isa->gemv.
+  E4m3Gemv e4m3_gemv;
   DnnlRuntime dnnl;
   WeightCache weights;
   WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")

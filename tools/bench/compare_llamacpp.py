@@ -260,7 +260,7 @@ def main() -> int:
 
     print(f"\nLogits of one prefill of ids {ids} (no BOS); the reference of each comparison is the second engine named.")
     for dtype, logits in l_logits.items():
-        print_agreement(f"Fathom (cpu, bf16 weights, f32 activations) vs llama.cpp ({dtype} weights):", agreement(f_logits, logits))
+        print_agreement(f"Fathom (cpu, bf16 weights, {args.fathom_matmul_precision} activations) vs llama.cpp ({dtype} weights):", agreement(f_logits, logits))
     if args.oracle:
         r_logits = fathom_logits(args, model, fathom_config(work / "ref.toml", t0, ["reference"], max_seq), ids)
         print_agreement("Fathom (cpu) vs Fathom (reference backend):", agreement(f_logits, r_logits))

@@ -1,6 +1,7 @@
 // Which kernel table this CPU can run. __builtin_cpu_supports reads CPUID once (and checks
 // that the OS saves the wide registers), so this is safe to call from probe() and create().
 #include "isa/bf16_dot.h"
+#include "isa/e4m3_lookup.h"
 #include "isa/isa.h"
 
 namespace fathom::cpu {
@@ -18,6 +19,7 @@ bool cpu_supports(Isa isa) {
 }
 
 bool cpu_supports_avx512_bf16() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512bf16"); }
+bool cpu_supports_avx512_vbmi() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512vbmi"); }
 
 const IsaKernels& kernels_for(Isa isa) {
   switch (isa) {

@@ -4,7 +4,8 @@
 // weight rows of one scale block, x'[m][k] = x[m][k] · S[n/128][k/128] (times 2^8 for E4M3, see
 // isa.h), so the inner loop is a plain dot product. With matmul_precision = "bf16" on a CPU with
 // AVX512_BF16, bf16 weights take the vdpbf16ps kernel instead (isa/bf16_dot.h), on x rounded to
-// bf16 once per call.
+// bf16 once per call; with AVX512_VBMI, E4M3 weights are widened by table lookup
+// (isa/e4m3_lookup.h).
 #pragma once
 
 #include <cstdint>
