@@ -16,6 +16,19 @@ namespace {
 // 64 rows × K = 2048 f32 is 512 KiB: the tile and sgemm's own packing of it stay in a 1 MiB L2.
 constexpr int64_t kTileRows = 64;
 
+// out[c][r] = in[r][c] for r < rows, c < cols, in blocks of 8 x 8 that stay in L1.
+void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
+  constexpr int64_t kB = 8;
+  for (int64_t r0 = 0; r0 < rows; r0 += kB) {
+    const int64_t r1 = std::min(rows, r0 + kB);
+    for (int64_t c0 = 0; c0 < cols; c0 += kB) {
+      const int64_t c1 = std::min(cols, c0 + kB);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = in[r * cols + c];
+    }
+  }
+}
+
 }  // namespace
 
 void tiled_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
@@ -24,9 +37,15 @@ void tiled_multiply(const CpuContext& ctx, const WeightView& w, const float* x, 
   const int t = threads_for(threads, 2.0 * static_cast<double>(m) * n * k, 4e6);
   parallel_items(tiles, t, [&](int64_t tile) {
     const int64_t r0 = tile * kTileRows, r1 = std::min(n, r0 + kTileRows);
-    float* wt = scratch<float>(Scratch::tile, static_cast<size_t>((r1 - r0) * k));
+    const int64_t rows = r1 - r0;
+    float* wt = scratch<float>(Scratch::tile, static_cast<size_t>(rows * k));
     widen_rows(*ctx.isa, w, r0, r1, wt, k);
-    const dnnl_status_t s = dnnl_sgemm('N', 'T', m, r1 - r0, k, 1.0f, x, k, wt, k, 0.0f, y + r0, n);
+    // oneDNN's sgemm with a transposed B ('T') costs ~300 µs more per call from M = 16 at K = 2048
+    // (docs/performance.md), ~8x the product itself; the tile transposed to [K][rows] and 'N' run
+    // at full speed at every M.
+    float* wk = scratch<float>(Scratch::tile_transposed, static_cast<size_t>(rows * k));
+    transpose(wt, rows, k, wk);
+    const dnnl_status_t s = dnnl_sgemm('N', 'N', m, rows, k, 1.0f, x, k, wk, rows, 0.0f, y + r0, n);
     if (s != dnnl_success) sdk::fail(FATHOM_STATUS_INTERNAL, "oneDNN sgemm failed with status " + std::to_string(s));
   });
 }
