@@ -19,7 +19,8 @@ struct CpuContext {
       : options(o),
         isa(&kernels_for(o.isa)),
         bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr),
-        e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr) {}
+        e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr),
+        e4m3_bf16_gemv(bf16_dot && e4m3_gemv ? avx512_vbmi_bf16_e4m3_gemv() : nullptr) {}
 
   CpuOptions options;
   const IsaKernels* isa;
@@ -29,6 +30,8 @@ struct CpuContext {
   // The GEMV for E4M3 weights where the CPU has AVX512_VBMI (isa/e4m3_lookup.h); null otherwise,
   // and they go to isa->gemv.
   E4m3Gemv e4m3_gemv;
+  // ...and with matmul_precision = "bf16" where the CPU also has AVX512_BF16: x rounded to bf16.
+  E4m3Bf16Gemv e4m3_bf16_gemv;
   DnnlRuntime dnnl;
   WeightCache weights;
   WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")

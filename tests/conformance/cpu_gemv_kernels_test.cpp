@@ -149,6 +149,34 @@ TEST(E4m3LookupGemv, MatchesExactSumsForEveryShape) {
   }
 }
 
+// The E4M3 lookup kernel of matmul_precision = "bf16": x rounded to bf16 (nearest even), exact
+// products, f32 sums.
+TEST(E4m3LookupBf16Gemv, MatchesExactSumsOfBf16RoundedX) {
+  if (!cpu_supports_avx512_vbmi() || !cpu_supports_avx512_bf16()) GTEST_SKIP() << "this CPU lacks AVX512_VBMI or AVX512_BF16";
+  const E4m3Bf16Gemv gemv = avx512_vbmi_bf16_e4m3_gemv();
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<Shape> all = shapes();
+  for (int64_t m : {1, 2, 3, 4, 5, 9}) all.push_back({m, 17, 64 * 5 + 17});
+  for (const Shape& s : all) {
+    const int64_t ldw = s.k + 3, ldx = s.k + 5, ldy = s.rows_w + 2;
+    const Weights w = make_weights(WFormat::e4m3, s.rows_w, s.k, ldw, rng);
+    std::vector<float> x(static_cast<size_t>(s.rows_x * ldx));
+    std::vector<double> rounded(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = normal(rng);
+      rounded[i] = floats::bf16_to_f32(floats::f32_to_bf16(x[i]));
+    }
+    std::vector<uint16_t> scratch(static_cast<size_t>(s.rows_x * s.k));
+    std::vector<float> y(static_cast<size_t>(s.rows_x * ldy), -7.f);
+    gemv(reinterpret_cast<const uint8_t*>(w.bytes.data()), ldw, s.rows_w, s.k, x.data(), ldx, s.rows_x, y.data(), ldy,
+         scratch.data());
+    expect_close(y, ldy, rounded, ldx, w, s, "avx512_vbmi_bf16 e4m3 gemv");
+    for (int64_t m = 0; m < s.rows_x; ++m)
+      for (int64_t r = s.rows_w; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(m * ldy + r)], -7.f);
+  }
+}
+
 // The vdpbf16ps kernel: x and w as bf16, exact products, f32 sums.
 TEST(Bf16DotGemv, MatchesExactSumsOfBf16Products) {
   if (!cpu_supports_avx512_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16";

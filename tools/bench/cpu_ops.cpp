@@ -10,6 +10,8 @@
 //                           128×128 block scales folded into x)
 //   gemv_fp8lut             the E4M3 GEMV widening by table lookup (only where the CPU has
 //                           AVX512_VBMI; gemv_fp8 is then the table's fp16 route)
+//   gemv_fp8dot             the E4M3 lookup GEMV of matmul_precision = "bf16" (vdpbf16ps; only
+//                           where the CPU has AVX512_VBMI and AVX512_BF16)
 //   gemv_bf16dot            the vdpbf16ps GEMV of matmul_precision = "bf16" (x rounded to bf16;
 //                           only where the CPU has AVX512_BF16)
 //   tiles_bf16 / tiles_fp8  64-row tiles widened to f32, multiplied by oneDNN's sgemm
@@ -64,7 +66,7 @@ struct Args {
   int threads = 0;
   std::vector<int64_t> ms = {1, 4, 16, 64};
   std::vector<std::string> shapes = {"expert", "expert_up", "down", "lm_head"};
-  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16"};
+  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "gemv_fp8dot", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16"};
   double cold_mib = 256;
   double seconds = 0.5;
   bool thread_clock = false;
@@ -219,16 +221,17 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-12s    -  (oneDNN has no bf16 matmul on this CPU)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
-      if (kernel == "gemv_bf16dot" && !cpu_supports_avx512_bf16()) {
+      if ((kernel == "gemv_bf16dot" || kernel == "gemv_fp8dot") && !cpu_supports_avx512_bf16()) {
         std::printf("%-10s %-12s    -  (this CPU has no AVX512_BF16)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
-      if (kernel == "gemv_fp8lut" && !cpu_supports_avx512_vbmi()) {
+      if ((kernel == "gemv_fp8lut" || kernel == "gemv_fp8dot") && !cpu_supports_avx512_vbmi()) {
         std::printf("%-10s %-12s    -  (this CPU has no AVX512_VBMI)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
       ctx.bf16_dot = kernel == "gemv_bf16dot" ? avx512_bf16_gemv() : nullptr;
       ctx.e4m3_gemv = kernel == "gemv_fp8lut" ? avx512_vbmi_e4m3_gemv() : nullptr;
+      ctx.e4m3_bf16_gemv = kernel == "gemv_fp8dot" ? avx512_vbmi_bf16_e4m3_gemv() : nullptr;
       const WFormat fmt = fp8 ? WFormat::e4m3 : f32 ? WFormat::f32 : WFormat::bf16;
       const uint64_t bytes = static_cast<uint64_t>(n * k * format_bytes(fmt));
       const size_t copies = copies_for(args.cold_mib, bytes);

@@ -28,4 +28,13 @@ bool cpu_supports_avx512_vbmi();
 // The kernel; call only where cpu_supports_avx512_vbmi().
 E4m3Gemv avx512_vbmi_e4m3_gemv();
 
+// The same for matmul_precision = "bf16" (kernels_avx512_vbmi_bf16.cpp): x rounded to bf16
+// (nearest even), the looked-up weights kept as bf16 words, and each pair of products summed by
+// vdpbf16ps (isa/bf16_dot.h) -- half the instructions per weight again, for the compute-bound
+// cases (routed experts in prefill). x_scratch holds rows_x · k_len elements, x rearranged.
+using E4m3Bf16Gemv = void (*)(const uint8_t* w, int64_t ldw, int64_t rows_w, int64_t k_len, const float* x,
+                              int64_t ldx, int64_t rows_x, float* y, int64_t ldy, uint16_t* x_scratch);
+// Call only where cpu_supports_avx512_vbmi() and cpu_supports_avx512_bf16() (isa/bf16_dot.h).
+E4m3Bf16Gemv avx512_vbmi_bf16_e4m3_gemv();
+
 }  // namespace fathom::cpu

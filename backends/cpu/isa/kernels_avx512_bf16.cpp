@@ -16,76 +16,53 @@ __m512bh load_pairs(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p);
 // The last k_len % 32 elements; the masked-off lanes read as zero and are never touched in memory.
 __m512bh load_pairs(const uint16_t* p, __mmask32 mask) { return (__m512bh)_mm512_maskz_loadu_epi16(mask, p); }
 
+#include "isa/gemv_blocking.inc"
+
 // M rows of x against R weight rows, all accumulators in registers (M·R + R + 1 zmm <= 32).
 // `pf`, when set, is the same rows of the next row block: requested a line at a time while this
 // block is computed (see kernels_impl.inc: one core alone does not keep enough misses in flight),
 // into L2 only. Into L1 (T0) it was 1.2-1.6x slower at M = 1-16 (fathom_bench_cpu_ops, Zen 4):
 // rows 4 KiB apart (K = 2048) fall in one L1 set, and the next block's lines evicted this one's.
-template <int M, int R>
-void gemv_tile(const uint16_t* w, int64_t ldw, int64_t k_len, const uint16_t* x, int64_t ldx, float* y, int64_t ldy,
-               const uint16_t* pf) {
-  __m512 acc[M][R];
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + kPairs <= k_len; k += kPairs) {
-    if (pf) {
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + k), _MM_HINT_T1);
-    }
-    __m512bh wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = load_pairs(w + r * ldw + k);
-    for (int m = 0; m < M; ++m) {
-      const __m512bh xv = load_pairs(x + m * ldx + k);
-      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], xv, wv[r]);
-    }
-  }
-  if (k < k_len) {
-    const __mmask32 mask = _cvtu32_mask32((1u << (k_len - k)) - 1);  // 1..31 elements left
-    __m512bh wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = load_pairs(w + r * ldw + k, mask);
-    for (int m = 0; m < M; ++m) {
-      const __m512bh xv = load_pairs(x + m * ldx + k, mask);
-      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], xv, wv[r]);
-    }
-  }
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < R; ++r) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m][r]);
-}
+struct Bf16Dot {
+  using W = uint16_t;
+  using X = uint16_t;
+  static constexpr int rows_per_tile(int m) { return m <= 2 ? 8 : 4; }
 
-// Weight rows per tile when m rows of x share it.
-constexpr int kRows[5] = {0, 8, 8, 4, 4};
-// Weight rows are taken kRowBlock at a time and, while they sit in L1/L2, multiplied with every
-// row of x, four at a time: the matrix is read from memory once whatever the number of rows of x.
-constexpr int64_t kRowBlock = 8;
-
-template <int M>
-void gemv_rows_m(const uint16_t* w, int64_t ldw, int64_t rows, int64_t k_len, const uint16_t* x, int64_t ldx, float* y,
-                 int64_t ldy, const uint16_t* pf) {
-  constexpr int R = kRows[M];
-  int64_t r = 0;
-  for (; r + R <= rows; r += R) gemv_tile<M, R>(w + r * ldw, ldw, k_len, x, ldx, y + r, ldy, pf ? pf + r * ldw : nullptr);
-  for (; r < rows; ++r) gemv_tile<M, 1>(w + r * ldw, ldw, k_len, x, ldx, y + r, ldy, pf ? pf + r * ldw : nullptr);
-}
+  template <int M, int R>
+  void tile(const uint16_t* w, int64_t ldw, int64_t k_len, const uint16_t* x, int64_t ldx, float* y, int64_t ldy,
+            const uint16_t* pf) const {
+    __m512 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + kPairs <= k_len; k += kPairs) {
+      if (pf) {
+        for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + k), _MM_HINT_T1);
+      }
+      __m512bh wv[R];
+      for (int r = 0; r < R; ++r) wv[r] = load_pairs(w + r * ldw + k);
+      for (int m = 0; m < M; ++m) {
+        const __m512bh xv = load_pairs(x + m * ldx + k);
+        for (int r = 0; r < R; ++r) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], xv, wv[r]);
+      }
+    }
+    if (k < k_len) {
+      const __mmask32 mask = _cvtu32_mask32((1u << (k_len - k)) - 1);  // 1..31 elements left
+      __m512bh wv[R];
+      for (int r = 0; r < R; ++r) wv[r] = load_pairs(w + r * ldw + k, mask);
+      for (int m = 0; m < M; ++m) {
+        const __m512bh xv = load_pairs(x + m * ldx + k, mask);
+        for (int r = 0; r < R; ++r) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], xv, wv[r]);
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m][r]);
+  }
+};
 
 void gemv(const uint16_t* w, int64_t ldw, int64_t rows_w, int64_t k_len, const uint16_t* x, int64_t ldx,
           int64_t rows_x, float* y, int64_t ldy) {
-  for (int64_t r0 = 0; r0 < rows_w; r0 += kRowBlock) {
-    const int64_t rn = rows_w - r0 < kRowBlock ? rows_w - r0 : kRowBlock;
-    const uint16_t* wb = w + r0 * ldw;
-    // The next block's rows pair one to one with this block's; none when it is the shorter last one.
-    const uint16_t* next = r0 + kRowBlock + rn <= rows_w ? wb + kRowBlock * ldw : nullptr;
-    for (int64_t m0 = 0; m0 < rows_x; m0 += 4) {
-      const uint16_t* xb = x + m0 * ldx;
-      float* yb = y + m0 * ldy + r0;
-      const uint16_t* pf = m0 == 0 ? next : nullptr;
-      switch (rows_x - m0 < 4 ? rows_x - m0 : 4) {
-        case 1: gemv_rows_m<1>(wb, ldw, rn, k_len, xb, ldx, yb, ldy, pf); break;
-        case 2: gemv_rows_m<2>(wb, ldw, rn, k_len, xb, ldx, yb, ldy, pf); break;
-        case 3: gemv_rows_m<3>(wb, ldw, rn, k_len, xb, ldx, yb, ldy, pf); break;
-        default: gemv_rows_m<4>(wb, ldw, rn, k_len, xb, ldx, yb, ldy, pf); break;
-      }
-    }
-  }
+  gemv_blocked(Bf16Dot{}, w, ldw, rows_w, k_len, x, ldx, rows_x, y, ldy, /*prefetch=*/true);
 }
 
 }  // namespace

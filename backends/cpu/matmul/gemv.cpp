@@ -29,7 +29,10 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
       for (int64_t c = c0; c < c1; ++c) dst[c] = src[c] * s;
     }
   }
-  if (w.fmt == WFormat::e4m3 && ctx.e4m3_gemv) {
+  if (w.fmt == WFormat::e4m3 && ctx.e4m3_bf16_gemv) {
+    ctx.e4m3_bf16_gemv(reinterpret_cast<const uint8_t*>(w.row(n0)), k, n1 - n0, k, xs, k, m, y + n0, w.rows,
+                       scratch<uint16_t>(Scratch::bf16, static_cast<size_t>(m * k)));
+  } else if (w.fmt == WFormat::e4m3 && ctx.e4m3_gemv) {
     ctx.e4m3_gemv(reinterpret_cast<const uint8_t*>(w.row(n0)), k, n1 - n0, k, xs, k, m, y + n0, w.rows);
   } else {
     isa.gemv(w.fmt, w.row(n0), k, n1 - n0, k, xs, k, m, y + n0, w.rows);
