@@ -28,6 +28,7 @@ class CpuBackend final : public sdk::HostBackend {
                     ctx_.dnnl.describe() + "; matmuls " +
                     matmul_text() +
                     "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
+                    (ctx_.e4m3_gemv ? " (widened by VBMI lookup)" : "") +
                     "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows; weights " +
                     weight_memory_name(ctx_.options.weight_memory);
     sdk::copy_text(out.description, sizeof out.description, d);
