@@ -1,4 +1,4 @@
-// The cpu backend's GEMV kernels on their own (backends/cpu/isa): every table this CPU can run,
+// The cpu backend's GEMV kernels (and the tiles' transpose) on their own (backends/cpu/isa): every table this CPU can run,
 // every weight format, and the vdpbf16ps kernel where the CPU has AVX512_BF16, against sums in
 // double of the same widened values. The op conformance suite reaches these kernels only at the
 // shapes the graph gives them; here the awkward ones are explicit: K not a multiple of the vector
@@ -123,6 +123,22 @@ TEST_P(GemvKernels, MatchExactSumsForEveryFormatAndShape) {
         for (int64_t r = s.rows_w; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(m * ldy + r)], -7.f) << isa.name;
     }
   }
+}
+
+// The tiles' transpose (matmul/tiled.cpp): whole register tiles, their edges and strides.
+TEST_P(GemvKernels, TransposeMovesEveryElement) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  for (int64_t rows : {1, 7, 8, 15, 16, 17, 33, 64})
+    for (int64_t cols : {1, 5, 8, 16, 31, 48, 70}) {
+      std::vector<float> in(static_cast<size_t>(rows * cols)), out(in.size(), -1.f);
+      for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+      isa.transpose(in.data(), rows, cols, out.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          ASSERT_EQ(out[static_cast<size_t>(c * rows + r)], in[static_cast<size_t>(r * cols + c)])
+              << isa.name << ": " << rows << " x " << cols << ", element (" << r << ", " << c << ")";
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tables, GemvKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),

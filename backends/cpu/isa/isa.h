@@ -66,6 +66,8 @@ struct IsaKernels {
   void (*softmax)(float* x, int64_t n);
   // bf16 bits of x[i], rounded to nearest even (NaN stays NaN)
   void (*to_bf16)(const float* x, uint16_t* out, int64_t n);
+  // out[c * rows + r] = in[r * cols + c]: a row-major [rows][cols] matrix transposed
+  void (*transpose)(const float* in, int64_t rows, int64_t cols, float* out);
 };
 
 const IsaKernels& scalar_kernels();

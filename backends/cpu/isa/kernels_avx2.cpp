@@ -88,6 +88,27 @@ struct V {
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(packed));
   }
+
+  // 8 × 8: unpacks pair rows, shuffle_ps makes 4 × 4 blocks (u[4g + c], lane L: column 4L + c of
+  // rows 4g..4g+3), and one lane permute joins lane L of u[c] and u[4 + c] into row 4L + c.
+  static void transpose_tile(const float* in, int64_t ldi, float* out, int64_t ldo) {
+    __m256 t[8], u[8];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 a = _mm256_loadu_ps(in + 2 * k * ldi), b = _mm256_loadu_ps(in + (2 * k + 1) * ldi);
+      t[2 * k] = _mm256_unpacklo_ps(a, b);
+      t[2 * k + 1] = _mm256_unpackhi_ps(a, b);
+    }
+    for (int g = 0; g < 2; ++g) {
+      u[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+      _mm256_storeu_ps(out + c * ldo, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
+      _mm256_storeu_ps(out + (4 + c) * ldo, _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
+    }
+  }
 };
 
 #include "isa/kernels_impl.inc"

@@ -77,6 +77,32 @@ struct V {
     r = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, quiet_nan);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(r));
   }
+
+  // 16 × 16 in three rounds: unpacks pair rows (2 × 2 blocks per 128-bit lane), shuffle_ps makes
+  // 4 × 4 blocks (u[4g + c], lane L: column 4L + c of rows 4g..4g+3), and two rounds of lane
+  // shuffles gather lane L of u[c], u[4 + c], u[8 + c], u[12 + c] into output row 4L + c.
+  static void transpose_tile(const float* in, int64_t ldi, float* out, int64_t ldo) {
+    __m512 t[16], u[16];
+    for (int k = 0; k < 8; ++k) {
+      const __m512 a = _mm512_loadu_ps(in + 2 * k * ldi), b = _mm512_loadu_ps(in + (2 * k + 1) * ldi);
+      t[2 * k] = _mm512_unpacklo_ps(a, b);
+      t[2 * k + 1] = _mm512_unpackhi_ps(a, b);
+    }
+    for (int g = 0; g < 4; ++g) {
+      u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+      const __m512 p = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), q = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+      const __m512 p2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), q2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+      _mm512_storeu_ps(out + c * ldo, _mm512_shuffle_f32x4(p, p2, 0x88));
+      _mm512_storeu_ps(out + (8 + c) * ldo, _mm512_shuffle_f32x4(p, p2, 0xDD));
+      _mm512_storeu_ps(out + (4 + c) * ldo, _mm512_shuffle_f32x4(q, q2, 0x88));
+      _mm512_storeu_ps(out + (12 + c) * ldo, _mm512_shuffle_f32x4(q, q2, 0xDD));
+    }
+  }
 };
 
 #include "isa/kernels_impl.inc"

@@ -16,19 +16,6 @@ namespace {
 // 64 rows × K = 2048 f32 is 512 KiB: the tile and sgemm's own packing of it stay in a 1 MiB L2.
 constexpr int64_t kTileRows = 64;
 
-// out[c][r] = in[r][c] for r < rows, c < cols, in blocks of 8 x 8 that stay in L1.
-void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
-  constexpr int64_t kB = 8;
-  for (int64_t r0 = 0; r0 < rows; r0 += kB) {
-    const int64_t r1 = std::min(rows, r0 + kB);
-    for (int64_t c0 = 0; c0 < cols; c0 += kB) {
-      const int64_t c1 = std::min(cols, c0 + kB);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = in[r * cols + c];
-    }
-  }
-}
-
 }  // namespace
 
 void tiled_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
@@ -44,7 +31,7 @@ void tiled_multiply(const CpuContext& ctx, const WeightView& w, const float* x, 
     // (docs/performance.md), ~8x the product itself; the tile transposed to [K][rows] and 'N' run
     // at full speed at every M.
     float* wk = scratch<float>(Scratch::tile_transposed, static_cast<size_t>(rows * k));
-    transpose(wt, rows, k, wk);
+    ctx.isa->transpose(wt, rows, k, wk);
     const dnnl_status_t s = dnnl_sgemm('N', 'N', m, rows, k, 1.0f, x, k, wk, rows, 0.0f, y + r0, n);
     if (s != dnnl_success) sdk::fail(FATHOM_STATUS_INTERNAL, "oneDNN sgemm failed with status " + std::to_string(s));
   });
