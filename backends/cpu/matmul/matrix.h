@@ -11,6 +11,8 @@
 // (matmul/weight_memory.h).
 // Per call with M rows of x:
 //  - M <= gemv_max_rows                                → GEMV, widening in registers
+//  - FP8 under matmul_precision = "bf16" with the VBMI+BF16 kernel → GEMV at any M (rows of x
+//    in chunks that stay in L2)
 //  - for oneDNN (f32 packed, bf16 in place)            → oneDNN
 //  - otherwise (compact weights oneDNN cannot take)   → tiles widened to f32 + oneDNN sgemm
 #pragma once
