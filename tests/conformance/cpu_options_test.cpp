@@ -34,6 +34,9 @@ std::vector<Variant> variants() {
       {"bf16_matmuls", "matmul_precision = \"bf16\"\nweights = \"bf16\""},
       // ...for every M: the bf16 kernels read the rows the GEMV reads, in place.
       {"bf16_matmuls_for_every_m", "matmul_precision = \"bf16\"\nweights = \"bf16\"\ngemv_max_rows = 0"},
+      // FP8 kept as FP8 under bf16 precision: the vdpbf16ps lookup GEMV at every M where the CPU
+      // has AVX512_VBMI and AVX512_BF16 (elsewhere the default paths).
+      {"bf16_matmuls_fp8_kept", "matmul_precision = \"bf16\""},
       {"one_thread", "threads = 1"},
       {"weights_mapped", "weight_memory = \"mapped\""},
   };

@@ -288,7 +288,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     }
   }
   for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2, 130, 260}, {9, 400, 129}, {33, 256, 136}, {100, 136, 300},
-                         {1, 2560, 131}}) {
+                         {1, 2560, 131}, {300, 136, 130}}) {  // T = 300: the cpu GEMV's rows of x in two chunks
     OpCase c;
     c.name = "matmul_paths_fp8block_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
     c.call.op = FATHOM_OP_MATMUL;

@@ -74,6 +74,14 @@ TEST_P(GoldenCpu, Bf16MatmulsStayCloseOnShortPrompts) {
   expect_prefill_matches(*load_on_cpu(), kBf16, "cpu bf16 matmuls", 33);
 }
 
+// The same with FP8 weights kept as FP8: where the CPU has AVX512_VBMI and AVX512_BF16 their
+// products run on the vdpbf16ps lookup GEMV at every M (the 33-token prompt: more rows than
+// gemv_max_rows).
+TEST_P(GoldenCpu, Bf16MatmulsOnFp8WeightsStayCloseOnShortPrompts) {
+  use("matmul_precision = \"bf16\"");
+  expect_prefill_matches(*load_on_cpu(), kBf16, "cpu bf16 matmuls, fp8 kept", 33);
+}
+
 // FP8 checkpoints dequantised to bf16 at load: the weights themselves are bf16-rounded.
 TEST_P(GoldenCpu, Fp8HeldAsBf16Matches) {
   use("weights = \"bf16\"");
