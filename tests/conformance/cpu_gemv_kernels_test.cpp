@@ -125,6 +125,36 @@ TEST_P(GemvKernels, MatchExactSumsForEveryFormatAndShape) {
   }
 }
 
+// The transposed GEMV (absorbed MLA's W_UKᵀ·q): y[c] = Σ_r x[r]·w[r][c], the same checks with the
+// roles of rows and columns swapped (here rows_w plays K and k the output width).
+TEST_P(GemvKernels, TransposedGemvMatchesExactSums) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  std::mt19937 rng(19);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : {WFormat::f32, WFormat::bf16, WFormat::f16, WFormat::e4m3, WFormat::e5m2}) {
+    for (int64_t rows : {1, 3, 16, 37})
+      for (int64_t cols : {1, 15, 16, 17, 130, 300}) {
+        const int64_t ldw = cols + 3;
+        const Weights w = make_weights(fmt, rows, cols, ldw, rng);
+        std::vector<float> x(static_cast<size_t>(rows));
+        for (float& v : x) v = normal(rng);
+        std::vector<float> y(static_cast<size_t>(cols) + 1, -7.f);
+        isa.gemv_t(fmt, w.bytes.data(), ldw, rows, cols, x.data(), y.data());
+        for (int64_t c = 0; c < cols; ++c) {
+          double sum = 0, magnitude = 0;
+          for (int64_t r = 0; r < rows; ++r) {
+            const double p = x[static_cast<size_t>(r)] * w.value[static_cast<size_t>(r * cols + c)];
+            sum += p, magnitude += std::fabs(p);
+          }
+          ASSERT_LE(std::fabs(y[static_cast<size_t>(c)] - sum), static_cast<double>(rows + 1) * std::ldexp(magnitude, -23) + 1e-30)
+              << isa.name << " gemv_t, format " << static_cast<int>(fmt) << ", " << rows << " x " << cols << ", y[" << c << "]";
+        }
+        ASSERT_EQ(y[static_cast<size_t>(cols)], -7.f) << isa.name << ": wrote past the last column";
+      }
+  }
+}
+
 // The tiles' transpose (matmul/tiled.cpp): whole register tiles, their edges and strides.
 TEST_P(GemvKernels, TransposeMovesEveryElement) {
   if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";

@@ -210,11 +210,13 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
 
   // MLA over a cache that already holds a random history: a batch of 4 tokens from 3 sequences
   // at different positions (continuous batching), both forms, bf16 and block-scaled FP8 kv_b.
+  // The third geometry (5 heads of 16 + 13 rows) puts head 4's W_UK rows across a 128-row scale
+  // block, which a backend reading kv_b per block must split.
   for (int absorbed = 0; absorbed < 2; ++absorbed) {
-    for (uint32_t wdt : {BF16, F8}) {
-      const int64_t h = 3, dn = 16, dr = 8, dv = 12, cr = 144, slots = 3, len = 12, t = 4;
+    for (auto [wdt, h, dv] : {std::tuple<uint32_t, int64_t, int64_t>{BF16, 3, 12}, {F8, 3, 12}, {F8, 5, 13}}) {
+      const int64_t dn = 16, dr = 8, cr = 144, slots = 3, len = 12, t = 4;
       OpCase c;
-      c.name = std::string("mla_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt);
+      c.name = std::string("mla_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt) + (h == 5 ? "_H5_across_blocks" : "");
       c.call.op = FATHOM_OP_MLA_ATTENTION;
       std::vector<int32_t> pos = {5, 2, 0, 6}, slot = {0, 1, 2, 0};
       std::vector<std::byte> pos_b(16), slot_b(16);

@@ -45,6 +45,10 @@ struct IsaKernels {
   void (*gemv)(WFormat fmt, const void* w, int64_t ldw, int64_t rows_w, int64_t k_len, const float* x,
                int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
 
+  // y[c] = Σ_r x[r] · w[r][c] for c < cols, r < rows (w[r] starts ldw elements after w[r - 1]):
+  // the transposed product, a combination of weight rows. E4M3 is read as value · 2^-8 (as gemv).
+  void (*gemv_t)(WFormat fmt, const void* w, int64_t ldw, int64_t rows, int64_t cols, const float* x, float* y);
+
   // Σ_i x[i] · w[i] accumulated in double (the router must pick the same experts as the f64
   // reference, so its logits are computed to full f32 accuracy).
   double (*dot_f64)(WFormat fmt, const void* w, const float* x, int64_t n);

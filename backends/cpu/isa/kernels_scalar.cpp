@@ -120,12 +120,20 @@ void to_bf16(const float* x, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = floats::f32_to_bf16(x[i]);
 }
 
+void gemv_t(WFormat fmt, const void* w, int64_t ldw, int64_t rows, int64_t cols, const float* x, float* y) {
+  for (int64_t c = 0; c < cols; ++c) y[c] = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::byte* row = row_at(fmt, w, r, ldw);
+    for (int64_t c = 0; c < cols; ++c) y[c] += x[r] * element(fmt, row, c, true);
+  }
+}
+
 void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
 }
 
-const IsaKernels kTable{"scalar", widen, gemv, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
+const IsaKernels kTable{"scalar", widen, gemv, gemv_t, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
                         to_bf16, transpose};
 
 }  // namespace

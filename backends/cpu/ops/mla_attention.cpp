@@ -3,12 +3,14 @@
 // First every token's [latent ; k_pe] is written to cache[slot][position] (all writes before any
 // read, in token order, as the reference does); then token t attends per head over
 // cache[slot_t][0 ..= position_t]. kv_b rows h·(dn+dv) .. h·(dn+dv)+dn-1 are head h's W_UK, the
-// next dv rows its W_UV; they are widened to exact f32 (scales applied) once per work item.
+// next dv rows its W_UV.
 //
 // Absorbed form (decode): q_abs = W_UKᵀ·q_nope, scores over the latent rows directly,
-// o = W_UV·(Σ p·c). The W_UK/W_UV products run per (head, block of tokens), each row widened once
-// per item and serving all its tokens (for small items, one row at a time in L1); scores and
-// Σ p·c run per token for all heads at once, by two sgemms over the token's cache rows.
+// o = W_UV·(Σ p·c). For up to kStreamRowsMaxTokens tokens the W_UK/W_UV products read kv_b in its
+// stored format through the GEMV kernels (transposed for W_UKᵀ), per head and token, scales
+// folded in per 128-row run; for more, per (head, block of tokens), each row widened to exact f32
+// once per item and serving all its tokens. Scores and Σ p·c run per token for all heads at
+// once, by two sgemms over the token's cache rows.
 // Naive form (prefill): per (sequence, head), [K_nope | V] = cache_rows · W_headᵀ by one sgemm
 // over the sequence's cached rows, then the scores of all the sequence's tokens (two sgemms),
 // each token's softmax over its own prefix, and P·V (one sgemm). This
@@ -149,11 +151,12 @@ class MlaAttention final : public sdk::PreparedNode {
           out(args.out[0]->as<float>()) {}
   };
 
-  // Up to this many tokens per work item, the absorbed form widens W_UK/W_UV one row at a time
-  // into an L1-resident buffer and applies it to every token of the item at once; beyond it, the
-  // head's whole f32 copy (512 KB at V3 sizes) is cheaper than widening each row again per
-  // token block. At decode (one token per item) the whole-head copy costs a write and a read of
-  // 4x the weights' bf16 bytes through L2/L3, about 5 % of a V2-Lite-shaped decode step.
+  // Up to this many tokens, the absorbed form reads W_UK/W_UV with the GEMV kernels once per
+  // token (decode: 0.74 → 0.49 ms per layer on the V2-Lite-shaped benchmark, one Zen 4 core,
+  // against widening each row to f32 first). Up to this many tokens per work item, the widening
+  // path widens one row at a time into an L1-resident buffer and applies it to every token of
+  // the item at once; beyond it, the head's whole f32 copy (512 KB at V3 sizes) is cheaper than
+  // widening each row again per token block.
   static constexpr int64_t kStreamRowsMaxTokens = 8;
 
   // f(h, t0, t1, row) over work items (head h, tokens t0..t1-1) spread over the threads, where
@@ -180,6 +183,48 @@ class MlaAttention final : public sdk::PreparedNode {
     });
   }
 
+  // f(a, b, s) over the rows [r0, r1) of w in runs that share one row of block scales s (null
+  // without scales).
+  template <typename F>
+  static void for_scale_runs(const WeightView& w, int64_t r0, int64_t r1, F&& f) {
+    for (int64_t a = r0; a < r1;) {
+      const int64_t b = w.scales ? std::min(r1, (a / 128 + 1) * 128) : r1;
+      f(a, b, w.scales ? w.scales + (a / 128) * w.scale_cols() : nullptr);
+      a = b;
+    }
+  }
+
+  // The factor a block's columns take: its scale, times 2^8 for E4M3 (the GEMV view, isa.h).
+  static float column_factor(const WeightView& w, const float* s, int64_t c) {
+    return (s ? s[c / 128] : 1.0f) * (w.fmt == WFormat::e4m3 ? kE4M3GemvScale : 1.0f);
+  }
+
+  // q_abs = W_UKᵀ · q_nope for head h (y: C floats), by the transposed GEMV on kv_b's stored
+  // rows; each run's scales multiply its partial sum per 128-column block.
+  void absorb_query(const WeightView& kvb, const Dims& d, int64_t h, const float* q_nope, float* y) const {
+    const IsaKernels& isa = *ctx_.isa;
+    const int64_t base = h * (d.dn + d.dv);
+    float* part = scratch<float>(Scratch::weights, static_cast<size_t>(d.c));
+    std::fill(y, y + d.c, 0.0f);
+    for_scale_runs(kvb, base, base + d.dn, [&](int64_t a, int64_t b, const float* s) {
+      isa.gemv_t(kvb.fmt, kvb.row(a), d.c, b - a, d.c, q_nope + (a - base), part);
+      for (int64_t c0 = 0; c0 < d.c; c0 += 128)
+        isa.axpy(column_factor(kvb, s, c0), part + c0, y + c0, std::min<int64_t>(128, d.c - c0));
+    });
+  }
+
+  // o = W_UV · o_lat for head h (o: dv floats), by the GEMV on kv_b's stored rows; each run's
+  // scales are folded into a copy of o_lat.
+  void project_value(const WeightView& kvb, const Dims& d, int64_t h, const float* o_lat, float* o) const {
+    const IsaKernels& isa = *ctx_.isa;
+    const int64_t base = h * (d.dn + d.dv) + d.dn;
+    float* xs = scratch<float>(Scratch::weights, static_cast<size_t>(d.c));
+    for_scale_runs(kvb, base, base + d.dv, [&](int64_t a, int64_t b, const float* s) {
+      for (int64_t c = 0; c < d.c; ++c) xs[c] = o_lat[c] * column_factor(kvb, s, c);
+      isa.gemv(kvb.fmt, kvb.row(a), d.c, b - a, d.c, xs, d.c, 1, o + (a - base), 1);
+    });
+  }
+
   // Three steps, so that each token's cache rows are read once for all heads (not once per
   // head: at a 4096-token context that was 16 × 2 passes over 9.4 MB per layer, 8 ms per layer
   // per token on the development machine):
@@ -195,16 +240,30 @@ class MlaAttention final : public sdk::PreparedNode {
     std::vector<float> o_lat(static_cast<size_t>(tokens * d.h * d.c));
     auto q_nope_of = [&](int64_t t, int64_t h) { return q + t * d.h * (d.dn + d.dr) + h * (d.dn + d.dr); };
     const double weight_work = static_cast<double>(tokens * d.h * (d.dn + d.dv) * d.c);
+    // Few tokens (decode): the GEMV kernels read kv_b's rows in their stored format, once per
+    // token, with no f32 copy (a head's rows stay in L2 between tokens). Many: widened once per
+    // work item and shared by its tokens (for_head_items).
+    const bool direct = !kvb.nan_codes && tokens <= kStreamRowsMaxTokens;
+    const int direct_threads = threads_for(ctx_.threads(), weight_work, 2e5);
 
-    for_head_items(d, kvb, tokens, weight_work, [&](int64_t h, int64_t t0, int64_t t1, auto& row) {
-      for (int64_t j = 0; j < d.dn; ++j) {
-        const float* w = row(j);
-        for (int64_t t = t0; t < t1; ++t) isa.axpy(q_nope_of(t, h)[j], w, queries.data() + (t * d.h + h) * qw, d.c);
-      }
-      for (int64_t t = t0; t < t1; ++t) {
-        std::copy_n(q_nope_of(t, h) + d.dn, d.dr, queries.data() + (t * d.h + h) * qw + d.c);
-      }
-    });
+    if (direct) {
+      parallel_items(d.h, direct_threads, [&](int64_t h) {
+        for (int64_t t = 0; t < tokens; ++t) {
+          absorb_query(kvb, d, h, q_nope_of(t, h), queries.data() + (t * d.h + h) * qw);
+          std::copy_n(q_nope_of(t, h) + d.dn, d.dr, queries.data() + (t * d.h + h) * qw + d.c);
+        }
+      });
+    } else {
+      for_head_items(d, kvb, tokens, weight_work, [&](int64_t h, int64_t t0, int64_t t1, auto& row) {
+        for (int64_t j = 0; j < d.dn; ++j) {
+          const float* w = row(j);
+          for (int64_t t = t0; t < t1; ++t) isa.axpy(q_nope_of(t, h)[j], w, queries.data() + (t * d.h + h) * qw, d.c);
+        }
+        for (int64_t t = t0; t < t1; ++t) {
+          std::copy_n(q_nope_of(t, h) + d.dn, d.dr, queries.data() + (t * d.h + h) * qw + d.c);
+        }
+      });
+    }
 
     for (int64_t t = 0; t < tokens; ++t) {
       const float* rows = cache.rows(slot[t], d);
@@ -215,6 +274,13 @@ class MlaAttention final : public sdk::PreparedNode {
       sgemm('N', 'N', d.h, d.c, len, 1.0f, p, len, rows, d.row, 0.0f, o_lat.data() + t * d.h * d.c, d.c);
     }
 
+    if (direct) {
+      parallel_items(d.h, direct_threads, [&](int64_t h) {
+        for (int64_t t = 0; t < tokens; ++t)
+          project_value(kvb, d, h, o_lat.data() + (t * d.h + h) * d.c, out + t * d.h * d.dv + h * d.dv);
+      });
+      return;
+    }
     for_head_items(d, kvb, tokens, weight_work, [&](int64_t h, int64_t t0, int64_t t1, auto& row) {
       for (int64_t j = 0; j < d.dv; ++j) {
         const float* w = row(d.dn + j);
