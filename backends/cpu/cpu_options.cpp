@@ -19,9 +19,11 @@ namespace {
 //    tied experts and moves logits by up to 20-70 % of their range (emulated on AVX2);
 //  - weight_memory = "copy": the kernels stream weights from anonymous huge-page memory ~30 %
 //    faster than from the checkpoint's file mapping (decode 11 → 15 tokens/s on the peer model);
-//  - gemv_max_rows = 16: up to 16 rows the GEMV kernels (one pass over the weights, widened in
-//    registers) beat widening tiles for oneDNN's sgemm by 1.1-3x; at 32 they tie, at 64 the
-//    tiles win for FP8.
+//  - gemv_max_rows = 16, or 48 where the AVX-512 table serves f32 products: on Zen 3 (AVX2) the
+//    GEMV kernels (one pass over the weights, widened in registers) beat widening tiles for
+//    oneDNN's sgemm by 1.1-3x up to 16 rows and tied at 32; on Zen 4 (AVX-512) they beat the
+//    (transposed, 'N','N') tiles by 1.2-1.6x up to 48 rows, bf16 and FP8, and tie at 64 for FP8.
+//    With matmul_precision = "bf16", oneDNN's bf16 matmul leads from 16 rows.
 const fathom_option_decl kDecls[] = {
     {"threads", FATHOM_OPTION_INT, 0, "0",
      "OpenMP threads for every kernel and oneDNN call; 0 = one per physical core this process may use"},
@@ -31,7 +33,7 @@ const fathom_option_decl kDecls[] = {
      "\"copy\": weights read in their stored format are copied once into huge-page memory (faster); \"mapped\": read from the file mapping"},
     {"matmul_precision", FATHOM_OPTION_STRING, 0, "\"f32\"",
      "\"f32\": activations stay f32 in every product; \"bf16\": products with bf16 weights round activations to bf16 and use bf16 kernels where the CPU has them (AVX-512 BF16)"},
-    {"gemv_max_rows", FATHOM_OPTION_INT, 0, "16",
+    {"gemv_max_rows", FATHOM_OPTION_INT, 0, "48 with AVX-512 kernels and f32 products, else 16",
      "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
     {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",
      "kernel instruction set: \"auto\" (best available), \"avx512\", \"avx2\" or \"scalar\""},
@@ -89,9 +91,6 @@ CpuOptions parse_options(const fathom_options& options) {
   if (precision == "f32" || precision == "bf16") o.bf16_matmuls = precision == "bf16";
   else sdk::fail_invalid("[backend.cpu] matmul_precision = \"" + precision + "\": expected \"f32\" or \"bf16\"");
 
-  get_int(options, "gemv_max_rows", o.gemv_max_rows);
-  if (o.gemv_max_rows < 0 || o.gemv_max_rows > 64)
-    sdk::fail_invalid("[backend.cpu] gemv_max_rows = " + std::to_string(o.gemv_max_rows) + ": expected 0 to 64");
 
   std::string isa = "auto";
   get_string(options, "isa", isa);
@@ -106,6 +105,12 @@ CpuOptions parse_options(const fathom_options& options) {
       sdk::fail_invalid("[backend.cpu] isa = \"" + isa + "\": this CPU (" + cpu_model_name() + ") does not support it");
     o.isa_forced = true;
   }
+
+  // Read after isa and matmul_precision: its default depends on both (see the top of this file).
+  if (!get_int(options, "gemv_max_rows", o.gemv_max_rows))
+    o.gemv_max_rows = o.isa == Isa::avx512 && !o.bf16_matmuls ? 48 : 16;
+  if (o.gemv_max_rows < 0 || o.gemv_max_rows > 64)
+    sdk::fail_invalid("[backend.cpu] gemv_max_rows = " + std::to_string(o.gemv_max_rows) + ": expected 0 to 64");
   return o;
 }
 

@@ -30,6 +30,7 @@ struct CpuOptions {
   // which round the activations to bf16. Off by default: see cpu_options.cpp.
   bool bf16_matmuls = false;
   int64_t gemv_max_rows = 16;   // matmuls with at most this many rows of x use the GEMV kernels
+                                // (unset: 48 with the AVX-512 table and f32 products, else 16)
   Isa isa = Isa::scalar;        // resolved: the table the kernels run with
   bool isa_forced = false;      // chosen by the `isa` option rather than detected
 };

@@ -272,7 +272,8 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   }
 
   // Matmuls sized for the CPU backend's three paths: M from 1 to past oneDNN's exact per-M table
-  // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows, 16 by default), K neither a
+  // (32) and its 64-row chunks, around the GEMV limit (gemv_max_rows: 16, or 48 on AVX-512 with f32 products; the cpu
+  // variants force each path for every M), K neither a
   // multiple of 8 nor of 16 and N not a multiple of the 8-row GEMV blocks. The two long-K cases
   // with one and two rows are for the GPU decode kernel, whose warps take turns over K's
   // 256-element chunks: more chunks than a block has warps, once with K a multiple of 8.
