@@ -14,8 +14,8 @@ namespace {
 //    with memory on AVX2 as on AVX-512, so FP8 is faster at batch 1 and needs half the RAM;
 //  - matmul_precision = "f32": activations stay f32 in every product, so results are the same on
 //    every CPU and within f32 rounding of the reference. Rounding them to bf16 for the bf16
-//    kernels (oneDNN's and the vdpbf16ps GEMV, AVX-512 with BF16 only) speeds prefill up 2-3x
-//    and decode 5-15 % but, on the golden fixtures, flips the router's choice between nearly
+//    kernels (oneDNN's and the vdpbf16ps GEMV, AVX-512 with BF16 only) speeds prefill up 1.4-1.9x
+//    and decode up to 20 % but, on the golden fixtures, flips the router's choice between nearly
 //    tied experts and moves logits by up to 20-70 % of their range (emulated on AVX2);
 //  - weight_memory = "copy": the kernels stream weights from anonymous huge-page memory ~30 %
 //    faster than from the checkpoint's file mapping (decode 11 → 15 tokens/s on the peer model);
