@@ -8,6 +8,10 @@
 //
 // The tables hold plain function pointers over raw arrays so that nothing compiled with wide
 // target flags is ever shared with (and picked by the linker for) another translation unit.
+//
+// Kernels for extensions beyond a table's (AVX512_BF16: bf16_dot.h; AVX512_VBMI: e4m3_lookup.h)
+// live in translation units of their own, likewise, and CpuContext holds them where the CPU
+// has the extension; the tables stay the fallback.
 #pragma once
 
 #include <cstdint>
