@@ -84,6 +84,38 @@ TEST(Sampler, RejectsBadParameters) {
   EXPECT_THROW(Sampler{p}, Error);
 }
 
+// ---- Logprobs ------------------------------------------------------------------------------
+
+TEST(Logprobs, AreTheLogSoftmaxOfTheLogits) {
+  const std::vector<float> logits = {0.0f, static_cast<float>(std::log(3.0))};  // p = 1/4, 3/4
+  const TokenLogprobs got = token_logprobs(logits, 0, 2);
+  EXPECT_NEAR(got.logprob, std::log(0.25), 1e-6);
+  ASSERT_EQ(got.top.size(), 2u);
+  EXPECT_EQ(got.top[0].token, 1);
+  EXPECT_NEAR(got.top[0].logprob, std::log(0.75), 1e-6);
+  EXPECT_EQ(got.top[1].token, 0);
+  EXPECT_NEAR(got.top[1].logprob, std::log(0.25), 1e-6);
+}
+
+TEST(Logprobs, AVocabularyOfEqualLogitsIsUniform) {
+  const std::vector<float> logits(129280, 7.5f);  // DeepSeek-V3's vocabulary: every token 1/V
+  const TokenLogprobs got = token_logprobs(logits, 1234, 3);
+  EXPECT_NEAR(got.logprob, -std::log(129280.0), 1e-5);
+  ASSERT_EQ(got.top.size(), 3u);
+  for (int32_t i = 0; i < 3; ++i) EXPECT_EQ(got.top[i].token, i) << "ties go to the lower id";
+}
+
+TEST(Logprobs, TopIsSortedAndCappedAtTheVocabulary) {
+  const std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f, std::nanf("")};
+  const TokenLogprobs got = token_logprobs(logits, 3, 10);
+  ASSERT_EQ(got.top.size(), logits.size());
+  const std::vector<int32_t> want = {1, 2, 0, 3, 4};  // a NaN logit ranks last
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got.top[i].token, want[i]) << i;
+  EXPECT_TRUE(token_logprobs(logits, 3, 0).top.empty());
+  EXPECT_THROW(token_logprobs(logits, 5, 1), Error);
+  EXPECT_THROW(token_logprobs({}, 0, 1), Error);
+}
+
 // ---- SlotCache ------------------------------------------------------------------------------
 
 TEST(SlotCache, ContinuingTakesTheHolderOtherwiseTheOldestSlotWithACopy) {
@@ -244,6 +276,7 @@ class EngineTest : public ::testing::Test {
 
   struct Outcome {
     std::vector<int32_t> tokens;
+    std::vector<TokenLogprobs> logprobs;  // when the request asked for them
     std::string text;
     FinishReason reason = FinishReason::none;
   };
@@ -257,6 +290,7 @@ class EngineTest : public ::testing::Test {
         if (start_step[i] != step) continue;
         e.submit(reqs[i], [&, i](const TokenEvent& ev) {
           if (ev.token) out[i].tokens.push_back(*ev.token);
+          if (ev.logprobs) out[i].logprobs.push_back(*ev.logprobs);
           out[i].text += ev.text;
           if (ev.finished) out[i].reason = ev.reason, ++finished;
         });
@@ -565,6 +599,55 @@ TEST_F(EngineTest, NgramSpeculationGivesThePlainEnginesTokens) {
               static_cast<unsigned long long>(stats.steps));
   EXPECT_GT(stats.accepted, 0u);
   EXPECT_LT(stats.accepted, stats.drafted);
+}
+
+// Logprobs describe the model, not the sampler: the first token's distribution is the same
+// whatever the temperature or penalties, and n-gram speculation (tokens from verified draft rows)
+// reports what the plain engine reports.
+TEST_F(EngineTest, LogprobsComeFromTheModelsLogitsWhateverTheSampling) {
+  GenerationRequest plain = greedy(to_ids("Hello there"), 12);
+  plain.logprobs = 4;
+  const Outcome greedy_run = alone(plain);
+  ASSERT_EQ(greedy_run.logprobs.size(), greedy_run.tokens.size());
+  for (size_t i = 0; i < greedy_run.tokens.size(); ++i) {
+    const TokenLogprobs& lp = greedy_run.logprobs[i];
+    ASSERT_EQ(lp.top.size(), 4u);
+    EXPECT_EQ(lp.top[0].token, greedy_run.tokens[i]) << "greedy picks the most likely token, " << i;
+    EXPECT_EQ(lp.logprob, lp.top[0].logprob) << i;
+    EXPECT_LE(lp.logprob, 0.0f);
+    for (size_t k = 1; k < lp.top.size(); ++k) EXPECT_GE(lp.top[k - 1].logprob, lp.top[k].logprob) << i;
+  }
+
+  GenerationRequest hot = plain;
+  hot.sampling.temperature = 1.7;
+  hot.sampling.presence_penalty = 1.5;
+  hot.sampling.repetition_penalty = 1.3;
+  hot.sampling.seed = 11;
+  const Outcome hot_run = alone(hot);
+  ASSERT_FALSE(hot_run.logprobs.empty());
+  EXPECT_EQ(hot_run.logprobs[0].top.front().token, greedy_run.logprobs[0].top.front().token);
+  for (size_t k = 0; k < 4; ++k) EXPECT_FLOAT_EQ(hot_run.logprobs[0].top[k].logprob, greedy_run.logprobs[0].top[k].logprob);
+  EXPECT_EQ(hot_run.logprobs.size(), hot_run.tokens.size());
+  GenerationRequest without = hot;
+  without.logprobs.reset();
+  EXPECT_EQ(alone(without).tokens, hot_run.tokens) << "asking for logprobs does not change the tokens";
+  EXPECT_TRUE(alone(without).logprobs.empty());
+
+  GenerationRequest looping = greedy(to_ids("Hello"), 30);
+  looping.logprobs = 2;
+  auto model = load(1);
+  EngineLimits limits{1, 96, 8};
+  limits.speculative_tokens = 4;
+  Engine e(*model, &*tok_, limits, Speculation::ngram);
+  const Outcome drafted = run(e, {looping}, {0})[0];
+  ASSERT_GT(e.speculation_stats().accepted, 0u) << "no draft was accepted: the verified rows went untested";
+  const Outcome solo = alone(looping);
+  ASSERT_EQ(drafted.tokens, solo.tokens);
+  ASSERT_EQ(drafted.logprobs.size(), solo.logprobs.size());
+  for (size_t i = 0; i < solo.logprobs.size(); ++i) {
+    EXPECT_NEAR(drafted.logprobs[i].logprob, solo.logprobs[i].logprob, 1e-4) << "token " << i;
+    EXPECT_EQ(drafted.logprobs[i].top[1].token, solo.logprobs[i].top[1].token) << "token " << i;
+  }
 }
 
 // ---- Speculative decoding with the MTP module ---------------------------------------------

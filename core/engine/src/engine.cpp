@@ -47,6 +47,7 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   const auto prompt_len = static_cast<int64_t>(request.prompt.size());
   if (prompt_len == 0) throw invalid_argument("the prompt is empty");
   if (request.max_new_tokens < 1) throw invalid_argument("max_new_tokens must be at least 1");
+  if (request.logprobs && *request.logprobs < 0) throw invalid_argument("logprobs must be at least 0");
   if (prompt_len + request.max_new_tokens > limits_.max_seq_len) {
     throw out_of_range("prompt (" + std::to_string(prompt_len) + " tokens) + max_new_tokens (" +
                        std::to_string(request.max_new_tokens) + ") exceeds runtime.max_seq_len " +
@@ -102,6 +103,7 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   TokenEvent e;
   e.request = s.id;
   e.token = token;
+  if (s.request.logprobs) e.logprobs = token_logprobs(logits, token, *s.request.logprobs);
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.output.size());
   e.cached_tokens = static_cast<int64_t>(s.cached);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "fathom/engine/loaded_model.h"
+#include "fathom/engine/logprobs.h"
 #include "fathom/engine/sampler.h"
 #include "fathom/engine/slot_cache.h"
 
@@ -50,6 +51,9 @@ struct GenerationRequest {
   std::vector<int32_t> stop_token_ids;    // besides the model's EOS
   std::vector<std::string> stop_strings;  // generation ends before the first occurrence
   bool ignore_eos = false;
+  // Set: every token event carries the token's log-probability and this many most likely
+  // alternatives (see logprobs.h). Unset: none are computed (they cost a pass over the vocabulary).
+  std::optional<int64_t> logprobs;
 };
 
 // One event per generated token; the last event of a request has `finished` set (and may carry
@@ -61,6 +65,7 @@ struct TokenEvent {
   bool finished = false;
   FinishReason reason = FinishReason::none;
   std::string error;  // for FinishReason::error
+  std::optional<TokenLogprobs> logprobs;  // with `token`, when the request asked for them
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;  // prompt tokens whose cache entries were reused, not prefilled

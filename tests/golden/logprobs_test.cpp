@@ -1,0 +1,87 @@
+// The engine's logprobs (OpenAI's `logprobs`) against transformers: the log-softmax of the
+// logits transformers computed for the fixtures, taken here in double from golden.json. The
+// chosen token's log-probability and the top alternatives must be transformers', within what the
+// logits' own tolerance allows.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "fathom/engine/engine.h"
+#include "golden_support.h"
+
+namespace fathom::engine::golden {
+namespace {
+
+std::vector<double> log_softmax(const std::vector<float>& logits) {
+  const double m = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float x : logits) sum += std::exp(x - m);
+  std::vector<double> out(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - m - std::log(sum);
+  return out;
+}
+
+// Token ids by transformers' logit, highest first.
+std::vector<int32_t> ranked(const std::vector<float>& logits) {
+  std::vector<int32_t> order(logits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  return order;
+}
+
+class GoldenLogprobs : public GoldenTest {
+ protected:
+  void SetUp() override { use_deployment("[runtime]\nbackends = [\"reference\"]\n"); }
+};
+
+TEST_P(GoldenLogprobs, EngineLogprobsAreTransformersLogSoftmax) {
+  constexpr int64_t kTop = 5;
+  auto model = load();
+  Engine engine(*model, nullptr, {1, 64, 8});
+  for (const Sequence& s : load_golden(GetParam())) {
+    for (size_t p : {size_t{0}, s.ids.size() / 2, s.ids.size() - 1}) {
+      const std::vector<float>& want_logits = s.logits[p];
+      const std::vector<double> want = log_softmax(want_logits);
+      const std::vector<int32_t> order = ranked(want_logits);
+      float max_abs = 0;
+      for (float x : want_logits) max_abs = std::max(max_abs, std::abs(x));
+      // The logits agree within 1e-4 of the largest (golden_test.cpp); a log-softmax moves by at
+      // most twice a logit's error.
+      const double tol = 2e-4 * max_abs + 1e-6;
+
+      GenerationRequest r;
+      r.prompt.assign(s.ids.begin(), s.ids.begin() + static_cast<std::ptrdiff_t>(p) + 1);
+      r.sampling.temperature = 0;
+      r.max_new_tokens = 1;
+      r.ignore_eos = true;
+      r.logprobs = kTop;
+      std::optional<TokenEvent> got;
+      engine.submit(r, [&](const TokenEvent& e) {
+        if (e.token) got = e;
+      });
+      while (engine.step()) {
+      }
+      const std::string where = GetParam() + " after position " + std::to_string(p);
+      ASSERT_TRUE(got && got->logprobs) << where;
+      const int32_t token = *got->token;
+      EXPECT_NEAR(got->logprobs->logprob, want[token], tol) << where << ", token " << token;
+      ASSERT_EQ(got->logprobs->top.size(), static_cast<size_t>(kTop)) << where;
+      for (size_t i = 0; i < kTop; ++i) {
+        const TokenLogprob& alt = got->logprobs->top[i];
+        EXPECT_NEAR(alt.logprob, want[alt.token], tol) << where << ", alternative " << i;
+        // The rank is transformers' wherever its neighbours are further apart than the error.
+        const bool clear = (i == 0 || want_logits[order[i - 1]] - want_logits[order[i]] > tol) &&
+                           want_logits[order[i]] - want_logits[order[i + 1]] > tol;
+        if (clear) {
+          EXPECT_EQ(alt.token, order[i]) << where << ", alternative " << i;
+        }
+      }
+      EXPECT_EQ(got->logprobs->top.front().token, token) << where << ": greedy picks the most likely token";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogprobs, ::testing::ValuesIn(kFixtures), fixture_test_name);
+
+}  // namespace
+}  // namespace fathom::engine::golden
