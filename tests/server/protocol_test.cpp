@@ -9,6 +9,7 @@
 #include "server/api_error.h"
 #include "server/generation_request.h"
 #include "server/http_server.h"
+#include "server/logprobs_json.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/served_model.h"
@@ -125,8 +126,7 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 }
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
-  for (const json& extra : {json{{"n", 2}}, json{{"logprobs", true}}, json{{"top_logprobs", 2}},
-                            json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
+  for (const json& extra : {json{{"n", 2}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
                             json{{"response_format", {{"type", "json_object"}}}}, json{{"logit_bias", {{"5", 10}}}}}) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
@@ -137,6 +137,35 @@ TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
       chat_body({{"n", 1}, {"logprobs", false}, {"tools", json::array()}, {"response_format", {{"type", "text"}}},
                  {"logit_bias", json::object()}})
           .dump()));
+}
+
+TEST(ParseChatRequest, LogprobsSwitchAndTopCount) {
+  EXPECT_FALSE(parse_chat_completion_request(chat_body().dump()).logprobs);
+  EXPECT_FALSE(parse_chat_completion_request(chat_body({{"logprobs", false}}).dump()).logprobs);
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"logprobs", true}}).dump()).logprobs, 0);
+  EXPECT_EQ(parse_chat_completion_request(chat_body({{"logprobs", true}, {"top_logprobs", 20}}).dump()).logprobs, 20);
+  for (const auto& [extra, param] : std::vector<std::pair<json, std::string>>{
+           {{{"top_logprobs", 2}}, "top_logprobs"},  // OpenAI too: top_logprobs needs logprobs
+           {{{"logprobs", false}, {"top_logprobs", 2}}, "top_logprobs"},
+           {{{"logprobs", true}, {"top_logprobs", 21}}, "top_logprobs"},
+           {{{"logprobs", true}, {"top_logprobs", -1}}, "top_logprobs"},
+           {{{"logprobs", "yes"}}, "logprobs"},
+           {{{"logprobs", 3}}, "logprobs"}}) {
+    const ApiError e = chat_error(chat_body(extra));
+    EXPECT_EQ(e.status(), 400) << extra.dump();
+    EXPECT_EQ(e.param(), param) << extra.dump() << ": " << e.what();
+  }
+}
+
+TEST(ParseCompletionRequest, LogprobsIsTheTopCount) {
+  EXPECT_FALSE(parse_completion_request(completion_body().dump()).logprobs);
+  EXPECT_EQ(parse_completion_request(completion_body({{"logprobs", 0}}).dump()).logprobs, 0);
+  EXPECT_EQ(parse_completion_request(completion_body({{"logprobs", 5}}).dump()).logprobs, 5);
+  for (const json& value : {json(21), json(-1), json(true), json("2")}) {
+    const ApiError e = completion_error(completion_body({{"logprobs", value}}));
+    EXPECT_EQ(e.status(), 400) << value.dump();
+    EXPECT_EQ(e.param(), "logprobs") << value.dump();
+  }
 }
 
 TEST(ParseChatRequest, JoinsTextContentParts) {
@@ -174,7 +203,7 @@ TEST(ParseCompletionRequest, RefusesBadPrompts) {
     EXPECT_EQ(e.status(), 400) << prompt.dump();
     EXPECT_EQ(e.param(), "prompt") << prompt.dump();
   }
-  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"logprobs", 1}}, json{{"suffix", "x"}},
+  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"suffix", "x"}},
                             json{{"n", 3}}}) {
     EXPECT_EQ(completion_error(completion_body(extra)).status(), 400) << extra.dump();
   }
@@ -233,6 +262,9 @@ TEST(Responses, ChatShapes) {
   EXPECT_FALSE(full["choices"][0].contains("token_ids"));
   EXPECT_EQ(full_response(h, "hi", "stop", Usage{}, std::vector<int32_t>{1, 2})["choices"][0]["token_ids"],
             json({1, 2}));
+  EXPECT_TRUE(full["choices"][0]["logprobs"].is_null());
+  const json logprobs = {{"content", json::array()}};
+  EXPECT_EQ(full_response(h, "hi", "stop", Usage{}, std::nullopt, logprobs)["choices"][0]["logprobs"], logprobs);
 
   ChunkContent first;
   first.first = true;
@@ -268,6 +300,9 @@ TEST(Responses, CompletionShapes) {
   const json chunk = stream_chunk(h, piece, false);
   EXPECT_EQ(chunk["object"], "text_completion");
   EXPECT_EQ(chunk["choices"][0]["text"], "x");
+  EXPECT_TRUE(chunk["choices"][0]["logprobs"].is_null());
+  piece.logprobs = {{"tokens", {"x"}}};
+  EXPECT_EQ(stream_chunk(h, piece, false)["choices"][0]["logprobs"], piece.logprobs);
   EXPECT_EQ(finish_reason_text(engine::FinishReason::length), "length");
   EXPECT_EQ(finish_reason_text(engine::FinishReason::stop), "stop");
 }
@@ -348,6 +383,90 @@ TEST_F(BuildGenerationRequest, ExplicitMaxTokensThatDoNotFitAre400) {
   const CompletionRequest too_long = parse_completion_request(completion_body({{"prompt", json(std::vector<int>(64, 1))}}).dump());
   EXPECT_EQ(error_of([&](const std::string&) { build_generation_request(too_long, *tok_, defaults_); }, "").api_code(),
             "context_length_exceeded");
+}
+
+TEST_F(BuildGenerationRequest, PassesLogprobsOn) {
+  EXPECT_FALSE(build_generation_request(parse_completion_request(completion_body().dump()), *tok_, defaults_).logprobs);
+  EXPECT_EQ(build_generation_request(parse_completion_request(completion_body({{"logprobs", 3}}).dump()), *tok_, defaults_)
+                .logprobs,
+            3);
+}
+
+// The logprobs JSON with DeepSeek-V3's tokenizer, over a text whose emoji the byte-level BPE
+// splits into tokens that each hold part of a character.
+class LogprobsShapes : public BuildGenerationRequest {
+ protected:
+  static constexpr const char* kText = "Hi \xF0\x9F\xA6\x99 there, caf\xC3\xA9";  // "Hi 🦙 there, café"
+  std::vector<int32_t> ids() const {
+    const auto encoded = tok_->encode(kText, false);
+    return std::vector<int32_t>(encoded.begin(), encoded.end());
+  }
+  // Made-up probabilities: the JSON must carry them through, whatever they are.
+  static std::vector<LoggedToken> logged(const std::vector<int32_t>& ids) {
+    std::vector<LoggedToken> out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const float lp = -0.25f * static_cast<float>(i + 1);
+      out.push_back({ids[i], {lp, {{ids[i], lp}, {ids[(i + 1) % ids.size()], lp - 1}}}});
+    }
+    return out;
+  }
+  // The text of ids[begin, end), as the tokenizer decodes it.
+  static std::string decode(const std::vector<int32_t>& ids, size_t begin, size_t end) {
+    return tok_->decode(std::vector<tokenizer::TokenId>(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                        ids.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  static size_t utf8_characters(const std::string& s) {
+    size_t n = 0;
+    for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return n;
+  }
+};
+
+TEST_F(LogprobsShapes, ChatEntriesCarryEachTokensBytes) {
+  const std::vector<int32_t> tokens = ids();
+  ASSERT_GT(tokens.size(), 6u);
+  const json lp = LogprobsJson(Endpoint::chat_completions, *tok_).build(logged(tokens));
+  ASSERT_EQ(lp["content"].size(), tokens.size());
+  std::string bytes;
+  bool split_character = false;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const json& entry = lp["content"][i];
+    std::string token_bytes;
+    for (const json& b : entry["bytes"]) token_bytes += static_cast<char>(b.get<int>());
+    bytes += token_bytes;
+    if (decode(tokens, i, i + 1) != token_bytes) split_character = true;
+    EXPECT_FLOAT_EQ(entry["logprob"].get<float>(), -0.25f * static_cast<float>(i + 1));
+    ASSERT_EQ(entry["top_logprobs"].size(), 2u);
+    EXPECT_EQ(entry["top_logprobs"][0]["bytes"], entry["bytes"]);
+    EXPECT_FLOAT_EQ(entry["top_logprobs"][1]["logprob"].get<float>(), -0.25f * static_cast<float>(i + 1) - 1);
+  }
+  EXPECT_EQ(bytes, kText) << "the tokens' bytes spell the text";
+  EXPECT_TRUE(split_character) << "no token held part of a character: pick a text that splits one";
+  EXPECT_NO_THROW(json::parse(to_wire(lp))) << "partial characters go out as valid JSON";
+}
+
+TEST_F(LogprobsShapes, CompletionOffsetsCountCharactersAcrossChunks) {
+  const std::vector<int32_t> tokens = ids();
+  const std::vector<LoggedToken> all = logged(tokens);
+  LogprobsJson builder(Endpoint::completions, *tok_);
+  // As a stream builds it: the first three tokens, then the rest.
+  const json head = builder.build({all.begin(), all.begin() + 3});
+  const json tail = builder.build({all.begin() + 3, all.end()});
+  json offsets = head["text_offset"];
+  for (const json& o : tail["text_offset"]) offsets.push_back(o);
+  ASSERT_EQ(offsets.size(), tokens.size());
+  ASSERT_EQ(head["tokens"].size() + tail["tokens"].size(), tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string before = decode(tokens, 0, i);
+    // Where the text so far ends on a whole character, the offset is its length in characters.
+    if (std::string(kText).compare(0, before.size(), before) == 0 && before.find("\xEF\xBF\xBD") == std::string::npos) {
+      EXPECT_EQ(offsets[i].get<size_t>(), utf8_characters(before)) << "token " << i;
+    }
+  }
+  EXPECT_EQ(head["token_logprobs"][0].get<float>(), -0.25f);
+  const json& top = head["top_logprobs"][0];
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_FLOAT_EQ(top[std::string(tok_->token_bytes(tokens[0]))].get<float>(), -0.25f);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ The demo model has random weights, so outputs are compared token for token, neve
 from __future__ import annotations
 
 import json
+import math
 import signal
 import socket
 import threading
@@ -169,6 +170,63 @@ def test_completions(server):
     chunks = list(streamed)
     assert "".join(c.choices[0].text for c in chunks) == reply.choices[0].text
     assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def assert_greedy_top(chosen_logprob: float, top: list[float]) -> None:
+    """Greedy: the chosen token is the most likely; the alternatives are sorted, and are
+    probabilities of distinct tokens."""
+    assert chosen_logprob <= 0
+    assert top[0] == chosen_logprob
+    assert top == sorted(top, reverse=True)
+    assert sum(math.exp(t) for t in top) <= 1 + 1e-5
+
+
+def test_chat_logprobs(server):
+    kwargs = {**GREEDY, "extra_body": EXACT, "logprobs": True, "top_logprobs": 3}
+    whole = chat(server.client(), server.model_id, "Hello!", **kwargs)
+    choice = whole.choices[0]
+    entries = choice.logprobs.content
+    # One entry per generated token.
+    assert len(entries) == whole.usage.completion_tokens == len(choice.token_ids)
+    for e in entries:
+        assert len(e.top_logprobs) == 3
+        assert e.top_logprobs[0].token == e.token and e.top_logprobs[0].bytes == e.bytes
+        assert_greedy_top(e.logprob, [t.logprob for t in e.top_logprobs])
+    joined = b"".join(bytes(e.bytes) for e in entries)
+    try:
+        assert joined.decode("utf-8") == choice.message.content
+    except UnicodeDecodeError:
+        pass  # random weights picked bytes that are not UTF-8: the text shows U+FFFD for them
+
+    # A stream carries the same entries, a chunk per token.
+    stream = chat(server.client(), server.model_id, "Hello!", **kwargs, stream=True)
+    streamed = [e for c in stream if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    assert [(e.token, e.logprob, e.bytes) for e in streamed] == [(e.token, e.logprob, e.bytes) for e in entries]
+
+    # Without top_logprobs: the chosen tokens only; without logprobs: none.
+    bare = chat(server.client(), server.model_id, "Hello!", **{**kwargs, "top_logprobs": None})
+    assert [e.logprob for e in bare.choices[0].logprobs.content] == [e.logprob for e in entries]
+    assert all(e.top_logprobs == [] for e in bare.choices[0].logprobs.content)
+    assert chat(server.client(), server.model_id, "Hello!", **GREEDY).choices[0].logprobs is None
+
+
+def test_completion_logprobs(server):
+    client = server.client()
+    kwargs = {"model": server.model_id, "prompt": "The sea", **GREEDY, "extra_body": EXACT, "logprobs": 2}
+    whole = client.completions.create(**kwargs)
+    lp = whole.choices[0].logprobs
+    n = whole.usage.completion_tokens
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n
+    for chosen, top in zip(lp.token_logprobs, lp.top_logprobs):
+        assert 1 <= len(top) <= 2  # two alternatives, fewer where both decode to the same text
+        assert_greedy_top(chosen, sorted(top.values(), reverse=True))
+    assert lp.text_offset[0] == 0
+    assert lp.text_offset == sorted(lp.text_offset)
+
+    streamed = list(client.completions.create(**kwargs, stream=True))
+    pieces = [c.choices[0].logprobs for c in streamed if c.choices[0].logprobs]
+    assert [t for p in pieces for t in p.tokens] == lp.tokens
+    assert [o for p in pieces for o in p.text_offset] == lp.text_offset, "offsets carry on across chunks"
 
 
 def test_completions_from_token_ids(server):
@@ -363,7 +421,9 @@ def test_malformed_json(server):
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
     ({"n": 2}, "n"),
     ({"model": None}, "model"),
-    ({"logprobs": True}, "logprobs"),
+    ({"top_logprobs": 2}, "top_logprobs"),
+    ({"logprobs": True, "top_logprobs": 50}, "top_logprobs"),
+    ({"logprobs": 2}, "logprobs"),
 ])
 def test_bad_fields(server, fields, param):
     payload = {"model": server.model_id, "messages": [{"role": "user", "content": "x"}], **fields}

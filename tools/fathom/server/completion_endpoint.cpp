@@ -8,6 +8,7 @@
 
 #include "fathom/core/logging.h"
 #include "server/api_error.h"
+#include "server/logprobs_json.h"
 #include "server/openai_response.h"
 #include "server/sse.h"
 
@@ -78,6 +79,7 @@ struct StreamState {
   ResponseHeader header;
   bool include_usage = false;
   bool return_token_ids = false;
+  std::optional<LogprobsJson> logprobs;  // when asked for: every token gets a chunk that carries them
   bool opened = false;  // the first chunk is out
   bool ended = false;   // [DONE] is out
   Clock::time_point last_write = Clock::now();
@@ -138,10 +140,12 @@ bool pump_stream(StreamState& s, EngineLoop& loop, httplib::DataSink& sink) {
       s.guard.finished();
       return out.error_and_end(abnormal_end(e));
     }
-    if (!e.text.empty() || (s.return_token_ids && e.token)) {
+    const bool token_chunk = e.token && (s.return_token_ids || (s.logprobs && e.logprobs));
+    if (!e.text.empty() || token_chunk) {
       ChunkContent content;
       content.text = e.text;
       if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
+      if (s.logprobs && e.token && e.logprobs) content.logprobs = s.logprobs->build({{*e.token, *e.logprobs}});
       if (!out.chunk(content)) return false;
     }
     if (!e.finished) continue;
@@ -205,6 +209,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
   CancelUnlessFinished guard(loop_, submitted.id);
   std::string text;
   std::vector<int32_t> token_ids;
+  std::vector<LoggedToken> logged;
   std::vector<engine::TokenEvent> batch;
   while (true) {
     if (!submitted.events->wait_for(batch, kPoll)) {
@@ -214,13 +219,15 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     for (const engine::TokenEvent& e : batch) {
       text += e.text;
       if (e.token) token_ids.push_back(*e.token);
+      if (e.token && e.logprobs) logged.push_back({*e.token, *e.logprobs});
       if (!e.finished) continue;
       guard.finished();
       if (!ended_normally(e)) throw abnormal_end(e);
       const ResponseHeader header = new_response_header(request.endpoint, model_.id);
       const auto response =
           full_response(header, text, finish_reason_text(e.reason), Usage{e.prompt_tokens, e.completion_tokens, e.cached_tokens},
-                        request.return_token_ids ? std::optional(token_ids) : std::nullopt);
+                        request.return_token_ids ? std::optional(token_ids) : std::nullopt,
+                        request.logprobs ? LogprobsJson(request.endpoint, tok_).build(logged) : nlohmann::json());
       res.status = 200;
       res.set_content(to_wire(response), "application/json");
       return;
@@ -235,6 +242,7 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   state->header = new_response_header(request.endpoint, model_.id);
   state->include_usage = request.include_usage;
   state->return_token_ids = request.return_token_ids;
+  if (request.logprobs) state->logprobs.emplace(request.endpoint, tok_);
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   // The provider owns the state; when httplib lets go of it (the response written, abandoned

@@ -73,6 +73,7 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   g.sampling = sampling_params(request.sampling, defaults.sampling);
   g.stop_strings = request.stop;
   g.ignore_eos = request.ignore_eos;
+  g.logprobs = request.logprobs;
   return g;
 }
 

@@ -182,8 +182,13 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
     throw bad_request(e.what(), "messages");
   }
 
-  refuse_unless(fields, "logprobs", is_false, "is not supported");
-  refuse_unless(fields, "top_logprobs", [](const json&) { return false; }, "is not supported");
+  // OpenAI's chat form: logprobs is a switch, top_logprobs the number of alternatives.
+  const std::optional<int64_t> top = fields.integer("top_logprobs", 0, kMaxTopLogprobs);
+  if (fields.boolean("logprobs").value_or(false)) {
+    r.logprobs = top.value_or(0);
+  } else if (top) {
+    throw bad_request("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+  }
   refuse_unless(fields, "tools", is_empty_container, "(function calling) is not supported");
   refuse_unless(fields, "functions", is_empty_container, "(function calling) is not supported");
   refuse_unless(
@@ -202,7 +207,8 @@ CompletionRequest parse_completion_request(std::string_view body) {
   parse_common(fields, r);
   parse_prompt(fields, r);
 
-  refuse_unless(fields, "logprobs", [](const json&) { return false; }, "is not supported");
+  // The legacy form: logprobs is the number of alternatives (0: the chosen tokens' only).
+  r.logprobs = fields.integer("logprobs", 0, kMaxTopLogprobs);
   refuse_unless(fields, "echo", is_false, "is not supported");
   refuse_unless(fields, "best_of", [](const json& v) { return v == 1; }, "must be 1");
   refuse_unless(fields, "suffix", [](const json& v) { return v == ""; }, "is not supported");

@@ -2,7 +2,7 @@
 //
 // Everything that can be checked without the model is checked here, and every problem is a
 // 400 ApiError naming the field: malformed JSON, wrong types, values out of range, and OpenAI
-// features Fathom does not implement (n > 1, logprobs, tools, ...), which are refused rather
+// features Fathom does not implement (n > 1, tools, ...), which are refused rather
 // than silently ignored. Fields that do not change the output (user, metadata, ...) and unknown
 // fields are ignored, as most OpenAI-compatible servers do.
 #pragma once
@@ -39,7 +39,14 @@ struct CompletionRequest {
   bool include_usage = false;     // stream_options.include_usage
   bool ignore_eos = false;        // extension (as in vLLM): generate past end-of-sequence
   bool return_token_ids = false;  // extension (as in vLLM): choices carry "token_ids"
+  // Set when the request asked for log-probabilities: how many top alternatives per token (chat:
+  // top_logprobs with logprobs: true; completions: logprobs).
+  std::optional<int64_t> logprobs;
 };
+
+// The most alternatives per token a request may ask for (as vLLM's default max_logprobs; OpenAI
+// allows 20 for chat and 5 for completions).
+inline constexpr int64_t kMaxTopLogprobs = 20;
 
 // Throw ApiError (400) on anything malformed.
 CompletionRequest parse_chat_completion_request(std::string_view body);

@@ -47,18 +47,18 @@ std::string finish_reason_text(engine::FinishReason reason) {
 }
 
 json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
-                   const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids) {
+                   const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids, const json& logprobs) {
   json choice;
   json response;
   if (h.endpoint == Endpoint::chat_completions) {
     response = envelope(h, "chat.completion");
     choice = {{"index", 0},
               {"message", {{"role", "assistant"}, {"content", text}}},
-              {"logprobs", nullptr},
+              {"logprobs", logprobs},
               {"finish_reason", finish_reason}};
   } else {
     response = envelope(h, "text_completion");
-    choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+    choice = {{"index", 0}, {"text", text}, {"logprobs", logprobs}, {"finish_reason", finish_reason}};
   }
   if (token_ids) choice["token_ids"] = *token_ids;
   response["choices"] = json::array({choice});
@@ -74,10 +74,10 @@ json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usag
     json delta = json::object();
     if (c.first) delta["role"] = "assistant";
     if (c.first || !c.text.empty()) delta["content"] = c.text;
-    choice = {{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish_json(c.finish_reason)}};
+    choice = {{"index", 0}, {"delta", delta}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   } else {
     chunk = envelope(h, "text_completion");
-    choice = {{"index", 0}, {"text", c.text}, {"logprobs", nullptr}, {"finish_reason", finish_json(c.finish_reason)}};
+    choice = {{"index", 0}, {"text", c.text}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   }
   if (c.token_ids) choice["token_ids"] = *c.token_ids;
   chunk["choices"] = json::array({choice});

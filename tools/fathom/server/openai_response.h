@@ -35,9 +35,11 @@ ResponseHeader new_response_header(Endpoint endpoint, const std::string& model);
 // "stop" or "length"; other reasons never reach a client as a finish_reason.
 std::string finish_reason_text(engine::FinishReason reason);
 
-// `token_ids`: set when the request asked for them (return_token_ids).
+// `token_ids`: set when the request asked for them (return_token_ids). `logprobs`: the choice's
+// (logprobs_json.h), null when not asked for.
 nlohmann::json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
-                             const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids);
+                             const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids,
+                             const nlohmann::json& logprobs = nullptr);
 
 // One stream chunk. `first` marks the chat stream's opening chunk (it carries the role);
 // `finish_reason` is set on the last chunk of the choice; `with_usage_field` adds "usage": null
@@ -46,6 +48,7 @@ struct ChunkContent {
   std::string text;
   std::optional<std::string> finish_reason;
   std::optional<std::vector<int32_t>> token_ids;
+  nlohmann::json logprobs;  // of the chunk's tokens; null when not asked for
   bool first = false;
 };
 nlohmann::json stream_chunk(const ResponseHeader& h, const ChunkContent& content, bool with_usage_field);
