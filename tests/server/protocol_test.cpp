@@ -51,7 +51,7 @@ TEST(ParseChatRequest, ReadsEveryField) {
   const CompletionRequest r = parse_chat_completion_request(
       chat_body({{"max_tokens", 7}, {"temperature", 0}, {"top_p", 0.5}, {"seed", 42}, {"stop", "END"},
                  {"stream", true}, {"stream_options", {{"include_usage", true}}}, {"presence_penalty", 1.5},
-                 {"frequency_penalty", -1}, {"top_k", 5}, {"n", 1}, {"user", "u"}, {"some_future_field", {1, 2}}})
+                 {"frequency_penalty", -1}, {"top_k", 5}, {"n", 2}, {"user", "u"}, {"some_future_field", {1, 2}}})
           .dump());
   EXPECT_EQ(r.endpoint, Endpoint::chat_completions);
   EXPECT_EQ(r.model, "m");
@@ -59,6 +59,7 @@ TEST(ParseChatRequest, ReadsEveryField) {
   EXPECT_EQ(r.messages[0].role, "user");
   EXPECT_EQ(r.messages[0].content, "hi");
   EXPECT_EQ(r.max_tokens, 7);
+  EXPECT_EQ(r.n, 2);
   EXPECT_EQ(r.sampling.temperature, 0.0);
   EXPECT_EQ(r.sampling.top_p, 0.5);
   EXPECT_EQ(r.sampling.seed, 42u);
@@ -126,7 +127,7 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 }
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
-  for (const json& extra : {json{{"n", 2}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
+  for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
                             json{{"response_format", {{"type", "json_object"}}}}, json{{"logit_bias", {{"5", 10}}}}}) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
@@ -134,7 +135,7 @@ TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
   }
   // Harmless values of the same fields pass.
   EXPECT_NO_THROW(parse_chat_completion_request(
-      chat_body({{"n", 1}, {"logprobs", false}, {"tools", json::array()}, {"response_format", {{"type", "text"}}},
+      chat_body({{"n", 128}, {"logprobs", false}, {"tools", json::array()}, {"response_format", {{"type", "text"}}},
                  {"logit_bias", json::object()}})
           .dump()));
 }
@@ -203,10 +204,12 @@ TEST(ParseCompletionRequest, RefusesBadPrompts) {
     EXPECT_EQ(e.status(), 400) << prompt.dump();
     EXPECT_EQ(e.param(), "prompt") << prompt.dump();
   }
-  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"suffix", "x"}},
-                            json{{"n", 3}}}) {
+  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"suffix", "x"}}, json{{"n", 0}},
+                            json{{"n", 3}, {"best_of", 4}}}) {
     EXPECT_EQ(completion_error(completion_body(extra)).status(), 400) << extra.dump();
   }
+  // best_of equal to n asks for nothing more.
+  EXPECT_EQ(parse_completion_request(completion_body({{"n", 3}, {"best_of", 3}}).dump()).n, 3);
 }
 
 TEST(ApiErrorBody, HasOpenAIShape) {
@@ -252,7 +255,7 @@ TEST(Responses, ChatShapes) {
   EXPECT_EQ(h.id.rfind("chatcmpl-", 0), 0u);
   EXPECT_NE(h.id, new_response_header(Endpoint::chat_completions, "tiny").id);
 
-  const json full = full_response(h, "hi", "length", Usage{5, 2}, std::nullopt);
+  const json full = full_response(h, {{"hi", "length", std::nullopt, nullptr}}, Usage{5, 2});
   EXPECT_EQ(full["object"], "chat.completion");
   EXPECT_EQ(full["model"], "tiny");
   EXPECT_EQ(full["choices"][0]["message"]["role"], "assistant");
@@ -260,11 +263,17 @@ TEST(Responses, ChatShapes) {
   EXPECT_EQ(full["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(full["usage"]["total_tokens"], 7);
   EXPECT_FALSE(full["choices"][0].contains("token_ids"));
-  EXPECT_EQ(full_response(h, "hi", "stop", Usage{}, std::vector<int32_t>{1, 2})["choices"][0]["token_ids"],
+  EXPECT_EQ(full_response(h, {{"hi", "stop", std::vector<int32_t>{1, 2}, nullptr}}, Usage{})["choices"][0]["token_ids"],
             json({1, 2}));
   EXPECT_TRUE(full["choices"][0]["logprobs"].is_null());
   const json logprobs = {{"content", json::array()}};
-  EXPECT_EQ(full_response(h, "hi", "stop", Usage{}, std::nullopt, logprobs)["choices"][0]["logprobs"], logprobs);
+  EXPECT_EQ(full_response(h, {{"hi", "stop", std::nullopt, logprobs}}, Usage{})["choices"][0]["logprobs"], logprobs);
+  // n choices: in order, each with its index.
+  const json two = full_response(h, {{"a", "stop", std::nullopt, nullptr}, {"b", "length", std::nullopt, nullptr}}, Usage{});
+  ASSERT_EQ(two["choices"].size(), 2u);
+  EXPECT_EQ(two["choices"][1]["index"], 1);
+  EXPECT_EQ(two["choices"][1]["message"]["content"], "b");
+  EXPECT_EQ(two["choices"][1]["finish_reason"], "length");
 
   ChunkContent first;
   first.first = true;
@@ -292,7 +301,7 @@ TEST(Responses, ChatShapes) {
 TEST(Responses, CompletionShapes) {
   const ResponseHeader h = new_response_header(Endpoint::completions, "tiny");
   EXPECT_EQ(h.id.rfind("cmpl-", 0), 0u);
-  const json full = full_response(h, "abc", "stop", Usage{1, 3}, std::nullopt);
+  const json full = full_response(h, {{"abc", "stop", std::nullopt, nullptr}}, Usage{1, 3});
   EXPECT_EQ(full["object"], "text_completion");
   EXPECT_EQ(full["choices"][0]["text"], "abc");
   ChunkContent piece;
@@ -301,6 +310,9 @@ TEST(Responses, CompletionShapes) {
   EXPECT_EQ(chunk["object"], "text_completion");
   EXPECT_EQ(chunk["choices"][0]["text"], "x");
   EXPECT_TRUE(chunk["choices"][0]["logprobs"].is_null());
+  EXPECT_EQ(chunk["choices"][0]["index"], 0);
+  piece.index = 3;
+  EXPECT_EQ(stream_chunk(h, piece, false)["choices"][0]["index"], 3);
   piece.logprobs = {{"tokens", {"x"}}};
   EXPECT_EQ(stream_chunk(h, piece, false)["choices"][0]["logprobs"], piece.logprobs);
   EXPECT_EQ(finish_reason_text(engine::FinishReason::length), "length");

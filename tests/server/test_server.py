@@ -229,6 +229,44 @@ def test_completion_logprobs(server):
     assert [o for p in pieces for o in p.text_offset] == lp.text_offset, "offsets carry on across chunks"
 
 
+def test_n_choices_are_the_seeded_single_requests(server):
+    client = server.client()
+    kwargs = {"max_tokens": 12, "temperature": 0.9, "seed": 5, "extra_body": EXACT}
+    reply = chat(client, server.model_id, "Pick a word.", n=3, **kwargs)
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert all(c.finish_reason == "length" and len(c.token_ids) == 12 for c in reply.choices)
+    assert reply.usage.completion_tokens == 36
+    # Choice i samples with seed + i: exactly what the single request with that seed gives.
+    for i, c in enumerate(reply.choices):
+        alone = chat(client, server.model_id, "Pick a word.", **{**kwargs, "seed": 5 + i})
+        assert c.token_ids == alone.choices[0].token_ids, f"choice {i}"
+        assert reply.usage.prompt_tokens == alone.usage.prompt_tokens, "the prompt is counted once"
+    assert len({tuple(c.token_ids) for c in reply.choices}) > 1, "three samples, all the same"
+    # Greedy choices are all the greedy answer.
+    greedy = chat(client, server.model_id, "Pick a word.", n=2, **{**kwargs, "temperature": 0})
+    assert greedy.choices[0].token_ids == greedy.choices[1].token_ids
+
+
+def test_n_choices_stream(server):
+    kwargs = {"max_tokens": 10, "temperature": 0.9, "seed": 11, "extra_body": EXACT}
+    whole = chat(server.client(), server.model_id, "Two tries.", n=2, **kwargs)
+    chunks = list(chat(server.client(), server.model_id, "Two tries.", n=2, **kwargs, stream=True,
+                       stream_options={"include_usage": True}))
+    choice_chunks = [c for c in chunks if c.choices]
+    for i in range(2):
+        mine = [c.choices[0] for c in choice_chunks if c.choices[0].index == i]
+        assert mine[0].delta.role == "assistant"
+        assert "".join(m.delta.content or "" for m in mine) == whole.choices[i].message.content
+        assert [t for m in mine for t in (getattr(m, "token_ids", None) or [])] == whole.choices[i].token_ids
+        assert [m.finish_reason for m in mine if m.finish_reason] == ["length"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20
+
+    completion = server.client().completions.create(model=server.model_id, prompt="The sea", n=2, logprobs=1,
+                                                    **kwargs)
+    assert [c.index for c in completion.choices] == [0, 1]
+    assert all(len(c.logprobs.tokens) == 10 for c in completion.choices)
+
+
 def test_completions_from_token_ids(server):
     # What "abc" encodes to with the byte-level demo tokenizer (BOS, then one token per byte),
     # given as ids, completes exactly as the text does.
@@ -378,9 +416,9 @@ def test_eight_concurrent_greedy_requests_match_each_alone(server):
 def test_client_sees_openai_errors(server):
     client = server.client()
     with pytest.raises(openai.BadRequestError) as e:
-        chat(client, server.model_id, "x", n=2)
+        chat(client, server.model_id, "x", logit_bias={"5": 10})
     assert e.value.status_code == 400
-    assert e.value.body["param"] == "n"
+    assert e.value.body["param"] == "logit_bias"
     with pytest.raises(openai.NotFoundError) as e:
         chat(client, "gpt-4o", "x")
     assert e.value.body["code"] == "model_not_found"
@@ -419,7 +457,8 @@ def test_malformed_json(server):
     ({"messages": [{"content": "x"}]}, "messages"),
     ({"stream": "yes"}, "stream"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ({"n": 2}, "n"),
+    ({"n": 0}, "n"),
+    ({"n": 129}, "n"),
     ({"model": None}, "model"),
     ({"top_logprobs": 2}, "top_logprobs"),
     ({"logprobs": True, "top_logprobs": 50}, "top_logprobs"),
@@ -555,6 +594,17 @@ def test_full_queue_answers_503(start_server):
     # next heartbeat (or when it gets the slot and writes).
     after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
     assert after["cancelled"] == 2, after
+    assert_serves(server)
+
+
+def test_more_choices_than_the_server_holds_answers_503(start_server):
+    # One batch slot and two queue places hold three of the five choices at most: the request is
+    # refused whole, the choices already queued are cancelled, and the server keeps serving.
+    server = start_server("[server]\nmax_queue = 2\n", max_batch=1)
+    status, body = server.post_json("/v1/chat/completions", {
+        "model": server.model_id, "messages": [{"role": "user", "content": "x"}], "max_tokens": 4, "n": 5})
+    assert_openai_error(status, body, 503, code="server_overloaded")
+    server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
     assert_serves(server)
 
 

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -40,19 +41,49 @@ bool ended_normally(const engine::TokenEvent& e) {
   return e.reason == engine::FinishReason::stop || e.reason == engine::FinishReason::length;
 }
 
-// Cancels the request when the answering thread leaves early (exception, shutdown, client gone).
-class CancelUnlessFinished {
+// The engine requests behind one response, one per choice (the request's `n`), sharing one event
+// queue. Every choice not finished when this goes (exception, shutdown, client gone) is cancelled.
+class ChoiceRequests {
  public:
-  CancelUnlessFinished(EngineLoop& loop, engine::RequestId id) : loop_(loop), id_(id) {}
-  ~CancelUnlessFinished() {
-    if (!finished_) loop_.cancel(id_);
+  // Submits the n choices. With a seed, choice i samples with seed + i: the response is
+  // reproducible and its choices differ. If a submit fails, the choices before it are cancelled.
+  ChoiceRequests(EngineLoop& loop, const engine::GenerationRequest& generation, int64_t n)
+      : loop_(loop), events_(std::make_shared<RequestEvents>()) {
+    try {
+      for (int64_t i = 0; i < n; ++i) {
+        engine::GenerationRequest choice = generation;
+        if (choice.sampling.seed) *choice.sampling.seed += static_cast<uint64_t>(i);
+        ids_.push_back(loop_.submit(std::move(choice), events_).id);
+        finished_.push_back(false);
+      }
+    } catch (...) {
+      cancel_unfinished();  // a constructor that throws gets no destructor call
+      throw;
+    }
   }
-  void finished() { finished_ = true; }
+  ~ChoiceRequests() { cancel_unfinished(); }
+  ChoiceRequests(const ChoiceRequests&) = delete;
+  ChoiceRequests& operator=(const ChoiceRequests&) = delete;
+
+  size_t size() const { return ids_.size(); }
+  size_t index_of(engine::RequestId id) const {
+    return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
+  }
+  void finished(size_t index) { finished_[index] = true; }
+  bool all_finished() const { return std::all_of(finished_.begin(), finished_.end(), [](bool f) { return f; }); }
+  RequestEvents& events() { return *events_; }
 
  private:
+  void cancel_unfinished() {
+    for (size_t i = 0; i < ids_.size(); ++i) {
+      if (!finished_[i]) loop_.cancel(ids_[i]);
+    }
+  }
+
   EngineLoop& loop_;
-  engine::RequestId id_;
-  bool finished_ = false;
+  std::shared_ptr<RequestEvents> events_;
+  std::vector<engine::RequestId> ids_;
+  std::vector<bool> finished_;
 };
 
 // Counts a response as open for as long as it lives.
@@ -67,20 +98,29 @@ class OpenResponse {
   std::atomic<int64_t>& count_;
 };
 
+// The usage of a response over its choices: the prompt counted once (as OpenAI does), the
+// completions added up; cached tokens are the first choice's, to go with the prompt counted.
+void add_usage(Usage& usage, const engine::TokenEvent& finished, size_t index) {
+  usage.prompt_tokens = finished.prompt_tokens;
+  usage.completion_tokens += finished.completion_tokens;
+  if (index == 0) usage.cached_tokens = finished.cached_tokens;
+}
+
 // The state of one SSE response across calls of httplib's content provider (all on the same
 // HTTP thread).
 struct StreamState {
-  StreamState(EngineLoop& loop, EngineLoop::Submitted s, std::atomic<int64_t>& open_responses)
-      : open(open_responses), guard(loop, s.id), submitted(std::move(s)) {}
+  StreamState(EngineLoop& loop, const engine::GenerationRequest& generation, int64_t n,
+              std::atomic<int64_t>& open_responses)
+      : open(open_responses), choices(loop, generation, n) {}
 
   OpenResponse open;  // until httplib lets go of the stream
-  CancelUnlessFinished guard;
-  EngineLoop::Submitted submitted;
+  ChoiceRequests choices;
   ResponseHeader header;
   bool include_usage = false;
   bool return_token_ids = false;
-  std::optional<LogprobsJson> logprobs;  // when asked for: every token gets a chunk that carries them
-  bool opened = false;  // the first chunk is out
+  std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
+  Usage usage;
+  bool opened = false;  // the first chunks are out
   bool ended = false;   // [DONE] is out
   Clock::time_point last_write = Clock::now();
   std::vector<engine::TokenEvent> batch;
@@ -114,6 +154,34 @@ class StreamWriter {
   httplib::DataSink& sink_;
 };
 
+// Writes what one engine event means for the stream. Returns false to abort the response.
+bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e) {
+  const size_t index = s.choices.index_of(e.request);
+  if (e.finished && !ended_normally(e)) {
+    s.choices.finished(index);
+    return out.error_and_end(abnormal_end(e));
+  }
+  const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
+  if (!e.text.empty() || (e.token && s.return_token_ids) || with_logprobs) {
+    ChunkContent content;
+    content.index = static_cast<int64_t>(index);
+    content.text = e.text;
+    if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
+    if (with_logprobs) content.logprobs = s.logprobs[index].build({{*e.token, *e.logprobs}});
+    if (!out.chunk(content)) return false;
+  }
+  if (!e.finished) return true;
+  s.choices.finished(index);
+  add_usage(s.usage, e, index);
+  ChunkContent last;
+  last.index = static_cast<int64_t>(index);
+  last.finish_reason = finish_reason_text(e.reason);
+  if (!out.chunk(last)) return false;
+  if (!s.choices.all_finished()) return true;
+  if (s.include_usage && !out.write(sse_event(to_wire(usage_chunk(s.header, s.usage))))) return false;
+  return out.end();
+}
+
 // One call of the content provider: writes what the engine produced since the last call, or a
 // heartbeat. Returns false to abort the response (the client is gone).
 bool pump_stream(StreamState& s, EngineLoop& loop, httplib::DataSink& sink) {
@@ -125,39 +193,22 @@ bool pump_stream(StreamState& s, EngineLoop& loop, httplib::DataSink& sink) {
   if (!s.opened) {
     s.opened = true;
     if (s.header.endpoint == Endpoint::chat_completions) {
-      ChunkContent opening;
-      opening.first = true;
-      if (!out.chunk(opening)) return false;
+      for (size_t i = 0; i < s.choices.size(); ++i) {
+        ChunkContent opening;
+        opening.index = static_cast<int64_t>(i);
+        opening.first = true;
+        if (!out.chunk(opening)) return false;
+      }
     }
   }
-  if (!s.submitted.events->wait_for(s.batch, kPoll)) {
+  if (!s.choices.events().wait_for(s.batch, kPoll)) {
     if (loop.unavailable()) return out.error_and_end(shutting_down());
     if (Clock::now() - s.last_write >= CompletionEndpoint::kHeartbeat) return out.write(sse_comment("waiting"));
     return true;
   }
   for (const engine::TokenEvent& e : s.batch) {
-    if (e.finished && !ended_normally(e)) {
-      s.guard.finished();
-      return out.error_and_end(abnormal_end(e));
-    }
-    const bool token_chunk = e.token && (s.return_token_ids || (s.logprobs && e.logprobs));
-    if (!e.text.empty() || token_chunk) {
-      ChunkContent content;
-      content.text = e.text;
-      if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
-      if (s.logprobs && e.token && e.logprobs) content.logprobs = s.logprobs->build({{*e.token, *e.logprobs}});
-      if (!out.chunk(content)) return false;
-    }
-    if (!e.finished) continue;
-    s.guard.finished();
-    ChunkContent last;
-    last.finish_reason = finish_reason_text(e.reason);
-    if (!out.chunk(last)) return false;
-    if (s.include_usage &&
-        !out.write(sse_event(to_wire(usage_chunk(s.header, Usage{e.prompt_tokens, e.completion_tokens, e.cached_tokens}))))) {
-      return false;
-    }
-    return out.end();
+    if (!stream_event(s, out, e)) return false;
+    if (s.ended) return true;
   }
   return true;
 }
@@ -205,49 +256,58 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
 
 void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine::GenerationRequest generation,
                                        httplib::Response& res) const {
-  EngineLoop::Submitted submitted = loop_.submit(std::move(generation));
-  CancelUnlessFinished guard(loop_, submitted.id);
-  std::string text;
-  std::vector<int32_t> token_ids;
-  std::vector<LoggedToken> logged;
+  ChoiceRequests choices(loop_, generation, request.n);
+  struct Collected {
+    std::string text;
+    std::vector<int32_t> token_ids;
+    std::vector<LoggedToken> logged;
+    std::string finish_reason;
+  };
+  std::vector<Collected> collected(choices.size());
+  Usage usage;
   std::vector<engine::TokenEvent> batch;
-  while (true) {
-    if (!submitted.events->wait_for(batch, kPoll)) {
+  while (!choices.all_finished()) {
+    if (!choices.events().wait_for(batch, kPoll)) {
       if (loop_.unavailable()) throw shutting_down();
       continue;
     }
     for (const engine::TokenEvent& e : batch) {
-      text += e.text;
-      if (e.token) token_ids.push_back(*e.token);
-      if (e.token && e.logprobs) logged.push_back({*e.token, *e.logprobs});
+      const size_t index = choices.index_of(e.request);
+      Collected& c = collected[index];
+      c.text += e.text;
+      if (e.token) c.token_ids.push_back(*e.token);
+      if (e.token && e.logprobs) c.logged.push_back({*e.token, *e.logprobs});
       if (!e.finished) continue;
-      guard.finished();
-      if (!ended_normally(e)) throw abnormal_end(e);
-      const ResponseHeader header = new_response_header(request.endpoint, model_.id);
-      const auto response =
-          full_response(header, text, finish_reason_text(e.reason), Usage{e.prompt_tokens, e.completion_tokens, e.cached_tokens},
-                        request.return_token_ids ? std::optional(token_ids) : std::nullopt,
-                        request.logprobs ? LogprobsJson(request.endpoint, tok_).build(logged) : nlohmann::json());
-      res.status = 200;
-      res.set_content(to_wire(response), "application/json");
-      return;
+      choices.finished(index);
+      if (!ended_normally(e)) throw abnormal_end(e);  // the other choices are cancelled
+      c.finish_reason = finish_reason_text(e.reason);
+      add_usage(usage, e, index);
     }
   }
+  std::vector<Choice> out;
+  for (Collected& c : collected) {
+    out.push_back({std::move(c.text), c.finish_reason,
+                   request.return_token_ids ? std::optional(std::move(c.token_ids)) : std::nullopt,
+                   request.logprobs ? LogprobsJson(request.endpoint, tok_).build(c.logged) : nlohmann::json()});
+  }
+  res.status = 200;
+  res.set_content(to_wire(full_response(new_response_header(request.endpoint, model_.id), out, usage)),
+                  "application/json");
 }
 
 void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
                                         httplib::Response& res) const {
   // Submitted before the headers go out, so that a full queue is still a plain 503 reply.
-  auto state = std::make_shared<StreamState>(loop_, loop_.submit(std::move(generation)), open_responses_);
+  auto state = std::make_shared<StreamState>(loop_, generation, request.n, open_responses_);
   state->header = new_response_header(request.endpoint, model_.id);
   state->include_usage = request.include_usage;
   state->return_token_ids = request.return_token_ids;
-  if (request.logprobs) state->logprobs.emplace(request.endpoint, tok_);
+  if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   // The provider owns the state; when httplib lets go of it (the response written, abandoned
   // after a failed write, or never started) a stream that did not reach its end cancels its
-  // request through the guard.
+  // choices.
   res.set_chunked_content_provider(kSseContentType, [state, &loop = loop_](size_t, httplib::DataSink& sink) {
     return pump_stream(*state, loop, sink);
   });

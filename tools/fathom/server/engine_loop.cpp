@@ -11,10 +11,10 @@ EngineLoop::EngineLoop(engine::Engine& engine) : engine_(engine), thread_([this]
 
 EngineLoop::~EngineLoop() { stop(); }
 
-EngineLoop::Submitted EngineLoop::submit(engine::GenerationRequest request) {
+EngineLoop::Submitted EngineLoop::submit(engine::GenerationRequest request, std::shared_ptr<RequestEvents> events) {
   if (unavailable()) throw Error(ErrorCode::unavailable, "the server is shutting down");
   Submitted s;
-  s.events = std::make_shared<RequestEvents>();
+  s.events = events ? std::move(events) : std::make_shared<RequestEvents>();
   // The callback runs on the engine thread and owns a reference to the queue, so a client that
   // is gone (its HTTP thread done) leaves events to a queue nobody reads, never to freed memory.
   ++in_flight_;  // before the engine can admit (and finish) it

@@ -42,8 +42,9 @@ class EngineLoop {
     std::shared_ptr<RequestEvents> events;
   };
   // Throws what Engine::submit throws (out_of_range, resource_exhausted, invalid_argument), and
-  // unavailable once the loop is stopping or broken.
-  Submitted submit(engine::GenerationRequest request);
+  // unavailable once the loop is stopping or broken. The events go to `events` when given (the
+  // choices of one response share a queue), else to a new queue.
+  Submitted submit(engine::GenerationRequest request, std::shared_ptr<RequestEvents> events = nullptr);
   // The request ends with FinishReason::cancelled at the next step and its slot is freed.
   // Unknown or finished ids are ignored.
   void cancel(engine::RequestId id);

@@ -26,10 +26,10 @@ int64_t characters_started(std::string_view bytes) {
 }  // namespace
 
 json LogprobsJson::chat_entry(const LoggedToken& t) const {
-  const std::string_view bytes = tok_.token_bytes(t.token);
+  const std::string_view bytes = tok_->token_bytes(t.token);
   json top = json::array();
   for (const engine::TokenLogprob& alt : t.logprobs.top) {
-    const std::string_view alt_bytes = tok_.token_bytes(alt.token);
+    const std::string_view alt_bytes = tok_->token_bytes(alt.token);
     top.push_back({{"token", std::string(alt_bytes)}, {"logprob", alt.logprob}, {"bytes", byte_values(alt_bytes)}});
   }
   return {{"token", std::string(bytes)}, {"logprob", t.logprobs.logprob}, {"bytes", byte_values(bytes)}, {"top_logprobs", top}};
@@ -43,13 +43,13 @@ json LogprobsJson::build(const std::vector<LoggedToken>& tokens) {
   }
   json texts = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
   for (const LoggedToken& t : tokens) {
-    const std::string_view bytes = tok_.token_bytes(t.token);
+    const std::string_view bytes = tok_->token_bytes(t.token);
     texts.push_back(std::string(bytes));
     logprobs.push_back(t.logprobs.logprob);
     // A map from text to log-probability: two ids that decode alike keep the likelier's.
     json top = json::object();
     for (const engine::TokenLogprob& alt : t.logprobs.top) {
-      const std::string text(tok_.token_bytes(alt.token));
+      const std::string text(tok_->token_bytes(alt.token));
       if (!top.contains(text)) top[text] = alt.logprob;
     }
     tops.push_back(top);

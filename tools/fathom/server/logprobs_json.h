@@ -29,7 +29,7 @@ struct LoggedToken {
 // characters) carries on from one call to the next.
 class LogprobsJson {
  public:
-  LogprobsJson(Endpoint endpoint, const tokenizer::Tokenizer& tok) : endpoint_(endpoint), tok_(tok) {}
+  LogprobsJson(Endpoint endpoint, const tokenizer::Tokenizer& tok) : endpoint_(endpoint), tok_(&tok) {}
 
   nlohmann::json build(const std::vector<LoggedToken>& tokens);
 
@@ -37,7 +37,7 @@ class LogprobsJson {
   nlohmann::json chat_entry(const LoggedToken& t) const;
 
   Endpoint endpoint_;
-  const tokenizer::Tokenizer& tok_;
+  const tokenizer::Tokenizer* tok_;  // a pointer, so that a vector of builders (one per choice) can hold it
   int64_t text_offset_ = 0;
 };
 

@@ -122,9 +122,7 @@ void parse_common(const JsonFields& fields, CompletionRequest& r) {
     s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
   }
 
-  if (auto n = fields.integer("n", 1, std::numeric_limits<int64_t>::max()); n && *n != 1) {
-    throw bad_request("'n' must be 1: Fathom generates one choice per request", "n");
-  }
+  r.n = fields.integer("n", 1, kMaxChoices).value_or(1);
   r.stop = parse_stop(fields);
   r.stream = fields.boolean("stream").value_or(false);
   if (const json* options = fields.find("stream_options")) {
@@ -210,7 +208,8 @@ CompletionRequest parse_completion_request(std::string_view body) {
   // The legacy form: logprobs is the number of alternatives (0: the chosen tokens' only).
   r.logprobs = fields.integer("logprobs", 0, kMaxTopLogprobs);
   refuse_unless(fields, "echo", is_false, "is not supported");
-  refuse_unless(fields, "best_of", [](const json& v) { return v == 1; }, "must be 1");
+  // best_of picks the n best of more samples; equal to n it asks for nothing more.
+  refuse_unless(fields, "best_of", [&](const json& v) { return v == r.n; }, "other than n is not supported");
   refuse_unless(fields, "suffix", [](const json& v) { return v == ""; }, "is not supported");
   return r;
 }

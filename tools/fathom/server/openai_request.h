@@ -2,7 +2,7 @@
 //
 // Everything that can be checked without the model is checked here, and every problem is a
 // 400 ApiError naming the field: malformed JSON, wrong types, values out of range, and OpenAI
-// features Fathom does not implement (n > 1, tools, ...), which are refused rather
+// features Fathom does not implement (tools, logit_bias, ...), which are refused rather
 // than silently ignored. Fields that do not change the output (user, metadata, ...) and unknown
 // fields are ignored, as most OpenAI-compatible servers do.
 #pragma once
@@ -42,7 +42,11 @@ struct CompletionRequest {
   // Set when the request asked for log-probabilities: how many top alternatives per token (chat:
   // top_logprobs with logprobs: true; completions: logprobs).
   std::optional<int64_t> logprobs;
+  int64_t n = 1;  // choices: n engine requests over the same prompt
 };
+
+// The most choices one request may ask for (OpenAI's limit).
+inline constexpr int64_t kMaxChoices = 128;
 
 // The most alternatives per token a request may ask for (as vLLM's default max_logprobs; OpenAI
 // allows 20 for chat and 5 for completions).

@@ -46,22 +46,24 @@ std::string finish_reason_text(engine::FinishReason reason) {
   return reason == engine::FinishReason::length ? "length" : "stop";
 }
 
-json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
-                   const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids, const json& logprobs) {
-  json choice;
-  json response;
-  if (h.endpoint == Endpoint::chat_completions) {
-    response = envelope(h, "chat.completion");
-    choice = {{"index", 0},
-              {"message", {{"role", "assistant"}, {"content", text}}},
-              {"logprobs", logprobs},
-              {"finish_reason", finish_reason}};
-  } else {
-    response = envelope(h, "text_completion");
-    choice = {{"index", 0}, {"text", text}, {"logprobs", logprobs}, {"finish_reason", finish_reason}};
+json full_response(const ResponseHeader& h, const std::vector<Choice>& choices, const Usage& usage) {
+  const bool chat = h.endpoint == Endpoint::chat_completions;
+  json response = envelope(h, chat ? "chat.completion" : "text_completion");
+  json all = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    json choice = {{"index", i}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    } else {
+      choice["text"] = c.text;
+    }
+    choice["logprobs"] = c.logprobs;
+    choice["finish_reason"] = c.finish_reason;
+    if (c.token_ids) choice["token_ids"] = *c.token_ids;
+    all.push_back(std::move(choice));
   }
-  if (token_ids) choice["token_ids"] = *token_ids;
-  response["choices"] = json::array({choice});
+  response["choices"] = std::move(all);
   response["usage"] = usage_json(usage);
   return response;
 }
@@ -74,10 +76,10 @@ json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usag
     json delta = json::object();
     if (c.first) delta["role"] = "assistant";
     if (c.first || !c.text.empty()) delta["content"] = c.text;
-    choice = {{"index", 0}, {"delta", delta}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
+    choice = {{"index", c.index}, {"delta", delta}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   } else {
     chunk = envelope(h, "text_completion");
-    choice = {{"index", 0}, {"text", c.text}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
+    choice = {{"index", c.index}, {"text", c.text}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   }
   if (c.token_ids) choice["token_ids"] = *c.token_ids;
   chunk["choices"] = json::array({choice});

@@ -35,16 +35,21 @@ ResponseHeader new_response_header(Endpoint endpoint, const std::string& model);
 // "stop" or "length"; other reasons never reach a client as a finish_reason.
 std::string finish_reason_text(engine::FinishReason reason);
 
-// `token_ids`: set when the request asked for them (return_token_ids). `logprobs`: the choice's
-// (logprobs_json.h), null when not asked for.
-nlohmann::json full_response(const ResponseHeader& h, const std::string& text, const std::string& finish_reason,
-                             const Usage& usage, const std::optional<std::vector<int32_t>>& token_ids,
-                             const nlohmann::json& logprobs = nullptr);
+// One choice of a whole response.
+struct Choice {
+  std::string text;
+  std::string finish_reason;
+  std::optional<std::vector<int32_t>> token_ids;  // set when the request asked for them (return_token_ids)
+  nlohmann::json logprobs;                        // the choice's (logprobs_json.h); null when not asked for
+};
+// The choices in order: choice i gets "index": i.
+nlohmann::json full_response(const ResponseHeader& h, const std::vector<Choice>& choices, const Usage& usage);
 
 // One stream chunk. `first` marks the chat stream's opening chunk (it carries the role);
 // `finish_reason` is set on the last chunk of the choice; `with_usage_field` adds "usage": null
 // as OpenAI does when stream_options.include_usage is on.
 struct ChunkContent {
+  int64_t index = 0;  // of the choice
   std::string text;
   std::optional<std::string> finish_reason;
   std::optional<std::vector<int32_t>> token_ids;
