@@ -561,6 +561,94 @@ TEST_F(PrefixCaching, OffPrefillsEverything) {
 
 // With MTP drafts the MTP layer's cache must be valid too: one position less is reused (the MTP
 // row before the first new token pairs with that token), and drafts are as good as before.
+// Requests submitted together (the n choices of one server request) over one prompt: the first
+// prefills it, the others wait for that and copy it. With `prefill_chunk` 16 the first prefill
+// takes four steps; the others wait while what is still to come would save kMinSharedPrefill
+// (32) tokens or more: after two chunks 17 remain, so they copy the 32 written then.
+TEST_F(PrefixCaching, RequestsOverOnePromptPrefillItOnce) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 50; ++i) prompt.push_back(3 + (i * 17) % 250);
+  for (const int64_t chunk : {int64_t{0}, int64_t{16}}) {
+    auto model = load(3);
+    EngineLimits limits{3, 96, 8};
+    limits.prefill_chunk = chunk;
+    Engine e(*model, &*tok_, limits);
+    const std::vector<GenerationRequest> reqs(3, greedy(prompt, 6));
+    std::vector<Reply> replies(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      e.submit(reqs[i], [&, i](const TokenEvent& ev) {
+        if (ev.token) replies[i].tokens.push_back(*ev.token);
+        if (ev.finished) replies[i].cached = ev.cached_tokens;
+      });
+    }
+    for (int step = 0; e.step(); ++step) ASSERT_LT(step, 100);
+    const std::vector<int32_t> want = alone(reqs[0]).tokens;
+    EXPECT_EQ(replies[0].cached, 0) << "chunk " << chunk;
+    const int64_t copied = chunk == 0 ? 49 : 32;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      EXPECT_EQ(replies[i].tokens, want) << "request " << i << ", chunk " << chunk;
+      if (i > 0) {
+        EXPECT_EQ(replies[i].cached, copied) << "request " << i << ", chunk " << chunk;
+      }
+    }
+    EXPECT_EQ(e.prompt_stats().cached_tokens, 2u * static_cast<uint64_t>(copied));
+  }
+}
+
+// The same with MTP speculation: the copy carries the MTP layer's entries too, and the drafts
+// still hold (a wrong MTP cache would show as tokens that differ, or drafts rejected).
+TEST_F(PrefixCaching, RequestsOverOnePromptShareItWithMtpSpeculation) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 50; ++i) prompt.push_back(3 + (i * 17) % 250);
+  auto model = load(3, /*mtp=*/true, markov_dir_);
+  Engine e(*model, &*tok_, {3, 96, 8}, Speculation::mtp);
+  const std::vector<GenerationRequest> reqs(3, greedy(prompt, 16));
+  auto together = run(e, reqs, {0, 0, 0});
+  const std::vector<int32_t> want = alone(reqs[0], markov_dir_).tokens;
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].tokens, want) << "request " << i;
+  // All but the last prompt position, as without MTP: MTP row i pairs position i with token
+  // i + 1, and up to position 48 that token is the shared prompt's.
+  EXPECT_EQ(e.prompt_stats().cached_tokens, 2u * 49);
+  const SpeculationStats stats = e.speculation_stats();
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
+}
+
+// A prefix that a sequence still running has written (a system prompt shared with a conversation
+// in progress) is copied from its slot; the running sequence goes on undisturbed.
+TEST_F(PrefixCaching, APrefixARunningSequenceWroteIsCopied) {
+  std::vector<int32_t> system;
+  for (int i = 0; i < 40; ++i) system.push_back(3 + (i * 29) % 250);
+  auto ask = [&](std::vector<int32_t> q, int64_t n) {
+    std::vector<int32_t> p = system;
+    p.insert(p.end(), q.begin(), q.end());
+    return greedy(p, n);
+  };
+  const GenerationRequest first = ask({20, 21}, 24), second = ask({30, 31, 32}, 8);
+  auto model = load(2);
+  Engine e(*model, &*tok_, {2, 96, 8});
+  auto together = run(e, {first, second}, {0, 3});  // the second arrives while the first decodes
+  EXPECT_EQ(together[0].tokens, alone(first).tokens);
+  EXPECT_EQ(together[1].tokens, alone(second).tokens);
+  EXPECT_EQ(e.prompt_stats().cached_tokens, 40u);
+}
+
+// Below kMinSharedPrefill shared tokens, waiting would cost more than it saves: requests
+// submitted together are prefilled together.
+TEST_F(PrefixCaching, AShortSharedPrefixIsNotWaitedFor) {
+  auto model = load(2);
+  Engine e(*model, &*tok_, {2, 96, 8});
+  const std::vector<GenerationRequest> reqs = {greedy({10, 11, 12, 13, 14, 15, 16}, 4), greedy({10, 11, 12, 13, 14, 15, 17}, 4)};
+  int first_tokens_in_step_one = 0;
+  for (const auto& r : reqs) {
+    e.submit(r, [&](const TokenEvent& ev) { first_tokens_in_step_one += ev.token && ev.completion_tokens == 1; });
+  }
+  e.step();
+  EXPECT_EQ(first_tokens_in_step_one, 2);
+  while (e.step()) {
+  }
+  EXPECT_EQ(e.prompt_stats().cached_tokens, 0u);
+}
+
 TEST_F(PrefixCaching, MtpSpeculationReusesItsCacheToo) {
   auto model = load(2, /*mtp=*/true, markov_dir_);
   Engine e(*model, &*tok_, {2, 96, 8}, Speculation::mtp);

@@ -242,6 +242,13 @@ def test_n_choices_are_the_seeded_single_requests(server):
         assert c.token_ids == alone.choices[0].token_ids, f"choice {i}"
         assert reply.usage.prompt_tokens == alone.usage.prompt_tokens, "the prompt is counted once"
     assert len({tuple(c.token_ids) for c in reply.choices}) > 1, "three samples, all the same"
+    # The choices share their prompt's prefill: the first prefills it, the others copy its cache
+    # entries (all but the last prompt position, whose logits each computes).
+    before = server.health()["prompt_tokens_cached"]
+    long = chat(client, server.model_id, "A longer question, so that sharing its prefill pays: " + "why " * 8, n=3,
+                **kwargs)
+    first_cached = long.usage.prompt_tokens_details.cached_tokens
+    assert server.health()["prompt_tokens_cached"] - before == first_cached + 2 * (long.usage.prompt_tokens - 1)
     # Greedy choices are all the greedy answer.
     greedy = chat(client, server.model_id, "Pick a word.", n=2, **{**kwargs, "temperature": 0})
     assert greedy.choices[0].token_ids == greedy.choices[1].token_ids

@@ -155,17 +155,42 @@ void Engine::apply_cancellations() {
   release_finished();
 }
 
+// A request whose prompt shares a long prefix with a prompt still being prefilled (the choices of
+// one request, a common system prompt sent at once) waits until that prefill has written the
+// prefix, then copies it: one prefill instead of several, and the first one's batch stays small.
+bool Engine::should_wait_for_shared_prefill(const Sequence& s, std::span<const SlotCache::Busy> busy) const {
+  const bool mtp = speculation_ == Speculation::mtp;
+  const auto now = slots_.choose(s.request.prompt, true, mtp, busy);
+  const size_t reuse_now = now ? now->reuse : 0;
+  for (const auto& r : running_) {
+    const auto& prompt = r->request.prompt;
+    if (r->done || r->prefilled == prompt.size()) continue;
+    // Once prefilled, r's slot holds its prompt with valid MTP entries for all of it.
+    const size_t later = SlotCache::reusable(prompt, prompt.size(), s.request.prompt, mtp);
+    if (later >= reuse_now + kMinSharedPrefill) return true;
+  }
+  return false;
+}
+
 void Engine::admit_waiting() {
   struct PrefixCopy {
     Sequence* sequence;
     size_t from;
   };
   std::vector<PrefixCopy> copies;
+  const bool mtp = speculation_ == Speculation::mtp;
+  // What the sequences running since earlier steps have written: copies may come from there.
+  // (Sequences admitted below have nothing written yet; a copy into them may still fail.)
+  std::vector<SlotCache::Busy> busy;
+  for (const auto& r : running_) {
+    if (!r->done) busy.push_back({static_cast<size_t>(r->slot), std::span(r->request.prompt).first(r->prefilled), r->mtp_fed});
+  }
   {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
       Sequence& s = *waiting_.front();
-      const auto choice = slots_.take(s.request.prompt, limits_.prefix_caching, speculation_ == Speculation::mtp);
+      if (limits_.prefix_caching && should_wait_for_shared_prefill(s, busy)) break;
+      const auto choice = slots_.take(s.request.prompt, limits_.prefix_caching, mtp, busy);
       if (!choice) break;
       s.slot = static_cast<int32_t>(choice->slot);
       s.prefilled = s.cached = s.mtp_fed = choice->reuse;

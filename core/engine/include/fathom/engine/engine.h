@@ -85,6 +85,10 @@ struct SpeculationStats {
   uint64_t steps = 0;     // decode steps run
 };
 
+// Waiting for another sequence's prefill costs the waiting request at least a step; it pays when
+// it saves prefilling this many tokens or more.
+inline constexpr size_t kMinSharedPrefill = 32;
+
 struct EngineLimits {
   int64_t max_batch = 8;    // sequences running at once (cache slots)
   int64_t max_seq_len = 4096;
@@ -101,7 +105,9 @@ struct EngineLimits {
   int64_t prefill_chunk = 512;
   // A new request goes to the free slot whose cache holds the longest prefix of its prompt (what
   // the slot's last sequence left there), and only the rest is prefilled: a chat's next turn
-  // prefills the new message, not the whole conversation.
+  // prefills the new message, not the whole conversation. A prefix a running sequence has
+  // written is copied from its slot; a request that shares at least kMinSharedPrefill more
+  // tokens with a prompt still being prefilled waits for that prefill and then copies.
   bool prefix_caching = true;
 };
 
@@ -138,6 +144,7 @@ class Engine {
   struct Sequence;
   void apply_cancellations();
   void admit_waiting();
+  bool should_wait_for_shared_prefill(const Sequence& s, std::span<const SlotCache::Busy> busy) const;
   void prefill();
   void decode(const std::vector<Sequence*>& sequences);
   // MTP drafts for `sequences` from their MTP rows (hidden row, next token, position, slot); the
