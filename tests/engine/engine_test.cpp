@@ -75,6 +75,29 @@ TEST(Sampler, PenaltiesChangeTheChoice) {
   EXPECT_EQ(Sampler(presence).sample(logits, seen, none), 1);
 }
 
+TEST(Sampler, LogitBiasShiftsTheChoice) {
+  const std::vector<float> logits = {0.1f, 2.0f, 1.9f, -1.0f};
+  const std::vector<int32_t> none;
+  SamplingParams p;
+  p.temperature = 0;
+  p.logit_bias = {{1, -100.0f}};
+  EXPECT_EQ(Sampler(p).sample(logits, none, none), 2);
+  p.logit_bias = {{3, 3.5f}};  // −1 + 3.5 = 2.5 > 2.0
+  EXPECT_EQ(Sampler(p).sample(logits, none, none), 3);
+  p.temperature = 1;
+  p.top_p = 1;
+  p.seed = 3;
+  p.logit_bias = {{1, -100.0f}, {2, -100.0f}};
+  Sampler sampled(p);
+  std::map<int32_t, int> seen;
+  for (int i = 0; i < 400; ++i) ++seen[sampled.sample(logits, none, none)];
+  EXPECT_EQ(seen.count(1) + seen.count(2), 0u) << "a token biased by −100 came up";
+  EXPECT_GT(seen[0], 0);
+  EXPECT_GT(seen[3], 0);
+  p.logit_bias = {{0, std::nanf("")}};
+  EXPECT_THROW(Sampler{p}, Error);
+}
+
 TEST(Sampler, RejectsBadParameters) {
   SamplingParams p;
   p.top_p = 0;
@@ -687,6 +710,37 @@ TEST_F(EngineTest, NgramSpeculationGivesThePlainEnginesTokens) {
               static_cast<unsigned long long>(stats.steps));
   EXPECT_GT(stats.accepted, 0u);
   EXPECT_LT(stats.accepted, stats.drafted);
+}
+
+// min_tokens (vLLM's): the stop token ids cannot end the sequence before that many tokens; the
+// tokens before the first banned position are the free run's.
+TEST_F(EngineTest, MinTokensHoldsBackStopTokens) {
+  GenerationRequest r = greedy(to_ids("Hello"), 12);
+  const Outcome free_run = alone(r);
+  const int32_t stop = free_run.tokens[2];
+  const size_t first = static_cast<size_t>(std::find(free_run.tokens.begin(), free_run.tokens.end(), stop) - free_run.tokens.begin());
+  r.stop_token_ids = {stop};
+  const Outcome stopped = alone(r);
+  EXPECT_EQ(stopped.tokens.size(), first + 1);
+  EXPECT_EQ(stopped.reason, FinishReason::stop);
+
+  r.min_tokens = 6;
+  const Outcome held = alone(r);
+  ASSERT_GE(held.tokens.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) EXPECT_NE(held.tokens[i], stop) << "token " << i;
+  EXPECT_TRUE(std::equal(held.tokens.begin(), held.tokens.begin() + static_cast<std::ptrdiff_t>(first), free_run.tokens.begin()));
+  if (held.tokens.size() < 12) {
+    EXPECT_EQ(held.tokens.back(), stop);
+    EXPECT_EQ(held.reason, FinishReason::stop);
+  }
+
+  auto model = load(1);
+  Engine e(*model, &*tok_, {1, 96, 8});
+  r.min_tokens = 13;
+  EXPECT_THROW(e.submit(r, [](const TokenEvent&) {}), Error) << "min_tokens above max_new_tokens";
+  r.min_tokens = 0;
+  r.sampling.logit_bias = {{static_cast<int32_t>(model->spec().vocab_size), 1.0f}};
+  EXPECT_THROW(e.submit(r, [](const TokenEvent&) {}), Error) << "a biased id outside the vocabulary";
 }
 
 // Logprobs describe the model, not the sampler: the first token's distribution is the same

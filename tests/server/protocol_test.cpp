@@ -3,12 +3,14 @@
 // mapping to engine requests (with DeepSeek-V3's real tokenizer from ../shared).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "server/api_error.h"
 #include "server/generation_request.h"
 #include "server/http_server.h"
+#include "server/latency_histogram.h"
 #include "server/logprobs_json.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -128,7 +130,7 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
   for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
-                            json{{"response_format", {{"type", "json_object"}}}}, json{{"logit_bias", {{"5", 10}}}}}) {
+                            json{{"response_format", {{"type", "json_object"}}}}}) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
     EXPECT_EQ(e.param(), extra.begin().key());
@@ -166,6 +168,31 @@ TEST(ParseCompletionRequest, LogprobsIsTheTopCount) {
     const ApiError e = completion_error(completion_body({{"logprobs", value}}));
     EXPECT_EQ(e.status(), 400) << value.dump();
     EXPECT_EQ(e.param(), "logprobs") << value.dump();
+  }
+}
+
+TEST(ParseChatRequest, LogitBiasMinTokensAndStopTokenIds) {
+  const CompletionRequest r = parse_chat_completion_request(
+      chat_body({{"logit_bias", {{"5", 10}, {"0", -100}, {"128000", 0.5}}}, {"min_tokens", 3}, {"stop_token_ids", {7, 9}}})
+          .dump());
+  std::vector<std::pair<int32_t, float>> bias = r.sampling.logit_bias;
+  std::sort(bias.begin(), bias.end());
+  EXPECT_EQ(bias, (std::vector<std::pair<int32_t, float>>{{0, -100.0f}, {5, 10.0f}, {128000, 0.5f}}));
+  EXPECT_EQ(r.min_tokens, 3);
+  EXPECT_EQ(r.stop_token_ids, (std::vector<int32_t>{7, 9}));
+  for (const auto& [extra, param] : std::vector<std::pair<json, std::string>>{
+           {{{"logit_bias", {{"x", 1}}}}, "logit_bias"},
+           {{{"logit_bias", {{"-1", 1}}}}, "logit_bias"},
+           {{{"logit_bias", {{"99999999999", 1}}}}, "logit_bias"},
+           {{{"logit_bias", {{"5", 101}}}}, "logit_bias"},
+           {{{"logit_bias", {{"5", "1"}}}}, "logit_bias"},
+           {{{"logit_bias", {1, 2}}}, "logit_bias"},
+           {{{"min_tokens", -1}}, "min_tokens"},
+           {{{"stop_token_ids", {1, -2}}}, "stop_token_ids"},
+           {{{"stop_token_ids", 5}}, "stop_token_ids"}}) {
+    const ApiError e = chat_error(chat_body(extra));
+    EXPECT_EQ(e.status(), 400) << extra.dump();
+    EXPECT_EQ(e.param(), param) << extra.dump() << ": " << e.what();
   }
 }
 
@@ -319,6 +346,21 @@ TEST(Responses, CompletionShapes) {
   EXPECT_EQ(finish_reason_text(engine::FinishReason::stop), "stop");
 }
 
+TEST(LatencyHistogram, CumulativeBucketsSumAndCount) {
+  LatencyHistogram h;
+  for (double s : {0.01, 0.02, 3.0, 700.0}) h.observe(s);  // a bound belongs to its own bucket ("le")
+  const std::string text = h.exposition("t_seconds", "help");
+  EXPECT_NE(text.find("# TYPE t_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"0.01\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"0.025\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"2.5\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"5\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"600\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_sum 703.03\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("t_seconds_count 4\n"), std::string::npos) << text;
+}
+
 TEST(Auth, BearerMatches) {
   EXPECT_TRUE(bearer_matches("Bearer secret", "secret"));
   EXPECT_TRUE(bearer_matches("bearer secret", "secret"));
@@ -395,6 +437,19 @@ TEST_F(BuildGenerationRequest, ExplicitMaxTokensThatDoNotFitAre400) {
   const CompletionRequest too_long = parse_completion_request(completion_body({{"prompt", json(std::vector<int>(64, 1))}}).dump());
   EXPECT_EQ(error_of([&](const std::string&) { build_generation_request(too_long, *tok_, defaults_); }, "").api_code(),
             "context_length_exceeded");
+}
+
+TEST_F(BuildGenerationRequest, PassesSamplingExtensionsOn) {
+  const engine::GenerationRequest g = build_generation_request(
+      parse_completion_request(
+          completion_body({{"max_tokens", 5}, {"min_tokens", 5}, {"stop_token_ids", {3}}, {"logit_bias", {{"4", 2}}}}).dump()),
+      *tok_, defaults_);
+  EXPECT_EQ(g.min_tokens, 5);
+  EXPECT_EQ(g.stop_token_ids, std::vector<int32_t>{3});
+  EXPECT_EQ(g.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{4, 2.0f}}));
+  const CompletionRequest too_many = parse_completion_request(completion_body({{"max_tokens", 5}, {"min_tokens", 6}}).dump());
+  EXPECT_EQ(error_of([&](const std::string&) { build_generation_request(too_many, *tok_, defaults_); }, "").param(),
+            "min_tokens");
 }
 
 TEST_F(BuildGenerationRequest, PassesLogprobsOn) {

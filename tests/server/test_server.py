@@ -8,6 +8,7 @@ The demo model has random weights, so outputs are compared token for token, neve
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import signal
@@ -340,6 +341,36 @@ def test_stop_string(server):
     assert stopped.usage.completion_tokens < 64
 
 
+def test_logit_bias_bans_and_forces_tokens(server):
+    client = server.client()
+    plain = chat(client, server.model_id, "Bias me.", **GREEDY, extra_body=EXACT).choices[0].token_ids
+    banned = chat(client, server.model_id, "Bias me.", **GREEDY, logit_bias={str(plain[0]): -100},
+                  extra_body=EXACT).choices[0].token_ids
+    assert banned[0] != plain[0]
+    assert plain[0] not in banned
+    forced = chat(client, server.model_id, "Bias me.", **GREEDY, logit_bias={str(plain[1]): 100},
+                  extra_body=EXACT).choices[0].token_ids
+    assert forced == [plain[1]] * GREEDY["max_tokens"]
+    # An id outside the vocabulary is the request's fault.
+    status, body = server.post_json("/v1/chat/completions", {
+        "model": server.model_id, "messages": [{"role": "user", "content": "x"}], "logit_bias": {"99999999": 1}})
+    assert_openai_error(status, body, 400)
+    assert "99999999" in body["error"]["message"]
+
+
+def test_min_tokens_and_stop_token_ids(server):
+    client = server.client()
+    plain = chat(client, server.model_id, "Stop me.", **GREEDY, extra_body=EXACT).choices[0].token_ids
+    stop_id = plain[3]
+    first = plain.index(stop_id)
+    stopped = chat(client, server.model_id, "Stop me.", **GREEDY,
+                   extra_body={"return_token_ids": True, "stop_token_ids": [stop_id]}).choices[0]
+    assert stopped.token_ids == plain[:first + 1] and stopped.finish_reason == "stop"
+    held = chat(client, server.model_id, "Stop me.", **GREEDY,
+                extra_body={"return_token_ids": True, "stop_token_ids": [stop_id], "min_tokens": 8}).choices[0]
+    assert len(held.token_ids) >= 8 and stop_id not in held.token_ids[:8]
+
+
 def test_penalties_are_accepted(server):
     reply = chat(server.client(), server.model_id, "x", max_tokens=4, temperature=0, presence_penalty=1.0,
                  frequency_penalty=0.5, top_p=0.5)
@@ -417,15 +448,89 @@ def test_eight_concurrent_greedy_requests_match_each_alone(server):
     assert peak_running > 1, "the concurrent requests never ran in one batch"
 
 
+# --- tokenizer endpoints and metrics ----------------------------------------------------------
+
+
+def test_tokenize_and_detokenize(server):
+    status, body = server.post_json("/tokenize", {"model": server.model_id, "prompt": "The sea"})
+    assert status == 200, body
+    assert body["count"] == len(body["tokens"]) and body["max_model_len"] == 512
+    # The engine's own count of the same prompt.
+    completion = server.client().completions.create(model=server.model_id, prompt="The sea", max_tokens=1)
+    assert body["count"] == completion.usage.prompt_tokens
+    status, plain = server.post_json("/tokenize", {"prompt": "The sea", "add_special_tokens": False})
+    assert plain["tokens"] == body["tokens"][1:], "without special tokens: the same ids less BOS"
+    status, back = server.post_json("/detokenize", {"tokens": plain["tokens"]})
+    assert status == 200 and back == {"prompt": "The sea"}
+
+    # A conversation costs what a chat completion reports.
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello!"}]
+    status, conversation = server.post_json("/tokenize", {"messages": messages})
+    reply = server.client().chat.completions.create(model=server.model_id, messages=messages, max_tokens=1)
+    assert conversation["count"] == reply.usage.prompt_tokens
+
+    for path, payload, param in [("/tokenize", {}, "prompt"),
+                                 ("/tokenize", {"prompt": "a", "messages": messages}, "messages"),
+                                 ("/tokenize", {"prompt": 5}, "prompt"),
+                                 ("/tokenize", {"messages": [{"role": "wizard", "content": "x"}]}, "messages"),
+                                 ("/detokenize", {"tokens": [1, -1]}, "tokens"),
+                                 ("/detokenize", {"tokens": [10**9]}, "tokens"),
+                                 ("/detokenize", {}, "tokens")]:
+        status, err = server.post_json(path, payload)
+        assert_openai_error(status, err, 400, param=param)
+    status, err = server.post_json("/tokenize", {"model": "gpt-4o", "prompt": "x"})
+    assert_openai_error(status, err, 404, code="model_not_found")
+    assert_serves(server)
+
+
+def metric_samples(server: ServerProcess) -> dict[str, float]:
+    status, body = server.request("GET", "/metrics")
+    assert status == 200
+    samples = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_metrics_count_what_the_requests_did(server):
+    label = f'model_name="{server.model_id}"'
+    before = metric_samples(server)
+    reply = chat(server.client(), server.model_id, "Count me.", max_tokens=5, temperature=0, extra_body={"ignore_eos": True})
+    after = metric_samples(server)
+
+    def delta(name: str, extra: str = "") -> float:
+        key = f"{name}{{{label}{extra}}}"
+        return after[key] - before.get(key, 0.0)
+
+    assert delta("fathom_generation_tokens_total") == 5
+    assert delta("fathom_requests_total", ',outcome="completed"') == 1
+    assert delta("fathom_prompt_tokens_total") == reply.usage.prompt_tokens
+    assert delta("fathom_time_to_first_token_seconds_count") == 1
+    assert delta("fathom_request_duration_seconds_count") == 1
+    assert delta("fathom_request_duration_seconds_bucket", ',le="+Inf"') == 1
+    assert after[f"fathom_requests_running{{{label}}}"] == 0
+    # Buckets are cumulative.
+    buckets = [v for k, v in after.items() if k.startswith("fathom_request_duration_seconds_bucket")]
+    assert buckets == sorted(buckets)
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT_S)
+    try:
+        conn.request("GET", "/metrics")
+        assert conn.getresponse().getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    finally:
+        conn.close()
+
+
 # --- errors through the openai client --------------------------------------------------------
 
 
 def test_client_sees_openai_errors(server):
     client = server.client()
     with pytest.raises(openai.BadRequestError) as e:
-        chat(client, server.model_id, "x", logit_bias={"5": 10})
+        chat(client, server.model_id, "x", tools=[{"type": "function", "function": {"name": "f"}}])
     assert e.value.status_code == 400
-    assert e.value.body["param"] == "logit_bias"
+    assert e.value.body["param"] == "tools"
     with pytest.raises(openai.NotFoundError) as e:
         chat(client, "gpt-4o", "x")
     assert e.value.body["code"] == "model_not_found"
@@ -568,8 +673,11 @@ def test_api_key(start_server):
         assert_openai_error(status, body, 401, code="invalid_api_key")
     status, body = server.request("GET", "/v1/models")
     assert_openai_error(status, json.loads(body), 401, code="invalid_api_key")
-    # /health stays open for load balancers and probes.
+    # /health and /metrics stay open for load balancers, probes and scrapers; /tokenize does not.
     assert server.health()["status"] == "ok"
+    assert server.request("GET", "/metrics")[0] == 200
+    status, body = server.post_json("/tokenize", {"prompt": "x"})
+    assert_openai_error(status, body, 401, code="invalid_api_key")
     status, body = server.post_json("/v1/completions", payload, {"Authorization": "Bearer s3cret"})
     assert status == 200, body
 

@@ -57,7 +57,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& o) {
 
   server::EngineLoop loop(*s.engine);
   server::CompletionEndpoint completions(loop, *s.tok, defaults, model);
-  server::HttpServer http(completions, loop, model, http_options(s.config.server, s.config.runtime));
+  server::TokenizeEndpoint tokenize(*s.tok, model, s.config.runtime.max_seq_len);
+  server::HttpServer http(completions, tokenize, loop, model, http_options(s.config.server, s.config.runtime));
   const int port = http.bind();
   signals.on_signal([&] {
     loop.stop();  // waiting requests answer 503, streams end with an error event...

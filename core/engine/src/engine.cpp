@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -48,6 +49,10 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   if (prompt_len == 0) throw invalid_argument("the prompt is empty");
   if (request.max_new_tokens < 1) throw invalid_argument("max_new_tokens must be at least 1");
   if (request.logprobs && *request.logprobs < 0) throw invalid_argument("logprobs must be at least 0");
+  if (request.min_tokens < 0 || request.min_tokens > request.max_new_tokens) {
+    throw invalid_argument("min_tokens (" + std::to_string(request.min_tokens) + ") must be between 0 and max_new_tokens (" +
+                           std::to_string(request.max_new_tokens) + ")");
+  }
   if (prompt_len + request.max_new_tokens > limits_.max_seq_len) {
     throw out_of_range("prompt (" + std::to_string(prompt_len) + " tokens) + max_new_tokens (" +
                        std::to_string(request.max_new_tokens) + ") exceeds runtime.max_seq_len " +
@@ -56,6 +61,12 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   const auto vocab = static_cast<int32_t>(model_.spec().vocab_size);
   for (int32_t id : request.prompt) {
     if (id < 0 || id >= vocab) throw invalid_argument("prompt token " + std::to_string(id) + " outside the vocabulary");
+  }
+  for (const auto& [id, bias] : request.sampling.logit_bias) {
+    if (id < 0 || id >= vocab) {
+      throw invalid_argument("logit_bias names token " + std::to_string(id) + ", outside the vocabulary of " +
+                             std::to_string(vocab));
+    }
   }
   if (!request.stop_strings.empty() && !tok_) throw invalid_argument("stop strings need a tokenizer");
   std::lock_guard lock(mutex_);
@@ -98,7 +109,21 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
 }
 
 void Engine::advance(Sequence& s, std::span<const float> logits) {
-  const int32_t token = s.sampler.sample(logits, s.request.prompt, s.output);
+  std::span<const float> sample_from = logits;
+  if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
+    // Too early to stop: the tokens that would end the sequence cannot be sampled. (Logprobs
+    // below still describe the model's own row.)
+    s.held_back_logits.assign(logits.begin(), logits.end());
+    auto ban = [&](int32_t id) {
+      if (id >= 0 && static_cast<size_t>(id) < logits.size()) {
+        s.held_back_logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
+      }
+    };
+    if (!s.request.ignore_eos) std::for_each(eos_ids_.begin(), eos_ids_.end(), ban);
+    std::for_each(s.request.stop_token_ids.begin(), s.request.stop_token_ids.end(), ban);
+    sample_from = s.held_back_logits;
+  }
+  const int32_t token = s.sampler.sample(sample_from, s.request.prompt, s.output);
   s.output.push_back(token);
   TokenEvent e;
   e.request = s.id;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "fathom/core/error.h"
 
@@ -15,6 +16,9 @@ Sampler::Sampler(const SamplingParams& params)
   if (params.top_k < 0) throw invalid_argument("top_k must be >= 0");
   if (!(params.min_p >= 0 && params.min_p <= 1)) throw invalid_argument("min_p must be in [0, 1]");
   if (!(params.repetition_penalty > 0)) throw invalid_argument("repetition_penalty must be > 0");
+  for (const auto& [id, bias] : params.logit_bias) {
+    if (!std::isfinite(bias)) throw invalid_argument("logit_bias of token " + std::to_string(id) + " is not a finite number");
+  }
 }
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> prompt, std::span<const int32_t> output) {
@@ -43,6 +47,10 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
       if (id < 0 || id >= vocab) continue;
       work_[static_cast<size_t>(id)] -= static_cast<float>(params_.presence_penalty + params_.frequency_penalty * n);
     }
+  }
+
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && id < vocab) work_[static_cast<size_t>(id)] += bias;
   }
 
   if (params_.temperature == 0.0) {

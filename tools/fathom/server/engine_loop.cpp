@@ -1,6 +1,7 @@
 #include "server/engine_loop.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
@@ -19,8 +20,18 @@ EngineLoop::Submitted EngineLoop::submit(engine::GenerationRequest request, std:
   // is gone (its HTTP thread done) leaves events to a queue nobody reads, never to freed memory.
   ++in_flight_;  // before the engine can admit (and finish) it
   try {
-    s.id = engine_.submit(std::move(request), [this, events = s.events](const engine::TokenEvent& e) {
-      if (e.finished) count_finished(e.reason);
+    s.id = engine_.submit(std::move(request), [this, events = s.events, submitted = std::chrono::steady_clock::now(),
+                                               first = true](const engine::TokenEvent& e) mutable {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+      if (e.token) {
+        ++generated_tokens_;
+        if (first) time_to_first_token_.observe(seconds);
+        first = false;
+      }
+      if (e.finished) {
+        count_finished(e.reason);
+        if (e.reason == engine::FinishReason::stop || e.reason == engine::FinishReason::length) request_duration_.observe(seconds);
+      }
       events->push(e);
     });
   } catch (...) {
@@ -45,6 +56,7 @@ EngineStats EngineLoop::stats() const {
   s.completed = completed_.load();
   s.cancelled = cancelled_.load();
   s.failed = failed_.load();
+  s.generated_tokens = generated_tokens_.load();
   s.speculation = engine_.speculation();
   s.drafts = engine_.speculation_stats();
   s.prompts = engine_.prompt_stats();

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "fathom/engine/engine.h"
+#include "server/latency_histogram.h"
 #include "server/request_events.h"
 
 namespace fathom::server {
@@ -25,6 +26,7 @@ struct EngineStats {
   uint64_t completed = 0;  // finished with stop or length
   uint64_t cancelled = 0;  // ended by cancel(): client gone, server stopping
   uint64_t failed = 0;     // ended by an engine error
+  uint64_t generated_tokens = 0;  // tokens sampled, over all requests
   engine::Speculation speculation = engine::Speculation::off;
   engine::SpeculationStats drafts;  // with speculation on
   engine::Engine::PromptStats prompts;  // admitted prompt tokens, and those reused from the cache
@@ -50,6 +52,9 @@ class EngineLoop {
   void cancel(engine::RequestId id);
 
   EngineStats stats() const;
+  // From submit to the first token, and to the end, of the requests that ended with stop or length.
+  const LatencyHistogram& time_to_first_token() const { return time_to_first_token_; }
+  const LatencyHistogram& request_duration() const { return request_duration_; }
   // Set once stop() began or the engine thread died; requests still waiting should give up.
   bool unavailable() const { return stopping_.load() || broken_.load(); }
 
@@ -70,7 +75,8 @@ class EngineLoop {
   // Submitted and not yet finished. Engine::running() may only be read on the engine thread and
   // lags a step behind; this count is exact at any moment, so "running" is this minus waiting.
   std::atomic<int64_t> in_flight_{0};
-  std::atomic<uint64_t> completed_{0}, cancelled_{0}, failed_{0};
+  std::atomic<uint64_t> completed_{0}, cancelled_{0}, failed_{0}, generated_tokens_{0};
+  LatencyHistogram time_to_first_token_, request_duration_;
   std::thread thread_;
 };
 

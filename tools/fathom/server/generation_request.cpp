@@ -46,6 +46,7 @@ engine::SamplingParams sampling_params(const SamplingOverrides& o, engine::Sampl
   if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
   if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
   if (o.seed) p.seed = *o.seed;
+  p.logit_bias = o.logit_bias;
   return p;
 }
 
@@ -73,6 +74,13 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   g.sampling = sampling_params(request.sampling, defaults.sampling);
   g.stop_strings = request.stop;
   g.ignore_eos = request.ignore_eos;
+  g.stop_token_ids = request.stop_token_ids;
+  if (request.min_tokens > g.max_new_tokens) {
+    throw bad_request("'min_tokens' (" + std::to_string(request.min_tokens) + ") exceeds max_tokens (" +
+                          std::to_string(g.max_new_tokens) + ")",
+                      "min_tokens");
+  }
+  g.min_tokens = request.min_tokens;
   g.logprobs = request.logprobs;
   return g;
 }

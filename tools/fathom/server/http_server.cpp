@@ -10,6 +10,7 @@
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
 #include "server/api_error.h"
+#include "server/metrics.h"
 
 namespace fathom::server {
 
@@ -35,8 +36,9 @@ json model_json(const ServedModel& m) {
 
 // Routes by path, for telling "wrong method" (405) from "no such route" (404).
 bool is_known_path(const std::string& path) {
-  return path == "/health" || path == "/v1/models" || (path.rfind("/v1/models/", 0) == 0 && path.size() > 11) ||
-         path == "/v1/chat/completions" || path == "/v1/completions";
+  return path == "/health" || path == "/metrics" || path == "/v1/models" ||
+         (path.rfind("/v1/models/", 0) == 0 && path.size() > 11) || path == "/v1/chat/completions" ||
+         path == "/v1/completions" || path == "/tokenize" || path == "/detokenize";
 }
 
 // The request body through httplib's content reader, so that the size limit holds for chunked
@@ -86,9 +88,10 @@ bool bearer_matches(const std::string& authorization, const std::string& api_key
   return diff == 0;
 }
 
-HttpServer::HttpServer(const CompletionEndpoint& completions, const EngineLoop& loop, ServedModel model,
-                       HttpOptions options)
+HttpServer::HttpServer(const CompletionEndpoint& completions, const TokenizeEndpoint& tokenize, const EngineLoop& loop,
+                       ServedModel model, HttpOptions options)
     : completions_(completions),
+      tokenize_(tokenize),
       loop_(loop),
       model_(std::move(model)),
       options_(std::move(options)),
@@ -145,9 +148,14 @@ void HttpServer::add_routes() {
     reply(res, model_json(model_));
   });
 
-  auto completion_route = [this, authorized](Endpoint endpoint) {
-    return [this, authorized, endpoint](const httplib::Request& req, httplib::Response& res,
-                                        const httplib::ContentReader& reader) {
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(prometheus_metrics(loop_, model_.id), kPrometheusContentType);
+  });
+
+  // A POST route: the body read within the size limit, then the key checked, then `handle`.
+  auto body_route = [this, authorized](auto handle) {
+    return [this, authorized, handle](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& reader) {
       std::string body;
       switch (read_body(req, res, reader, options_.max_body_bytes, body)) {
         case BodyStatus::too_large:
@@ -160,11 +168,26 @@ void HttpServer::add_routes() {
       }
       // After the body, so that a refused request leaves the connection clean for the next one.
       if (!authorized(req, res)) return;
-      completions_.handle(endpoint, body, res);
+      handle(body, res);
     };
   };
-  http_->Post("/v1/chat/completions", completion_route(Endpoint::chat_completions));
-  http_->Post("/v1/completions", completion_route(Endpoint::completions));
+  for (const Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions}) {
+    http_->Post(endpoint == Endpoint::chat_completions ? "/v1/chat/completions" : "/v1/completions",
+                body_route([this, endpoint](const std::string& body, httplib::Response& res) {
+                  completions_.handle(endpoint, body, res);
+                }));
+  }
+  auto tokenizer_route = [this, &body_route](json (TokenizeEndpoint::*method)(std::string_view) const) {
+    return body_route([this, method](const std::string& body, httplib::Response& res) {
+      try {
+        reply(res, (tokenize_.*method)(body));
+      } catch (const ApiError& e) {
+        reply_error(res, e);
+      }
+    });
+  };
+  http_->Post("/tokenize", tokenizer_route(&TokenizeEndpoint::tokenize));
+  http_->Post("/detokenize", tokenizer_route(&TokenizeEndpoint::detokenize));
 
   // Every reply httplib made up itself (404, 400, 413, ...) gets an OpenAI error body; replies
   // that already have a body keep it.

@@ -7,6 +7,8 @@
 //   GET  /v1/models/{id}
 //   POST /v1/chat/completions
 //   POST /v1/completions
+//   POST /tokenize, /detokenize   the tokenizer alone (vLLM's endpoints)
+//   GET  /metrics                Prometheus text; like /health, never needs the API key
 //
 // Each connection is served on a thread of a pool sized to hold every request the engine can
 // hold (running + queued) plus a few for /health and /v1/models, so that a full engine answers
@@ -20,6 +22,7 @@
 #include "server/completion_endpoint.h"
 #include "server/engine_loop.h"
 #include "server/served_model.h"
+#include "server/tokenize_endpoint.h"
 
 namespace httplib {
 class Server;
@@ -37,7 +40,8 @@ struct HttpOptions {
 
 class HttpServer {
  public:
-  HttpServer(const CompletionEndpoint& completions, const EngineLoop& loop, ServedModel model, HttpOptions options);
+  HttpServer(const CompletionEndpoint& completions, const TokenizeEndpoint& tokenize, const EngineLoop& loop,
+             ServedModel model, HttpOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -53,6 +57,7 @@ class HttpServer {
   void add_routes();
 
   const CompletionEndpoint& completions_;
+  const TokenizeEndpoint& tokenize_;
   const EngineLoop& loop_;
   ServedModel model_;
   HttpOptions options_;

@@ -14,13 +14,17 @@ namespace {
 using nlohmann::json;
 constexpr int64_t kMaxStopSequences = 4;  // as in the OpenAI API
 
-json parse_body(std::string_view body) {
+}  // namespace
+
+json parse_json_object(std::string_view body) {
   if (body.empty()) throw bad_request("the request body is empty: send a JSON object");
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) throw bad_request("the request body is not valid JSON");
   if (!parsed.is_object()) throw bad_request("the request body must be a JSON object, not " + json_kind(parsed));
   return parsed;
 }
+
+namespace {
 
 // The roles DeepSeek's chat template renders. It silently drops any other, so a typo would
 // lose a message without a word; OpenAI refuses unknown roles too.
@@ -88,6 +92,41 @@ std::vector<std::string> parse_stop(const JsonFields& fields) {
   return stop;
 }
 
+// OpenAI's logit_bias: an object from token ids (as strings, JSON keys) to biases in [−100, 100].
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const JsonFields& fields) {
+  const json* v = fields.find("logit_bias");
+  if (!v) return {};
+  if (!v->is_object()) throw bad_request("'logit_bias' must be an object from token ids to biases, not " + json_kind(*v), "logit_bias");
+  std::vector<std::pair<int32_t, float>> out;
+  for (const auto& [key, bias] : v->items()) {
+    int64_t id = -1;
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) id = std::stoll(key);
+    if (!digits || id > std::numeric_limits<int32_t>::max()) {
+      throw bad_request("'logit_bias' keys must be token ids (non-negative integers as strings), got \"" + key + "\"", "logit_bias");
+    }
+    if (!bias.is_number() || bias.get<double>() < -100 || bias.get<double>() > 100) {
+      throw bad_request("'logit_bias[\"" + key + "\"]' must be a number between -100 and 100", "logit_bias");
+    }
+    out.emplace_back(static_cast<int32_t>(id), bias.get<float>());
+  }
+  return out;
+}
+
+std::vector<int32_t> parse_stop_token_ids(const JsonFields& fields) {
+  const json* v = fields.find("stop_token_ids");
+  if (!v) return {};
+  if (!v->is_array()) throw bad_request("'stop_token_ids' must be a list of token ids", "stop_token_ids");
+  std::vector<int32_t> ids;
+  for (const json& id : *v) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      throw bad_request("'stop_token_ids' must hold non-negative integers, got " + id.dump(), "stop_token_ids");
+    }
+    ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  return ids;
+}
+
 // Refuses a field whose given value asks for something Fathom does not do. `allowed` says which
 // values are harmless (null is always harmless).
 template <typename Allowed>
@@ -131,10 +170,12 @@ void parse_common(const JsonFields& fields, CompletionRequest& r) {
     r.include_usage = stream_fields.boolean("include_usage").value_or(false);
   }
   r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
+  r.min_tokens = fields.integer("min_tokens", 0, std::numeric_limits<int64_t>::max()).value_or(0);
+  r.stop_token_ids = parse_stop_token_ids(fields);
+  s.logit_bias = parse_logit_bias(fields);
   r.return_token_ids = fields.boolean("return_token_ids").value_or(false);
   fields.string("user");  // allowed, unused; must still be a string
 
-  refuse_unless(fields, "logit_bias", is_empty_container, "is not supported");
 }
 
 // `prompt`: a string, a list of token ids, or a one-element list of either (OpenAI's batch
@@ -163,8 +204,18 @@ void parse_prompt(const JsonFields& fields, CompletionRequest& r) {
 
 }  // namespace
 
+std::vector<tokenizer::ChatMessage> parse_chat_messages(const json& messages) {
+  try {
+    return tokenizer::chat_messages_from_json(flatten_content_parts(messages), "messages");
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    throw bad_request(e.what(), "messages");
+  }
+}
+
 CompletionRequest parse_chat_completion_request(std::string_view body) {
-  const json parsed = parse_body(body);
+  const json parsed = parse_json_object(body);
   JsonFields fields(parsed);
   CompletionRequest r;
   r.endpoint = Endpoint::chat_completions;
@@ -172,13 +223,7 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
 
   const json* messages = fields.find("messages");
   if (!messages) throw bad_request("'messages' is required", "messages");
-  try {
-    r.messages = tokenizer::chat_messages_from_json(flatten_content_parts(*messages), "messages");
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& e) {
-    throw bad_request(e.what(), "messages");
-  }
+  r.messages = parse_chat_messages(*messages);
 
   // OpenAI's chat form: logprobs is a switch, top_logprobs the number of alternatives.
   const std::optional<int64_t> top = fields.integer("top_logprobs", 0, kMaxTopLogprobs);
@@ -198,7 +243,7 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
 }
 
 CompletionRequest parse_completion_request(std::string_view body) {
-  const json parsed = parse_body(body);
+  const json parsed = parse_json_object(body);
   JsonFields fields(parsed);
   CompletionRequest r;
   r.endpoint = Endpoint::completions;

@@ -11,7 +11,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "fathom/tokenizer/chat_messages.h"
 
@@ -24,6 +27,7 @@ struct SamplingOverrides {
   std::optional<double> temperature, top_p, min_p, repetition_penalty, presence_penalty, frequency_penalty;
   std::optional<int64_t> top_k;
   std::optional<uint64_t> seed;
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id → bias in [−100, 100]
 };
 
 struct CompletionRequest {
@@ -38,6 +42,8 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
   bool ignore_eos = false;        // extension (as in vLLM): generate past end-of-sequence
+  int64_t min_tokens = 0;         // extension (as in vLLM): no EOS or stop token id before this many
+  std::vector<int32_t> stop_token_ids;  // extension (as in vLLM): these ids end generation too
   bool return_token_ids = false;  // extension (as in vLLM): choices carry "token_ids"
   // Set when the request asked for log-probabilities: how many top alternatives per token (chat:
   // top_logprobs with logprobs: true; completions: logprobs).
@@ -54,6 +60,10 @@ inline constexpr int64_t kMaxTopLogprobs = 20;
 
 // Throw ApiError (400) on anything malformed.
 CompletionRequest parse_chat_completion_request(std::string_view body);
+// The parts the other endpoints share: a body that must be one JSON object, and chat `messages`
+// (text content parts joined, roles checked) as the chat template takes them.
+nlohmann::json parse_json_object(std::string_view body);
+std::vector<tokenizer::ChatMessage> parse_chat_messages(const nlohmann::json& messages);
 CompletionRequest parse_completion_request(std::string_view body);
 
 }  // namespace fathom::server

@@ -51,6 +51,9 @@ struct GenerationRequest {
   std::vector<int32_t> stop_token_ids;    // besides the model's EOS
   std::vector<std::string> stop_strings;  // generation ends before the first occurrence
   bool ignore_eos = false;
+  // EOS and stop_token_ids are not sampled (their logits are −∞) before this many tokens exist;
+  // stop strings still end generation (vLLM's min_tokens). At most max_new_tokens.
+  int64_t min_tokens = 0;
   // Set: every token event carries the token's log-probability and this many most likely
   // alternatives (see logprobs.h). Unset: none are computed (they cost a pass over the vocabulary).
   std::optional<int64_t> logprobs;

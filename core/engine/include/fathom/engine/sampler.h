@@ -1,4 +1,4 @@
-// Turning logits into the next token: penalties, temperature, top-k, top-p, min-p, and a seeded
+// Turning logits into the next token: penalties, logit biases, temperature, top-k, top-p, min-p, and a seeded
 // random draw (the same seed gives the same tokens). Temperature 0 is greedy (argmax, ties to the
 // lower id).
 #pragma once
@@ -8,6 +8,7 @@
 #include <random>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace fathom::engine {
@@ -20,6 +21,9 @@ struct SamplingParams {
   double repetition_penalty = 1.0;  // HF style, over prompt and output: 1 = off
   double presence_penalty = 0.0;    // OpenAI style, over the output
   double frequency_penalty = 0.0;   // OpenAI style, over the output
+  // OpenAI's logit_bias: added to the token's logit after the penalties, before everything else
+  // (−100 in effect bans a token, +100 in effect forces it). Ids must be in the vocabulary.
+  std::vector<std::pair<int32_t, float>> logit_bias;
   std::optional<uint64_t> seed;     // unset: a random seed
 };
 
