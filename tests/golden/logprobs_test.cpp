@@ -81,6 +81,55 @@ TEST_P(GoldenLogprobs, EngineLogprobsAreTransformersLogSoftmax) {
   }
 }
 
+// The prompt scored (prompt_logprobs, what lm-eval's loglikelihood asks of a server): every token
+// after the first against transformers' log-softmax at the position before it. In one prefill
+// and in chunks of 5; with no token generated and with some; a prompt seen before is still
+// prefilled whole (cached positions would have no logits).
+TEST_P(GoldenLogprobs, PromptLogprobsAreTransformersLogSoftmax) {
+  constexpr int64_t kTop = 3;
+  auto model = load();
+  for (const int64_t chunk : {int64_t{0}, int64_t{5}}) {
+    EngineLimits limits{1, 64, 8};
+    limits.prefill_chunk = chunk;
+    Engine engine(*model, nullptr, limits);
+    for (const Sequence& s : load_golden(GetParam())) {
+      for (const int64_t new_tokens : {int64_t{0}, int64_t{2}}) {
+        GenerationRequest r;
+        r.prompt = s.ids;
+        r.sampling.temperature = 0;
+        r.max_new_tokens = new_tokens;
+        r.ignore_eos = true;
+        r.prompt_logprobs = kTop;
+        std::vector<TokenLogprobs> got;
+        int events = 0, tokens = 0;
+        int64_t cached = -1;
+        engine.submit(r, [&](const TokenEvent& e) {
+          if (events++ == 0) got = e.prompt_logprobs;
+          else EXPECT_TRUE(e.prompt_logprobs.empty()) << "only the first event carries them";
+          tokens += e.token.has_value();
+          if (e.finished) cached = e.cached_tokens;
+        });
+        while (engine.step()) {
+        }
+        const std::string where = GetParam() + ", chunk " + std::to_string(chunk) + ", " + std::to_string(new_tokens) + " new";
+        EXPECT_EQ(tokens, new_tokens) << where;
+        EXPECT_EQ(cached, 0) << where;
+        ASSERT_EQ(got.size(), s.ids.size() - 1) << where;
+        for (size_t p = 1; p < s.ids.size(); ++p) {
+          const std::vector<float>& want_logits = s.logits[p - 1];
+          const std::vector<double> want = log_softmax(want_logits);
+          float max_abs = 0;
+          for (float x : want_logits) max_abs = std::max(max_abs, std::abs(x));
+          const double tol = 2e-4 * max_abs + 1e-6;
+          EXPECT_NEAR(got[p - 1].logprob, want[s.ids[p]], tol) << where << ", token " << p;
+          ASSERT_EQ(got[p - 1].top.size(), static_cast<size_t>(kTop));
+          EXPECT_NEAR(got[p - 1].top[0].logprob, *std::max_element(want.begin(), want.end()), tol) << where << ", token " << p;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogprobs, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
 }  // namespace

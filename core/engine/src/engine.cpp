@@ -47,7 +47,10 @@ Engine::~Engine() = default;
 RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   const auto prompt_len = static_cast<int64_t>(request.prompt.size());
   if (prompt_len == 0) throw invalid_argument("the prompt is empty");
-  if (request.max_new_tokens < 1) throw invalid_argument("max_new_tokens must be at least 1");
+  if (request.max_new_tokens < (request.prompt_logprobs ? 0 : 1)) {
+    throw invalid_argument("max_new_tokens must be at least 1 (0 only to score the prompt, with prompt_logprobs)");
+  }
+  if (request.prompt_logprobs && *request.prompt_logprobs < 0) throw invalid_argument("prompt_logprobs must be at least 0");
   if (request.logprobs && *request.logprobs < 0) throw invalid_argument("logprobs must be at least 0");
   if (request.min_tokens < 0 || request.min_tokens > request.max_new_tokens) {
     throw invalid_argument("min_tokens (" + std::to_string(request.min_tokens) + ") must be between 0 and max_new_tokens (" +
@@ -100,6 +103,7 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   e.finished = true;
   e.reason = reason;
   e.error = error;
+  if (s.output.empty()) e.prompt_logprobs = std::move(s.prompt_logprobs);  // no token event carried them
   // Text held back for stop-string matching is released (a matched stop string already cleared it).
   e.text = std::move(s.pending_text);
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
@@ -129,6 +133,7 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   e.request = s.id;
   e.token = token;
   if (s.request.logprobs) e.logprobs = token_logprobs(logits, token, *s.request.logprobs);
+  if (s.output.size() == 1) e.prompt_logprobs = std::move(s.prompt_logprobs);
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.output.size());
   e.cached_tokens = static_cast<int64_t>(s.cached);
@@ -214,8 +219,10 @@ void Engine::admit_waiting() {
     std::lock_guard lock(mutex_);
     while (!waiting_.empty()) {
       Sequence& s = *waiting_.front();
-      if (limits_.prefix_caching && should_wait_for_shared_prefill(s, busy)) break;
-      const auto choice = slots_.take(s.request.prompt, limits_.prefix_caching, mtp, busy);
+      // A prompt to score is prefilled whole: cached positions would have no logits.
+      const bool reuse = limits_.prefix_caching && !s.request.prompt_logprobs;
+      if (reuse && should_wait_for_shared_prefill(s, busy)) break;
+      const auto choice = slots_.take(s.request.prompt, reuse, mtp, busy);
       if (!choice) break;
       s.slot = static_cast<int32_t>(choice->slot);
       s.prefilled = s.cached = s.mtp_fed = choice->reuse;
@@ -255,8 +262,16 @@ void Engine::prefill() {
   };
   std::vector<Piece> pieces;
   std::vector<int32_t> ids, positions, slots;
-  std::vector<size_t> last_rows;
-  std::vector<Sequence*> completing;
+  // The rows whose logits the head computes: each finished prompt's last row, and with
+  // prompt_logprobs every row of the piece (row p scores prompt token p + 1).
+  std::vector<size_t> logit_rows;
+  struct Scored {
+    Sequence* s;
+    size_t position;  // prompt position whose row scores the token after it
+    size_t logits;    // index into logit_rows
+  };
+  std::vector<Scored> scored;
+  std::vector<std::pair<Sequence*, size_t>> completing;  // and the index of its last row's logits
   size_t budget = limits_.prefill_chunk > 0 ? static_cast<size_t>(limits_.prefill_chunk) : SIZE_MAX;
   for (auto& owned : running_) {
     Sequence& s = *owned;
@@ -266,23 +281,36 @@ void Engine::prefill() {
     budget -= take;
     pieces.push_back({&s, s.prefilled, s.prefilled + take, ids.size()});
     for (size_t i = s.prefilled; i < s.prefilled + take; ++i) {
+      if (s.request.prompt_logprobs && i + 1 < n) {
+        scored.push_back({&s, i, logit_rows.size()});
+        logit_rows.push_back(ids.size());
+      }
       ids.push_back(s.request.prompt[i]);
       positions.push_back(static_cast<int32_t>(i));
       slots.push_back(s.slot);
     }
     s.prefilled += take;
     if (s.prefilled == n) {
-      last_rows.push_back(ids.size() - 1);
-      completing.push_back(&s);
+      completing.emplace_back(&s, logit_rows.size());
+      logit_rows.push_back(ids.size() - 1);
     }
   }
   if (pieces.empty()) return;
-  // Only each finished prompt's last row needs logits; the head runs on those rows alone.
-  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, last_rows);
+  // Only the rows above need logits; the head runs on those rows alone.
+  ForwardResult r = model_.forward({ids, positions, slots}, AttentionForm::naive, logit_rows);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
-  for (size_t i = 0; i < completing.size(); ++i) {
-    advance(*completing[i], std::span<const float>(r.logits).subspan(i * vocab, vocab));
-    propose_ngram_drafts(*completing[i]);
+  auto logits_of = [&](size_t index) { return std::span<const float>(r.logits).subspan(index * vocab, vocab); };
+  for (const Scored& sc : scored) {
+    const auto& prompt = sc.s->request.prompt;
+    sc.s->prompt_logprobs.push_back(token_logprobs(logits_of(sc.logits), prompt[sc.position + 1], *sc.s->request.prompt_logprobs));
+  }
+  for (const auto& [s, index] : completing) {
+    if (s->request.max_new_tokens == 0) {
+      finish(*s, FinishReason::length);  // scoring the prompt only (prompt_logprobs)
+      continue;
+    }
+    advance(*s, logits_of(index));
+    propose_ngram_drafts(*s);
   }
   if (speculation_ != Speculation::mtp) return;
 
@@ -293,7 +321,7 @@ void Engine::prefill() {
   DraftRows rows;
   for (const Piece& piece : pieces) {
     Sequence& s = *piece.s;
-    if (!wants_draft(s)) continue;
+    if (!wants_draft(s) || (piece.end == s.request.prompt.size() && s.output.empty())) continue;  // no token follows
     const size_t n = s.request.prompt.size();
     for (size_t i = piece.begin; i < piece.end; ++i) {
       const int32_t next = i + 1 < n ? s.request.prompt[i + 1] : s.output.front();

@@ -33,6 +33,7 @@ struct Engine::Sequence {
   size_t cached = 0;             // of those, reused from the slot's previous sequence
   size_t mtp_fed = 0;            // leading positions whose MTP cache entries are written
   bool cache_unreliable = false; // a step failed while this sequence ran
+  std::vector<TokenLogprobs> prompt_logprobs;  // prompt_logprobs: scored so far, until the first event
   std::vector<float> held_back_logits;  // a row with the stop tokens banned, while below min_tokens
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)

@@ -57,6 +57,11 @@ struct GenerationRequest {
   // Set: every token event carries the token's log-probability and this many most likely
   // alternatives (see logprobs.h). Unset: none are computed (they cost a pass over the vocabulary).
   std::optional<int64_t> logprobs;
+  // Set: the request's first event carries the log-probability of every prompt token after the
+  // first (the prompt scored by the model, as lm-eval's loglikelihood needs), with this many
+  // alternatives each. The prompt is then prefilled whole, without prefix caching. With it,
+  // max_new_tokens may be 0: the request ends after the prefill, reason length, with no token.
+  std::optional<int64_t> prompt_logprobs;
 };
 
 // One event per generated token; the last event of a request has `finished` set (and may carry
@@ -69,6 +74,7 @@ struct TokenEvent {
   FinishReason reason = FinishReason::none;
   std::string error;  // for FinishReason::error
   std::optional<TokenLogprobs> logprobs;  // with `token`, when the request asked for them
+  std::vector<TokenLogprobs> prompt_logprobs;  // on the first event, with prompt_logprobs: prompt[1..]
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;  // prompt tokens whose cache entries were reused, not prefilled
