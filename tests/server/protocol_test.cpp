@@ -160,6 +160,14 @@ TEST(ParseChatRequest, LogprobsSwitchAndTopCount) {
   }
 }
 
+TEST(ParseCompletionRequest, EchoAllowsNoNewTokens) {
+  const CompletionRequest r = parse_completion_request(completion_body({{"echo", true}, {"max_tokens", 0}}).dump());
+  EXPECT_TRUE(r.echo);
+  EXPECT_EQ(r.max_tokens, 0);
+  EXPECT_EQ(completion_error(completion_body({{"max_tokens", 0}})).param(), "max_tokens");
+  EXPECT_EQ(chat_error(chat_body({{"max_tokens", 0}})).param(), "max_tokens");
+}
+
 TEST(ParseCompletionRequest, LogprobsIsTheTopCount) {
   EXPECT_FALSE(parse_completion_request(completion_body().dump()).logprobs);
   EXPECT_EQ(parse_completion_request(completion_body({{"logprobs", 0}}).dump()).logprobs, 0);
@@ -231,8 +239,8 @@ TEST(ParseCompletionRequest, RefusesBadPrompts) {
     EXPECT_EQ(e.status(), 400) << prompt.dump();
     EXPECT_EQ(e.param(), "prompt") << prompt.dump();
   }
-  for (const json& extra : {json{{"echo", true}}, json{{"best_of", 2}}, json{{"suffix", "x"}}, json{{"n", 0}},
-                            json{{"n", 3}, {"best_of", 4}}}) {
+  for (const json& extra : {json{{"max_tokens", 0}}, json{{"best_of", 2}}, json{{"suffix", "x"}}, json{{"n", 0}},
+                            json{{"n", 3}, {"best_of", 4}}, json{{"echo", 1}}}) {
     EXPECT_EQ(completion_error(completion_body(extra)).status(), 400) << extra.dump();
   }
   // best_of equal to n asks for nothing more.
@@ -452,6 +460,18 @@ TEST_F(BuildGenerationRequest, PassesSamplingExtensionsOn) {
             "min_tokens");
 }
 
+TEST_F(BuildGenerationRequest, EchoScoresThePromptWhenItMatters) {
+  auto build = [&](const json& extra) {
+    return build_generation_request(parse_completion_request(completion_body(extra).dump()), *tok_, defaults_);
+  };
+  EXPECT_EQ(build({{"echo", true}, {"logprobs", 2}, {"max_tokens", 1}}).prompt_logprobs, 2);
+  const engine::GenerationRequest scoring_only = build({{"echo", true}, {"max_tokens", 0}});
+  EXPECT_EQ(scoring_only.prompt_logprobs, 0);
+  EXPECT_EQ(scoring_only.max_new_tokens, 0);
+  EXPECT_FALSE(build({{"echo", true}, {"max_tokens", 3}}).prompt_logprobs) << "echo alone needs no scores";
+  EXPECT_FALSE(build({{"logprobs", 2}, {"max_tokens", 3}}).prompt_logprobs);
+}
+
 TEST_F(BuildGenerationRequest, PassesLogprobsOn) {
   EXPECT_FALSE(build_generation_request(parse_completion_request(completion_body().dump()), *tok_, defaults_).logprobs);
   EXPECT_EQ(build_generation_request(parse_completion_request(completion_body({{"logprobs", 3}}).dump()), *tok_, defaults_)
@@ -510,6 +530,23 @@ TEST_F(LogprobsShapes, ChatEntriesCarryEachTokensBytes) {
   EXPECT_EQ(bytes, kText) << "the tokens' bytes spell the text";
   EXPECT_TRUE(split_character) << "no token held part of a character: pick a text that splits one";
   EXPECT_NO_THROW(json::parse(to_wire(lp))) << "partial characters go out as valid JSON";
+}
+
+TEST_F(LogprobsShapes, EchoedPromptEntriesComeFirst) {
+  const std::vector<int32_t> prompt = ids();
+  std::vector<engine::TokenLogprobs> scored;
+  for (size_t i = 1; i < prompt.size(); ++i) scored.push_back({-1.0f * static_cast<float>(i), {{prompt[i], -0.5f}}});
+  LogprobsJson builder(Endpoint::completions, *tok_);
+  json all = builder.build_prompt(prompt, scored);
+  LogprobsJson::append(all, builder.build(logged({prompt[0], prompt[1]})));
+  ASSERT_EQ(all["tokens"].size(), prompt.size() + 2);
+  EXPECT_TRUE(all["token_logprobs"][0].is_null()) << "nothing precedes the first prompt token";
+  EXPECT_TRUE(all["top_logprobs"][0].is_null());
+  EXPECT_FLOAT_EQ(all["token_logprobs"][1].get<float>(), -1.0f);
+  EXPECT_FLOAT_EQ(all["token_logprobs"][prompt.size() - 1].get<float>(), -1.0f * static_cast<float>(prompt.size() - 1));
+  EXPECT_FLOAT_EQ(all["token_logprobs"][prompt.size()].get<float>(), -0.25f) << "then the generated tokens";
+  EXPECT_EQ(all["text_offset"][0], 0);
+  EXPECT_EQ(all["text_offset"][prompt.size()].get<size_t>(), utf8_characters(kText)) << "offsets carry on past the prompt";
 }
 
 TEST_F(LogprobsShapes, CompletionOffsetsCountCharactersAcrossChunks) {

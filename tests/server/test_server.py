@@ -275,6 +275,47 @@ def test_n_choices_stream(server):
     assert all(len(c.logprobs.tokens) == 10 for c in completion.choices)
 
 
+def test_echo_scores_the_prompt_like_generation_does(server):
+    """lm-eval's loglikelihood request: token ids, echo, logprobs, no new tokens. The prompt's
+    scores are what generating those same tokens reported (a prefill's rows against decode
+    steps, so equal to float rounding)."""
+    client = server.client()
+    status, tok = server.post_json("/tokenize", {"prompt": "Once upon a time"})
+    context = tok["tokens"]
+    generated = client.completions.create(model=server.model_id, prompt=context, max_tokens=6, temperature=0,
+                                          logprobs=1, extra_body=EXACT)
+    continuation = generated.choices[0].token_ids
+    scored = client.completions.create(model=server.model_id, prompt=context + continuation, max_tokens=0, echo=True,
+                                       logprobs=1, temperature=0)
+    choice = scored.choices[0]
+    lp = choice.logprobs
+    assert len(lp.tokens) == len(context) + len(continuation)
+    assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+    assert all(x <= 0 for x in lp.token_logprobs[1:])
+    for got, want in zip(lp.token_logprobs[len(context):], generated.choices[0].logprobs.token_logprobs):
+        assert got == pytest.approx(want, abs=1e-4)
+    # Greedy tokens are their position's most likely (lm-eval's is_greedy).
+    assert all(t == max(top.values()) for t, top in zip(lp.token_logprobs[len(context):], lp.top_logprobs[len(context):]))
+    status, text = server.post_json("/detokenize", {"tokens": context + continuation})
+    assert choice.text == text["prompt"] and choice.finish_reason == "length"
+    assert scored.usage.completion_tokens == 0
+
+    # One new token, as lm-eval sends it too: the prompt's entries, then the token's.
+    plus_one = client.completions.create(model=server.model_id, prompt=context, max_tokens=1, echo=True, logprobs=1,
+                                         temperature=0, extra_body=EXACT)
+    assert len(plus_one.choices[0].logprobs.tokens) == len(context) + 1
+    assert plus_one.choices[0].token_ids == continuation[:1]
+    # Streamed: the prompt comes first, in one chunk with its entries.
+    chunks = list(client.completions.create(model=server.model_id, prompt=context, max_tokens=2, echo=True,
+                                            logprobs=1, temperature=0, stream=True))
+    first = chunks[0].choices[0]
+    status, context_text = server.post_json("/detokenize", {"tokens": context})
+    assert first.text == context_text["prompt"] and len(first.logprobs.tokens) == len(context)
+    streamed = [t for c in chunks if c.choices[0].logprobs for t in c.choices[0].logprobs.token_logprobs]
+    assert len(streamed) == len(context) + 2
+    assert streamed[1:len(context)] == pytest.approx(lp.token_logprobs[1:len(context)], abs=1e-4)
+
+
 def test_completions_from_token_ids(server):
     # What "abc" encodes to with the byte-level demo tokenizer (BOS, then one token per byte),
     # given as ids, completes exactly as the text does.

@@ -119,6 +119,11 @@ struct StreamState {
   bool include_usage = false;
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
+  // Completions with echo: each choice's first chunk is the prompt (and its logprobs).
+  bool echo = false;
+  std::vector<int32_t> prompt;
+  std::string echo_text;
+  std::vector<bool> echoed;  // per choice
   Usage usage;
   bool opened = false;  // the first chunks are out
   bool ended = false;   // [DONE] is out
@@ -160,6 +165,14 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   if (e.finished && !ended_normally(e)) {
     s.choices.finished(index);
     return out.error_and_end(abnormal_end(e));
+  }
+  if (s.echo && !s.echoed[index]) {
+    s.echoed[index] = true;
+    ChunkContent prompt;
+    prompt.index = static_cast<int64_t>(index);
+    prompt.text = s.echo_text;
+    if (!s.logprobs.empty()) prompt.logprobs = s.logprobs[index].build_prompt(s.prompt, e.prompt_logprobs);
+    if (!out.chunk(prompt)) return false;
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
   if (!e.text.empty() || (e.token && s.return_token_ids) || with_logprobs) {
@@ -254,6 +267,12 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
   }
 }
 
+// The prompt as the model saw it: decoded from its tokens, special tokens (BOS) included, so that
+// the text and the logprobs' text offsets agree.
+std::string CompletionEndpoint::echoed_prompt(std::span<const int32_t> prompt) const {
+  return tok_.decode(std::vector<tokenizer::TokenId>(prompt.begin(), prompt.end()));
+}
+
 void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine::GenerationRequest generation,
                                        httplib::Response& res) const {
   ChoiceRequests choices(loop_, generation, request.n);
@@ -261,6 +280,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     std::string text;
     std::vector<int32_t> token_ids;
     std::vector<LoggedToken> logged;
+    std::vector<engine::TokenLogprobs> prompt_scored;  // echo with logprobs
     std::string finish_reason;
   };
   std::vector<Collected> collected(choices.size());
@@ -274,6 +294,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     for (const engine::TokenEvent& e : batch) {
       const size_t index = choices.index_of(e.request);
       Collected& c = collected[index];
+      if (!e.prompt_logprobs.empty()) c.prompt_scored = e.prompt_logprobs;
       c.text += e.text;
       if (e.token) c.token_ids.push_back(*e.token);
       if (e.token && e.logprobs) c.logged.push_back({*e.token, *e.logprobs});
@@ -284,11 +305,17 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
       add_usage(usage, e, index);
     }
   }
+  const std::string echo_text = request.echo ? echoed_prompt(generation.prompt) : std::string();
   std::vector<Choice> out;
   for (Collected& c : collected) {
-    out.push_back({std::move(c.text), c.finish_reason,
-                   request.return_token_ids ? std::optional(std::move(c.token_ids)) : std::nullopt,
-                   request.logprobs ? LogprobsJson(request.endpoint, tok_).build(c.logged) : nlohmann::json()});
+    nlohmann::json logprobs;
+    if (request.logprobs) {
+      LogprobsJson builder(request.endpoint, tok_);
+      if (request.echo) logprobs = builder.build_prompt(generation.prompt, c.prompt_scored);
+      LogprobsJson::append(logprobs, builder.build(c.logged));
+    }
+    out.push_back({echo_text + c.text, c.finish_reason,
+                   request.return_token_ids ? std::optional(std::move(c.token_ids)) : std::nullopt, std::move(logprobs)});
   }
   res.status = 200;
   res.set_content(to_wire(full_response(new_response_header(request.endpoint, model_.id), out, usage)),
@@ -303,6 +330,12 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   state->include_usage = request.include_usage;
   state->return_token_ids = request.return_token_ids;
   if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
+  if (request.echo) {
+    state->echo = true;
+    state->prompt = generation.prompt;
+    state->echo_text = echoed_prompt(generation.prompt);
+    state->echoed.assign(state->choices.size(), false);
+  }
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   // The provider owns the state; when httplib lets go of it (the response written, abandoned

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <span>
 #include <string>
 
 #include "fathom/tokenizer/tokenizer.h"
@@ -45,6 +46,7 @@ class CompletionEndpoint {
                      httplib::Response& res) const;
   void respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
                       httplib::Response& res) const;
+  std::string echoed_prompt(std::span<const int32_t> prompt) const;
 
   EngineLoop& loop_;
   const tokenizer::Tokenizer& tok_;

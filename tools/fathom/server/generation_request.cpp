@@ -82,6 +82,9 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   }
   g.min_tokens = request.min_tokens;
   g.logprobs = request.logprobs;
+  // Echo scores the prompt when logprobs are asked for, or when nothing is generated (the engine
+  // runs a prompt with no new tokens only to score it).
+  if (request.echo && (request.logprobs || g.max_new_tokens == 0)) g.prompt_logprobs = request.logprobs.value_or(0);
   return g;
 }
 

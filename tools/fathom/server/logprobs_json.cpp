@@ -35,28 +35,55 @@ json LogprobsJson::chat_entry(const LoggedToken& t) const {
   return {{"token", std::string(bytes)}, {"logprob", t.logprobs.logprob}, {"bytes", byte_values(bytes)}, {"top_logprobs", top}};
 }
 
+void LogprobsJson::add_completion_entry(json& out, int32_t token, const engine::TokenLogprobs* logprobs) {
+  const std::string_view bytes = tok_->token_bytes(token);
+  out["tokens"].push_back(std::string(bytes));
+  out["text_offset"].push_back(text_offset_);
+  text_offset_ += characters_started(bytes);
+  if (!logprobs) {
+    out["token_logprobs"].push_back(nullptr);
+    out["top_logprobs"].push_back(nullptr);
+    return;
+  }
+  out["token_logprobs"].push_back(logprobs->logprob);
+  // A map from text to log-probability: two ids that decode alike keep the likelier's.
+  json top = json::object();
+  for (const engine::TokenLogprob& alt : logprobs->top) {
+    const std::string text(tok_->token_bytes(alt.token));
+    if (!top.contains(text)) top[text] = alt.logprob;
+  }
+  out["top_logprobs"].push_back(top);
+}
+
 json LogprobsJson::build(const std::vector<LoggedToken>& tokens) {
   if (endpoint_ == Endpoint::chat_completions) {
     json content = json::array();
     for (const LoggedToken& t : tokens) content.push_back(chat_entry(t));
     return {{"content", content}};
   }
-  json texts = json::array(), logprobs = json::array(), tops = json::array(), offsets = json::array();
-  for (const LoggedToken& t : tokens) {
-    const std::string_view bytes = tok_->token_bytes(t.token);
-    texts.push_back(std::string(bytes));
-    logprobs.push_back(t.logprobs.logprob);
-    // A map from text to log-probability: two ids that decode alike keep the likelier's.
-    json top = json::object();
-    for (const engine::TokenLogprob& alt : t.logprobs.top) {
-      const std::string text(tok_->token_bytes(alt.token));
-      if (!top.contains(text)) top[text] = alt.logprob;
-    }
-    tops.push_back(top);
-    offsets.push_back(text_offset_);
-    text_offset_ += characters_started(bytes);
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const LoggedToken& t : tokens) add_completion_entry(out, t.token, &t.logprobs);
+  return out;
+}
+
+json LogprobsJson::build_prompt(std::span<const int32_t> prompt, const std::vector<engine::TokenLogprobs>& scored) {
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    add_completion_entry(out, prompt[i], i > 0 && i - 1 < scored.size() ? &scored[i - 1] : nullptr);
   }
-  return {{"tokens", texts}, {"token_logprobs", logprobs}, {"top_logprobs", tops}, {"text_offset", offsets}};
+  return out;
+}
+
+void LogprobsJson::append(json& into, const json& more) {
+  if (into.is_null()) {
+    into = more;
+    return;
+  }
+  for (const auto& [key, values] : more.items()) {
+    for (const json& v : values) into[key].push_back(v);
+  }
 }
 
 }  // namespace fathom::server

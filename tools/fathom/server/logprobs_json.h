@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,9 +33,17 @@ class LogprobsJson {
   LogprobsJson(Endpoint endpoint, const tokenizer::Tokenizer& tok) : endpoint_(endpoint), tok_(&tok) {}
 
   nlohmann::json build(const std::vector<LoggedToken>& tokens);
+  // Completions with echo: the prompt's entries, its first token's log-probability and
+  // alternatives null (nothing precedes it), the others from `scored` (prompt[1..], the engine's
+  // prompt_logprobs). Text offsets start at 0 and carry on into build().
+  nlohmann::json build_prompt(std::span<const int32_t> prompt, const std::vector<engine::TokenLogprobs>& scored);
+  // Appends the entries of `more` to `into` (both in the completions shape, or `into` null).
+  static void append(nlohmann::json& into, const nlohmann::json& more);
 
  private:
   nlohmann::json chat_entry(const LoggedToken& t) const;
+  // A completions-shape entry: token text, its log-probability and alternatives (null for none).
+  void add_completion_entry(nlohmann::json& out, int32_t token, const engine::TokenLogprobs* logprobs);
 
   Endpoint endpoint_;
   const tokenizer::Tokenizer* tok_;  // a pointer, so that a vector of builders (one per choice) can hold it

@@ -135,7 +135,6 @@ void refuse_unless(const JsonFields& fields, const std::string& name, Allowed al
   if (v && !allowed(*v)) throw bad_request("'" + name + "' " + why, name);
 }
 
-bool is_false(const json& v) { return v.is_boolean() && !v.get<bool>(); }
 bool is_empty_container(const json& v) { return (v.is_array() || v.is_object()) && v.empty(); }
 
 // The fields both endpoints share.
@@ -143,7 +142,8 @@ void parse_common(const JsonFields& fields, CompletionRequest& r) {
   r.model = fields.required_string("model");
 
   // max_completion_tokens is OpenAI's newer name; when both are given it wins.
-  r.max_tokens = fields.integer("max_tokens", 1, std::numeric_limits<int64_t>::max());
+  // 0 only for completions with echo (scoring a prompt); checked where the endpoint is known.
+  r.max_tokens = fields.integer("max_tokens", 0, std::numeric_limits<int64_t>::max());
   if (auto m = fields.integer("max_completion_tokens", 1, std::numeric_limits<int64_t>::max())) r.max_tokens = m;
 
   SamplingOverrides& s = r.sampling;
@@ -224,6 +224,7 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
   const json* messages = fields.find("messages");
   if (!messages) throw bad_request("'messages' is required", "messages");
   r.messages = parse_chat_messages(*messages);
+  if (r.max_tokens == 0) throw bad_request("'max_tokens' must be at least 1", "max_tokens");
 
   // OpenAI's chat form: logprobs is a switch, top_logprobs the number of alternatives.
   const std::optional<int64_t> top = fields.integer("top_logprobs", 0, kMaxTopLogprobs);
@@ -252,7 +253,10 @@ CompletionRequest parse_completion_request(std::string_view body) {
 
   // The legacy form: logprobs is the number of alternatives (0: the chosen tokens' only).
   r.logprobs = fields.integer("logprobs", 0, kMaxTopLogprobs);
-  refuse_unless(fields, "echo", is_false, "is not supported");
+  r.echo = fields.boolean("echo").value_or(false);
+  if (r.max_tokens == 0 && !r.echo) {
+    throw bad_request("'max_tokens' may be 0 only with 'echo': true (to score the prompt)", "max_tokens");
+  }
   // best_of picks the n best of more samples; equal to n it asks for nothing more.
   refuse_unless(fields, "best_of", [&](const json& v) { return v == r.n; }, "other than n is not supported");
   refuse_unless(fields, "suffix", [](const json& v) { return v == ""; }, "is not supported");

@@ -49,6 +49,9 @@ struct CompletionRequest {
   // top_logprobs with logprobs: true; completions: logprobs).
   std::optional<int64_t> logprobs;
   int64_t n = 1;  // choices: n engine requests over the same prompt
+  // Completions: the text starts with the prompt, and logprobs (when asked for) cover the prompt
+  // tokens too, the first with null (lm-eval's loglikelihood). max_tokens may then be 0.
+  bool echo = false;
 };
 
 // The most choices one request may ask for (OpenAI's limit).
