@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -41,7 +42,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(fathom("--version").status, 0);
   Result help = fathom("--help");
   EXPECT_EQ(help.status, 0);
-  for (const char* cmd : {"backends", "run", "chat", "serve", "bench", "inspect", "logits", "tokenize", "make-tiny"}) {
+  for (const char* cmd : {"backends", "run", "chat", "serve", "bench", "inspect", "logits", "perplexity", "tokenize",
+                          "make-tiny"}) {
     EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd << " missing from --help:\n" << help.out;
   }
 }
@@ -64,6 +66,57 @@ TEST(Cli, LogitsMatchesTheGoldenFile) {
     }
   }
   EXPECT_LE(max_diff, 1e-4 * max_ref);
+}
+
+// Perplexity over one window: the exponential of the mean of −log p(token | tokens before it) under
+// transformers' logits from golden.json, taken here in double.
+TEST(Cli, PerplexityMatchesTransformers) {
+  std::ifstream in(kFixtures + "/deepseek-v3-tiny/golden.json");
+  auto golden = nlohmann::json::parse(in)["sequences"][1];
+  std::string ids;
+  for (int id : golden["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  double nll = 0;
+  const size_t n = golden["ids"].size();
+  for (size_t p = 1; p < n; ++p) {
+    const std::vector<double> row = golden["logits"][p - 1];
+    double m = row[0], sum = 0;
+    for (double x : row) m = std::max(m, x);
+    for (double x : row) sum += std::exp(x - m);
+    nll -= row[golden["ids"][p].get<size_t>()] - m - std::log(sum);
+  }
+  const double want = std::exp(nll / static_cast<double>(n - 1));
+
+  Result r = fathom("perplexity --json --model " + kFixtures + "/deepseek-v3-tiny --ids " + ids);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto got = nlohmann::json::parse(r.out);
+  EXPECT_EQ(got["tokens_scored"], n - 1);
+  EXPECT_EQ(got["windows"], 1);
+  EXPECT_NEAR(got["perplexity"].get<double>(), want, 1e-3 * want);
+
+  // Windows: without overlap each window's first token goes unscored; overlapping windows score
+  // every token but the first exactly once.
+  Result apart = fathom("perplexity --json --context 8 --model " + kFixtures + "/deepseek-v3-tiny --ids " + ids);
+  ASSERT_EQ(apart.status, 0) << apart.err;
+  const size_t windows = (n + 7) / 8;
+  EXPECT_EQ(nlohmann::json::parse(apart.out)["windows"], windows);
+  EXPECT_EQ(nlohmann::json::parse(apart.out)["tokens_scored"], n - windows);
+  Result sliding = fathom("perplexity --json --context 8 --stride 3 --model " + kFixtures + "/deepseek-v3-tiny --ids " + ids);
+  ASSERT_EQ(sliding.status, 0) << sliding.err;
+  EXPECT_EQ(nlohmann::json::parse(sliding.out)["tokens_scored"], n - 1);
+  // Less context per token than one whole window: a worse (higher) perplexity.
+  EXPECT_GT(nlohmann::json::parse(apart.out)["perplexity"].get<double>(), got["perplexity"].get<double>());
+
+  for (const std::string bad : {"--context 1", "--context 8 --stride 9", "--context 999999"}) {
+    Result e = fathom("perplexity " + bad + " --model " + kFixtures + "/deepseek-v3-tiny --ids " + ids);
+    EXPECT_NE(e.status, 0) << bad;
+    EXPECT_NE(e.err.find(bad.substr(bad.rfind("--"), 8)), std::string::npos) << bad << ": " << e.err;
+  }
+  Result neither = fathom("perplexity --model " + kFixtures + "/deepseek-v3-tiny");
+  EXPECT_NE(neither.status, 0);
+  EXPECT_NE(neither.err.find("--file"), std::string::npos) << neither.err;
+  Result no_file = fathom("perplexity --model " + kFixtures + "/deepseek-v3-tiny --file /nonexistent/text.txt");
+  EXPECT_NE(no_file.status, 0);
+  EXPECT_NE(no_file.err.find("/nonexistent"), std::string::npos) << no_file.err;
 }
 
 TEST(Cli, InspectReportsThePublishedSizes) {
@@ -145,6 +198,18 @@ TEST(Cli, DemoModelGenerates) {
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_GT(a.out.size(), 10u);
   EXPECT_EQ(a.out, b.out);
+  // Perplexity of a text file: the text as `fathom tokenize --add-special` encodes it.
+  std::ofstream(dir / "text.txt") << "The sea was calm, and the ships lay still in the harbour until the wind came.";
+  Result ppl = fathom("perplexity --json --context 8 --model " + dir.string() + " --file " + (dir / "text.txt").string());
+  ASSERT_EQ(ppl.status, 0) << ppl.err;
+  Result ids = fathom("tokenize --add-special --tokenizer " + dir.string() +
+                      " --text 'The sea was calm, and the ships lay still in the harbour until the wind came.'");
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  const auto scored = nlohmann::json::parse(ppl.out);
+  EXPECT_EQ(scored["tokens"], nlohmann::json::parse(ids.out)["ids"].size());
+  EXPECT_EQ(scored["tokens_scored"].get<size_t>(), scored["tokens"].get<size_t>() - scored["windows"].get<size_t>());
+  EXPECT_GT(scored["perplexity"].get<double>(), 1.0);
+
   Result bench = fathom("bench --model " + dir.string() + " --prompt-tokens 8 --gen-tokens 4 --batch 2 --json --nodes 5");
   ASSERT_EQ(bench.status, 0) << bench.err;
   auto j = nlohmann::json::parse(bench.out);
