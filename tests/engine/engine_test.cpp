@@ -15,6 +15,7 @@
 #include "fathom/engine/sampler.h"
 #include "fathom/tokenizer/tokenizer.h"
 #include "fathom/engine/ngram_draft.h"
+#include "json_oracle.h"
 
 namespace fathom::engine {
 namespace {
@@ -710,6 +711,44 @@ TEST_F(EngineTest, NgramSpeculationGivesThePlainEnginesTokens) {
               static_cast<unsigned long long>(stats.steps));
   EXPECT_GT(stats.accepted, 0u);
   EXPECT_LT(stats.accepted, stats.drafted);
+}
+
+// JSON mode on the demo model (random weights, so nothing but the mask makes its text JSON): every
+// output is a JSON prefix to nlohmann's parser, and every output that ended by itself (stop, not
+// length) is a whole JSON object. Greedy or sampled, with n-gram speculation too.
+TEST_F(EngineTest, JsonModeOutputIsJson) {
+  std::vector<GenerationRequest> reqs;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    GenerationRequest r = greedy(to_ids("Reply in JSON."), 60);
+    r.ignore_eos = false;
+    r.json_object = true;
+    r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
+    r.sampling.seed = seed;
+    reqs.push_back(r);
+  }
+  for (const Speculation speculation : {Speculation::off, Speculation::ngram}) {
+    auto model = load(4);
+    Engine e(*model, &*tok_, {4, 96, 16}, speculation);
+    const auto outs = run(e, reqs, std::vector<int>(reqs.size(), 0));
+    int whole = 0;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const NlohmannVerdict v = nlohmann_verdict(outs[i].text);
+      EXPECT_TRUE(v.prefix) << "request " << i << ": " << outs[i].text;
+      if (outs[i].reason == FinishReason::stop) {
+        EXPECT_TRUE(v.whole) << "request " << i << " stopped, but is not JSON: " << outs[i].text;
+        EXPECT_TRUE(nlohmann::json::parse(outs[i].text).is_object()) << outs[i].text;
+        ++whole;
+      }
+    }
+    std::printf("JSON mode, speculation %s: %d of %zu outputs closed their object\n", speculation_name(speculation), whole,
+                outs.size());
+    EXPECT_GT(whole, 0) << "no output closed its object: the end-of-sequence path went untested";
+  }
+  GenerationRequest with_min = reqs[0];
+  with_min.min_tokens = 2;
+  auto model = load(1);
+  Engine e(*model, &*tok_, {1, 96, 8});
+  EXPECT_THROW(e.submit(with_min, [](const TokenEvent&) {}), Error);
 }
 
 // min_tokens (vLLM's): the stop token ids cannot end the sequence before that many tokens; the

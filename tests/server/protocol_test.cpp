@@ -130,7 +130,7 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
   for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
-                            json{{"response_format", {{"type", "json_object"}}}}}) {
+                            json{{"response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}}}}) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
     EXPECT_EQ(e.param(), extra.begin().key());
@@ -201,6 +201,16 @@ TEST(ParseChatRequest, LogitBiasMinTokensAndStopTokenIds) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
     EXPECT_EQ(e.param(), param) << extra.dump() << ": " << e.what();
+  }
+}
+
+TEST(ParseChatRequest, ResponseFormatJsonObjectIsJsonMode) {
+  EXPECT_FALSE(parse_chat_completion_request(chat_body().dump()).json_object);
+  EXPECT_FALSE(parse_chat_completion_request(chat_body({{"response_format", {{"type", "text"}}}}).dump()).json_object);
+  EXPECT_TRUE(parse_chat_completion_request(chat_body({{"response_format", {{"type", "json_object"}}}}).dump()).json_object);
+  EXPECT_TRUE(parse_completion_request(completion_body({{"response_format", {{"type", "json_object"}}}}).dump()).json_object);
+  for (const json& format : {json("json_object"), json::object(), json{{"type", 1}}, json{{"type", "json_schema"}}}) {
+    EXPECT_EQ(chat_error(chat_body({{"response_format", format}})).param(), "response_format") << format.dump();
   }
 }
 

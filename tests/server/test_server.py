@@ -412,6 +412,24 @@ def test_min_tokens_and_stop_token_ids(server):
     assert len(held.token_ids) >= 8 and stop_id not in held.token_ids[:8]
 
 
+def test_json_mode_gives_json_objects(server):
+    # The demo model has random weights: only JSON mode makes its text JSON.
+    client = server.client()
+    closed = 0
+    for seed in range(1, 9):
+        reply = chat(client, server.model_id, "Reply in JSON.", max_tokens=60, temperature=1.0, seed=seed,
+                     response_format={"type": "json_object"})
+        choice = reply.choices[0]
+        if choice.finish_reason == "stop":
+            assert isinstance(json.loads(choice.message.content), dict), choice.message.content
+            closed += 1
+    assert closed > 0, "no reply closed its object"
+    status, body = server.post_json("/v1/chat/completions", {
+        "model": server.model_id, "messages": [{"role": "user", "content": "x"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}})
+    assert_openai_error(status, body, 400, param="response_format")
+
+
 def test_penalties_are_accepted(server):
     reply = chat(server.client(), server.model_id, "x", max_tokens=4, temperature=0, presence_penalty=1.0,
                  frequency_penalty=0.5, top_p=0.5)

@@ -52,6 +52,10 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   }
   if (request.prompt_logprobs && *request.prompt_logprobs < 0) throw invalid_argument("prompt_logprobs must be at least 0");
   if (request.logprobs && *request.logprobs < 0) throw invalid_argument("logprobs must be at least 0");
+  if (request.json_object) {
+    if (!tok_) throw Error(ErrorCode::failed_precondition, "JSON mode needs the model's tokenizer (tokenizer.json)");
+    if (request.min_tokens > 0) throw invalid_argument("min_tokens cannot be combined with JSON mode");
+  }
   if (request.min_tokens < 0 || request.min_tokens > request.max_new_tokens) {
     throw invalid_argument("min_tokens (" + std::to_string(request.min_tokens) + ") must be between 0 and max_new_tokens (" +
                            std::to_string(request.max_new_tokens) + ")");
@@ -78,6 +82,7 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   }
   RequestId id = next_id_++;
   auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(on_event));
+  if (seq->request.json_object) seq->json.emplace();
   if (tok_) seq->decoder.emplace(tok_->stream_decoder(false));
   waiting_.push_back(std::move(seq));
   return id;
@@ -114,7 +119,16 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
 
 void Engine::advance(Sequence& s, std::span<const float> logits) {
   std::span<const float> sample_from = logits;
-  if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
+  if (s.json) {
+    // JSON mode: only tokens that keep the output a JSON prefix (logprobs below still describe
+    // the model's own row).
+    if (!json_filter_) json_filter_ = std::make_unique<JsonTokenFilter>(JsonTokenFilter::from_tokenizer(*tok_, logits.size()));
+    s.held_back_logits.assign(logits.begin(), logits.end());
+    if (json_filter_->mask(*s.json, s.held_back_logits, eos_ids_) == 0) {
+      return finish(s, FinishReason::error, "JSON mode: no token can continue the JSON generated so far");
+    }
+    sample_from = s.held_back_logits;
+  } else if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
     // Too early to stop: the tokens that would end the sequence cannot be sampled. (Logprobs
     // below still describe the model's own row.)
     s.held_back_logits.assign(logits.begin(), logits.end());
@@ -129,6 +143,9 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   }
   const int32_t token = s.sampler.sample(sample_from, s.request.prompt, s.output);
   s.output.push_back(token);
+  if (s.json && !std::binary_search(eos_ids_.begin(), eos_ids_.end(), token)) {
+    s.json->feed(json_filter_->bytes(token));  // allowed by the mask, so it is accepted
+  }
   TokenEvent e;
   e.request = s.id;
   e.token = token;

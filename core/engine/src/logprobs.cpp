@@ -27,8 +27,11 @@ TokenLogprobs token_logprobs(std::span<const float> logits, int32_t token, int64
   // vocabulary a float sum would lose the small terms that make up most of it.
   double sum = 0;
   for (float x : logits) sum += std::exp(x - max_logit);
-  const double log_normaliser = max_logit + std::log(sum);
-  auto logprob = [&](int64_t i) { return static_cast<float>(logits[static_cast<size_t>(i)] - log_normaliser); };
+  // (x − m) − log Σ, not x − (m + log Σ): with logits as large as 1e31, m + log Σ rounds back to m.
+  const double log_sum = std::log(sum);
+  auto logprob = [&](int64_t i) {
+    return static_cast<float>((static_cast<double>(logits[static_cast<size_t>(i)]) - max_logit) - log_sum);
+  };
 
   TokenLogprobs out;
   out.logprob = logprob(token);

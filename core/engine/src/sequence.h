@@ -34,7 +34,8 @@ struct Engine::Sequence {
   size_t mtp_fed = 0;            // leading positions whose MTP cache entries are written
   bool cache_unreliable = false; // a step failed while this sequence ran
   std::vector<TokenLogprobs> prompt_logprobs;  // prompt_logprobs: scored so far, until the first event
-  std::vector<float> held_back_logits;  // a row with the stop tokens banned, while below min_tokens
+  std::vector<float> held_back_logits;  // the row sampled from: stop tokens banned (min_tokens), JSON mode's mask
+  std::optional<JsonPrefix> json;       // JSON mode: the output so far
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {

@@ -127,6 +127,20 @@ std::vector<int32_t> parse_stop_token_ids(const JsonFields& fields) {
   return ids;
 }
 
+// response_format: "text" (the default) or "json_object" (JSON mode). A JSON schema would need
+// a grammar of the schema, which Fathom does not build: refused rather than ignored.
+bool parse_response_format(const JsonFields& fields) {
+  const json* v = fields.find("response_format");
+  if (!v) return false;
+  if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string()) {
+    throw bad_request("'response_format' must be an object with a 'type'", "response_format");
+  }
+  const std::string type = (*v)["type"].get<std::string>();
+  if (type == "text") return false;
+  if (type == "json_object") return true;
+  throw bad_request("'response_format' type \"" + type + "\" is not supported: \"text\" or \"json_object\"", "response_format");
+}
+
 // Refuses a field whose given value asks for something Fathom does not do. `allowed` says which
 // values are harmless (null is always harmless).
 template <typename Allowed>
@@ -170,6 +184,7 @@ void parse_common(const JsonFields& fields, CompletionRequest& r) {
     r.include_usage = stream_fields.boolean("include_usage").value_or(false);
   }
   r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
+  r.json_object = parse_response_format(fields);
   r.min_tokens = fields.integer("min_tokens", 0, std::numeric_limits<int64_t>::max()).value_or(0);
   r.stop_token_ids = parse_stop_token_ids(fields);
   s.logit_bias = parse_logit_bias(fields);
@@ -235,10 +250,7 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
   }
   refuse_unless(fields, "tools", is_empty_container, "(function calling) is not supported");
   refuse_unless(fields, "functions", is_empty_container, "(function calling) is not supported");
-  refuse_unless(
-      fields, "response_format",
-      [](const json& v) { return v.is_object() && v.value("type", json()) == "text"; },
-      "other than {\"type\": \"text\"} is not supported");
+
   refuse_unless(fields, "audio", [](const json&) { return false; }, "is not supported");
   return r;
 }

@@ -52,6 +52,7 @@ struct CompletionRequest {
   // Completions: the text starts with the prompt, and logprobs (when asked for) cover the prompt
   // tokens too, the first with null (lm-eval's loglikelihood). max_tokens may then be 0.
   bool echo = false;
+  bool json_object = false;  // response_format {"type": "json_object"}: JSON mode
 };
 
 // The most choices one request may ask for (OpenAI's limit).

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "fathom/engine/json_token_filter.h"
 #include "fathom/engine/loaded_model.h"
 #include "fathom/engine/logprobs.h"
 #include "fathom/engine/sampler.h"
@@ -62,6 +63,10 @@ struct GenerationRequest {
   // alternatives each. The prompt is then prefilled whole, without prefix caching. With it,
   // max_new_tokens may be 0: the request ends after the prefill, reason length, with no token.
   std::optional<int64_t> prompt_logprobs;
+  // JSON mode (OpenAI's response_format json_object): every token is one that keeps the output a
+  // prefix of a JSON object, and end-of-sequence comes once the object is complete (json_prefix.h).
+  // Needs the tokenizer; not with min_tokens (end-of-sequence is the only token after the object).
+  bool json_object = false;
 };
 
 // One event per generated token; the last event of a request has `finished` set (and may carry
@@ -177,6 +182,7 @@ class Engine {
   std::atomic<uint64_t> drafted_{0}, accepted_{0}, steps_{0};
   std::atomic<uint64_t> prompt_tokens_{0}, cached_tokens_{0};
   std::vector<int32_t> eos_ids_;
+  std::unique_ptr<JsonTokenFilter> json_filter_;  // built at the first JSON-mode request
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_
   std::deque<std::unique_ptr<Sequence>> waiting_;
