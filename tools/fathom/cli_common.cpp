@@ -1,5 +1,8 @@
 #include "cli_common.h"
 
+#include <sstream>
+
+#include "fathom/core/error.h"
 #include "fathom/core/logging.h"
 
 namespace fathom::cli {
@@ -28,6 +31,24 @@ PluginHost DeploymentOptions::make_host(const Config& config) const {
   PluginHost host(config);
   for (const auto& d : plugin_dirs) host.add_search_dir(d);
   return host;
+}
+
+std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option) {
+  std::vector<int32_t> ids;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      throw invalid_argument(option + ": '" + item + "' is not a token id (expected comma-separated integers)");
+    }
+  }
+  if (ids.empty()) throw invalid_argument(option + ": no token ids given");
+  return ids;
 }
 
 }  // namespace fathom::cli

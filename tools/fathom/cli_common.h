@@ -30,4 +30,7 @@ struct DeploymentOptions {
   PluginHost make_host(const Config& config) const;
 };
 
+// Comma-separated token ids ("3,17,42"); `option` names the flag in errors.
+std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option);
+
 }  // namespace fathom::cli

@@ -6,7 +6,6 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
-#include <sstream>
 
 #include "cli_common.h"
 #include "fathom/core/error.h"
@@ -14,24 +13,6 @@
 
 namespace fathom::cli {
 namespace {
-
-std::vector<int32_t> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      size_t used = 0;
-      long v = std::stol(item, &used);
-      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      throw invalid_argument("--ids: '" + item + "' is not a token id (expected comma-separated integers)");
-    }
-  }
-  if (ids.empty()) throw invalid_argument("--ids: no token ids given");
-  return ids;
-}
 
 void print_matrix(const std::vector<float>& values, size_t rows, size_t cols) {
   std::string out = "{\"shape\":[" + std::to_string(rows) + "," + std::to_string(cols) + "],\"logits\":[";
@@ -59,7 +40,7 @@ struct LogitsOptions {
 int run_logits(const GlobalOptions& global, const LogitsOptions& o) {
   Config config = o.deploy.load(global);
   PluginHost host = o.deploy.make_host(config);
-  const std::vector<int32_t> ids = parse_ids(o.ids);
+  const std::vector<int32_t> ids = parse_token_ids(o.ids, "--ids");
   const auto n = static_cast<int64_t>(ids.size());
   if (n > config.runtime.max_seq_len) {
     throw out_of_range("--ids: " + std::to_string(n) + " tokens exceed runtime.max_seq_len " +

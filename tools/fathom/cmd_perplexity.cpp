@@ -14,7 +14,6 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -50,25 +49,6 @@ std::vector<Window> plan_windows(size_t tokens, size_t context, size_t stride) {
   return windows;
 }
 
-std::vector<int32_t> parse_id_list(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || v < 0 || v > INT32_MAX) {
-      throw invalid_argument("--ids: '" + item + "' is not a token id (expected comma-separated integers)");
-    }
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  return ids;
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw not_found("--file " + path + ": cannot open it");
@@ -79,7 +59,7 @@ int run_perplexity(const GlobalOptions& global, const PerplexityOptions& o) {
   if (o.file.empty() == o.ids.empty()) throw invalid_argument("give the text to score with --file, or token ids with --ids");
   // The input first: a missing file should not wait for the model to load.
   const std::string text = o.file.empty() ? std::string() : read_text(o.file);
-  const std::vector<int32_t> ids = o.file.empty() ? parse_id_list(o.ids) : std::vector<int32_t>();
+  const std::vector<int32_t> ids = o.file.empty() ? parse_token_ids(o.ids, "--ids") : std::vector<int32_t>();
   ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/!o.file.empty());
   const std::vector<int32_t> tokens = o.file.empty() ? ids : to_model_ids(s.tok->encode(text, true));
   const int64_t stride = o.stride.value_or(o.context);

@@ -2,13 +2,13 @@
 
 #include <httplib.h>
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <thread>
 
 #include "fathom/core/logging.h"
 #include "server/api_error.h"
+#include "server/choice_requests.h"
 #include "server/logprobs_json.h"
 #include "server/openai_response.h"
 #include "server/sse.h"
@@ -40,51 +40,6 @@ ApiError abnormal_end(const engine::TokenEvent& last) {
 bool ended_normally(const engine::TokenEvent& e) {
   return e.reason == engine::FinishReason::stop || e.reason == engine::FinishReason::length;
 }
-
-// The engine requests behind one response, one per choice (the request's `n`), sharing one event
-// queue. Every choice not finished when this goes (exception, shutdown, client gone) is cancelled.
-class ChoiceRequests {
- public:
-  // Submits the n choices. With a seed, choice i samples with seed + i: the response is
-  // reproducible and its choices differ. If a submit fails, the choices before it are cancelled.
-  ChoiceRequests(EngineLoop& loop, const engine::GenerationRequest& generation, int64_t n)
-      : loop_(loop), events_(std::make_shared<RequestEvents>()) {
-    try {
-      for (int64_t i = 0; i < n; ++i) {
-        engine::GenerationRequest choice = generation;
-        if (choice.sampling.seed) *choice.sampling.seed += static_cast<uint64_t>(i);
-        ids_.push_back(loop_.submit(std::move(choice), events_).id);
-        finished_.push_back(false);
-      }
-    } catch (...) {
-      cancel_unfinished();  // a constructor that throws gets no destructor call
-      throw;
-    }
-  }
-  ~ChoiceRequests() { cancel_unfinished(); }
-  ChoiceRequests(const ChoiceRequests&) = delete;
-  ChoiceRequests& operator=(const ChoiceRequests&) = delete;
-
-  size_t size() const { return ids_.size(); }
-  size_t index_of(engine::RequestId id) const {
-    return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
-  }
-  void finished(size_t index) { finished_[index] = true; }
-  bool all_finished() const { return std::all_of(finished_.begin(), finished_.end(), [](bool f) { return f; }); }
-  RequestEvents& events() { return *events_; }
-
- private:
-  void cancel_unfinished() {
-    for (size_t i = 0; i < ids_.size(); ++i) {
-      if (!finished_[i]) loop_.cancel(ids_[i]);
-    }
-  }
-
-  EngineLoop& loop_;
-  std::shared_ptr<RequestEvents> events_;
-  std::vector<engine::RequestId> ids_;
-  std::vector<bool> finished_;
-};
 
 // Counts a response as open for as long as it lives.
 class OpenResponse {
@@ -219,9 +174,14 @@ bool pump_stream(StreamState& s, EngineLoop& loop, httplib::DataSink& sink) {
     if (Clock::now() - s.last_write >= CompletionEndpoint::kHeartbeat) return out.write(sse_comment("waiting"));
     return true;
   }
-  for (const engine::TokenEvent& e : s.batch) {
-    if (!stream_event(s, out, e)) return false;
-    if (s.ended) return true;
+  try {
+    for (const engine::TokenEvent& e : s.batch) {
+      if (!stream_event(s, out, e)) return false;
+      if (s.ended) return true;
+    }
+  } catch (const std::exception& e) {  // nothing may escape into httplib's writer thread
+    log().error("stream failed: {}", e.what());
+    return out.error_and_end(ApiError(500, "server_error", std::string("internal error: ") + e.what()));
   }
   return true;
 }
