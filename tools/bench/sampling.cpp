@@ -1,0 +1,96 @@
+// fathom_bench_sampling: what the per-token work around sampling costs at a real vocabulary —
+// the logprobs a request may ask for, and JSON mode's token mask — on one thread.
+//
+//   fathom_bench_sampling --tokenizer DIR [--vocab 129280] [--repeats 50]
+//
+// logprobs: token_logprobs over a row of normally distributed logits, with 0 and 20 alternatives.
+// JSON mask: JsonTokenFilter::mask for a few typical states, first with an empty cache (one pass
+// over the vocabulary's bytes) and then cached (the state seen before). Each cell is the median
+// over --repeats calls (the uncached one builds a fresh filter each time).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fathom/engine/json_token_filter.h"
+#include "fathom/engine/logprobs.h"
+#include "fathom/tokenizer/tokenizer.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename F>
+double median_ms(int repeats, F&& body) {
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = Clock::now();
+    body();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
+  return ms[ms.size() / 2];
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: fathom_bench_sampling --tokenizer DIR [--vocab N] [--repeats N]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string tokenizer_dir;
+  size_t vocab = 129280;
+  int repeats = 50;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage();
+    if (a == "--tokenizer") tokenizer_dir = argv[++i];
+    else if (a == "--vocab") vocab = std::strtoul(argv[++i], nullptr, 10);
+    else if (a == "--repeats") repeats = std::max(1, std::atoi(argv[++i]));
+    else return usage();
+  }
+  if (tokenizer_dir.empty() || vocab == 0) return usage();
+  const auto tok = fathom::tokenizer::Tokenizer::load(tokenizer_dir);
+
+  std::vector<float> logits(vocab);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (float& x : logits) x = normal(rng);
+  std::printf("vocabulary %zu, median of %d calls, one thread\n\n| work | ms per token |\n|---|---:|\n", vocab, repeats);
+  for (const int64_t top : {0, 20}) {
+    volatile float sink = 0;
+    const double ms = median_ms(repeats, [&] { sink = sink + fathom::engine::token_logprobs(logits, 7, top).logprob; });
+    std::printf("| logprobs, %lld alternatives | %.3f |\n", static_cast<long long>(top), ms);
+  }
+
+  const std::vector<int32_t> eos = tok.eos_id() ? std::vector<int32_t>{static_cast<int32_t>(*tok.eos_id())} : std::vector<int32_t>{};
+  const double table_ms = median_ms(std::max(1, repeats / 10), [&] { fathom::engine::JsonTokenFilter::from_tokenizer(tok, vocab); });
+  std::printf("| JSON mask: the filter's token table (once per engine) | %.3f |\n", table_ms);
+  for (const char* so_far : {"", "{\"key\":", "{\"key\":\"some text", "{\"a\":[1,2", "{\"a\":{\"b\":true}"}) {
+    fathom::engine::JsonPrefix state;
+    if (!state.feed(std::string_view(so_far))) {
+      std::fprintf(stderr, "not a JSON prefix: %s\n", so_far);
+      return 1;
+    }
+    std::vector<float> row = logits;
+    const double cold = median_ms(std::max(1, repeats / 10), [&] {
+      fathom::engine::JsonTokenFilter fresh = fathom::engine::JsonTokenFilter::from_tokenizer(tok, vocab);
+      row = logits;
+      fresh.mask(state, row, eos);
+    }) - table_ms;
+    fathom::engine::JsonTokenFilter filter = fathom::engine::JsonTokenFilter::from_tokenizer(tok, vocab);
+    filter.mask(state, row, eos);
+    size_t kept = 0;
+    const double warm = median_ms(repeats, [&] {
+      row = logits;
+      kept = filter.mask(state, row, eos);
+    });
+    std::printf("| JSON mask after `%s`: first time / cached (%zu tokens allowed) | %.3f / %.3f |\n", so_far, kept, cold, warm);
+  }
+  return 0;
+}
