@@ -29,12 +29,39 @@ std::vector<int32_t> ranked(const std::vector<float>& logits) {
   return order;
 }
 
+// On the reference backend; the same checks run on the GPU simulator and on cuda below.
 class GoldenLogprobs : public GoldenTest {
  protected:
   void SetUp() override { use_deployment("[runtime]\nbackends = [\"reference\"]\n"); }
+  void expect_token_logprobs_match();
+  void expect_prompt_logprobs_match();
 };
 
-TEST_P(GoldenLogprobs, EngineLogprobsAreTransformersLogSoftmax) {
+TEST_P(GoldenLogprobs, EngineLogprobsAreTransformersLogSoftmax) { expect_token_logprobs_match(); }
+TEST_P(GoldenLogprobs, PromptLogprobsAreTransformersLogSoftmax) { expect_prompt_logprobs_match(); }
+
+// gpusim32: the cuda plugin's kernels on the host (tests/gpusim), f32 products.
+class GoldenLogprobsGpusim : public GoldenLogprobs {
+ protected:
+  void SetUp() override { use_deployment("[runtime]\nbackends = [\"gpusim32\"]\n[backend.gpusim32]\nmatmul_precision = \"f32\"\n"); }
+};
+
+TEST_P(GoldenLogprobsGpusim, EngineLogprobsAreTransformersLogSoftmax) { expect_token_logprobs_match(); }
+TEST_P(GoldenLogprobsGpusim, PromptLogprobsAreTransformersLogSoftmax) { expect_prompt_logprobs_match(); }
+
+// cuda, f32 products; skipped with the plugin's reason where there is no GPU.
+class GoldenLogprobsCuda : public GoldenLogprobs {
+ protected:
+  void SetUp() override {
+    if (const std::string why = backend_unavailable("cuda"); !why.empty()) GTEST_SKIP() << why;
+    use_deployment("[runtime]\nbackends = [\"cuda\"]\n[backend.cuda]\nmatmul_precision = \"f32\"\n");
+  }
+};
+
+TEST_P(GoldenLogprobsCuda, EngineLogprobsAreTransformersLogSoftmax) { expect_token_logprobs_match(); }
+TEST_P(GoldenLogprobsCuda, PromptLogprobsAreTransformersLogSoftmax) { expect_prompt_logprobs_match(); }
+
+void GoldenLogprobs::expect_token_logprobs_match() {
   constexpr int64_t kTop = 5;
   auto model = load();
   Engine engine(*model, nullptr, {1, 64, 8});
@@ -85,7 +112,7 @@ TEST_P(GoldenLogprobs, EngineLogprobsAreTransformersLogSoftmax) {
 // after the first against transformers' log-softmax at the position before it. In one prefill
 // and in chunks of 5; with no token generated and with some; a prompt seen before is still
 // prefilled whole (cached positions would have no logits).
-TEST_P(GoldenLogprobs, PromptLogprobsAreTransformersLogSoftmax) {
+void GoldenLogprobs::expect_prompt_logprobs_match() {
   constexpr int64_t kTop = 3;
   auto model = load();
   for (const int64_t chunk : {int64_t{0}, int64_t{5}}) {
@@ -131,6 +158,8 @@ TEST_P(GoldenLogprobs, PromptLogprobsAreTransformersLogSoftmax) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogprobs, ::testing::ValuesIn(kFixtures), fixture_test_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogprobsGpusim, ::testing::ValuesIn(kFixtures), fixture_test_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogprobsCuda, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
 }  // namespace
 }  // namespace fathom::engine::golden

@@ -84,7 +84,7 @@ timeout 110 "$BUNDLE/bin/conformance_tests" --gtest_filter='EveryBackend/OpConfo
   > "$OUT/conformance.log" 2>&1
 conf_rc=$?
 log "golden fixtures on cuda"
-timeout 90 "$BUNDLE/bin/golden_tests" --gtest_filter='Fixtures/GoldenCuda.*' > "$OUT/golden.log" 2>&1
+timeout 90 "$BUNDLE/bin/golden_tests" --gtest_filter='Fixtures/GoldenCuda.*:Fixtures/GoldenLogprobsCuda.*' > "$OUT/golden.log" 2>&1
 golden_rc=$?
 log "engine: MTP speculative decoding on cuda"
 timeout 40 "$BUNDLE/bin/engine_tests" --gtest_filter='MtpSpeculation.OnTheCudaBackendToo' > "$OUT/engine.log" 2>&1
