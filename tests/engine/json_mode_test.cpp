@@ -3,13 +3,16 @@
 // filter built on it, and the engine generating under it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "fathom/engine/json_prefix.h"
 #include "fathom/engine/json_token_filter.h"
+#include "fathom/tokenizer/tokenizer.h"
 #include "json_oracle.h"
 
 namespace fathom::engine {
@@ -126,6 +129,49 @@ TEST(JsonTokenFilter, AllowsWhatKeepsAJsonPrefixAndEndsAfterTheObject) {
   EXPECT_EQ(allowed("{}"), (std::vector<int32_t>{10})) << "after the object only end-of-sequence";
   EXPECT_EQ(filter.bytes(2), "\"a\"");
   EXPECT_GT(filter.cached_states(), 0u);
+}
+
+// With DeepSeek-V3's real vocabulary (byte-level BPE, 129,280 ids): a JSON text as the tokenizer
+// encodes it passes the mask token by token, characters split across tokens included (the
+// filter must see each token's raw bytes), and the special tokens never pass.
+TEST(JsonTokenFilter, DeepSeekV3VocabularyPassesJsonAsTheTokenizerEncodesIt) {
+  const auto tok = tokenizer::Tokenizer::load(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer");
+  constexpr size_t kVocab = 129280;
+  JsonTokenFilter filter = JsonTokenFilter::from_tokenizer(tok, kVocab);
+  const std::vector<int32_t> eos = {static_cast<int32_t>(*tok.eos_id())};
+  const std::string text = "{\"name\": \"caf\xC3\xA9 \xF0\x9F\xA6\x99 \xE4\xBD\xA0\xE5\xA5\xBD\", \"n\": [1, -2.5e3, true, null]}";
+  ASSERT_TRUE(nlohmann_verdict(text).whole);
+  const auto ids = tok.encode(text, false);
+  ASSERT_GT(ids.size(), 10u);
+  JsonPrefix state;
+  std::vector<float> logits(kVocab);
+  bool split_character = false;
+  for (const auto id : ids) {
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    filter.mask(state, logits, eos);
+    ASSERT_TRUE(std::isfinite(logits[id])) << "token " << id << " ('" << tok.token_bytes(id) << "') was masked";
+    EXPECT_FALSE(std::isfinite(logits[eos[0]])) << "end-of-sequence before the object closed";
+    ASSERT_TRUE(state.feed(filter.bytes(static_cast<int32_t>(id))));
+    const std::string_view bytes = filter.bytes(static_cast<int32_t>(id));
+    split_character |= !bytes.empty() && (static_cast<unsigned char>(bytes.back()) & 0xC0) == 0xC0;  // ends on a lead byte
+    split_character |= !bytes.empty() && (static_cast<unsigned char>(bytes.front()) & 0xC0) == 0x80;  // starts mid-character
+  }
+  EXPECT_TRUE(state.complete());
+  EXPECT_TRUE(split_character) << "no token split a character: pick a text that exercises it";
+  std::fill(logits.begin(), logits.end(), 0.0f);
+  EXPECT_EQ(filter.mask(state, logits, eos), 1u) << "after the object only end-of-sequence";
+  EXPECT_TRUE(std::isfinite(logits[eos[0]]));
+  // Special tokens never pass, not even inside a string, where their text would read as content.
+  ASSERT_TRUE(tok.is_special(*tok.bos_id()) && tok.is_special(*tok.eos_id()));
+  JsonPrefix in_string;
+  ASSERT_TRUE(in_string.feed(std::string_view("{\"a\":\"")));
+  std::fill(logits.begin(), logits.end(), 0.0f);
+  filter.mask(in_string, logits, eos);
+  for (const auto special : {*tok.bos_id(), *tok.eos_id(), *tok.token_to_id("<\xEF\xBD\x9CUser\xEF\xBD\x9C>")}) {
+    if (tok.is_special(special)) {
+      EXPECT_FALSE(std::isfinite(logits[special])) << "special token " << special;
+    }
+  }
 }
 
 }  // namespace
