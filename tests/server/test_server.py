@@ -702,6 +702,19 @@ def test_client_leaving_mid_stream_frees_its_slot(server):
     assert_serves(server)
 
 
+def test_client_leaving_a_stream_of_several_choices_frees_all_their_slots(server):
+    before = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    stream = RawStream(server, {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
+                                "max_tokens": 480, "ignore_eos": True, "n": 3})
+    try:
+        stream.read_tokens()
+    finally:
+        stream.close()
+    after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    assert after["cancelled"] == before["cancelled"] + 3, (before, after)
+    assert_serves(server)
+
+
 def test_stream_closes_cleanly_after_done(server):
     stream = RawStream(server, {"model": server.model_id, "prompt": "abc", "max_tokens": 2}, "/v1/completions")
     try:
