@@ -198,6 +198,21 @@ TEST(Cli, DemoModelGenerates) {
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_GT(a.out.size(), 10u);
   EXPECT_EQ(a.out, b.out);
+  // JSON mode from the command line: what it prints is JSON when it stopped by itself; a few seeds
+  // are enough for one of the random model's outputs to close its object.
+  int parsed = 0;
+  for (int seed = 1; seed <= 8; ++seed) {
+    Result j = fathom("run --model " + dir.string() + " --prompt JSON --max-tokens 60 --temperature 1 --json-object --seed " +
+                      std::to_string(seed));
+    ASSERT_EQ(j.status, 0) << j.err;
+    const auto printed = nlohmann::json::parse(j.out, nullptr, /*allow_exceptions=*/false);
+    if (!printed.is_discarded()) {
+      EXPECT_TRUE(printed.is_object()) << j.out;
+      ++parsed;
+    }
+  }
+  EXPECT_GT(parsed, 0) << "no run closed its JSON object";
+
   // Perplexity of a text file: the text as `fathom tokenize --add-special` encodes it.
   std::ofstream(dir / "text.txt") << "The sea was calm, and the ships lay still in the harbour until the wind came.";
   Result ppl = fathom("perplexity --json --context 8 --model " + dir.string() + " --file " + (dir / "text.txt").string());

@@ -19,6 +19,7 @@ struct RunOptions {
   std::optional<int64_t> top_k;
   std::optional<uint64_t> seed;
   bool chat = false;
+  bool json_object = false;
 };
 
 int run_run(const GlobalOptions& global, const RunOptions& o) {
@@ -37,6 +38,7 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   if (o.top_p) req.sampling.top_p = *o.top_p;
   if (o.top_k) req.sampling.top_k = *o.top_k;
   if (o.seed) req.sampling.seed = *o.seed;
+  req.json_object = o.json_object;
   req.max_new_tokens = o.max_tokens.value_or(s.config.generation.max_new_tokens);
   if (static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens > s.config.runtime.max_seq_len) {
     req.max_new_tokens = s.config.runtime.max_seq_len - static_cast<int64_t>(req.prompt.size());
@@ -83,6 +85,8 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   cmd->add_option("--top-k", o->top_k, "keep the k most likely tokens (default: generation.top_k)");
   cmd->add_option("--seed", o->seed, "fixed seed: same seed, same output");
   cmd->add_flag("--chat", o->chat, "wrap the prompt in the model's chat template as one user turn");
+  cmd->add_flag("--json-object", o->json_object,
+                "JSON mode: the output is one JSON object (ends when it closes; a prefix if --max-tokens runs out)");
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_run(global, *o); }; });
 }
 
