@@ -688,31 +688,28 @@ def test_oversize_body(server):
     assert_serves(server)
 
 
-def test_client_leaving_mid_stream_frees_its_slot(server):
+def expect_leaving_mid_stream_cancels(server: ServerProcess, n: int) -> None:
+    """A client that reads the first tokens of a stream of n choices and leaves: all n are
+    cancelled, their slots freed, and the server goes on serving."""
     before = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
     # Long enough that it cannot finish by itself during the test (max_seq_len is 512).
     stream = RawStream(server, {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
-                                "max_tokens": 480, "ignore_eos": True})
+                                "max_tokens": 480, "ignore_eos": True, "n": n})
     try:
         stream.read_tokens()
     finally:
         stream.close()
     after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
-    assert after["cancelled"] == before["cancelled"] + 1, (before, after)
+    assert after["cancelled"] == before["cancelled"] + n, (before, after)
     assert_serves(server)
+
+
+def test_client_leaving_mid_stream_frees_its_slot(server):
+    expect_leaving_mid_stream_cancels(server, 1)
 
 
 def test_client_leaving_a_stream_of_several_choices_frees_all_their_slots(server):
-    before = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
-    stream = RawStream(server, {"model": server.model_id, "messages": [{"role": "user", "content": "go"}],
-                                "max_tokens": 480, "ignore_eos": True, "n": 3})
-    try:
-        stream.read_tokens()
-    finally:
-        stream.close()
-    after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
-    assert after["cancelled"] == before["cancelled"] + 3, (before, after)
-    assert_serves(server)
+    expect_leaving_mid_stream_cancels(server, 3)
 
 
 def test_stream_closes_cleanly_after_done(server):
