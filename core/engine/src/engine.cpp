@@ -52,9 +52,11 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   }
   if (request.prompt_logprobs && *request.prompt_logprobs < 0) throw invalid_argument("prompt_logprobs must be at least 0");
   if (request.logprobs && *request.logprobs < 0) throw invalid_argument("logprobs must be at least 0");
-  if (request.json_object) {
-    if (!tok_) throw Error(ErrorCode::failed_precondition, "JSON mode needs the model's tokenizer (tokenizer.json)");
-    if (request.min_tokens > 0) throw invalid_argument("min_tokens cannot be combined with JSON mode");
+  if (request.json_object || request.grammar) {
+    const char* mode = request.grammar ? "structured output (a JSON schema)" : "JSON mode";
+    if (!tok_) throw Error(ErrorCode::failed_precondition, std::string(mode) + " needs the model's tokenizer (tokenizer.json)");
+    if (request.min_tokens > 0) throw invalid_argument(std::string("min_tokens cannot be combined with ") + mode);
+    if (request.json_object && request.grammar) throw invalid_argument("JSON mode and a JSON schema cannot be combined");
   }
   if (request.min_tokens < 0 || request.min_tokens > request.max_new_tokens) {
     throw invalid_argument("min_tokens (" + std::to_string(request.min_tokens) + ") must be between 0 and max_new_tokens (" +
@@ -117,18 +119,56 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   s.on_event(e);
 }
 
+const TokenTable& Engine::token_table(size_t vocab) {
+  if (!token_table_) token_table_ = std::make_shared<const TokenTable>(TokenTable::from_tokenizer(*tok_, vocab));
+  return *token_table_;
+}
+
+std::shared_ptr<GrammarTokenFilter> Engine::grammar_filter(const std::shared_ptr<const Grammar>& grammar, size_t vocab) {
+  token_table(vocab);
+  std::erase_if(grammar_filters_, [](const auto& entry) { return entry.second.expired(); });
+  if (auto it = grammar_filters_.find(grammar.get()); it != grammar_filters_.end()) return it->second.lock();
+  auto filter = std::make_shared<GrammarTokenFilter>(token_table_, grammar);
+  grammar_filters_.emplace(grammar.get(), filter);
+  return filter;
+}
+
+bool Engine::mask_structured(Sequence& s, std::span<const float> logits) {
+  s.held_back_logits.assign(logits.begin(), logits.end());
+  size_t kept = 0;
+  try {
+    if (s.json) {
+      if (!json_filter_) {
+        token_table(logits.size());
+        json_filter_ = std::make_unique<JsonTokenFilter>(token_table_);
+      }
+      kept = json_filter_->mask(*s.json, s.held_back_logits, eos_ids_);
+    } else {
+      if (!s.grammar) {
+        s.grammar = grammar_filter(s.request.grammar, logits.size());
+        s.grammar_state = s.grammar->start();
+      }
+      kept = s.grammar->mask(s.grammar_state, s.held_back_logits, eos_ids_);
+    }
+  } catch (const Error& e) {  // the automaton outgrew its bounds: this request ends, the others go on
+    finish(s, FinishReason::error, std::string("structured output: ") + e.what());
+    return false;
+  }
+  if (kept == 0) {
+    finish(s, FinishReason::error, s.json ? "JSON mode: no token can continue the JSON generated so far"
+                                          : "structured output: no token can continue the output generated so far");
+    return false;
+  }
+  return true;
+}
+
 void Engine::advance(Sequence& s, std::span<const float> logits) {
   std::span<const float> sample_from = logits;
-  if (s.json) {
-    // JSON mode: only tokens that keep the output a JSON prefix (logprobs below still describe
-    // the model's own row).
-    if (!json_filter_) json_filter_ = std::make_unique<JsonTokenFilter>(JsonTokenFilter::from_tokenizer(*tok_, logits.size()));
-    s.held_back_logits.assign(logits.begin(), logits.end());
-    if (json_filter_->mask(*s.json, s.held_back_logits, eos_ids_) == 0) {
-      return finish(s, FinishReason::error, "JSON mode: no token can continue the JSON generated so far");
-    }
-    sample_from = s.held_back_logits;
-  } else if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
+  if (s.json || s.request.grammar) {
+    // Structured output: only tokens that keep the output a prefix of what is asked for
+    // (logprobs below still describe the model's own row).
+    if (!mask_structured(s, logits)) return;
+    sample_from = s.held_back_logits;  } else if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
     // Too early to stop: the tokens that would end the sequence cannot be sampled. (Logprobs
     // below still describe the model's own row.)
     s.held_back_logits.assign(logits.begin(), logits.end());
@@ -143,8 +183,10 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   }
   const int32_t token = s.sampler.sample(sample_from, s.request.prompt, s.output);
   s.output.push_back(token);
-  if (s.json && !std::binary_search(eos_ids_.begin(), eos_ids_.end(), token)) {
-    s.json->feed(json_filter_->bytes(token));  // allowed by the mask, so it is accepted
+  if (!std::binary_search(eos_ids_.begin(), eos_ids_.end(), token)) {
+    // Allowed by the mask, so accepted.
+    if (s.json) s.json->feed(json_filter_->bytes(token));
+    if (s.grammar) s.grammar_state = s.grammar->advance(s.grammar_state, token);
   }
   TokenEvent e;
   e.request = s.id;

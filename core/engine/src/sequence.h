@@ -36,6 +36,8 @@ struct Engine::Sequence {
   std::vector<TokenLogprobs> prompt_logprobs;  // prompt_logprobs: scored so far, until the first event
   std::vector<float> held_back_logits;  // the row sampled from: stop tokens banned (min_tokens), JSON mode's mask
   std::optional<JsonPrefix> json;       // JSON mode: the output so far
+  std::shared_ptr<GrammarTokenFilter> grammar;  // structured output: the grammar's filter (set at the first token)
+  GrammarTokenFilter::State grammar_state = 0;  // and the automaton's state after the output so far
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {

@@ -26,8 +26,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "fathom/engine/grammar_token_filter.h"
 #include "fathom/engine/json_token_filter.h"
 #include "fathom/engine/loaded_model.h"
 #include "fathom/engine/logprobs.h"
@@ -67,6 +69,10 @@ struct GenerationRequest {
   // prefix of a JSON object, and end-of-sequence comes once the object is complete (json_prefix.h).
   // Needs the tokenizer; not with min_tokens (end-of-sequence is the only token after the object).
   bool json_object = false;
+  // Structured output (response_format json_schema): every token keeps the output a prefix of a
+  // sentence of this grammar (json_schema_grammar.h), and end-of-sequence comes only once it is
+  // a whole one. Needs the tokenizer; not with json_object or min_tokens.
+  std::shared_ptr<const Grammar> grammar;
 };
 
 // One event per generated token; the last event of a request has `finished` set (and may carry
@@ -182,7 +188,15 @@ class Engine {
   std::atomic<uint64_t> drafted_{0}, accepted_{0}, steps_{0};
   std::atomic<uint64_t> prompt_tokens_{0}, cached_tokens_{0};
   std::vector<int32_t> eos_ids_;
-  std::unique_ptr<JsonTokenFilter> json_filter_;  // built at the first JSON-mode request
+  // Structured output, built at the first request that needs it (step() thread only).
+  std::shared_ptr<const TokenTable> token_table_;
+  std::unique_ptr<JsonTokenFilter> json_filter_;
+  // One filter per grammar in use, shared by the sequences generating with it.
+  std::unordered_map<const Grammar*, std::weak_ptr<GrammarTokenFilter>> grammar_filters_;
+  const TokenTable& token_table(size_t vocab);
+  std::shared_ptr<GrammarTokenFilter> grammar_filter(const std::shared_ptr<const Grammar>& grammar, size_t vocab);
+  // Structured output's mask on the row `s` samples from; false when nothing may follow.
+  bool mask_structured(Sequence& s, std::span<const float> logits);
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_
   std::deque<std::unique_ptr<Sequence>> waiting_;

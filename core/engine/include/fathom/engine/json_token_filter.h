@@ -8,33 +8,34 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "fathom/engine/json_prefix.h"
-
-namespace fathom::tokenizer {
-class Tokenizer;
-}
+#include "fathom/engine/token_table.h"
 
 namespace fathom::engine {
 
 class JsonTokenFilter {
  public:
+  explicit JsonTokenFilter(std::shared_ptr<const TokenTable> tokens) : tokens_(std::move(tokens)) {}
   // `token_bytes[id]`: what token `id` decodes to; empty = never allowed.
-  explicit JsonTokenFilter(const std::vector<std::string>& token_bytes);
-  // The table for a model's `vocab` ids from its tokenizer: special tokens and ids past the
-  // tokenizer's vocabulary are never allowed.
-  static JsonTokenFilter from_tokenizer(const tokenizer::Tokenizer& tok, size_t vocab);
+  explicit JsonTokenFilter(const std::vector<std::string>& token_bytes)
+      : tokens_(std::make_shared<const TokenTable>(token_bytes)) {}
+  // The table for a model's `vocab` ids from its tokenizer (TokenTable::from_tokenizer).
+  static JsonTokenFilter from_tokenizer(const tokenizer::Tokenizer& tok, size_t vocab) {
+    return JsonTokenFilter(std::make_shared<const TokenTable>(TokenTable::from_tokenizer(tok, vocab)));
+  }
 
   // Sets the logit of every token that cannot follow `state` to −∞; `eos_ids` stay only when the
   // JSON is complete. Returns how many tokens remain.
   size_t mask(const JsonPrefix& state, std::span<float> logits, std::span<const int32_t> eos_ids);
 
   // The bytes of `token`, for feeding the state once it is chosen.
-  std::string_view bytes(int32_t token) const;
+  std::string_view bytes(int32_t token) const { return tokens_->bytes(token); }
 
   size_t cached_states() const { return cache_.size(); }
 
@@ -42,8 +43,7 @@ class JsonTokenFilter {
   // One bit per token id.
   const std::vector<uint64_t>& allowed(const JsonPrefix& state);
 
-  std::string bytes_;             // every token's bytes, back to back
-  std::vector<uint32_t> offsets_; // token i: bytes_[offsets_[i], offsets_[i + 1])
+  std::shared_ptr<const TokenTable> tokens_;
   struct StateHash {
     size_t operator()(const JsonPrefix& s) const { return static_cast<size_t>(s.hash()); }
   };

@@ -1,0 +1,465 @@
+#include "fathom/engine/json_schema_grammar.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fathom/core/error.h"
+#include "fathom/engine/json_prefix.h"
+
+namespace fathom::engine {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using Seq = GrammarBuilder::Seq;
+
+// The limits JSON mode keeps (json_prefix.h), so that both modes read alike.
+constexpr int kMaxWhitespaceRun = JsonPrefix::kMaxWhitespaceRun;
+constexpr int kMaxIntegerDigits = JsonPrefix::kMaxIntegerDigits;
+// minItems, maxItems, minLength and maxLength are unrolled into a rule per count.
+constexpr int64_t kMaxCount = 1024;
+// Schemas nested deeper than this are refused (the compiler recurses once per level).
+constexpr int kMaxSchemaDepth = 64;
+// The grammar a schema may grow to (checked where counts unroll).
+constexpr size_t kMaxRules = 200'000;
+
+const std::set<std::string, std::less<>> kAnnotations = {
+    "title",      "description", "default", "examples", "deprecated",  "readOnly", "writeOnly",
+    "$schema",    "$id",         "$comment", "$defs",   "definitions", "format",   "contentEncoding",
+    "contentMediaType"};
+
+const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
+    {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
+    {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
+    {"minLength", "string"},  {"maxLength", "string"}};
+
+const std::set<std::string, std::less<>> kStructural = {"type", "enum", "const", "anyOf", "allOf", "$ref"};
+
+const std::vector<std::string> kTypeNames = {"null", "boolean", "object", "array", "number", "integer", "string"};
+
+std::string child(const std::string& at, std::string_view token) {
+  std::string escaped;
+  for (char c : token) {
+    if (c == '~') {
+      escaped += "~0";
+    } else if (c == '/') {
+      escaped += "~1";
+    } else {
+      escaped += c;
+    }
+  }
+  return at + "/" + escaped;
+}
+
+[[noreturn]] void malformed(const std::string& at, const std::string& what) {
+  throw invalid_argument("JSON schema at '#" + at + "': " + what);
+}
+
+// The JSON type names a value has ("integer" values are numbers too).
+bool has_type(const json& v, const std::string& type) {
+  if (type == "null") return v.is_null();
+  if (type == "boolean") return v.is_boolean();
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  if (type == "string") return v.is_string();
+  if (type == "number") return v.is_number();
+  // integer: JSON Schema counts 1.0 as one
+  return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                    std::floor(v.get<double>()) == v.get<double>());
+}
+
+class SchemaCompiler {
+ public:
+  explicit SchemaCompiler(const json& root) : root_(root) { shared_rules(); }
+
+  Grammar compile() {
+    const uint32_t value = schema(root_, "", 0);
+    return g_.build(g_.rule("root", {ws() + GrammarBuilder::ref(value)}));
+  }
+
+ private:
+  Seq ws() const { return GrammarBuilder::ref(ws_); }
+  static Seq ref(uint32_t rule) { return GrammarBuilder::ref(rule); }
+  Seq group(const std::string& name, std::vector<Seq> alternatives) { return ref(g_.rule(name, std::move(alternatives))); }
+  Seq optional(const std::string& name, Seq seq) { return group(name, {std::move(seq), Seq{}}); }
+
+  // The rules every schema shares: whitespace, strings, numbers, any value.
+  void shared_rules() {
+    // ws_k: k whitespace bytes read in this run.
+    std::vector<uint32_t> runs(kMaxWhitespaceRun + 1);
+    for (auto& r : runs) r = g_.declare("ws");
+    const Seq blank = g_.bytes(ByteSet::of_chars(" \t\n\r"));
+    for (int k = 0; k < kMaxWhitespaceRun; ++k) g_.define(runs[k], {Seq{}, blank + ref(runs[k + 1])});
+    g_.define(runs[kMaxWhitespaceRun], {Seq{}});
+    ws_ = runs[0];
+
+    const Seq hex = g_.bytes(ByteSet::range('0', '9') | ByteSet::range('a', 'f') | ByteSet::range('A', 'F'));
+    const Seq cont = g_.bytes(ByteSet::range(0x80, 0xBF));
+    const Seq d = g_.bytes(ByteSet::of_chars("dD"));
+    // \uXXXX outside the surrogates, or a high surrogate's escape followed by a low one's.
+    const Seq plain_hex4 =
+        group("hex4", {g_.bytes(ByteSet::range('0', '9') | ByteSet::range('a', 'c') | ByteSet::range('A', 'C') |
+                                ByteSet::of_chars("eEfF")) + hex + hex + hex,
+                       d + g_.bytes(ByteSet::range('0', '7')) + hex + hex});
+    const Seq high = d + g_.bytes(ByteSet::of_chars("89abAB")) + hex + hex;
+    const Seq low = d + g_.bytes(ByteSet::range('c', 'f') | ByteSet::range('C', 'F')) + hex + hex;
+    const Seq escape = group("escape", {g_.bytes(ByteSet::of_chars("\"\\/bfnrt")), g_.byte('u') + plain_hex4,
+                                        g_.byte('u') + high + g_.text("\\u") + low});
+    // One character: printable ASCII but '"' and '\', UTF-8 without overlong forms or
+    // surrogates (RFC 3629), or an escape.
+    char_ = g_.rule(
+        "char",
+        {g_.bytes(ByteSet::range(0x20, 0x7F) - ByteSet::of_chars("\"\\")),
+         g_.bytes(ByteSet::range(0xC2, 0xDF)) + cont,
+         g_.byte(0xE0) + g_.bytes(ByteSet::range(0xA0, 0xBF)) + cont,
+         g_.bytes(ByteSet::range(0xE1, 0xEC) | ByteSet::range(0xEE, 0xEF)) + cont + cont,
+         g_.byte(0xED) + g_.bytes(ByteSet::range(0x80, 0x9F)) + cont,
+         g_.byte(0xF0) + g_.bytes(ByteSet::range(0x90, 0xBF)) + cont + cont,
+         g_.bytes(ByteSet::range(0xF1, 0xF3)) + cont + cont + cont,
+         g_.byte(0xF4) + g_.bytes(ByteSet::range(0x80, 0x8F)) + cont + cont,
+         g_.byte('\\') + escape});
+    const uint32_t chars = g_.declare("chars");
+    g_.define(chars, {g_.byte('"'), ref(char_) + ref(chars)});
+    string_ = g_.rule("string", {g_.byte('"') + ref(chars)});
+
+    // Integers of at most kMaxIntegerDigits digits, no leading zero.
+    const Seq digit = g_.bytes(ByteSet::range('0', '9'));
+    // more[k]: k digits read (k >= 1); the last allowed one admits no more.
+    std::vector<uint32_t> more(kMaxIntegerDigits + 1);
+    for (int k = 1; k <= kMaxIntegerDigits; ++k) more[k] = g_.declare("digits");
+    for (int k = 1; k < kMaxIntegerDigits; ++k) g_.define(more[k], {Seq{}, digit + ref(more[k + 1])});
+    g_.define(more[kMaxIntegerDigits], {Seq{}});
+    const Seq natural = group("natural", {g_.byte('0'), g_.bytes(ByteSet::range('1', '9')) + ref(more[1])});
+    integer_ = g_.rule("integer", {optional("minus", g_.byte('-')) + natural});
+    const uint32_t fraction_digits = g_.declare("fraction");
+    g_.define(fraction_digits, {digit, digit + ref(fraction_digits)});
+    const Seq fraction = optional("fraction?", g_.byte('.') + ref(fraction_digits));
+    const Seq exponent = optional("exponent?", g_.bytes(ByteSet::of_chars("eE")) +
+                                                   optional("sign?", g_.bytes(ByteSet::of_chars("+-"))) + digit +
+                                                   optional("digit?", digit));
+    number_ = g_.rule("number", {ref(integer_) + fraction + exponent});
+
+    // Any JSON value (the schema true, or {}).
+    any_ = g_.declare("value");
+    any_object_ = map_object("object", any_);
+    const uint32_t elements = g_.declare("elements");
+    g_.define(elements, {ref(any_) + ws() + group("elements-tail", {g_.byte(',') + ws() + ref(elements), g_.byte(']')})});
+    g_.define(any_, {ref(any_object_), g_.byte('[') + ws() + group("array", {g_.byte(']'), ref(elements)}),
+                     ref(string_), ref(number_), g_.text("true"), g_.text("false"), g_.text("null")});
+  }
+
+  // An object of any keys, each with a value of rule `value`.
+  uint32_t map_object(const std::string& name, uint32_t value) {
+    const uint32_t members = g_.declare(name + "(members)");
+    g_.define(members, {ref(string_) + ws() + g_.byte(':') + ws() + ref(value) + ws() +
+                        group("members-tail", {g_.byte(',') + ws() + ref(members), g_.byte('}')})});
+    return g_.rule(name, {g_.byte('{') + ws() + group("object-body", {g_.byte('}'), ref(members)})});
+  }
+
+  uint32_t schema(const json& s, const std::string& at, int depth) {
+    if (depth > kMaxSchemaDepth) malformed(at, "nested more than " + std::to_string(kMaxSchemaDepth) + " schemas deep");
+    if (s.is_boolean()) {
+      if (!s.get<bool>()) malformed(at, "the schema false allows no value");
+      return any_;
+    }
+    if (!s.is_object()) malformed(at, "a schema must be an object or a boolean, not " + std::string(s.type_name()));
+    std::set<std::string, std::less<>> keywords;
+    for (const auto& [key, value] : s.items()) {
+      if (kAnnotations.contains(key)) continue;
+      if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
+        throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
+                          "' is not supported for structured output (supported: type, enum, const, anyOf, allOf, "
+                          "$ref, properties, required, additionalProperties, items, minItems, maxItems, minLength, "
+                          "maxLength)");
+      }
+      keywords.insert(key);
+    }
+    auto only = [&](std::string_view keyword, const std::set<std::string, std::less<>>& allowed) {
+      for (const std::string& k : keywords) {
+        if (k != keyword && !allowed.contains(k)) {
+          throw unsupported("JSON schema at '#" + at + "': '" + std::string(keyword) + "' combined with '" + k +
+                            "' is not supported");
+        }
+      }
+    };
+    if (keywords.contains("$ref")) {
+      only("$ref", {});
+      return reference(s["$ref"], child(at, "$ref"), depth);
+    }
+    if (keywords.contains("anyOf")) {
+      only("anyOf", {});
+      return any_of(s["anyOf"], child(at, "anyOf"), depth);
+    }
+    if (keywords.contains("allOf")) {
+      only("allOf", {});
+      const json& all = s["allOf"];
+      if (!all.is_array() || all.size() != 1) {
+        throw unsupported("JSON schema at '#" + child(at, "allOf") + "': only an allOf of one schema is supported");
+      }
+      return schema(all[0], child(at, "allOf/0"), depth + 1);
+    }
+    const std::vector<std::string> types = types_of(s, at, keywords);
+    if (keywords.contains("enum") || keywords.contains("const")) {
+      only(keywords.contains("enum") ? "enum" : "const", {"type", "enum", "const"});
+      return literals(s, at, types);
+    }
+    std::vector<Seq> alternatives;
+    for (const std::string& type : types) {
+      if (type == "null") alternatives.push_back(g_.text("null"));
+      if (type == "boolean") alternatives.push_back(group("boolean", {g_.text("true"), g_.text("false")}));
+      if (type == "number") alternatives.push_back(ref(number_));
+      if (type == "integer" && std::find(types.begin(), types.end(), "number") == types.end()) {
+        alternatives.push_back(ref(integer_));
+      }
+      if (type == "string") alternatives.push_back(ref(string(s, at)));
+      if (type == "array") alternatives.push_back(ref(array(s, at, depth)));
+      if (type == "object") alternatives.push_back(ref(object(s, at, depth)));
+    }
+    return g_.rule(at.empty() ? "#" : at, std::move(alternatives));
+  }
+
+  // `type`, or the types the keywords present are about, or all of them.
+  std::vector<std::string> types_of(const json& s, const std::string& at,
+                                    const std::set<std::string, std::less<>>& keywords) {
+    std::vector<std::string> types;
+    if (s.contains("type")) {
+      const json& t = s["type"];
+      const std::string where = child(at, "type");
+      std::vector<json> names = t.is_array() ? std::vector<json>(t.begin(), t.end()) : std::vector<json>{t};
+      if (names.empty()) malformed(where, "the list of types is empty");
+      for (const json& name : names) {
+        if (!name.is_string() ||
+            std::find(kTypeNames.begin(), kTypeNames.end(), name.get<std::string>()) == kTypeNames.end()) {
+          malformed(where, "unknown type " + name.dump() + " (null, boolean, object, array, number, integer, string)");
+        }
+        types.push_back(name.get<std::string>());
+      }
+      return types;
+    }
+    if (keywords.contains("enum") || keywords.contains("const")) return kTypeNames;
+    for (const std::string& k : keywords) {
+      if (auto it = kTypeOfKeyword.find(k); it != kTypeOfKeyword.end() &&
+                                            std::find(types.begin(), types.end(), it->second) == types.end()) {
+        types.push_back(it->second);
+      }
+    }
+    return types.empty() ? kTypeNames : types;
+  }
+
+  // enum / const: the values themselves, those of an allowed type.
+  uint32_t literals(const json& s, const std::string& at, const std::vector<std::string>& types) {
+    std::vector<json> values;
+    if (s.contains("const")) values.push_back(s["const"]);
+    if (s.contains("enum")) {
+      const json& e = s["enum"];
+      if (!e.is_array() || e.empty()) malformed(child(at, "enum"), "must be a non-empty array");
+      if (s.contains("const")) {  // both: the const value, if the enum lists it
+        if (std::find(e.begin(), e.end(), values[0]) == e.end()) values.clear();
+      } else {
+        values.assign(e.begin(), e.end());
+      }
+    }
+    std::vector<Seq> alternatives;
+    for (const json& v : values) {
+      const bool typed = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return has_type(v, t); });
+      if (!typed) continue;
+      try {
+        alternatives.push_back(g_.text(v.dump()));
+      } catch (const nlohmann::json::exception& e) {
+        malformed(at, std::string("a value cannot be written as JSON: ") + e.what());
+      }
+    }
+    if (alternatives.empty()) malformed(at, "no value of enum/const has an allowed type: nothing can be generated");
+    return g_.rule(at.empty() ? "#" : at, std::move(alternatives));
+  }
+
+  uint32_t any_of(const json& list, const std::string& at, int depth) {
+    if (!list.is_array() || list.empty()) malformed(at, "must be a non-empty array of schemas");
+    std::vector<Seq> alternatives;
+    for (size_t i = 0; i < list.size(); ++i) {
+      alternatives.push_back(ref(schema(list[i], child(at, std::to_string(i)), depth + 1)));
+    }
+    return g_.rule(at, std::move(alternatives));
+  }
+
+  // $ref: a JSON pointer into this schema. Declared before its target is compiled, so that a
+  // recursive schema refers back to the rule being built.
+  uint32_t reference(const json& target, const std::string& at, int depth) {
+    if (!target.is_string()) malformed(at, "must be a string");
+    const std::string ref_text = target.get<std::string>();
+    if (auto it = refs_.find(ref_text); it != refs_.end()) return it->second;
+    if (ref_text.empty() || ref_text[0] != '#') {
+      throw unsupported("JSON schema at '#" + at + "': only references inside the schema (\"#...\") are supported, not \"" +
+                        ref_text + "\"");
+    }
+    const json* resolved = nullptr;
+    try {
+      resolved = &root_.at(json::json_pointer(ref_text.substr(1)));
+    } catch (const nlohmann::json::exception&) {
+      malformed(at, "\"" + ref_text + "\" does not name a place in the schema");
+    }
+    const uint32_t rule = g_.declare(ref_text);
+    refs_.emplace(ref_text, rule);
+    g_.define(rule, {ref(schema(*resolved, ref_text.substr(1), depth + 1))});
+    return rule;
+  }
+
+  // A count keyword (minItems, ...): absent, or an integer in [0, kMaxCount].
+  static std::optional<int64_t> count(const json& s, const std::string& at, const std::string& keyword) {
+    if (!s.contains(keyword)) return std::nullopt;
+    const json& v = s[keyword];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) malformed(child(at, keyword), "must be a non-negative integer");
+    if (v.get<int64_t>() > kMaxCount) {
+      throw unsupported("JSON schema at '#" + child(at, keyword) + "': counts above " + std::to_string(kMaxCount) +
+                        " are not supported");
+    }
+    return v.get<int64_t>();
+  }
+
+  // [min, max] of a count pair; max = -1 for no bound.
+  static std::pair<int64_t, int64_t> bounds(const json& s, const std::string& at, const std::string& min_key,
+                                            const std::string& max_key) {
+    const int64_t min = count(s, at, min_key).value_or(0);
+    const int64_t max = count(s, at, max_key).value_or(-1);
+    if (max >= 0 && max < min) malformed(at, max_key + " is below " + min_key + ": nothing can be generated");
+    return {min, max};
+  }
+
+  // A run of `min`..`max` repetitions of `item`, each preceded by `separator` but the first, then
+  // `close`. step[k]: k items read.
+  Seq repeat(const std::string& name, const Seq& item, const Seq& separator, const Seq& close, int64_t min, int64_t max) {
+    if (g_.rule_count() > kMaxRules) throw unsupported("the JSON schema is too large: its grammar passed " + std::to_string(kMaxRules) + " rules");
+    const int64_t last = max >= 0 ? max : std::max<int64_t>(min, 1);
+    std::vector<uint32_t> step(static_cast<size_t>(last) + 1);
+    for (auto& r : step) r = g_.declare(name);
+    for (int64_t k = 0; k <= last; ++k) {
+      std::vector<Seq> alternatives;
+      if (k >= min) alternatives.push_back(close);
+      const Seq lead = k == 0 ? Seq{} : separator;
+      if (max < 0 || k < max) {
+        alternatives.push_back(lead + item + ref(step[static_cast<size_t>(k < last ? k + 1 : last)]));
+      }
+      g_.define(step[static_cast<size_t>(k)], std::move(alternatives));
+    }
+    return ref(step[0]);
+  }
+
+  uint32_t string(const json& s, const std::string& at) {
+    const auto [min, max] = bounds(s, at, "minLength", "maxLength");
+    if (min == 0 && max < 0) return string_;
+    return g_.rule(at + "(string)", {g_.byte('"') + repeat("string-char", ref(char_), Seq{}, g_.byte('"'), min, max)});
+  }
+
+  uint32_t array(const json& s, const std::string& at, int depth) {
+    uint32_t item = any_;
+    if (s.contains("items")) {
+      if (s["items"].is_array()) {
+        throw unsupported("JSON schema at '#" + child(at, "items") + "': items as a list (tuples) is not supported");
+      }
+      item = schema(s["items"], child(at, "items"), depth + 1);
+    }
+    const auto [min, max] = bounds(s, at, "minItems", "maxItems");
+    return g_.rule(at + "(array)", {g_.byte('[') + ws() +
+                                    repeat("items", ref(item) + ws(), g_.byte(',') + ws(), g_.byte(']'), min, max)});
+  }
+
+  uint32_t object(const json& s, const std::string& at, int depth) {
+    // additionalProperties: absent or true = any value, false = none, a schema = its values.
+    bool extra_allowed = true;
+    uint32_t extra = any_;
+    if (s.contains("additionalProperties")) {
+      const json& a = s["additionalProperties"];
+      if (a.is_boolean() && !a.get<bool>()) {
+        extra_allowed = false;
+      } else {
+        extra = schema(a, child(at, "additionalProperties"), depth + 1);
+      }
+    }
+    struct Member {
+      std::string name;
+      uint32_t value;
+      bool required;
+    };
+    std::vector<Member> members;
+    if (s.contains("properties")) {
+      const json& p = s["properties"];
+      if (!p.is_object()) malformed(child(at, "properties"), "must be an object");
+      for (const auto& [name, sub] : p.items()) {
+        members.push_back({name, schema(sub, child(child(at, "properties"), name), depth + 1), false});
+      }
+    }
+    if (s.contains("required")) {
+      const json& r = s["required"];
+      if (!r.is_array()) malformed(child(at, "required"), "must be an array of names");
+      for (const json& name : r) {
+        if (!name.is_string()) malformed(child(at, "required"), "must be an array of names, not holding " + name.dump());
+        auto it = std::find_if(members.begin(), members.end(), [&](const Member& m) { return m.name == name; });
+        if (it != members.end()) {
+          it->required = true;
+        } else if (extra_allowed) {  // required but not described: a value of additionalProperties
+          members.push_back({name.get<std::string>(), extra, true});
+        } else {
+          malformed(child(at, "required"), "requires " + name.dump() +
+                                               ", which is not in properties while additionalProperties is false");
+        }
+      }
+    }
+    if (members.empty()) {
+      if (!extra_allowed) return g_.rule(at + "(object)", {g_.byte('{') + ws() + g_.byte('}')});
+      if (extra == any_) return any_object_;
+      return map_object(at + "(object)", extra);
+    }
+    // first[i]: no member written yet, members i.. to come; rest[i]: some written.
+    const size_t n = members.size();
+    std::vector<uint32_t> first(n + 1), rest(n + 1);
+    for (size_t i = 0; i <= n; ++i) {
+      first[i] = g_.declare(at + "(members)");
+      rest[i] = g_.declare(at + "(more members)");
+    }
+    g_.define(first[n], {g_.byte('}')});
+    g_.define(rest[n], {g_.byte('}')});
+    for (size_t i = n; i-- > 0;) {
+      const Seq member = g_.text(json(members[i].name).dump()) + ws() + g_.byte(':') + ws() + ref(members[i].value) + ws();
+      std::vector<Seq> first_alternatives{member + ref(rest[i + 1])};
+      std::vector<Seq> rest_alternatives{g_.byte(',') + ws() + member + ref(rest[i + 1])};
+      if (!members[i].required) {
+        first_alternatives.push_back(ref(first[i + 1]));
+        rest_alternatives.push_back(ref(rest[i + 1]));
+      }
+      g_.define(first[i], std::move(first_alternatives));
+      g_.define(rest[i], std::move(rest_alternatives));
+    }
+    return g_.rule(at + "(object)", {g_.byte('{') + ws() + ref(first[0])});
+  }
+
+  const json& root_;
+  GrammarBuilder g_;
+  std::map<std::string, uint32_t> refs_;
+  uint32_t ws_ = 0, char_ = 0, string_ = 0, integer_ = 0, number_ = 0, any_ = 0;
+  uint32_t any_object_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<const Grammar> json_schema_grammar(const nlohmann::ordered_json& schema) {
+  return std::make_shared<const Grammar>(SchemaCompiler(schema).compile());
+}
+
+std::shared_ptr<const Grammar> json_schema_grammar(std::string_view schema_text) {
+  json schema;
+  try {
+    schema = json::parse(schema_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw invalid_argument(std::string("the JSON schema is not JSON: ") + e.what());
+  }
+  return json_schema_grammar(schema);
+}
+
+}  // namespace fathom::engine
