@@ -213,6 +213,31 @@ TEST(Cli, DemoModelGenerates) {
   }
   EXPECT_GT(parsed, 0) << "no run closed its JSON object";
 
+  // Structured output from the command line: a schema file; what stopped is an object of it
+  // (checked member by member); a bad schema names the file and the place in it.
+  std::ofstream(dir / "schema.json")
+      << R"({"type":"object","properties":{"id":{"type":"integer"},"ok":{"type":"boolean"}},"required":["id","ok"],"additionalProperties":false})";
+  int valid = 0;
+  for (int seed = 1; seed <= 8; ++seed) {
+    Result r = fathom("run --model " + dir.string() + " --prompt JSON --max-tokens 40 --temperature 1 --json-schema " +
+                      (dir / "schema.json").string() + " --seed " + std::to_string(seed));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto printed = nlohmann::ordered_json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    if (printed.is_discarded()) continue;
+    ASSERT_TRUE(printed.is_object()) << r.out;
+    ASSERT_EQ(printed.size(), 2u) << r.out;
+    EXPECT_EQ(printed.begin().key(), "id");
+    EXPECT_TRUE(printed["id"].is_number_integer()) << r.out;
+    EXPECT_TRUE(printed["ok"].is_boolean()) << r.out;
+    ++valid;
+  }
+  EXPECT_GT(valid, 0) << "no run closed its object";
+  std::ofstream(dir / "bad-schema.json") << R"({"type":"object","properties":{"n":{"type":"number","minimum":1}}})";
+  Result bad = fathom("run --model " + dir.string() + " --prompt x --json-schema " + (dir / "bad-schema.json").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("bad-schema.json"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("#/properties/n/minimum"), std::string::npos) << bad.err;
+
   // Perplexity of a text file: the text as `fathom tokenize --add-special` encodes it.
   std::ofstream(dir / "text.txt") << "The sea was calm, and the ships lay still in the harbour until the wind came.";
   Result ppl = fathom("perplexity --json --context 8 --model " + dir.string() + " --file " + (dir / "text.txt").string());

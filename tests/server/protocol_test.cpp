@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "fathom/engine/grammar_automaton.h"
 #include "server/api_error.h"
 #include "server/generation_request.h"
 #include "server/http_server.h"
@@ -130,7 +131,9 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
   for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
-                            json{{"response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}}}}) {
+                            json{{"response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}}},
+                            json{{"response_format", {{"type", "json_schema"},
+                                                      {"json_schema", {{"schema", {{"type", "string"}, {"pattern", "a+"}}}}}}}}}) {
     const ApiError e = chat_error(chat_body(extra));
     EXPECT_EQ(e.status(), 400) << extra.dump();
     EXPECT_EQ(e.param(), extra.begin().key());
@@ -211,6 +214,37 @@ TEST(ParseChatRequest, ResponseFormatJsonObjectIsJsonMode) {
   EXPECT_TRUE(parse_completion_request(completion_body({{"response_format", {{"type", "json_object"}}}}).dump()).json_object);
   for (const json& format : {json("json_object"), json::object(), json{{"type", 1}}, json{{"type", "json_schema"}}}) {
     EXPECT_EQ(chat_error(chat_body({{"response_format", format}})).param(), "response_format") << format.dump();
+  }
+}
+
+// json_schema (and vLLM's guided_json): the schema compiled to a grammar, with the members in
+// the order the body lists them; a schema Fathom cannot generate for is a 400 naming the place.
+TEST(ParseChatRequest, ResponseFormatJsonSchemaCompilesTheSchemaInTheBodysOrder) {
+  const std::string body = R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+      "response_format": {"type": "json_schema", "json_schema": {"name": "p", "strict": true, "schema":
+        {"type": "object", "properties": {"zeta": {"type": "integer"}, "alpha": {"type": "integer"}},
+         "required": ["zeta", "alpha"], "additionalProperties": false}}}})";
+  const CompletionRequest r = parse_chat_completion_request(body);
+  ASSERT_TRUE(r.grammar);
+  EXPECT_FALSE(r.json_object);
+  engine::GrammarAutomaton a(r.grammar);
+  EXPECT_TRUE(a.accepting(a.feed(a.start(), R"({"zeta": 1, "alpha": 2})")));
+  EXPECT_EQ(a.feed(a.start(), R"({"alpha")"), engine::GrammarAutomaton::kDead) << "alphabetical, not the body's order";
+
+  const CompletionRequest guided = parse_completion_request(
+      completion_body({{"guided_json", {{"type", "array"}, {"items", {{"type", "boolean"}}}}}}).dump());
+  ASSERT_TRUE(guided.grammar);
+  engine::GrammarAutomaton g(guided.grammar);
+  EXPECT_TRUE(g.accepting(g.feed(g.start(), "[true,false]")));
+
+  const ApiError e = chat_error(chat_body({{"response_format", {{"type", "json_schema"},
+      {"json_schema", {{"name", "p"}, {"schema", {{"type", "object"}, {"properties", {{"age", {{"type", "integer"}, {"minimum", 0}}}}}}}}}}}}));
+  EXPECT_EQ(e.param(), "response_format");
+  EXPECT_NE(std::string(e.what()).find("#/properties/age/minimum"), std::string::npos) << e.what();
+  for (const json& extra : {json{{"guided_json", 5}},
+                            json{{"guided_json", json::object()}, {"response_format", {{"type", "json_object"}}}},
+                            json{{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", 3}, {"schema", json::object()}}}}}}}) {
+    EXPECT_EQ(chat_error(chat_body(extra)).status(), 400) << extra.dump();
   }
 }
 

@@ -1,10 +1,13 @@
 // `fathom run`: generate from a prompt, streaming text to stdout as it is produced.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
+#include "fathom/engine/json_schema_grammar.h"
 #include "model_session.h"
 
 namespace fathom::cli {
@@ -20,7 +23,21 @@ struct RunOptions {
   std::optional<uint64_t> seed;
   bool chat = false;
   bool json_object = false;
+  std::string json_schema;  // a file holding a JSON schema
 };
+
+// The schema file's grammar; errors name the file.
+std::shared_ptr<const engine::Grammar> schema_from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw not_found("--json-schema: cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return engine::json_schema_grammar(text.str());
+  } catch (const Error& e) {
+    throw Error(e.code(), "--json-schema " + path + ": " + e.what());
+  }
+}
 
 int run_run(const GlobalOptions& global, const RunOptions& o) {
   ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true);
@@ -39,6 +56,7 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   if (o.top_k) req.sampling.top_k = *o.top_k;
   if (o.seed) req.sampling.seed = *o.seed;
   req.json_object = o.json_object;
+  if (!o.json_schema.empty()) req.grammar = schema_from_file(o.json_schema);
   req.max_new_tokens = o.max_tokens.value_or(s.config.generation.max_new_tokens);
   if (static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens > s.config.runtime.max_seq_len) {
     req.max_new_tokens = s.config.runtime.max_seq_len - static_cast<int64_t>(req.prompt.size());
@@ -87,6 +105,9 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   cmd->add_flag("--chat", o->chat, "wrap the prompt in the model's chat template as one user turn");
   cmd->add_flag("--json-object", o->json_object,
                 "JSON mode: the output is one JSON object (ends when it closes; a prefix if --max-tokens runs out)");
+  cmd->add_option("--json-schema", o->json_schema,
+                  "structured output: the output is JSON valid to the schema in this file (docs/server.md)")
+      ->excludes(cmd->get_option("--json-object"));
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_run(global, *o); }; });
 }
 

@@ -81,10 +81,11 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
                       "min_tokens");
   }
   g.min_tokens = request.min_tokens;
-  if (request.json_object && request.min_tokens > 0) {
-    throw bad_request("'min_tokens' cannot be combined with JSON mode (response_format json_object)", "min_tokens");
+  if ((request.json_object || request.grammar) && request.min_tokens > 0) {
+    throw bad_request("'min_tokens' cannot be combined with response_format json_object or json_schema", "min_tokens");
   }
   g.json_object = request.json_object;
+  g.grammar = request.grammar;
   g.logprobs = request.logprobs;
   // Echo scores the prompt when logprobs are asked for, or when nothing is generated (the engine
   // runs a prompt with no new tokens only to score it).

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fathom/engine/json_schema_grammar.h"
 #include "server/api_error.h"
 #include "server/json_fields.h"
 
@@ -127,18 +128,60 @@ std::vector<int32_t> parse_stop_token_ids(const JsonFields& fields) {
   return ids;
 }
 
-// response_format: "text" (the default) or "json_object" (JSON mode). A JSON schema would need
-// a grammar of the schema, which Fathom does not build: refused rather than ignored.
-bool parse_response_format(const JsonFields& fields) {
+// The schema a structured-output field holds, taken from the body again with member order kept
+// (it orders the generated members; the body's parse sorts them). `path`: where it is.
+nlohmann::ordered_json ordered_schema(std::string_view body, const std::vector<std::string>& path) {
+  nlohmann::ordered_json v = nlohmann::ordered_json::parse(body);  // parsed once already: valid
+  for (const std::string& key : path) v = nlohmann::ordered_json(v[key]);
+  return v;
+}
+
+std::shared_ptr<const engine::Grammar> schema_grammar(std::string_view body, const std::vector<std::string>& path,
+                                                      const std::string& field) {
+  try {
+    return engine::json_schema_grammar(ordered_schema(body, path));
+  } catch (const Error& e) {
+    throw bad_request(std::string("'") + field + "': " + e.what(), field);
+  }
+}
+
+// response_format: "text" (the default), "json_object" (JSON mode) or "json_schema" (structured
+// output: {"json_schema": {"name": ..., "schema": {...}, "strict": ...}}). vLLM's `guided_json`
+// (a schema) asks for the same.
+void parse_response_format(const JsonFields& fields, std::string_view body, CompletionRequest& r) {
+  if (const json* guided = fields.find("guided_json")) {
+    if (!guided->is_object() && !guided->is_boolean()) throw bad_request("'guided_json' must be a JSON schema", "guided_json");
+    if (fields.find("response_format")) {
+      throw bad_request("'guided_json' and 'response_format' cannot both be given", "guided_json");
+    }
+    r.grammar = schema_grammar(body, {"guided_json"}, "guided_json");
+    return;
+  }
   const json* v = fields.find("response_format");
-  if (!v) return false;
+  if (!v) return;
   if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string()) {
     throw bad_request("'response_format' must be an object with a 'type'", "response_format");
   }
   const std::string type = (*v)["type"].get<std::string>();
-  if (type == "text") return false;
-  if (type == "json_object") return true;
-  throw bad_request("'response_format' type \"" + type + "\" is not supported: \"text\" or \"json_object\"", "response_format");
+  if (type == "text") return;
+  if (type == "json_object") {
+    r.json_object = true;
+    return;
+  }
+  if (type == "json_schema") {
+    const auto spec = v->find("json_schema");
+    if (spec == v->end() || !spec->is_object()) {
+      throw bad_request("'response_format.json_schema' must be an object with the 'schema'", "response_format");
+    }
+    if (spec->contains("name") && !(*spec)["name"].is_string()) {
+      throw bad_request("'response_format.json_schema.name' must be a string", "response_format");
+    }
+    if (!spec->contains("schema")) throw bad_request("'response_format.json_schema.schema' is required", "response_format");
+    r.grammar = schema_grammar(body, {"response_format", "json_schema", "schema"}, "response_format");
+    return;
+  }
+  throw bad_request("'response_format' type \"" + type + "\" is not supported: \"text\", \"json_object\" or \"json_schema\"",
+                    "response_format");
 }
 
 // Refuses a field whose given value asks for something Fathom does not do. `allowed` says which
@@ -152,7 +195,7 @@ void refuse_unless(const JsonFields& fields, const std::string& name, Allowed al
 bool is_empty_container(const json& v) { return (v.is_array() || v.is_object()) && v.empty(); }
 
 // The fields both endpoints share.
-void parse_common(const JsonFields& fields, CompletionRequest& r) {
+void parse_common(const JsonFields& fields, std::string_view body, CompletionRequest& r) {
   r.model = fields.required_string("model");
 
   // max_completion_tokens is OpenAI's newer name; when both are given it wins.
@@ -184,7 +227,7 @@ void parse_common(const JsonFields& fields, CompletionRequest& r) {
     r.include_usage = stream_fields.boolean("include_usage").value_or(false);
   }
   r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
-  r.json_object = parse_response_format(fields);
+  parse_response_format(fields, body, r);
   r.min_tokens = fields.integer("min_tokens", 0, std::numeric_limits<int64_t>::max()).value_or(0);
   r.stop_token_ids = parse_stop_token_ids(fields);
   s.logit_bias = parse_logit_bias(fields);
@@ -234,7 +277,7 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
   JsonFields fields(parsed);
   CompletionRequest r;
   r.endpoint = Endpoint::chat_completions;
-  parse_common(fields, r);
+  parse_common(fields, body, r);
 
   const json* messages = fields.find("messages");
   if (!messages) throw bad_request("'messages' is required", "messages");
@@ -260,7 +303,7 @@ CompletionRequest parse_completion_request(std::string_view body) {
   JsonFields fields(parsed);
   CompletionRequest r;
   r.endpoint = Endpoint::completions;
-  parse_common(fields, r);
+  parse_common(fields, body, r);
   parse_prompt(fields, r);
 
   // The legacy form: logprobs is the number of alternatives (0: the chosen tokens' only).

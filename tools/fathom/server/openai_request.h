@@ -2,12 +2,13 @@
 //
 // Everything that can be checked without the model is checked here, and every problem is a
 // 400 ApiError naming the field: malformed JSON, wrong types, values out of range, and OpenAI
-// features Fathom does not implement (tools, logit_bias, ...), which are refused rather
-// than silently ignored. Fields that do not change the output (user, metadata, ...) and unknown
+// features Fathom does not implement (tools, JSON-schema keywords it cannot generate for, ...),
+// which are refused rather than silently ignored. Fields that do not change the output (user, metadata, ...) and unknown
 // fields are ignored, as most OpenAI-compatible servers do.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fathom/engine/grammar.h"
 #include "fathom/tokenizer/chat_messages.h"
 
 namespace fathom::server {
@@ -53,6 +55,8 @@ struct CompletionRequest {
   // tokens too, the first with null (lm-eval's loglikelihood). max_tokens may then be 0.
   bool echo = false;
   bool json_object = false;  // response_format {"type": "json_object"}: JSON mode
+  // response_format {"type": "json_schema"} (or vLLM's guided_json): the schema's grammar.
+  std::shared_ptr<const engine::Grammar> grammar;
 };
 
 // The most choices one request may ask for (OpenAI's limit).
