@@ -7,6 +7,8 @@
 // JSON mask: JsonTokenFilter::mask for a few typical states, first with an empty cache (one pass
 // over the vocabulary's bytes) and then cached (the state seen before). Each cell is the median
 // over --repeats calls (the uncached one builds a fresh filter each time).
+// Schema mask: GrammarTokenFilter::mask under a JSON schema (an object of four members), the same
+// way: first time with a fresh filter (its automaton built from nothing), then cached.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "fathom/engine/grammar_token_filter.h"
+#include "fathom/engine/json_schema_grammar.h"
 #include "fathom/engine/json_token_filter.h"
 #include "fathom/engine/logprobs.h"
 #include "fathom/tokenizer/tokenizer.h"
@@ -91,6 +95,40 @@ int main(int argc, char** argv) {
       kept = filter.mask(state, row, eos);
     });
     std::printf("| JSON mask after `%s`: first time / cached (%zu tokens allowed) | %.3f / %.3f |\n", so_far, kept, cold, warm);
+  }
+
+  const std::string_view schema = R"({"type": "object", "properties": {
+      "name": {"type": "string"}, "age": {"type": "integer"}, "email": {"type": ["string", "null"]},
+      "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3}},
+      "required": ["name", "age"], "additionalProperties": false})";
+  const double compile_ms = median_ms(repeats, [&] { fathom::engine::json_schema_grammar(schema); });
+  std::printf("| schema mask: compiling the schema (once per request) | %.3f |\n", compile_ms);
+  const auto grammar = fathom::engine::json_schema_grammar(schema);
+  const auto table = std::make_shared<const fathom::engine::TokenTable>(fathom::engine::TokenTable::from_tokenizer(tok, vocab));
+  for (const char* so_far : {"", "{\"name\": \"", "{\"name\": \"Ada\", \"age\": 3", "{\"name\": \"Ada\", \"age\": 36, \"tags\": ["}) {
+    std::vector<float> row = logits;
+    auto at = [&](fathom::engine::GrammarTokenFilter& f) { return f.advance(f.start(), std::string_view(so_far)); };
+    size_t states = 0;
+    const double cold = median_ms(std::max(1, repeats / 10), [&] {
+      fathom::engine::GrammarTokenFilter fresh(table, grammar);
+      row = logits;
+      fresh.mask(at(fresh), row, eos);
+      states = fresh.automaton().states();
+    });
+    fathom::engine::GrammarTokenFilter filter(table, grammar);
+    const auto state = at(filter);
+    if (state == fathom::engine::GrammarAutomaton::kDead) {
+      std::fprintf(stderr, "not a prefix the schema allows: %s\n", so_far);
+      return 1;
+    }
+    filter.mask(state, row, eos);
+    size_t kept = 0;
+    const double warm = median_ms(repeats, [&] {
+      row = logits;
+      kept = filter.mask(state, row, eos);
+    });
+    std::printf("| schema mask after `%s`: first time / cached (%zu tokens allowed, %zu automaton states) | %.3f / %.3f |\n",
+                so_far, kept, states, cold, warm);
   }
   return 0;
 }

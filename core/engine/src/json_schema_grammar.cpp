@@ -449,14 +449,18 @@ class SchemaCompiler {
 }  // namespace
 
 std::shared_ptr<const Grammar> json_schema_grammar(const nlohmann::ordered_json& schema) {
-  return std::make_shared<const Grammar>(SchemaCompiler(schema).compile());
+  try {
+    return std::make_shared<const Grammar>(SchemaCompiler(schema).compile());
+  } catch (const nlohmann::json::exception& e) {  // a value the checks above let through (invalid UTF-8 in a name)
+    throw invalid_argument(std::string("the JSON schema cannot be read: ") + e.what());
+  }
 }
 
 std::shared_ptr<const Grammar> json_schema_grammar(std::string_view schema_text) {
   json schema;
   try {
     schema = json::parse(schema_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number past a double
     throw invalid_argument(std::string("the JSON schema is not JSON: ") + e.what());
   }
   return json_schema_grammar(schema);

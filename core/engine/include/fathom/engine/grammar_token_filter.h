@@ -31,7 +31,8 @@ class GrammarTokenFilter {
   // bounds (grammar_automaton.h).
   size_t mask(State state, std::span<float> logits, std::span<const int32_t> eos_ids);
   // The state after `token` (kDead if it cannot follow).
-  State advance(State state, int32_t token) { return automaton_.feed(state, tokens_->bytes(token)); }
+  State advance(State state, int32_t token) { return advance(state, tokens_->bytes(token)); }
+  State advance(State state, std::string_view bytes) { return automaton_.feed(state, bytes); }
   bool accepting(State state) const { return automaton_.accepting(state); }
 
   const Grammar& grammar() const { return automaton_.grammar(); }

@@ -8,7 +8,8 @@
 //    ones may be left out; members not in `properties` are not generated (even where
 //    `additionalProperties` would allow them), except for an object with no `properties`,
 //    whose members are any keys with values of the `additionalProperties` schema;
-//  - whitespace, numbers, strings and nesting obey JSON mode's limits (json_prefix.h);
+//  - whitespace, numbers and strings obey JSON mode's limits (json_prefix.h); nesting is bounded
+//    by the automaton's stacks (grammar_automaton.h) rather than JSON mode's depth;
 //  - a schema without `type` generates the types its keywords are about (`properties`: an
 //    object), or any JSON value when it has none.
 //
