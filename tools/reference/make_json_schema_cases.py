@@ -2,7 +2,7 @@
 """Writes tests/fixtures/json-schema/cases.json: JSON schemas with texts, each judged by the
 `jsonschema` package (Draft 2020-12), the oracle of Fathom's structured-output tests.
 
-A text marked "generated" is one Fathom's grammar for the schema must accept: members in the
+A text that is not JSON at all is invalid. A text marked "generated" is one Fathom's grammar for the schema must accept: members in the
 schema's order, no members the schema does not list, within JSON mode's limits. The tests check
 that every text the grammar accepts is one jsonschema calls valid, and that every "generated"
 text is accepted. The marks are ours; the verdicts are jsonschema's (a "generated" text it calls
@@ -104,19 +104,67 @@ CASES = [
 ]
 
 
+# Integer bounds: every integer near the bounds and a spread between, plus the far ends. The
+# "generated" mark is jsonschema's verdict on canonical integer texts (no leading zero, no "-0",
+# at most 20 digits), which the grammar must accept exactly.
+BOUNDED_INTEGERS = [
+    ("int-minimum-0", {"type": "integer", "minimum": 0}),
+    ("int-maximum-100", {"type": "integer", "maximum": 100}),
+    ("int-between", {"type": "integer", "exclusiveMinimum": -5.5, "maximum": 1234}),
+    ("int-narrow", {"type": "integer", "minimum": 7, "exclusiveMaximum": 9}),
+    ("int-negative", {"type": "integer", "minimum": -1000, "maximum": -37}),
+    ("int-float-bounds", {"type": "integer", "minimum": 2.5, "exclusiveMaximum": 1e3}),
+    ("int-untyped", {"minimum": 10, "maximum": 99999}),
+    ("int-wide", {"type": "integer", "minimum": -12345678901234567, "exclusiveMaximum": 18446744073709551615}),
+    ("int-far", {"type": "integer", "minimum": -1e30, "maximum": 1e30}),
+]
+
+
+def is_json(text):
+    try:
+        json.loads(text)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def integer_texts():
+    values = set(range(-1300, 1301, 7)) | {10**19, -(10**19), 10**20 - 1, -(10**20 - 1), 10**20,
+                                            -12345678901234567, -12345678901234568, 98765432109876543209,
+                                            98765432109876543210, 99999, 100000, 12345678901234567,
+                                            18446744073709551614, 18446744073709551615, 18446744073709551616}
+    for bound in (0, 100, -5, -6, 1234, 1235, 7, 8, 9, -1000, -1001, -37, -36, 2, 3, 999, 1000, 10, 9):
+        values |= {bound - 1, bound, bound + 1}
+    texts = sorted(str(v) for v in values)
+    return texts + ["-0", "007", "1.0", "5e2"]
+
+
 def main():
+    for name, schema in BOUNDED_INTEGERS:
+        validator = jsonschema.Draft202012Validator(schema)
+        generated, others = [], []
+        for text in integer_texts():
+            canonical = text == str(int(text)) if text.lstrip("-").isdigit() else False
+            canonical = canonical and len(text.lstrip("-")) <= 20
+            if canonical and is_json(text) and validator.is_valid(json.loads(text)):
+                generated.append(text)
+            else:
+                others.append(text)
+        CASES.append((name, schema, generated, others))
     out = []
     for name, schema, generated, others in CASES:
         validator = jsonschema.Draft202012Validator(schema)
         texts = []
         for text, mark in [(t, True) for t in generated] + [(t, False) for t in others]:
-            valid = validator.is_valid(json.loads(text))
+            valid = is_json(text) and validator.is_valid(json.loads(text))
             if mark and not valid:
                 raise SystemExit(f"{name}: {text!r} is marked generated but jsonschema calls it invalid")
             texts.append({"text": text, "valid": valid, "generated": mark})
         out.append({"name": name, "schema": schema, "texts": texts})
     path = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "json-schema" / "cases.json"
-    path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    # One schema per line: the integer cases hold thousands of short texts.
+    lines = ",\n".join(json.dumps(case, ensure_ascii=False, separators=(",", ":")) for case in out)
+    path.write_text("[\n" + lines + "\n]\n", encoding="utf-8")
     print(f"wrote {path}: {len(out)} schemas, {sum(len(c['texts']) for c in out)} texts")
 
 

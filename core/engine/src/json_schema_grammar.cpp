@@ -38,7 +38,28 @@ const std::set<std::string, std::less<>> kAnnotations = {
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
-    {"minLength", "string"},  {"maxLength", "string"}};
+    {"minLength", "string"},  {"maxLength", "string"},
+    // Bounds are generated for integers only (below): a schema without a type gets integers.
+    {"minimum", "integer"}, {"maximum", "integer"}, {"exclusiveMinimum", "integer"}, {"exclusiveMaximum", "integer"}};
+
+const std::vector<std::string> kBounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
+
+// Integers are generated with at most kMaxIntegerDigits digits: |value| <= kLargest.
+__extension__ typedef __int128 Wide;  // 10^20 does not fit 64 bits
+constexpr Wide kLargest = [] {
+  Wide p = 1;
+  for (int i = 0; i < kMaxIntegerDigits; ++i) p *= 10;
+  return p - 1;
+}();
+
+std::string digits_of(Wide v) {  // v >= 0
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v > 0);
+  return s;
+}
 
 const std::set<std::string, std::less<>> kStructural = {"type", "enum", "const", "anyOf", "allOf", "$ref"};
 
@@ -177,7 +198,7 @@ class SchemaCompiler {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, allOf, "
                           "$ref, properties, required, additionalProperties, items, minItems, maxItems, minLength, "
-                          "maxLength)");
+                          "maxLength, and on integers minimum, maximum, exclusiveMinimum, exclusiveMaximum)");
       }
       keywords.insert(key);
     }
@@ -214,9 +235,15 @@ class SchemaCompiler {
     for (const std::string& type : types) {
       if (type == "null") alternatives.push_back(g_.text("null"));
       if (type == "boolean") alternatives.push_back(group("boolean", {g_.text("true"), g_.text("false")}));
+      const auto bound = std::find_if(kBounds.begin(), kBounds.end(), [&](const std::string& k) { return s.contains(k); });
+      const bool bounded = bound != kBounds.end();
+      if (type == "number" && bounded) {
+        throw unsupported("JSON schema at '#" + child(at, *bound) + "': bounds (minimum, maximum, ...) are supported on "
+                          "type \"integer\" only, not on \"number\"");
+      }
       if (type == "number") alternatives.push_back(ref(number_));
       if (type == "integer" && std::find(types.begin(), types.end(), "number") == types.end()) {
-        alternatives.push_back(ref(integer_));
+        alternatives.push_back(bounded ? bounded_integer(s, at) : ref(integer_));
       }
       if (type == "string") alternatives.push_back(ref(string(s, at)));
       if (type == "array") alternatives.push_back(ref(array(s, at, depth)));
@@ -349,6 +376,92 @@ class SchemaCompiler {
       g_.define(step[static_cast<size_t>(k)], std::move(alternatives));
     }
     return ref(step[0]);
+  }
+
+  // The inclusive integer range the bounds allow, clamped to what is generated at all.
+  static std::pair<Wide, Wide> integer_bounds(const json& s, const std::string& at) {
+    Wide lo = -kLargest, hi = kLargest;
+    for (const std::string& k : kBounds) {
+      if (!s.contains(k)) continue;
+      const json& v = s[k];
+      if (!v.is_number()) malformed(child(at, k), "must be a number");
+      const bool lower = k == "minimum" || k == "exclusiveMinimum";
+      const bool exclusive = k.starts_with("exclusive");
+      // The first integer within the bound.
+      Wide bound;
+      if (v.is_number_integer()) {
+        bound = v.is_number_unsigned() ? static_cast<Wide>(v.get<uint64_t>()) : static_cast<Wide>(v.get<int64_t>());
+        if (exclusive) bound += lower ? 1 : -1;
+      } else {
+        const long double x = v.get<double>();
+        if (!std::isfinite(x)) malformed(child(at, k), "must be finite");
+        // Past 2^53 a double is not the number the schema wrote (nlohmann::json reads integers
+        // beyond 64 bits as doubles): usable only where it bounds nothing generated.
+        const long double exact = 9007199254740992.0L, far = 2 * static_cast<long double>(kLargest);
+        if (std::fabs(x) >= exact && !(lower ? x <= -far : x >= far)) {
+          throw unsupported("JSON schema at '#" + child(at, k) + "': " + v.dump() +
+                            " is not exact as a double; integer bounds must fit 64 bits");
+        }
+        const long double limit = static_cast<long double>(kLargest) + 2;
+        const long double r = lower ? (exclusive ? std::floor(x) + 1 : std::ceil(x))
+                                    : (exclusive ? std::ceil(x) - 1 : std::floor(x));
+        bound = static_cast<Wide>(std::clamp(r, -limit, limit));
+      }
+      if (lower) {
+        lo = std::max(lo, bound);
+      } else {
+        hi = std::min(hi, bound);
+      }
+    }
+    if (lo > hi) malformed(at, "no integer of at most 20 digits lies within the bounds: nothing can be generated");
+    return {lo, hi};
+  }
+
+  // Digit strings of one length from x to y (x <= y, as strings of equal length).
+  Seq digits_between(const std::string& x, const std::string& y) {
+    if (x.empty()) return Seq{};
+    if (x == y) return g_.text(x);
+    const std::string rest_x = x.substr(1), rest_y = y.substr(1);
+    const std::string zeros(rest_x.size(), '0'), nines(rest_x.size(), '9');
+    auto any_digits = [&](size_t n) {
+      Seq seq;
+      for (size_t i = 0; i < n; ++i) seq = seq + g_.bytes(ByteSet::range('0', '9'));
+      return seq;
+    };
+    const auto first = static_cast<uint8_t>(x[0]), last = static_cast<uint8_t>(y[0]);
+    if (first == last) return g_.byte(first) + digits_between(rest_x, rest_y);
+    if (rest_x == zeros && rest_y == nines) return g_.bytes(ByteSet::range(first, last)) + any_digits(rest_x.size());
+    std::vector<Seq> alternatives{g_.byte(first) + digits_between(rest_x, nines)};
+    if (first + 1 <= last - 1) {
+      alternatives.push_back(g_.bytes(ByteSet::range(static_cast<uint8_t>(first + 1), static_cast<uint8_t>(last - 1))) +
+                             any_digits(rest_x.size()));
+    }
+    alternatives.push_back(g_.byte(last) + digits_between(zeros, rest_y));
+    return group("digits", std::move(alternatives));
+  }
+
+  // The naturals from a to b (0 <= a <= b), without leading zeros: one run per digit count.
+  std::vector<Seq> naturals_between(Wide a, Wide b) {
+    std::vector<Seq> alternatives;
+    Wide low_of_length = 0, high_of_length = 9;
+    while (low_of_length <= b) {
+      const Wide x = std::max(a, low_of_length), y = std::min(b, high_of_length);
+      if (x <= y) alternatives.push_back(digits_between(digits_of(x), digits_of(y)));
+      low_of_length = high_of_length + 1;
+      high_of_length = high_of_length * 10 + 9;
+    }
+    return alternatives;
+  }
+
+  Seq bounded_integer(const json& s, const std::string& at) {
+    const auto [lo, hi] = integer_bounds(s, at);
+    std::vector<Seq> alternatives;
+    if (hi >= 0) alternatives = naturals_between(std::max<Wide>(lo, 0), hi);
+    if (lo < 0) {
+      const Seq magnitudes = group("magnitude", naturals_between(std::max<Wide>(1, -hi), -lo));
+      alternatives.push_back(g_.byte('-') + magnitudes);
+    }
+    return group(at + "(integer)", std::move(alternatives));
   }
 
   uint32_t string(const json& s, const std::string& at) {

@@ -15,10 +15,12 @@
 //
 // Supported keywords: type (a name or a list), enum, const, anyOf, allOf (of one schema), $ref
 // (to "#" or a JSON pointer under it, recursion included), properties, required,
-// additionalProperties, items, minItems, maxItems, minLength, maxLength (counts up to 1024).
+// additionalProperties, items, minItems, maxItems, minLength, maxLength (counts up to 1024), and
+// for integers minimum, maximum, exclusiveMinimum, exclusiveMaximum (exact ranges of digits; on
+// "number" they are refused).
 // Annotations are ignored: title, description, default, examples, deprecated, readOnly,
 // writeOnly, $schema, $id, $comment, $defs, definitions, and `format` (an annotation in JSON
-// Schema 2020-12 unless a validator opts in). Any other keyword (pattern, minimum, oneOf, ...)
+// Schema 2020-12 unless a validator opts in). Any other keyword (pattern, multipleOf, oneOf, ...)
 // is refused with `unsupported`, naming where it is: a grammar that ignored it would produce
 // output the schema rejects.
 #pragma once
