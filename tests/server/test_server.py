@@ -431,11 +431,13 @@ PERSON_SCHEMA = {
     "type": "object",
     "properties": {
         "name": {"type": "string", "maxLength": 12},
-        "age": {"type": "integer"},
-        "email": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "age": {"type": "integer", "minimum": 0, "maximum": 130},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{2}$"},
+        "born": {"type": "string", "format": "date"},
+        "email": {"anyOf": [{"type": "string", "format": "email"}, {"type": "null"}]},
         "tags": {"type": "array", "items": {"enum": ["red", "green", 7]}, "maxItems": 3},
     },
-    "required": ["name", "age"],
+    "required": ["name", "age", "code"],
     "additionalProperties": False,
 }
 
@@ -444,7 +446,7 @@ def test_json_schema_replies_validate(server):
     # The random-weights demo model follows the schema only because the grammar makes it:
     # every reply that stopped is valid to jsonschema, the members in the schema's order.
     client = server.client()
-    validator = jsonschema.Draft202012Validator(PERSON_SCHEMA)
+    validator = jsonschema.Draft202012Validator(PERSON_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     closed = 0
     for seed in range(1, 9):
         reply = chat(client, server.model_id, "Describe a person.", max_tokens=80, temperature=1.0, seed=seed,
@@ -454,7 +456,7 @@ def test_json_schema_replies_validate(server):
         if choice.finish_reason == "stop":
             value = json.loads(choice.message.content)
             validator.validate(value)
-            assert list(value)[:2] == ["name", "age"], choice.message.content
+            assert list(value)[:3] == ["name", "age", "code"], choice.message.content
             closed += 1
     assert closed > 0, "no reply closed its object"
     # Streamed, completions, and vLLM's guided_json: the same constraint.

@@ -120,6 +120,39 @@ BOUNDED_INTEGERS = [
 ]
 
 
+# Patterns and formats: judged with jsonschema's format checker on (rfc3339-validator lets it
+# check time and date-time), so a format's texts must really be dates, times, uuids...
+PATTERNS = [
+    ("pattern-anchored", {"type": "string", "pattern": "^[A-Z]{3}-\\d{2,4}$"},
+     ['"ABC-12"', '"XYZ-9999"'], ['"ABC-1"', '"abc-12"', '"ABC-12345"', '"xABC-12"', '"ABC-12 "']),
+    ("pattern-search", {"type": "string", "pattern": "cat|dog"},
+     ['"cat"', '"a dog!"', '"concatenate"', '"\\u00e9cat\\n"'], ['"c-a-t"', '""', '"Dog"']),
+    ("pattern-escapes", {"type": "string", "pattern": r'^"[^"\\]*"\.?$'},
+     [r'"\"hi\""', r'"\"\"."'], [r'"\"a\\b\""', r'"hi"']),
+    ("pattern-groups", {"type": "string", "pattern": "^(?:ab|c(d|e)+)?x{2}$"},
+     ['"xx"', '"abxx"', '"cdedxx"'], ['"x"', '"abcxx"', '"cxx"', '"xxx"']),
+    ("pattern-dot", {"type": "string", "pattern": "^a.c$"},
+     ['"abc"', '"a\u00e9c"', '"a\\"c"', '"a\\tc"'], ['"ac"', '"a\\nc"', '"abbc"']),
+    ("pattern-not-digits", {"type": "string", "pattern": "^\\D+\\w\\s$"},
+     ['"ab1 "', '"--_\\t"'], ['"1a "', '"ab1"']),
+    ("format-date", {"type": "string", "format": "date"},
+     ['"2026-11-30"', '"2024-02-28"', '"1999-04-30"', '"0001-12-31"'],
+     ['"2026-02-30"', '"2026-04-31"', '"2026-13-01"', '"2026-1-01"', '"2024-02-29"', '"20261130"']),
+    ("format-time", {"type": "string", "format": "time"},
+     ['"23:59:59Z"', '"00:00:00.5+05:30"', '"12:30:00-08:00"'], ['"24:00:00Z"', '"12:30Z"', '"12:30:00"', '"23:59:60Z"']),
+    ("format-date-time", {"type": "string", "format": "date-time"},
+     ['"2026-11-30T07:56:00Z"', '"2026-01-31T23:59:59.123456+01:00"'], ['"2026-11-30 07:56:00Z"', '"2026-11-30T07:56Z"']),
+    ("format-uuid", {"type": "string", "format": "uuid"},
+     ['"123e4567-e89b-12d3-a456-426614174000"', '"AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"'],
+     ['"123e4567e89b12d3a456426614174000"', '"123e4567-e89b-12d3-a456-42661417400"', '"g23e4567-e89b-12d3-a456-426614174000"']),
+    ("format-ipv4", {"type": "string", "format": "ipv4"},
+     ['"192.168.0.1"', '"255.255.255.255"', '"0.0.0.0"'], ['"256.1.1.1"', '"01.2.3.4"', '"1.2.3"', '"1.2.3.4.5"']),
+    ("format-email", {"type": "string", "format": "email"},
+     ['"ada@example.com"', '"a.b+c@mail.co.uk"'], ['"ada.example.com"', '"@example.com"']),
+    ("format-annotation", {"type": "string", "format": "uri"}, ['"not a uri"', '""'], []),
+]
+
+
 def is_json(text):
     try:
         json.loads(text)
@@ -151,9 +184,10 @@ def main():
             else:
                 others.append(text)
         CASES.append((name, schema, generated, others))
+    CASES.extend(PATTERNS)
     out = []
     for name, schema, generated, others in CASES:
-        validator = jsonschema.Draft202012Validator(schema)
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         texts = []
         for text, mark in [(t, True) for t in generated] + [(t, False) for t in others]:
             valid = is_json(text) and validator.is_valid(json.loads(text))

@@ -12,6 +12,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/engine/json_prefix.h"
+#include "json_string_pattern.h"
 
 namespace fathom::engine {
 
@@ -38,7 +39,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
-    {"minLength", "string"},  {"maxLength", "string"},
+    {"minLength", "string"},  {"maxLength", "string"},    {"pattern", "string"},
     // Bounds are generated for integers only (below): a schema without a type gets integers.
     {"minimum", "integer"}, {"maximum", "integer"}, {"exclusiveMinimum", "integer"}, {"exclusiveMaximum", "integer"}};
 
@@ -198,7 +199,7 @@ class SchemaCompiler {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, allOf, "
                           "$ref, properties, required, additionalProperties, items, minItems, maxItems, minLength, "
-                          "maxLength, and on integers minimum, maximum, exclusiveMinimum, exclusiveMaximum)");
+                          "maxLength, pattern, and on integers minimum, maximum, exclusiveMinimum, exclusiveMaximum)");
       }
       keywords.insert(key);
     }
@@ -465,6 +466,24 @@ class SchemaCompiler {
   }
 
   uint32_t string(const json& s, const std::string& at) {
+    // pattern, or a format Fathom generates (json_string_pattern.h); other formats annotate.
+    std::string pattern, where;
+    if (s.contains("format") && s["format"].is_string()) {
+      pattern = format_pattern(s["format"].get<std::string>());
+      where = child(at, "format");
+    }
+    if (s.contains("pattern")) {
+      if (!s["pattern"].is_string()) malformed(child(at, "pattern"), "must be a string");
+      if (!pattern.empty()) throw unsupported("JSON schema at '#" + at + "': 'pattern' with 'format' is not supported");
+      pattern = s["pattern"].get<std::string>();
+      where = child(at, "pattern");
+    }
+    if (!where.empty() && !pattern.empty()) {
+      if (s.contains("minLength") || s.contains("maxLength")) {
+        throw unsupported("JSON schema at '#" + at + "': minLength/maxLength with a pattern or format is not supported");
+      }
+      return g_.rule(at + "(string)", {g_.byte('"') + ref(pattern_string_contents(g_, pattern, char_, where)) + g_.byte('"')});
+    }
     const auto [min, max] = bounds(s, at, "minLength", "maxLength");
     if (min == 0 && max < 0) return string_;
     return g_.rule(at + "(string)", {g_.byte('"') + repeat("string-char", ref(char_), Seq{}, g_.byte('"'), min, max)});

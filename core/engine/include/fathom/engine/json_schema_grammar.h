@@ -17,10 +17,10 @@
 // (to "#" or a JSON pointer under it, recursion included), properties, required,
 // additionalProperties, items, minItems, maxItems, minLength, maxLength (counts up to 1024), and
 // for integers minimum, maximum, exclusiveMinimum, exclusiveMaximum (exact ranges of digits; on
-// "number" they are refused).
+// "number" they are refused), pattern, and format for date, time, date-time, uuid, ipv4, email (json_string_pattern.h).
 // Annotations are ignored: title, description, default, examples, deprecated, readOnly,
-// writeOnly, $schema, $id, $comment, $defs, definitions, and `format` (an annotation in JSON
-// Schema 2020-12 unless a validator opts in). Any other keyword (pattern, multipleOf, oneOf, ...)
+// writeOnly, $schema, $id, $comment, $defs, definitions, and other formats (annotations in JSON
+// Schema 2020-12 unless a validator opts in). Any other keyword (multipleOf, oneOf, ...)
 // is refused with `unsupported`, naming where it is: a grammar that ignored it would produce
 // output the schema rejects.
 #pragma once
