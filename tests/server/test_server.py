@@ -472,6 +472,36 @@ def test_json_schema_replies_validate(server):
     assert "#/properties/n/minimum" in body["error"]["message"]
 
 
+STRING_SCHEMAS = [
+    {"type": "string", "pattern": "^[A-Z]{2,3}-\\d{1,3}(\\.[a-z]+)?$"},
+    {"type": "string", "pattern": "^\"[^\"\\\\]{0,6}\"(x|yy)*$"},
+    {"type": "string", "pattern": "^a.c\\D\\W\\S\\s?$"},
+    {"type": "string", "pattern": "^(?:\\w+@|#)[^a-z]{1,4}$"},
+    {"type": "string", "pattern": "[0-9]{3}"},
+    {"type": "string", "format": "date-time"},
+    {"type": "string", "format": "ipv4"},
+    {"type": "string", "format": "uuid"},
+    {"type": "string", "minLength": 2, "maxLength": 5},
+    {"type": "integer", "exclusiveMinimum": -20, "maximum": 300},
+]
+
+
+def test_json_schema_random_strings_validate(server):
+    # The random-weights model, sampled hot, walks the grammar at random: every value it
+    # finishes must satisfy jsonschema (with its format checker) for each of these schemas.
+    client = server.client()
+    finished = 0
+    for schema in STRING_SCHEMAS:
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        reply = client.completions.create(model=server.model_id, prompt="Value:", max_tokens=60, temperature=1.5,
+                                          seed=11, n=6, extra_body={"guided_json": schema})
+        for choice in reply.choices:
+            if choice.finish_reason == "stop":
+                validator.validate(json.loads(choice.text))
+                finished += 1
+    assert finished >= 20, f"only {finished} values finished"
+
+
 def test_penalties_are_accepted(server):
     reply = chat(server.client(), server.model_id, "x", max_tokens=4, temperature=0, presence_penalty=1.0,
                  frequency_penalty=0.5, top_p=0.5)

@@ -149,6 +149,17 @@ PATTERNS = [
      ['"192.168.0.1"', '"255.255.255.255"', '"0.0.0.0"'], ['"256.1.1.1"', '"01.2.3.4"', '"1.2.3"', '"1.2.3.4.5"']),
     ("format-email", {"type": "string", "format": "email"},
      ['"ada@example.com"', '"a.b+c@mail.co.uk"'], ['"ada.example.com"', '"@example.com"']),
+    ("one-of-types", {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+     ['"x"', '5', 'null'], ['1.5', 'true', '[]']),
+    ("one-of-discriminator",
+     {"$defs": {"Cat": {"type": "object", "properties": {"kind": {"const": "cat"}, "lives": {"type": "integer"}},
+                        "required": ["kind", "lives"]},
+                "Dog": {"type": "object", "properties": {"kind": {"const": "dog"}, "good": {"type": "boolean"}},
+                        "required": ["kind"]}},
+      "oneOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}], "discriminator": {"propertyName": "kind"}},
+     ['{"kind":"cat","lives":9}', '{"kind":"dog"}', '{"kind": "dog", "good": true}'],
+     ['{"kind":"cow"}', '{"kind":"cat"}', '{"lives":9}', '{"kind":"dog","good":1}']),
+    ("one-of-values", {"oneOf": [{"enum": ["a", "b"]}, {"const": "c"}]}, ['"a"', '"c"'], ['"d"', '1']),
     ("format-annotation", {"type": "string", "format": "uri"}, ['"not a uri"', '""'], []),
 ]
 

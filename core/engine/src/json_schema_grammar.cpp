@@ -34,7 +34,7 @@ constexpr size_t kMaxRules = 200'000;
 const std::set<std::string, std::less<>> kAnnotations = {
     "title",      "description", "default", "examples", "deprecated",  "readOnly", "writeOnly",
     "$schema",    "$id",         "$comment", "$defs",   "definitions", "format",   "contentEncoding",
-    "contentMediaType"};
+    "contentMediaType", "discriminator"};
 
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
@@ -62,7 +62,7 @@ std::string digits_of(Wide v) {  // v >= 0
   return s;
 }
 
-const std::set<std::string, std::less<>> kStructural = {"type", "enum", "const", "anyOf", "allOf", "$ref"};
+const std::set<std::string, std::less<>> kStructural = {"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref"};
 
 const std::vector<std::string> kTypeNames = {"null", "boolean", "object", "array", "number", "integer", "string"};
 
@@ -185,6 +185,23 @@ class SchemaCompiler {
     return g_.rule(name, {g_.byte('{') + ws() + group("object-body", {g_.byte('}'), ref(members)})});
   }
 
+  // The keywords of schema object `s` that shape what is generated; refuses any not supported.
+  static std::set<std::string, std::less<>> keywords_of(const json& s, const std::string& at) {
+    std::set<std::string, std::less<>> keywords;
+    for (const auto& [key, value] : s.items()) {
+      if (kAnnotations.contains(key)) continue;
+      if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
+        throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
+                          "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
+                          "allOf, $ref, properties, required, additionalProperties, items, minItems, maxItems, "
+                          "minLength, maxLength, pattern, and on integers minimum, maximum, exclusiveMinimum, "
+                          "exclusiveMaximum)");
+      }
+      keywords.insert(key);
+    }
+    return keywords;
+  }
+
   uint32_t schema(const json& s, const std::string& at, int depth) {
     if (depth > kMaxSchemaDepth) malformed(at, "nested more than " + std::to_string(kMaxSchemaDepth) + " schemas deep");
     if (s.is_boolean()) {
@@ -192,17 +209,7 @@ class SchemaCompiler {
       return any_;
     }
     if (!s.is_object()) malformed(at, "a schema must be an object or a boolean, not " + std::string(s.type_name()));
-    std::set<std::string, std::less<>> keywords;
-    for (const auto& [key, value] : s.items()) {
-      if (kAnnotations.contains(key)) continue;
-      if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
-        throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
-                          "' is not supported for structured output (supported: type, enum, const, anyOf, allOf, "
-                          "$ref, properties, required, additionalProperties, items, minItems, maxItems, minLength, "
-                          "maxLength, pattern, and on integers minimum, maximum, exclusiveMinimum, exclusiveMaximum)");
-      }
-      keywords.insert(key);
-    }
+    const std::set<std::string, std::less<>> keywords = keywords_of(s, at);
     auto only = [&](std::string_view keyword, const std::set<std::string, std::less<>>& allowed) {
       for (const std::string& k : keywords) {
         if (k != keyword && !allowed.contains(k)) {
@@ -218,6 +225,11 @@ class SchemaCompiler {
     if (keywords.contains("anyOf")) {
       only("anyOf", {});
       return any_of(s["anyOf"], child(at, "anyOf"), depth);
+    }
+    if (keywords.contains("oneOf")) {
+      only("oneOf", {});
+      check_one_of(s["oneOf"], child(at, "oneOf"));
+      return any_of(s["oneOf"], child(at, "oneOf"), depth);
     }
     if (keywords.contains("allOf")) {
       only("allOf", {});
@@ -306,6 +318,115 @@ class SchemaCompiler {
     }
     if (alternatives.empty()) malformed(at, "no value of enum/const has an allowed type: nothing can be generated");
     return g_.rule(at.empty() ? "#" : at, std::move(alternatives));
+  }
+
+  // oneOf: exactly one branch may match. Generated as anyOf, which is right only when no value
+  // matches two branches; Fathom accepts it where that is plain from the branches themselves.
+  struct BranchShape {
+    std::set<std::string> types;                    // JSON types it generates ("integer" and "number" overlap)
+    std::set<std::string> accepts;                  // JSON types it lets through (all, unless `type` or enum/const says)
+    std::optional<std::vector<json>> values;        // enum/const: only these values
+    std::map<std::string, std::vector<json>> tags;  // an object's required members with enum/const values
+  };
+
+  // Follows $ref and allOf-of-one to the schema they stand for.
+  const json& resolved(const json& s, const std::string& at) {
+    const json* r = &s;
+    for (int hops = 0; r->is_object() && hops < kMaxSchemaDepth; ++hops) {
+      if (r->contains("$ref") && (*r)["$ref"].is_string()) {
+        const std::string target = (*r)["$ref"].get<std::string>();
+        if (target.empty() || target[0] != '#') break;  // refused where it is compiled
+        try {
+          r = &root_.at(json::json_pointer(target.substr(target.empty() ? 0 : 1)));
+        } catch (const nlohmann::json::exception&) {
+          malformed(at, "\"" + target + "\" does not name a place in the schema");
+        }
+      } else if (r->contains("allOf") && (*r)["allOf"].is_array() && (*r)["allOf"].size() == 1) {
+        r = &(*r)["allOf"][0];
+      } else {
+        break;
+      }
+    }
+    return *r;
+  }
+
+  static std::vector<json> literal_values(const json& s) {
+    if (s.contains("const")) return {s["const"]};
+    if (s.contains("enum") && s["enum"].is_array()) return std::vector<json>(s["enum"].begin(), s["enum"].end());
+    return {};
+  }
+
+  BranchShape shape_of(const json& branch, const std::string& at) {
+    const json& s = resolved(branch, at);
+    BranchShape shape;
+    const std::set<std::string> all(kTypeNames.begin(), kTypeNames.end());
+    shape.types = shape.accepts = all;
+    if (!s.is_object()) return shape;
+    const auto keywords = keywords_of(s, at);
+    if (!keywords.contains("anyOf") && !keywords.contains("oneOf")) {
+      const std::vector<std::string> generated = types_of(s, at, keywords);
+      shape.types = std::set<std::string>(generated.begin(), generated.end());
+      if (s.contains("type")) shape.accepts = shape.types;
+    }
+    if (keywords.contains("enum") || keywords.contains("const")) {
+      shape.values = literal_values(s);
+      shape.types.clear();
+      for (const json& v : *shape.values) {
+        for (const std::string& t : kTypeNames) {
+          if (has_type(v, t)) shape.types.insert(t);
+        }
+      }
+      shape.accepts = shape.types;
+    }
+    for (std::set<std::string>* types : {&shape.types, &shape.accepts}) {
+      if (types->contains("number")) types->insert("integer");
+      if (types->contains("integer")) types->insert("number");
+    }
+    if (shape.types == std::set<std::string>{"object"} && s.contains("required") && s["required"].is_array() &&
+        s.contains("properties") && s["properties"].is_object()) {
+      for (const json& name : s["required"]) {
+        if (!name.is_string() || !s["properties"].contains(name.get<std::string>())) continue;
+        const json& member = resolved(s["properties"][name.get<std::string>()], at);
+        if (member.is_object() && (member.contains("const") || member.contains("enum"))) {
+          shape.tags[name.get<std::string>()] = literal_values(member);
+        }
+      }
+    }
+    return shape;
+  }
+
+  static bool share_a_value(const std::vector<json>& a, const std::vector<json>& b) {
+    return std::any_of(a.begin(), a.end(), [&](const json& v) { return std::find(b.begin(), b.end(), v) != b.end(); });
+  }
+
+  // No value one generates matches the other: each generates only what the other refuses.
+  static bool told_apart(const BranchShape& a, const BranchShape& b) {
+    if (a.values && b.values && !share_a_value(*a.values, *b.values)) return true;
+    auto disjoint = [](const std::set<std::string>& x, const std::set<std::string>& y) {
+      return std::none_of(x.begin(), x.end(), [&](const std::string& t) { return y.contains(t); });
+    };
+    if (disjoint(a.types, b.accepts) && disjoint(b.types, a.accepts)) return true;
+    // Both generate objects only, each with a required member whose values the other's lacks.
+    for (const auto& [name, values] : a.tags) {
+      if (auto it = b.tags.find(name); it != b.tags.end() && !share_a_value(values, it->second)) return true;
+    }
+    return false;
+  }
+
+  void check_one_of(const json& list, const std::string& at) {
+    if (!list.is_array() || list.empty()) malformed(at, "must be a non-empty array of schemas");
+    std::vector<BranchShape> shapes;
+    for (size_t i = 0; i < list.size(); ++i) shapes.push_back(shape_of(list[i], child(at, std::to_string(i))));
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      for (size_t j = i + 1; j < shapes.size(); ++j) {
+        if (!told_apart(shapes[i], shapes[j])) {
+          throw unsupported("JSON schema at '#" + at + "': branches " + std::to_string(i) + " and " + std::to_string(j) +
+                            " of oneOf may both match one value; Fathom generates oneOf only when its branches differ "
+                            "in type, in their enum/const values, or in the enum/const value of a required member "
+                            "(a discriminator). Use anyOf if matching both is fine");
+        }
+      }
+    }
   }
 
   uint32_t any_of(const json& list, const std::string& at, int depth) {
