@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -330,6 +331,28 @@ class EngineTest : public ::testing::Test {
     auto model = load(1, false, dir);
     Engine e(*model, &*tok_, {1, 96, 8});
     return run(e, {r}, {0})[0];
+  }
+
+  // Structured output on the demo model: twelve requests for JSON (one greedy, eleven sampled),
+  // each given its constraint by `constrain`, run with and without n-gram speculation.
+  // Returns each run's outcomes.
+  std::vector<std::vector<Outcome>> run_structured(const std::function<void(GenerationRequest&)>& constrain) {
+    std::vector<GenerationRequest> reqs;
+    for (uint64_t seed = 1; seed <= 12; ++seed) {
+      GenerationRequest r = greedy(to_ids("Reply in JSON."), 60);
+      r.ignore_eos = false;
+      r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
+      r.sampling.seed = seed;
+      constrain(r);
+      reqs.push_back(r);
+    }
+    std::vector<std::vector<Outcome>> runs;
+    for (const Speculation speculation : {Speculation::off, Speculation::ngram}) {
+      auto model = load(4);
+      Engine e(*model, &*tok_, {4, 96, 16}, speculation);
+      runs.push_back(run(e, reqs, std::vector<int>(reqs.size(), 0)));
+    }
+    return runs;
   }
 
   // Prompts of different lengths with different budgets: some sequences leave early.
@@ -718,19 +741,7 @@ TEST_F(EngineTest, NgramSpeculationGivesThePlainEnginesTokens) {
 // output is a JSON prefix to nlohmann's parser, and every output that ended by itself (stop, not
 // length) is a whole JSON object. Greedy or sampled, with n-gram speculation too.
 TEST_F(EngineTest, JsonModeOutputIsJson) {
-  std::vector<GenerationRequest> reqs;
-  for (uint64_t seed = 1; seed <= 12; ++seed) {
-    GenerationRequest r = greedy(to_ids("Reply in JSON."), 60);
-    r.ignore_eos = false;
-    r.json_object = true;
-    r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
-    r.sampling.seed = seed;
-    reqs.push_back(r);
-  }
-  for (const Speculation speculation : {Speculation::off, Speculation::ngram}) {
-    auto model = load(4);
-    Engine e(*model, &*tok_, {4, 96, 16}, speculation);
-    const auto outs = run(e, reqs, std::vector<int>(reqs.size(), 0));
+  for (const auto& outs : run_structured([](GenerationRequest& r) { r.json_object = true; })) {
     int whole = 0;
     for (size_t i = 0; i < outs.size(); ++i) {
       const NlohmannVerdict v = nlohmann_verdict(outs[i].text);
@@ -741,11 +752,11 @@ TEST_F(EngineTest, JsonModeOutputIsJson) {
         ++whole;
       }
     }
-    std::printf("JSON mode, speculation %s: %d of %zu outputs closed their object\n", speculation_name(speculation), whole,
-                outs.size());
+    std::printf("JSON mode: %d of %zu outputs closed their object\n", whole, outs.size());
     EXPECT_GT(whole, 0) << "no output closed its object: the end-of-sequence path went untested";
   }
-  GenerationRequest with_min = reqs[0];
+  GenerationRequest with_min = greedy(to_ids("Reply in JSON."), 60);
+  with_min.json_object = true;
   with_min.min_tokens = 2;
   auto model = load(1);
   Engine e(*model, &*tok_, {1, 96, 8});
@@ -761,19 +772,7 @@ TEST_F(EngineTest, JsonSchemaOutputFollowsTheSchema) {
       "properties": {"name": {"type": "string", "maxLength": 8}, "age": {"type": "integer"},
                      "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2}},
       "required": ["name", "age"], "additionalProperties": false})"));
-  std::vector<GenerationRequest> reqs;
-  for (uint64_t seed = 1; seed <= 12; ++seed) {
-    GenerationRequest r = greedy(to_ids("Reply in JSON."), 60);
-    r.ignore_eos = false;
-    r.grammar = grammar;
-    r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
-    r.sampling.seed = seed;
-    reqs.push_back(r);
-  }
-  for (const Speculation speculation : {Speculation::off, Speculation::ngram}) {
-    auto model = load(4);
-    Engine e(*model, &*tok_, {4, 96, 16}, speculation);
-    const auto outs = run(e, reqs, std::vector<int>(reqs.size(), 0));
+  for (const auto& outs : run_structured([&](GenerationRequest& r) { r.grammar = grammar; })) {
     int whole = 0;
     for (size_t i = 0; i < outs.size(); ++i) {
       EXPECT_TRUE(nlohmann_verdict(outs[i].text).prefix) << "request " << i << ": " << outs[i].text;
@@ -796,16 +795,17 @@ TEST_F(EngineTest, JsonSchemaOutputFollowsTheSchema) {
       }
       EXPECT_LE(keys.size(), 3u) << outs[i].text;
     }
-    std::printf("JSON schema, speculation %s: %d of %zu outputs closed their object\n", speculation_name(speculation),
-                whole, outs.size());
+    std::printf("JSON schema: %d of %zu outputs closed their object\n", whole, outs.size());
     EXPECT_GT(whole, 0) << "no output closed its object: the end-of-sequence path went untested";
   }
   auto model = load(1);
   Engine e(*model, &*tok_, {1, 96, 8});
-  GenerationRequest both = reqs[0];
+  GenerationRequest both = greedy(to_ids("Reply in JSON."), 60);
+  both.grammar = grammar;
   both.json_object = true;
   EXPECT_THROW(e.submit(both, [](const TokenEvent&) {}), Error) << "JSON mode and a schema together";
-  GenerationRequest with_min = reqs[0];
+  GenerationRequest with_min = greedy(to_ids("Reply in JSON."), 60);
+  with_min.grammar = grammar;
   with_min.min_tokens = 2;
   EXPECT_THROW(e.submit(with_min, [](const TokenEvent&) {}), Error);
 }

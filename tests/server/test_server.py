@@ -472,7 +472,7 @@ def test_json_schema_replies_validate(server):
     assert "#/properties/n/minimum" in body["error"]["message"]
 
 
-STRING_SCHEMAS = [
+RANDOM_WALK_SCHEMAS = [
     {"type": "string", "pattern": "^[A-Z]{2,3}-\\d{1,3}(\\.[a-z]+)?$"},
     {"type": "string", "pattern": "^\"[^\"\\\\]{0,6}\"(x|yy)*$"},
     {"type": "string", "pattern": "^a.c\\D\\W\\S\\s?$"},
@@ -483,15 +483,19 @@ STRING_SCHEMAS = [
     {"type": "string", "format": "uuid"},
     {"type": "string", "minLength": 2, "maxLength": 5},
     {"type": "integer", "exclusiveMinimum": -20, "maximum": 300},
+    {"oneOf": [{"type": "object", "properties": {"kind": {"const": "a"}, "n": {"type": "integer"}}, "required": ["kind"]},
+               {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "s": {"type": "string"}},
+                "required": ["kind", "s"], "additionalProperties": False},
+               {"type": "array", "items": {"type": "boolean"}, "maxItems": 2}]},
 ]
 
 
-def test_json_schema_random_strings_validate(server):
+def test_json_schema_random_walks_validate(server):
     # The random-weights model, sampled hot, walks the grammar at random: every value it
     # finishes must satisfy jsonschema (with its format checker) for each of these schemas.
     client = server.client()
     finished = 0
-    for schema in STRING_SCHEMAS:
+    for schema in RANDOM_WALK_SCHEMAS:
         validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         reply = client.completions.create(model=server.model_id, prompt="Value:", max_tokens=60, temperature=1.5,
                                           seed=11, n=6, extra_body={"guided_json": schema})

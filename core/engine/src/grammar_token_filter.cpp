@@ -17,14 +17,7 @@ GrammarTokenFilter::GrammarTokenFilter(std::shared_ptr<const TokenTable> tokens,
 const std::vector<uint64_t>& GrammarTokenFilter::allowed(State state) {
   if (auto it = cache_.find(state); it != cache_.end()) return it->second;
   if (cache_.size() >= kMaxCachedStates) cache_.clear();
-  const size_t vocab = tokens_->size();
-  std::vector<uint64_t> bits((vocab + 63) / 64, 0);
-  for (size_t id = 0; id < vocab; ++id) {
-    const std::string_view token = tokens_->bytes(static_cast<int32_t>(id));
-    if (!token.empty() && automaton_.feed(state, token) != GrammarAutomaton::kDead) {
-      bits[id / 64] |= uint64_t{1} << (id % 64);
-    }
-  }
+  auto bits = tokens_->tokens_where([&](std::string_view token) { return automaton_.feed(state, token) != GrammarAutomaton::kDead; });
   return cache_.emplace(state, std::move(bits)).first->second;
 }
 

@@ -13,14 +13,10 @@ constexpr size_t kMaxCachedStates = 512;
 const std::vector<uint64_t>& JsonTokenFilter::allowed(const JsonPrefix& state) {
   if (auto it = cache_.find(state); it != cache_.end()) return it->second;
   if (cache_.size() >= kMaxCachedStates) cache_.clear();
-  const size_t vocab = tokens_->size();
-  std::vector<uint64_t> bits((vocab + 63) / 64, 0);
-  for (size_t id = 0; id < vocab; ++id) {
-    const std::string_view token = tokens_->bytes(static_cast<int32_t>(id));
-    if (token.empty()) continue;
+  auto bits = tokens_->tokens_where([&](std::string_view token) {
     JsonPrefix next = state;
-    if (next.feed(token)) bits[id / 64] |= uint64_t{1} << (id % 64);
-  }
+    return next.feed(token);
+  });
   return cache_.emplace(state, std::move(bits)).first->second;
 }
 

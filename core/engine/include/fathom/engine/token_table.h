@@ -24,6 +24,17 @@ class TokenTable {
   static TokenTable from_tokenizer(const tokenizer::Tokenizer& tok, size_t vocab);
 
   size_t size() const { return offsets_.size() - 1; }
+
+  // One bit per token id: set where the token has bytes and `follows(bytes)` says yes.
+  template <typename Follows>
+  std::vector<uint64_t> tokens_where(Follows&& follows) const {
+    std::vector<uint64_t> bits((size() + 63) / 64, 0);
+    for (size_t id = 0; id < size(); ++id) {
+      const std::string_view token = bytes(static_cast<int32_t>(id));
+      if (!token.empty() && follows(token)) bits[id / 64] |= uint64_t{1} << (id % 64);
+    }
+    return bits;
+  }
   // Empty for an id outside the table.
   std::string_view bytes(int32_t token) const {
     if (token < 0 || static_cast<size_t>(token) >= size()) return {};
