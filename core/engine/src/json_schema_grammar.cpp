@@ -31,17 +31,19 @@ constexpr int kMaxSchemaDepth = 64;
 // The grammar a schema may grow to (checked where counts unroll).
 constexpr size_t kMaxRules = 200'000;
 
+// Keywords that describe without constraining (`format`: the ones generated are handled below).
 const std::set<std::string, std::less<>> kAnnotations = {
-    "title",      "description", "default", "examples", "deprecated",  "readOnly", "writeOnly",
-    "$schema",    "$id",         "$comment", "$defs",   "definitions", "format",   "contentEncoding",
-    "contentMediaType", "discriminator"};
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$schema", "$id",
+    "$comment", "$defs", "definitions", "format", "contentEncoding", "contentMediaType", "discriminator"};
 
+// The keywords that apply to one type only, and that type.
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
-    {"minLength", "string"},  {"maxLength", "string"},    {"pattern", "string"},
+    {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
     // Bounds are generated for integers only (below): a schema without a type gets integers.
-    {"minimum", "integer"}, {"maximum", "integer"}, {"exclusiveMinimum", "integer"}, {"exclusiveMaximum", "integer"}};
+    {"minimum", "integer"},   {"maximum", "integer"}, {"exclusiveMinimum", "integer"},
+    {"exclusiveMaximum", "integer"}};
 
 const std::vector<std::string> kBounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
 
