@@ -164,6 +164,37 @@ PATTERNS = [
 ]
 
 
+# Number bounds (whole ones): decimals near and between the bounds. The grammar generates decimals
+# without an exponent, of at most 15 digits, not "-0": "generated" marks exactly the valid ones
+# of that form (more digits could round onto a bound as a double).
+BOUNDED_NUMBERS = [
+    ("num-unit", {"type": "number", "minimum": 0, "maximum": 1}),
+    ("num-positive", {"type": "number", "exclusiveMinimum": 0}),
+    ("num-straddle", {"type": "number", "minimum": -2, "exclusiveMaximum": 3}),
+    ("num-negative", {"type": "number", "exclusiveMinimum": -10, "exclusiveMaximum": -3}),
+    ("num-point", {"type": "number", "minimum": 5, "maximum": 5.0}),
+    ("num-untyped-list", {"type": ["number", "null"], "maximum": 100}),
+]
+
+NUMBER_TEXTS = [
+    "0", "0.0", "0.5", "0.05", "0.000000000001", "1", "1.0", "1.000", "1.5", "1.0001", "-0.5", "-0", "-0.0", "2",
+    "2.99999", "2.99999999999999", "2.9999999999999999", "3", "3.0", "-1.999", "-2", "-2.0", "-2.5", "-10", "-10.0",
+    "-9.99", "-3.0", "-3", "-3.001", "-2.999", "1e0", "1E-2", "0.999999999999999", "0.9999999999999999999", "5",
+    "5.00", "5.01", "4.99", "100", "100.0", "100.5", "99.99", "-1234567.25", "123456789012345", "1234567890123456",
+    "00.5", ".5", "5.", "null",
+]
+
+
+def decimal_form(text):
+    import re
+    m = re.fullmatch(r"-?(0|[1-9]\d*)(\.\d+)?", text)
+    if not m:
+        return False
+    digits = sum(ch.isdigit() for ch in text)
+    negative_zero = re.fullmatch(r"-0(\.0+)?", text) is not None
+    return digits <= 15 and not negative_zero
+
+
 def is_json(text):
     try:
         json.loads(text)
@@ -194,6 +225,14 @@ def main():
                 generated.append(text)
             else:
                 others.append(text)
+        CASES.append((name, schema, generated, others))
+    for name, schema in BOUNDED_NUMBERS:
+        validator = jsonschema.Draft202012Validator(schema)
+        generated, others = [], []
+        for text in NUMBER_TEXTS:
+            valid = is_json(text) and validator.is_valid(json.loads(text))
+            shaped = decimal_form(text) or (text == "null" and "null" in schema.get("type", []))
+            (generated if valid and shaped else others).append(text)
         CASES.append((name, schema, generated, others))
     CASES.extend(PATTERNS)
     out = []

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,9 +42,8 @@ const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
     {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
-    // Bounds are generated for integers only (below): a schema without a type gets integers.
-    {"minimum", "integer"},   {"maximum", "integer"}, {"exclusiveMinimum", "integer"},
-    {"exclusiveMaximum", "integer"}};
+    {"minimum", "number"},    {"maximum", "number"},  {"exclusiveMinimum", "number"},
+    {"exclusiveMaximum", "number"}};
 
 const std::vector<std::string> kBounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
 
@@ -196,7 +196,7 @@ class SchemaCompiler {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
                           "allOf, $ref, properties, required, additionalProperties, items, minItems, maxItems, "
-                          "minLength, maxLength, pattern, and on integers minimum, maximum, exclusiveMinimum, "
+                          "minLength, maxLength, pattern, format, minimum, maximum, exclusiveMinimum, "
                           "exclusiveMaximum)");
       }
       keywords.insert(key);
@@ -250,13 +250,8 @@ class SchemaCompiler {
     for (const std::string& type : types) {
       if (type == "null") alternatives.push_back(g_.text("null"));
       if (type == "boolean") alternatives.push_back(group("boolean", {g_.text("true"), g_.text("false")}));
-      const auto bound = std::find_if(kBounds.begin(), kBounds.end(), [&](const std::string& k) { return s.contains(k); });
-      const bool bounded = bound != kBounds.end();
-      if (type == "number" && bounded) {
-        throw unsupported("JSON schema at '#" + child(at, *bound) + "': bounds (minimum, maximum, ...) are supported on "
-                          "type \"integer\" only, not on \"number\"");
-      }
-      if (type == "number") alternatives.push_back(ref(number_));
+      const bool bounded = std::any_of(kBounds.begin(), kBounds.end(), [&](const std::string& k) { return s.contains(k); });
+      if (type == "number") alternatives.push_back(bounded ? bounded_number(s, at) : ref(number_));
       if (type == "integer" && std::find(types.begin(), types.end(), "number") == types.end()) {
         alternatives.push_back(bounded ? bounded_integer(s, at) : ref(integer_));
       }
@@ -565,12 +560,13 @@ class SchemaCompiler {
   }
 
   // The naturals from a to b (0 <= a <= b), without leading zeros: one run per digit count.
-  std::vector<Seq> naturals_between(Wide a, Wide b) {
+  // `then(n)`, when given, follows each run of n digits.
+  std::vector<Seq> naturals_between(Wide a, Wide b, const std::function<Seq(int)>& then = nullptr) {
     std::vector<Seq> alternatives;
     Wide low_of_length = 0, high_of_length = 9;
-    while (low_of_length <= b) {
+    for (int length = 1; low_of_length <= b; ++length) {
       const Wide x = std::max(a, low_of_length), y = std::min(b, high_of_length);
-      if (x <= y) alternatives.push_back(digits_between(digits_of(x), digits_of(y)));
+      if (x <= y) alternatives.push_back(digits_between(digits_of(x), digits_of(y)) + (then ? then(length) : Seq{}));
       low_of_length = high_of_length + 1;
       high_of_length = high_of_length * 10 + 9;
     }
@@ -586,6 +582,112 @@ class SchemaCompiler {
       alternatives.push_back(g_.byte('-') + magnitudes);
     }
     return group(at + "(integer)", std::move(alternatives));
+  }
+
+  // Numbers with whole bounds are generated as decimals without an exponent, of at most
+  // kMaxBoundedDigits digits in all: a double tells every such decimal apart from a whole bound
+  // below 10^15, so a parser that reads numbers as doubles (Python's json, under jsonschema)
+  // still finds the bound kept, and nothing underflows to zero.
+  static constexpr int kMaxBoundedDigits = 15;
+  struct Bound {
+    Wide value;
+    bool exclusive;
+  };
+
+  static std::pair<Bound, Bound> number_bounds(const json& s, const std::string& at) {
+    Wide limit = 1;
+    for (int i = 0; i < kMaxBoundedDigits; ++i) limit *= 10;
+    limit -= 1;
+    Bound lo{-limit, false}, hi{limit, false};
+    for (const std::string& k : kBounds) {
+      if (!s.contains(k)) continue;
+      const json& v = s[k];
+      if (!v.is_number()) malformed(child(at, k), "must be a number");
+      const bool whole = v.is_number_integer() || (std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
+                                                   std::fabs(v.get<double>()) < 9007199254740992.0);
+      if (!whole) {
+        throw unsupported("JSON schema at '#" + child(at, k) + "': bounds on numbers must be whole numbers, not " + v.dump());
+      }
+      const Wide value = v.is_number_unsigned()  ? static_cast<Wide>(v.get<uint64_t>())
+                         : v.is_number_integer() ? static_cast<Wide>(v.get<int64_t>())
+                                                 : static_cast<Wide>(v.get<double>());
+      const bool exclusive = k.starts_with("exclusive");
+      if (k == "minimum" || k == "exclusiveMinimum") {
+        if (value > lo.value || (value == lo.value && exclusive)) lo = {value, exclusive};
+      } else if (value < hi.value || (value == hi.value && exclusive)) {
+        hi = {value, exclusive};
+      }
+    }
+    // Past 15 digits nothing is generated anyway: the bound narrows to what is.
+    if (lo.value < -limit) lo = {-limit, false};
+    if (hi.value > limit) hi = {limit, false};
+    if (lo.value > hi.value || (lo.value == hi.value && (lo.exclusive || hi.exclusive))) {
+      malformed(at, "no number of at most 15 digits lies within the bounds: nothing can be generated");
+    }
+    return {lo, hi};
+  }
+
+  // Up to `n` more of `atom`.
+  Seq up_to(const Seq& atom, int n) { return n <= 0 ? Seq{} : optional("up-to", atom + up_to(atom, n - 1)); }
+
+  // After the integer part: nothing, or a point and 1..room digits (any, all zeros, or not all zeros).
+  enum class Fraction { any, zeros, nonzero };
+  std::optional<Seq> fraction(Fraction kind, int room) {
+    const Seq digit = g_.bytes(ByteSet::range('0', '9'));
+    if (kind == Fraction::nonzero) {
+      if (room <= 0) return std::nullopt;
+      // Some zeros, then a nonzero digit, then any digits, within `room`.
+      std::vector<Seq> alternatives;
+      for (int zeros = 0; zeros < room; ++zeros) {
+        Seq lead;
+        for (int z = 0; z < zeros; ++z) lead = lead + g_.byte('0');
+        alternatives.push_back(lead + g_.bytes(ByteSet::range('1', '9')) + up_to(digit, room - 1 - zeros));
+      }
+      return g_.byte('.') + group("nonzero-fraction", std::move(alternatives));
+    }
+    if (room <= 0) return Seq{};
+    const Seq d = kind == Fraction::any ? digit : g_.byte('0');
+    return optional("fraction", g_.byte('.') + d + up_to(d, room - 1));
+  }
+
+  // Decimals m with from <= m <= to (< where exclusive), 0 <= from.value <= to.value.
+  std::vector<Seq> decimals_between(Bound from, Bound to) {
+    std::vector<Seq> alternatives;
+    auto length = [](Wide v) { return static_cast<int>(digits_of(v).size()); };
+    if (from.value == to.value) {
+      if (!from.exclusive && !to.exclusive) {
+        alternatives.push_back(g_.text(digits_of(from.value)) + *fraction(Fraction::zeros, kMaxBoundedDigits - length(from.value)));
+      }
+      return alternatives;
+    }
+    // Integer parts strictly between: any fraction keeps them within.
+    if (from.value + 1 <= to.value - 1) {
+      for (Seq& run : naturals_between(from.value + 1, to.value - 1, [&](int n) { return *fraction(Fraction::any, kMaxBoundedDigits - n); })) {
+        alternatives.push_back(std::move(run));
+      }
+    }
+    // At `from`: above it, by a fraction not all zeros when the bound is exclusive.
+    if (auto f = fraction(from.exclusive ? Fraction::nonzero : Fraction::any, kMaxBoundedDigits - length(from.value))) {
+      alternatives.push_back(g_.text(digits_of(from.value)) + *f);
+    }
+    // At `to`: only the bound itself.
+    if (!to.exclusive) alternatives.push_back(g_.text(digits_of(to.value)) + *fraction(Fraction::zeros, kMaxBoundedDigits - length(to.value)));
+    return alternatives;
+  }
+
+  Seq bounded_number(const json& s, const std::string& at) {
+    const auto [lo, hi] = number_bounds(s, at);
+    std::vector<Seq> alternatives;
+    if (hi.value > 0 || (hi.value == 0 && !hi.exclusive)) {
+      alternatives = decimals_between(lo.value >= 0 ? lo : Bound{0, false}, hi);
+    }
+    if (lo.value < 0) {
+      // -m for m within [-hi, -lo]; m above 0 (no "-0").
+      const Bound from = hi.value < 0 ? Bound{-hi.value, hi.exclusive} : Bound{0, true};
+      const std::vector<Seq> negative = decimals_between(from, Bound{-lo.value, lo.exclusive});
+      if (!negative.empty()) alternatives.push_back(g_.byte('-') + group("magnitude", negative));
+    }
+    return group(at + "(number)", std::move(alternatives));
   }
 
   uint32_t string(const json& s, const std::string& at) {

@@ -18,7 +18,8 @@
 // enum/const value), allOf (of one schema), $ref (to "#" or a JSON pointer under it, recursion
 // included), properties, required, additionalProperties, items, minItems, maxItems, minLength,
 // maxLength (counts up to 1024), minimum, maximum, exclusiveMinimum, exclusiveMaximum (on
-// integers: exact ranges of digits; on "number" they are refused), pattern, and format for date,
+// integers: exact ranges of digits; on numbers: whole bounds, decimals of at most 15 digits
+// that a double keeps within them), pattern, and format for date,
 // time, date-time, uuid, ipv4, email (json_string_pattern.h). Annotations are ignored: title,
 // description, default, examples, deprecated, readOnly, writeOnly, $schema, $id, $comment,
 // $defs, definitions, discriminator, and other formats (annotations in JSON Schema 2020-12
