@@ -810,6 +810,30 @@ TEST_F(EngineTest, JsonSchemaOutputFollowsTheSchema) {
   EXPECT_THROW(e.submit(with_min, [](const TokenEvent&) {}), Error);
 }
 
+// Requests with equal schemas, each compiled on its own (as the server does per request), share
+// one automaton and its masks: built once, then found built; a different schema builds its own.
+TEST_F(EngineTest, EqualSchemasShareOneAutomaton) {
+  const std::string_view schema = R"({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]})";
+  auto model = load(2);
+  Engine e(*model, &*tok_, {2, 96, 8});
+  auto request = [&](std::string_view text) {
+    GenerationRequest r = greedy(to_ids("JSON:"), 24);
+    r.ignore_eos = false;
+    r.grammar = json_schema_grammar(text);
+    return r;
+  };
+  const auto first = run(e, {request(schema)}, {0});
+  EXPECT_EQ(e.grammar_stats().built, 1u);
+  EXPECT_EQ(e.grammar_stats().reused, 0u);
+  const auto again = run(e, {request(schema), request(schema)}, {0, 0});
+  EXPECT_EQ(e.grammar_stats().built, 1u);
+  EXPECT_EQ(e.grammar_stats().reused, 2u);
+  EXPECT_EQ(again[0].tokens, first[0].tokens) << "greedy under the same grammar: the same tokens";
+  EXPECT_EQ(again[1].tokens, first[0].tokens);
+  run(e, {request(R"({"type": "array", "items": {"type": "integer"}})")}, {0});
+  EXPECT_EQ(e.grammar_stats().built, 2u);
+}
+
 // min_tokens (vLLM's): the stop token ids cannot end the sequence before that many tokens; the
 // tokens before the first banned position are the free run's.
 TEST_F(EngineTest, MinTokensHoldsBackStopTokens) {

@@ -630,6 +630,22 @@ def metric_samples(server: ServerProcess) -> dict[str, float]:
     return samples
 
 
+def test_equal_schemas_reuse_one_automaton(server):
+    # A second request with an equal schema finds the automaton built (the title, an annotation,
+    # keeps this schema apart from the other tests').
+    label = f'model_name="{server.model_id}"'
+    schema = {"title": "reuse-test", "type": "array", "items": {"type": "boolean"}, "maxItems": 3}
+    counts = []
+    for _ in range(3):
+        server.client().completions.create(model=server.model_id, prompt="List:", max_tokens=12, temperature=0,
+                                           extra_body={"guided_json": schema})
+        samples = metric_samples(server)
+        counts.append((samples[f"fathom_structured_output_grammars_built_total{{{label}}}"],
+                       samples[f"fathom_structured_output_grammars_reused_total{{{label}}}"]))
+    assert counts[1][0] == counts[0][0] and counts[2][0] == counts[0][0], counts
+    assert counts[1][1] == counts[0][1] + 1 and counts[2][1] == counts[0][1] + 2, counts
+
+
 def test_metrics_count_what_the_requests_did(server):
     label = f'model_name="{server.model_id}"'
     before = metric_samples(server)

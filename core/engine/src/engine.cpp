@@ -125,11 +125,22 @@ const TokenTable& Engine::token_table(size_t vocab) {
 }
 
 std::shared_ptr<GrammarTokenFilter> Engine::grammar_filter(const std::shared_ptr<const Grammar>& grammar, size_t vocab) {
+  // Enough for the schemas a deployment sends in turn; each holds its automaton and masks
+  // (16 KB per cached state for DeepSeek-V3).
+  constexpr size_t kKeptGrammars = 8;
   token_table(vocab);
-  std::erase_if(grammar_filters_, [](const auto& entry) { return entry.second.expired(); });
-  if (auto it = grammar_filters_.find(grammar.get()); it != grammar_filters_.end()) return it->second.lock();
+  const std::string key = !grammar->key().empty() ? grammar->key()
+                                                  : "address:" + std::to_string(reinterpret_cast<uintptr_t>(grammar.get()));
+  auto it = std::find_if(grammar_filters_.begin(), grammar_filters_.end(), [&](const auto& e) { return e.first == key; });
+  if (it != grammar_filters_.end()) {
+    std::rotate(grammar_filters_.begin(), it, it + 1);  // most recent first
+    ++grammars_reused_;
+    return grammar_filters_.front().second;
+  }
   auto filter = std::make_shared<GrammarTokenFilter>(token_table_, grammar);
-  grammar_filters_.emplace(grammar.get(), filter);
+  grammar_filters_.insert(grammar_filters_.begin(), {key, filter});
+  if (grammar_filters_.size() > kKeptGrammars) grammar_filters_.pop_back();  // sequences using it keep theirs
+  ++grammars_built_;
   return filter;
 }
 

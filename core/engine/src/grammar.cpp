@@ -156,7 +156,7 @@ uint32_t byte_classes(const std::vector<ByteSet>& sets, std::array<uint8_t, 256>
 
 }  // namespace
 
-Grammar GrammarBuilder::build(uint32_t root) const {
+Grammar GrammarBuilder::build(uint32_t root, std::string key) const {
   if (root >= names_.size()) throw invalid_argument("the grammar's root rule was never declared");
   for (size_t r = 0; r < names_.size(); ++r) {
     if (!defined_[r]) throw invalid_argument("grammar rule '" + names_[r] + "' is used but never defined");
@@ -169,6 +169,7 @@ Grammar GrammarBuilder::build(uint32_t root) const {
   }
   Grammar g;
   g.root_ = root;
+  g.key_ = std::move(key);
   g.byte_sets_ = byte_sets_;
   g.rules_.resize(names_.size());
   for (size_t r = 0; r < names_.size(); ++r) {

@@ -105,7 +105,7 @@ class SchemaCompiler {
 
   Grammar compile() {
     const uint32_t value = schema(root_, "", 0);
-    return g_.build(g_.rule("root", {ws() + GrammarBuilder::ref(value)}));
+    return g_.build(g_.rule("root", {ws() + GrammarBuilder::ref(value)}), "json-schema:" + root_.dump());
   }
 
  private:

@@ -60,6 +60,7 @@ EngineStats EngineLoop::stats() const {
   s.speculation = engine_.speculation();
   s.drafts = engine_.speculation_stats();
   s.prompts = engine_.prompt_stats();
+  s.grammars = engine_.grammar_stats();
   return s;
 }
 

@@ -30,6 +30,7 @@ struct EngineStats {
   engine::Speculation speculation = engine::Speculation::off;
   engine::SpeculationStats drafts;  // with speculation on
   engine::Engine::PromptStats prompts;  // admitted prompt tokens, and those reused from the cache
+  engine::Engine::GrammarStats grammars;  // structured output's automata built and reused
 };
 
 class EngineLoop {

@@ -62,6 +62,10 @@ std::string prometheus_metrics(const EngineLoop& loop, const std::string& model_
   metric("fathom_generation_tokens_total", "counter", "Tokens generated.", s.generated_tokens);
   metric("fathom_speculative_draft_tokens_total", "counter", "Draft tokens verified (speculative decoding).", s.drafts.drafted);
   metric("fathom_speculative_accepted_tokens_total", "counter", "Draft tokens accepted.", s.drafts.accepted);
+  metric("fathom_structured_output_grammars_built_total", "counter",
+         "Grammar automata built for structured output (JSON schemas).", s.grammars.built);
+  metric("fathom_structured_output_grammars_reused_total", "counter",
+         "Sequences that found their grammar's automaton already built (other choices, equal schemas).", s.grammars.reused);
   out << labelled(loop.time_to_first_token().exposition("fathom_time_to_first_token_seconds",
                                                         "From submission to the first token."),
                   label);

@@ -26,7 +26,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "fathom/engine/grammar_token_filter.h"
@@ -159,6 +158,13 @@ class Engine {
     uint64_t cached_tokens = 0;
   };
   PromptStats prompt_stats() const { return {prompt_tokens_.load(), cached_tokens_.load()}; }
+  // Structured output: grammar filters built, and sequences that found theirs built — the other
+  // choices of a request, later requests with an equal schema (any thread).
+  struct GrammarStats {
+    uint64_t built = 0;
+    uint64_t reused = 0;
+  };
+  GrammarStats grammar_stats() const { return {grammars_built_.load(), grammars_reused_.load()}; }
 
  private:
   struct Sequence;
@@ -191,8 +197,11 @@ class Engine {
   // Structured output, built at the first request that needs it (step() thread only).
   std::shared_ptr<const TokenTable> token_table_;
   std::unique_ptr<JsonTokenFilter> json_filter_;
-  // One filter per grammar in use, shared by the sequences generating with it.
-  std::unordered_map<const Grammar*, std::weak_ptr<GrammarTokenFilter>> grammar_filters_;
+  // The filters of the grammars used last, most recent first, by Grammar::key() (or address):
+  // the sequences of one grammar share one, and so do later requests with an equal schema, which
+  // then find its automaton and masks already built.
+  std::vector<std::pair<std::string, std::shared_ptr<GrammarTokenFilter>>> grammar_filters_;
+  std::atomic<uint64_t> grammars_built_{0}, grammars_reused_{0};
   const TokenTable& token_table(size_t vocab);
   std::shared_ptr<GrammarTokenFilter> grammar_filter(const std::shared_ptr<const Grammar>& grammar, size_t vocab);
   // Structured output's mask on the row `s` samples from; false when nothing may follow.

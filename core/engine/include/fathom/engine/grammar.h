@@ -47,6 +47,9 @@ class Grammar {
   const std::vector<uint32_t>& alternatives(uint32_t rule) const { return rules_[rule]; }
   const ByteSet& byte_set(uint32_t index) const { return byte_sets_[index]; }
   uint32_t root() const { return root_; }
+  // What the grammar was built from, when the builder was told ("json-schema:" + the schema):
+  // grammars with equal keys are equal, so their automata may be shared. Empty: no key.
+  const std::string& key() const { return key_; }
   size_t rule_count() const { return rules_.size(); }
 
   // Bytes no byte set tells apart share a class: the automaton's transitions are per class.
@@ -61,6 +64,7 @@ class Grammar {
   std::array<uint8_t, 256> byte_class_{};
   uint32_t class_count_ = 0;
   uint32_t root_ = 0;
+  std::string key_;
 };
 
 class GrammarBuilder {
@@ -78,8 +82,9 @@ class GrammarBuilder {
   void define(uint32_t rule, std::vector<Seq> alternatives);
   uint32_t rule(std::string name, std::vector<Seq> alternatives);
 
-  // Throws invalid_argument naming the rule for an undefined rule or left recursion.
-  Grammar build(uint32_t root) const;
+  // Throws invalid_argument naming the rule for an undefined rule or left recursion. `key`: see
+  // Grammar::key().
+  Grammar build(uint32_t root, std::string key = {}) const;
   size_t rule_count() const { return names_.size(); }
 
  private:
