@@ -179,7 +179,8 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
     // Structured output: only tokens that keep the output a prefix of what is asked for
     // (logprobs below still describe the model's own row).
     if (!mask_structured(s, logits)) return;
-    sample_from = s.held_back_logits;  } else if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
+    sample_from = s.held_back_logits;
+  } else if (static_cast<int64_t>(s.output.size()) < s.request.min_tokens) {
     // Too early to stop: the tokens that would end the sequence cannot be sampled. (Logprobs
     // below still describe the model's own row.)
     s.held_back_logits.assign(logits.begin(), logits.end());
