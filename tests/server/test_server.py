@@ -484,6 +484,7 @@ RANDOM_WALK_SCHEMAS = [
     {"type": "string", "minLength": 2, "maxLength": 5},
     {"type": "integer", "exclusiveMinimum": -20, "maximum": 300},
     {"type": "number", "exclusiveMinimum": -1, "maximum": 1},
+    {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}, {"enum": ["x", "y"]}], "items": False},
     {"oneOf": [{"type": "object", "properties": {"kind": {"const": "a"}, "n": {"type": "integer"}}, "required": ["kind"]},
                {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "s": {"type": "string"}},
                 "required": ["kind", "s"], "additionalProperties": False},

@@ -160,6 +160,17 @@ PATTERNS = [
      ['{"kind":"cat","lives":9}', '{"kind":"dog"}', '{"kind": "dog", "good": true}'],
      ['{"kind":"cow"}', '{"kind":"cat"}', '{"lives":9}', '{"kind":"dog","good":1}']),
     ("one-of-values", {"oneOf": [{"enum": ["a", "b"]}, {"const": "c"}]}, ['"a"', '"c"'], ['"d"', '1']),
+    ("tuple", {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2,
+               "maxItems": 2},
+     ['[1,"a"]', '[ -5 , "" ]'], ['[1]', '["a",1]', '[1,"a",2]', '[]']),
+    ("tuple-open", {"type": "array", "prefixItems": [{"const": "head"}], "items": {"type": "boolean"}},
+     ['[]', '["head"]', '["head",true,false]'], ['[true]', '["head",1]', '["tail"]']),
+    ("tuple-closed", {"type": "array", "prefixItems": [{"type": "null"}, {"type": "integer"}, {"type": "string"}],
+                      "items": False, "minItems": 1},
+     ['[null]', '[null,2]', '[null,2,"x"]'], ['[]', '[null,2,"x",3]', '[1]']),
+    ("tuple-short", {"type": "array", "prefixItems": [{"type": "null"}, {"type": "integer"}, {"type": "string"}],
+                     "maxItems": 1},
+     ['[]', '[null]'], ['[null,2]', '[1]']),
     ("format-annotation", {"type": "string", "format": "uri"}, ['"not a uri"', '""'], []),
 ]
 

@@ -40,7 +40,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 // The keywords that apply to one type only, and that type.
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
-    {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"},
+    {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"}, {"prefixItems", "array"},
     {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
     {"minimum", "number"},    {"maximum", "number"},  {"exclusiveMinimum", "number"},
     {"exclusiveMaximum", "number"}};
@@ -195,7 +195,7 @@ class SchemaCompiler {
       if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
-                          "allOf, $ref, properties, required, additionalProperties, items, minItems, maxItems, "
+                          "allOf, $ref, properties, required, additionalProperties, items, prefixItems, minItems, maxItems, "
                           "minLength, maxLength, pattern, format, minimum, maximum, exclusiveMinimum, "
                           "exclusiveMaximum)");
       }
@@ -714,17 +714,46 @@ class SchemaCompiler {
     return g_.rule(at + "(string)", {g_.byte('"') + repeat("string-char", ref(char_), Seq{}, g_.byte('"'), min, max)});
   }
 
+  // Arrays: prefixItems (a tuple's members, in order), then `items` for the rest (false: none).
   uint32_t array(const json& s, const std::string& at, int depth) {
-    uint32_t item = any_;
-    if (s.contains("items")) {
-      if (s["items"].is_array()) {
-        throw unsupported("JSON schema at '#" + child(at, "items") + "': items as a list (tuples) is not supported");
-      }
-      item = schema(s["items"], child(at, "items"), depth + 1);
+    std::vector<uint32_t> prefix;
+    if (s.contains("prefixItems")) {
+      const json& p = s["prefixItems"];
+      if (!p.is_array()) malformed(child(at, "prefixItems"), "must be an array of schemas");
+      for (size_t i = 0; i < p.size(); ++i) prefix.push_back(schema(p[i], child(child(at, "prefixItems"), std::to_string(i)), depth + 1));
     }
-    const auto [min, max] = bounds(s, at, "minItems", "maxItems");
-    return g_.rule(at + "(array)", {g_.byte('[') + ws() +
-                                    repeat("items", ref(item) + ws(), g_.byte(',') + ws(), g_.byte(']'), min, max)});
+    uint32_t item = any_;
+    bool more = true;  // items past the prefix
+    if (s.contains("items")) {
+      const json& items = s["items"];
+      if (items.is_array()) {
+        throw unsupported("JSON schema at '#" + child(at, "items") + "': items as a list (draft 7 tuples) is not "
+                          "supported; prefixItems says the same");
+      }
+      if (items.is_boolean() && !items.get<bool>()) {
+        more = false;
+      } else {
+        item = schema(items, child(at, "items"), depth + 1);
+      }
+    }
+    auto [min, max] = bounds(s, at, "minItems", "maxItems");
+    const auto fixed = static_cast<int64_t>(prefix.size());
+    if (!more) max = max < 0 ? fixed : std::min(max, fixed);
+    if (min > (max < 0 ? min : max)) malformed(at, "minItems asks for more items than items false allows: nothing can be generated");
+    const Seq separator = g_.byte(',') + ws();
+    // After the prefix: each further item led by its separator.
+    const Seq rest = repeat("items", (fixed > 0 ? separator : Seq{}) + ref(item) + ws(), fixed > 0 ? Seq{} : separator,
+                            g_.byte(']'), std::max<int64_t>(min - fixed, 0), max < 0 ? -1 : std::max<int64_t>(max - fixed, 0));
+    // Built from the back: `body` reads what may follow k prefix items. Past maxItems (when it
+    // cuts the prefix short) `rest` is only the closing bracket.
+    Seq body = rest;
+    for (int64_t k = std::min(fixed, max < 0 ? fixed : max); k-- > 0;) {
+      std::vector<Seq> alternatives;
+      if (k >= min) alternatives.push_back(g_.byte(']'));
+      alternatives.push_back((k > 0 ? separator : Seq{}) + ref(prefix[static_cast<size_t>(k)]) + ws() + body);
+      body = group("prefix-items", std::move(alternatives));
+    }
+    return g_.rule(at + "(array)", {g_.byte('[') + ws() + body});
   }
 
   uint32_t object(const json& s, const std::string& at, int depth) {

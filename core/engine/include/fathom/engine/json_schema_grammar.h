@@ -13,19 +13,18 @@
 //  - a schema without `type` generates the types its keywords are about (`properties`: an
 //    object), or any JSON value when it has none.
 //
-// Supported keywords: type (a name or a list), enum, const, anyOf, oneOf (where no value can
-// match two branches: they differ in type, in enum/const values, or in a required member's
-// enum/const value), allOf (of one schema), $ref (to "#" or a JSON pointer under it, recursion
-// included), properties, required, additionalProperties, items, minItems, maxItems, minLength,
-// maxLength (counts up to 1024), minimum, maximum, exclusiveMinimum, exclusiveMaximum (on
-// integers: exact ranges of digits; on numbers: whole bounds, decimals of at most 15 digits
-// that a double keeps within them), pattern, and format for date,
-// time, date-time, uuid, ipv4, email (json_string_pattern.h). Annotations are ignored: title,
-// description, default, examples, deprecated, readOnly, writeOnly, $schema, $id, $comment,
-// $defs, definitions, discriminator, and other formats (annotations in JSON Schema 2020-12
-// unless a validator opts in). Any other keyword (multipleOf, not, if, ...) is refused with
-// `unsupported`, naming where it is: a grammar that ignored it would produce output the schema
-// rejects.
+// Supported keywords: type (a name or a list), enum, const, anyOf, oneOf (where no value can match
+// two branches: they differ in type, in enum/const values, or in a required member's enum/const
+// value), allOf (of one schema), $ref (to "#" or a JSON pointer under it, recursion included),
+// properties, required, additionalProperties, items, prefixItems, minItems, maxItems, minLength,
+// maxLength (counts up to 1024), minimum, maximum, exclusiveMinimum, exclusiveMaximum (on integers:
+// exact ranges of digits; on numbers: whole bounds, decimals of at most 15 digits that a double
+// keeps within them), pattern, and format for date, time, date-time, uuid, ipv4, email
+// (json_string_pattern.h). Annotations are ignored: title, description, default, examples,
+// deprecated, readOnly, writeOnly, $schema, $id, $comment, $defs, definitions, discriminator, and
+// other formats (annotations in JSON Schema 2020-12 unless a validator opts in). Any other keyword
+// (multipleOf, not, if, ...) is refused with `unsupported`, naming where it is: a grammar that
+// ignored it would produce output the schema rejects.
 #pragma once
 
 #include <memory>
