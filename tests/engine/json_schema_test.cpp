@@ -107,6 +107,7 @@ TEST(JsonSchemaGrammar, RefusesWhatItCannotGenerateNamingThePlace) {
       {R"j({"type":"string","pattern":"[]a]"})j", ErrorCode::unsupported, {"starting with ']'"}},
       {R"j({"type":"string","pattern":"[é]"})j", ErrorCode::unsupported, {"non-ASCII character in a class"}},
       {R"j({"type":"string","pattern":"a{1001}"})j", ErrorCode::unsupported, {"count above 1000"}},
+      {R"j({"type":"string","pattern":"((a{1000}){1000}){1000}"})j", ErrorCode::unsupported, {"a pattern this large"}},
       {R"j({"type":"string","pattern":"^a","maxLength":3})j", ErrorCode::unsupported, {"minLength/maxLength with a pattern"}},
       {R"j({"type":"string","pattern":"(ab"})j", ErrorCode::invalid_argument, {"'#/pattern'", "unclosed '('"}},
       {R"j({"type":"string","pattern":"*a"})j", ErrorCode::invalid_argument, {"nothing to repeat"}},

@@ -1,5 +1,6 @@
 #include "json_string_pattern.h"
 
+#include <algorithm>
 #include <cctype>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@ namespace {
 using Seq = GrammarBuilder::Seq;
 
 constexpr int kMaxCount = 1000;
+constexpr size_t kMaxElements = 100'000;
 
 // Characters one regex atom matches: ASCII ones by bit, and whether non-ASCII ones too.
 struct CharClass {
@@ -126,6 +128,8 @@ class PatternCompiler {
     if (i_ == p_.size() || p_[i_] != '}') refuse("a '{' that is not a count");
     ++i_;
     if (max >= 0 && max < min) malformed("a count {n,m} with m below n");
+    // Counts are unrolled, so nested ones multiply: bound what one pattern may grow to.
+    if (atom.size() * static_cast<size_t>(std::max(min, max) + 1) > kMaxElements) refuse("a pattern this large");
     Seq seq;
     for (int k = 0; k < min; ++k) seq = seq + atom;
     if (max < 0) return seq + star(atom);
