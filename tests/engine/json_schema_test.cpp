@@ -17,7 +17,9 @@
 #include "fathom/core/error.h"
 #include "fathom/engine/grammar_automaton.h"
 #include "fathom/engine/grammar_token_filter.h"
+#include "fathom/engine/json_prefix.h"
 #include "fathom/engine/json_schema_grammar.h"
+#include "fathom/engine/token_table.h"
 #include "fathom/tokenizer/tokenizer.h"
 
 namespace fathom::engine {
@@ -199,6 +201,39 @@ TEST(GrammarTokenFilter, DeepSeekV3VocabularyPassesASchemasTextAsTheTokenizerEnc
   EXPECT_FALSE(std::isfinite(logits[quote[0]]));
   const auto digits = tok.encode("42", false);
   EXPECT_TRUE(std::isfinite(logits[digits[0]]));
+}
+
+// The masks walk the vocabulary in byte order, reading a shared prefix once and skipping the
+// tokens after a dead one (TokenTable::tokens_reachable). Against the plain form that reads
+// every token on its own, at DeepSeek-V3's vocabulary, for JSON mode's and a schema's states.
+TEST(TokenTable, ReachableTokensEqualTheTokenByTokenCheck) {
+  const auto tok = tokenizer::Tokenizer::load(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer");
+  const TokenTable table = TokenTable::from_tokenizer(tok, 129280);
+  for (const std::string_view so_far : {"", "{", "{\"a\": \"x", "{\"a\": [1, 2.5e", "{\"a\": {\"b\": tr", "{\"\\u12"}) {
+    JsonPrefix state;
+    ASSERT_TRUE(state.feed(so_far));
+    const auto walked = table.tokens_reachable(state, [](JsonPrefix& s, uint8_t b) { return s.feed(b); });
+    const auto plain = table.tokens_where([&](std::string_view t) {
+      JsonPrefix next = state;
+      return next.feed(t);
+    });
+    EXPECT_EQ(walked, plain) << "JSON mode after " << so_far;
+  }
+  GrammarAutomaton a(json_schema_grammar(std::string_view(
+      R"j({"type":"object","properties":{"when":{"type":"string","format":"date-time"},"n":{"type":"number","minimum":-5,"maximum":5}}})j")));
+  size_t allowed_somewhere = 0;
+  for (const std::string_view so_far : {"", "{\"when\": \"20", "{\"when\": \"2026-11-30T0", "{\"n\": -4.", "{\"n\": 5"}) {
+    const auto state = a.feed(a.start(), so_far);
+    ASSERT_NE(state, GrammarAutomaton::kDead) << so_far;
+    const auto walked = table.tokens_reachable(state, [&](GrammarAutomaton::State& s, uint8_t b) {
+      s = a.step(s, b);
+      return s != GrammarAutomaton::kDead;
+    });
+    const auto plain = table.tokens_where([&](std::string_view t) { return a.feed(state, t) != GrammarAutomaton::kDead; });
+    EXPECT_EQ(walked, plain) << "schema after " << so_far;
+    for (uint64_t w : walked) allowed_somewhere += static_cast<size_t>(__builtin_popcountll(w));
+  }
+  EXPECT_GT(allowed_somewhere, 100u);
 }
 
 }  // namespace

@@ -17,7 +17,10 @@ GrammarTokenFilter::GrammarTokenFilter(std::shared_ptr<const TokenTable> tokens,
 const std::vector<uint64_t>& GrammarTokenFilter::allowed(State state) {
   if (auto it = cache_.find(state); it != cache_.end()) return it->second;
   if (cache_.size() >= kMaxCachedStates) cache_.clear();
-  auto bits = tokens_->tokens_where([&](std::string_view token) { return automaton_.feed(state, token) != GrammarAutomaton::kDead; });
+  auto bits = tokens_->tokens_reachable(state, [&](State& s, uint8_t byte) {
+    s = automaton_.step(s, byte);
+    return s != GrammarAutomaton::kDead;
+  });
   return cache_.emplace(state, std::move(bits)).first->second;
 }
 

@@ -13,10 +13,7 @@ constexpr size_t kMaxCachedStates = 512;
 const std::vector<uint64_t>& JsonTokenFilter::allowed(const JsonPrefix& state) {
   if (auto it = cache_.find(state); it != cache_.end()) return it->second;
   if (cache_.size() >= kMaxCachedStates) cache_.clear();
-  auto bits = tokens_->tokens_where([&](std::string_view token) {
-    JsonPrefix next = state;
-    return next.feed(token);
-  });
+  auto bits = tokens_->tokens_reachable(state, [](JsonPrefix& s, uint8_t byte) { return s.feed(byte); });
   return cache_.emplace(state, std::move(bits)).first->second;
 }
 

@@ -12,6 +12,17 @@ TokenTable::TokenTable(const std::vector<std::string>& token_bytes) {
   for (const std::string& b : token_bytes) {
     bytes_ += b;
     offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
+    longest_ = std::max(longest_, b.size());
+  }
+  for (size_t id = 0; id < token_bytes.size(); ++id) {
+    if (!token_bytes[id].empty()) sorted_.push_back(static_cast<int32_t>(id));
+  }
+  std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return bytes(a) < bytes(b); });
+  shared_.assign(sorted_.size(), 0);
+  for (size_t k = 1; k < sorted_.size(); ++k) {
+    const std::string_view a = bytes(sorted_[k - 1]), b = bytes(sorted_[k]);
+    const auto mismatch = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    shared_[k] = static_cast<uint32_t>(mismatch.first - a.begin());
   }
 }
 
