@@ -290,19 +290,20 @@ class SchemaCompiler {
     return types.empty() ? kTypeNames : types;
   }
 
+  // The values enum and const allow: the const value, only if an enum beside it lists it too.
+  static std::vector<json> literal_values(const json& s) {
+    const bool listed = s.contains("enum") && s["enum"].is_array();
+    if (!s.contains("const")) return listed ? std::vector<json>(s["enum"].begin(), s["enum"].end()) : std::vector<json>{};
+    if (listed && std::find(s["enum"].begin(), s["enum"].end(), s["const"]) == s["enum"].end()) return {};
+    return {s["const"]};
+  }
+
   // enum / const: the values themselves, those of an allowed type.
   uint32_t literals(const json& s, const std::string& at, const std::vector<std::string>& types) {
-    std::vector<json> values;
-    if (s.contains("const")) values.push_back(s["const"]);
-    if (s.contains("enum")) {
-      const json& e = s["enum"];
-      if (!e.is_array() || e.empty()) malformed(child(at, "enum"), "must be a non-empty array");
-      if (s.contains("const")) {  // both: the const value, if the enum lists it
-        if (std::find(e.begin(), e.end(), values[0]) == e.end()) values.clear();
-      } else {
-        values.assign(e.begin(), e.end());
-      }
+    if (s.contains("enum") && (!s["enum"].is_array() || s["enum"].empty())) {
+      malformed(child(at, "enum"), "must be a non-empty array");
     }
+    const std::vector<json> values = literal_values(s);
     std::vector<Seq> alternatives;
     for (const json& v : values) {
       const bool typed = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return has_type(v, t); });
@@ -333,11 +334,7 @@ class SchemaCompiler {
       if (r->contains("$ref") && (*r)["$ref"].is_string()) {
         const std::string target = (*r)["$ref"].get<std::string>();
         if (target.empty() || target[0] != '#') break;  // refused where it is compiled
-        try {
-          r = &root_.at(json::json_pointer(target.substr(target.empty() ? 0 : 1)));
-        } catch (const nlohmann::json::exception&) {
-          malformed(at, "\"" + target + "\" does not name a place in the schema");
-        }
+        r = &pointed_to(target, at);
       } else if (r->contains("allOf") && (*r)["allOf"].is_array() && (*r)["allOf"].size() == 1) {
         r = &(*r)["allOf"][0];
       } else {
@@ -345,12 +342,6 @@ class SchemaCompiler {
       }
     }
     return *r;
-  }
-
-  static std::vector<json> literal_values(const json& s) {
-    if (s.contains("const")) return {s["const"]};
-    if (s.contains("enum") && s["enum"].is_array()) return std::vector<json>(s["enum"].begin(), s["enum"].end());
-    return {};
   }
 
   BranchShape shape_of(const json& branch, const std::string& at) {
@@ -435,6 +426,15 @@ class SchemaCompiler {
     return g_.rule(at, std::move(alternatives));
   }
 
+  // The place a "#..." reference names in this schema.
+  const json& pointed_to(const std::string& ref_text, const std::string& at) const {
+    try {
+      return root_.at(json::json_pointer(ref_text.substr(1)));
+    } catch (const nlohmann::json::exception&) {
+      malformed(at, "\"" + ref_text + "\" does not name a place in the schema");
+    }
+  }
+
   // $ref: a JSON pointer into this schema. Declared before its target is compiled, so that a
   // recursive schema refers back to the rule being built.
   uint32_t reference(const json& target, const std::string& at, int depth) {
@@ -445,15 +445,10 @@ class SchemaCompiler {
       throw unsupported("JSON schema at '#" + at + "': only references inside the schema (\"#...\") are supported, not \"" +
                         ref_text + "\"");
     }
-    const json* resolved = nullptr;
-    try {
-      resolved = &root_.at(json::json_pointer(ref_text.substr(1)));
-    } catch (const nlohmann::json::exception&) {
-      malformed(at, "\"" + ref_text + "\" does not name a place in the schema");
-    }
+    const json& target_schema = pointed_to(ref_text, at);
     const uint32_t rule = g_.declare(ref_text);
     refs_.emplace(ref_text, rule);
-    g_.define(rule, {ref(schema(*resolved, ref_text.substr(1), depth + 1))});
+    g_.define(rule, {ref(schema(target_schema, ref_text.substr(1), depth + 1))});
     return rule;
   }
 

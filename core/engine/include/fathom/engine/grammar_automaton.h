@@ -58,7 +58,6 @@ class GrammarAutomaton {
   }
 
   size_t states() const { return nodes_.size(); }
-  const Grammar& grammar() const { return *grammar_; }
 
  private:
   static constexpr int32_t kUnknown = -2;

@@ -35,7 +35,6 @@ class GrammarTokenFilter {
   State advance(State state, std::string_view bytes) { return automaton_.feed(state, bytes); }
   bool accepting(State state) const { return automaton_.accepting(state); }
 
-  const Grammar& grammar() const { return automaton_.grammar(); }
   const GrammarAutomaton& automaton() const { return automaton_; }
   size_t cached_states() const { return cache_.size(); }
 
