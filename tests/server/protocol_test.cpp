@@ -450,7 +450,7 @@ tokenizer::Tokenizer* BuildGenerationRequest::tok_ = nullptr;
 TEST_F(BuildGenerationRequest, ChatUsesTheTemplateWithOneBos) {
   const CompletionRequest r = parse_chat_completion_request(chat_body({{"temperature", 0}, {"seed", 7}}).dump());
   const engine::GenerationRequest g = build_generation_request(r, *tok_, defaults_);
-  const std::vector<tokenizer::ChatMessage> messages{{"user", std::string("hi"), {}}};
+  const std::vector<tokenizer::ChatMessage> messages{tokenizer::text_message("user", "hi")};
   const auto expected = tok_->encode(tok_->render_chat(messages, true), false);
   EXPECT_EQ(g.prompt, std::vector<int32_t>(expected.begin(), expected.end()));
   ASSERT_TRUE(tok_->bos_id());

@@ -71,7 +71,7 @@ TEST(ChatMessages, RejectWhatTheTemplateWouldFailOn) {
   expect_rejected(R"([{"role": "user", "content": null}])", "messages[0].content: must be a string");
   expect_rejected(R"([{"content": "x"}])", "messages[0].role: missing");
   expect_rejected(R"([{"role": "assistant"}])", "messages[0].content: missing");
-  expect_rejected(R"([{"role": "assistant", "content": null, "tool_calls": null}])", "tool_calls: must be a list");
+  expect_rejected(R"([{"role": "assistant", "content": null, "tool_calls": 5}])", "tool_calls: must be a list");
   expect_rejected(R"([{"role": "assistant", "content": null, "tool_calls": [{"type": "function",
                      "function": {"name": "f", "arguments": {"x": 1}}}]}])",
                   "messages[0].tool_calls[0].function.arguments: must be a string holding JSON");
@@ -80,21 +80,27 @@ TEST(ChatMessages, RejectWhatTheTemplateWouldFailOn) {
                   "messages[0].tool_calls[0].type: missing");
 }
 
-TEST(ChatMessages, FieldsTheTemplateDoesNotReadAreNotChecked) {
-  // Unknown roles are skipped by the template; tool_calls beside string content are not rendered.
+TEST(ChatMessages, OtherRolesAndFieldsReachTheTemplateAsSent) {
+  // Roles the template skips are not checked; extra fields (name, tool_call_id, ...) pass through.
   const auto messages = chat_messages_from_json(nlohmann::json::parse(R"([
     {"role": "developer", "content": 5},
-    {"role": "assistant", "content": "hi", "tool_calls": "not read"}])"), "test");
+    {"role": "assistant", "content": "hi", "name": "bot", "tool_calls": null}])"), "test");
   EXPECT_EQ(deepseek_v3().render_chat(messages, false), "<｜begin▁of▁sentence｜><｜Assistant｜>hi<｜end▁of▁sentence｜>");
+  const auto t = ChatTemplate::from_source(
+      "{% for m in messages %}{{ m.role }}:{{ m.content }}:{{ m.name }}:{{ m.tool_calls is none }}|{% endfor %}", {}, "t");
+  EXPECT_EQ(t.render(messages, false), "developer:5::False|assistant:hi:bot:True|");
+  // tool_calls beside content are checked, since templates from R1 on render both.
+  expect_rejected(R"([{"role": "assistant", "content": "hi", "tool_calls": "not a list"}])",
+                  "messages[0].tool_calls: must be a list");
 }
 
-TEST(ChatTemplate, UnknownTemplatesAreRefusedNotApproximated) {
+TEST(ChatTemplate, TemplatesFathomCannotRunAreRefusedAtLoad) {
   try {
-    ChatTemplate::from_source("{{ messages[0]['content'] }}", "<s>", "tokenizer_config.json: chat_template");
+    ChatTemplate::from_source("{% macro greet() %}hi{% endmacro %}", {}, "tokenizer_config.json: chat_template");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::unsupported);
-    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: chat_template: not a chat template Fathom knows"),
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: chat_template:1:4: the 'macro' statement is not supported"),
               std::string::npos)
         << e.what();
   }

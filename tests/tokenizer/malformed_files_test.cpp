@@ -97,15 +97,20 @@ TEST(MalformedFiles, ChatTemplateFromItsOwnFile) {
   const auto dir = write_model("jinja", minimal_tokenizer_json().dump(), &config);
   std::ofstream(dir / "chat_template.jinja") << v3_template;
   const Tokenizer tok = Tokenizer::load(dir);
-  const std::vector<ChatMessage> messages = {{"user", "hi", {}}};
+  std::vector<ChatMessage> messages(1);
+  messages[0].role = "user";
+  messages[0].content = "hi";
   EXPECT_EQ(tok.render_chat(messages, true), "<eos><｜User｜>hi<｜Assistant｜>");
 
-  std::ofstream(dir / "chat_template.jinja") << "{{ other }}";
+  // A template using Jinja Fathom does not run: tokenization works, rendering says why not.
+  std::ofstream(dir / "chat_template.jinja") << "{% macro turn(m) %}{{ m }}{% endmacro %}";
   try {
     Tokenizer::load(dir).render_chat(messages, true);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("chat_template.jinja: not a chat template Fathom knows"), std::string::npos)
+    EXPECT_EQ(e.code(), ErrorCode::unsupported);
+    EXPECT_NE(std::string(e.what()).find("chat_template.jinja:1:4: the 'macro' statement is not supported"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -233,8 +238,9 @@ TEST(MalformedFiles, ConfigErrorsNameTheConfig) {
                     "tokenizer_config.json: not valid JSON");
 }
 
-TEST(MalformedFiles, UnknownChatTemplateFailsOnlyWhenRendering) {
-  const std::string config = R"({"eos_token": "<eos>", "add_eos_token": true, "chat_template": "{{ x }}"})";
+TEST(MalformedFiles, UnrunnableChatTemplateFailsOnlyWhenRendering) {
+  const std::string config =
+      R"({"eos_token": "<eos>", "add_eos_token": true, "chat_template": "{% for m in messages %}{{ m | frobnicate }}{% endfor %}"})";
   const Tokenizer tok = Tokenizer::load(write_model("other-template", minimal_tokenizer_json().dump(), &config));
   EXPECT_EQ(tok.encode("ab", true), (std::vector<TokenId>{256, 258}));
   try {
@@ -242,7 +248,7 @@ TEST(MalformedFiles, UnknownChatTemplateFailsOnlyWhenRendering) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::unsupported);
-    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: chat_template: not a chat template Fathom knows"),
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: chat_template:1:31: filter 'frobnicate' is not supported"),
               std::string::npos)
         << e.what();
   }

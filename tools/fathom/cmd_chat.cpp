@@ -59,7 +59,7 @@ int run_chat(const GlobalOptions& global, const ChatOptions& o) {
   std::vector<tokenizer::ChatMessage> messages;
   auto reset = [&] {
     messages.clear();
-    if (!o.system.empty()) messages.push_back({"system", o.system, {}});
+    if (!o.system.empty()) messages.push_back(tokenizer::text_message("system", o.system));
   };
   reset();
   if (tty) std::fprintf(stderr, "fathom chat — /reset to start over, /exit to quit\n");
@@ -74,7 +74,7 @@ int run_chat(const GlobalOptions& global, const ChatOptions& o) {
       continue;
     }
     if (line.empty()) continue;
-    messages.push_back({"user", line, {}});
+    messages.push_back(tokenizer::text_message("user", line));
     engine::GenerationRequest req;
     req.prompt = to_model_ids(s.tok->encode(s.tok->render_chat(messages, true), /*add_special_tokens=*/false));
     req.sampling = sampling_from(s.config.generation);
@@ -105,7 +105,7 @@ int run_chat(const GlobalOptions& global, const ChatOptions& o) {
       messages.pop_back();
       continue;
     }
-    messages.push_back({"assistant", reply, {}});
+    messages.push_back(tokenizer::text_message("assistant", reply));
   }
   return 0;
 }

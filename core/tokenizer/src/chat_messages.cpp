@@ -24,15 +24,13 @@ std::string string_field(const json& object, const char* key, const std::string&
   return value->get<std::string>();
 }
 
-std::vector<ToolCall> tool_calls_from_json(const json& message, const std::string& where) {
-  const json* calls = member(message, "tool_calls");
-  if (!calls) return {};  // Jinja iterates an undefined value as an empty list
-  if (!calls->is_array()) {
-    throw invalid_argument(where + ".tool_calls: must be a list, not " + std::string(calls->type_name()));
+std::vector<ToolCall> tool_calls_from_json(const json& calls, const std::string& where) {
+  if (!calls.is_array()) {
+    throw invalid_argument(where + ".tool_calls: must be a list, not " + std::string(calls.type_name()));
   }
   std::vector<ToolCall> result;
-  for (std::size_t i = 0; i < calls->size(); ++i) {
-    const json& call = (*calls)[i];
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const json& call = calls[i];
     const std::string call_where = where + ".tool_calls[" + std::to_string(i) + "]";
     if (!call.is_object()) throw invalid_argument(call_where + ": must be an object");
     const json* function = member(call, "function");
@@ -63,15 +61,23 @@ std::vector<ChatMessage> chat_messages_from_json(const json& messages, const std
     if (!message.is_object()) throw invalid_argument(message_where + ": must be an object");
     ChatMessage converted;
     converted.role = string_field(message, "role", message_where);
-    if (converted.role == "user" || converted.role == "system" || converted.role == "tool") {
-      converted.content = string_field(message, "content", message_where);
-    } else if (converted.role == "assistant") {
+    const bool known_role = converted.role == "user" || converted.role == "system" || converted.role == "tool" ||
+                            converted.role == "assistant";
+    if (converted.role == "assistant") {
       const json* content = member(message, "content");
-      if (content && content->is_null()) {
-        converted.tool_calls = tool_calls_from_json(message, message_where);
-      } else {
-        converted.content = string_field(message, "content", message_where);
+      if (!content || !content->is_null()) converted.content = string_field(message, "content", message_where);
+      if (const json* calls = member(message, "tool_calls"); calls && !calls->is_null()) {
+        converted.tool_calls = tool_calls_from_json(*calls, message_where);
+        converted.has_tool_calls = true;
       }
+    } else if (known_role) {
+      converted.content = string_field(message, "content", message_where);
+    }
+    for (auto it = message.begin(); it != message.end(); ++it) {
+      if (it.key() == "role") continue;
+      if (known_role && it.key() == "content") continue;
+      if (converted.has_tool_calls && it.key() == "tool_calls") continue;
+      converted.other_fields.emplace_back(it.key(), jinja::Value::from_json(it.value()));
     }
     result.push_back(std::move(converted));
   }

@@ -1,141 +1,63 @@
 #include "fathom/tokenizer/chat_template.h"
 
-#include <cstdio>
-
-#include "fathom/core/error.h"
-
 namespace fathom::tokenizer {
 
 namespace {
 
-// fingerprint() of the chat_template in DeepSeek-V3's tokenizer_config.json (2301 bytes).
-constexpr std::uint64_t kDeepSeekV3Fingerprint = 0xebe3604156dc466aull;
-
-// The literal markers of the DeepSeek format ('｜' is U+FF5C, '▁' is U+2581).
-constexpr std::string_view kUser = "<｜User｜>";
-constexpr std::string_view kAssistant = "<｜Assistant｜>";
-constexpr std::string_view kEndOfSentence = "<｜end▁of▁sentence｜>";
-constexpr std::string_view kToolCallsBegin = "<｜tool▁calls▁begin｜>";
-constexpr std::string_view kToolCallsEnd = "<｜tool▁calls▁end｜>";
-constexpr std::string_view kToolCallBegin = "<｜tool▁call▁begin｜>";
-constexpr std::string_view kToolCallEnd = "<｜tool▁call▁end｜>";
-constexpr std::string_view kToolSep = "<｜tool▁sep｜>";
-constexpr std::string_view kToolOutputsBegin = "<｜tool▁outputs▁begin｜>";
-constexpr std::string_view kToolOutputsEnd = "<｜tool▁outputs▁end｜>";
-constexpr std::string_view kToolOutputBegin = "<｜tool▁output▁begin｜>";
-constexpr std::string_view kToolOutputEnd = "<｜tool▁output▁end｜>";
-
-// The template concatenates content; a missing one is an error there too.
-const std::string& content_of(const ChatMessage& message) {
-  if (!message.content) throw invalid_argument("chat template: a '" + message.role + "' message has no content");
-  return *message.content;
+jinja::Value tool_call_value(const ToolCall& call) {
+  return jinja::Value(jinja::Dict{
+      {"type", jinja::Value(call.type)},
+      {"function", jinja::Value(jinja::Dict{{"name", jinja::Value(call.name)}, {"arguments", jinja::Value(call.arguments)}})},
+  });
 }
 
-void append_tool_call(std::string& out, const ToolCall& call) {
-  out += kToolCallBegin;
-  out += call.type;
-  out += kToolSep;
-  out += call.name;
-  out += "\n```json\n";
-  out += call.arguments;
-  out += "\n```";
-  out += kToolCallEnd;
-}
-
-// DeepSeek-V3's template, statement by statement. Its state lives in a Jinja
-// namespace that persists across the whole conversation; two flags are never
-// reset, and the rendering depends on that:
-//  - is_first: set by the first tool call of the conversation. Every later call,
-//    even the first call of a later assistant turn, is rendered as a
-//    continuation and closes the tool-calls block and the turn after itself; a
-//    turn with a single call is never closed.
-//  - is_output_first: set by the first tool output of the conversation; later
-//    outputs, in any turn, start with "\n" and no outputs-begin marker.
-std::string render_deepseek_v3(std::span<const ChatMessage> messages, bool add_generation_prompt,
-                               const std::string& bos_token) {
-  std::string out = bos_token;
-
-  // All system turns, wherever they are, form one prompt before the first turn.
-  bool first_system = true;
-  for (const ChatMessage& message : messages) {
-    if (message.role != "system") continue;
-    if (!first_system) out += "\n\n";
-    out += content_of(message);
-    first_system = false;
+// A message as the template sees it: the dict the client sent, with the
+// fields Fathom checked and any others it passed along.
+jinja::Value message_value(const ChatMessage& message) {
+  jinja::Dict fields{{"role", jinja::Value(message.role)}};
+  if (message.content) fields.emplace_back("content", jinja::Value(*message.content));
+  else if (message.role == "assistant") fields.emplace_back("content", jinja::Value(jinja::None{}));
+  if (message.has_tool_calls) {
+    jinja::List calls;
+    for (const ToolCall& call : message.tool_calls) calls.push_back(tool_call_value(call));
+    fields.emplace_back("tool_calls", jinja::Value(std::move(calls)));
   }
+  fields.insert(fields.end(), message.other_fields.begin(), message.other_fields.end());
+  return jinja::Value(std::move(fields));
+}
 
-  bool is_first = false;
-  bool is_tool = false;
-  bool is_output_first = true;
-  for (const ChatMessage& message : messages) {
-    if (message.role == "user") {
-      is_tool = false;
-      out += kUser;
-      out += content_of(message);
-    } else if (message.role == "assistant" && !message.content) {
-      is_tool = false;
-      for (const ToolCall& call : message.tool_calls) {
-        if (!is_first) {
-          out += kAssistant;
-          out += kToolCallsBegin;
-          append_tool_call(out, call);
-          is_first = true;
-        } else {
-          out += "\n";
-          append_tool_call(out, call);
-          out += kToolCallsEnd;
-          out += kEndOfSentence;
-        }
-      }
-    } else if (message.role == "assistant") {
-      // The answer after tool outputs closes the outputs block instead of opening a turn.
-      out += is_tool ? kToolOutputsEnd : kAssistant;
-      out += *message.content;
-      out += kEndOfSentence;
-      is_tool = false;
-    } else if (message.role == "tool") {
-      is_tool = true;
-      if (is_output_first) {
-        out += kToolOutputsBegin;
-        is_output_first = false;
-      } else {
-        out += "\n";
-      }
-      out += kToolOutputBegin;
-      out += content_of(message);
-      out += kToolOutputEnd;
+void set_variable(jinja::Dict& variables, const std::string& name, jinja::Value value) {
+  for (auto& [key, existing] : variables) {
+    if (key == name) {
+      existing = std::move(value);
+      return;
     }
   }
-  if (is_tool) out += kToolOutputsEnd;
-  if (add_generation_prompt && !is_tool) out += kAssistant;
-  return out;
+  variables.emplace_back(name, std::move(value));
 }
 
 }  // namespace
 
-std::uint64_t ChatTemplate::fingerprint(std::string_view source) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (const char c : source) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
+ChatTemplate ChatTemplate::from_source(std::string_view source, jinja::Dict special_tokens, const std::string& where) {
+  return ChatTemplate(jinja::Template::parse(source, where), std::move(special_tokens));
 }
 
-ChatTemplate ChatTemplate::from_source(std::string_view source, std::string bos_token, const std::string& where) {
-  const std::uint64_t print = fingerprint(source);
-  if (print == kDeepSeekV3Fingerprint) return ChatTemplate(ChatFormat::deepseek_v3, std::move(bos_token));
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(print));
-  throw unsupported(where + ": not a chat template Fathom knows (fingerprint " + hex +
-                    "); Fathom renders DeepSeek-V3's template natively and does not run arbitrary Jinja");
-}
+std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add_generation_prompt,
+                                 const jinja::Dict& extra) const {
+  jinja::List message_values;
+  message_values.reserve(messages.size());
+  for (const ChatMessage& message : messages) message_values.push_back(message_value(message));
 
-std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
-  switch (format_) {
-    case ChatFormat::deepseek_v3: return render_deepseek_v3(messages, add_generation_prompt, bos_token_);
-  }
-  throw internal_error("ChatTemplate: unknown format");
+  // What apply_chat_template passes: tools and documents are None unless given.
+  jinja::Dict variables{
+      {"messages", jinja::Value(std::move(message_values))},
+      {"tools", jinja::Value(jinja::None{})},
+      {"documents", jinja::Value(jinja::None{})},
+      {"add_generation_prompt", jinja::Value(add_generation_prompt)},
+  };
+  variables.insert(variables.end(), special_tokens_.begin(), special_tokens_.end());
+  for (const auto& [name, value] : extra) set_variable(variables, name, value);
+  return template_.render(variables);
 }
 
 }  // namespace fathom::tokenizer

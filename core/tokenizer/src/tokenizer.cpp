@@ -82,10 +82,18 @@ Tokenizer::Tokenizer(TokenizerModel model, const TokenizerConfig& config, const 
   s.add_bos = config.add_bos_token;
   s.add_eos = config.add_eos_token;
   if (config.chat_template) {
-    // An unknown template does not stop tokenization; rendering reports it.
+    // A template Fathom cannot run does not stop tokenization; rendering reports it.
     try {
-      s.chat_template =
-          ChatTemplate::from_source(*config.chat_template, config.bos_token.value_or(""), config.chat_template_origin);
+      // The special tokens the template sees, as transformers passes them.
+      jinja::Dict special_tokens;
+      const std::pair<const char*, const std::optional<std::string>*> named[] = {
+          {"bos_token", &config.bos_token}, {"eos_token", &config.eos_token},
+          {"unk_token", &config.unk_token}, {"pad_token", &config.pad_token}};
+      for (const auto& [name, token] : named) {
+        if (*token) special_tokens.emplace_back(name, jinja::Value(**token));
+      }
+      s.chat_template = ChatTemplate::from_source(*config.chat_template, std::move(special_tokens),
+                                                  config.chat_template_origin);
     } catch (const Error& e) {
       s.chat_template_error = e.what();
     }

@@ -8,11 +8,11 @@ namespace fathom::tokenizer {
 
 namespace {
 
-// bos_token / eos_token: a plain string, or transformers' serialised AddedToken
-// ({"__type": "AddedToken", "content": ...}).
+// bos_token / eos_token / ...: a plain string, or transformers' serialised
+// AddedToken ({"__type": "AddedToken", "content": ...}); null means unset.
 std::optional<std::string> read_special_token(const JsonField& root, const char* key) {
   const auto field = root.find(key);
-  if (!field) return std::nullopt;
+  if (!field || field->is_null()) return std::nullopt;
   if (field->is_string()) return field->string();
   if (field->is_object()) return (*field)["content"].string();
   throw field->invalid("must be a string or an object with \"content\"");
@@ -31,6 +31,8 @@ TokenizerConfig parse_tokenizer_config(const nlohmann::json& json, const std::st
   TokenizerConfig config;
   config.bos_token = read_special_token(root, "bos_token");
   config.eos_token = read_special_token(root, "eos_token");
+  config.pad_token = read_special_token(root, "pad_token");
+  config.unk_token = read_special_token(root, "unk_token");
   config.add_bos_token = read_flag(root, "add_bos_token");
   config.add_eos_token = read_flag(root, "add_eos_token");
   if (config.add_bos_token && !config.bos_token) throw root["add_bos_token"].invalid("true, but bos_token is not set");

@@ -1,42 +1,42 @@
-// Renders a conversation into the prompt text a DeepSeek model expects.
-//
-// Fathom does not run Jinja. It recognises the chat_template of
-// tokenizer_config.json by fingerprint and renders that format natively,
-// byte for byte as Hugging Face's Jinja settings would, quirks included; a
-// template it does not know is refused rather than approximated.
+// Renders a conversation into the prompt text a model expects, by running the
+// chat template its tokenizer_config.json (or chat_template.jinja) ships, as
+// transformers' apply_chat_template does: the messages, add_generation_prompt,
+// the special tokens and any extra variables (tools, a thinking switch) are
+// the template's globals.
 #pragma once
 
-#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "fathom/tokenizer/chat_messages.h"
+#include "fathom/tokenizer/jinja_template.h"
 
 namespace fathom::tokenizer {
 
-enum class ChatFormat {
-  deepseek_v3,  // DeepSeek-V3's tokenizer_config.json chat_template
-};
-
 class ChatTemplate {
  public:
-  // Identifies `source` (a chat_template text). `where` names it in the error
-  // (unsupported) when it is not a template Fathom renders.
-  static ChatTemplate from_source(std::string_view source, std::string bos_token, const std::string& where);
+  // Parses `source` (a chat_template text). `where` names it in errors: a
+  // template using Jinja that Fathom does not run is refused here (unsupported,
+  // with line and column), not at the first request.
+  // `special_tokens` maps bos_token, eos_token, ... to their text.
+  static ChatTemplate from_source(std::string_view source, jinja::Dict special_tokens, const std::string& where);
 
-  ChatTemplate(ChatFormat format, std::string bos_token) : format_(format), bos_token_(std::move(bos_token)) {}
+  // `extra` adds globals (or replaces them, as keyword arguments to
+  // apply_chat_template do). Throws invalid_argument when the template fails
+  // on this conversation, naming where in the template and why.
+  std::string render(std::span<const ChatMessage> messages, bool add_generation_prompt,
+                     const jinja::Dict& extra = {}) const;
 
-  std::string render(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
-
-  ChatFormat format() const { return format_; }
-
-  // 64-bit FNV-1a of a template's text: how templates are recognised.
-  static std::uint64_t fingerprint(std::string_view source);
+  // Whether the template reads this variable at all ("tools", "thinking").
+  bool reads(std::string_view variable) const { return template_.reads_variable(variable); }
 
  private:
-  ChatFormat format_;
-  std::string bos_token_;
+  ChatTemplate(jinja::Template t, jinja::Dict special_tokens)
+      : template_(std::move(t)), special_tokens_(std::move(special_tokens)) {}
+
+  jinja::Template template_;
+  jinja::Dict special_tokens_;
 };
 
 }  // namespace fathom::tokenizer

@@ -34,6 +34,7 @@ class JsonField {
   bool is_object() const { return value_->is_object(); }
   bool is_array() const { return value_->is_array(); }
   bool is_string() const { return value_->is_string(); }
+  bool is_null() const { return value_->is_null(); }
   std::size_t size() const { return value_->size(); }
 
   // Typed reads: an invalid_argument naming this field when the type is wrong.

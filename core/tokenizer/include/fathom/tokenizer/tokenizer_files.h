@@ -34,6 +34,8 @@ struct TokenizerModel {
 struct TokenizerConfig {
   std::optional<std::string> bos_token;
   std::optional<std::string> eos_token;
+  std::optional<std::string> pad_token;  // only passed to the chat template, as transformers does
+  std::optional<std::string> unk_token;
   bool add_bos_token = false;
   bool add_eos_token = false;
   std::optional<std::string> chat_template;
