@@ -2,9 +2,11 @@
 // OpenAI error bodies, response and chunk shapes, SSE framing, API-key comparison, and the
 // mapping to engine requests (with DeepSeek-V3's real tokenizer from ../shared).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fathom/engine/grammar_automaton.h"
@@ -130,7 +132,12 @@ TEST(ParseChatRequest, WrongTypesNameTheField) {
 }
 
 TEST(ParseChatRequest, RefusesWhatFathomDoesNotDo) {
-  for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
+  for (const json& extra : {json{{"n", 0}}, json{{"n", 129}}, json{{"tool_choice", "required"}},
+                            json{{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}},
+                            json{{"tools", "f"}}, json{{"tools", {{{"type", "function"}, {"function", json::object()}}}}},
+                            json{{"tools", {{{"type", "retrieval"}, {"function", {{"name", "f"}}}}}}},
+                            json{{"functions", {{{"name", "f"}}}}}, json{{"chat_template_kwargs", "x"}},
+                            json{{"chat_template_kwargs", {{"messages", json::array()}}}},
                             json{{"response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}}},
                             json{{"response_format", {{"type", "json_schema"},
                                                       {"json_schema", {{"schema", {{"type", "string"}, {"not", {{"const", "a"}}}}}}}}}}}) {
@@ -460,6 +467,52 @@ TEST_F(BuildGenerationRequest, ChatUsesTheTemplateWithOneBos) {
   EXPECT_EQ(g.sampling.seed, 7u);
   // No max_tokens: the default, shortened to what fits.
   EXPECT_EQ(g.max_new_tokens, 64 - static_cast<int64_t>(g.prompt.size()));
+}
+
+const json kWeatherTool = json::parse(R"({"type": "function", "function": {"name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}})");
+
+TEST_F(BuildGenerationRequest, ToolsForATemplateThatNeverReadsThemAre400) {
+  // DeepSeek-V3's own template does not present tools: passing them on silently would hide
+  // them from the model.
+  const CompletionRequest r = parse_chat_completion_request(chat_body({{"tools", {kWeatherTool}}}).dump());
+  try {
+    build_generation_request(r, *tok_, defaults_);
+    FAIL();
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_EQ(e.param(), "tools");
+    EXPECT_NE(std::string(e.what()).find("never reads 'tools'"), std::string::npos) << e.what();
+  }
+  // tool_choice "none" and an empty list change nothing.
+  EXPECT_NO_THROW(build_generation_request(
+      parse_chat_completion_request(chat_body({{"tools", json::array()}, {"tool_choice", "none"}}).dump()), *tok_, defaults_));
+}
+
+TEST_F(BuildGenerationRequest, ToolsAndKwargsReachATemplateThatReadsThem) {
+  const auto dir = std::filesystem::temp_directory_path() / ("fathom-tools-template-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tools.jinja")
+      << "{{ bos_token }}{% for t in tools %}{{ t | tojson }}\n{% endfor %}{% if thinking %}<think>{% endif %}"
+         "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}";
+  // Copies of a tokenizer share its template, so this one is loaded afresh.
+  tokenizer::Tokenizer tok =
+      tokenizer::Tokenizer::load(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer");
+  tok.use_chat_template_file(dir / "tools.jinja");
+  // The schema keeps the client's member order (type, properties, required), not sorted order.
+  const std::string body = R"({"model": "m", "messages": [{"role": "user", "content": "Paris?"}],
+      "tools": [{"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+      "chat_template_kwargs": {"thinking": true}})";
+  const CompletionRequest r = parse_chat_completion_request(body);
+  EXPECT_EQ(render_chat_prompt(tok, r.messages, r.chat_inputs, true),
+            "<｜begin▁of▁sentence｜>{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+            "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}\n"
+            "<think>user: Paris?\n");
+  const engine::GenerationRequest g = build_generation_request(r, tok, defaults_);
+  const auto expected = tok.encode(render_chat_prompt(tok, r.messages, r.chat_inputs, true), false);
+  EXPECT_EQ(g.prompt, std::vector<int32_t>(expected.begin(), expected.end()));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(BuildGenerationRequest, CompletionAddsBosAndPassesTokenIds) {

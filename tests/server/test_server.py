@@ -20,7 +20,7 @@ import jsonschema
 import openai
 import pytest
 
-from conftest import HTTP_TIMEOUT_S, ServerProcess
+from conftest import HTTP_TIMEOUT_S, REPO, ServerProcess
 
 # Greedy and long enough that the requests of a batch overlap; ignore_eos (a Fathom extension,
 # as in vLLM) makes every length exact, return_token_ids lets outputs be compared token by token.
@@ -908,3 +908,55 @@ def test_sigterm_stops_the_server_cleanly(start_server):
 def test_sigint_stops_an_idle_server(start_server):
     server = start_server()
     assert server.stop(signal.SIGINT) == 0, server.stderr()
+
+
+# --- tools through a chat template that presents them ------------------------------------------
+
+TOOLS_TEMPLATE = REPO / "tests" / "tokenizer" / "data" / "templates" / "tools.jinja"
+
+
+def render_like_transformers(template: str, **variables) -> str:
+    """The oracle: Jinja2 in the environment transformers' apply_chat_template compiles (trim_blocks,
+    lstrip_blocks, loop controls, its tojson), with the variables it passes."""
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda x, indent=None, sort_keys=False: json.dumps(
+        x, ensure_ascii=False, indent=indent, sort_keys=sort_keys)
+    return env.from_string(template).render(**variables)
+
+
+def test_tools_reach_a_template_that_reads_them(start_server):
+    server = start_server(extra_args=["--chat-template", str(TOOLS_TEMPLATE)])
+    tools = [{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather now, in °C.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Paris?"}]
+    config = json.loads((server.model_dir / "tokenizer_config.json").read_text())
+    bos = config["bos_token"]["content"] if isinstance(config["bos_token"], dict) else config["bos_token"]
+    expected = render_like_transformers(TOOLS_TEMPLATE.read_text(), messages=messages, tools=tools, documents=None,
+                                        add_generation_prompt=True, bos_token=bos, thinking=True)
+    status, want = server.post_json("/tokenize", {"prompt": expected, "add_special_tokens": False})
+    assert status == 200, want
+    status, got = server.post_json("/tokenize", {"messages": messages, "tools": tools,
+                                                 "chat_template_kwargs": {"thinking": True}})
+    assert status == 200, got
+    assert got["tokens"] == want["tokens"]
+
+    # The demo model spells one token per byte: a small tool keeps the prompt within its context.
+    client = server.client()
+    small = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    status, want = server.post_json("/tokenize", {"messages": messages, "tools": small})
+    assert status == 200, want
+    reply = client.chat.completions.create(model=server.model_id, messages=messages, tools=small, max_tokens=4)
+    assert reply.usage.prompt_tokens == want["count"]
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=server.model_id, messages=messages, tools=tools, max_tokens=4,
+                                       tool_choice="required")
+    assert e.value.body["param"] == "tool_choice"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=server.model_id, messages=messages, max_tokens=4,
+                                       extra_body={"chat_template_kwargs": {"messages": []}})
+    assert e.value.body["param"] == "chat_template_kwargs"
+    assert_serves(server)

@@ -19,6 +19,13 @@ void DeploymentOptions::add_speculative_to(CLI::App& command) {
       ->check(CLI::IsMember({"off", "mtp", "ngram"}));
 }
 
+void DeploymentOptions::add_chat_template_to(CLI::App& command) {
+  command.add_option("--chat-template", chat_template,
+                     "render chats with this Jinja file instead of the model's chat_template (for example one "
+                     "that presents tools)")
+      ->check(CLI::ExistingFile);
+}
+
 Config DeploymentOptions::load(const GlobalOptions& global) const {
   Config config = config_path.empty() ? default_config() : load_config(config_path);
   if (!speculative.empty()) config.runtime.speculative = speculative;

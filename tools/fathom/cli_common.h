@@ -19,10 +19,13 @@ struct DeploymentOptions {
   std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
   std::string speculative;               // --speculative; empty = runtime.speculative
   std::optional<int64_t> prefill_chunk;  // set by a command, over runtime.prefill_chunk
+  std::string chat_template;             // --chat-template FILE; empty = the model's own
 
   void add_to(CLI::App& command);
   // --speculative, for the commands that generate.
   void add_speculative_to(CLI::App& command);
+  // --chat-template, for the commands that render chats.
+  void add_chat_template_to(CLI::App& command);
   // Loads the config (or the defaults) and applies the log level: --log-level wins over the file,
   // as --speculative and prefill_chunk do.
   Config load(const GlobalOptions& global) const;

@@ -95,6 +95,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto o = std::make_shared<RunOptions>();
   o->deploy.add_to(*cmd);
   o->deploy.add_speculative_to(*cmd);
+  o->deploy.add_chat_template_to(*cmd);
   cmd->add_option("--model", o->model_dir, "model directory")->required();
   cmd->add_option("--prompt", o->prompt, "the prompt text")->required();
   cmd->add_option("--max-tokens", o->max_tokens, "tokens to generate at most (default: generation.max_new_tokens)");

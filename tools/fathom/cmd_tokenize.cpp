@@ -224,11 +224,13 @@ void setup_detokenize_command(CLI::App& root, GlobalOptions&, CommandRunner& run
 struct ChatRenderOptions {
   std::string tokenizer;
   std::string jsonl;
+  std::string chat_template;
   bool with_ids = false;
 };
 
 int run_chat_render(const ChatRenderOptions& o) {
-  const Tokenizer tok = Tokenizer::load(o.tokenizer);
+  Tokenizer tok = Tokenizer::load(o.tokenizer);
+  if (!o.chat_template.empty()) tok.use_chat_template_file(o.chat_template);
   for_each_jsonl_line(o.jsonl, [&](const json& line, const std::string& where) {
     const auto messages = tokenizer::chat_messages_from_json(required_member(line, "messages", where), where);
     bool add_generation_prompt = false;
@@ -254,6 +256,8 @@ void setup_chat_render_command(CLI::App& root, GlobalOptions&, CommandRunner& ru
   cmd->add_option("--jsonl", options->jsonl,
                   "file of {\"messages\": [...], \"add_generation_prompt\": bool} lines ('-' for stdin)")
       ->required();
+  cmd->add_option("--chat-template", options->chat_template, "render with this Jinja file instead of the model's")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--with-ids", options->with_ids, "also print the prompt's token ids");
   cmd->callback([options, &run] { run = [options] { return run_chat_render(*options); }; });
 }

@@ -62,6 +62,10 @@ ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOpt
   } else if (require_tokenizer) {
     throw not_found(model_dir + ": no tokenizer.json (text in and out needs the model's tokenizer)");
   }
+  if (!deploy.chat_template.empty()) {
+    if (!s.tok) throw not_found(model_dir + ": no tokenizer.json, so --chat-template has nothing to render with");
+    s.tok->use_chat_template_file(deploy.chat_template);
+  }
   engine::ModelOptions options;
   options.n_slots = s.config.runtime.max_batch;
   options.max_seq_len = s.config.runtime.max_seq_len;

@@ -484,10 +484,11 @@ std::optional<Value> call_global(std::string_view name, const Arguments& args) {
       }
       attributes = args.positional[0].as_dict();
     }
-    for (const auto& [key, value] : args.keywords) {
-      auto existing = std::find_if(attributes.begin(), attributes.end(), [&](const auto& m) { return m.first == key; });
-      if (existing != attributes.end()) existing->second = value;
-      else attributes.emplace_back(key, value);
+    for (const auto& keyword : args.keywords) {
+      auto existing =
+          std::find_if(attributes.begin(), attributes.end(), [&](const auto& m) { return m.first == keyword.first; });
+      if (existing != attributes.end()) existing->second = keyword.second;
+      else attributes.emplace_back(keyword);
     }
     if (name == "dict") return Value(std::move(attributes));
     return Value(std::make_shared<Namespace>(Namespace{std::move(attributes)}));

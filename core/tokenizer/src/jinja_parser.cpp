@@ -475,7 +475,7 @@ class Parser {
         const Token& at = next();
         if (current().kind == Token::Kind::integer) {
           // x.0 is x[0] in Jinja.
-          ExprPtr index = literal(current(), Value(static_cast<std::int64_t>(std::stoll(next().text))));
+          ExprPtr index = parse_primary();
           ExprPtr e = make(Expr::Kind::subscript, at);
           e->operands.push_back(std::move(node));
           e->operands.push_back(std::move(index));

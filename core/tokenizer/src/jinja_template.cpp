@@ -18,7 +18,7 @@ namespace {
 // Expressions evaluated plus statements run. Real chat templates take
 // thousands per conversation; the budget only stops a template that loops
 // without end over nested ranges.
-constexpr std::uint64_t kStepBudget = 20'000'000;
+constexpr std::uint64_t kStepBudget = 2'000'000;
 
 using Scope = std::vector<std::pair<std::string, Value>>;
 

@@ -25,6 +25,7 @@ struct Tokenizer::State {
   bool add_eos = false;
   std::optional<ChatTemplate> chat_template;
   std::string chat_template_error;  // set when the config's template cannot be rendered
+  jinja::Dict template_special_tokens;  // bos_token, eos_token, ...: what the template sees
   WorkspacePool workspaces;
 };
 
@@ -81,18 +82,17 @@ Tokenizer::Tokenizer(TokenizerModel model, const TokenizerConfig& config, const 
   s.eos = resolve_token(s.model, config.eos_token, config_file + ": eos_token");
   s.add_bos = config.add_bos_token;
   s.add_eos = config.add_eos_token;
+  // The special tokens a chat template sees, as transformers passes them.
+  const std::pair<const char*, const std::optional<std::string>*> named[] = {
+      {"bos_token", &config.bos_token}, {"eos_token", &config.eos_token},
+      {"unk_token", &config.unk_token}, {"pad_token", &config.pad_token}};
+  for (const auto& [name, token] : named) {
+    if (*token) s.template_special_tokens.emplace_back(name, jinja::Value(**token));
+  }
   if (config.chat_template) {
     // A template Fathom cannot run does not stop tokenization; rendering reports it.
     try {
-      // The special tokens the template sees, as transformers passes them.
-      jinja::Dict special_tokens;
-      const std::pair<const char*, const std::optional<std::string>*> named[] = {
-          {"bos_token", &config.bos_token}, {"eos_token", &config.eos_token},
-          {"unk_token", &config.unk_token}, {"pad_token", &config.pad_token}};
-      for (const auto& [name, token] : named) {
-        if (*token) special_tokens.emplace_back(name, jinja::Value(**token));
-      }
-      s.chat_template = ChatTemplate::from_source(*config.chat_template, std::move(special_tokens),
+      s.chat_template = ChatTemplate::from_source(*config.chat_template, s.template_special_tokens,
                                                   config.chat_template_origin);
     } catch (const Error& e) {
       s.chat_template_error = e.what();
@@ -183,10 +183,20 @@ std::optional<TokenId> Tokenizer::eos_id() const { return state_->eos; }
 
 bool Tokenizer::has_chat_template() const { return state_->chat_template || !state_->chat_template_error.empty(); }
 
-std::string Tokenizer::render_chat(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
+std::string Tokenizer::render_chat(std::span<const ChatMessage> messages, bool add_generation_prompt,
+                                   const jinja::Dict& variables) const {
   if (!state_->chat_template_error.empty()) throw unsupported(state_->chat_template_error);
   if (!state_->chat_template) throw not_found("tokenizer: tokenizer_config.json has no chat_template");
-  return state_->chat_template->render(messages, add_generation_prompt);
+  return state_->chat_template->render(messages, add_generation_prompt, variables);
+}
+
+bool Tokenizer::chat_template_reads(std::string_view variable) const {
+  return state_->chat_template && state_->chat_template->reads(variable);
+}
+
+void Tokenizer::use_chat_template_file(const std::filesystem::path& path) {
+  state_->chat_template = ChatTemplate::from_source(read_text_file(path), state_->template_special_tokens, path.string());
+  state_->chat_template_error.clear();
 }
 
 }  // namespace fathom::tokenizer

@@ -13,8 +13,8 @@ std::vector<int32_t> prompt_tokens(const CompletionRequest& r, const tokenizer::
   try {
     std::vector<tokenizer::TokenId> ids;
     if (r.endpoint == Endpoint::chat_completions) {
-      if (!tok.has_chat_template()) throw bad_request("this model has no chat template; use /v1/completions", field);
-      ids = tok.encode(tok.render_chat(r.messages, /*add_generation_prompt=*/true), /*add_special_tokens=*/false);
+      ids = tok.encode(render_chat_prompt(tok, r.messages, r.chat_inputs, /*add_generation_prompt=*/true),
+                       /*add_special_tokens=*/false);
     } else if (r.prompt_text) {
       ids = tok.encode(*r.prompt_text, /*add_special_tokens=*/true);
     } else {

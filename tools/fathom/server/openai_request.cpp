@@ -291,8 +291,8 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
   } else if (top) {
     throw bad_request("'top_logprobs' needs 'logprobs': true", "top_logprobs");
   }
-  refuse_unless(fields, "tools", is_empty_container, "(function calling) is not supported");
-  refuse_unless(fields, "functions", is_empty_container, "(function calling) is not supported");
+  r.chat_inputs = parse_chat_template_inputs(fields, body);
+  refuse_unless(fields, "functions", is_empty_container, "(the deprecated form of function calling) is not supported: use 'tools'");
 
   refuse_unless(fields, "audio", [](const json&) { return false; }, "is not supported");
   return r;

@@ -19,6 +19,7 @@
 
 #include "fathom/engine/grammar.h"
 #include "fathom/tokenizer/chat_messages.h"
+#include "server/chat_template_inputs.h"
 
 namespace fathom::server {
 
@@ -36,6 +37,7 @@ struct CompletionRequest {
   Endpoint endpoint = Endpoint::chat_completions;
   std::string model;
   std::vector<tokenizer::ChatMessage> messages;  // chat completions
+  ChatTemplateInputs chat_inputs;                // chat completions: tools, chat_template_kwargs
   std::optional<std::string> prompt_text;        // completions: a prompt string...
   std::vector<int32_t> prompt_ids;               // ...or token ids
   std::optional<int64_t> max_tokens;             // max_tokens or max_completion_tokens

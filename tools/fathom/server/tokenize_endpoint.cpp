@@ -32,11 +32,11 @@ json TokenizeEndpoint::tokenize(std::string_view body) const {
   std::vector<tokenizer::TokenId> ids;
   try {
     if (messages) {
-      if (!tok_.has_chat_template()) throw bad_request("this model has no chat template; tokenize a 'prompt'", "messages");
       const bool generation_prompt = fields.boolean("add_generation_prompt").value_or(true);
       // The template writes BOS itself, so special tokens are not added again by default.
       const bool special = fields.boolean("add_special_tokens").value_or(false);
-      ids = tok_.encode(tok_.render_chat(parse_chat_messages(*messages), generation_prompt), special);
+      const ChatTemplateInputs inputs = parse_chat_template_inputs(fields, body);
+      ids = tok_.encode(render_chat_prompt(tok_, parse_chat_messages(*messages), inputs, generation_prompt), special);
     } else {
       if (!prompt->is_string()) throw bad_request("'prompt' must be a string, not " + json_kind(*prompt), "prompt");
       ids = tok_.encode(prompt->get<std::string>(), fields.boolean("add_special_tokens").value_or(true));

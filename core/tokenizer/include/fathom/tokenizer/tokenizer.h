@@ -70,10 +70,20 @@ class Tokenizer {
   std::optional<TokenId> bos_id() const;
   std::optional<TokenId> eos_id() const;
 
-  // Chat format from tokenizer_config.json; throws not_found when there is no
-  // chat_template (or unsupported, at load, when it is one Fathom cannot render).
+  // Chat format: the Jinja chat_template of tokenizer_config.json (or
+  // chat_template.jinja), run as transformers' apply_chat_template does.
+  // render_chat throws not_found when there is none, unsupported when it uses
+  // Jinja Fathom does not run, invalid_argument when it fails on this
+  // conversation. `variables` are extra globals: tools, chat_template_kwargs.
   bool has_chat_template() const;
-  std::string render_chat(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
+  std::string render_chat(std::span<const ChatMessage> messages, bool add_generation_prompt,
+                          const jinja::Dict& variables = {}) const;
+  // Whether the chat template reads this variable ("tools": can it present tools?).
+  bool chat_template_reads(std::string_view variable) const;
+  // Replaces the model's chat template (fathom serve --chat-template FILE); a
+  // template Fathom cannot run is refused here. Call before sharing the
+  // tokenizer: copies share the template.
+  void use_chat_template_file(const std::filesystem::path& path);
 
  private:
   struct State;
