@@ -336,12 +336,22 @@ TEST(Sse, Framing) {
   EXPECT_EQ(sse_comment("a\nb"), ": a b\n\n");
 }
 
+Choice plain_choice(std::string text, std::string finish_reason, std::optional<std::vector<int32_t>> token_ids = {},
+                    json logprobs = nullptr) {
+  Choice c;
+  c.text = std::move(text);
+  c.finish_reason = std::move(finish_reason);
+  c.token_ids = std::move(token_ids);
+  c.logprobs = std::move(logprobs);
+  return c;
+}
+
 TEST(Responses, ChatShapes) {
   const ResponseHeader h = new_response_header(Endpoint::chat_completions, "tiny");
   EXPECT_EQ(h.id.rfind("chatcmpl-", 0), 0u);
   EXPECT_NE(h.id, new_response_header(Endpoint::chat_completions, "tiny").id);
 
-  const json full = full_response(h, {{"hi", "length", std::nullopt, nullptr}}, Usage{5, 2});
+  const json full = full_response(h, {plain_choice("hi", "length")}, Usage{5, 2});
   EXPECT_EQ(full["object"], "chat.completion");
   EXPECT_EQ(full["model"], "tiny");
   EXPECT_EQ(full["choices"][0]["message"]["role"], "assistant");
@@ -349,13 +359,13 @@ TEST(Responses, ChatShapes) {
   EXPECT_EQ(full["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(full["usage"]["total_tokens"], 7);
   EXPECT_FALSE(full["choices"][0].contains("token_ids"));
-  EXPECT_EQ(full_response(h, {{"hi", "stop", std::vector<int32_t>{1, 2}, nullptr}}, Usage{})["choices"][0]["token_ids"],
+  EXPECT_EQ(full_response(h, {plain_choice("hi", "stop", std::vector<int32_t>{1, 2})}, Usage{})["choices"][0]["token_ids"],
             json({1, 2}));
   EXPECT_TRUE(full["choices"][0]["logprobs"].is_null());
   const json logprobs = {{"content", json::array()}};
-  EXPECT_EQ(full_response(h, {{"hi", "stop", std::nullopt, logprobs}}, Usage{})["choices"][0]["logprobs"], logprobs);
+  EXPECT_EQ(full_response(h, {plain_choice("hi", "stop", std::nullopt, logprobs)}, Usage{})["choices"][0]["logprobs"], logprobs);
   // n choices: in order, each with its index.
-  const json two = full_response(h, {{"a", "stop", std::nullopt, nullptr}, {"b", "length", std::nullopt, nullptr}}, Usage{});
+  const json two = full_response(h, {plain_choice("a", "stop"), plain_choice("b", "length")}, Usage{});
   ASSERT_EQ(two["choices"].size(), 2u);
   EXPECT_EQ(two["choices"][1]["index"], 1);
   EXPECT_EQ(two["choices"][1]["message"]["content"], "b");
@@ -387,7 +397,7 @@ TEST(Responses, ChatShapes) {
 TEST(Responses, CompletionShapes) {
   const ResponseHeader h = new_response_header(Endpoint::completions, "tiny");
   EXPECT_EQ(h.id.rfind("cmpl-", 0), 0u);
-  const json full = full_response(h, {{"abc", "stop", std::nullopt, nullptr}}, Usage{1, 3});
+  const json full = full_response(h, {plain_choice("abc", "stop")}, Usage{1, 3});
   EXPECT_EQ(full["object"], "text_completion");
   EXPECT_EQ(full["choices"][0]["text"], "abc");
   ChunkContent piece;

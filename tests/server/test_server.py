@@ -960,3 +960,32 @@ def test_tools_reach_a_template_that_reads_them(start_server):
                                        extra_body={"chat_template_kwargs": {"messages": []}})
     assert e.value.body["param"] == "chat_template_kwargs"
     assert_serves(server)
+
+
+def test_reasoning_parser_returns_reasoning_apart(start_server):
+    # R1's template opens the reply with "<think>\n"; the demo model never writes "</think>", so
+    # with the parser its whole reply is reasoning (as a reply cut off mid-thought is).
+    r1 = REPO / "tests" / "tokenizer" / "data" / "templates" / "deepseek-r1.jinja"
+    plain = start_server(extra_args=["--chat-template", str(r1)])
+    parsed = start_server(extra_args=["--chat-template", str(r1), "--reasoning-parser", "deepseek-r1"])
+    messages = [{"role": "user", "content": "2+2?"}]
+    want = plain.client().chat.completions.create(model=plain.model_id, messages=messages, **GREEDY,
+                                                  extra_body=EXACT).choices[0].message
+    got = parsed.client().chat.completions.create(model=parsed.model_id, messages=messages, **GREEDY,
+                                                  extra_body=EXACT).choices[0].message
+    assert want.content and "</think>" not in want.content
+    assert got.content is None
+    assert got.model_extra["reasoning_content"] == want.content
+
+    stream = parsed.client().chat.completions.create(model=parsed.model_id, messages=messages, stream=True,
+                                                     **GREEDY, extra_body=EXACT)
+    reasoning, content, finish = "", "", None
+    for chunk in stream:
+        delta = chunk.choices[0].delta
+        reasoning += (delta.model_extra or {}).get("reasoning_content") or ""
+        content += delta.content or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert reasoning == want.content
+    assert content == ""
+    assert finish == "length"
+    assert_serves(parsed)

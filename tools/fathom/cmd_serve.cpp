@@ -28,6 +28,7 @@ struct ServeOptions {
   std::optional<std::string> host;
   std::optional<int64_t> port;
   std::optional<std::string> api_key;
+  std::string reasoning_parser;
 };
 
 server::HttpOptions http_options(const ServerConfig& c, const RuntimeConfig& runtime) {
@@ -53,6 +54,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& o) {
   defaults.sampling = sampling_from(s.config.generation);
   defaults.max_new_tokens = s.config.generation.max_new_tokens;
   defaults.max_seq_len = s.config.runtime.max_seq_len;
+  defaults.parse_reasoning = o.reasoning_parser == "deepseek-r1";
   const server::ServedModel model = server::ServedModel::from_directory(o.model_dir);
 
   server::EngineLoop loop(*s.engine);
@@ -97,6 +99,10 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   cmd->add_option("--port", o->port, "listen port; 0 picks a free one (default: server.port, 8080)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' (default: server.api_key)");
+  cmd->add_option("--reasoning-parser", o->reasoning_parser,
+                  "deepseek-r1: return a thinking model's reasoning (<think>...</think>) as reasoning_content, "
+                  "apart from the answer's content")
+      ->check(CLI::IsMember({"deepseek-r1"}));
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_serve(global, *o); }; });
 }
 

@@ -37,6 +37,19 @@ ApiError abnormal_end(const engine::TokenEvent& last) {
   return ApiError(503, "server_error", "the request was cancelled", {}, "cancelled");
 }
 
+// A whole chat reply split into reasoning, content and tool calls.
+void split_reply(ReplyParser parser, bool reasoning_parsed, Choice& choice) {
+  const ReplyParts parts = parser.feed(choice.text);
+  ReplyParser::Final rest = parser.finish();
+  const std::string content = parts.content + rest.rest.content;
+  const std::string reasoning = parts.reasoning + rest.rest.reasoning;
+  if (reasoning_parsed) choice.reasoning = reasoning;
+  choice.null_content = content.empty() && (!reasoning.empty() || !rest.calls.empty());
+  choice.text = content;
+  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, rest.calls);
+  choice.tool_calls = std::move(rest.calls);
+}
+
 bool ended_normally(const engine::TokenEvent& e) {
   return e.reason == engine::FinishReason::stop || e.reason == engine::FinishReason::length;
 }
@@ -74,6 +87,7 @@ struct StreamState {
   bool include_usage = false;
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
+  std::vector<ReplyParser> parsers;    // per choice, when replies are split (reasoning, tool calls)
   // Completions with echo: each choice's first chunk is the prompt (and its logprobs).
   bool echo = false;
   std::vector<int32_t> prompt;
@@ -130,10 +144,13 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
     if (!out.chunk(prompt)) return false;
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
-  if (!e.text.empty() || (e.token && s.return_token_ids) || with_logprobs) {
+  ReplyParts parts{{}, e.text};
+  if (!s.parsers.empty()) parts = s.parsers[index].feed(e.text);
+  if (!parts.content.empty() || !parts.reasoning.empty() || (e.token && s.return_token_ids) || with_logprobs) {
     ChunkContent content;
     content.index = static_cast<int64_t>(index);
-    content.text = e.text;
+    content.text = std::move(parts.content);
+    content.reasoning = std::move(parts.reasoning);
     if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
     if (with_logprobs) content.logprobs = s.logprobs[index].build({{*e.token, *e.logprobs}});
     if (!out.chunk(content)) return false;
@@ -144,6 +161,14 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   ChunkContent last;
   last.index = static_cast<int64_t>(index);
   last.finish_reason = finish_reason_text(e.reason);
+  if (!s.parsers.empty()) {
+    // What the parser held back (a tail that might have begun a marker), and the tool calls.
+    ReplyParser::Final rest = s.parsers[index].finish();
+    last.text = std::move(rest.rest.content);
+    last.reasoning = std::move(rest.rest.reasoning);
+    last.finish_reason = finish_reason_with_calls(*last.finish_reason, rest.calls);
+    last.tool_calls = std::move(rest.calls);
+  }
   if (!out.chunk(last)) return false;
   if (!s.choices.all_finished()) return true;
   if (s.include_usage && !out.write(sse_event(to_wire(usage_chunk(s.header, s.usage))))) return false;
@@ -227,6 +252,23 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
   }
 }
 
+std::optional<ReplyParser> CompletionEndpoint::reply_parser(const CompletionRequest& request,
+                                                            std::span<const int32_t> prompt) const {
+  if (request.endpoint != Endpoint::chat_completions) return std::nullopt;
+  const bool tool_calls = request.chat_inputs.has_tools && !request.chat_inputs.tool_choice_none;
+  Reasoning reasoning = Reasoning::none;
+  if (defaults_.parse_reasoning) {
+    // A template that opens the reasoning itself (R1's "<think>\n", V3.1's thinking mode) ends
+    // the prompt with "<think>"; otherwise the reply may open it.
+    const size_t tail = std::min<size_t>(prompt.size(), 16);  // "<think>\n" may be several tokens
+    std::string end = tok_.decode(std::vector<tokenizer::TokenId>(prompt.end() - static_cast<std::ptrdiff_t>(tail), prompt.end()));
+    while (!end.empty() && (end.back() == '\n' || end.back() == ' ')) end.pop_back();
+    reasoning = end.ends_with(kThinkOpen) ? Reasoning::open : Reasoning::if_opened;
+  }
+  if (reasoning == Reasoning::none && !tool_calls) return std::nullopt;
+  return ReplyParser(reasoning, tool_calls);
+}
+
 // The prompt as the model saw it: decoded from its tokens, special tokens (BOS) included, so that
 // the text and the logprobs' text offsets agree.
 std::string CompletionEndpoint::echoed_prompt(std::span<const int32_t> prompt) const {
@@ -266,6 +308,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     }
   }
   const std::string echo_text = request.echo ? echoed_prompt(generation.prompt) : std::string();
+  const std::optional<ReplyParser> parser = reply_parser(request, generation.prompt);
   std::vector<Choice> out;
   for (Collected& c : collected) {
     nlohmann::json logprobs;
@@ -274,8 +317,13 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
       if (request.echo) logprobs = builder.build_prompt(generation.prompt, c.prompt_scored);
       LogprobsJson::append(logprobs, builder.build(c.logged));
     }
-    out.push_back({echo_text + c.text, c.finish_reason,
-                   request.return_token_ids ? std::optional(std::move(c.token_ids)) : std::nullopt, std::move(logprobs)});
+    Choice choice;
+    choice.text = echo_text + c.text;
+    choice.finish_reason = c.finish_reason;
+    if (request.return_token_ids) choice.token_ids = std::move(c.token_ids);
+    choice.logprobs = std::move(logprobs);
+    if (parser) split_reply(ReplyParser(*parser), defaults_.parse_reasoning, choice);
+    out.push_back(std::move(choice));
   }
   res.status = 200;
   res.set_content(to_wire(full_response(new_response_header(request.endpoint, model_.id), out, usage)),
@@ -290,6 +338,9 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   state->include_usage = request.include_usage;
   state->return_token_ids = request.return_token_ids;
   if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
+  if (const std::optional<ReplyParser> parser = reply_parser(request, generation.prompt)) {
+    state->parsers.assign(state->choices.size(), *parser);
+  }
   if (request.echo) {
     state->echo = true;
     state->prompt = generation.prompt;

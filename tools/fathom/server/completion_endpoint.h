@@ -17,6 +17,7 @@
 #include "fathom/tokenizer/tokenizer.h"
 #include "server/engine_loop.h"
 #include "server/generation_request.h"
+#include "server/reply_parser.h"
 #include "server/openai_request.h"
 #include "server/served_model.h"
 
@@ -47,6 +48,9 @@ class CompletionEndpoint {
   void respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
                       httplib::Response& res) const;
   std::string echoed_prompt(std::span<const int32_t> prompt) const;
+  // How a chat request's replies are split into reasoning, content and tool calls; nullopt when
+  // they are not (completions, or nothing to parse).
+  std::optional<ReplyParser> reply_parser(const CompletionRequest& request, std::span<const int32_t> prompt) const;
 
   EngineLoop& loop_;
   const tokenizer::Tokenizer& tok_;

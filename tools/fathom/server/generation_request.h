@@ -15,6 +15,7 @@ struct RequestDefaults {
   engine::SamplingParams sampling;  // from [generation]
   int64_t max_new_tokens = 512;     // generation.max_new_tokens
   int64_t max_seq_len = 4096;       // runtime.max_seq_len: prompt + completion
+  bool parse_reasoning = false;     // --reasoning-parser deepseek-r1: chat replies carry reasoning_content
 };
 
 // Chat: the messages rendered with the chat template (generation prompt added), encoded without

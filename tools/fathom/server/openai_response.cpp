@@ -31,6 +31,18 @@ json envelope(const ResponseHeader& h, const char* object) {
 
 json finish_json(const std::optional<std::string>& reason) { return reason ? json(*reason) : json(nullptr); }
 
+json tool_calls_json(const std::vector<ParsedToolCall>& calls, bool with_index) {
+  json all = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call = {{"id", new_tool_call_id()},
+                 {"type", "function"},
+                 {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (with_index) call["index"] = i;
+    all.push_back(std::move(call));
+  }
+  return all;
+}
+
 }  // namespace
 
 ResponseHeader new_response_header(Endpoint endpoint, const std::string& model) {
@@ -40,6 +52,12 @@ ResponseHeader new_response_header(Endpoint endpoint, const std::string& model) 
   h.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   h.model = model;
   return h;
+}
+
+std::string new_tool_call_id() { return "call_" + random_suffix(); }
+
+std::string finish_reason_with_calls(const std::string& reason, const std::vector<ParsedToolCall>& calls) {
+  return calls.empty() || reason == "length" ? reason : "tool_calls";
 }
 
 std::string finish_reason_text(engine::FinishReason reason) {
@@ -54,7 +72,10 @@ json full_response(const ResponseHeader& h, const std::vector<Choice>& choices, 
     const Choice& c = choices[i];
     json choice = {{"index", i}};
     if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      json message = {{"role", "assistant"}, {"content", c.null_content ? json(nullptr) : json(c.text)}};
+      if (c.reasoning) message["reasoning_content"] = c.reasoning->empty() ? json(nullptr) : json(*c.reasoning);
+      if (!c.tool_calls.empty()) message["tool_calls"] = tool_calls_json(c.tool_calls, false);
+      choice["message"] = std::move(message);
     } else {
       choice["text"] = c.text;
     }
@@ -76,6 +97,8 @@ json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usag
     json delta = json::object();
     if (c.first) delta["role"] = "assistant";
     if (c.first || !c.text.empty()) delta["content"] = c.text;
+    if (!c.reasoning.empty()) delta["reasoning_content"] = c.reasoning;
+    if (!c.tool_calls.empty()) delta["tool_calls"] = tool_calls_json(c.tool_calls, true);
     choice = {{"index", c.index}, {"delta", delta}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   } else {
     chunk = envelope(h, "text_completion");

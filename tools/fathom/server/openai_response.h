@@ -12,6 +12,7 @@
 
 #include "fathom/engine/engine.h"
 #include "server/openai_request.h"
+#include "server/reply_parser.h"
 
 namespace fathom::server {
 
@@ -41,6 +42,11 @@ struct Choice {
   std::string finish_reason;
   std::optional<std::vector<int32_t>> token_ids;  // set when the request asked for them (return_token_ids)
   nlohmann::json logprobs;                        // the choice's (logprobs_json.h); null when not asked for
+  // Chat replies split by a ReplyParser: reasoning_content when the server parses reasoning,
+  // tool_calls when the model called tools; content is null when only those remain.
+  std::optional<std::string> reasoning;
+  std::vector<ParsedToolCall> tool_calls;
+  bool null_content = false;
 };
 // The choices in order: choice i gets "index": i.
 nlohmann::json full_response(const ResponseHeader& h, const std::vector<Choice>& choices, const Usage& usage);
@@ -51,12 +57,20 @@ nlohmann::json full_response(const ResponseHeader& h, const std::vector<Choice>&
 struct ChunkContent {
   int64_t index = 0;  // of the choice
   std::string text;
+  std::string reasoning;                   // a reasoning_content delta
+  std::vector<ParsedToolCall> tool_calls;  // sent whole, once the reply's calls are complete
   std::optional<std::string> finish_reason;
   std::optional<std::vector<int32_t>> token_ids;
   nlohmann::json logprobs;  // of the chunk's tokens; null when not asked for
   bool first = false;
 };
 nlohmann::json stream_chunk(const ResponseHeader& h, const ChunkContent& content, bool with_usage_field);
+
+// An id for a tool call ("call_" and 24 random letters and digits).
+std::string new_tool_call_id();
+
+// The finish_reason of a chat choice that ended in tool calls: "tool_calls" unless cut off.
+std::string finish_reason_with_calls(const std::string& reason, const std::vector<ParsedToolCall>& calls);
 
 // The chunk after the last choice chunk when include_usage is on: no choices, the usage.
 nlohmann::json usage_chunk(const ResponseHeader& h, const Usage& usage);

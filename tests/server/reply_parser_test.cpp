@@ -1,0 +1,165 @@
+// Splitting chat replies into reasoning, content and tool calls. The tool-call
+// texts are not written here: they are what DeepSeek's own chat templates (V3
+// from ../shared, V3.1 from tests/tokenizer/data/templates) render for an
+// assistant turn's tool_calls, so a reply in the model's trained format parses
+// back to the calls it came from.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fathom/tokenizer/chat_template.h"
+#include "server/openai_response.h"
+#include "server/reply_parser.h"
+
+namespace fathom::server {
+namespace {
+
+using nlohmann::json;
+
+struct Split {
+  std::string reasoning;
+  std::string content;
+  std::vector<ParsedToolCall> calls;
+};
+
+Split whole(Reasoning reasoning, bool tools, std::string_view text) {
+  ReplyParser p(reasoning, tools);
+  const ReplyParts parts = p.feed(text);
+  const ReplyParser::Final rest = p.finish();
+  return {parts.reasoning + rest.rest.reasoning, parts.content + rest.rest.content, rest.calls};
+}
+
+// The same reply fed in pieces of `step` bytes (markers and UTF-8 characters cut anywhere).
+Split streamed(Reasoning reasoning, bool tools, std::string_view text, size_t step) {
+  ReplyParser p(reasoning, tools);
+  Split out;
+  for (size_t i = 0; i < text.size(); i += step) {
+    const ReplyParts parts = p.feed(text.substr(i, step));
+    out.reasoning += parts.reasoning;
+    out.content += parts.content;
+  }
+  const ReplyParser::Final rest = p.finish();
+  out.reasoning += rest.rest.reasoning;
+  out.content += rest.rest.content;
+  out.calls = rest.calls;
+  return out;
+}
+
+void expect_split(Reasoning reasoning, bool tools, std::string_view text, const std::string& want_reasoning,
+                  const std::string& want_content, const std::vector<ParsedToolCall>& want_calls = {}) {
+  for (size_t step : {text.size() + 1, size_t{1}, size_t{2}, size_t{3}, size_t{7}}) {
+    const Split s = step > text.size() ? whole(reasoning, tools, text) : streamed(reasoning, tools, text, step);
+    EXPECT_EQ(s.reasoning, want_reasoning) << "step " << step << ": " << text;
+    EXPECT_EQ(s.content, want_content) << "step " << step << ": " << text;
+    ASSERT_EQ(s.calls.size(), want_calls.size()) << "step " << step << ": " << text;
+    for (size_t i = 0; i < want_calls.size(); ++i) {
+      EXPECT_EQ(s.calls[i].name, want_calls[i].name);
+      EXPECT_EQ(s.calls[i].arguments, want_calls[i].arguments);
+    }
+  }
+}
+
+TEST(ReplyParser, ReasoningEndsAtThinkClose) {
+  // R1: the prompt opened "<think>\n"; the answer keeps its leading blank line, as vLLM's parser does.
+  expect_split(Reasoning::open, false, "Let me think: 2+2.\n</think>\n\nIt is 4.", "Let me think: 2+2.\n", "\n\nIt is 4.");
+  // The reply may open the reasoning itself.
+  expect_split(Reasoning::if_opened, false, "<think>hmm</think>yes", "hmm", "yes");
+  expect_split(Reasoning::open, false, "<think>hmm</think>yes", "hmm", "yes");
+  // No "<think>" at the start: no reasoning in this reply (V3.1 without thinking).
+  expect_split(Reasoning::if_opened, false, "Just the answer </think> as text", "", "Just the answer </think> as text");
+  expect_split(Reasoning::if_opened, false, "<thi", "", "<thi");
+  // Reasoning never closed (cut off by max_tokens): all of it is reasoning.
+  expect_split(Reasoning::open, false, "still thinking </thi", "still thinking </thi", "");
+  // Not parsing: everything is content.
+  expect_split(Reasoning::none, false, "<think>a</think>b", "", "<think>a</think>b");
+  expect_split(Reasoning::open, false, "多语言 🚀</think>ünï", "多语言 🚀", "ünï");
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What a template renders for one assistant turn that calls `calls`, cut to the reply itself.
+std::string rendered_calls(const std::string& template_source, const json& calls, const std::string& reply_start) {
+  const auto chat = tokenizer::ChatTemplate::from_source(template_source, {}, "template");
+  const json messages = {{{"role", "user"}, {"content", "Weather?"}},
+                         {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}}};
+  const std::string text = chat.render(tokenizer::chat_messages_from_json(messages, "test"), false);
+  const size_t at = text.find(reply_start);
+  EXPECT_NE(at, std::string::npos) << text;
+  return text.substr(at + reply_start.size());
+}
+
+const json kCalls = json::parse(R"([
+  {"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"unit\": \"°C\"}"}},
+  {"type": "function", "function": {"name": "search", "arguments": "{\"q\": \"a\\nb ```\"}"}}])");
+
+const std::vector<ParsedToolCall> kWant = {{"get_weather", R"({"city": "Paris", "unit": "°C"})"},
+                                           {"search", R"({"q": "a\nb ```"})"}};
+
+TEST(ReplyParser, ToolCallsInDeepSeekV3sFormat) {
+  const std::string v3 = read_file(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer" /
+                                   "tokenizer_config.json");
+  const std::string source = json::parse(v3)["chat_template"].get<std::string>();
+  const std::string reply = rendered_calls(source, kCalls, "<｜Assistant｜>");
+  ASSERT_TRUE(reply.starts_with(std::string(kToolCallsBegin))) << reply;
+  expect_split(Reasoning::none, true, reply, "", "", kWant);
+  // Text before the calls is content; without tools asked for, the markers are content too.
+  expect_split(Reasoning::none, true, "Checking.\n" + reply, "", "Checking.\n", kWant);
+  expect_split(Reasoning::none, false, reply, "", reply);
+  // R1: reasoning, then calls.
+  expect_split(Reasoning::open, true, "plan</think>" + reply, "plan", "", kWant);
+  // Cut off inside the second call: the first is whole, the second is not a call.
+  const std::string cut = reply.substr(0, reply.rfind(std::string(kToolCallEnd)));
+  expect_split(Reasoning::none, true, cut, "", "", {kWant[0]});
+  // Cut off inside the first: no call, so the text is content as written.
+  const std::string first_cut = reply.substr(0, reply.find(std::string(kToolCallEnd)));
+  expect_split(Reasoning::none, true, first_cut, "", first_cut);
+}
+
+TEST(ReplyParser, ToolCallsInDeepSeekV31sFormat) {
+  const std::string source = read_file(std::filesystem::path(FATHOM_SOURCE_DIR) / "tests" / "tokenizer" / "data" /
+                                       "templates" / "deepseek-v3.1.jinja");
+  const std::string reply = rendered_calls(source, kCalls, "<｜Assistant｜></think>");
+  ASSERT_TRUE(reply.starts_with(std::string(kToolCallsBegin))) << reply;
+  expect_split(Reasoning::if_opened, true, reply, "", "", kWant);
+}
+
+TEST(ReplyParser, ResponsesCarryTheParts) {
+  ResponseHeader h = new_response_header(Endpoint::chat_completions, "m");
+  Choice c;
+  c.finish_reason = finish_reason_with_calls("stop", kWant);
+  c.reasoning = "plan";
+  c.tool_calls = kWant;
+  c.null_content = true;
+  const json message = full_response(h, {c}, Usage{})["choices"][0]["message"];
+  EXPECT_EQ(message["content"], nullptr);
+  EXPECT_EQ(message["reasoning_content"], "plan");
+  ASSERT_EQ(message["tool_calls"].size(), 2u);
+  EXPECT_TRUE(message["tool_calls"][0]["id"].get<std::string>().starts_with("call_"));
+  EXPECT_NE(message["tool_calls"][0]["id"], message["tool_calls"][1]["id"]);
+  EXPECT_EQ(message["tool_calls"][1]["type"], "function");
+  EXPECT_EQ(message["tool_calls"][1]["function"], (json{{"name", "search"}, {"arguments", kWant[1].arguments}}));
+  EXPECT_FALSE(message["tool_calls"][0].contains("index"));
+  EXPECT_EQ(full_response(h, {c}, Usage{})["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(finish_reason_with_calls("length", kWant), "length");
+  EXPECT_EQ(finish_reason_with_calls("stop", {}), "stop");
+
+  ChunkContent chunk;
+  chunk.reasoning = "pl";
+  chunk.tool_calls = kWant;
+  const json delta = stream_chunk(h, chunk, false)["choices"][0]["delta"];
+  EXPECT_EQ(delta["reasoning_content"], "pl");
+  EXPECT_FALSE(delta.contains("content"));
+  EXPECT_EQ(delta["tool_calls"][1]["index"], 1);
+  EXPECT_EQ(delta["tool_calls"][0]["function"]["name"], "get_weather");
+}
+
+}  // namespace
+}  // namespace fathom::server
