@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes data/chat_template_cases.jsonl: conversations rendered by DeepSeek-V3's
-chat_template with Jinja2 under Hugging Face's settings (the oracle for Fathom's
-native renderer, beyond the 12 cases in ../shared/testdata/chat_template.jsonl).
+chat_template with Jinja2 under Hugging Face's settings (an oracle for Fathom's
+Jinja interpreter on DeepSeek-V3's template, beyond the 12 cases in
+../shared/testdata/chat_template.jsonl; gen_jinja_cases.py covers other templates).
 
 The cases stress the template's state machine: several tool-call rounds (its
 is_first / is_output_first flags are never reset), system turns anywhere, roles

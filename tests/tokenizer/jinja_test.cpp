@@ -167,11 +167,29 @@ TEST(Jinja, RunawayTemplatesStop) {
   std::string nested = "{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}";
   expect_error(nested, {}, ErrorCode::invalid_argument, "nested too deeply");
   expect_error("{{ " + std::string(300, '-') + "1 }}", {}, ErrorCode::invalid_argument, "nested too deeply");
+  std::string blocks;
+  for (int i = 0; i < 300; ++i) blocks += "{% if true %}";
+  expect_error(blocks, {}, ErrorCode::invalid_argument, "nested too deeply");
   expect_error("{{ " + [] {
     std::string s;
     for (int i = 0; i < 300; ++i) s += "not ";
     return s;
   }() + "x }}", {}, ErrorCode::invalid_argument, "nested too deeply");
+}
+
+TEST(Jinja, ValuesCannotNestWithoutBoundOrCycle) {
+  // Nesting is bounded (printing and freeing recurse through a value) ...
+  expect_error("{% set ns = namespace(x=1) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+               {}, ErrorCode::invalid_argument, "deeper than 512 levels");
+  nlohmann::json deep = 1;
+  for (int i = 0; i < 600; ++i) deep = nlohmann::json::array({deep});
+  EXPECT_THROW(jinja::Value::from_json(deep), Error);
+  // ... and a namespace never holds one, so it cannot hold itself.
+  expect_error("{% set ns = namespace(a=1) %}{% set ns.me = [ns] %}{{ ns }}", {}, ErrorCode::invalid_argument,
+               "cannot hold a namespace");
+  EXPECT_EQ(jinja::Template::parse("{% set a = namespace(x=1) %}{% set b = namespace(inner=a) %}{{ b.inner.x }}", "t")
+                .render({}),
+            "1");
 }
 
 TEST(Jinja, KnowsWhichVariablesATemplateReads) {

@@ -1,5 +1,6 @@
 #include "jinja_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <initializer_list>
@@ -140,6 +141,7 @@ class Parser {
   }
 
   Node parse_statement() {
+    NestingGuard guard(*this);  // blocks nest too
     const Token& keyword = current();
     if (keyword.kind != Token::Kind::name) fail(keyword, "expected a statement name, found " + describe(keyword));
     const std::string& name = keyword.text;
@@ -262,7 +264,7 @@ class Parser {
 
   struct NestingGuard {
     explicit NestingGuard(Parser& p) : parser(p) {
-      if (++parser.nesting_ > kMaxNesting) parser.fail(parser.current(), "expression nested too deeply");
+      if (++parser.nesting_ > kMaxNesting) parser.fail(parser.current(), "nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
     }
     ~NestingGuard() { --parser.nesting_; }
     Parser& parser;
@@ -284,22 +286,27 @@ class Parser {
     return value;
   }
 
-  ExprPtr parse_or() {
-    ExprPtr left = parse_and();
-    while (at_name("or")) {
-      const Token& at = next();
-      left = binary(at, "or", std::move(left), parse_and());
+  // One level of left-associative binary operators: operands parsed by `operand`, joined by any
+  // of `ops` (keywords such as "or", or operator tokens such as "+").
+  template <typename Operand>
+  ExprPtr parse_left_associative(std::initializer_list<std::string_view> ops, Operand operand) {
+    ExprPtr left = operand();
+    while (true) {
+      const Token& at = current();
+      const bool joins = (at.kind == Token::Kind::name || at.kind == Token::Kind::op) &&
+                         std::find(ops.begin(), ops.end(), at.text) != ops.end();
+      if (!joins) return left;
+      ++pos_;
+      left = binary(at, at.text, std::move(left), operand());
     }
-    return left;
+  }
+
+  ExprPtr parse_or() {
+    return parse_left_associative({"or"}, [this] { return parse_and(); });
   }
 
   ExprPtr parse_and() {
-    ExprPtr left = parse_not();
-    while (at_name("and")) {
-      const Token& at = next();
-      left = binary(at, "and", std::move(left), parse_not());
-    }
-    return left;
+    return parse_left_associative({"and"}, [this] { return parse_not(); });
   }
 
   ExprPtr parse_not() {
@@ -339,39 +346,19 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
-    ExprPtr left = parse_concat();
-    while (at_op("+") || at_op("-")) {
-      const Token& at = next();
-      left = binary(at, at.text, std::move(left), parse_concat());
-    }
-    return left;
+    return parse_left_associative({"+", "-"}, [this] { return parse_concat(); });
   }
 
   ExprPtr parse_concat() {
-    ExprPtr left = parse_math2();
-    while (at_op("~")) {
-      const Token& at = next();
-      left = binary(at, "~", std::move(left), parse_math2());
-    }
-    return left;
+    return parse_left_associative({"~"}, [this] { return parse_math2(); });
   }
 
   ExprPtr parse_math2() {
-    ExprPtr left = parse_pow();
-    while (at_op("*") || at_op("/") || at_op("//") || at_op("%")) {
-      const Token& at = next();
-      left = binary(at, at.text, std::move(left), parse_pow());
-    }
-    return left;
+    return parse_left_associative({"*", "/", "//", "%"}, [this] { return parse_pow(); });
   }
 
   ExprPtr parse_pow() {
-    ExprPtr left = parse_unary(true);
-    while (at_op("**")) {
-      const Token& at = next();
-      left = binary(at, "**", std::move(left), parse_unary(true));
-    }
-    return left;
+    return parse_left_associative({"**"}, [this] { return parse_unary(true); });
   }
 
   // As Jinja: a sign binds tighter than filters and tests that follow, so

@@ -113,6 +113,11 @@ class Interpreter {
       throw invalid_argument(at(node.line, node.column) + ": cannot assign attribute on non-namespace object '" +
                              node.targets[0] + "' (" + std::string(target.type_name()) + ")");
     }
+    // A namespace inside a namespace could come to hold itself: a cycle that printing would
+    // follow for ever and that would never be freed.
+    if (value.holds_namespace()) {
+      throw invalid_argument(at(node.line, node.column) + ": a namespace attribute cannot hold a namespace");
+    }
     Dict& attributes = target.as_namespace().attributes;
     for (auto& [key, existing] : attributes) {
       if (key == node.attribute) {

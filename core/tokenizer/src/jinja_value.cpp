@@ -159,6 +159,42 @@ void append_json(std::string& out, const Value& value, int indent, bool sort_key
 
 }  // namespace
 
+namespace {
+
+template <typename Items, typename DepthOf>
+std::uint32_t nested_depth(const Items& items, DepthOf depth_of) {
+  std::uint32_t deepest = 0;
+  for (const auto& item : items) deepest = std::max(deepest, depth_of(item));
+  if (deepest + 1 > Value::kMaxDepth) {
+    throw invalid_argument("chat template: a value nests lists and dicts deeper than " +
+                           std::to_string(Value::kMaxDepth) + " levels");
+  }
+  return deepest + 1;
+}
+
+}  // namespace
+
+Value::Value(List l)
+    : depth_(nested_depth(l, [](const Value& v) { return v.depth(); })) {
+  v_ = std::make_shared<const List>(std::move(l));
+}
+
+Value::Value(Dict d)
+    : depth_(nested_depth(d, [](const std::pair<std::string, Value>& m) { return m.second.depth(); })) {
+  v_ = std::make_shared<const Dict>(std::move(d));
+}
+
+bool Value::holds_namespace() const {
+  switch (kind()) {
+    case Kind::name_space: return true;
+    case Kind::list:
+      return std::any_of(as_list().begin(), as_list().end(), [](const Value& v) { return v.holds_namespace(); });
+    case Kind::dict:
+      return std::any_of(as_dict().begin(), as_dict().end(), [](const auto& m) { return m.second.holds_namespace(); });
+    default: return false;
+  }
+}
+
 Value Value::from_json(const nlohmann::json& json) { return value_from_json(json); }
 Value Value::from_json(const nlohmann::ordered_json& json) { return value_from_json(json); }
 
@@ -335,7 +371,7 @@ std::string python_float_repr(double d) {
     out += '.';
     out += digits.substr(1);
   }
-  char exp_text[8];
+  char exp_text[16];
   std::snprintf(exp_text, sizeof exp_text, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
   return out + exp_text;
 }

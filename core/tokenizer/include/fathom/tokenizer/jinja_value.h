@@ -51,9 +51,13 @@ class Value {
   Value(std::string s) : v_(std::move(s)) {}
   Value(std::string_view s) : v_(std::string(s)) {}
   Value(const char* s) : v_(std::string(s)) {}
-  Value(List l) : v_(std::make_shared<const List>(std::move(l))) {}
-  Value(Dict d) : v_(std::make_shared<const Dict>(std::move(d))) {}
-  Value(std::shared_ptr<Namespace> n) : v_(std::move(n)) {}
+  // Lists and dicts nest at most kMaxDepth deep (invalid_argument beyond): printing,
+  // comparing and freeing a value recurse through it.
+  Value(List l);
+  Value(Dict d);
+  Value(std::shared_ptr<Namespace> n) : v_(std::move(n)), depth_(1) {}
+
+  static constexpr std::uint32_t kMaxDepth = 512;
 
   static Value undefined(std::string name) { return Value(Undefined{std::move(name)}); }
   // JSON → Value: objects keep their member order when `json` is ordered.
@@ -89,10 +93,16 @@ class Value {
   // A member of a dict or namespace (undefined when absent or not a mapping).
   Value member(std::string_view name) const;
 
+  // 0 for a scalar, 1 + the deepest item for a list or dict, 1 for a namespace.
+  std::uint32_t depth() const { return depth_; }
+  // Whether a namespace is this value or inside it.
+  bool holds_namespace() const;
+
  private:
   std::variant<Undefined, None, bool, std::int64_t, double, std::string, std::shared_ptr<const List>,
                std::shared_ptr<const Dict>, std::shared_ptr<Namespace>>
       v_;
+  std::uint32_t depth_ = 0;
 };
 
 // Python's ==, with True == 1 == 1.0 and undefined equal only to undefined.
