@@ -89,6 +89,12 @@ TEST(ChatMessages, OtherRolesAndFieldsReachTheTemplateAsSent) {
   const auto t = ChatTemplate::from_source(
       "{% for m in messages %}{{ m.role }}:{{ m.content }}:{{ m.name }}:{{ m.tool_calls is none }}|{% endfor %}", {}, "t");
   EXPECT_EQ(t.render(messages, false), "developer:5::False|assistant:hi:bot:True|");
+  // A turn that calls tools may leave content out (OpenAI allows it): it is null.
+  const auto calling = chat_messages_from_json(nlohmann::json::parse(R"([{"role": "assistant", "tool_calls": [
+    {"type": "function", "function": {"name": "f", "arguments": "{}"}}]}])"), "test");
+  ASSERT_EQ(calling.size(), 1u);
+  EXPECT_FALSE(calling[0].content);
+  EXPECT_EQ(calling[0].tool_calls.size(), 1u);
   // tool_calls beside content are checked, since templates from R1 on render both.
   expect_rejected(R"([{"role": "assistant", "content": "hi", "tool_calls": "not a list"}])",
                   "messages[0].tool_calls: must be a list");

@@ -64,12 +64,15 @@ std::vector<ChatMessage> chat_messages_from_json(const json& messages, const std
     const bool known_role = converted.role == "user" || converted.role == "system" || converted.role == "tool" ||
                             converted.role == "assistant";
     if (converted.role == "assistant") {
-      const json* content = member(message, "content");
-      if (!content || !content->is_null()) converted.content = string_field(message, "content", message_where);
-      if (const json* calls = member(message, "tool_calls"); calls && !calls->is_null()) {
+      const json* calls = member(message, "tool_calls");
+      if (calls && !calls->is_null()) {
         converted.tool_calls = tool_calls_from_json(*calls, message_where);
         converted.has_tool_calls = true;
       }
+      // OpenAI lets a turn that calls tools leave content out; it is null then.
+      const json* content = member(message, "content");
+      const bool null_content = content ? content->is_null() : converted.has_tool_calls;
+      if (!null_content) converted.content = string_field(message, "content", message_where);
     } else if (known_role) {
       converted.content = string_field(message, "content", message_where);
     }

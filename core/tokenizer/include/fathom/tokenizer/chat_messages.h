@@ -39,7 +39,7 @@ inline ChatMessage text_message(std::string role, std::string content) {
 // an invalid_argument error prefixed by `where`, what the OpenAI protocol does
 // not allow and DeepSeek's templates would fail on: a user, system or tool turn
 // without string content; an assistant turn whose content is neither a string
-// nor null; tool_calls that are not a list; a tool call whose type,
+// nor null (a turn with tool_calls may leave it out: null); tool_calls that are not a list; a tool call whose type,
 // function.name or function.arguments is not a string (templates concatenate
 // them, so arguments must be JSON already encoded as a string). Other members,
 // and every member of other roles, reach the template as they were sent.
