@@ -40,9 +40,10 @@ def main():
     tokenizer_dir = pathlib.Path(args.shared) / "models" / "deepseek-v3-tokenizer"
     template_path = DATA / "templates" / args.template
     cases = [json.loads(line) for line in (DATA / "jinja_chat_cases.jsonl").open(encoding="utf-8")]
-    # transformers 5 drops None-valued keys, on which DeepSeek's templates fail: such turns are left out.
+    # transformers 5 drops None-valued keys, on which DeepSeek's templates fail, and refuses empty
+    # conversations: such cases are left out.
     cases = [c for c in cases if c["template"] == args.template and "error" not in c and "tools" not in c
-             and "kwargs" not in c and all(m.get("content") is not None for m in c["messages"])]
+             and "kwargs" not in c and c["messages"] and all(m.get("content") is not None for m in c["messages"])]
     lines = [json.dumps({"messages": c["messages"], "add_generation_prompt": c["add_generation_prompt"]},
                         ensure_ascii=False) + "\n" for c in cases]
     repeated = (lines * (args.count // len(lines) + 1))[: args.count]
