@@ -172,13 +172,19 @@ class Parser {
       node.branches.emplace_back(std::move(condition), std::move(body));
       ++pos_;  // the keyword
     }
+    parse_else_and_end(node, stopped_by, "endif");
+    return node;
+  }
+
+  // After a body that stopped at `stopped_by` ("else" or the end keyword, consumed): the else
+  // branch up to `end`, then the end tag's "%}".
+  void parse_else_and_end(Node& node, std::string& stopped_by, std::string_view end) {
     if (stopped_by == "else") {
       expect(Token::Kind::block_end, "'%}'");
-      node.otherwise = parse_body({"endif"}, stopped_by);
+      node.otherwise = parse_body({end}, stopped_by);
       ++pos_;
     }
     expect(Token::Kind::block_end, "'%}'");
-    return node;
   }
 
   Node parse_for() {
@@ -199,12 +205,7 @@ class Parser {
     node.body = parse_body({"else", "endfor"}, stopped_by);
     --loop_depth_;
     ++pos_;
-    if (stopped_by == "else") {
-      expect(Token::Kind::block_end, "'%}'");
-      node.otherwise = parse_body({"endfor"}, stopped_by);
-      ++pos_;
-    }
-    expect(Token::Kind::block_end, "'%}'");
+    parse_else_and_end(node, stopped_by, "endfor");
     return node;
   }
 
