@@ -116,6 +116,36 @@ TEST_F(FathomCli, ChatRenderMatchesTheSharedRenders) {
   std::printf("[ cli      ] fathom chat-render: %zu/%zu byte-identical\n", matched, got.size());
 }
 
+// Tools and keyword variables through --chat-template, against transformers' renders of the same
+// cases (tests/tokenizer/data/jinja_chat_cases.jsonl, gen_jinja_cases.py).
+TEST_F(FathomCli, ChatRenderWithATemplateToolsAndKwargs) {
+  const auto data = std::filesystem::path(FATHOM_SOURCE_DIR) / "tests" / "tokenizer" / "data";
+  for (const char* name : {"tools.jinja", "deepseek-v3.1.jinja"}) {
+    const auto dir = testing::make_temp_dir(std::string("input-") + name);
+    std::ofstream input(dir / "in.jsonl");
+    std::vector<std::string> expected;
+    std::ifstream cases(data / "jinja_chat_cases.jsonl");
+    for (std::string text; std::getline(cases, text);) {
+      const auto c = nlohmann::ordered_json::parse(text);
+      if (c["template"] != name || c.contains("error")) continue;
+      nlohmann::ordered_json line = {{"messages", c["messages"]}, {"add_generation_prompt", c["add_generation_prompt"]}};
+      if (c.contains("tools")) line["tools"] = c["tools"];
+      if (c.contains("kwargs")) line["chat_template_kwargs"] = c["kwargs"];
+      input << line.dump() << "\n";
+      expected.push_back(c["rendered"].get<std::string>());
+    }
+    input.close();
+    const RunResult r = run_fathom({"chat-render", "--tokenizer", testing::kModelDir.string(), "--chat-template",
+                                    (data / "templates" / name).string(), "--jsonl", (dir / "in.jsonl").string()},
+                                   std::string("template-") + name);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto got = parse_lines(r.out);
+    ASSERT_EQ(got.size(), expected.size());
+    ASSERT_GT(got.size(), 30u);
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i]["rendered"], expected[i]) << name << " line " << i + 1;
+  }
+}
+
 TEST_F(FathomCli, ErrorsGoToStderrWithAStatus) {
   const auto dir = testing::make_temp_dir("cli-errors");
   std::ofstream(dir / "bad.jsonl") << "{\"text\": \"ok\"}\n{\"text\": 5}\n";

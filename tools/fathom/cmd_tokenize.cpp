@@ -23,7 +23,9 @@ using tokenizer::Tokenizer;
 
 // Calls `handle(value, where)` for every non-blank line of a JSON-lines file
 // ("-" reads stdin); `where` is "FILE:LINE" for error messages.
-template <class Handle>
+// Calls handle(object, "path:line") for each non-blank line. `Json` is nlohmann::json, or
+// nlohmann::ordered_json where member order matters (a tool schema a template prints).
+template <class Json = json, class Handle>
 void for_each_jsonl_line(const std::string& path, Handle&& handle) {
   std::ifstream file;
   if (path != "-") {
@@ -36,9 +38,9 @@ void for_each_jsonl_line(const std::string& path, Handle&& handle) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(number);
-    json value;
+    Json value;
     try {
-      value = json::parse(line);
+      value = Json::parse(line);
     } catch (const json::parse_error& e) {
       throw invalid_argument(where + ": not valid JSON: " + e.what());
     }
@@ -228,17 +230,38 @@ struct ChatRenderOptions {
   bool with_ids = false;
 };
 
+// A line's "tools" and "chat_template_kwargs", as the template's extra variables (member order
+// kept, as the server keeps it).
+tokenizer::jinja::Dict template_variables(const nlohmann::ordered_json& line, const std::string& where) {
+  tokenizer::jinja::Dict variables;
+  if (const auto tools = line.find("tools"); tools != line.end() && !tools->is_null()) {
+    if (!tools->is_array()) throw invalid_argument(where + ": \"tools\" must be a list");
+    variables.emplace_back("tools", tokenizer::jinja::Value::from_json(*tools));
+  }
+  if (const auto kwargs = line.find("chat_template_kwargs"); kwargs != line.end()) {
+    if (!kwargs->is_object()) throw invalid_argument(where + ": \"chat_template_kwargs\" must be an object");
+    for (auto it = kwargs->begin(); it != kwargs->end(); ++it) {
+      if (it.key() == "messages" || it.key() == "tools" || it.key() == "add_generation_prompt") {
+        throw invalid_argument(where + ": \"chat_template_kwargs\" cannot set \"" + it.key() + "\"");
+      }
+      variables.emplace_back(it.key(), tokenizer::jinja::Value::from_json(it.value()));
+    }
+  }
+  return variables;
+}
+
 int run_chat_render(const ChatRenderOptions& o) {
   Tokenizer tok = Tokenizer::load(o.tokenizer);
   if (!o.chat_template.empty()) tok.use_chat_template_file(o.chat_template);
-  for_each_jsonl_line(o.jsonl, [&](const json& line, const std::string& where) {
-    const auto messages = tokenizer::chat_messages_from_json(required_member(line, "messages", where), where);
+  for_each_jsonl_line<nlohmann::ordered_json>(o.jsonl, [&](const nlohmann::ordered_json& line, const std::string& where) {
+    const json plain(line);
+    const auto messages = tokenizer::chat_messages_from_json(required_member(plain, "messages", where), where);
     bool add_generation_prompt = false;
-    if (const auto flag = line.find("add_generation_prompt"); flag != line.end()) {
+    if (const auto flag = plain.find("add_generation_prompt"); flag != plain.end()) {
       if (!flag->is_boolean()) throw invalid_argument(where + ": \"add_generation_prompt\" must be true or false");
       add_generation_prompt = flag->get<bool>();
     }
-    const std::string rendered = tok.render_chat(messages, add_generation_prompt);
+    const std::string rendered = tok.render_chat(messages, add_generation_prompt, template_variables(line, where));
     json out = {{"rendered", rendered}};
     // The rendered prompt already holds BOS as text, so no special tokens are added.
     if (o.with_ids) out["ids"] = tok.encode(rendered);
@@ -254,7 +277,8 @@ void setup_chat_render_command(CLI::App& root, GlobalOptions&, CommandRunner& ru
   cmd->add_option("--tokenizer", options->tokenizer, "model directory (tokenizer.json + tokenizer_config.json)")
       ->required();
   cmd->add_option("--jsonl", options->jsonl,
-                  "file of {\"messages\": [...], \"add_generation_prompt\": bool} lines ('-' for stdin)")
+                  "file of {\"messages\": [...], \"add_generation_prompt\": bool} lines ('-' for stdin); a line may "
+                  "also give \"tools\" and \"chat_template_kwargs\"")
       ->required();
   cmd->add_option("--chat-template", options->chat_template, "render with this Jinja file instead of the model's")
       ->check(CLI::ExistingFile);
