@@ -13,6 +13,7 @@
 #include "fathom/core/error.h"
 #include "fathom/tokenizer/chat_messages.h"
 #include "fathom/tokenizer/tokenizer.h"
+#include "server/chat_template_inputs.h"
 
 namespace fathom::cli {
 namespace {
@@ -230,24 +231,15 @@ struct ChatRenderOptions {
   bool with_ids = false;
 };
 
-// A line's "tools" and "chat_template_kwargs", as the template's extra variables (member order
-// kept, as the server keeps it).
-tokenizer::jinja::Dict template_variables(const nlohmann::ordered_json& line, const std::string& where) {
-  tokenizer::jinja::Dict variables;
-  if (const auto tools = line.find("tools"); tools != line.end() && !tools->is_null()) {
-    if (!tools->is_array()) throw invalid_argument(where + ": \"tools\" must be a list");
-    variables.emplace_back("tools", tokenizer::jinja::Value::from_json(*tools));
+// A line's "tools", "tool_choice" and "chat_template_kwargs", read and checked as the server
+// reads them from a request (member order kept).
+tokenizer::jinja::Dict template_variables(const nlohmann::ordered_json& line, const json& plain,
+                                          const std::string& where) {
+  try {
+    return server::parse_chat_template_inputs(server::JsonFields(plain), line.dump()).variables;
+  } catch (const Error& e) {
+    throw invalid_argument(where + ": " + e.what());
   }
-  if (const auto kwargs = line.find("chat_template_kwargs"); kwargs != line.end()) {
-    if (!kwargs->is_object()) throw invalid_argument(where + ": \"chat_template_kwargs\" must be an object");
-    for (auto it = kwargs->begin(); it != kwargs->end(); ++it) {
-      if (it.key() == "messages" || it.key() == "tools" || it.key() == "add_generation_prompt") {
-        throw invalid_argument(where + ": \"chat_template_kwargs\" cannot set \"" + it.key() + "\"");
-      }
-      variables.emplace_back(it.key(), tokenizer::jinja::Value::from_json(it.value()));
-    }
-  }
-  return variables;
 }
 
 int run_chat_render(const ChatRenderOptions& o) {
@@ -261,7 +253,7 @@ int run_chat_render(const ChatRenderOptions& o) {
       if (!flag->is_boolean()) throw invalid_argument(where + ": \"add_generation_prompt\" must be true or false");
       add_generation_prompt = flag->get<bool>();
     }
-    const std::string rendered = tok.render_chat(messages, add_generation_prompt, template_variables(line, where));
+    const std::string rendered = tok.render_chat(messages, add_generation_prompt, template_variables(line, plain, where));
     json out = {{"rendered", rendered}};
     // The rendered prompt already holds BOS as text, so no special tokens are added.
     if (o.with_ids) out["ids"] = tok.encode(rendered);

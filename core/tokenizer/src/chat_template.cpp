@@ -26,16 +26,6 @@ jinja::Value message_value(const ChatMessage& message) {
   return jinja::Value(std::move(fields));
 }
 
-void set_variable(jinja::Dict& variables, const std::string& name, jinja::Value value) {
-  for (auto& [key, existing] : variables) {
-    if (key == name) {
-      existing = std::move(value);
-      return;
-    }
-  }
-  variables.emplace_back(name, std::move(value));
-}
-
 }  // namespace
 
 ChatTemplate ChatTemplate::from_source(std::string_view source, jinja::Dict special_tokens, const std::string& where) {
@@ -56,7 +46,7 @@ std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add
       {"add_generation_prompt", jinja::Value(add_generation_prompt)},
   };
   variables.insert(variables.end(), special_tokens_.begin(), special_tokens_.end());
-  for (const auto& [name, value] : extra) set_variable(variables, name, value);
+  for (const auto& [name, value] : extra) jinja::set_member(variables, name, value);
   return template_.render(variables);
 }
 

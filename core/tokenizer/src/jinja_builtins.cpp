@@ -248,9 +248,7 @@ Value map_items(const Value& operand, const Arguments& args) {
 
 Value Arguments::get(std::size_t index, std::string_view name, Value fallback) const {
   if (index < positional.size()) return positional[index];
-  for (const auto& [key, value] : keywords) {
-    if (key == name) return value;
-  }
+  if (const Value* found = find_member(keywords, name)) return *found;
   return fallback;
 }
 
@@ -484,12 +482,7 @@ std::optional<Value> call_global(std::string_view name, const Arguments& args) {
       }
       attributes = args.positional[0].as_dict();
     }
-    for (const auto& keyword : args.keywords) {
-      auto existing =
-          std::find_if(attributes.begin(), attributes.end(), [&](const auto& m) { return m.first == keyword.first; });
-      if (existing != attributes.end()) existing->second = keyword.second;
-      else attributes.emplace_back(keyword);
-    }
+    for (const auto& [key, value] : args.keywords) set_member(attributes, key, value);
     if (name == "dict") return Value(std::move(attributes));
     return Value(std::make_shared<Namespace>(Namespace{std::move(attributes)}));
   }

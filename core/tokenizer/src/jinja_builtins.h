@@ -18,7 +18,7 @@ namespace fathom::tokenizer::jinja {
 
 struct Arguments {
   std::vector<Value> positional;
-  std::vector<std::pair<std::string, Value>> keywords;
+  Dict keywords;
 
   // The argument for parameter `index` (0-based after the operand) named
   // `name`, or `fallback` when neither form was given.

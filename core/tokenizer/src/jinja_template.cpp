@@ -20,7 +20,7 @@ namespace {
 // without end over nested ranges.
 constexpr std::uint64_t kStepBudget = 2'000'000;
 
-using Scope = std::vector<std::pair<std::string, Value>>;
+using Scope = Dict;  // a scope's names and values
 
 class Interpreter {
  public:
@@ -51,23 +51,12 @@ class Interpreter {
 
   Value lookup(const std::string& name) const {
     for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
-      for (const auto& [key, value] : *scope) {
-        if (key == name) return value;
-      }
+      if (const Value* found = find_member(*scope, name)) return *found;
     }
     return Value::undefined(name);
   }
 
-  void assign(const std::string& name, Value value) {
-    Scope& scope = scopes_.back();
-    for (auto& [key, existing] : scope) {
-      if (key == name) {
-        existing = std::move(value);
-        return;
-      }
-    }
-    scope.emplace_back(name, std::move(value));
-  }
+  void assign(const std::string& name, Value value) { set_member(scopes_.back(), name, std::move(value)); }
 
   Flow exec(const Body& body) {
     for (const Node& node : body) {
@@ -118,14 +107,7 @@ class Interpreter {
     if (value.holds_namespace()) {
       throw invalid_argument(at(node.line, node.column) + ": a namespace attribute cannot hold a namespace");
     }
-    Dict& attributes = target.as_namespace().attributes;
-    for (auto& [key, existing] : attributes) {
-      if (key == node.attribute) {
-        existing = std::move(value);
-        return;
-      }
-    }
-    attributes.emplace_back(node.attribute, std::move(value));
+    set_member(target.as_namespace().attributes, node.attribute, std::move(value));
   }
 
   void bind_targets(const Node& node, const Value& item) {
@@ -227,10 +209,7 @@ class Interpreter {
         for (std::size_t i = 0; i + 1 < e.operands.size(); i += 2) {
           const Value key = eval(*e.operands[i]);
           if (!key.is_string()) throw TemplateError("dict keys must be strings here, not " + std::string(key.type_name()));
-          Value value = eval(*e.operands[i + 1]);
-          auto existing = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == key.as_string(); });
-          if (existing != members.end()) existing->second = std::move(value);
-          else members.emplace_back(key.as_string(), std::move(value));
+          set_member(members, key.as_string(), eval(*e.operands[i + 1]));
         }
         return Value(std::move(members));
       }

@@ -71,29 +71,10 @@ std::string string_repr(const std::string& s) {
   return out;
 }
 
+// Python's json.dumps escapes a string as nlohmann::json does: \" \\ \b \f \n \r \t, other
+// control characters as \u00XX, everything else (ensure_ascii=False) as is.
 void append_json_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20) {
-          char buf[7];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void append_newline_indent(std::string& out, int indent, int depth) {
@@ -292,11 +273,26 @@ Value Value::member(std::string_view name) const {
   if (kind() == Kind::dict) members = &as_dict();
   if (kind() == Kind::name_space) members = &as_namespace().attributes;
   if (members) {
-    for (const auto& [key, value] : *members) {
-      if (key == name) return value;
-    }
+    if (const Value* found = find_member(*members, name)) return *found;
   }
   return Value::undefined(std::string(name));
+}
+
+const Value* find_member(const Dict& members, std::string_view key) {
+  for (const auto& [name, value] : members) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+void set_member(Dict& members, std::string_view key, Value value) {
+  for (auto& [name, existing] : members) {
+    if (name == key) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  members.emplace_back(std::string(key), std::move(value));
 }
 
 bool equal(const Value& a, const Value& b) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "server/api_error.h"
 
@@ -34,21 +35,32 @@ void check_tool(const json& tool, const std::string& where) {
   }
 }
 
-// A member of the body with its members in the order the client wrote them.
-nlohmann::ordered_json ordered_member(std::string_view body, const char* name) {
-  return nlohmann::ordered_json::parse(body)[name];  // the body parsed once already: valid
-}
+// The body read again with members in the order the client wrote them (the parse every field is
+// read from sorts them); only when a field a template may print is there, and then once.
+class OrderedBody {
+ public:
+  explicit OrderedBody(std::string_view body) : body_(body) {}
+  tokenizer::jinja::Value member(const char* name) {
+    if (!parsed_) parsed_ = nlohmann::ordered_json::parse(body_);  // parsed once already: valid
+    return tokenizer::jinja::Value::from_json((*parsed_)[name]);
+  }
+
+ private:
+  std::string_view body_;
+  std::optional<nlohmann::ordered_json> parsed_;
+};
 
 }  // namespace
 
 ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::string_view body) {
   ChatTemplateInputs inputs;
+  OrderedBody ordered(body);
   if (const json* tools = fields.find("tools")) {
     if (!tools->is_array()) throw bad_request("'tools' must be a list of function definitions", "tools");
     for (size_t i = 0; i < tools->size(); ++i) check_tool((*tools)[i], "tools[" + std::to_string(i) + "]");
     if (!tools->empty()) {
       inputs.has_tools = true;
-      inputs.variables.emplace_back("tools", tokenizer::jinja::Value::from_json(ordered_member(body, "tools")));
+      inputs.variables.emplace_back("tools", ordered.member("tools"));
     }
   }
   if (const json* choice = fields.find("tool_choice")) {
@@ -61,8 +73,8 @@ ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::str
   }
   if (const json* kwargs = fields.find("chat_template_kwargs")) {
     if (!kwargs->is_object()) throw bad_request("'chat_template_kwargs' must be an object", "chat_template_kwargs");
-    const tokenizer::jinja::Value ordered = tokenizer::jinja::Value::from_json(ordered_member(body, "chat_template_kwargs"));
-    for (const auto& [name, value] : ordered.as_dict()) {
+    const tokenizer::jinja::Value kwargs_in_order = ordered.member("chat_template_kwargs");
+    for (const auto& [name, value] : kwargs_in_order.as_dict()) {
       if (std::find(kReservedVariables.begin(), kReservedVariables.end(), name) != kReservedVariables.end()) {
         throw bad_request("'chat_template_kwargs." + name + "' is set by the request itself and cannot be overridden",
                           "chat_template_kwargs");

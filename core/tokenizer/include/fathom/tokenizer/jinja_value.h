@@ -105,6 +105,11 @@ class Value {
   std::uint32_t depth_ = 0;
 };
 
+// A dict's member by key (nullptr when absent), and setting one: replaced in place, or added
+// at the end as a Python dict adds it. Scopes, namespaces and argument lists are Dicts too.
+const Value* find_member(const Dict& members, std::string_view key);
+void set_member(Dict& members, std::string_view key, Value value);
+
 // Python's ==, with True == 1 == 1.0 and undefined equal only to undefined.
 bool equal(const Value& a, const Value& b);
 
