@@ -499,6 +499,50 @@ TEST_F(BuildGenerationRequest, ToolsForATemplateThatNeverReadsThemAre400) {
       parse_chat_completion_request(chat_body({{"tools", json::array()}, {"tool_choice", "none"}}).dump()), *tok_, defaults_));
 }
 
+TEST(ParseChatRequest, AToolChoiceThatForcesCallsSetsTheirGrammar) {
+  const auto forced = [](const json& extra) {
+    return parse_chat_completion_request(chat_body(extra).dump());
+  };
+  const CompletionRequest named =
+      forced({{"tools", {kWeatherTool}}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}}});
+  ASSERT_TRUE(named.chat_inputs.forced);
+  EXPECT_EQ(named.chat_inputs.forced->function, "get_weather");
+  ASSERT_TRUE(named.grammar);
+  engine::GrammarAutomaton arguments(named.grammar);
+  EXPECT_TRUE(arguments.accepting(arguments.feed(arguments.start(), R"({"city":"Oslo"})")));
+
+  const CompletionRequest required = forced({{"tools", {kWeatherTool}}, {"tool_choice", "required"},
+                                             {"parallel_tool_calls", false}});
+  ASSERT_TRUE(required.chat_inputs.forced);
+  EXPECT_FALSE(required.chat_inputs.forced->parallel);
+  ASSERT_TRUE(required.grammar);
+  engine::GrammarAutomaton list(required.grammar);
+  const std::string call = R"({"name":"get_weather","arguments":{"city":"Oslo"}})";
+  EXPECT_TRUE(list.accepting(list.feed(list.start(), "[" + call + "]")));
+  EXPECT_EQ(list.feed(list.start(), "[" + call + "," + call + "]"), engine::GrammarAutomaton::kDead);
+
+  EXPECT_FALSE(forced({{"tools", {kWeatherTool}}, {"tool_choice", "auto"}}).chat_inputs.forced);
+  EXPECT_FALSE(forced({{"tools", {kWeatherTool}}, {"tool_choice", "auto"}}).grammar);
+
+  // What cannot be forced is 400, naming the field.
+  for (const auto& [extra, param] : std::vector<std::pair<json, std::string>>{
+           {{{"tools", {kWeatherTool}}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_time"}}}}}},
+            "tool_choice"},
+           {{{"tools", {kWeatherTool}}, {"tool_choice", {{"type", "function"}, {"name", "get_weather"}}}}, "tool_choice"},
+           {{{"tools", {kWeatherTool}}, {"tool_choice", "any"}}, "tool_choice"},
+           {{{"tools", {kWeatherTool}}, {"tool_choice", "required"}, {"response_format", {{"type", "json_object"}}}},
+            "tool_choice"},
+           {{{"tools", {kWeatherTool}}, {"tool_choice", "required"}, {"guided_json", {{"type", "object"}}}}, "tool_choice"},
+           {{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", {{"not", json::object()}}}}}}}},
+             {"tool_choice", "required"}},
+            "tools"},
+       }) {
+    const ApiError e = chat_error(chat_body(extra));
+    EXPECT_EQ(e.status(), 400) << extra.dump();
+    EXPECT_EQ(e.param(), param) << extra.dump() << ": " << e.what();
+  }
+}
+
 TEST_F(BuildGenerationRequest, ToolsAndKwargsReachATemplateThatReadsThem) {
   const auto dir = std::filesystem::temp_directory_path() / ("fathom-tools-template-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

@@ -134,7 +134,7 @@ TEST(ReplyParser, ToolCallsInDeepSeekV31sFormat) {
 TEST(ReplyParser, ResponsesCarryTheParts) {
   ResponseHeader h = new_response_header(Endpoint::chat_completions, "m");
   Choice c;
-  c.finish_reason = finish_reason_with_calls("stop", kWant);
+  c.finish_reason = finish_reason_with_calls("stop", true);
   c.reasoning = "plan";
   c.tool_calls = kWant;
   c.null_content = true;
@@ -148,17 +148,23 @@ TEST(ReplyParser, ResponsesCarryTheParts) {
   EXPECT_EQ(message["tool_calls"][1]["function"], (json{{"name", "search"}, {"arguments", kWant[1].arguments}}));
   EXPECT_FALSE(message["tool_calls"][0].contains("index"));
   EXPECT_EQ(full_response(h, {c}, Usage{})["choices"][0]["finish_reason"], "tool_calls");
-  EXPECT_EQ(finish_reason_with_calls("length", kWant), "length");
-  EXPECT_EQ(finish_reason_with_calls("stop", {}), "stop");
+  EXPECT_EQ(finish_reason_with_calls("length", true), "length");
+  EXPECT_EQ(finish_reason_with_calls("stop", false), "stop");
 
   ChunkContent chunk;
   chunk.reasoning = "pl";
-  chunk.tool_calls = kWant;
+  chunk.tool_calls = whole_call_deltas(kWant);
   const json delta = stream_chunk(h, chunk, false)["choices"][0]["delta"];
   EXPECT_EQ(delta["reasoning_content"], "pl");
   EXPECT_FALSE(delta.contains("content"));
   EXPECT_EQ(delta["tool_calls"][1]["index"], 1);
   EXPECT_EQ(delta["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_TRUE(delta["tool_calls"][1]["id"].get<std::string>().starts_with("call_"));
+
+  // A call streamed in pieces: the first names it (with its id), the rest carry only arguments.
+  chunk.tool_calls = {{0, std::nullopt, "\"Par"}};
+  const json more = stream_chunk(h, chunk, false)["choices"][0]["delta"]["tool_calls"];
+  EXPECT_EQ(more, (json::array({{{"index", 0}, {"function", {{"arguments", "\"Par"}}}}})));
 }
 
 }  // namespace

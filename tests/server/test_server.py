@@ -952,13 +952,102 @@ def test_tools_reach_a_template_that_reads_them(start_server):
     reply = client.chat.completions.create(model=server.model_id, messages=messages, tools=small, max_tokens=4)
     assert reply.usage.prompt_tokens == want["count"]
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model=server.model_id, messages=messages, tools=tools, max_tokens=4,
-                                       tool_choice="required")
-    assert e.value.body["param"] == "tool_choice"
-    with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model=server.model_id, messages=messages, max_tokens=4,
                                        extra_body={"chat_template_kwargs": {"messages": []}})
     assert e.value.body["param"] == "chat_template_kwargs"
+    assert_serves(server)
+
+
+CALL_TOOLS = [
+    {"type": "function", "function": {"name": "weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string", "maxLength": 8}, "unit": {"enum": ["C", "F"]}},
+        "required": ["city", "unit"], "additionalProperties": False}}},
+    {"type": "function", "function": {"name": "add", "parameters": {
+        "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"], "additionalProperties": False}}},
+    {"type": "function", "function": {"name": "now"}},
+]
+
+
+def assert_calls_validate(calls) -> None:
+    """Each call names one of CALL_TOOLS, and jsonschema finds its arguments valid for that tool."""
+    schemas = {t["function"]["name"]: t["function"].get("parameters", {"type": "object", "maxProperties": 0})
+               for t in CALL_TOOLS}
+    for call in calls:
+        assert call.type == "function" and call.id.startswith("call_"), call
+        jsonschema.validate(json.loads(call.function.arguments), schemas[call.function.name])
+
+
+def streamed_calls(stream) -> tuple[list[dict], str | None, str]:
+    """A stream's tool-call pieces put together as OpenAI's clients do: by index, the first piece
+    giving id and name, the rest appending to the arguments."""
+    calls: list[dict] = []
+    finish, content = None, ""
+    for chunk in stream:
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for piece in delta.tool_calls or []:
+            if piece.index == len(calls):
+                assert piece.id and piece.function.name, "a call's first piece names it"
+                calls.append({"id": piece.id, "name": piece.function.name, "arguments": ""})
+            else:
+                assert piece.id is None and piece.function.name is None, "only the first piece names the call"
+            calls[piece.index]["arguments"] += piece.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    return calls, finish, content
+
+
+def test_tool_choice_forces_calls(start_server, tmp_path):
+    # The random-weights demo model calls tools only because the grammar makes it. A template
+    # that names the tools (DeepSeek's own do not read them) keeps the byte-level prompt short.
+    template = tmp_path / "names.jinja"
+    template.write_text("{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
+                        "{% for m in messages %}{{ m.content }}{% endfor %}")
+    server = start_server(extra_args=["--chat-template", str(template)])
+    client = server.client()
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    finished = 0
+    for seed in range(1, 7):
+        reply = client.chat.completions.create(
+            model=server.model_id, messages=messages, tools=CALL_TOOLS, max_tokens=60, temperature=1.0, seed=seed,
+            tool_choice={"type": "function", "function": {"name": "weather"}})
+        choice = reply.choices[0]
+        assert choice.message.content is None
+        assert [c.function.name for c in choice.message.tool_calls] == ["weather"]
+        if choice.finish_reason == "tool_calls":
+            assert_calls_validate(choice.message.tool_calls)
+            finished += 1
+        else:
+            assert choice.finish_reason == "length"
+    assert finished > 0, "no forced call finished its arguments"
+
+    finished = 0
+    for seed in range(1, 7):
+        reply = client.chat.completions.create(model=server.model_id, messages=messages, tools=CALL_TOOLS,
+                                               max_tokens=120, temperature=1.0, seed=seed, tool_choice="required")
+        choice = reply.choices[0]
+        if choice.finish_reason == "tool_calls":
+            assert choice.message.content is None and choice.message.tool_calls
+            assert_calls_validate(choice.message.tool_calls)
+            finished += 1
+    assert finished > 0, "no required call list finished"
+
+    # Streamed: the same calls as the whole reply of the same seed, the arguments in pieces.
+    for tool_choice in ["required", {"type": "function", "function": {"name": "add"}}]:
+        kwargs = dict(model=server.model_id, messages=messages, tools=CALL_TOOLS, max_tokens=120, temperature=1.0,
+                      seed=4, tool_choice=tool_choice, parallel_tool_calls=False)
+        whole = client.chat.completions.create(**kwargs).choices[0]
+        calls, finish, content = streamed_calls(client.chat.completions.create(stream=True, **kwargs))
+        assert finish == whole.finish_reason
+        assert content == ""
+        assert [(c["name"], c["arguments"]) for c in calls] == [
+            (c.function.name, c.function.arguments) for c in whole.message.tool_calls]
+        assert len(calls) == 1, "parallel_tool_calls false: one call"
+
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=server.model_id, messages=messages, tools=CALL_TOOLS, max_tokens=4,
+                                       tool_choice={"type": "function", "function": {"name": "missing"}})
+    assert e.value.body["param"] == "tool_choice"
     assert_serves(server)
 
 

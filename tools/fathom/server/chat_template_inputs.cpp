@@ -50,6 +50,40 @@ class OrderedBody {
   std::optional<nlohmann::ordered_json> parsed_;
 };
 
+// tool_choice: "none", "auto" (the default), "required", or {"type": "function", "function":
+// {"name": NAME}} naming one of the tools.
+void parse_tool_choice(const json& choice, const json* tools, ChatTemplateInputs& inputs) {
+  if (choice == "none") {
+    inputs.tool_choice_none = true;
+    return;
+  }
+  if (choice == "auto") return;
+  ForcedToolChoice forced;
+  if (choice.is_object()) {
+    const auto type = choice.find("type");
+    const auto function = choice.find("function");
+    if (type == choice.end() || *type != "function" || function == choice.end() || !function->is_object() ||
+        !function->contains("name") || !(*function)["name"].is_string()) {
+      throw bad_request("'tool_choice' must name a function as {\"type\": \"function\", \"function\": {\"name\": ...}}",
+                        "tool_choice");
+    }
+    forced.function = (*function)["name"].get<std::string>();
+    const bool listed = tools && tools->is_array() &&
+                        std::any_of(tools->begin(), tools->end(), [&](const json& tool) {
+                          return tool["function"]["name"] == forced.function;
+                        });
+    if (!listed) {
+      throw bad_request("'tool_choice' names the function '" + forced.function + "', which is not in 'tools'",
+                        "tool_choice");
+    }
+  } else if (choice != "required") {
+    throw bad_request("'tool_choice' must be \"none\", \"auto\", \"required\" or a named function", "tool_choice");
+  } else if (!inputs.has_tools) {
+    throw bad_request("'tool_choice' \"required\" needs 'tools' to call", "tool_choice");
+  }
+  inputs.forced = std::move(forced);
+}
+
 }  // namespace
 
 ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::string_view body) {
@@ -64,12 +98,8 @@ ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::str
     }
   }
   if (const json* choice = fields.find("tool_choice")) {
-    if (*choice == "none") {
-      inputs.tool_choice_none = true;
-    } else if (*choice != "auto") {
-      throw bad_request("'tool_choice' other than \"auto\" or \"none\" is not supported: Fathom does not force a call",
-                        "tool_choice");
-    }
+    parse_tool_choice(*choice, fields.find("tools"), inputs);
+    if (inputs.forced) inputs.forced->parallel = fields.boolean("parallel_tool_calls").value_or(true);
   }
   if (const json* kwargs = fields.find("chat_template_kwargs")) {
     if (!kwargs->is_object()) throw bad_request("'chat_template_kwargs' must be an object", "chat_template_kwargs");

@@ -8,10 +8,12 @@
 // present tools; `fathom serve --chat-template FILE` names one that does.
 #pragma once
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "fathom/tokenizer/tokenizer.h"
+#include "server/forced_tool_calls.h"
 #include "server/json_fields.h"
 
 namespace fathom::server {
@@ -20,11 +22,12 @@ struct ChatTemplateInputs {
   tokenizer::jinja::Dict variables;  // tools, then the chat_template_kwargs
   bool has_tools = false;            // a non-empty tools list was given
   bool tool_choice_none = false;     // tool_choice "none": tools are shown, calls are not parsed
+  std::optional<ForcedToolChoice> forced;  // tool_choice "required" or a named function
 };
 
-// Reads tools (OpenAI's function definitions), tool_choice ("auto" or "none";
-// a forced call is refused as unsupported) and chat_template_kwargs from a
-// request. `body` is the request text, read again with member order kept so
+// Reads tools (OpenAI's function definitions), tool_choice ("auto", "none",
+// "required" or a named function), parallel_tool_calls and chat_template_kwargs
+// from a request. `body` is the request text, read again with member order kept so
 // that a template printing a schema prints it as the client wrote it.
 // Throws ApiError (400) naming the field.
 ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::string_view body);

@@ -46,8 +46,19 @@ void split_reply(ReplyParser parser, bool reasoning_parsed, Choice& choice) {
   if (reasoning_parsed) choice.reasoning = reasoning;
   choice.null_content = content.empty() && (!reasoning.empty() || !rest.calls.empty());
   choice.text = content;
-  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, rest.calls);
+  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, !rest.calls.empty());
   choice.tool_calls = std::move(rest.calls);
+}
+
+// A whole reply that a forced tool_choice made into calls; a reply cut off before its first
+// call keeps its text as content.
+void read_forced_calls(ForcedCallReader reader, Choice& choice) {
+  choice.tool_calls = join_call_deltas(reader.feed(choice.text));
+  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, reader.called());
+  if (reader.called()) {
+    choice.text.clear();
+    choice.null_content = true;
+  }
 }
 
 bool ended_normally(const engine::TokenEvent& e) {
@@ -88,6 +99,7 @@ struct StreamState {
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
   std::vector<ReplyParser> parsers;    // per choice, when replies are split (reasoning, tool calls)
+  std::vector<ForcedCallReader> forced;  // per choice, when tool_choice forces calls: replies are calls
   // Completions with echo: each choice's first chunk is the prompt (and its logprobs).
   bool echo = false;
   std::vector<int32_t> prompt;
@@ -145,12 +157,20 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
   ReplyParts parts{{}, e.text};
-  if (!s.parsers.empty()) parts = s.parsers[index].feed(e.text);
-  if (!parts.content.empty() || !parts.reasoning.empty() || (e.token && s.return_token_ids) || with_logprobs) {
+  std::vector<ToolCallDelta> calls;
+  if (!s.forced.empty()) {
+    calls = s.forced[index].feed(e.text);
+    parts.content.clear();
+  } else if (!s.parsers.empty()) {
+    parts = s.parsers[index].feed(e.text);
+  }
+  if (!parts.content.empty() || !parts.reasoning.empty() || !calls.empty() || (e.token && s.return_token_ids) ||
+      with_logprobs) {
     ChunkContent content;
     content.index = static_cast<int64_t>(index);
     content.text = std::move(parts.content);
     content.reasoning = std::move(parts.reasoning);
+    content.tool_calls = std::move(calls);
     if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
     if (with_logprobs) content.logprobs = s.logprobs[index].build({{*e.token, *e.logprobs}});
     if (!out.chunk(content)) return false;
@@ -166,8 +186,13 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
     ReplyParser::Final rest = s.parsers[index].finish();
     last.text = std::move(rest.rest.content);
     last.reasoning = std::move(rest.rest.reasoning);
-    last.finish_reason = finish_reason_with_calls(*last.finish_reason, rest.calls);
-    last.tool_calls = std::move(rest.calls);
+    last.finish_reason = finish_reason_with_calls(*last.finish_reason, !rest.calls.empty());
+    last.tool_calls = whole_call_deltas(rest.calls);
+  }
+  if (!s.forced.empty()) {
+    const ForcedCallReader& reader = s.forced[index];
+    if (!reader.called()) last.text = reader.text();  // cut off before its first call: the text as written
+    last.finish_reason = finish_reason_with_calls(*last.finish_reason, reader.called());
   }
   if (!out.chunk(last)) return false;
   if (!s.choices.all_finished()) return true;
@@ -254,7 +279,7 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
 
 std::optional<ReplyParser> CompletionEndpoint::reply_parser(const CompletionRequest& request,
                                                             std::span<const int32_t> prompt) const {
-  if (request.endpoint != Endpoint::chat_completions) return std::nullopt;
+  if (request.endpoint != Endpoint::chat_completions || request.chat_inputs.forced) return std::nullopt;
   const bool tool_calls = request.chat_inputs.has_tools && !request.chat_inputs.tool_choice_none;
   Reasoning reasoning = Reasoning::none;
   if (defaults_.parse_reasoning) {
@@ -323,6 +348,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     if (request.return_token_ids) choice.token_ids = std::move(c.token_ids);
     choice.logprobs = std::move(logprobs);
     if (parser) split_reply(ReplyParser(*parser), defaults_.parse_reasoning, choice);
+    if (request.chat_inputs.forced) read_forced_calls(ForcedCallReader(*request.chat_inputs.forced), choice);
     out.push_back(std::move(choice));
   }
   res.status = 200;
@@ -341,6 +367,7 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   if (const std::optional<ReplyParser> parser = reply_parser(request, generation.prompt)) {
     state->parsers.assign(state->choices.size(), *parser);
   }
+  if (request.chat_inputs.forced) state->forced.assign(state->choices.size(), ForcedCallReader(*request.chat_inputs.forced));
   if (request.echo) {
     state->echo = true;
     state->prompt = generation.prompt;

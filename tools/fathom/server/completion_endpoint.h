@@ -49,7 +49,7 @@ class CompletionEndpoint {
                       httplib::Response& res) const;
   std::string echoed_prompt(std::span<const int32_t> prompt) const;
   // How a chat request's replies are split into reasoning, content and tool calls; nullopt when
-  // they are not (completions, or nothing to parse).
+  // they are not (completions, a tool_choice that forces calls, or nothing to parse).
   std::optional<ReplyParser> reply_parser(const CompletionRequest& request, std::span<const int32_t> prompt) const;
 
   EngineLoop& loop_;

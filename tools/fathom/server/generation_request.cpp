@@ -82,7 +82,9 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   }
   g.min_tokens = request.min_tokens;
   if ((request.json_object || request.grammar) && request.min_tokens > 0) {
-    throw bad_request("'min_tokens' cannot be combined with response_format json_object or json_schema", "min_tokens");
+    throw bad_request("'min_tokens' cannot be combined with structured output (response_format json_object or "
+                      "json_schema, guided_json, or a tool_choice that forces a call)",
+                      "min_tokens");
   }
   g.json_object = request.json_object;
   g.grammar = request.grammar;

@@ -292,6 +292,14 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
     throw bad_request("'top_logprobs' needs 'logprobs': true", "top_logprobs");
   }
   r.chat_inputs = parse_chat_template_inputs(fields, body);
+  if (r.chat_inputs.forced) {
+    // The calls are forced by a grammar of their own: it cannot also follow another.
+    if (r.grammar || r.json_object) {
+      throw bad_request("'tool_choice' that forces a call cannot be combined with response_format or guided_json",
+                        "tool_choice");
+    }
+    r.grammar = forced_calls_grammar(*r.chat_inputs.forced, ordered_schema(body, {"tools"}));
+  }
   refuse_unless(fields, "functions", is_empty_container, "(the deprecated form of function calling) is not supported: use 'tools'");
 
   refuse_unless(fields, "audio", [](const json&) { return false; }, "is not supported");

@@ -31,14 +31,30 @@ json envelope(const ResponseHeader& h, const char* object) {
 
 json finish_json(const std::optional<std::string>& reason) { return reason ? json(*reason) : json(nullptr); }
 
-json tool_calls_json(const std::vector<ParsedToolCall>& calls, bool with_index) {
+json tool_calls_json(const std::vector<ParsedToolCall>& calls) {
   json all = json::array();
-  for (size_t i = 0; i < calls.size(); ++i) {
-    json call = {{"id", new_tool_call_id()},
-                 {"type", "function"},
-                 {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
-    if (with_index) call["index"] = i;
-    all.push_back(std::move(call));
+  for (const ParsedToolCall& c : calls) {
+    all.push_back({{"id", new_tool_call_id()},
+                   {"type", "function"},
+                   {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  }
+  return all;
+}
+
+// A stream's pieces: a call's first piece has its id, type and name; the rest its index and
+// more of its arguments.
+json tool_call_deltas_json(const std::vector<ToolCallDelta>& deltas) {
+  json all = json::array();
+  for (const ToolCallDelta& d : deltas) {
+    json piece = {{"index", d.index}};
+    if (d.name) {
+      piece["id"] = new_tool_call_id();
+      piece["type"] = "function";
+      piece["function"] = {{"name", *d.name}, {"arguments", d.arguments}};
+    } else {
+      piece["function"] = {{"arguments", d.arguments}};
+    }
+    all.push_back(std::move(piece));
   }
   return all;
 }
@@ -56,8 +72,8 @@ ResponseHeader new_response_header(Endpoint endpoint, const std::string& model) 
 
 std::string new_tool_call_id() { return "call_" + random_suffix(); }
 
-std::string finish_reason_with_calls(const std::string& reason, const std::vector<ParsedToolCall>& calls) {
-  return calls.empty() || reason == "length" ? reason : "tool_calls";
+std::string finish_reason_with_calls(const std::string& reason, bool called) {
+  return !called || reason == "length" ? reason : "tool_calls";
 }
 
 std::string finish_reason_text(engine::FinishReason reason) {
@@ -74,7 +90,7 @@ json full_response(const ResponseHeader& h, const std::vector<Choice>& choices, 
     if (chat) {
       json message = {{"role", "assistant"}, {"content", c.null_content ? json(nullptr) : json(c.text)}};
       if (c.reasoning) message["reasoning_content"] = c.reasoning->empty() ? json(nullptr) : json(*c.reasoning);
-      if (!c.tool_calls.empty()) message["tool_calls"] = tool_calls_json(c.tool_calls, false);
+      if (!c.tool_calls.empty()) message["tool_calls"] = tool_calls_json(c.tool_calls);
       choice["message"] = std::move(message);
     } else {
       choice["text"] = c.text;
@@ -98,7 +114,7 @@ json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usag
     if (c.first) delta["role"] = "assistant";
     if (c.first || !c.text.empty()) delta["content"] = c.text;
     if (!c.reasoning.empty()) delta["reasoning_content"] = c.reasoning;
-    if (!c.tool_calls.empty()) delta["tool_calls"] = tool_calls_json(c.tool_calls, true);
+    if (!c.tool_calls.empty()) delta["tool_calls"] = tool_call_deltas_json(c.tool_calls);
     choice = {{"index", c.index}, {"delta", delta}, {"logprobs", c.logprobs}, {"finish_reason", finish_json(c.finish_reason)}};
   } else {
     chunk = envelope(h, "text_completion");

@@ -13,6 +13,7 @@
 #include "fathom/engine/engine.h"
 #include "server/openai_request.h"
 #include "server/reply_parser.h"
+#include "server/tool_call.h"
 
 namespace fathom::server {
 
@@ -58,7 +59,7 @@ struct ChunkContent {
   int64_t index = 0;  // of the choice
   std::string text;
   std::string reasoning;                   // a reasoning_content delta
-  std::vector<ParsedToolCall> tool_calls;  // sent whole, once the reply's calls are complete
+  std::vector<ToolCallDelta> tool_calls;  // pieces of the reply's calls (a call's first piece names it)
   std::optional<std::string> finish_reason;
   std::optional<std::vector<int32_t>> token_ids;
   nlohmann::json logprobs;  // of the chunk's tokens; null when not asked for
@@ -69,8 +70,8 @@ nlohmann::json stream_chunk(const ResponseHeader& h, const ChunkContent& content
 // An id for a tool call ("call_" and 24 random letters and digits).
 std::string new_tool_call_id();
 
-// The finish_reason of a chat choice that ended in tool calls: "tool_calls" unless cut off.
-std::string finish_reason_with_calls(const std::string& reason, const std::vector<ParsedToolCall>& calls);
+// The finish_reason of a chat choice that `called` tools: "tool_calls" unless cut off.
+std::string finish_reason_with_calls(const std::string& reason, bool called);
 
 // The chunk after the last choice chunk when include_usage is on: no choices, the usage.
 nlohmann::json usage_chunk(const ResponseHeader& h, const Usage& usage);

@@ -19,12 +19,9 @@
 #include <string_view>
 #include <vector>
 
-namespace fathom::server {
+#include "server/tool_call.h"
 
-struct ParsedToolCall {
-  std::string name;
-  std::string arguments;  // as the model wrote them (JSON text, unchecked, as OpenAI returns them)
-};
+namespace fathom::server {
 
 struct ReplyParts {
   std::string reasoning;

@@ -1,0 +1,29 @@
+// A tool call as a chat reply carries it: whole (a non-streamed reply), or in
+// pieces (a stream, where a call's first piece names it and the rest append to
+// its arguments, as OpenAI streams them).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fathom::server {
+
+struct ParsedToolCall {
+  std::string name;
+  std::string arguments;  // as the model wrote them (JSON text, unchecked, as OpenAI returns them)
+};
+
+struct ToolCallDelta {
+  size_t index = 0;                 // of the call in the reply
+  std::optional<std::string> name;  // set on a call's first piece, which also gets the call's id
+  std::string arguments;            // appended to the call's arguments
+};
+
+// Whole calls as one stream piece each.
+std::vector<ToolCallDelta> whole_call_deltas(const std::vector<ParsedToolCall>& calls);
+
+// Pieces put back together into whole calls (a piece without a name adds to the call of its index).
+std::vector<ParsedToolCall> join_call_deltas(const std::vector<ToolCallDelta>& deltas);
+
+}  // namespace fathom::server
