@@ -22,42 +22,49 @@ using nlohmann::json;
 struct Split {
   std::string reasoning;
   std::string content;
+  std::vector<ToolCallDelta> pieces;
   std::vector<ParsedToolCall> calls;
+  bool called = false;
 };
 
-Split whole(Reasoning reasoning, bool tools, std::string_view text) {
-  ReplyParser p(reasoning, tools);
-  const ReplyParts parts = p.feed(text);
-  const ReplyParser::Final rest = p.finish();
-  return {parts.reasoning + rest.rest.reasoning, parts.content + rest.rest.content, rest.calls};
+void add(Split& out, const ReplyParts& parts) {
+  out.reasoning += parts.reasoning;
+  out.content += parts.content;
+  out.pieces.insert(out.pieces.end(), parts.calls.begin(), parts.calls.end());
 }
 
-// The same reply fed in pieces of `step` bytes (markers and UTF-8 characters cut anywhere).
-Split streamed(Reasoning reasoning, bool tools, std::string_view text, size_t step) {
+// The reply fed in pieces of `step` bytes (markers and UTF-8 characters cut anywhere), or whole.
+Split split(Reasoning reasoning, bool tools, std::string_view text, size_t step) {
   ReplyParser p(reasoning, tools);
   Split out;
-  for (size_t i = 0; i < text.size(); i += step) {
-    const ReplyParts parts = p.feed(text.substr(i, step));
-    out.reasoning += parts.reasoning;
-    out.content += parts.content;
-  }
+  for (size_t i = 0; i < text.size(); i += step) add(out, p.feed(text.substr(i, step)));
   const ReplyParser::Final rest = p.finish();
-  out.reasoning += rest.rest.reasoning;
-  out.content += rest.rest.content;
-  out.calls = rest.calls;
+  add(out, rest.rest);
+  out.called = rest.called;
+  out.calls = join_call_deltas(out.pieces);
   return out;
 }
 
 void expect_split(Reasoning reasoning, bool tools, std::string_view text, const std::string& want_reasoning,
                   const std::string& want_content, const std::vector<ParsedToolCall>& want_calls = {}) {
   for (size_t step : {text.size() + 1, size_t{1}, size_t{2}, size_t{3}, size_t{7}}) {
-    const Split s = step > text.size() ? whole(reasoning, tools, text) : streamed(reasoning, tools, text, step);
+    const Split s = split(reasoning, tools, text, std::max<size_t>(step, 1));
     EXPECT_EQ(s.reasoning, want_reasoning) << "step " << step << ": " << text;
     EXPECT_EQ(s.content, want_content) << "step " << step << ": " << text;
+    EXPECT_EQ(s.called, !want_calls.empty());
     ASSERT_EQ(s.calls.size(), want_calls.size()) << "step " << step << ": " << text;
     for (size_t i = 0; i < want_calls.size(); ++i) {
       EXPECT_EQ(s.calls[i].name, want_calls[i].name);
-      EXPECT_EQ(s.calls[i].arguments, want_calls[i].arguments);
+      EXPECT_EQ(s.calls[i].arguments, want_calls[i].arguments) << "step " << step;
+    }
+    // Each call is named once, by its first piece, before any of its arguments; they follow in order.
+    size_t named = 0;
+    for (const ToolCallDelta& piece : s.pieces) {
+      if (piece.name) {
+        EXPECT_EQ(piece.index, named++);
+      } else {
+        EXPECT_EQ(piece.index + 1, named) << "arguments of call " << piece.index << " out of turn";
+      }
     }
   }
 }
@@ -115,12 +122,22 @@ TEST(ReplyParser, ToolCallsInDeepSeekV3sFormat) {
   expect_split(Reasoning::none, false, reply, "", reply);
   // R1: reasoning, then calls.
   expect_split(Reasoning::open, true, "plan</think>" + reply, "plan", "", kWant);
-  // Cut off inside the second call: the first is whole, the second is not a call.
+  // Cut off (max_tokens) inside a call's arguments: the call keeps what it got, and a closing
+  // fence the model had begun is not part of them.
   const std::string cut = reply.substr(0, reply.rfind(std::string(kToolCallEnd)));
-  expect_split(Reasoning::none, true, cut, "", "", {kWant[0]});
-  // Cut off inside the first: no call, so the text is content as written.
-  const std::string first_cut = reply.substr(0, reply.find(std::string(kToolCallEnd)));
-  expect_split(Reasoning::none, true, first_cut, "", first_cut);
+  expect_split(Reasoning::none, true, cut, "", "", kWant);
+  expect_split(Reasoning::none, true, cut.substr(0, cut.size() - 2), "", "", kWant);
+  const size_t second_arguments = reply.find("{\"q\"");
+  ASSERT_NE(second_arguments, std::string::npos);
+  expect_split(Reasoning::none, true, reply.substr(0, second_arguments + 8), "", "", {kWant[0], {"search", R"({"q": "a)"}});
+  // Cut off before the first call's name is known: no call, so the text is content as written.
+  const std::string unnamed = reply.substr(0, reply.find("get_weather") + 3);
+  expect_split(Reasoning::none, true, unnamed, "", unnamed);
+  // Text between and after the calls is not part of them; a call without a name is none.
+  const std::string loose = std::string(kToolCallsBegin) + "\n" + std::string(kToolCallBegin) + "no name" +
+                            std::string(kToolCallEnd) + std::string(kToolCallBegin) + "f" + std::string(kToolSep) +
+                            "{}" + std::string(kToolCallEnd) + std::string(kToolCallsEnd) + "bye";
+  expect_split(Reasoning::none, true, loose, "", "", {{"f", "{}"}});
 }
 
 TEST(ReplyParser, ToolCallsInDeepSeekV31sFormat) {
@@ -153,7 +170,7 @@ TEST(ReplyParser, ResponsesCarryTheParts) {
 
   ChunkContent chunk;
   chunk.reasoning = "pl";
-  chunk.tool_calls = whole_call_deltas(kWant);
+  chunk.tool_calls = {{0, kWant[0].name, kWant[0].arguments}, {1, kWant[1].name, kWant[1].arguments}};
   const json delta = stream_chunk(h, chunk, false)["choices"][0]["delta"];
   EXPECT_EQ(delta["reasoning_content"], "pl");
   EXPECT_FALSE(delta.contains("content"));

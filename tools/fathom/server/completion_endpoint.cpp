@@ -39,15 +39,16 @@ ApiError abnormal_end(const engine::TokenEvent& last) {
 
 // A whole chat reply split into reasoning, content and tool calls.
 void split_reply(ReplyParser parser, bool reasoning_parsed, Choice& choice) {
-  const ReplyParts parts = parser.feed(choice.text);
-  ReplyParser::Final rest = parser.finish();
+  ReplyParts parts = parser.feed(choice.text);
+  const ReplyParser::Final rest = parser.finish();
   const std::string content = parts.content + rest.rest.content;
   const std::string reasoning = parts.reasoning + rest.rest.reasoning;
+  for (const ToolCallDelta& piece : rest.rest.calls) append_call_piece(parts.calls, piece);
   if (reasoning_parsed) choice.reasoning = reasoning;
-  choice.null_content = content.empty() && (!reasoning.empty() || !rest.calls.empty());
+  choice.null_content = content.empty() && (!reasoning.empty() || rest.called);
   choice.text = content;
-  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, !rest.calls.empty());
-  choice.tool_calls = std::move(rest.calls);
+  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, rest.called);
+  choice.tool_calls = join_call_deltas(parts.calls);
 }
 
 // A whole reply that a forced tool_choice made into calls; a reply cut off before its first
@@ -156,21 +157,20 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
     if (!out.chunk(prompt)) return false;
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
-  ReplyParts parts{{}, e.text};
-  std::vector<ToolCallDelta> calls;
+  ReplyParts parts{{}, e.text, {}};
   if (!s.forced.empty()) {
-    calls = s.forced[index].feed(e.text);
+    parts.calls = s.forced[index].feed(e.text);
     parts.content.clear();
   } else if (!s.parsers.empty()) {
     parts = s.parsers[index].feed(e.text);
   }
-  if (!parts.content.empty() || !parts.reasoning.empty() || !calls.empty() || (e.token && s.return_token_ids) ||
+  if (!parts.content.empty() || !parts.reasoning.empty() || !parts.calls.empty() || (e.token && s.return_token_ids) ||
       with_logprobs) {
     ChunkContent content;
     content.index = static_cast<int64_t>(index);
     content.text = std::move(parts.content);
     content.reasoning = std::move(parts.reasoning);
-    content.tool_calls = std::move(calls);
+    content.tool_calls = std::move(parts.calls);
     if (s.return_token_ids) content.token_ids = e.token ? std::vector<int32_t>{*e.token} : std::vector<int32_t>{};
     if (with_logprobs) content.logprobs = s.logprobs[index].build({{*e.token, *e.logprobs}});
     if (!out.chunk(content)) return false;
@@ -182,12 +182,12 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   last.index = static_cast<int64_t>(index);
   last.finish_reason = finish_reason_text(e.reason);
   if (!s.parsers.empty()) {
-    // What the parser held back (a tail that might have begun a marker), and the tool calls.
+    // What the parser held back (a tail that might have begun a marker).
     ReplyParser::Final rest = s.parsers[index].finish();
     last.text = std::move(rest.rest.content);
     last.reasoning = std::move(rest.rest.reasoning);
-    last.finish_reason = finish_reason_with_calls(*last.finish_reason, !rest.calls.empty());
-    last.tool_calls = whole_call_deltas(rest.calls);
+    last.tool_calls = std::move(rest.rest.calls);
+    last.finish_reason = finish_reason_with_calls(*last.finish_reason, rest.called);
   }
   if (!s.forced.empty()) {
     const ForcedCallReader& reader = s.forced[index];

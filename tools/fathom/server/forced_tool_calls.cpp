@@ -120,16 +120,7 @@ std::vector<ToolCallDelta> ForcedCallReader::feed(std::string_view text) {
   text_ += text;
   if (!named_.empty() && calls_ == 0) begin_call(named_, out);
   for (const char c : text) step(c, out);
-  // One piece per call per feed: a token's bytes arrive together.
-  std::vector<ToolCallDelta> merged;
-  for (ToolCallDelta& d : out) {
-    if (!merged.empty() && merged.back().index == d.index && !d.name) {
-      merged.back().arguments += d.arguments;
-    } else {
-      merged.push_back(std::move(d));
-    }
-  }
-  return merged;
+  return out;
 }
 
 void ForcedCallReader::begin_call(std::string name, std::vector<ToolCallDelta>& out) {
@@ -209,7 +200,7 @@ void ForcedCallReader::step_string(char c, std::vector<ToolCallDelta>& out) {
 
 void ForcedCallReader::step_arguments(char c, std::vector<ToolCallDelta>& out) {
   const auto append = [&](std::string piece) {
-    out.push_back({static_cast<size_t>(item_call_), std::nullopt, std::move(piece)});
+    append_call_piece(out, {static_cast<size_t>(item_call_), std::nullopt, std::move(piece)});
   };
   if (in_string_) {
     append(std::string(1, c));

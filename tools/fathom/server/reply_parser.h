@@ -11,8 +11,8 @@
 //
 // The parser is incremental, for streams: feed() releases what can no longer
 // turn into a marker, holding back a tail that could still be the start of
-// one; finish() releases the rest and the calls. Fed whole, it gives the
-// non-streamed reply.
+// one; a call's name goes out as soon as it is known and its arguments as they
+// come. finish() releases the rest. Fed whole, it gives the non-streamed reply.
 #pragma once
 
 #include <string>
@@ -26,6 +26,7 @@ namespace fathom::server {
 struct ReplyParts {
   std::string reasoning;
   std::string content;
+  std::vector<ToolCallDelta> calls;  // pieces of the tool calls (tool_call.h)
 };
 
 // Where a reply's reasoning starts.
@@ -44,21 +45,32 @@ class ReplyParser {
 
   struct Final {
     ReplyParts rest;
-    std::vector<ParsedToolCall> calls;
+    bool called = false;  // the reply made tool calls
   };
-  // A reply that never closes its reasoning is all reasoning; tool-call markers
-  // with no complete call are content, as the model wrote them.
+  // A reply that never closes its reasoning is all reasoning. A call cut off
+  // (max_tokens) keeps the arguments it got; tool-call markers before any call's
+  // name are content, as the model wrote them.
   Final finish();
 
  private:
   enum class Phase { reasoning, content, tool_calls };
+  // Inside the tool calls: between two calls, before a call's <｜tool▁sep｜>, in
+  // V3's name (up to its json fence), in the arguments, or after <｜tool▁calls▁end｜>.
+  enum class CallPhase { between, header, fenced_name, arguments, done };
   ReplyParts release(bool final);
+  void release_calls(bool final, ReplyParts& out);
+  void begin_call(std::string name, ReplyParts& out);
+  void add_arguments(std::string_view text, ReplyParts& out);
 
   Phase phase_;
   bool tool_calls_;
   bool needs_opening_;    // Reasoning::if_opened: the reply must open with "<think>"
   bool at_start_ = true;  // the reply's opening is not yet known (a leading "<think>" may follow)
   std::string pending_;
+  CallPhase call_phase_ = CallPhase::between;
+  bool fenced_ = false;    // V3's format: the arguments end with a closing code fence
+  size_t calls_ = 0;       // calls begun
+  std::string raw_calls_;  // the text from <｜tool▁calls▁begin｜> on, while no call has begun
 };
 
 // The marker strings, for tests and the response builder.

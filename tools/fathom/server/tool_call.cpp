@@ -1,11 +1,15 @@
 #include "server/tool_call.h"
 
+#include <utility>
+
 namespace fathom::server {
 
-std::vector<ToolCallDelta> whole_call_deltas(const std::vector<ParsedToolCall>& calls) {
-  std::vector<ToolCallDelta> deltas;
-  for (size_t i = 0; i < calls.size(); ++i) deltas.push_back({i, calls[i].name, calls[i].arguments});
-  return deltas;
+void append_call_piece(std::vector<ToolCallDelta>& pieces, ToolCallDelta piece) {
+  if (!pieces.empty() && pieces.back().index == piece.index && !piece.name) {
+    pieces.back().arguments += piece.arguments;
+  } else {
+    pieces.push_back(std::move(piece));
+  }
 }
 
 std::vector<ParsedToolCall> join_call_deltas(const std::vector<ToolCallDelta>& deltas) {

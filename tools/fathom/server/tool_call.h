@@ -20,8 +20,9 @@ struct ToolCallDelta {
   std::string arguments;            // appended to the call's arguments
 };
 
-// Whole calls as one stream piece each.
-std::vector<ToolCallDelta> whole_call_deltas(const std::vector<ParsedToolCall>& calls);
+// Adds `piece` to `pieces`, joined to the last one when it goes on the same call: a stream sends
+// one piece per call per token rather than one per byte.
+void append_call_piece(std::vector<ToolCallDelta>& pieces, ToolCallDelta piece);
 
 // Pieces put back together into whole calls (a piece without a name adds to the call of its index).
 std::vector<ParsedToolCall> join_call_deltas(const std::vector<ToolCallDelta>& deltas);
