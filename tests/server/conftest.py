@@ -37,6 +37,18 @@ max_new_tokens = 16
 """
 
 
+def render_like_transformers(template: str, **variables) -> str:
+    """The oracle for chat templates: Jinja2 in the environment transformers' apply_chat_template
+    compiles (trim_blocks, lstrip_blocks, loop controls, its tojson), with the variables it passes."""
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda x, indent=None, sort_keys=False: json.dumps(
+        x, ensure_ascii=False, indent=indent, sort_keys=sort_keys)
+    return env.from_string(template).render(**variables)
+
+
 def fathom_bin() -> str:
     path = os.environ.get("FATHOM_BIN") or str(REPO / "build" / "bin" / "fathom")
     if not os.access(path, os.X_OK):

@@ -148,6 +148,38 @@ TEST(ReplyParser, ToolCallsInDeepSeekV31sFormat) {
   expect_split(Reasoning::if_opened, true, reply, "", "", kWant);
 }
 
+// Fathom's templates for serving tools (configs/chat-templates): the calls of an assistant turn
+// they render, and the call format their tool section shows the model (NAME and ARGUMENTS filled
+// in), parse back into the calls.
+TEST(ReplyParser, ShippedToolTemplatesCallFormatsParseBack) {
+  const json tools = json::parse(R"([{"type": "function", "function": {"name": "get_weather"}}])");
+  const std::vector<std::pair<std::string, std::string>> templates = {
+      {"deepseek-v3-tools.jinja", "<｜Assistant｜>"},
+      {"deepseek-r1-tools.jinja", "<｜Assistant｜>"},
+      {"deepseek-v3.1-tools.jinja", "<｜Assistant｜></think>"}};
+  for (const auto& [file, reply_start] : templates) {
+    const std::string source =
+        read_file(std::filesystem::path(FATHOM_SOURCE_DIR) / "configs" / "chat-templates" / file);
+    const std::string reply = rendered_calls(source, kCalls, reply_start);
+    const std::string calls_end = std::string(kToolCallsEnd);
+    ASSERT_NE(reply.find(calls_end), std::string::npos) << file << ": " << reply;
+    expect_split(Reasoning::none, true, reply, "", "", kWant);
+
+    const auto chat = tokenizer::ChatTemplate::from_source(source, {}, file);
+    tokenizer::jinja::Dict variables;
+    variables.emplace_back("tools", tokenizer::jinja::Value::from_json(nlohmann::ordered_json::parse(tools.dump())));
+    const std::vector<tokenizer::ChatMessage> messages = {tokenizer::text_message("user", "Weather?")};
+    const std::string prompt = chat.render(messages, true, variables);
+    const size_t begin = prompt.find(std::string(kToolCallsBegin));
+    const size_t end = prompt.find(calls_end, begin);
+    ASSERT_NE(end, std::string::npos) << file << ": " << prompt;
+    std::string example = prompt.substr(begin, end + calls_end.size() - begin);
+    example.replace(example.find("NAME"), 4, "get_weather");
+    example.replace(example.find("ARGUMENTS"), 9, R"({"city": "Oslo"})");
+    expect_split(Reasoning::none, true, example, "", "", {{"get_weather", R"({"city": "Oslo"})"}});
+  }
+}
+
 TEST(ReplyParser, ResponsesCarryTheParts) {
   ResponseHeader h = new_response_header(Endpoint::chat_completions, "m");
   Choice c;

@@ -20,7 +20,7 @@ import jsonschema
 import openai
 import pytest
 
-from conftest import HTTP_TIMEOUT_S, REPO, ServerProcess
+from conftest import HTTP_TIMEOUT_S, REPO, ServerProcess, render_like_transformers
 
 # Greedy and long enough that the requests of a batch overlap; ignore_eos (a Fathom extension,
 # as in vLLM) makes every length exact, return_token_ids lets outputs be compared token by token.
@@ -913,18 +913,6 @@ def test_sigint_stops_an_idle_server(start_server):
 # --- tools through a chat template that presents them ------------------------------------------
 
 TOOLS_TEMPLATE = REPO / "tests" / "tokenizer" / "data" / "templates" / "tools.jinja"
-
-
-def render_like_transformers(template: str, **variables) -> str:
-    """The oracle: Jinja2 in the environment transformers' apply_chat_template compiles (trim_blocks,
-    lstrip_blocks, loop controls, its tojson), with the variables it passes."""
-    from jinja2.ext import loopcontrols
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
-    env.filters["tojson"] = lambda x, indent=None, sort_keys=False: json.dumps(
-        x, ensure_ascii=False, indent=indent, sort_keys=sort_keys)
-    return env.from_string(template).render(**variables)
 
 
 def test_tools_reach_a_template_that_reads_them(start_server):
