@@ -2,6 +2,7 @@
 // results, cache-slot reuse, stop strings, limits and cancellation.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -808,6 +809,70 @@ TEST_F(EngineTest, JsonSchemaOutputFollowsTheSchema) {
   with_min.grammar = grammar;
   with_min.min_tokens = 2;
   EXPECT_THROW(e.submit(with_min, [](const TokenEvent&) {}), Error);
+}
+
+// A reasoning model's structured output (structured_after "</think>"): nothing is constrained
+// before the marker, so the output up to it is the unconstrained output token for token; after
+// it the output is JSON. The demo model writes no "</think>", so markers are taken from what it
+// writes unconstrained: two ASCII letters or digits in a row.
+TEST_F(EngineTest, StructuredOutputCanStartAfterAMarker) {
+  std::vector<GenerationRequest> free_requests;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    GenerationRequest r = greedy(to_ids("Think, then reply in JSON."), 60);
+    r.ignore_eos = false;
+    r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
+    r.sampling.seed = seed;
+    free_requests.push_back(r);
+  }
+  auto model = load(4);
+  Engine e(*model, &*tok_, {4, 96, 16});
+  const std::vector<Outcome> free = run(e, free_requests, std::vector<int>(free_requests.size(), 0));
+
+  std::vector<GenerationRequest> never, after;
+  std::vector<size_t> source;  // per request of `after`: the free request it repeats
+  for (size_t i = 0; i < free.size(); ++i) {
+    GenerationRequest r = free_requests[i];
+    r.json_object = true;
+    r.structured_after = "</think>";
+    ASSERT_EQ(free[i].text.find(r.structured_after), std::string::npos);
+    never.push_back(r);
+    const std::string& text = free[i].text;
+    const auto ascii_alnum = [&](size_t at) {
+      const auto c = static_cast<unsigned char>(text[at]);
+      return c < 0x80 && std::isalnum(c);
+    };
+    for (size_t at = 0; at + 1 < text.size(); ++at) {
+      if (ascii_alnum(at) && ascii_alnum(at + 1)) {
+        r.structured_after = text.substr(at, 2);
+        after.push_back(r);
+        source.push_back(i);
+        break;
+      }
+    }
+  }
+  const std::vector<Outcome> unconstrained = run(e, never, std::vector<int>(never.size(), 0));
+  for (size_t i = 0; i < free.size(); ++i) EXPECT_EQ(unconstrained[i].tokens, free[i].tokens) << "request " << i;
+
+  ASSERT_GE(after.size(), 6u) << "too few outputs with a marker to test";
+  const std::vector<Outcome> outs = run(e, after, std::vector<int>(after.size(), 0));
+  int whole = 0;
+  for (size_t k = 0; k < after.size(); ++k) {
+    const std::string& marker = after[k].structured_after;
+    const std::string& reference = free[source[k]].text;
+    const size_t end = reference.find(marker) + marker.size();
+    const std::string& got = outs[k].text;
+    ASSERT_GE(got.size(), end) << "request " << k;
+    EXPECT_EQ(got.substr(0, end), reference.substr(0, end)) << "request " << k << ": free up to the marker";
+    const size_t start = got.find_first_not_of(" \n\r\t", end);
+    const std::string rest = start == std::string::npos ? std::string() : got.substr(start);
+    const NlohmannVerdict v = nlohmann_verdict(rest);
+    EXPECT_TRUE(v.prefix) << "request " << k << " after " << marker << ": " << rest;
+    if (outs[k].reason == FinishReason::stop) {
+      EXPECT_TRUE(v.whole && nlohmann::json::parse(rest).is_object()) << "request " << k << ": " << rest;
+      ++whole;
+    }
+  }
+  EXPECT_GT(whole, 0) << "no output closed its object after the marker";
 }
 
 // Requests with equal schemas, each compiled on its own (as the server does per request), share

@@ -13,6 +13,7 @@
 #include "fathom/engine/grammar_automaton.h"
 #include "server/api_error.h"
 #include "server/forced_tool_calls.h"
+#include "server/reply_reader.h"
 
 namespace fathom::server {
 namespace {
@@ -178,6 +179,47 @@ TEST(ForcedCallReader, AReplyCutOffKeepsWhatWasWritten) {
   early.feed(R"([{"name": "sea)");
   EXPECT_FALSE(early.called());
   EXPECT_EQ(early.text(), R"([{"name": "sea)");
+}
+
+}  // namespace
+}  // namespace fathom::server
+
+namespace fathom::server {
+namespace {
+
+// A thinking model's forced calls: the reasoning comes first (the grammar starts after
+// "</think>"), then the calls' JSON.
+TEST(ReplyReader, ForcedCallsFollowTheReasoning) {
+  const std::string reply = "I should look it up.</think>\n\n{\"city\": \"Oslo\"}";
+  for (size_t piece : {reply.size(), size_t{1}, size_t{4}}) {
+    ReplyReader reader(ReplyParser(Reasoning::open, false), ForcedToolChoice{"get_weather", true});
+    std::string reasoning, content;
+    std::vector<ToolCallDelta> pieces;
+    const auto add = [&](const ReplyParts& parts) {
+      reasoning += parts.reasoning;
+      content += parts.content;
+      pieces.insert(pieces.end(), parts.calls.begin(), parts.calls.end());
+    };
+    for (size_t at = 0; at < reply.size(); at += piece) add(reader.feed(std::string_view(reply).substr(at, piece)));
+    const ReplyParser::Final rest = reader.finish();
+    add(rest.rest);
+    EXPECT_TRUE(rest.called);
+    EXPECT_EQ(reasoning, "I should look it up.");
+    EXPECT_EQ(content, "");
+    const std::vector<ParsedToolCall> calls = join_call_deltas(pieces);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].name, "get_weather");
+    EXPECT_EQ(calls[0].arguments, R"({"city": "Oslo"})");
+  }
+  // Cut off in the reasoning: no call, nothing for content.
+  ReplyReader thinking(ReplyParser(Reasoning::open, false), ForcedToolChoice{"", true});
+  EXPECT_EQ(thinking.feed("still thinking").reasoning, "still thinking");
+  const ReplyParser::Final rest = thinking.finish();
+  EXPECT_FALSE(rest.called);
+  EXPECT_EQ(rest.rest.content, "");
+  // Without a parser the whole reply is the calls' JSON.
+  ReplyReader plain(std::nullopt, ForcedToolChoice{"f", true});
+  EXPECT_EQ(join_call_deltas(plain.feed("{}").calls)[0].arguments, "{}");
 }
 
 }  // namespace

@@ -1066,3 +1066,38 @@ def test_reasoning_parser_returns_reasoning_apart(start_server):
     assert content == ""
     assert finish == "length"
     assert_serves(parsed)
+
+
+def test_structured_output_starts_after_the_reasoning(start_server):
+    # With R1's template the reply starts inside its reasoning; JSON mode then holds only after
+    # "</think>". The demo model writes "</think>" when a logit_bias favours it: its reasoning is
+    # free text, its content JSON. Unbiased it never closes the reasoning, and the reply is what
+    # it is without JSON mode: the reasoning is not constrained.
+    r1 = REPO / "tests" / "tokenizer" / "data" / "templates" / "deepseek-r1.jinja"
+    server = start_server(extra_args=["--chat-template", str(r1), "--reasoning-parser", "deepseek-r1"])
+    client = server.client()
+    status, think_close = server.post_json("/tokenize", {"prompt": "</think>", "add_special_tokens": False})
+    assert status == 200 and think_close["count"] == 1, think_close
+    messages = [{"role": "user", "content": "JSON please"}]
+    closed = 0
+    for seed in range(1, 9):
+        message_choice = client.chat.completions.create(
+            model=server.model_id, messages=messages, max_tokens=80, temperature=1.0, seed=seed,
+            response_format={"type": "json_object"}, logit_bias={str(think_close["tokens"][0]): 6}).choices[0]
+        content = message_choice.message.content
+        if message_choice.finish_reason == "stop":
+            assert isinstance(json.loads(content), dict), content
+            closed += 1
+    assert closed > 0, "no reply closed its JSON after the reasoning"
+
+    plain_choice = client.chat.completions.create(model=server.model_id, messages=messages, **GREEDY,
+                                                  extra_body=EXACT).choices[0]
+    plain, plain_ids = plain_choice.message, plain_choice.model_extra["token_ids"]
+    in_json_mode = client.chat.completions.create(model=server.model_id, messages=messages, **GREEDY,
+                                                  response_format={"type": "json_object"},
+                                                  extra_body=EXACT).choices[0]
+    assert plain.content is None and "</think>" not in plain.model_extra["reasoning_content"]
+    assert in_json_mode.message.content is None
+    assert in_json_mode.message.model_extra["reasoning_content"] == plain.model_extra["reasoning_content"]
+    assert in_json_mode.model_extra["token_ids"] == plain_ids
+    assert_serves(server)

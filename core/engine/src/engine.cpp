@@ -85,6 +85,7 @@ RequestId Engine::submit(GenerationRequest request, EventCallback on_event) {
   RequestId id = next_id_++;
   auto seq = std::make_unique<Sequence>(id, std::move(request), std::move(on_event));
   if (seq->request.json_object) seq->json.emplace();
+  seq->structured_waiting = (seq->request.json_object || seq->request.grammar) && !seq->request.structured_after.empty();
   if (tok_) seq->decoder.emplace(tok_->stream_decoder(false));
   waiting_.push_back(std::move(seq));
   return id;
@@ -173,9 +174,37 @@ bool Engine::mask_structured(Sequence& s, std::span<const float> logits) {
   return true;
 }
 
+bool Engine::watch_for_structured_start(Sequence& s, int32_t token, size_t vocab) {
+  const std::string& marker = s.request.structured_after;
+  s.structured_tail += token_table(vocab).bytes(token);
+  const size_t at = s.structured_tail.find(marker);
+  if (at == std::string::npos) {
+    if (s.structured_tail.size() >= marker.size()) s.structured_tail.erase(0, s.structured_tail.size() - (marker.size() - 1));
+    return true;
+  }
+  // What the marker's token carries after it is the structured output's start (whitespace left free).
+  std::string_view rest = std::string_view(s.structured_tail).substr(at + marker.size());
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n' || rest.front() == '\r' || rest.front() == '\t')) {
+    rest.remove_prefix(1);
+  }
+  bool ok = true;
+  if (s.json) {
+    ok = s.json->feed(rest);
+  } else {
+    s.grammar = grammar_filter(s.request.grammar, vocab);
+    s.grammar_state = s.grammar->advance(s.grammar->start(), rest);
+    ok = s.grammar_state != GrammarAutomaton::kDead;
+  }
+  s.structured_waiting = false;
+  s.structured_tail.clear();
+  if (!ok) finish(s, FinishReason::error, "structured output: the text after \"" + marker + "\" cannot begin it");
+  return ok;
+}
+
 void Engine::advance(Sequence& s, std::span<const float> logits) {
   std::span<const float> sample_from = logits;
-  if (s.json || s.request.grammar) {
+  const bool structured = (s.json || s.request.grammar) && !s.structured_waiting;
+  if (structured) {
     // Structured output: only tokens that keep the output a prefix of what is asked for
     // (logprobs below still describe the model's own row).
     if (!mask_structured(s, logits)) return;
@@ -196,9 +225,12 @@ void Engine::advance(Sequence& s, std::span<const float> logits) {
   const int32_t token = s.sampler.sample(sample_from, s.request.prompt, s.output);
   s.output.push_back(token);
   if (!std::binary_search(eos_ids_.begin(), eos_ids_.end(), token)) {
-    // Allowed by the mask, so accepted.
-    if (s.json) s.json->feed(json_filter_->bytes(token));
-    if (s.grammar) s.grammar_state = s.grammar->advance(s.grammar_state, token);
+    if (structured) {  // allowed by the mask, so accepted
+      if (s.json) s.json->feed(json_filter_->bytes(token));
+      if (s.grammar) s.grammar_state = s.grammar->advance(s.grammar_state, token);
+    } else if (s.structured_waiting && !watch_for_structured_start(s, token, logits.size())) {
+      return;
+    }
   }
   TokenEvent e;
   e.request = s.id;

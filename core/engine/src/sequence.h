@@ -38,6 +38,8 @@ struct Engine::Sequence {
   std::optional<JsonPrefix> json;       // JSON mode: the output so far
   std::shared_ptr<GrammarTokenFilter> grammar;  // structured output: the grammar's filter (set at the first token)
   GrammarTokenFilter::State grammar_state = 0;  // and the automaton's state after the output so far
+  bool structured_waiting = false;  // structured_after: its marker has not come yet (no constraint)
+  std::string structured_tail;      // the output's last bytes while waiting (the marker may be split)
 
   Sequence(RequestId i, GenerationRequest r, EventCallback cb)
       : id(i), request(std::move(r)), on_event(std::move(cb)), sampler(request.sampling) {

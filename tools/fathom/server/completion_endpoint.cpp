@@ -38,9 +38,9 @@ ApiError abnormal_end(const engine::TokenEvent& last) {
 }
 
 // A whole chat reply split into reasoning, content and tool calls.
-void split_reply(ReplyParser parser, bool reasoning_parsed, Choice& choice) {
-  ReplyParts parts = parser.feed(choice.text);
-  const ReplyParser::Final rest = parser.finish();
+void split_reply(ReplyReader reader, bool reasoning_parsed, Choice& choice) {
+  ReplyParts parts = reader.feed(choice.text);
+  const ReplyParser::Final rest = reader.finish();
   const std::string content = parts.content + rest.rest.content;
   const std::string reasoning = parts.reasoning + rest.rest.reasoning;
   for (const ToolCallDelta& piece : rest.rest.calls) append_call_piece(parts.calls, piece);
@@ -49,17 +49,6 @@ void split_reply(ReplyParser parser, bool reasoning_parsed, Choice& choice) {
   choice.text = content;
   choice.finish_reason = finish_reason_with_calls(choice.finish_reason, rest.called);
   choice.tool_calls = join_call_deltas(parts.calls);
-}
-
-// A whole reply that a forced tool_choice made into calls; a reply cut off before its first
-// call keeps its text as content.
-void read_forced_calls(ForcedCallReader reader, Choice& choice) {
-  choice.tool_calls = join_call_deltas(reader.feed(choice.text));
-  choice.finish_reason = finish_reason_with_calls(choice.finish_reason, reader.called());
-  if (reader.called()) {
-    choice.text.clear();
-    choice.null_content = true;
-  }
 }
 
 bool ended_normally(const engine::TokenEvent& e) {
@@ -99,8 +88,7 @@ struct StreamState {
   bool include_usage = false;
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
-  std::vector<ReplyParser> parsers;    // per choice, when replies are split (reasoning, tool calls)
-  std::vector<ForcedCallReader> forced;  // per choice, when tool_choice forces calls: replies are calls
+  std::vector<ReplyReader> readers;    // per choice, when replies are split (reasoning, tool calls)
   // Completions with echo: each choice's first chunk is the prompt (and its logprobs).
   bool echo = false;
   std::vector<int32_t> prompt;
@@ -157,13 +145,7 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
     if (!out.chunk(prompt)) return false;
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
-  ReplyParts parts{{}, e.text, {}};
-  if (!s.forced.empty()) {
-    parts.calls = s.forced[index].feed(e.text);
-    parts.content.clear();
-  } else if (!s.parsers.empty()) {
-    parts = s.parsers[index].feed(e.text);
-  }
+  ReplyParts parts = s.readers.empty() ? ReplyParts{{}, e.text, {}} : s.readers[index].feed(e.text);
   if (!parts.content.empty() || !parts.reasoning.empty() || !parts.calls.empty() || (e.token && s.return_token_ids) ||
       with_logprobs) {
     ChunkContent content;
@@ -181,18 +163,14 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   ChunkContent last;
   last.index = static_cast<int64_t>(index);
   last.finish_reason = finish_reason_text(e.reason);
-  if (!s.parsers.empty()) {
-    // What the parser held back (a tail that might have begun a marker).
-    ReplyParser::Final rest = s.parsers[index].finish();
+  if (!s.readers.empty()) {
+    // What the reader held back (a tail that might have begun a marker; a forced reply that made
+    // no call).
+    ReplyParser::Final rest = s.readers[index].finish();
     last.text = std::move(rest.rest.content);
     last.reasoning = std::move(rest.rest.reasoning);
     last.tool_calls = std::move(rest.rest.calls);
     last.finish_reason = finish_reason_with_calls(*last.finish_reason, rest.called);
-  }
-  if (!s.forced.empty()) {
-    const ForcedCallReader& reader = s.forced[index];
-    if (!reader.called()) last.text = reader.text();  // cut off before its first call: the text as written
-    last.finish_reason = finish_reason_with_calls(*last.finish_reason, reader.called());
   }
   if (!out.chunk(last)) return false;
   if (!s.choices.all_finished()) return true;
@@ -262,10 +240,16 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
                      "model", "model_not_found");
     }
     engine::GenerationRequest generation = build_generation_request(request, tok_, defaults_);
+    const Reasoning reasoning = reply_reasoning(request, generation.prompt);
+    // A reply that starts inside its reasoning gets its structured output (JSON mode, a schema,
+    // forced calls) after "</think>": the reasoning stays the model's own.
+    if (reasoning == Reasoning::open && (generation.grammar || generation.json_object)) {
+      generation.structured_after = std::string(kThinkClose);
+    }
     if (request.stream) {
-      respond_stream(request, std::move(generation), res);
+      respond_stream(request, std::move(generation), reasoning, res);
     } else {
-      respond_whole(request, std::move(generation), res);
+      respond_whole(request, std::move(generation), reasoning, res);
     }
   } catch (const Error& e) {
     const ApiError api = api_error_from(e);
@@ -277,21 +261,23 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
   }
 }
 
-std::optional<ReplyParser> CompletionEndpoint::reply_parser(const CompletionRequest& request,
-                                                            std::span<const int32_t> prompt) const {
-  if (request.endpoint != Endpoint::chat_completions || request.chat_inputs.forced) return std::nullopt;
-  const bool tool_calls = request.chat_inputs.has_tools && !request.chat_inputs.tool_choice_none;
-  Reasoning reasoning = Reasoning::none;
-  if (defaults_.parse_reasoning) {
-    // A template that opens the reasoning itself (R1's "<think>\n", V3.1's thinking mode) ends
-    // the prompt with "<think>"; otherwise the reply may open it.
-    const size_t tail = std::min<size_t>(prompt.size(), 16);  // "<think>\n" may be several tokens
-    std::string end = tok_.decode(std::vector<tokenizer::TokenId>(prompt.end() - static_cast<std::ptrdiff_t>(tail), prompt.end()));
-    while (!end.empty() && (end.back() == '\n' || end.back() == ' ')) end.pop_back();
-    reasoning = end.ends_with(kThinkOpen) ? Reasoning::open : Reasoning::if_opened;
-  }
-  if (reasoning == Reasoning::none && !tool_calls) return std::nullopt;
-  return ReplyParser(reasoning, tool_calls);
+Reasoning CompletionEndpoint::reply_reasoning(const CompletionRequest& request, std::span<const int32_t> prompt) const {
+  if (request.endpoint != Endpoint::chat_completions || !defaults_.parse_reasoning) return Reasoning::none;
+  const size_t tail = std::min<size_t>(prompt.size(), 16);  // "<think>\n" may be several tokens
+  std::string end = tok_.decode(std::vector<tokenizer::TokenId>(prompt.end() - static_cast<std::ptrdiff_t>(tail), prompt.end()));
+  while (!end.empty() && (end.back() == '\n' || end.back() == ' ')) end.pop_back();
+  return end.ends_with(kThinkOpen) ? Reasoning::open : Reasoning::if_opened;
+}
+
+std::optional<ReplyReader> CompletionEndpoint::reply_reader(const CompletionRequest& request, Reasoning reasoning) const {
+  if (request.endpoint != Endpoint::chat_completions) return std::nullopt;
+  const ChatTemplateInputs& inputs = request.chat_inputs;
+  // Forced calls are read from the content by the grammar's format, not from DeepSeek's markers.
+  const bool marked_calls = inputs.has_tools && !inputs.tool_choice_none && !inputs.forced;
+  std::optional<ReplyParser> parser;
+  if (reasoning != Reasoning::none || marked_calls) parser.emplace(reasoning, marked_calls);
+  if (!parser && !inputs.forced) return std::nullopt;
+  return ReplyReader(std::move(parser), inputs.forced);
 }
 
 // The prompt as the model saw it: decoded from its tokens, special tokens (BOS) included, so that
@@ -301,7 +287,7 @@ std::string CompletionEndpoint::echoed_prompt(std::span<const int32_t> prompt) c
 }
 
 void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine::GenerationRequest generation,
-                                       httplib::Response& res) const {
+                                       Reasoning reasoning, httplib::Response& res) const {
   ChoiceRequests choices(loop_, generation, request.n);
   struct Collected {
     std::string text;
@@ -333,7 +319,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     }
   }
   const std::string echo_text = request.echo ? echoed_prompt(generation.prompt) : std::string();
-  const std::optional<ReplyParser> parser = reply_parser(request, generation.prompt);
+  const std::optional<ReplyReader> reader = reply_reader(request, reasoning);
   std::vector<Choice> out;
   for (Collected& c : collected) {
     nlohmann::json logprobs;
@@ -347,8 +333,7 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
     choice.finish_reason = c.finish_reason;
     if (request.return_token_ids) choice.token_ids = std::move(c.token_ids);
     choice.logprobs = std::move(logprobs);
-    if (parser) split_reply(ReplyParser(*parser), defaults_.parse_reasoning, choice);
-    if (request.chat_inputs.forced) read_forced_calls(ForcedCallReader(*request.chat_inputs.forced), choice);
+    if (reader) split_reply(*reader, defaults_.parse_reasoning, choice);
     out.push_back(std::move(choice));
   }
   res.status = 200;
@@ -357,17 +342,16 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
 }
 
 void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
-                                        httplib::Response& res) const {
+                                        Reasoning reasoning, httplib::Response& res) const {
   // Submitted before the headers go out, so that a full queue is still a plain 503 reply.
   auto state = std::make_shared<StreamState>(loop_, generation, request.n, open_responses_);
   state->header = new_response_header(request.endpoint, model_.id);
   state->include_usage = request.include_usage;
   state->return_token_ids = request.return_token_ids;
   if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
-  if (const std::optional<ReplyParser> parser = reply_parser(request, generation.prompt)) {
-    state->parsers.assign(state->choices.size(), *parser);
+  if (const std::optional<ReplyReader> reader = reply_reader(request, reasoning)) {
+    state->readers.assign(state->choices.size(), *reader);
   }
-  if (request.chat_inputs.forced) state->forced.assign(state->choices.size(), ForcedCallReader(*request.chat_inputs.forced));
   if (request.echo) {
     state->echo = true;
     state->prompt = generation.prompt;

@@ -18,6 +18,7 @@
 #include "server/engine_loop.h"
 #include "server/generation_request.h"
 #include "server/reply_parser.h"
+#include "server/reply_reader.h"
 #include "server/openai_request.h"
 #include "server/served_model.h"
 
@@ -43,14 +44,17 @@ class CompletionEndpoint {
   static constexpr std::chrono::milliseconds kHeartbeat{1000};
 
  private:
-  void respond_whole(const CompletionRequest& request, engine::GenerationRequest generation,
+  void respond_whole(const CompletionRequest& request, engine::GenerationRequest generation, Reasoning reasoning,
                      httplib::Response& res) const;
-  void respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
+  void respond_stream(const CompletionRequest& request, engine::GenerationRequest generation, Reasoning reasoning,
                       httplib::Response& res) const;
   std::string echoed_prompt(std::span<const int32_t> prompt) const;
+  // Where a chat reply's reasoning starts (--reasoning-parser): inside it when the prompt ends
+  // with "<think>" (R1's template, V3.1's thinking mode), else only if the reply opens it.
+  Reasoning reply_reasoning(const CompletionRequest& request, std::span<const int32_t> prompt) const;
   // How a chat request's replies are split into reasoning, content and tool calls; nullopt when
-  // they are not (completions, a tool_choice that forces calls, or nothing to parse).
-  std::optional<ReplyParser> reply_parser(const CompletionRequest& request, std::span<const int32_t> prompt) const;
+  // they are not (completions, or nothing to split).
+  std::optional<ReplyReader> reply_reader(const CompletionRequest& request, Reasoning reasoning) const;
 
   EngineLoop& loop_;
   const tokenizer::Tokenizer& tok_;

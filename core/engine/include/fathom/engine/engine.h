@@ -72,6 +72,10 @@ struct GenerationRequest {
   // sentence of this grammar (json_schema_grammar.h), and end-of-sequence comes only once it is
   // a whole one. Needs the tokenizer; not with json_object or min_tokens.
   std::shared_ptr<const Grammar> grammar;
+  // Set with json_object or grammar: the constraint starts only after the output contains this
+  // text (a reasoning model's "</think>"), so that the reasoning before it is the model's own;
+  // whitespace right after it is left free too. A reply that never writes it is unconstrained.
+  std::string structured_after;
 };
 
 // One event per generated token; the last event of a request has `finished` set (and may carry
@@ -206,6 +210,9 @@ class Engine {
   std::shared_ptr<GrammarTokenFilter> grammar_filter(const std::shared_ptr<const Grammar>& grammar, size_t vocab);
   // Structured output's mask on the row `s` samples from; false when nothing may follow.
   bool mask_structured(Sequence& s, std::span<const float> logits);
+  // Sequences whose structured output starts after a marker (structured_after): looks for it in
+  // the output so far and, once there, starts the constraint. False when the sequence ended.
+  bool watch_for_structured_start(Sequence& s, int32_t token, size_t vocab);
 
   mutable std::mutex mutex_;  // guards waiting_, cancelled_, next_id_
   std::deque<std::unique_ptr<Sequence>> waiting_;
