@@ -238,6 +238,23 @@ TEST(Cli, DemoModelGenerates) {
   EXPECT_NE(bad.err.find("bad-schema.json"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("#/properties/n/minimum"), std::string::npos) << bad.err;
 
+  // A regular expression or a list of choices: the printed text (and its newline) is one.
+  for (int seed = 1; seed <= 4; ++seed) {
+    Result code = fathom("run --model " + dir.string() + " --prompt x --temperature 1 --regex '[0-9]{3}-(ab|cd)' --seed " +
+                         std::to_string(seed));
+    ASSERT_EQ(code.status, 0) << code.err;
+    ASSERT_EQ(code.out.size(), 7u) << code.out;
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(code.out[i] >= '0' && code.out[i] <= '9') << code.out;
+    EXPECT_TRUE(code.out.substr(3) == "-ab\n" || code.out.substr(3) == "-cd\n") << code.out;
+    Result pick = fathom("run --model " + dir.string() + " --prompt x --temperature 1 --choice yes --choice no --seed " +
+                         std::to_string(seed));
+    ASSERT_EQ(pick.status, 0) << pick.err;
+    EXPECT_TRUE(pick.out == "yes\n" || pick.out == "no\n") << pick.out;
+  }
+  Result bad_regex = fathom("run --model " + dir.string() + " --prompt x --regex '(?=a)b'");
+  EXPECT_NE(bad_regex.status, 0);
+  EXPECT_NE(bad_regex.err.find("--regex"), std::string::npos) << bad_regex.err;
+
   // Perplexity of a text file: the text as `fathom tokenize --add-special` encodes it.
   std::ofstream(dir / "text.txt") << "The sea was calm, and the ships lay still in the harbour until the wind came.";
   Result ppl = fathom("perplexity --json --context 8 --model " + dir.string() + " --file " + (dir / "text.txt").string());

@@ -508,6 +508,51 @@ def test_json_schema_random_walks_validate(server):
     assert finished >= 20, f"only {finished} values finished"
 
 
+REGEX_WALKS = [r"\w+@\w+\.com", r"[A-Z]{2,3}-\d{1,3}(\.[a-z]+)?", r"(?:\d+,)*\d+", r"-?(0|[1-9]\d*)(\.\d+)?",
+               r"[^\"\\]{1,6}!", r"日本語?\d"]
+
+
+def test_regex_and_choice_outputs(server):
+    # vLLM's structured_outputs (and its older guided_regex / guided_choice): the random-weights
+    # model, sampled hot, writes texts Python's re.fullmatch accepts, and only the choices.
+    import re
+
+    client = server.client()
+    finished = 0
+    for pattern in REGEX_WALKS:
+        reply = client.completions.create(model=server.model_id, prompt="Value:", max_tokens=60, temperature=1.5,
+                                          seed=5, n=6, extra_body={"structured_outputs": {"regex": pattern}})
+        for choice in reply.choices:
+            if choice.finish_reason == "stop":
+                assert re.fullmatch(pattern, choice.text), (pattern, choice.text)
+                finished += 1
+    assert finished >= 15, f"only {finished} texts finished"
+
+    choices = ["positive", "negative", "neutral", "mixed", "unknown"]
+    seen = set()
+    for seed in range(1, 9):
+        for extra in ({"structured_outputs": {"choice": choices}}, {"guided_choice": choices}):
+            reply = chat(client, server.model_id, "Sentiment?", max_tokens=12, temperature=2.0, seed=seed, extra_body=extra)
+            assert reply.choices[0].message.content in choices
+            assert reply.choices[0].finish_reason == "stop"
+            seen.add(reply.choices[0].message.content)
+    assert len(seen) >= 2, seen
+    streamed = "".join(chunk.choices[0].text for chunk in client.completions.create(
+        model=server.model_id, prompt="Code:", max_tokens=20, temperature=1.0, seed=2, stream=True,
+        extra_body={"guided_regex": "[0-9]{3}-[a-z]{2}"}))
+    assert re.fullmatch("[0-9]{3}-[a-z]{2}", streamed), streamed
+
+    for body, param in [
+        ({"structured_outputs": {"regex": "(?=a)b"}}, "structured_outputs.regex"),
+        ({"structured_outputs": {"grammar": "root ::= \"a\""}}, "structured_outputs"),
+        ({"structured_outputs": {"regex": "a", "choice": ["a"]}}, "structured_outputs"),
+        ({"guided_choice": []}, "guided_choice"),
+        ({"guided_regex": "a", "response_format": {"type": "json_object"}}, "guided_regex"),
+    ]:
+        status, reply = server.post_json("/v1/completions", {"model": server.model_id, "prompt": "x", **body})
+        assert_openai_error(status, reply, 400, param=param)
+
+
 def test_penalties_are_accepted(server):
     reply = chat(server.client(), server.model_id, "x", max_tokens=4, temperature=0, presence_penalty=1.0,
                  frequency_penalty=0.5, top_p=0.5)

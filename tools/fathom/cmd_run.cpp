@@ -8,6 +8,7 @@
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
 #include "fathom/engine/json_schema_grammar.h"
+#include "fathom/engine/text_grammar.h"
 #include "model_session.h"
 
 namespace fathom::cli {
@@ -24,6 +25,8 @@ struct RunOptions {
   bool chat = false;
   bool json_object = false;
   std::string json_schema;  // a file holding a JSON schema
+  std::string regex;        // the output matches it whole
+  std::vector<std::string> choices;  // the output is one of them
 };
 
 // The schema file's grammar; errors name the file.
@@ -57,6 +60,8 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   if (o.seed) req.sampling.seed = *o.seed;
   req.json_object = o.json_object;
   if (!o.json_schema.empty()) req.grammar = schema_from_file(o.json_schema);
+  if (!o.regex.empty()) req.grammar = engine::regex_grammar(o.regex, "--regex");
+  if (!o.choices.empty()) req.grammar = engine::choice_grammar(o.choices, "--choice");
   req.max_new_tokens = o.max_tokens.value_or(s.config.generation.max_new_tokens);
   if (static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens > s.config.runtime.max_seq_len) {
     req.max_new_tokens = s.config.runtime.max_seq_len - static_cast<int64_t>(req.prompt.size());
@@ -109,6 +114,13 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   cmd->add_option("--json-schema", o->json_schema,
                   "structured output: the output is JSON valid to the schema in this file (docs/server.md)")
       ->excludes(cmd->get_option("--json-object"));
+  cmd->add_option("--regex", o->regex, "structured output: the output matches this regular expression whole (docs/server.md)")
+      ->excludes(cmd->get_option("--json-object"))
+      ->excludes(cmd->get_option("--json-schema"));
+  cmd->add_option("--choice", o->choices, "structured output: the output is one of these (repeat the option)")
+      ->excludes(cmd->get_option("--json-object"))
+      ->excludes(cmd->get_option("--json-schema"))
+      ->excludes(cmd->get_option("--regex"));
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_run(global, *o); }; });
 }
 

@@ -31,14 +31,26 @@ const ByteSet kSpace = ByteSet::of_chars(" \t\n\r\f\v");
 const ByteSet kUsefulControls = ByteSet::of_chars("\t\n\r");
 const ByteSet kControls = ByteSet::range(0x00, 0x1F);
 
+// What a pattern's matches are written as: the contents of a JSON string (escaped where JSON
+// must), or plain text.
+enum class Output { json_string, text };
+
 class PatternCompiler {
  public:
-  PatternCompiler(GrammarBuilder& g, std::string_view pattern, uint32_t any_char, std::string where)
-      : g_(g), p_(pattern), any_char_(any_char), where_(std::move(where)) {}
+  // `any_char`: a rule reading one JSON string character, for unanchored ends (json_string only;
+  // text matches whole). `where`: the schema place (json_string) or the request field (text).
+  PatternCompiler(GrammarBuilder& g, std::string_view pattern, Output output, uint32_t any_char, std::string where)
+      : g_(g),
+        p_(pattern),
+        output_(output),
+        any_char_(any_char),
+        where_(std::move(where)),
+        context_(output == Output::json_string ? "JSON schema at '#" + where_ + "'" : "'" + where_ + "'") {}
 
   uint32_t compile() {
-    // Top level: each alternative may be anchored at either end; unanchored ends read anything.
-    const Seq anything = star(GrammarBuilder::ref(any_char_));
+    // Top level: each alternative may be anchored at either end; unanchored ends of a JSON
+    // string's pattern read anything (JSON Schema searches), a text's match is the whole text.
+    const Seq anything = output_ == Output::text ? Seq{} : star(GrammarBuilder::ref(any_char_));
     std::vector<Seq> alternatives;
     while (true) {
       const bool at_start = i_ < p_.size() && p_[i_] == '^';
@@ -55,12 +67,12 @@ class PatternCompiler {
 
  private:
   [[noreturn]] void malformed(const std::string& what) const {
-    throw invalid_argument("JSON schema at '#" + where_ + "': the pattern is not a regular expression Fathom reads: " +
-                           what + " (at character " + std::to_string(i_) + ")");
+    throw invalid_argument(context_ + ": the pattern is not a regular expression Fathom reads: " + what +
+                           " (at character " + std::to_string(i_) + ")");
   }
   [[noreturn]] void refuse(const std::string& what) const {
-    throw unsupported("JSON schema at '#" + where_ + "': " + what + " in the pattern is not supported (at character " +
-                      std::to_string(i_) + ")");
+    throw unsupported(context_ + ": " + what + " in the pattern is not supported (at character " + std::to_string(i_) +
+                      ")");
   }
 
   Seq star(const Seq& atom) {
@@ -283,9 +295,16 @@ class PatternCompiler {
     return set;
   }
 
-  // One JSON-encoded character of `c`: raw where JSON allows, escaped where it must.
+  // One character of `c`: as itself in text; in a JSON string raw where JSON allows, escaped
+  // where it must.
   Seq encode(const CharClass& c) {
     std::vector<Seq> alternatives;
+    if (output_ == Output::text) {
+      if (!c.ascii.empty()) alternatives.push_back(g_.bytes(c.ascii));
+      if (c.non_ascii) alternatives.push_back(GrammarBuilder::ref(non_ascii(c.no_line_separators)));
+      if (alternatives.empty()) malformed("a class that matches no character");
+      return group(std::move(alternatives));
+    }
     const ByteSet raw = c.ascii - kControls - ByteSet::of_chars("\"\\");
     if (!raw.empty()) alternatives.push_back(g_.bytes(raw));
     if (c.ascii.contains('"')) alternatives.push_back(g_.text("\\\""));
@@ -335,8 +354,10 @@ class PatternCompiler {
   static constexpr uint32_t kNone = UINT32_MAX;
   GrammarBuilder& g_;
   std::string_view p_;
+  Output output_;
   uint32_t any_char_;
   std::string where_;
+  std::string context_;  // how errors name the pattern
   size_t i_ = 0;
   uint32_t non_ascii_ = kNone, non_ascii_no_ls_ = kNone;
 };
@@ -344,7 +365,11 @@ class PatternCompiler {
 }  // namespace
 
 uint32_t pattern_string_contents(GrammarBuilder& g, std::string_view pattern, uint32_t any_char, const std::string& where) {
-  return PatternCompiler(g, pattern, any_char, where).compile();
+  return PatternCompiler(g, pattern, Output::json_string, any_char, where).compile();
+}
+
+uint32_t pattern_text(GrammarBuilder& g, std::string_view pattern, const std::string& field) {
+  return PatternCompiler(g, pattern, Output::text, 0, field).compile();
 }
 
 std::string_view format_pattern(std::string_view format) {

@@ -30,6 +30,11 @@ namespace fathom::engine {
 // leaves out, invalid_argument for a malformed expression).
 uint32_t pattern_string_contents(GrammarBuilder& g, std::string_view pattern, uint32_t any_char, const std::string& where);
 
+// A rule for text that `pattern` matches whole (Python's re.fullmatch, with the subset and the
+// generation limits above), its characters as themselves (UTF-8): structured output by regular
+// expression. `field` names the request field for errors.
+uint32_t pattern_text(GrammarBuilder& g, std::string_view pattern, const std::string& field);
+
 // The pattern Fathom generates a `format` with ("date", "time", "date-time", "uuid", "ipv4",
 // "email"), or empty for a format it treats as an annotation.
 std::string_view format_pattern(std::string_view format);

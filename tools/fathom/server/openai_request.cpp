@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fathom/engine/json_schema_grammar.h"
+#include "fathom/engine/text_grammar.h"
 #include "server/api_error.h"
 #include "server/json_fields.h"
 
@@ -136,41 +137,49 @@ nlohmann::ordered_json ordered_schema(std::string_view body, const std::vector<s
   return v;
 }
 
-std::shared_ptr<const engine::Grammar> schema_grammar(std::string_view body, const std::vector<std::string>& path,
-                                                      const std::string& field) {
+// A grammar from a part of the request, its errors as 400s naming `field`.
+template <typename Build>
+std::shared_ptr<const engine::Grammar> request_grammar(const std::string& field, Build build) {
   try {
-    return engine::json_schema_grammar(ordered_schema(body, path));
+    return build();
   } catch (const Error& e) {
-    throw bad_request(std::string("'") + field + "': " + e.what(), field);
+    const std::string message = e.what();
+    throw bad_request(message.starts_with("'") ? message : "'" + field + "': " + message, field);
   }
 }
 
-// response_format: "text" (the default), "json_object" (JSON mode) or "json_schema" (structured
-// output: {"json_schema": {"name": ..., "schema": {...}, "strict": ...}}). vLLM's `guided_json`
-// (a schema) asks for the same.
-void parse_response_format(const JsonFields& fields, std::string_view body, CompletionRequest& r) {
-  if (const json* guided = fields.find("guided_json")) {
-    if (!guided->is_object() && !guided->is_boolean()) throw bad_request("'guided_json' must be a JSON schema", "guided_json");
-    if (fields.find("response_format")) {
-      throw bad_request("'guided_json' and 'response_format' cannot both be given", "guided_json");
-    }
-    r.grammar = schema_grammar(body, {"guided_json"}, "guided_json");
-    return;
+std::shared_ptr<const engine::Grammar> schema_grammar(std::string_view body, const std::vector<std::string>& path,
+                                                      const std::string& field) {
+  return request_grammar(field, [&] { return engine::json_schema_grammar(ordered_schema(body, path)); });
+}
+
+std::shared_ptr<const engine::Grammar> regex_grammar(const json& pattern, const std::string& field) {
+  if (!pattern.is_string()) throw bad_request("'" + field + "' must be a regular expression (a string)", field);
+  return request_grammar(field, [&] { return engine::regex_grammar(pattern.get<std::string>(), field); });
+}
+
+std::shared_ptr<const engine::Grammar> choice_grammar(const json& choices, const std::string& field) {
+  if (!choices.is_array() || !std::all_of(choices.begin(), choices.end(), [](const json& c) { return c.is_string(); })) {
+    throw bad_request("'" + field + "' must be a list of strings", field);
   }
-  const json* v = fields.find("response_format");
-  if (!v) return;
-  if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string()) {
+  return request_grammar(field, [&] { return engine::choice_grammar(choices.get<std::vector<std::string>>(), field); });
+}
+
+// response_format: "text" (the default), "json_object" (JSON mode) or "json_schema" (structured
+// output: {"json_schema": {"name": ..., "schema": {...}, "strict": ...}}).
+void parse_response_format(const json& v, std::string_view body, CompletionRequest& r) {
+  if (!v.is_object() || !v.contains("type") || !v["type"].is_string()) {
     throw bad_request("'response_format' must be an object with a 'type'", "response_format");
   }
-  const std::string type = (*v)["type"].get<std::string>();
+  const std::string type = v["type"].get<std::string>();
   if (type == "text") return;
   if (type == "json_object") {
     r.json_object = true;
     return;
   }
   if (type == "json_schema") {
-    const auto spec = v->find("json_schema");
-    if (spec == v->end() || !spec->is_object()) {
+    const auto spec = v.find("json_schema");
+    if (spec == v.end() || !spec->is_object()) {
       throw bad_request("'response_format.json_schema' must be an object with the 'schema'", "response_format");
     }
     if (spec->contains("name") && !(*spec)["name"].is_string()) {
@@ -182,6 +191,70 @@ void parse_response_format(const JsonFields& fields, std::string_view body, Comp
   }
   throw bad_request("'response_format' type \"" + type + "\" is not supported: \"text\", \"json_object\" or \"json_schema\"",
                     "response_format");
+}
+
+// vLLM's structured_outputs: one of "json" (a schema, or its text), "regex", "choice" or
+// "json_object": true. What Fathom does not generate for ("grammar", "structural_tag", ...) is
+// refused rather than ignored.
+void parse_structured_outputs(const json& v, std::string_view body, CompletionRequest& r) {
+  constexpr const char* kField = "structured_outputs";
+  if (!v.is_object()) throw bad_request("'structured_outputs' must be an object", kField);
+  const char* chosen = nullptr;
+  for (const auto& [key, value] : v.items()) {
+    if (value.is_null() || value == false) continue;
+    if (key != "json" && key != "regex" && key != "choice" && key != "json_object") {
+      throw bad_request("'structured_outputs." + key + "' is not supported: Fathom generates for \"json\", \"regex\", "
+                        "\"choice\" and \"json_object\"",
+                        kField);
+    }
+    if (chosen) throw bad_request("'structured_outputs' may give one of json, regex, choice and json_object", kField);
+    chosen = key == "json" ? "json" : key == "regex" ? "regex" : key == "choice" ? "choice" : "json_object";
+  }
+  if (!chosen) return;
+  const std::string kind = chosen;
+  const json& value = v[kind];
+  if (kind == "json_object") {
+    if (value != true) throw bad_request("'structured_outputs.json_object' must be true", kField);
+    r.json_object = true;
+  } else if (kind == "json") {
+    if (value.is_string()) {
+      r.grammar = request_grammar(kField, [&] { return engine::json_schema_grammar(std::string_view(value.get_ref<const std::string&>())); });
+    } else if (value.is_object() || value.is_boolean()) {
+      r.grammar = schema_grammar(body, {"structured_outputs", "json"}, kField);
+    } else {
+      throw bad_request("'structured_outputs.json' must be a JSON schema", kField);
+    }
+  } else if (kind == "regex") {
+    r.grammar = regex_grammar(value, "structured_outputs.regex");
+  } else {
+    r.grammar = choice_grammar(value, "structured_outputs.choice");
+  }
+}
+
+// Structured output, from at most one of: OpenAI's response_format, vLLM's structured_outputs,
+// and vLLM's older guided_json, guided_regex and guided_choice.
+void parse_structured_output(const JsonFields& fields, std::string_view body, CompletionRequest& r) {
+  const char* given = nullptr;
+  for (const char* name : {"response_format", "structured_outputs", "guided_json", "guided_regex", "guided_choice"}) {
+    if (!fields.find(name)) continue;
+    if (given) throw bad_request(std::string("'") + name + "' and '" + given + "' cannot both be given", name);
+    given = name;
+  }
+  if (!given) return;
+  const std::string field = given;
+  const json& v = *fields.find(field);
+  if (field == "response_format") {
+    parse_response_format(v, body, r);
+  } else if (field == "structured_outputs") {
+    parse_structured_outputs(v, body, r);
+  } else if (field == "guided_json") {
+    if (!v.is_object() && !v.is_boolean()) throw bad_request("'guided_json' must be a JSON schema", "guided_json");
+    r.grammar = schema_grammar(body, {"guided_json"}, "guided_json");
+  } else if (field == "guided_regex") {
+    r.grammar = regex_grammar(v, field);
+  } else {
+    r.grammar = choice_grammar(v, field);
+  }
 }
 
 // Refuses a field whose given value asks for something Fathom does not do. `allowed` says which
@@ -227,7 +300,7 @@ void parse_common(const JsonFields& fields, std::string_view body, CompletionReq
     r.include_usage = stream_fields.boolean("include_usage").value_or(false);
   }
   r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
-  parse_response_format(fields, body, r);
+  parse_structured_output(fields, body, r);
   r.min_tokens = fields.integer("min_tokens", 0, std::numeric_limits<int64_t>::max()).value_or(0);
   r.stop_token_ids = parse_stop_token_ids(fields);
   s.logit_bias = parse_logit_bias(fields);
@@ -295,7 +368,8 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
   if (r.chat_inputs.forced) {
     // The calls are forced by a grammar of their own: it cannot also follow another.
     if (r.grammar || r.json_object) {
-      throw bad_request("'tool_choice' that forces a call cannot be combined with response_format or guided_json",
+      throw bad_request("'tool_choice' that forces a call cannot be combined with other structured output "
+                        "(response_format, structured_outputs, guided_*)",
                         "tool_choice");
     }
     r.grammar = forced_calls_grammar(*r.chat_inputs.forced, ordered_schema(body, {"tools"}));
