@@ -232,7 +232,7 @@ TEST(Cli, DemoModelGenerates) {
     ++valid;
   }
   EXPECT_GT(valid, 0) << "no run closed its object";
-  std::ofstream(dir / "bad-schema.json") << R"({"type":"object","properties":{"n":{"type":"number","minimum":1.5}}})";
+  std::ofstream(dir / "bad-schema.json") << R"({"type":"object","properties":{"n":{"type":"number","minimum":0.30000000000000004}}})";
   Result bad = fathom("run --model " + dir.string() + " --prompt x --json-schema " + (dir / "bad-schema.json").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("bad-schema.json"), std::string::npos) << bad.err;

@@ -467,7 +467,7 @@ def test_json_schema_replies_validate(server):
     status, body = server.post_json("/v1/chat/completions", {
         "model": server.model_id, "messages": [{"role": "user", "content": "x"}],
         "response_format": {"type": "json_schema", "json_schema": {
-            "name": "x", "schema": {"type": "object", "properties": {"n": {"type": "number", "minimum": 0.5}}}}}})
+            "name": "x", "schema": {"type": "object", "properties": {"n": {"type": "number", "minimum": 0.30000000000000004}}}}}})
     assert_openai_error(status, body, 400, param="response_format")
     assert "#/properties/n/minimum" in body["error"]["message"]
 
@@ -484,6 +484,8 @@ RANDOM_WALK_SCHEMAS = [
     {"type": "string", "minLength": 2, "maxLength": 5},
     {"type": "integer", "exclusiveMinimum": -20, "maximum": 300},
     {"type": "number", "exclusiveMinimum": -1, "maximum": 1},
+    {"type": "number", "exclusiveMinimum": -0.75, "maximum": 2.5},
+    {"type": "number", "minimum": 0.001, "exclusiveMaximum": 0.0125},
     {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}, {"enum": ["x", "y"]}], "items": False},
     {"oneOf": [{"type": "object", "properties": {"kind": {"const": "a"}, "n": {"type": "integer"}}, "required": ["kind"]},
                {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "s": {"type": "string"}},

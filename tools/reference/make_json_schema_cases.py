@@ -175,7 +175,7 @@ PATTERNS = [
 ]
 
 
-# Number bounds (whole ones): decimals near and between the bounds. The grammar generates decimals
+# Number bounds (whole and decimal): decimals near and between the bounds. The grammar generates decimals
 # without an exponent, of at most 15 digits, not "-0": "generated" marks exactly the valid ones
 # of that form (more digits could round onto a bound as a double).
 BOUNDED_NUMBERS = [
@@ -185,6 +185,13 @@ BOUNDED_NUMBERS = [
     ("num-negative", {"type": "number", "exclusiveMinimum": -10, "exclusiveMaximum": -3}),
     ("num-point", {"type": "number", "minimum": 5, "maximum": 5.0}),
     ("num-untyped-list", {"type": ["number", "null"], "maximum": 100}),
+    # Decimal bounds: the grammar compares the digits with the bound's as the schema wrote it.
+    ("num-decimal", {"type": "number", "minimum": 0.5, "maximum": 2.75}),
+    ("num-decimal-open", {"type": "number", "exclusiveMinimum": -0.25, "exclusiveMaximum": 0.125}),
+    ("num-decimal-small", {"type": "number", "exclusiveMinimum": 0.001, "maximum": 0.01}),
+    ("num-decimal-negative", {"type": "number", "minimum": -3.5, "exclusiveMaximum": -1.05}),
+    ("num-decimal-wide", {"type": "number", "minimum": -2, "maximum": 99.9}),
+    ("num-decimal-exponent", {"type": "number", "exclusiveMinimum": 1e-5, "maximum": 1.5e3}),
 ]
 
 NUMBER_TEXTS = [
@@ -193,6 +200,11 @@ NUMBER_TEXTS = [
     "-9.99", "-3.0", "-3", "-3.001", "-2.999", "1e0", "1E-2", "0.999999999999999", "0.9999999999999999999", "5",
     "5.00", "5.01", "4.99", "100", "100.0", "100.5", "99.99", "-1234567.25", "123456789012345", "1234567890123456",
     "00.5", ".5", "5.", "null",
+    "0.49", "0.4999", "0.50", "0.5000001", "2.75", "2.750", "2.7500000000001", "2.76", "2.749", "-0.25", "-0.2500",
+    "-0.24999", "-0.26", "0.125", "0.1249", "0.12500001", "0.12499999999999", "0.001", "0.0010", "0.00100000001",
+    "0.01", "0.0100", "0.010000001", "0.0099", "-3.5", "-3.50", "-3.5000001", "-3.49", "-1.05", "-1.0500", "-1.0499",
+    "-1.051", "-1.04", "99.9", "99.90", "99.91", "99.899", "0.00001", "0.000010", "0.0000100001", "0.00000999",
+    "1500", "1500.0", "1500.0001", "1499.9999", "-0.1", "0.1",
 ]
 
 

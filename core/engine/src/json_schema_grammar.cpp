@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -579,44 +580,111 @@ class SchemaCompiler {
     return group(at + "(integer)", std::move(alternatives));
   }
 
-  // Numbers with whole bounds are generated as decimals without an exponent, of at most
-  // kMaxBoundedDigits digits in all: a double tells every such decimal apart from a whole bound
-  // below 10^15, so a parser that reads numbers as doubles (Python's json, under jsonschema)
-  // still finds the bound kept, and nothing underflows to zero.
+  // Bounded numbers are generated as decimals without an exponent, of at most
+  // kMaxBoundedDigits digits in all, and their bounds must be decimals of at most as many:
+  // distinct decimals of 15 significant digits stay distinct, in order, as doubles, so a parser
+  // that reads numbers as doubles (Python's json, under jsonschema) still finds the bounds kept,
+  // and nothing underflows to zero.
   static constexpr int kMaxBoundedDigits = 15;
+
+  // A decimal as the schema wrote it: sign, integer part, fraction digits without trailing zeros.
+  struct Decimal {
+    bool negative = false;
+    Wide whole = 0;
+    std::string fraction;
+
+    Decimal negated() const {
+      Decimal d = *this;
+      d.negative = !d.negative && (whole != 0 || !fraction.empty());
+      return d;
+    }
+    // <0, 0, >0 as |a| is below, equal to or above |b|.
+    static int compare_magnitude(const Decimal& a, const Decimal& b) {
+      if (a.whole != b.whole) return a.whole < b.whole ? -1 : 1;
+      const size_t n = std::max(a.fraction.size(), b.fraction.size());
+      const std::string fa = a.fraction + std::string(n - a.fraction.size(), '0');
+      const std::string fb = b.fraction + std::string(n - b.fraction.size(), '0');
+      return fa.compare(fb) < 0 ? -1 : fa == fb ? 0 : 1;
+    }
+    static int compare(const Decimal& a, const Decimal& b) {
+      if (a.negative != b.negative) return a.negative ? -1 : 1;
+      const int m = compare_magnitude(a, b);
+      return a.negative ? -m : m;
+    }
+    bool is_zero() const { return whole == 0 && fraction.empty(); }
+  };
   struct Bound {
-    Wide value;
+    Decimal value;
     bool exclusive;
   };
+
+  // A bound's exact decimal: JSON integers as they are, other numbers from their shortest
+  // round-trip text (what the schema wrote). Refuses what 15 digits do not hold.
+  static Decimal decimal_bound(const json& v, const std::string& where) {
+    Decimal d;
+    if (v.is_number_integer()) {
+      const Wide value = v.is_number_unsigned() ? static_cast<Wide>(v.get<uint64_t>()) : static_cast<Wide>(v.get<int64_t>());
+      d.negative = value < 0;
+      d.whole = value < 0 ? -value : value;
+      return d;
+    }
+    std::string text = v.dump();  // e.g. "-0.25", "1e-05", "1.5e+20"
+    if (!text.empty() && text[0] == '-') {
+      d.negative = true;
+      text.erase(0, 1);
+    }
+    int exponent = 0;
+    if (const size_t e = text.find_first_of("eE"); e != std::string::npos) {
+      exponent = std::stoi(text.substr(e + 1));
+      text.erase(e);
+    }
+    std::string digits = text;
+    int point = static_cast<int>(digits.size());
+    if (const size_t dot = digits.find('.'); dot != std::string::npos) {
+      point = static_cast<int>(dot);
+      digits.erase(dot, 1);
+    }
+    point += exponent;
+    const size_t last = digits.find_last_not_of('0');
+    if (last == std::string::npos) return Decimal{};  // zero (or -0)
+    // |v| < 10^15 here (number_bounds), so the integer part has at most 15 digits.
+    for (int i = 0; i < point; ++i) d.whole = d.whole * 10 + (i < static_cast<int>(digits.size()) ? digits[static_cast<size_t>(i)] - '0' : 0);
+    for (int i = std::max(point, 0); i <= static_cast<int>(last); ++i) d.fraction += digits[static_cast<size_t>(i)];
+    if (point < 0) d.fraction = std::string(static_cast<size_t>(-point), '0') + d.fraction;
+    while (!d.fraction.empty() && d.fraction.back() == '0') d.fraction.pop_back();
+    if (static_cast<int>(digits_of(d.whole).size() + d.fraction.size()) > kMaxBoundedDigits) {
+      throw unsupported("JSON schema at '#" + where + "': " + v.dump() + " has more than " +
+                        std::to_string(kMaxBoundedDigits) + " digits; number bounds must be decimals of at most as many");
+    }
+    return d;
+  }
 
   static std::pair<Bound, Bound> number_bounds(const json& s, const std::string& at) {
     Wide limit = 1;
     for (int i = 0; i < kMaxBoundedDigits; ++i) limit *= 10;
     limit -= 1;
-    Bound lo{-limit, false}, hi{limit, false};
+    Bound lo{Decimal{true, limit, {}}, false}, hi{Decimal{false, limit, {}}, false};
     for (const std::string& k : kBounds) {
       if (!s.contains(k)) continue;
       const json& v = s[k];
       if (!v.is_number()) malformed(child(at, k), "must be a number");
-      const bool whole = v.is_number_integer() || (std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>() &&
-                                                   std::fabs(v.get<double>()) < 9007199254740992.0);
-      if (!whole) {
-        throw unsupported("JSON schema at '#" + child(at, k) + "': bounds on numbers must be whole numbers, not " + v.dump());
-      }
-      const Wide value = v.is_number_unsigned()  ? static_cast<Wide>(v.get<uint64_t>())
-                         : v.is_number_integer() ? static_cast<Wide>(v.get<int64_t>())
-                                                 : static_cast<Wide>(v.get<double>());
       const bool exclusive = k.starts_with("exclusive");
-      if (k == "minimum" || k == "exclusiveMinimum") {
-        if (value > lo.value || (value == lo.value && exclusive)) lo = {value, exclusive};
-      } else if (value < hi.value || (value == hi.value && exclusive)) {
-        hi = {value, exclusive};
+      const bool lower = k == "minimum" || k == "exclusiveMinimum";
+      // Past 15 digits nothing is generated anyway: such a bound narrows nothing, or leaves nothing.
+      const long double x = v.is_number_unsigned()  ? static_cast<long double>(v.get<uint64_t>())
+                            : v.is_number_integer() ? static_cast<long double>(v.get<int64_t>())
+                                                    : static_cast<long double>(v.get<double>());
+      if (!std::isfinite(x)) malformed(child(at, k), "must be finite");
+      if (std::fabs(x) > static_cast<long double>(limit)) {
+        if (lower == (x > 0)) malformed(at, "no number of at most 15 digits lies within the bounds: nothing can be generated");
+        continue;
       }
+      const Bound b{decimal_bound(v, child(at, k)), exclusive};
+      const int c = Decimal::compare(b.value, lower ? lo.value : hi.value);
+      if (lower ? (c > 0 || (c == 0 && exclusive)) : (c < 0 || (c == 0 && exclusive))) (lower ? lo : hi) = b;
     }
-    // Past 15 digits nothing is generated anyway: the bound narrows to what is.
-    if (lo.value < -limit) lo = {-limit, false};
-    if (hi.value > limit) hi = {limit, false};
-    if (lo.value > hi.value || (lo.value == hi.value && (lo.exclusive || hi.exclusive))) {
+    const int c = Decimal::compare(lo.value, hi.value);
+    if (c > 0 || (c == 0 && (lo.exclusive || hi.exclusive))) {
       malformed(at, "no number of at most 15 digits lies within the bounds: nothing can be generated");
     }
     return {lo, hi};
@@ -625,63 +693,89 @@ class SchemaCompiler {
   // Up to `n` more of `atom`.
   Seq up_to(const Seq& atom, int n) { return n <= 0 ? Seq{} : optional("up-to", atom + up_to(atom, n - 1)); }
 
-  // After the integer part: nothing, or a point and 1..room digits (any, all zeros, or not all zeros).
-  enum class Fraction { any, zeros, nonzero };
-  std::optional<Seq> fraction(Fraction kind, int room) {
-    const Seq digit = g_.bytes(ByteSet::range('0', '9'));
-    if (kind == Fraction::nonzero) {
-      if (room <= 0) return std::nullopt;
-      // Some zeros, then a nonzero digit, then any digits, within `room`.
+  // What may follow an integer part: nothing (a fraction of 0), or a point and 1..room digits,
+  // whose value as a fraction lies within the bounds given (`low`/`high`: digit strings without
+  // trailing zeros; absent: no bound on that side). nullopt when nothing does.
+  std::optional<Seq> fraction_within(const std::optional<Bound>& low, const std::optional<Bound>& high, int room) {
+    const std::string lo = low ? low->value.fraction : std::string(), hi = high ? high->value.fraction : std::string();
+    const auto digit_at = [](const std::string& f, int i) { return i < static_cast<int>(f.size()) ? f[static_cast<size_t>(i)] : '0'; };
+    // Digits from position i on, with the digits so far equal to the low (high) bound's.
+    std::map<std::tuple<int, bool, bool>, std::optional<Seq>> memo;
+    std::function<std::optional<Seq>(int, bool, bool)> from = [&](int i, bool tight_lo, bool tight_hi) -> std::optional<Seq> {
+      const auto key = std::make_tuple(i, tight_lo, tight_hi);
+      if (auto it = memo.find(key); it != memo.end()) return it->second;
       std::vector<Seq> alternatives;
-      for (int zeros = 0; zeros < room; ++zeros) {
-        Seq lead;
-        for (int z = 0; z < zeros; ++z) lead = lead + g_.byte('0');
-        alternatives.push_back(lead + g_.bytes(ByteSet::range('1', '9')) + up_to(digit, room - 1 - zeros));
+      // End here: the rest reads as zeros.
+      const bool low_ok = !tight_lo || (i >= static_cast<int>(lo.size()) && !low->exclusive);
+      const bool high_ok = !tight_hi || !high->exclusive || i < static_cast<int>(hi.size());
+      if (i > 0 && low_ok && high_ok) alternatives.push_back(Seq{});
+      if (i < room) {
+        const char first = tight_lo ? digit_at(lo, i) : '0', last = tight_hi ? digit_at(hi, i) : '9';
+        for (char c = first; c <= last;) {
+          const bool stays_lo = tight_lo && c == first, stays_hi = tight_hi && c == last;
+          if (!stays_lo && !stays_hi) {
+            // Free from here: the digits strictly between the bounds' at once.
+            const char until = static_cast<char>(tight_hi ? last - 1 : '9');
+            alternatives.push_back(g_.bytes(ByteSet::range(static_cast<uint8_t>(c), static_cast<uint8_t>(until))) +
+                                   up_to(g_.bytes(ByteSet::range('0', '9')), room - i - 1));
+            c = static_cast<char>(until + 1);
+            continue;
+          }
+          if (auto rest = from(i + 1, stays_lo, stays_hi)) alternatives.push_back(g_.byte(static_cast<uint8_t>(c)) + *rest);
+          ++c;
+        }
       }
-      return g_.byte('.') + group("nonzero-fraction", std::move(alternatives));
+      std::optional<Seq> result;
+      if (!alternatives.empty()) result = group("fraction", std::move(alternatives));
+      memo[key] = result;
+      return result;
+    };
+    // No point at all: a fraction of 0.
+    const bool zero_ok = (!low || (lo.empty() && !low->exclusive)) && (!high || !high->exclusive || !hi.empty());
+    std::vector<Seq> alternatives;
+    if (zero_ok) alternatives.push_back(Seq{});
+    if (room > 0) {
+      if (auto digits = from(0, low.has_value(), high.has_value())) alternatives.push_back(g_.byte('.') + *digits);
     }
-    if (room <= 0) return Seq{};
-    const Seq d = kind == Fraction::any ? digit : g_.byte('0');
-    return optional("fraction", g_.byte('.') + d + up_to(d, room - 1));
+    if (alternatives.empty()) return std::nullopt;
+    return group("fraction", std::move(alternatives));
   }
 
-  // Decimals m with from <= m <= to (< where exclusive), 0 <= from.value <= to.value.
+  // Decimals m with from <= m <= to (< where exclusive), 0 <= from <= to, as magnitudes.
   std::vector<Seq> decimals_between(Bound from, Bound to) {
     std::vector<Seq> alternatives;
-    auto length = [](Wide v) { return static_cast<int>(digits_of(v).size()); };
-    if (from.value == to.value) {
-      if (!from.exclusive && !to.exclusive) {
-        alternatives.push_back(g_.text(digits_of(from.value)) + *fraction(Fraction::zeros, kMaxBoundedDigits - length(from.value)));
-      }
+    auto room = [](Wide v) { return kMaxBoundedDigits - static_cast<int>(digits_of(v).size()); };
+    const Wide a = from.value.whole, b = to.value.whole;
+    if (a == b) {
+      if (auto f = fraction_within(from, to, room(a))) alternatives.push_back(g_.text(digits_of(a)) + *f);
       return alternatives;
     }
+    if (auto f = fraction_within(from, std::nullopt, room(a))) alternatives.push_back(g_.text(digits_of(a)) + *f);
     // Integer parts strictly between: any fraction keeps them within.
-    if (from.value + 1 <= to.value - 1) {
-      for (Seq& run : naturals_between(from.value + 1, to.value - 1, [&](int n) { return *fraction(Fraction::any, kMaxBoundedDigits - n); })) {
+    if (a + 1 <= b - 1) {
+      for (Seq& run : naturals_between(a + 1, b - 1, [&](int n) { return *fraction_within(std::nullopt, std::nullopt, kMaxBoundedDigits - n); })) {
         alternatives.push_back(std::move(run));
       }
     }
-    // At `from`: above it, by a fraction not all zeros when the bound is exclusive.
-    if (auto f = fraction(from.exclusive ? Fraction::nonzero : Fraction::any, kMaxBoundedDigits - length(from.value))) {
-      alternatives.push_back(g_.text(digits_of(from.value)) + *f);
-    }
-    // At `to`: only the bound itself.
-    if (!to.exclusive) alternatives.push_back(g_.text(digits_of(to.value)) + *fraction(Fraction::zeros, kMaxBoundedDigits - length(to.value)));
+    if (auto f = fraction_within(std::nullopt, to, room(b))) alternatives.push_back(g_.text(digits_of(b)) + *f);
     return alternatives;
   }
 
   Seq bounded_number(const json& s, const std::string& at) {
     const auto [lo, hi] = number_bounds(s, at);
+    const Decimal zero;
     std::vector<Seq> alternatives;
-    if (hi.value > 0 || (hi.value == 0 && !hi.exclusive)) {
-      alternatives = decimals_between(lo.value >= 0 ? lo : Bound{0, false}, hi);
+    const int hi_sign = Decimal::compare(hi.value, zero), lo_sign = Decimal::compare(lo.value, zero);
+    if (hi_sign > 0 || (hi_sign == 0 && !hi.exclusive)) {
+      alternatives = decimals_between(lo_sign >= 0 ? lo : Bound{zero, false}, hi);
     }
-    if (lo.value < 0) {
+    if (lo_sign < 0) {
       // -m for m within [-hi, -lo]; m above 0 (no "-0").
-      const Bound from = hi.value < 0 ? Bound{-hi.value, hi.exclusive} : Bound{0, true};
-      const std::vector<Seq> negative = decimals_between(from, Bound{-lo.value, lo.exclusive});
+      const Bound from = hi_sign < 0 ? Bound{hi.value.negated(), hi.exclusive} : Bound{zero, true};
+      const std::vector<Seq> negative = decimals_between(from, Bound{lo.value.negated(), lo.exclusive});
       if (!negative.empty()) alternatives.push_back(g_.byte('-') + group("magnitude", negative));
     }
+    if (alternatives.empty()) malformed(at, "no number of at most 15 digits lies within the bounds: nothing can be generated");
     return group(at + "(number)", std::move(alternatives));
   }
 

@@ -18,8 +18,8 @@
 // value), allOf (of one schema), $ref (to "#" or a JSON pointer under it, recursion included),
 // properties, required, additionalProperties, items, prefixItems, minItems, maxItems, minLength,
 // maxLength (counts up to 1024), minimum, maximum, exclusiveMinimum, exclusiveMaximum (on integers:
-// exact ranges of digits; on numbers: whole bounds, decimals of at most 15 digits that a double
-// keeps within them), pattern, and format for date, time, date-time, uuid, ipv4, email
+// exact ranges of digits; on numbers: bounds that are decimals of at most 15 digits, and
+// generated decimals of at most 15 digits, which a double keeps within them), pattern, and format for date, time, date-time, uuid, ipv4, email
 // (json_string_pattern.h). Annotations are ignored: title, description, default, examples,
 // deprecated, readOnly, writeOnly, $schema, $id, $comment, $defs, definitions, discriminator, and
 // other formats (annotations in JSON Schema 2020-12 unless a validator opts in). Any other keyword
