@@ -10,7 +10,6 @@ import tempfile
 import threading
 from typing import Iterator
 
-import openai
 
 
 def start_server(fathom: str, model: str, config: str) -> tuple[subprocess.Popen, int]:
@@ -26,13 +25,15 @@ def start_server(fathom: str, model: str, config: str) -> tuple[subprocess.Popen
 
 
 @contextlib.contextmanager
-def serving(fathom: str, model: str, config_path: str, runtime_setting: str) -> Iterator[tuple[openai.OpenAI, str]]:
+def serving(fathom: str, model: str, config_path: str, runtime_setting: str) -> Iterator[tuple["openai.OpenAI", str]]:
     """The deployment in `config_path` with `runtime_setting` ("key = value") added to [runtime];
     yields an OpenAI client and the served model's id."""
     base = open(config_path).read()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(re.sub(r"\[runtime\]", f"[runtime]\n{runtime_setting}", base, count=1))
         config = f.name
+    import openai  # here, so that start_server works without the package
+
     proc, port = start_server(fathom, model, config)
     try:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", timeout=600)
