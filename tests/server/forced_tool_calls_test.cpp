@@ -77,7 +77,7 @@ TEST(ForcedToolCalls, RequiredIsAListOfOneOrMoreCallsOfTheTools) {
 
 TEST(ForcedToolCalls, ASchemaThatCannotBeGeneratedForNamesTheTool) {
   ordered_json tools = kTools;
-  tools[1]["function"]["parameters"]["properties"]["q"] = {{"type", "integer"}, {"multipleOf", 3}};
+  tools[1]["function"]["parameters"]["properties"]["q"] = {{"type", "integer"}, {"multipleOf", 0.5}};
   for (const ForcedToolChoice& choice : {ForcedToolChoice{"search", true}, ForcedToolChoice{"", true}}) {
     try {
       forced_calls_grammar(choice, tools);
@@ -163,7 +163,9 @@ TEST(ForcedCallReader, ANamedFunctionsArgumentsStreamAsWritten) {
     EXPECT_EQ(r.calls[0].name, "get_weather");
     EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Lyon\",\n  \"unit\": \"F\"}");
     expect_named_first(r.deltas);
-    if (piece == 1) EXPECT_GT(r.deltas.size(), 10u) << "arguments stream as they come";
+    if (piece == 1) {
+      EXPECT_GT(r.deltas.size(), 10u) << "arguments stream as they come";
+    }
   }
   EXPECT_FALSE(read({"get_weather", true}, "", 0).called);
 }

@@ -245,7 +245,7 @@ TEST(ParseChatRequest, ResponseFormatJsonSchemaCompilesTheSchemaInTheBodysOrder)
   EXPECT_TRUE(g.accepting(g.feed(g.start(), "[true,false]")));
 
   const ApiError e = chat_error(chat_body({{"response_format", {{"type", "json_schema"},
-      {"json_schema", {{"name", "p"}, {"schema", {{"type", "object"}, {"properties", {{"age", {{"type", "integer"}, {"multipleOf", 5}}}}}}}}}}}}));
+      {"json_schema", {{"name", "p"}, {"schema", {{"type", "object"}, {"properties", {{"age", {{"type", "integer"}, {"multipleOf", 2.5}}}}}}}}}}}}));
   EXPECT_EQ(e.param(), "response_format");
   EXPECT_NE(std::string(e.what()).find("#/properties/age/multipleOf"), std::string::npos) << e.what();
   for (const json& extra : {json{{"guided_json", 5}},

@@ -486,6 +486,8 @@ RANDOM_WALK_SCHEMAS = [
     {"type": "number", "exclusiveMinimum": -1, "maximum": 1},
     {"type": "number", "exclusiveMinimum": -0.75, "maximum": 2.5},
     {"type": "number", "minimum": 0.001, "exclusiveMaximum": 0.0125},
+    {"type": "integer", "multipleOf": 7, "minimum": -100, "maximum": 500},
+    {"type": "number", "multipleOf": 25},
     {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}, {"enum": ["x", "y"]}], "items": False},
     {"oneOf": [{"type": "object", "properties": {"kind": {"const": "a"}, "n": {"type": "integer"}}, "required": ["kind"]},
                {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "s": {"type": "string"}},

@@ -194,6 +194,17 @@ BOUNDED_NUMBERS = [
     ("num-decimal-exponent", {"type": "number", "exclusiveMinimum": 1e-5, "maximum": 1.5e3}),
 ]
 
+# multipleOf (a whole number): the multiples within the bounds, generated as canonical integers
+# (for `number` too); "generated" marks the valid canonical integers among the integer texts.
+MULTIPLES = [
+    ("multiple-of-7", {"type": "integer", "multipleOf": 7, "minimum": -50, "maximum": 1000}),
+    ("multiple-of-25", {"type": "integer", "multipleOf": 25}),
+    ("multiple-number", {"type": "number", "multipleOf": 3, "minimum": -1.5, "exclusiveMaximum": 31.5}),
+    ("multiple-untyped", {"multipleOf": 10, "exclusiveMinimum": 0, "maximum": 1000}),
+    ("multiple-of-1", {"type": "integer", "multipleOf": 1.0, "minimum": 5, "maximum": 9}),
+]
+MULTIPLE_EXTRA_TEXTS = ["21.0", "3.5", "7.0000", "-0", "0.0", "1e3", "30.0", "1000.5", "null"]
+
 NUMBER_TEXTS = [
     "0", "0.0", "0.5", "0.05", "0.000000000001", "1", "1.0", "1.000", "1.5", "1.0001", "-0.5", "-0", "-0.0", "2",
     "2.99999", "2.99999999999999", "2.9999999999999999", "3", "3.0", "-1.999", "-2", "-2.0", "-2.5", "-10", "-10.0",
@@ -245,6 +256,16 @@ def main():
             canonical = text == str(int(text)) if text.lstrip("-").isdigit() else False
             canonical = canonical and len(text.lstrip("-")) <= 20
             if canonical and is_json(text) and validator.is_valid(json.loads(text)):
+                generated.append(text)
+            else:
+                others.append(text)
+        CASES.append((name, schema, generated, others))
+    for name, schema in MULTIPLES:
+        validator = jsonschema.Draft202012Validator(schema)
+        generated, others = [], []
+        for text in integer_texts() + MULTIPLE_EXTRA_TEXTS:
+            canonical = text.lstrip("-").isdigit() and text == str(int(text)) and len(text.lstrip("-")) <= 20
+            if canonical and validator.is_valid(json.loads(text)):
                 generated.append(text)
             else:
                 others.append(text)

@@ -44,7 +44,7 @@ const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"}, {"prefixItems", "array"},
     {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
     {"minimum", "number"},    {"maximum", "number"},  {"exclusiveMinimum", "number"},
-    {"exclusiveMaximum", "number"}};
+    {"exclusiveMaximum", "number"}, {"multipleOf", "number"}};
 
 const std::vector<std::string> kBounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
 
@@ -198,7 +198,7 @@ class SchemaCompiler {
                           "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
                           "allOf, $ref, properties, required, additionalProperties, items, prefixItems, minItems, maxItems, "
                           "minLength, maxLength, pattern, format, minimum, maximum, exclusiveMinimum, "
-                          "exclusiveMaximum)");
+                          "exclusiveMaximum, multipleOf)");
       }
       keywords.insert(key);
     }
@@ -252,8 +252,12 @@ class SchemaCompiler {
       if (type == "null") alternatives.push_back(g_.text("null"));
       if (type == "boolean") alternatives.push_back(group("boolean", {g_.text("true"), g_.text("false")}));
       const bool bounded = std::any_of(kBounds.begin(), kBounds.end(), [&](const std::string& k) { return s.contains(k); });
-      if (type == "number") alternatives.push_back(bounded ? bounded_number(s, at) : ref(number_));
-      if (type == "integer" && std::find(types.begin(), types.end(), "number") == types.end()) {
+      const bool numeric_once = type == "number" || std::find(types.begin(), types.end(), "number") == types.end();
+      if ((type == "number" || type == "integer") && numeric_once && s.contains("multipleOf")) {
+        alternatives.push_back(multiples(s, at));
+      } else if (type == "number") {
+        alternatives.push_back(bounded ? bounded_number(s, at) : ref(number_));
+      } else if (type == "integer" && numeric_once) {
         alternatives.push_back(bounded ? bounded_integer(s, at) : ref(integer_));
       }
       if (type == "string") alternatives.push_back(ref(string(s, at)));
@@ -578,6 +582,102 @@ class SchemaCompiler {
       alternatives.push_back(g_.byte('-') + magnitudes);
     }
     return group(at + "(integer)", std::move(alternatives));
+  }
+
+  // multipleOf: a whole number up to kMaxModulus. The multiples are generated as integers (for
+  // `number` too: a subset of the valid values), digit by digit with the remainder so far.
+  static constexpr int kMaxModulus = 1000;
+  std::map<std::tuple<int, int, int>, std::optional<Seq>> free_multiple_digits_;  // (modulus, digits left, remainder)
+
+  // Any `n` digits that take remainder `r` to 0 modulo `k`; nullopt when none do.
+  std::optional<Seq> free_digits(int k, int n, int r) {
+    const auto key = std::make_tuple(k, n, r);
+    if (auto it = free_multiple_digits_.find(key); it != free_multiple_digits_.end()) return it->second;
+    std::optional<Seq> result;
+    if (n == 0) {
+      if (r == 0) result = Seq{};
+    } else {
+      std::map<int, ByteSet> by_remainder;  // the digits that lead to each next remainder
+      for (int d = 0; d <= 9; ++d) {
+        ByteSet& digits = by_remainder[(10 * r + d) % k];
+        digits = digits | ByteSet::of(static_cast<uint8_t>('0' + d));
+      }
+      std::vector<Seq> alternatives;
+      for (const auto& [next, digits] : by_remainder) {
+        if (auto rest = free_digits(k, n - 1, next)) alternatives.push_back(g_.bytes(digits) + *rest);
+      }
+      if (!alternatives.empty()) result = ref(g_.rule("multiple-digits", std::move(alternatives)));
+    }
+    free_multiple_digits_[key] = result;
+    return result;
+  }
+
+  // Digit strings from x to y (of one length) whose value is a multiple of k.
+  std::optional<Seq> digits_multiple(const std::string& x, const std::string& y, int k) {
+    std::map<std::tuple<size_t, bool, bool, int>, std::optional<Seq>> memo;
+    std::function<std::optional<Seq>(size_t, bool, bool, int)> from = [&](size_t pos, bool tight_lo, bool tight_hi,
+                                                                          int r) -> std::optional<Seq> {
+      if (!tight_lo && !tight_hi) return free_digits(k, static_cast<int>(x.size() - pos), r);
+      if (pos == x.size()) return r == 0 ? std::optional<Seq>(Seq{}) : std::nullopt;
+      const auto key = std::make_tuple(pos, tight_lo, tight_hi, r);
+      if (auto it = memo.find(key); it != memo.end()) return it->second;
+      const char first = tight_lo ? x[pos] : '0', last = tight_hi ? y[pos] : '9';
+      std::vector<Seq> alternatives;
+      std::map<int, ByteSet> inner;  // digits strictly between the bounds', by the remainder they lead to
+      for (char c = first; c <= last; ++c) {
+        const int next = (10 * r + (c - '0')) % k;
+        const bool stays_lo = tight_lo && c == first, stays_hi = tight_hi && c == last;
+        if (stays_lo || stays_hi) {
+          if (auto rest = from(pos + 1, stays_lo, stays_hi, next)) alternatives.push_back(g_.byte(static_cast<uint8_t>(c)) + *rest);
+        } else {
+          inner[next] = inner[next] | ByteSet::of(static_cast<uint8_t>(c));
+        }
+      }
+      for (const auto& [next, digits] : inner) {
+        if (auto rest = free_digits(k, static_cast<int>(x.size() - pos - 1), next)) alternatives.push_back(g_.bytes(digits) + *rest);
+      }
+      std::optional<Seq> result;
+      if (!alternatives.empty()) result = group("multiple", std::move(alternatives));
+      memo[key] = result;
+      return result;
+    };
+    return from(0, true, true, 0);
+  }
+
+  // The multiples of k from a to b (0 <= a <= b), without leading zeros.
+  std::vector<Seq> multiples_between(Wide a, Wide b, int k) {
+    std::vector<Seq> alternatives;
+    Wide low_of_length = 0, high_of_length = 9;
+    for (int length = 1; low_of_length <= b; ++length) {
+      const Wide x = std::max(a, low_of_length), y = std::min(b, high_of_length);
+      if (x <= y) {
+        if (auto run = digits_multiple(digits_of(x), digits_of(y), k)) alternatives.push_back(std::move(*run));
+      }
+      low_of_length = high_of_length + 1;
+      high_of_length = high_of_length * 10 + 9;
+    }
+    return alternatives;
+  }
+
+  Seq multiples(const json& s, const std::string& at) {
+    const json& m = s["multipleOf"];
+    const std::string where = child(at, "multipleOf");
+    if (!m.is_number() || !(m.get<double>() > 0)) malformed(where, "must be a number above 0");
+    const double value = m.get<double>();
+    if (std::floor(value) != value || value > kMaxModulus) {
+      throw unsupported("JSON schema at '#" + where + "': multipleOf must be a whole number up to " +
+                        std::to_string(kMaxModulus) + ", not " + m.dump());
+    }
+    const int k = static_cast<int>(value);
+    const auto [lo, hi] = integer_bounds(s, at);
+    std::vector<Seq> alternatives;
+    if (hi >= 0) alternatives = multiples_between(std::max<Wide>(lo, 0), hi, k);
+    if (lo < 0) {
+      std::vector<Seq> magnitudes = multiples_between(std::max<Wide>(1, -hi), -lo, k);
+      if (!magnitudes.empty()) alternatives.push_back(g_.byte('-') + group("magnitude", std::move(magnitudes)));
+    }
+    if (alternatives.empty()) malformed(at, "no multiple of " + m.dump() + " lies within the bounds: nothing can be generated");
+    return group(at + "(multiple)", std::move(alternatives));
   }
 
   // Bounded numbers are generated as decimals without an exponent, of at most

@@ -19,11 +19,12 @@
 // properties, required, additionalProperties, items, prefixItems, minItems, maxItems, minLength,
 // maxLength (counts up to 1024), minimum, maximum, exclusiveMinimum, exclusiveMaximum (on integers:
 // exact ranges of digits; on numbers: bounds that are decimals of at most 15 digits, and
-// generated decimals of at most 15 digits, which a double keeps within them), pattern, and format for date, time, date-time, uuid, ipv4, email
-// (json_string_pattern.h). Annotations are ignored: title, description, default, examples,
+// generated decimals of at most 15 digits, which a double keeps within them), multipleOf (a whole
+// number up to 1000, its multiples generated as integers, for numbers too), pattern, and format
+// for date, time, date-time, uuid, ipv4, email (json_string_pattern.h). Annotations are ignored: title, description, default, examples,
 // deprecated, readOnly, writeOnly, $schema, $id, $comment, $defs, definitions, discriminator, and
 // other formats (annotations in JSON Schema 2020-12 unless a validator opts in). Any other keyword
-// (multipleOf, not, if, ...) is refused with `unsupported`, naming where it is: a grammar that
+// (not, if, uniqueItems, ...) is refused with `unsupported`, naming where it is: a grammar that
 // ignored it would produce output the schema rejects.
 #pragma once
 
