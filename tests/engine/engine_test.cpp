@@ -334,19 +334,25 @@ class EngineTest : public ::testing::Test {
     return run(e, {r}, {0})[0];
   }
 
+  // Twelve requests for up to 60 tokens that may end at EOS: one greedy, eleven sampled (seeds 2-12).
+  std::vector<GenerationRequest> twelve_requests(const std::string& prompt) {
+    std::vector<GenerationRequest> reqs;
+    for (uint64_t seed = 1; seed <= 12; ++seed) {
+      GenerationRequest r = greedy(to_ids(prompt), 60);
+      r.ignore_eos = false;
+      r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
+      r.sampling.seed = seed;
+      reqs.push_back(r);
+    }
+    return reqs;
+  }
+
   // Structured output on the demo model: twelve requests for JSON (one greedy, eleven sampled),
   // each given its constraint by `constrain`, run with and without n-gram speculation.
   // Returns each run's outcomes.
   std::vector<std::vector<Outcome>> run_structured(const std::function<void(GenerationRequest&)>& constrain) {
-    std::vector<GenerationRequest> reqs;
-    for (uint64_t seed = 1; seed <= 12; ++seed) {
-      GenerationRequest r = greedy(to_ids("Reply in JSON."), 60);
-      r.ignore_eos = false;
-      r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
-      r.sampling.seed = seed;
-      constrain(r);
-      reqs.push_back(r);
-    }
+    std::vector<GenerationRequest> reqs = twelve_requests("Reply in JSON.");
+    for (GenerationRequest& r : reqs) constrain(r);
     std::vector<std::vector<Outcome>> runs;
     for (const Speculation speculation : {Speculation::off, Speculation::ngram}) {
       auto model = load(4);
@@ -816,14 +822,7 @@ TEST_F(EngineTest, JsonSchemaOutputFollowsTheSchema) {
 // it the output is JSON. The demo model writes no "</think>", so markers are taken from what it
 // writes unconstrained: two ASCII letters or digits in a row.
 TEST_F(EngineTest, StructuredOutputCanStartAfterAMarker) {
-  std::vector<GenerationRequest> free_requests;
-  for (uint64_t seed = 1; seed <= 12; ++seed) {
-    GenerationRequest r = greedy(to_ids("Think, then reply in JSON."), 60);
-    r.ignore_eos = false;
-    r.sampling.temperature = seed == 1 ? 0.0 : 1.0;
-    r.sampling.seed = seed;
-    free_requests.push_back(r);
-  }
+  const std::vector<GenerationRequest> free_requests = twelve_requests("Think, then reply in JSON.");
   auto model = load(4);
   Engine e(*model, &*tok_, {4, 96, 16});
   const std::vector<Outcome> free = run(e, free_requests, std::vector<int>(free_requests.size(), 0));

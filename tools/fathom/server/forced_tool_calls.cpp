@@ -181,21 +181,26 @@ void ForcedCallReader::step(char c, std::vector<ToolCallDelta>& out) {
   }
 }
 
-void ForcedCallReader::step_string(char c, std::vector<ToolCallDelta>& out) {
+bool ForcedCallReader::string_closed_by(char c) {
   if (escaped_) {
     escaped_ = false;
   } else if (c == '\\') {
     escaped_ = true;
   } else if (c == '"') {
     in_string_ = false;
-    if (string_role_ == StringRole::key) {
-      key_ = unescape(string_raw_);
-    } else if (string_role_ == StringRole::name && item_call_ < 0) {
-      begin_call(unescape(string_raw_), out);
-    }
-    return;
+    return true;
   }
-  string_raw_ += c;
+  return false;
+}
+
+void ForcedCallReader::step_string(char c, std::vector<ToolCallDelta>& out) {
+  if (!string_closed_by(c)) {
+    string_raw_ += c;
+  } else if (string_role_ == StringRole::key) {
+    key_ = unescape(string_raw_);
+  } else if (string_role_ == StringRole::name && item_call_ < 0) {
+    begin_call(unescape(string_raw_), out);
+  }
 }
 
 void ForcedCallReader::step_arguments(char c, std::vector<ToolCallDelta>& out) {
@@ -204,13 +209,7 @@ void ForcedCallReader::step_arguments(char c, std::vector<ToolCallDelta>& out) {
   };
   if (in_string_) {
     append(std::string(1, c));
-    if (escaped_) {
-      escaped_ = false;
-    } else if (c == '\\') {
-      escaped_ = true;
-    } else if (c == '"') {
-      in_string_ = false;
-    }
+    string_closed_by(c);
     return;
   }
   if (depth_ == arguments_depth_ && (c == ',' || c == '}')) {

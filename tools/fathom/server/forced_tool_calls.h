@@ -52,6 +52,8 @@ class ForcedCallReader {
   void step(char c, std::vector<ToolCallDelta>& out);
   void step_arguments(char c, std::vector<ToolCallDelta>& out);
   void step_string(char c, std::vector<ToolCallDelta>& out);
+  // Inside a string: follows escapes; true when `c` is the closing quote.
+  bool string_closed_by(char c);
   void begin_call(std::string name, std::vector<ToolCallDelta>& out);
 
   enum class StringRole { other, key, name };
