@@ -144,6 +144,26 @@ def test_chat_streaming_matches_non_streaming(server):
     assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
 
 
+def test_continuous_usage_stats(server):
+    # vLLM's stream_options.continuous_usage_stats: every chunk carries its choice's usage so far,
+    # ending at the final usage chunk's counts.
+    status, body = server.post_json("/tokenize", {"prompt": "Count", "add_special_tokens": True})
+    assert status == 200
+    chunks = list(server.client().completions.create(
+        model=server.model_id, prompt="Count", max_tokens=6, temperature=0, stream=True, n=2,
+        stream_options={"include_usage": True, "continuous_usage_stats": True}, extra_body={"ignore_eos": True}))
+    final = chunks[-1].usage
+    assert final.completion_tokens == 12 and not chunks[-1].choices
+    seen = {0: 0, 1: 0}
+    for chunk in chunks[:-1]:
+        usage, index = chunk.usage, chunk.choices[0].index
+        assert usage.prompt_tokens == body["count"] == final.prompt_tokens
+        assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+        assert usage.completion_tokens >= seen[index]
+        seen[index] = usage.completion_tokens
+    assert seen == {0: 6, 1: 6}
+
+
 def test_stream_without_usage_ends_with_done(server):
     status, body = server.request("POST", "/v1/chat/completions", json.dumps({
         "model": server.model_id, "messages": [{"role": "user", "content": "x"}], "max_tokens": 3,

@@ -86,6 +86,9 @@ struct StreamState {
   ChoiceRequests choices;
   ResponseHeader header;
   bool include_usage = false;
+  bool continuous_usage = false;      // every chunk carries its choice's usage so far
+  std::vector<int64_t> completion;    // per choice: tokens so far (continuous_usage)
+  int64_t prompt_tokens = 0;
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
   std::vector<ReplyReader> readers;    // per choice, when replies are split (reasoning, tool calls)
@@ -110,7 +113,11 @@ class StreamWriter {
     state_.last_write = Clock::now();
     return sink_.write(frame.data(), frame.size());
   }
-  bool chunk(const ChunkContent& content) {
+  bool chunk(ChunkContent content) {
+    if (state_.continuous_usage) {
+      const int64_t completion = state_.completion[static_cast<size_t>(content.index)];
+      content.usage = Usage{state_.prompt_tokens, completion, 0};
+    }
     return write(sse_event(to_wire(stream_chunk(state_.header, content, state_.include_usage))));
   }
   bool error_and_end(const ApiError& e) {
@@ -132,6 +139,7 @@ class StreamWriter {
 // Writes what one engine event means for the stream. Returns false to abort the response.
 bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e) {
   const size_t index = s.choices.index_of(e.request);
+  if (s.continuous_usage) s.completion[index] = std::max(s.completion[index], e.completion_tokens);
   if (e.finished && !ended_normally(e)) {
     s.choices.finished(index);
     return out.error_and_end(abnormal_end(e));
@@ -347,6 +355,9 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   auto state = std::make_shared<StreamState>(loop_, generation, request.n, open_responses_);
   state->header = new_response_header(request.endpoint, model_.id);
   state->include_usage = request.include_usage;
+  state->continuous_usage = request.continuous_usage;
+  state->completion.assign(state->choices.size(), 0);
+  state->prompt_tokens = static_cast<int64_t>(generation.prompt.size());
   state->return_token_ids = request.return_token_ids;
   if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
   if (const std::optional<ReplyReader> reader = reply_reader(request, reasoning)) {

@@ -298,6 +298,7 @@ void parse_common(const JsonFields& fields, std::string_view body, CompletionReq
     if (!options->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
     JsonFields stream_fields(*options);
     r.include_usage = stream_fields.boolean("include_usage").value_or(false);
+    r.continuous_usage = stream_fields.boolean("continuous_usage_stats").value_or(false);
   }
   r.ignore_eos = fields.boolean("ignore_eos").value_or(false);
   parse_structured_output(fields, body, r);

@@ -45,6 +45,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
+  bool continuous_usage = false;  // stream_options.continuous_usage_stats (vLLM): every chunk carries the usage so far
   bool ignore_eos = false;        // extension (as in vLLM): generate past end-of-sequence
   int64_t min_tokens = 0;         // extension (as in vLLM): no EOS or stop token id before this many
   std::vector<int32_t> stop_token_ids;  // extension (as in vLLM): these ids end generation too

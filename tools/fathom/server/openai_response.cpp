@@ -122,7 +122,7 @@ json stream_chunk(const ResponseHeader& h, const ChunkContent& c, bool with_usag
   }
   if (c.token_ids) choice["token_ids"] = *c.token_ids;
   chunk["choices"] = json::array({choice});
-  if (with_usage_field) chunk["usage"] = nullptr;
+  if (with_usage_field || c.usage) chunk["usage"] = c.usage ? usage_json(*c.usage) : json(nullptr);
   return chunk;
 }
 

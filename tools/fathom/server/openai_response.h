@@ -54,7 +54,7 @@ nlohmann::json full_response(const ResponseHeader& h, const std::vector<Choice>&
 
 // One stream chunk. `first` marks the chat stream's opening chunk (it carries the role);
 // `finish_reason` is set on the last chunk of the choice; `with_usage_field` adds "usage": null
-// as OpenAI does when stream_options.include_usage is on.
+// as OpenAI does when stream_options.include_usage is on (the content's usage, when it has one).
 struct ChunkContent {
   int64_t index = 0;  // of the choice
   std::string text;
@@ -64,6 +64,7 @@ struct ChunkContent {
   std::optional<std::vector<int32_t>> token_ids;
   nlohmann::json logprobs;  // of the chunk's tokens; null when not asked for
   bool first = false;
+  std::optional<Usage> usage;  // continuous_usage_stats: the choice's usage so far, in place of null
 };
 nlohmann::json stream_chunk(const ResponseHeader& h, const ChunkContent& content, bool with_usage_field);
 
