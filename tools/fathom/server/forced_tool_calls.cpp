@@ -85,7 +85,6 @@ std::shared_ptr<const engine::Grammar> forced_calls_grammar(const ForcedToolChoi
   ordered_json calls = ordered_json::array();
   for (size_t i = 0; i < tools.size(); ++i) {
     ordered_json parameters = parameters_of(tools[i]);
-    compile(parameters, i);  // alone first, so that a refusal names the tool and a place in its schema
     const std::string at = tools.size() == 1 ? "#/items/properties/arguments"
                                              : "#/items/anyOf/" + std::to_string(i) + "/properties/arguments";
     relocate_references(parameters, at);
@@ -103,6 +102,8 @@ std::shared_ptr<const engine::Grammar> forced_calls_grammar(const ForcedToolChoi
   try {
     return engine::json_schema_grammar(list);
   } catch (const Error& e) {
+    // Name the tool and the place in its own schema: compile each alone (only on this path).
+    for (size_t i = 0; i < tools.size(); ++i) compile(parameters_of(tools[i]), i);
     throw bad_request(std::string("'tools': the list of calls cannot be generated for: ") + e.what(), "tools");
   }
 }
@@ -117,7 +118,7 @@ ForcedCallReader::ForcedCallReader(ForcedToolChoice choice) : named_(std::move(c
 std::vector<ToolCallDelta> ForcedCallReader::feed(std::string_view text) {
   std::vector<ToolCallDelta> out;
   if (text.empty()) return out;
-  text_ += text;
+  if (calls_ == 0) text_ += text;  // read only while no call began
   if (!named_.empty() && calls_ == 0) begin_call(named_, out);
   for (const char c : text) step(c, out);
   return out;

@@ -45,7 +45,7 @@ class ForcedCallReader {
 
   // Whether a call began. A reply cut off (max_tokens) before its first call's name made none.
   bool called() const { return calls_ > 0; }
-  // Everything fed so far, for a reply that made no call.
+  // Everything fed so far, for a reply that made no call (not kept once a call began).
   const std::string& text() const { return text_; }
 
  private:

@@ -199,7 +199,7 @@ void parse_response_format(const json& v, std::string_view body, CompletionReque
 void parse_structured_outputs(const json& v, std::string_view body, CompletionRequest& r) {
   constexpr const char* kField = "structured_outputs";
   if (!v.is_object()) throw bad_request("'structured_outputs' must be an object", kField);
-  const char* chosen = nullptr;
+  std::string kind;
   for (const auto& [key, value] : v.items()) {
     if (value.is_null() || value == false) continue;
     if (key != "json" && key != "regex" && key != "choice" && key != "json_object") {
@@ -207,11 +207,10 @@ void parse_structured_outputs(const json& v, std::string_view body, CompletionRe
                         "\"choice\" and \"json_object\"",
                         kField);
     }
-    if (chosen) throw bad_request("'structured_outputs' may give one of json, regex, choice and json_object", kField);
-    chosen = key == "json" ? "json" : key == "regex" ? "regex" : key == "choice" ? "choice" : "json_object";
+    if (!kind.empty()) throw bad_request("'structured_outputs' may give one of json, regex, choice and json_object", kField);
+    kind = key;
   }
-  if (!chosen) return;
-  const std::string kind = chosen;
+  if (kind.empty()) return;
   const json& value = v[kind];
   if (kind == "json_object") {
     if (value != true) throw bad_request("'structured_outputs.json_object' must be true", kField);
