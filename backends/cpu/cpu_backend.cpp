@@ -27,13 +27,20 @@ class CpuBackend final : public sdk::HostBackend {
     std::string d = std::string(isa_description(ctx_.options.isa)) + (ctx_.options.isa_forced ? " (forced)" : "") + "; " +
                     ctx_.dnnl.describe() + "; matmuls " +
                     matmul_text() +
-                    "; FP8 weights kept as " + fp8_storage_name(ctx_.options.fp8) +
-                    (ctx_.e4m3_gemv ? " (widened by VBMI lookup)" : "") +
+                    weights_text() +
                     "; GEMV up to " + std::to_string(ctx_.options.gemv_max_rows) + " rows; weights " +
                     weight_memory_name(ctx_.options.weight_memory);
     sdk::copy_text(out.description, sizeof out.description, d);
     out.total_memory = total_memory_bytes();
     out.free_memory = available_memory_bytes();
+  }
+
+  std::string weights_text() const {
+    const WeightStorage w = ctx_.options.weights;
+    if (w == WeightStorage::int8 || w == WeightStorage::int4)
+      return std::string("; matmul weights quantised to ") + weight_storage_name(w) + " at load";
+    return std::string("; FP8 weights kept as ") + weight_storage_name(w) +
+           (ctx_.e4m3_gemv && w == WeightStorage::fp8 ? " (widened by VBMI lookup)" : "");
   }
 
   // Which bf16 kernels matmul_precision = "bf16" found on this CPU.

@@ -28,7 +28,7 @@ const fathom_option_decl kDecls[] = {
     {"threads", FATHOM_OPTION_INT, 0, "0",
      "OpenMP threads for every kernel and oneDNN call; 0 = one per physical core this process may use"},
     {"weights", FATHOM_OPTION_STRING, 0, "\"fp8\"",
-     "FP8 checkpoints: \"fp8\" keeps them FP8 and widens in registers, \"bf16\" dequantises them at load"},
+     "\"fp8\": FP8 checkpoints stay FP8, widened in registers; \"bf16\": FP8 dequantised to bf16 at load; \"int8\" / \"int4\": every matrix product's weights quantised at load (groups of 32, an f16 scale each)"},
     {"weight_memory", FATHOM_OPTION_STRING, 0, "\"copy\"",
      "\"copy\": weights read in their stored format are copied once into huge-page memory (faster); \"mapped\": read from the file mapping"},
     {"matmul_precision", FATHOM_OPTION_STRING, 0, "\"f32\"",
@@ -61,7 +61,15 @@ Isa best_isa() {
 
 const fathom_option_decl* option_declarations() { return kDecls; }
 
-const char* fp8_storage_name(Fp8Storage s) { return s == Fp8Storage::fp8 ? "fp8" : "bf16"; }
+const char* weight_storage_name(WeightStorage s) {
+  switch (s) {
+    case WeightStorage::fp8: return "fp8";
+    case WeightStorage::bf16: return "bf16";
+    case WeightStorage::int8: return "int8";
+    case WeightStorage::int4: return "int4";
+  }
+  return "?";
+}
 
 const char* weight_memory_name(WeightMemory m) { return m == WeightMemory::copy ? "copied to huge pages" : "mapped"; }
 
@@ -76,9 +84,11 @@ CpuOptions parse_options(const fathom_options& options) {
 
   std::string weights = "fp8";
   get_string(options, "weights", weights);
-  if (weights == "fp8") o.fp8 = Fp8Storage::fp8;
-  else if (weights == "bf16") o.fp8 = Fp8Storage::bf16;
-  else sdk::fail_invalid("[backend.cpu] weights = \"" + weights + "\": expected \"fp8\" or \"bf16\"");
+  if (weights == "fp8") o.weights = WeightStorage::fp8;
+  else if (weights == "bf16") o.weights = WeightStorage::bf16;
+  else if (weights == "int8") o.weights = WeightStorage::int8;
+  else if (weights == "int4") o.weights = WeightStorage::int4;
+  else sdk::fail_invalid("[backend.cpu] weights = \"" + weights + "\": expected \"fp8\", \"bf16\", \"int8\" or \"int4\"");
 
   std::string memory = "copy";
   get_string(options, "weight_memory", memory);

@@ -10,10 +10,13 @@
 
 namespace fathom::cpu {
 
-// What to do with FP8 block-scaled checkpoints (see README.md, "FP8 weights").
-enum class Fp8Storage {
-  fp8,   // keep the FP8 bytes; widen them in registers inside the kernels (half the memory and bytes)
-  bf16,  // dequantise to bf16 once at load (twice the memory; oneDNN bf16 can use it where available)
+// How the weights of matrix products are held (option `weights`; README.md, "FP8 weights" and
+// "Quantised weights").
+enum class WeightStorage {
+  fp8,   // as stored: FP8 keeps its bytes, widened in registers inside the kernels
+  bf16,  // FP8 dequantised to bf16 once at load (twice the memory; oneDNN bf16 can use it)
+  int8,  // every matrix product's weights quantised at load: q8, groups of 32 (isa/quant.h)
+  int4,  // likewise q4
 };
 
 // Where the weights read in their stored format live (see matmul/weight_memory.h).
@@ -24,7 +27,7 @@ enum class WeightMemory {
 
 struct CpuOptions {
   int threads = 1;              // resolved: >= 1
-  Fp8Storage fp8 = Fp8Storage::fp8;
+  WeightStorage weights = WeightStorage::fp8;
   WeightMemory weight_memory = WeightMemory::copy;
   // matmul_precision = "bf16": bf16 weights go to oneDNN's bf16 kernels (where it has them),
   // which round the activations to bf16. Off by default: see cpu_options.cpp.
@@ -41,7 +44,7 @@ const fathom_option_decl* option_declarations();
 // Reads and checks the options; throws sdk::Error (invalid argument) naming the key on a bad value.
 CpuOptions parse_options(const fathom_options& options);
 
-const char* fp8_storage_name(Fp8Storage s);
+const char* weight_storage_name(WeightStorage s);
 const char* weight_memory_name(WeightMemory m);
 
 }  // namespace fathom::cpu

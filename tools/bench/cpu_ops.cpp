@@ -14,7 +14,10 @@
 //                           where the CPU has AVX512_VBMI and AVX512_BF16)
 //   gemv_bf16dot            the vdpbf16ps GEMV of matmul_precision = "bf16" (x rounded to bf16;
 //                           only where the CPU has AVX512_BF16)
+//   gemv_q8 / gemv_q4       the GEMV on weights quantised at load (weights = "int8" | "int4":
+//                           groups of 32, an f16 scale each; backends/cpu/isa/quant.h)
 //   tiles_bf16 / tiles_fp8  64-row tiles widened to f32, multiplied by oneDNN's sgemm
+//   tiles_q8 / tiles_q4     the same on quantised weights
 //   onednn_f32              oneDNN matmul, f32 weights packed at load, per-M primitive
 //   onednn_bf16             oneDNN matmul, bf16 weights packed at load (only where oneDNN has
 //                           bf16 kernels, i.e. AVX-512)
@@ -40,6 +43,7 @@
 
 #include "cpu_context.h"
 #include "fathom/sdk/float_formats.hpp"
+#include "isa/quant.h"
 #include "matmul/gemv.h"
 #include "matmul/onednn.h"
 #include "matmul/tiled.h"
@@ -66,7 +70,7 @@ struct Args {
   int threads = 0;
   std::vector<int64_t> ms = {1, 4, 16, 64};
   std::vector<std::string> shapes = {"expert", "expert_up", "down", "lm_head"};
-  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "gemv_fp8dot", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16"};
+  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "gemv_fp8dot", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16", "gemv_q8", "gemv_q4", "tiles_q8", "tiles_q4"};
   double cold_mib = 256;
   double seconds = 0.5;
   bool thread_clock = false;
@@ -151,17 +155,37 @@ struct Weights {
   WFormat fmt;
   std::vector<std::vector<std::byte>> data;
   std::vector<std::vector<float>> scales;
+  std::vector<uint16_t> group_scales;  // quantised formats: shared by the copies (1/16 of the codes)
   WeightView view(size_t i, int64_t n, int64_t k) const {
-    return WeightView{fmt, data[i].data(), n, k, scales.empty() ? nullptr : scales[i].data()};
+    WeightView v{fmt, data[i].data(), n, k, scales.empty() ? nullptr : scales[i].data()};
+    v.group_scales = group_scales.empty() ? nullptr : group_scales.data();
+    return v;
   }
 };
 
+// Normal weights quantised by the backend's own quantiser, row by row.
+void quantise_weights(Weights& w, int64_t n, int64_t k, std::vector<std::byte>& codes, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 0.05f);
+  const int64_t groups = k / kQuantGroup, rb = row_bytes(w.fmt, k);
+  w.group_scales.resize(static_cast<size_t>(n * groups));
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    for (float& v : row) v = normal(rng);
+    for (int64_t g = 0; g < groups; ++g) {
+      w.group_scales[static_cast<size_t>(r * groups + g)] =
+          quant::quantize_group(w.fmt, row.data() + g * kQuantGroup, codes.data() + r * rb + g * (rb / groups));
+    }
+  }
+}
+
 Weights make_weights(WFormat fmt, int64_t n, int64_t k, size_t copies, std::mt19937& rng) {
-  Weights w{fmt, {}, {}};
-  const size_t bytes = static_cast<size_t>(n * k * format_bytes(fmt));
+  Weights w{fmt, {}, {}, {}};
+  const size_t bytes = static_cast<size_t>(n * row_bytes(fmt, k));
   std::vector<std::byte> first(bytes);
   std::normal_distribution<float> normal(0.f, 0.05f);
-  if (fmt == WFormat::e4m3) {
+  if (quantized(fmt)) {
+    quantise_weights(w, n, k, first, rng);
+  } else if (fmt == WFormat::e4m3) {
     for (auto& b : first) {
       uint8_t q = static_cast<uint8_t>(rng());
       if ((q & 0x7F) == 0x7F) q = 0x3F;
@@ -232,8 +256,13 @@ int main(int argc, char** argv) {
       ctx.bf16_dot = kernel == "gemv_bf16dot" ? avx512_bf16_gemv() : nullptr;
       ctx.e4m3_gemv = kernel == "gemv_fp8lut" ? avx512_vbmi_e4m3_gemv() : nullptr;
       ctx.e4m3_bf16_gemv = kernel == "gemv_fp8dot" ? avx512_vbmi_bf16_e4m3_gemv() : nullptr;
-      const WFormat fmt = fp8 ? WFormat::e4m3 : f32 ? WFormat::f32 : WFormat::bf16;
-      const uint64_t bytes = static_cast<uint64_t>(n * k * format_bytes(fmt));
+      const WFormat fmt = fp8                                       ? WFormat::e4m3
+                          : f32                                     ? WFormat::f32
+                          : kernel.find("q8") != std::string::npos ? WFormat::q8
+                          : kernel.find("q4") != std::string::npos ? WFormat::q4
+                                                                    : WFormat::bf16;
+      // What a call reads: the rows, and the group scales of the quantised formats.
+      const uint64_t bytes = static_cast<uint64_t>(n * row_bytes(fmt, k) + (quantized(fmt) ? n * (k / kQuantGroup) * 2 : 0));
       const size_t copies = copies_for(args.cold_mib, bytes);
       Weights w = make_weights(fmt, n, k, copies, rng);
       std::vector<std::unique_ptr<DnnlWeights>> packed;

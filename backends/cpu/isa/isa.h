@@ -19,8 +19,14 @@
 namespace fathom::cpu {
 
 // How the elements of a weight row are stored. E4M3/E5M2 are OCP FP8 (e4m3fn has no infinity).
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2 };
+// q8 and q4 are weights quantised at load (weights = "int8" | "int4"): integer codes in groups of
+// kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
+// the *_q kernels below read them; the others take the five float formats.
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4 };
 
+inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
+
+// Bytes per element of the float formats and q8 (q4 packs two codes per byte: see row_bytes).
 inline int64_t format_bytes(WFormat f) {
   switch (f) {
     case WFormat::f32: return 4;
@@ -29,6 +35,12 @@ inline int64_t format_bytes(WFormat f) {
     default: return 1;
   }
 }
+
+// Bytes of one row of `cols` elements (the codes only, for the quantised formats).
+inline int64_t row_bytes(WFormat f, int64_t cols) { return f == WFormat::q4 ? cols / 2 : cols * format_bytes(f); }
+
+// Weights per quantisation group, and so per f16 scale (the quantised formats need K % 32 == 0).
+inline constexpr int64_t kQuantGroup = 32;
 
 // The value that the GEMV kernels see for an E4M3 weight is its true value times 2^-8: they
 // widen through fp16 ((q & 0x7f) << 7 | sign is exactly that fp16), so the caller multiplies the
@@ -52,6 +64,17 @@ struct IsaKernels {
   // y[c] = Σ_r x[r] · w[r][c] for c < cols, r < rows (w[r] starts ldw elements after w[r - 1]):
   // the transposed product, a combination of weight rows. E4M3 is read as value · 2^-8 (as gemv).
   void (*gemv_t)(WFormat fmt, const void* w, int64_t ldw, int64_t rows, int64_t cols, const float* x, float* y);
+
+  // The quantised formats (q8, q4; isa/quant.h): rows_w rows of k_len weights (a multiple of
+  // kQuantGroup), row r's codes at w + r · row_bytes(fmt, k_len) and its group scales (f16 bits)
+  // at scales + r · k_len / kQuantGroup. y[m · ldy + r] = Σ_k x[m · ldx + k] · code · scale: the
+  // product with the dequantised weights, which are exact in f32 (a code of at most 8 bits times
+  // an f16 scale), so the result differs from a product with the widened row only by the order
+  // of the sums.
+  void (*gemv_q)(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const float* x,
+                 int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
+  // dst[i] = code · scale of weight i of one quantised row of n weights (n a multiple of kQuantGroup).
+  void (*widen_q)(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n);
 
   // Σ_i x[i] · w[i] accumulated in double (the router must pick the same experts as the f64
   // reference, so its logits are computed to full f32 accuracy).

@@ -53,6 +53,26 @@ struct V {
   static F load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   // q in the high byte of a 16-bit lane is the e5m2 value as fp16. An arithmetic shift right by
   // one then clearing bit 14 gives S.0EEEE.MMM0000000: the fp16 of the e4m3 value times 2^-8.
+  // q8: 8 codes at a time sign-extended to int32 and converted; q · d is exact (isa/quant.h).
+  static void q8_group(const int8_t* p, float d, F* out) {
+    const F dv = _mm256_set1_ps(d);
+    for (int i = 0; i < 4; ++i) {
+      const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i)));
+      out[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(q), dv);
+    }
+  }
+  // q4: bytes 0-7 and 8-15 widened to int32; low nibbles are weights 0-15, high ones 16-31.
+  // c · d - 8d in one FMA rounds once, as (c - 8) · d does (both exact here).
+  static void q4_group(const uint8_t* p, float d, F* out) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m256i lo = _mm256_cvtepu8_epi32(b), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+    const __m256i mask = _mm256_set1_epi32(0x0F);
+    const F dv = _mm256_set1_ps(d), offset = _mm256_set1_ps(-8.0f * d);
+    out[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(lo, mask)), dv, offset);
+    out[1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(hi, mask)), dv, offset);
+    out[2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)), dv, offset);
+    out[3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), dv, offset);
+  }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16(static_cast<short>(0xBFFF)));

@@ -55,6 +55,23 @@ struct V {
     return _mm512_cvtph_ps(_mm256_slli_epi16(h, 8));
   }
   static float scalar_f16(uint16_t bits) { return _cvtsh_ss(bits); }
+  // q8: 16 codes sign-extended to int32 and converted, twice; q · d is exact (isa/quant.h).
+  static void q8_group(const int8_t* p, float d, F* out) {
+    const F dv = _mm512_set1_ps(d);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+      out[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(q), dv);
+    }
+  }
+  // q4: a 16-entry table of (c - 8) · d, indexed by each nibble with vpermps (which reads only
+  // an index's low four bits, so the low nibbles need no mask): one multiply per group, then one
+  // permute per 16 weights.
+  static void q4_group(const uint8_t* p, float d, F* out) {
+    const F table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_ps(d));
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    out[0] = _mm512_permutexvar_ps(b, table);
+    out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
+  }
   // Into L2 only, and at every M: on Zen 4 (fathom_bench_cpu_ops, one core, cold weights) that
   // made the GEMV 1.1-1.6x faster than prefetching into L1 from M = 2 (FP8: every M). Weight rows
   // 4 KiB apart (K = 2048 bf16) share one L1 set, so the next block's lines evicted this one's.

@@ -7,6 +7,7 @@
 
 #include "fathom/sdk/float_formats.hpp"
 #include "isa/isa.h"
+#include "isa/quant.h"
 
 namespace fathom::cpu {
 
@@ -42,6 +43,8 @@ float element(WFormat fmt, const void* row, int64_t i, bool gemv_view) {
       return gemv_view ? v * (1.0f / kE4M3GemvScale) : v;
     }
     case WFormat::e5m2: return fp8().e5m2[static_cast<const uint8_t*>(row)[i]];
+    case WFormat::q8:
+    case WFormat::q4: break;  // no scales here: callers take the *_q kernels (isa.h)
   }
   return 0;
 }
@@ -64,6 +67,23 @@ void gemv(WFormat fmt, const void* w, int64_t ldw, int64_t rows_w, int64_t k_len
       y[m * ldy + r] = sum;
     }
   }
+}
+
+void gemv_q(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const float* x,
+            int64_t ldx, int64_t rows_x, float* y, int64_t ldy) {
+  const int64_t groups = k_len / kQuantGroup;
+  for (int64_t r = 0; r < rows_w; ++r) {
+    const std::byte* row = static_cast<const std::byte*>(w) + r * row_bytes(fmt, k_len);
+    for (int64_t m = 0; m < rows_x; ++m) {
+      float sum = 0;
+      for (int64_t k = 0; k < k_len; ++k) sum += x[m * ldx + k] * quant::dequantised(fmt, row, scales + r * groups, k);
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
+void widen_q(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = quant::dequantised(fmt, w, scales, i);
 }
 
 double dot_f64(WFormat fmt, const void* w, const float* x, int64_t n) {
@@ -133,7 +153,7 @@ void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
     for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
 }
 
-const IsaKernels kTable{"scalar", widen, gemv, gemv_t, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
+const IsaKernels kTable{"scalar", widen, gemv, gemv_t, gemv_q, widen_q, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
                         to_bf16, transpose};
 
 }  // namespace

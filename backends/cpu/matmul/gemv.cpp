@@ -13,6 +13,10 @@ namespace {
 void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int64_t n0, int64_t n1) {
   const IsaKernels& isa = *ctx.isa;
   const int64_t k = w.cols;
+  if (quantized(w.fmt)) {
+    isa.gemv_q(w.fmt, w.row(n0), w.group_scales + n0 * w.groups(), n1 - n0, k, x, k, m, y + n0, w.rows);
+    return;
+  }
   const float factor = w.fmt == WFormat::e4m3 ? kE4M3GemvScale : 1.0f;
   if (!w.scales && factor == 1.0f) {
     isa.gemv(w.fmt, w.row(n0), k, n1 - n0, k, x, k, m, y + n0, w.rows);

@@ -4,6 +4,7 @@
 
 #include "cpu_context.h"
 #include "matmul/gemv.h"
+#include "matmul/quantize.h"
 #include "matmul/tiled.h"
 #include "parallel.h"
 
@@ -32,8 +33,17 @@ std::vector<uint16_t> to_bf16_rows(const CpuContext& ctx, const WeightView& w) {
 Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(source) {
   mark_nan_codes(view_);
   if (!prepare) return;
+  const WeightStorage storage = ctx.options.weights;
+  if (storage == WeightStorage::int8 || storage == WeightStorage::int4) {
+    // A matrix that cannot be quantised (quantize.h) stays in its stored format below.
+    if (auto q = quantize_matrix(ctx, view_, storage == WeightStorage::int8 ? WFormat::q8 : WFormat::q4)) {
+      view_ = q->view;
+      copy_ = std::move(q->storage);
+      return;
+    }
+  }
   // NaN codes: the GEMV would read them as 480, so such a matrix is held as bf16 (NaN kept).
-  if (view_.fp8() && (ctx.options.fp8 == Fp8Storage::bf16 || view_.nan_codes)) {
+  if (view_.fp8() && (storage == WeightStorage::bf16 || view_.nan_codes)) {
     bf16_ = to_bf16_rows(ctx, view_);
     view_ = WeightView{WFormat::bf16, bf16_.data(), source.rows, source.cols, nullptr};
   }

@@ -6,7 +6,9 @@
 //  - with matmul_precision = "bf16", where oneDNN has bf16 kernels (AVX-512): bf16 and
 //    FP8-as-bf16 weights also go to oneDNN's bf16 kernels, which read the same rows in place
 //    (no packed copy); never f16 weights, bf16 would round away their precision;
-//  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN.
+//  - f32 weights: read in place by the GEMV, plus an f32 copy packed for oneDNN;
+//  - with weights = "int8" | "int4": quantised once (matmul/quantize.h), whatever the stored
+//    format; the GEMV and the tiles read the codes, oneDNN never (it has no such kernel).
 // Weights read in place are first copied to huge-page memory unless weight_memory = "mapped"
 // (matmul/weight_memory.h).
 // Per call with M rows of x:
@@ -52,7 +54,7 @@ class Matrix {
  private:
   WeightView view_;
   std::vector<uint16_t> bf16_;         // FP8 dequantised to bf16 (weights = "bf16")
-  WeightArena::Block copy_;            // the stored bytes, copied (weight_memory = "copy")
+  WeightArena::Block copy_;            // the stored bytes, copied (weight_memory = "copy"), or the quantised ones
   std::unique_ptr<DnnlWeights> dnnl_;  // for oneDNN: an f32 packed copy, or bf16 rows of view_ in place
 };
 

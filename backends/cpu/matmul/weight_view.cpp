@@ -45,6 +45,10 @@ void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t 
   const int64_t k = w.cols, sc = w.scale_cols();
   for (int64_t r = r0; r < r1; ++r) {
     float* out = dst + (r - r0) * ld;
+    if (quantized(w.fmt)) {
+      isa.widen_q(w.fmt, w.row(r), w.group_scales + r * w.groups(), out, k);
+      continue;
+    }
     if (w.nan_codes) {
       const auto* q = reinterpret_cast<const uint8_t*>(w.row(r));
       for (int64_t c = 0; c < k; ++c) out[c] = sdk::floats::e4m3fn_to_f32(q[c]);

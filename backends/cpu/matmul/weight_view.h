@@ -1,5 +1,6 @@
 // A weight matrix as the kernels read it: N rows of K elements in one of the storage formats,
-// optionally with DeepSeek's 128×128 block scales (true value = w[n][k] · S[n/128][k/128]).
+// optionally with DeepSeek's 128×128 block scales (true value = w[n][k] · S[n/128][k/128]), or
+// quantised at load (q8, q4) with one f16 scale per group of 32 along each row (isa/quant.h).
 #pragma once
 
 #include <cstddef>
@@ -19,13 +20,17 @@ struct WeightView {
   // E4M3 NaN codes (S.1111.111) present: the vector loaders would read them as ±480, so such
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
+  const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
+
 
   bool fp8() const { return fmt == WFormat::e4m3 || fmt == WFormat::e5m2; }
   int64_t scale_cols() const { return (cols + 127) / 128; }
-  const std::byte* row(int64_t r) const {
-    return static_cast<const std::byte*>(data) + r * cols * format_bytes(fmt);
+  int64_t groups() const { return cols / kQuantGroup; }  // per row, quantised formats
+  const std::byte* row(int64_t r) const { return static_cast<const std::byte*>(data) + r * row_bytes(fmt, cols); }
+  // Bytes a product reads: the rows, and the group scales of quantised formats.
+  uint64_t bytes() const {
+    return static_cast<uint64_t>(rows * row_bytes(fmt, cols) + (quantized(fmt) ? rows * groups() * 2 : 0));
   }
-  uint64_t bytes() const { return static_cast<uint64_t>(rows * cols * format_bytes(fmt)); }
 };
 
 // The storage format of a float dtype, or nothing for other dtypes.

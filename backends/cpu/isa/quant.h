@@ -1,0 +1,76 @@
+// The quantised weight formats of the cpu backend (weights = "int8" | "int4"), for CPUs where
+// decode is bound by the bytes of weights it streams: 8.5 and 4.5 bits per weight against bf16's
+// 16 and FP8's 8 (+ block scales).
+//
+// A row of K weights is cut into groups of kQuantGroup = 32; each group has one scale d (stored
+// as f16 bits, in an array of its own: [rows][K / 32]) and 32 integer codes q, and weight = q · d.
+//  - q8: q in [-127, 127], one int8 per weight, d = max |w| / 127 (symmetric).
+//  - q4: q in [-8, 7], stored as q + 8 in a nibble, 16 bytes per group: byte j holds weight j in
+//    its low nibble and weight j + 16 in its high one (so one 16-byte load and a shift give the
+//    group's two halves). d = m / -8 where m is the weight of largest magnitude, which thus
+//    becomes exactly -8 · d, using the code that a symmetric range would leave unused.
+// Codes are chosen against the stored (f16-rounded) d, so the dequantised weight q · d is what
+// the quantiser meant, and it is exact in f32 (at most 8 bits times an 11-bit mantissa).
+//
+// This is the layout of llama.cpp's Q8_0 and Q4_0 blocks (there the scale sits in front of each
+// block; here apart, so that the codes of a row are one aligned stream).
+//
+// Header-only and plain C++: shared by the scalar table, the quantiser (matmul/quantize.cpp) and
+// the tests. Vector tables decode with their own instructions and are tested against these.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "fathom/sdk/float_formats.hpp"
+#include "isa/isa.h"
+
+namespace fathom::cpu::quant {
+
+inline constexpr int64_t kQ4GroupBytes = kQuantGroup / 2;
+
+// Code of weight i (< 32) of a group, as the signed integer it stands for.
+inline int code_q8(const int8_t* group, int64_t i) { return group[i]; }
+inline int code_q4(const uint8_t* group, int64_t i) {
+  const uint8_t b = group[i % kQ4GroupBytes];
+  return (i < kQ4GroupBytes ? b & 0x0F : b >> 4) - 8;
+}
+
+// Weight i (< n) of a quantised row, n a multiple of 32, scales the row's f16 scale bits.
+inline float dequantised(WFormat fmt, const void* row, const uint16_t* scales, int64_t i) {
+  const float d = sdk::floats::f16_to_f32(scales[i / kQuantGroup]);
+  const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
+  const int q = fmt == WFormat::q8 ? code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j)
+                                   : code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j);
+  return static_cast<float>(q) * d;
+}
+
+// Quantises 32 finite weights into `codes` (32 bytes for q8, 16 for q4); returns the f16 bits of
+// the scale. A group of zeros gets d = 0 and codes that stand for 0.
+inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
+  float m = 0;  // the weight of largest magnitude, sign kept
+  for (int64_t i = 0; i < kQuantGroup; ++i) {
+    if (std::fabs(w[i]) > std::fabs(m)) m = w[i];
+  }
+  const bool q8 = fmt == WFormat::q8;
+  const uint16_t bits = sdk::floats::f32_to_f16(q8 ? std::fabs(m) / 127.0f : m / -8.0f);
+  const float d = sdk::floats::f16_to_f32(bits);
+  const int lo = q8 ? -127 : -8, hi = q8 ? 127 : 7;
+  auto code = [&](float v) {
+    if (d == 0) return 0;
+    const float q = std::nearbyint(v / d);
+    return static_cast<int>(q < lo ? lo : q > hi ? hi : q);
+  };
+  if (q8) {
+    auto* out = static_cast<int8_t*>(codes);
+    for (int64_t i = 0; i < kQuantGroup; ++i) out[i] = static_cast<int8_t>(code(w[i]));
+  } else {
+    auto* out = static_cast<uint8_t*>(codes);
+    for (int64_t j = 0; j < kQ4GroupBytes; ++j) {
+      out[j] = static_cast<uint8_t>((code(w[j]) + 8) | (code(w[j + kQ4GroupBytes]) + 8) << 4);
+    }
+  }
+  return bits;
+}
+
+}  // namespace fathom::cpu::quant

@@ -1,0 +1,25 @@
+// Quantising a weight matrix at load (weights = "int8" | "int4"; the format is isa/quant.h).
+#pragma once
+
+#include <optional>
+
+#include "matmul/weight_memory.h"
+#include "matmul/weight_view.h"
+
+namespace fathom::cpu {
+
+struct CpuContext;
+
+// `source` (any float format, block scales applied) quantised row by row into one block of the
+// context's arena: the codes, then the group scales. The view reads that block. Nothing when the
+// matrix cannot be: K not a multiple of kQuantGroup, a weight that is not finite, or a group whose
+// scale f16 cannot hold (|w| beyond ~8 · 10⁶); the caller then keeps the stored format. The
+// source's file pages are released afterwards (as copy_to_arena does), so resident memory stays
+// about one model.
+struct QuantizedMatrix {
+  WeightView view;
+  WeightArena::Block storage;
+};
+std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target);
+
+}  // namespace fathom::cpu

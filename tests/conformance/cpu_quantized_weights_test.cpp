@@ -1,0 +1,241 @@
+// The cpu backend's quantised weights (weights = "int8" | "int4"; backends/cpu/isa/quant.h):
+// the quantiser against the format's definition, the kernels of every table this CPU can run
+// against sums in double of the dequantised weights, and Matrix (quantised at construction) on
+// both of its paths, GEMV and tiles.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_context.h"
+#include "fathom/sdk/float_formats.hpp"
+#include "isa/isa.h"
+#include "isa/quant.h"
+#include "matmul/matrix.h"
+
+namespace fathom::cpu {
+namespace {
+
+namespace floats = sdk::floats;
+
+constexpr WFormat kFormats[] = {WFormat::q8, WFormat::q4};
+
+std::string name_of(WFormat f) { return f == WFormat::q8 ? "q8" : "q4"; }
+
+// Groups a quantiser must handle: normal values, an outlier, all zeros, values far below f16's
+// normal range, and a single nonzero weight.
+std::vector<std::vector<float>> test_groups(std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<std::vector<float>> out;
+  for (int i = 0; i < 200; ++i) {
+    std::vector<float> g(kQuantGroup);
+    for (float& v : g) v = normal(rng) * 0.02f;
+    if (i % 7 == 3) g[static_cast<size_t>(i % kQuantGroup)] = 0.5f;   // an outlier
+    if (i % 11 == 5) g[static_cast<size_t>(i % kQuantGroup)] = -0.5f;
+    out.push_back(g);
+  }
+  out.push_back(std::vector<float>(kQuantGroup, 0.f));
+  std::vector<float> tiny(kQuantGroup);
+  for (float& v : tiny) v = normal(rng) * 1e-7f;
+  out.push_back(tiny);
+  std::vector<float> one(kQuantGroup, 0.f);
+  one[9] = -3.0f;
+  out.push_back(one);
+  return out;
+}
+
+// Every weight comes back within half a step of the scale (rounding to the nearest code), except
+// where the code range clips: q4's one-sided range leaves +8 · d unreachable, so a weight of the
+// largest magnitude with the sign opposite to m's is off by up to one step. The f16 rounding of d
+// adds at most 2^-11 of the largest magnitude, or, where d is an f16 subnormal (or flushes to 0),
+// up to the largest code times half the smallest subnormal (2^-25).
+TEST(QuantizeGroup, EveryWeightWithinHalfAStep) {
+  std::mt19937 rng(3);
+  for (WFormat fmt : kFormats) {
+    for (const std::vector<float>& g : test_groups(rng)) {
+      std::vector<uint8_t> codes(kQuantGroup);
+      const uint16_t bits = quant::quantize_group(fmt, g.data(), codes.data());
+      const double d = floats::f16_to_f32(bits);
+      double amax = 0;
+      for (float v : g) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+      const int top = fmt == WFormat::q8 ? 127 : 8;
+      // d as the format defines it, before its f16 rounding (f16 subnormals: an absolute step).
+      EXPECT_NEAR(std::fabs(d), amax / top, amax / top * 1e-3 + 6e-8) << name_of(fmt);
+      for (int64_t i = 0; i < kQuantGroup; ++i) {
+        const double back = quant::dequantised(fmt, codes.data(), &bits, i);
+        const double q = g[static_cast<size_t>(i)] / d;
+        const bool clipped = fmt == WFormat::q4 && q > 7.5;  // the code +8 does not exist
+        const double bound = (clipped ? 1.0 : 0.5) * std::fabs(d) + amax * 0x1p-10 + top * 0x1p-25;
+        ASSERT_LE(std::fabs(back - g[static_cast<size_t>(i)]), bound) << name_of(fmt) << " weight " << i;
+      }
+    }
+  }
+}
+
+// Weights that are already whole multiples of an f16-exact step come back exactly, each to the
+// code that stands for it, in the documented byte layout.
+TEST(QuantizeGroup, RepresentableWeightsRoundTripInTheDocumentedLayout) {
+  const float step = 0.0078125f;  // 2^-7, exact in f16
+  std::vector<float> g(kQuantGroup);
+  // q4: codes -8..7 twice (so the weight of largest magnitude is -8 · step, as its d requires).
+  for (int64_t i = 0; i < kQuantGroup; ++i) g[static_cast<size_t>(i)] = static_cast<float>(i % 16 - 8) * step;
+  std::vector<uint8_t> codes(kQuantGroup);
+  const uint16_t bits = quant::quantize_group(WFormat::q4, g.data(), codes.data());
+  EXPECT_EQ(floats::f16_to_f32(bits), step);
+  for (int64_t j = 0; j < 16; ++j) {
+    // byte j: weight j (code j % 16 - 8, stored + 8) low, weight j + 16 high
+    EXPECT_EQ(codes[static_cast<size_t>(j)], static_cast<uint8_t>(j | j << 4)) << "byte " << j;
+  }
+  // q8: -127..127 in steps, d = 127 · step / 127.
+  for (int64_t i = 0; i < kQuantGroup; ++i) g[static_cast<size_t>(i)] = static_cast<float>(i * 8 - 127) * step;
+  g[0] = -127 * step;
+  const uint16_t bits8 = quant::quantize_group(WFormat::q8, g.data(), codes.data());
+  EXPECT_EQ(floats::f16_to_f32(bits8), step);
+  for (int64_t i = 0; i < kQuantGroup; ++i) {
+    EXPECT_EQ(static_cast<int8_t>(codes[static_cast<size_t>(i)]), static_cast<int8_t>(i * 8 - 127)) << "weight " << i;
+    EXPECT_EQ(quant::dequantised(WFormat::q8, codes.data(), &bits8, i), g[static_cast<size_t>(i)]);
+  }
+}
+
+// Rows of a quantised matrix and the exact values of its weights.
+struct QuantRows {
+  std::vector<uint8_t> codes;
+  std::vector<uint16_t> scales;
+  std::vector<double> value;  // rows × k
+};
+
+QuantRows quantize_rows(WFormat fmt, int64_t rows, int64_t k, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const int64_t groups = k / kQuantGroup, rb = row_bytes(fmt, k);
+  QuantRows q{std::vector<uint8_t>(static_cast<size_t>(rows * rb)), std::vector<uint16_t>(static_cast<size_t>(rows * groups)),
+              std::vector<double>(static_cast<size_t>(rows * k))};
+  std::vector<float> w(static_cast<size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : w) v = normal(rng);
+    for (int64_t g = 0; g < groups; ++g) {
+      q.scales[static_cast<size_t>(r * groups + g)] =
+          quant::quantize_group(fmt, w.data() + g * kQuantGroup, q.codes.data() + r * rb + g * (rb / groups));
+    }
+    for (int64_t c = 0; c < k; ++c) {
+      q.value[static_cast<size_t>(r * k + c)] =
+          quant::dequantised(fmt, q.codes.data() + r * rb, q.scales.data() + r * groups, c);
+    }
+  }
+  return q;
+}
+
+// y against Σ x·w in double; f32 sums in any order stay within K + 1 roundings of Σ|x·w|.
+void expect_sums(const std::vector<float>& y, int64_t ldy, const std::vector<float>& x, int64_t ldx, const QuantRows& q,
+                 int64_t rows_x, int64_t rows_w, int64_t k, const std::string& what) {
+  for (int64_t m = 0; m < rows_x; ++m) {
+    for (int64_t r = 0; r < rows_w; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        const double p = x[static_cast<size_t>(m * ldx + c)] * q.value[static_cast<size_t>(r * k + c)];
+        sum += p, magnitude += std::fabs(p);
+      }
+      ASSERT_LE(std::fabs(y[static_cast<size_t>(m * ldy + r)] - sum), static_cast<double>(k + 1) * std::ldexp(magnitude, -23) + 1e-30)
+          << what << ": M " << rows_x << ", N " << rows_w << ", K " << k << ", y[" << m << "][" << r << "]";
+    }
+    for (int64_t r = rows_w; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(m * ldy + r)], -7.f) << what << ": wrote into y's stride gap";
+  }
+}
+
+class QuantKernels : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(QuantKernels, GemvMatchesExactSumsOfDequantisedWeights) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : kFormats)
+    for (int64_t m : {1, 2, 3, 4, 5, 9})
+      for (int64_t n : {1, 7, 8, 9, 17, 24})
+        for (int64_t k : {32, 64, 96, 160, 544}) {
+          const QuantRows q = quantize_rows(fmt, n, k, rng);
+          const int64_t ldx = k + 5, ldy = n + 2;
+          std::vector<float> x(static_cast<size_t>(m * ldx));
+          for (float& v : x) v = normal(rng);
+          std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
+          isa.gemv_q(fmt, q.codes.data(), q.scales.data(), n, k, x.data(), ldx, m, y.data(), ldy);
+          expect_sums(y, ldy, x, ldx, q, m, n, k, std::string(isa.name) + " gemv_q " + name_of(fmt));
+        }
+}
+
+TEST_P(QuantKernels, WidenGivesTheDequantisedWeightsExactly) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  std::mt19937 rng(29);
+  for (WFormat fmt : kFormats) {
+    const QuantRows q = quantize_rows(fmt, 1, 320, rng);
+    std::vector<float> out(321, -7.f);
+    isa.widen_q(fmt, q.codes.data(), q.scales.data(), out.data(), 320);
+    for (size_t i = 0; i < 320; ++i) ASSERT_EQ(out[i], q.value[i]) << isa.name << " widen_q " << name_of(fmt) << ", weight " << i;
+    EXPECT_EQ(out[320], -7.f) << "wrote past the row";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tables, QuantKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
+                         [](const ::testing::TestParamInfo<Isa>& i) { return std::string(isa_name(i.param)); });
+
+// Matrix with weights = "int8" / "int4": the bf16 source quantised once at construction, every
+// M on the GEMV (up to gemv_max_rows) and on the tiles above it.
+TEST(QuantisedMatrix, BothPathsMatchTheDequantisedWeights) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const int64_t n = 72, k = 256;
+  std::vector<uint16_t> source(static_cast<size_t>(n * k));
+  std::vector<float> source_f32(source.size());
+  for (size_t i = 0; i < source.size(); ++i) {
+    source[i] = floats::f32_to_bf16(normal(rng) * 0.05f);
+    source_f32[i] = floats::bf16_to_f32(source[i]);
+  }
+  for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int4}) {
+    const WFormat fmt = storage == WeightStorage::int8 ? WFormat::q8 : WFormat::q4;
+    CpuOptions options;
+    options.threads = 2;
+    options.isa = cpu_supports(Isa::avx512) ? Isa::avx512 : cpu_supports(Isa::avx2) ? Isa::avx2 : Isa::scalar;
+    options.weights = storage;
+    options.gemv_max_rows = 4;
+    CpuContext ctx(options);
+    const Matrix matrix(ctx, WeightView{WFormat::bf16, source.data(), n, k, nullptr});
+    ASSERT_EQ(matrix.view().fmt, fmt) << "the matrix was not quantised";
+    // The expected weights: each group quantised by the format's definition.
+    QuantRows q{{}, {}, std::vector<double>(source.size())};
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t g = 0; g < k / kQuantGroup; ++g) {
+        uint8_t codes[kQuantGroup];
+        uint16_t bits = quant::quantize_group(fmt, source_f32.data() + r * k + g * kQuantGroup, codes);
+        for (int64_t i = 0; i < kQuantGroup; ++i) {
+          q.value[static_cast<size_t>(r * k + g * kQuantGroup + i)] = quant::dequantised(fmt, codes, &bits, i);
+        }
+      }
+    }
+    for (int64_t m : {1, 3, 4, 5, 19}) {
+      std::vector<float> x(static_cast<size_t>(m * k)), y(static_cast<size_t>(m * n), -7.f);
+      for (float& v : x) v = normal(rng);
+      matrix.multiply(ctx, x.data(), m, y.data(), 2);
+      expect_sums(y, n, x, k, q, m, n, k, std::string(matrix.path_for(ctx, m)) + " " + name_of(fmt));
+    }
+  }
+}
+
+// A row length that is not a multiple of the group stays in its stored format.
+TEST(QuantisedMatrix, RowsOfOtherLengthsKeepTheirFormat) {
+  CpuOptions options;
+  options.weights = WeightStorage::int4;
+  CpuContext ctx(options);
+  std::vector<float> w(3 * 40, 0.25f);
+  const Matrix matrix(ctx, WeightView{WFormat::f32, w.data(), 3, 40, nullptr});
+  EXPECT_EQ(matrix.view().fmt, WFormat::f32);
+  std::vector<float> x(40, 1.0f), y(3);
+  matrix.multiply(ctx, x.data(), 1, y.data(), 1);
+  EXPECT_EQ(y[0], 10.0f);
+}
+
+}  // namespace
+}  // namespace fathom::cpu
