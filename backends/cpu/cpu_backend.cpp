@@ -45,6 +45,10 @@ class CpuBackend final : public sdk::HostBackend {
 
   // Which bf16 kernels matmul_precision = "bf16" found on this CPU.
   std::string matmul_text() const {
+    if (ctx_.options.int8_matmuls) {
+      return ctx_.int8_dot ? "f32, int8 activations for int8/int4 weights (AVX512_VNNI)"
+                           : "f32 (int8 activations need AVX512_VNNI, which this CPU or isa lacks)";
+    }
     if (!ctx_.options.bf16_matmuls) return "f32";
     const bool dnnl = ctx_.dnnl.bf16_matmul(), gemv = ctx_.bf16_dot != nullptr;
     if (!dnnl && !gemv) return "f32 (no bf16 kernels on this CPU)";

@@ -7,6 +7,7 @@
 #include "cpu_options.h"
 #include "isa/bf16_dot.h"
 #include "isa/e4m3_lookup.h"
+#include "isa/int8_dot.h"
 #include "isa/isa.h"
 #include "matmul/onednn.h"
 #include "matmul/weight_cache.h"
@@ -20,7 +21,8 @@ struct CpuContext {
         isa(&kernels_for(o.isa)),
         bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr),
         e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr),
-        e4m3_bf16_gemv(bf16_dot && e4m3_gemv ? avx512_vbmi_bf16_e4m3_gemv() : nullptr) {}
+        e4m3_bf16_gemv(bf16_dot && e4m3_gemv ? avx512_vbmi_bf16_e4m3_gemv() : nullptr),
+        int8_dot(o.int8_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_vnni() ? &avx512_vnni_int8_dot() : nullptr) {}
 
   CpuOptions options;
   const IsaKernels* isa;
@@ -32,6 +34,9 @@ struct CpuContext {
   E4m3Gemv e4m3_gemv;
   // ...and with matmul_precision = "bf16" where the CPU also has AVX512_BF16: x rounded to bf16.
   E4m3Bf16Gemv e4m3_bf16_gemv;
+  // Quantised weights with int8 activations (isa/int8_dot.h) when matmul_precision = "int8" and
+  // the CPU has AVX512_VNNI; null otherwise, and they go to isa->gemv_q with f32 activations.
+  const Int8DotKernels* int8_dot;
   DnnlRuntime dnnl;
   WeightCache weights;
   WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")

@@ -32,7 +32,7 @@ const fathom_option_decl kDecls[] = {
     {"weight_memory", FATHOM_OPTION_STRING, 0, "\"copy\"",
      "\"copy\": weights read in their stored format are copied once into huge-page memory (faster); \"mapped\": read from the file mapping"},
     {"matmul_precision", FATHOM_OPTION_STRING, 0, "\"f32\"",
-     "\"f32\": activations stay f32 in every product; \"bf16\": products with bf16 weights round activations to bf16 and use bf16 kernels where the CPU has them (AVX-512 BF16)"},
+     "\"f32\": activations stay f32 in every product; \"bf16\": products with bf16 weights round activations to bf16 and use bf16 kernels where the CPU has them (AVX-512 BF16); \"int8\": products with int8/int4 weights quantise activations to int8 per group of 32 (AVX-512 VNNI)"},
     {"gemv_max_rows", FATHOM_OPTION_INT, 0, "48 with AVX-512 kernels and f32 products, else 16",
      "matmuls with at most this many tokens use the hand-written GEMV kernels, larger ones oneDNN (0-64)"},
     {"isa", FATHOM_OPTION_STRING, 0, "\"auto\"",
@@ -98,8 +98,12 @@ CpuOptions parse_options(const fathom_options& options) {
 
   std::string precision = "f32";
   get_string(options, "matmul_precision", precision);
-  if (precision == "f32" || precision == "bf16") o.bf16_matmuls = precision == "bf16";
-  else sdk::fail_invalid("[backend.cpu] matmul_precision = \"" + precision + "\": expected \"f32\" or \"bf16\"");
+  if (precision == "f32" || precision == "bf16" || precision == "int8") {
+    o.bf16_matmuls = precision == "bf16";
+    o.int8_matmuls = precision == "int8";
+  } else {
+    sdk::fail_invalid("[backend.cpu] matmul_precision = \"" + precision + "\": expected \"f32\", \"bf16\" or \"int8\"");
+  }
 
 
   std::string isa = "auto";

@@ -32,6 +32,9 @@ struct CpuOptions {
   // matmul_precision = "bf16": bf16 weights go to oneDNN's bf16 kernels (where it has them),
   // which round the activations to bf16. Off by default: see cpu_options.cpp.
   bool bf16_matmuls = false;
+  // matmul_precision = "int8": products with int8/int4 weights quantise the activations to int8
+  // too, per group of 32, and run on vpdpbusd where the CPU has AVX512_VNNI (isa/int8_dot.h).
+  bool int8_matmuls = false;
   int64_t gemv_max_rows = 16;   // matmuls with at most this many rows of x use the GEMV kernels
                                 // (unset: 48 with the AVX-512 table and f32 products, else 16)
   Isa isa = Isa::scalar;        // resolved: the table the kernels run with

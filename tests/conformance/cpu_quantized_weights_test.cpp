@@ -13,6 +13,7 @@
 
 #include "cpu_context.h"
 #include "fathom/sdk/float_formats.hpp"
+#include "isa/int8_dot.h"
 #include "isa/isa.h"
 #include "isa/quant.h"
 #include "matmul/matrix.h"
@@ -182,6 +183,93 @@ TEST_P(QuantKernels, WidenGivesTheDequantisedWeightsExactly) {
 INSTANTIATE_TEST_SUITE_P(Tables, QuantKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
                          [](const ::testing::TestParamInfo<Isa>& i) { return std::string(isa_name(i.param)); });
 
+// x as int8_dot.h defines its quantisation: per group of 32, codes nearest(x · (127 / a)) with
+// ties to even and scale a / 127, a = max |x| (all zero for a = 0).
+struct QuantisedX {
+  std::vector<int> code;     // rows × k
+  std::vector<double> step;  // rows × groups
+};
+
+QuantisedX quantise_x(const std::vector<float>& x, int64_t ldx, int64_t rows, int64_t k) {
+  QuantisedX q{std::vector<int>(static_cast<size_t>(rows * k)), std::vector<double>(static_cast<size_t>(rows * (k / kQuantGroup)))};
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t g = 0; g < k / kQuantGroup; ++g) {
+      const float* xg = x.data() + m * ldx + g * kQuantGroup;
+      float a = 0;
+      for (int64_t i = 0; i < kQuantGroup; ++i) a = std::max(a, std::fabs(xg[i]));
+      if (a == 0) continue;
+      const float inv = 127.0f / a;
+      for (int64_t i = 0; i < kQuantGroup; ++i) q.code[static_cast<size_t>(m * k + g * kQuantGroup + i)] = static_cast<int>(std::nearbyint(xg[i] * inv));
+      q.step[static_cast<size_t>(m * (k / kQuantGroup) + g)] = a / 127.0f;
+    }
+  return q;
+}
+
+// Memory for the laid-out x: the kernels load it with aligned loads.
+struct Aligned {
+  std::vector<uint8_t> bytes;
+  uint8_t* data;
+  explicit Aligned(size_t n) : bytes(n + 64) {
+    data = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
+  }
+};
+
+// The vpdpbusd kernels: y against Σ_g dw · dx · Σ q_w · c_x, the integer sums exact and the f32
+// scaling and summing of the groups within a few roundings; and against Σ x · w with the
+// dequantised weights, off by no more than x's rounding (half a step per element) allows.
+TEST(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
+  if (!cpu_supports_avx512_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI";
+  const Int8DotKernels& dot = avx512_vnni_int8_dot();
+  std::mt19937 rng(37);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : kFormats)
+    for (int64_t m : {1, 2, 3, 4, 5, 9})
+      for (int64_t n : {1, 7, 8, 9, 17, 24})
+        for (int64_t k : {32, 64, 96, 128, 160, 544, 2048}) {
+          const QuantRows w = quantize_rows(fmt, n, k, rng);
+          const int64_t ldx = k + 3, ldy = n + 2, groups = k / kQuantGroup;
+          std::vector<float> x(static_cast<size_t>(m * ldx));
+          for (float& v : x) v = normal(rng);
+          if (m > 2) std::fill(x.begin() + ldx, x.begin() + ldx + kQuantGroup, 0.f);  // a group of zeros
+          const int64_t xb = dot.x_row_bytes(fmt, k);
+          Aligned xq(static_cast<size_t>(m * xb));
+          dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
+          std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
+          dot.gemv(fmt, w.codes.data(), w.scales.data(), n, k, xq.data, m, y.data(), ldy);
+          const QuantisedX q = quantise_x(x, ldx, m, k);
+          const std::string what = std::string("vnni ") + name_of(fmt) + ": M " + std::to_string(m) + ", N " + std::to_string(n) +
+                                   ", K " + std::to_string(k);
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t r = 0; r < n; ++r) {
+              double want = 0, magnitude = 0, exact = 0, rounding = 0;
+              for (int64_t g = 0; g < groups; ++g) {
+                const double dw = floats::f16_to_f32(w.scales[static_cast<size_t>(r * groups + g)]);
+                const double dx = q.step[static_cast<size_t>(i * groups + g)];
+                double integer = 0, integer_magnitude = 0, weight_sum = 0;
+                for (int64_t c = g * kQuantGroup; c < (g + 1) * kQuantGroup; ++c) {
+                  const double wv = w.value[static_cast<size_t>(r * k + c)];
+                  const double product = std::nearbyint(wv / dw) * q.code[static_cast<size_t>(i * k + c)];
+                  integer += product;
+                  integer_magnitude += std::fabs(product);
+                  exact += x[static_cast<size_t>(i * ldx + c)] * wv;
+                  weight_sum += std::fabs(wv);
+                }
+                want += dw * dx * integer;
+                // The lanes' partial sums, each scaled and rounded, can exceed the group's total.
+                magnitude += std::fabs(dw * dx) * integer_magnitude;
+                rounding += dx / 2 * weight_sum;
+              }
+              const double got = y[static_cast<size_t>(i * ldy + r)];
+              ASSERT_LE(std::fabs(got - want), static_cast<double>(groups + 3) * std::ldexp(magnitude, -23) + 1e-30)
+                  << what << ", y[" << i << "][" << r << "] against the integer sums";
+              ASSERT_LE(std::fabs(got - exact), rounding * (1 + 1e-5) + static_cast<double>(groups + 3) * std::ldexp(magnitude, -23))
+                  << what << ", y[" << i << "][" << r << "] against the f32 product";
+            }
+            for (int64_t r = n; r < ldy; ++r) ASSERT_EQ(y[static_cast<size_t>(i * ldy + r)], -7.f) << what << ": wrote into y's stride gap";
+          }
+        }
+}
+
 // Matrix with weights = "int8" / "int4": the bf16 source quantised once at construction, every
 // M on the GEMV (up to gemv_max_rows) and on the tiles above it.
 TEST(QuantisedMatrix, BothPathsMatchTheDequantisedWeights) {
@@ -220,6 +308,50 @@ TEST(QuantisedMatrix, BothPathsMatchTheDequantisedWeights) {
       for (float& v : x) v = normal(rng);
       matrix.multiply(ctx, x.data(), m, y.data(), 2);
       expect_sums(y, n, x, k, q, m, n, k, std::string(matrix.path_for(ctx, m)) + " " + name_of(fmt));
+    }
+  }
+}
+
+// matmul_precision = "int8": every M on the vpdpbusd GEMV, within x's rounding of the f32 product.
+TEST(QuantisedMatrix, Int8ActivationsTakeTheDotKernelAtEveryM) {
+  if (!cpu_supports_avx512_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI";
+  std::mt19937 rng(41);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const int64_t n = 40, k = 160;
+  std::vector<float> source(static_cast<size_t>(n * k));
+  for (float& v : source) v = normal(rng);
+  for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int4}) {
+    CpuOptions options;
+    options.threads = 2;
+    options.isa = Isa::avx512;
+    options.weights = storage;
+    options.int8_matmuls = true;
+    CpuContext ctx(options);
+    ASSERT_NE(ctx.int8_dot, nullptr);
+    const Matrix matrix(ctx, WeightView{WFormat::f32, source.data(), n, k, nullptr});
+    const WeightView& v = matrix.view();
+    for (int64_t m : {1, 4, 17, 70}) {
+      EXPECT_STREQ(matrix.path_for(ctx, m), "gemv");
+      std::vector<float> x(static_cast<size_t>(m * k)), y(static_cast<size_t>(m * n));
+      for (float& e : x) e = normal(rng);
+      matrix.multiply(ctx, x.data(), m, y.data(), 2);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = 0; r < n; ++r) {
+          double exact = 0, rounding = 0;
+          for (int64_t g = 0; g < k / kQuantGroup; ++g) {
+            float a = 0;
+            double weights = 0;
+            for (int64_t c = g * kQuantGroup; c < (g + 1) * kQuantGroup; ++c) {
+              const double w = quant::dequantised(v.fmt, v.row(r), v.group_scales + r * v.groups(), c);
+              exact += x[static_cast<size_t>(i * k + c)] * w;
+              weights += std::fabs(w);
+              a = std::max(a, std::fabs(x[static_cast<size_t>(i * k + c)]));
+            }
+            rounding += a / 127.0 / 2 * weights;
+          }
+          ASSERT_LE(std::fabs(y[static_cast<size_t>(i * n + r)] - exact), rounding * 1.001 + 1e-4)
+              << weight_storage_name(storage) << " M " << m << ", y[" << i << "][" << r << "]";
+        }
     }
   }
 }

@@ -14,12 +14,22 @@
 //
 // Argmax: it must match wherever the reference's best logit leads the runner-up by more than
 // twice the allowed error; closer than that, a bf16 rounding may legitimately swap a near tie.
+#include <filesystem>
+
 #include "golden_support.h"
 
 namespace fathom::engine::golden {
 namespace {
 
 constexpr Tolerance kBf16{1.0 / 32, Argmax::clear_leads};
+// Quantised weights (QuantisedWeightsMatch... below) against logits computed with the same
+// dequantised weights: f32 activations measured 0.6-3.3e-6 of the largest logit, as the default;
+// int8 activations (matmul_precision = "int8") round x to 8 bits per group of 32 before each such
+// product: 1.4-3.5 % over the median position, and on the 33- and 40-token prompts some positions
+// up to 22 % where the router's choice flips; a layout or scale error moves every position by the
+// logits' own size.
+constexpr Tolerance kF32Quantised{1e-4, Argmax::clear_leads};
+constexpr Tolerance kInt8Activations{0.08, Argmax::clear_leads, Over::median_position};
 
 // Models on `backends = ["cpu"]` with the given [backend.cpu] options; skips when the cpu plugin
 // is not part of this build.
@@ -90,6 +100,26 @@ TEST_P(GoldenCpu, Fp8HeldAsBf16Matches) {
   expect_decode_matches(*model, kBf16, "cpu weights=bf16 decode");
 }
 
+// Weights quantised at load (weights = "int8" | "int4"), against transformers running the same
+// weights quantised and dequantised by tools/reference/make_quantized_golden.py (an implementation
+// of isa/quant.h's format of its own, which also picks the matrices Fathom quantises). With f32
+// activations the products are those of the dequantised weights, so the f32 bound holds: this
+// checks the choice of matrices, the quantiser's rounding and the kernels' layout together.
+TEST_P(GoldenCpu, QuantisedWeightsMatchTransformersOnTheDequantisedWeights) {
+  for (const std::string w : {"int8", "int4"}) {
+    golden_file_ = "golden-" + w + ".json";
+    if (!std::filesystem::exists(std::string(FATHOM_FIXTURES_DIR) + "/" + GetParam() + "/" + golden_file_)) {
+      GTEST_SKIP() << GetParam() << " has no " << golden_file_;
+    }
+    use("weights = \"" + w + "\"");
+    auto model = load_on_cpu();
+    expect_prefill_matches(*model, kF32Quantised, "cpu weights=" + w + " prefill");
+    expect_decode_matches(*model, kF32Quantised, "cpu weights=" + w + " decode");
+    use("weights = \"" + w + "\"\nmatmul_precision = \"int8\"");
+    expect_prefill_matches(*load_on_cpu(), kInt8Activations, "cpu weights=" + w + ", int8 activations, prefill");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCpu, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
 // configs/cpu.toml as shipped (cpu first, reference as the fallback) runs a fixture.
@@ -105,6 +135,23 @@ TEST(GoldenCpuConfig, ShippedConfigRunsTheFp8Fixture) {
   LoadedModel model(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture, config, host, o);
   for (const Sequence& s : load_golden(fixture)) {
     EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, kBf16, fixture + " via configs/cpu.toml"));
+  }
+}
+
+// configs/cpu-int4.toml as shipped: 4-bit weights with int8 activations where the CPU has
+// AVX512_VNNI (f32 ones elsewhere, which the same bound covers), against the logits of the
+// dequantised 4-bit weights.
+TEST(GoldenCpuConfig, ShippedInt4ConfigRunsTheQuantisedFixture) {
+  if (const std::string why = backend_unavailable("cpu"); !why.empty()) GTEST_SKIP() << why;
+  Config config = load_config(std::string(FATHOM_SOURCE_DIR) + "/configs/cpu-int4.toml");
+  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  ModelOptions o;
+  o.max_seq_len = 64;
+  const std::string fixture = "deepseek-v2-lite-tiny";
+  LoadedModel model(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture, config, host, o);
+  for (const Sequence& s : load_golden(fixture, "golden-int4.json")) {
+    EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, kInt8Activations, fixture + " via configs/cpu-int4.toml"));
   }
 }
 

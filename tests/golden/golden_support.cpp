@@ -21,9 +21,9 @@ std::string fixture_test_name(const ::testing::TestParamInfo<std::string>& info)
   return s;
 }
 
-std::vector<Sequence> load_golden(const std::string& fixture) {
-  std::ifstream in(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture + "/golden.json");
-  if (!in) throw std::runtime_error("missing golden.json for " + fixture);
+std::vector<Sequence> load_golden(const std::string& fixture, const std::string& file) {
+  std::ifstream in(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture + "/" + file);
+  if (!in) throw std::runtime_error("missing " + file + " for " + fixture);
   nlohmann::json j = nlohmann::json::parse(in);
   std::vector<Sequence> out;
   for (const auto& s : j["sequences"]) {
@@ -203,7 +203,7 @@ std::unique_ptr<LoadedModel> GoldenTest::load(bool mtp) {
 
 void GoldenTest::expect_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label,
                                         size_t max_tokens) {
-  for (const Sequence& s : load_golden(GetParam())) {
+  for (const Sequence& s : load_golden(GetParam(), golden_file_)) {
     if (s.ids.size() > max_tokens) continue;
     EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
@@ -212,27 +212,27 @@ void GoldenTest::expect_prefill_matches(LoadedModel& model, Tolerance tolerance,
 
 void GoldenTest::expect_chosen_rows_match(LoadedModel& model, AttentionForm form, Tolerance tolerance,
                                           const std::string& label) {
-  for (const Sequence& s : load_golden(GetParam())) {
+  for (const Sequence& s : load_golden(GetParam(), golden_file_)) {
     EXPECT_TRUE(matches(chosen_rows_logits(model, s, form), rows_of(s.logits, chosen_rows(s)), tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
   }
 }
 
 void GoldenTest::expect_decode_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
-  for (const Sequence& s : load_golden(GetParam())) {
+  for (const Sequence& s : load_golden(GetParam(), golden_file_)) {
     EXPECT_TRUE(matches(decode_logits(model, s), s.logits, tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
   }
 }
 
 void GoldenTest::expect_chunked_prefill_matches(LoadedModel& model, Tolerance tolerance, const std::string& label) {
-  const Sequence s = load_golden(GetParam()).back();
+  const Sequence s = load_golden(GetParam(), golden_file_).back();
   EXPECT_TRUE(matches(chunked_prefill_logits(model, s), s.logits, tolerance,
                       GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
 }
 
 void GoldenTest::expect_mtp_matches(LoadedModel& model, Tolerance tolerance, const std::string& label, AttentionForm form) {
-  for (const Sequence& s : load_golden(GetParam())) {
+  for (const Sequence& s : load_golden(GetParam(), golden_file_)) {
     EXPECT_TRUE(matches(mtp_logits(model, s, form), s.mtp_logits, tolerance,
                         GetParam() + " " + label + " " + std::to_string(s.ids.size()) + " tokens"));
   }

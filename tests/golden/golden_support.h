@@ -27,7 +27,8 @@ struct Sequence {
   std::vector<std::vector<float>> logits, mtp_logits;  // [position][vocab]
 };
 
-std::vector<Sequence> load_golden(const std::string& fixture);
+// `file`: golden.json, or another set of expected logits beside it (golden-int8.json, ...).
+std::vector<Sequence> load_golden(const std::string& fixture, const std::string& file = "golden.json");
 
 // How the argmax must agree with transformers'.
 enum class Argmax {
@@ -90,6 +91,7 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
 
   Config config_;
   std::unique_ptr<PluginHost> host_;
+  std::string golden_file_ = "golden.json";  // what the expect_* functions compare with
 };
 
 }  // namespace fathom::engine::golden

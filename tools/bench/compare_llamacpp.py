@@ -72,11 +72,11 @@ def prewarm(*paths: Path) -> None:
 
 
 def fathom_config(path: Path, threads: int, backends: list[str], max_seq_len: int, weight_memory: str = "copy",
-                  matmul_precision: str = "f32") -> Path:
+                  matmul_precision: str = "f32", weights: str = "") -> Path:
     names = ", ".join(f'"{b}"' for b in backends)
     path.write_text(f'[runtime]\nbackends = [{names}]\nlog_level = "warn"\nmax_batch = 1\nmax_seq_len = {max_seq_len}\n\n'
                     f'[backend.cpu]\nthreads = {threads}\nweight_memory = "{weight_memory}"\n'
-                    f'matmul_precision = "{matmul_precision}"\n')
+                    f'matmul_precision = "{matmul_precision}"\n' + (f'weights = "{weights}"\n' if weights else ""))
     return path
 
 
@@ -98,6 +98,34 @@ def prepare_gguf(model: Path, dtype: str) -> Path:
         export_gguf(model, tmp, dtype)
         tmp.rename(gguf_path)
     return gguf_path
+
+
+# --quant: Fathom's [backend.cpu] weights, and the llama.cpp type with the same layout (groups of 32
+# weights with an f16 scale each: backends/cpu/isa/quant.h), quantised from the bf16 GGUF with
+# `pure` set, so that every tensor gets it (llama.cpp otherwise keeps some in other types).
+QUANT_TYPES = {"int8": ("Q8_0", 8.5 / 8), "int4": ("Q4_0", 4.5 / 8)}
+
+
+def prepare_quantized_gguf(model: Path, llama_type: str) -> Path:
+    out = model.parent / f"{model.name}-{llama_type}.gguf"
+    if not out.exists():
+        import ctypes
+
+        import llama_cpp
+        print(f"writing {out}", file=sys.stderr)
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = {"Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0}[llama_type]
+        params.pure = True
+        tmp = out.with_suffix(".part")
+        rc = llama_cpp.llama_model_quantize(str(prepare_gguf(model, "bf16")).encode(), str(tmp).encode(), ctypes.byref(params))
+        if rc != 0:
+            raise SystemExit(f"llama_model_quantize failed ({rc}) for {llama_type}")
+        tmp.rename(out)
+    return out
+
+
+def gguf_for(model: Path, dtype: str) -> Path:
+    return prepare_quantized_gguf(model, dtype) if dtype in ("Q8_0", "Q4_0") else prepare_gguf(model, dtype)
 
 
 def bench_fathom(args, model: Path, config: Path) -> dict:
@@ -168,7 +196,7 @@ def measure_speed(args, work: Path, model: Path, gguf_path: Path, threads: int, 
     """Both engines --repeats times, alternating, and the bandwidth before each repeat: on a shared
     VM the bandwidth moves as much as the engines do."""
     config = fathom_config(work / f"cpu{threads}.toml", threads, ["cpu", "reference"], max_seq, args.fathom_weight_memory,
-                           args.fathom_matmul_precision)
+                           args.fathom_matmul_precision, args.quant)
     fathom_runs, llama_runs, bws = [], [], []
     for i in range(args.repeats):
         print(f"threads {threads}, repeat {i + 1}/{args.repeats}", file=sys.stderr)
@@ -210,9 +238,13 @@ def main() -> int:
                    help="llama.cpp maps the GGUF (its default) or, with off, reads it into memory (--no-mmap)")
     p.add_argument("--fathom-weight-memory", choices=["copy", "mapped"], default="copy",
                    help="Fathom's [backend.cpu] weight_memory (its default: copy)")
-    p.add_argument("--fathom-matmul-precision", choices=["f32", "bf16"], default="f32",
-                   help="Fathom's [backend.cpu] matmul_precision (its default: f32); bf16 rounds activations to bf16 "
-                        "for oneDNN's bf16 kernels where the CPU has them, as llama.cpp does with bf16 weights")
+    p.add_argument("--fathom-matmul-precision", choices=["f32", "bf16", "int8"], default=None,
+                   help="Fathom's [backend.cpu] matmul_precision (default: f32, int8 with --quant); bf16 rounds activations "
+                        "to bf16 for oneDNN's bf16 kernels where the CPU has them, as llama.cpp does with bf16 weights; "
+                        "int8 quantises them per group of 32 for int8/int4 weights, as llama.cpp does with Q8_0/Q4_0")
+    p.add_argument("--quant", choices=["int8", "int4"], default="",
+                   help="Fathom quantises the bf16 checkpoint at load ([backend.cpu] weights), llama.cpp runs the bf16 "
+                        "GGUF quantised to the same layout (Q8_0 / Q4_0, every tensor)")
     p.add_argument("--threads", default="2", help="comma-separated thread counts")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--prompt-tokens", type=int, default=128)
@@ -224,14 +256,19 @@ def main() -> int:
     p.add_argument("--oracle", action="store_true", help="also take the logits from Fathom's reference backend (slow)")
     p.add_argument("--max-load", type=float, default=1.0, help="wait (up to 10 min) for a 1-minute load average below this")
     args = p.parse_args()
+    if args.fathom_matmul_precision is None:
+        args.fathom_matmul_precision = "int8" if args.quant else "f32"
 
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     model = prepare_model(args, work)
-    gguf_path = prepare_gguf(model, args.dtype)
+    llama_type, quant_bytes = QUANT_TYPES[args.quant] if args.quant else (args.dtype, 2)
+    gguf_path = gguf_for(model, llama_type)
     cfg = json.loads((model / "config.json").read_text())
     max_seq = args.prompt_tokens + args.gen_tokens + 16
-    weight_bytes = 2
+    # Fathom keeps kv_b (MLA's own weights), the router and the embedding in bf16: ~3 % more bytes
+    # than this at 4 layers with int4.
+    weight_bytes = quant_bytes
     mean_context = args.prompt_tokens + args.gen_tokens / 2
     # Fathom's cache is f32; llama.cpp's f16 option would change the total by 0.05 %.
     need = roofline.bytes_per_decoded_token(cfg, weight_bytes, kv_bytes=4, mean_context=mean_context)
@@ -244,13 +281,15 @@ def main() -> int:
     ids = list(range(1000, 1000 + 97 * args.logit_positions, 97))  # fixed ordinary-token ids, no BOS
     t0 = results[0][0]
     f_logits = fathom_logits(args, model, fathom_config(work / "cpu_logits.toml", t0, ["cpu", "reference"], max_seq,
-                                                        matmul_precision=args.fathom_matmul_precision), ids)
-    l_logits = {dtype: llama_logits(args, prepare_gguf(model, dtype), t0, ids, work) for dtype in args.logit_dtypes.split(",")}
+                                                        matmul_precision=args.fathom_matmul_precision, weights=args.quant), ids)
+    logit_dtypes = ([llama_type] if args.quant else []) + args.logit_dtypes.split(",")
+    l_logits = {dtype: llama_logits(args, gguf_for(model, dtype), t0, ids, work) for dtype in logit_dtypes}
 
     print(f"\n# Fathom vs llama.cpp (llama-cpp-python), {model.name}: {cfg['num_hidden_layers']} layers "
-          f"({cfg['first_k_dense_replace']} dense), {args.dtype} weights, KV cache f32 (Fathom) / {args.kv_type} (llama.cpp), "
+          f"({cfg['first_k_dense_replace']} dense), {llama_type} weights, KV cache f32 (Fathom) / {args.kv_type} (llama.cpp), "
           f"llama.cpp flash attention {args.llama_flash_attn}, mmap {args.llama_mmap}; "
-          f"Fathom weight_memory {args.fathom_weight_memory}, matmul_precision {args.fathom_matmul_precision}")
+          f"Fathom weight_memory {args.fathom_weight_memory}, matmul_precision {args.fathom_matmul_precision}"
+          + (f", weights {args.quant}" if args.quant else ""))
     print(f"prompt {args.prompt_tokens} tokens, {args.gen_tokens} generated (decode = the last {args.gen_tokens - 1}), "
           f"median of {args.repeats} runs, each engine in its own process")
     print(f"machine: before: {load_before}; after: {load_after}")
@@ -260,7 +299,7 @@ def main() -> int:
 
     print(f"\nLogits of one prefill of ids {ids} (no BOS); the reference of each comparison is the second engine named.")
     for dtype, logits in l_logits.items():
-        print_agreement(f"Fathom (cpu, bf16 weights, {args.fathom_matmul_precision} activations) vs llama.cpp ({dtype} weights):", agreement(f_logits, logits))
+        print_agreement(f"Fathom (cpu, {args.quant or 'bf16'} weights, {args.fathom_matmul_precision} activations) vs llama.cpp ({dtype} weights):", agreement(f_logits, logits))
     if args.oracle:
         r_logits = fathom_logits(args, model, fathom_config(work / "ref.toml", t0, ["reference"], max_seq), ids)
         print_agreement("Fathom (cpu) vs Fathom (reference backend):", agreement(f_logits, r_logits))

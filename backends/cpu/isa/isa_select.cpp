@@ -2,6 +2,7 @@
 // that the OS saves the wide registers), so this is safe to call from probe() and create().
 #include "isa/bf16_dot.h"
 #include "isa/e4m3_lookup.h"
+#include "isa/int8_dot.h"
 #include "isa/isa.h"
 
 namespace fathom::cpu {
@@ -19,6 +20,7 @@ bool cpu_supports(Isa isa) {
 }
 
 bool cpu_supports_avx512_bf16() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512bf16"); }
+bool cpu_supports_avx512_vnni() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512vnni"); }
 bool cpu_supports_avx512_vbmi() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512vbmi"); }
 
 const IsaKernels& kernels_for(Isa isa) {

@@ -73,6 +73,9 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   // tiles at every M measured (1.3-2.3x at M = 16-128 on Zen 4), in chunks of rows that keep
   // x in L2. gemv_max_rows = 0 still forces the tiles.
   if (view_.fmt == WFormat::e4m3 && ctx.e4m3_bf16_gemv && ctx.options.gemv_max_rows > 0) return "gemv";
+  // Quantised weights with int8 activations: vpdpbusd does four products per lane and
+  // instruction, against one FMA for the tiles' widened f32 (measured: docs/performance.md).
+  if (quantized(view_.fmt) && ctx.int8_dot && ctx.options.gemv_max_rows > 0) return "gemv";
   return dnnl_ ? "onednn" : "tiles";
 }
 

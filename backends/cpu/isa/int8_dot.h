@@ -1,0 +1,49 @@
+// Products of quantised weights (q8, q4; isa/quant.h) with activations quantised to int8 too,
+// for matmul_precision = "int8" on CPUs with AVX512_VNNI: `vpdpbusd` multiplies 64 byte pairs and
+// sums them in fours into int32 lanes, so one instruction does the work of four f32 FMAs over
+// 16 lanes, and the weights need no widening to float at all (the f32 kernels spend most of their
+// instructions there). This is how llama.cpp runs its Q8_0/Q4_0 weights.
+//
+// The activations: each row of x, per group of 32 along K (the weights' groups), is quantised to
+// codes c = round(x · 127 / a) in [-127, 127] with scale dx = a / 127, a = max |x| of the group.
+// The product is then Σ_g dw_g · dx_g · Σ_i q_w,i · c_i: exact integer sums per group, scaled in
+// f32. The rounding of x (at most half a step: 1/254 of the group's largest |x|) is the only
+// difference from the f32 kernels' product with the same dequantised weights.
+//
+// vpdpbusd takes unsigned bytes from one side and signed from the other. The weights are the
+// unsigned side: q4 codes are stored as q + 8 already, q8 codes are flipped to q + 128 (one xor);
+// the extra 8 · Σc or 128 · Σc per group is subtracted by starting its sum at that value.
+//
+// x is laid out once per call (quantize_rows) in blocks that match 64 bytes of weight codes:
+//  - q4, 128 weights (4 groups) per block: the 64 low nibbles of 4 groups' 64 bytes are weights
+//    0-15 of each group, the high nibbles weights 16-31, so the block holds x's codes in that
+//    order: [g0 0-15 | g1 0-15 | g2 0-15 | g3 0-15], then the same for 16-31;
+//  - q8, 64 weights (2 groups) per block, codes in order;
+// then per block 16 int32 starting sums (the correction, in the first lane of each group's lanes)
+// and 16 f32 scales (dx of the group each lane belongs to). A last partial block is padded with
+// zero codes and scales.
+#pragma once
+
+#include <cstdint>
+
+#include "isa/isa.h"
+
+namespace fathom::cpu {
+
+struct Int8DotKernels {
+  // Bytes of one row of x laid out for weights of `fmt` with k columns.
+  int64_t (*x_row_bytes)(WFormat fmt, int64_t k);
+  // Lays out rows_x rows of x (stride ldx floats) at out (x_row_bytes each, 64-byte aligned).
+  void (*quantize_rows)(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out);
+  // y[m · ldy + r] = Σ_k x[m][k] · w[r][k] for the rows laid out by quantize_rows, with the
+  // contract of IsaKernels::gemv_q for w and scales.
+  void (*gemv)(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
+               int64_t rows_x, float* y, int64_t ldy);
+};
+
+// Whether this CPU runs them (the AVX-512 table's extensions and AVX512_VNNI).
+bool cpu_supports_avx512_vnni();
+// The kernels; call only where cpu_supports_avx512_vnni().
+const Int8DotKernels& avx512_vnni_int8_dot();
+
+}  // namespace fathom::cpu

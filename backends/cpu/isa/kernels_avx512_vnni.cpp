@@ -1,0 +1,158 @@
+// Quantised weights times int8 activations with vpdpbusd (see int8_dot.h). Compiled with
+// -mavx512vnni besides the AVX-512 table's flags; like the tables, it includes no standard
+// header, so nothing compiled here can be merged into code that runs on CPUs without VNNI.
+#include <immintrin.h>
+
+#include "isa/int8_dot.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+#include "isa/gemv_blocking.inc"
+
+constexpr int64_t kGroup = kQuantGroup;
+
+// The layout of one block of x (int8_dot.h): weights per block, then offsets of its parts.
+template <WFormat Fmt>
+struct XBlock {
+  static constexpr int64_t weights = Fmt == WFormat::q4 ? 128 : 64;
+  static constexpr int64_t groups = weights / kGroup;
+  static constexpr int64_t codes = weights;  // bytes: q4 low halves then high halves; q8 in order
+  static constexpr int64_t sums = codes;     // 16 int32 starting sums
+  static constexpr int64_t scales = codes + 64;  // 16 f32
+  static constexpr int64_t bytes = codes + 128;
+  static constexpr int lanes_per_group = static_cast<int>(16 / groups);
+  // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes q + 128.
+  static constexpr int offset = Fmt == WFormat::q4 ? 8 : 128;
+};
+
+template <WFormat Fmt>
+int64_t blocks_of(int64_t k) {
+  return (k + XBlock<Fmt>::weights - 1) / XBlock<Fmt>::weights;
+}
+
+template <WFormat Fmt>
+int64_t x_row_bytes_t(int64_t k) {
+  return blocks_of<Fmt>(k) * XBlock<Fmt>::bytes;
+}
+
+int64_t x_row_bytes(WFormat fmt, int64_t k) {
+  return fmt == WFormat::q4 ? x_row_bytes_t<WFormat::q4>(k) : x_row_bytes_t<WFormat::q8>(k);
+}
+
+// One row: every group's codes, starting sum and scale into its block; the rest stays zero.
+template <WFormat Fmt>
+void quantize_row(const float* x, int64_t k, uint8_t* out) {
+  using B = XBlock<Fmt>;
+  const int64_t bytes = x_row_bytes_t<Fmt>(k);
+  for (int64_t i = 0; i < bytes; i += 64) _mm512_store_si512(out + i, _mm512_setzero_si512());
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  for (int64_t g = 0; g < k / kGroup; ++g) {
+    const __m512 a = _mm512_loadu_ps(x + g * kGroup), b = _mm512_loadu_ps(x + g * kGroup + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(a, sign), _mm512_and_ps(b, sign)));
+    if (amax == 0.0f) continue;  // codes, sum and scale stay zero
+    const __m512 inv = _mm512_set1_ps(127.0f / amax);
+    // Nearest, ties to even (the default rounding mode); |x · inv| <= 127 up to one rounding.
+    const __m512i ca = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), cb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));
+    const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(ca, cb));
+    uint8_t* block = out + g / B::groups * B::bytes;
+    const int64_t j = g % B::groups;
+    if constexpr (Fmt == WFormat::q4) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm512_cvtepi32_epi8(ca));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 64 + 16 * j), _mm512_cvtepi32_epi8(cb));
+    } else {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j), _mm512_cvtepi32_epi8(ca));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j + 16), _mm512_cvtepi32_epi8(cb));
+    }
+    reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * sum;
+    float* scales = reinterpret_cast<float*>(block + B::scales) + j * B::lanes_per_group;
+    for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = amax / 127.0f;
+  }
+}
+
+void quantize_rows(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
+  const int64_t bytes = x_row_bytes(fmt, k);
+  for (int64_t m = 0; m < rows_x; ++m) {
+    if (fmt == WFormat::q4) quantize_row<WFormat::q4>(x + m * ldx, k, out + m * bytes);
+    else quantize_row<WFormat::q8>(x + m * ldx, k, out + m * bytes);
+  }
+}
+
+// Register tiles as the AVX-512 table's: M·R accumulators beside the block's weights.
+constexpr int kRows[5] = {0, 8, 8, 4, 4};
+
+template <WFormat Fmt>
+struct DotGemv {
+  using W = uint8_t;
+  using X = uint8_t;
+  using B = XBlock<Fmt>;
+  static constexpr int rows_per_tile(int m) { return kRows[m]; }
+  static constexpr int64_t kWeightBytes = 64;  // weight codes per block: 128 q4 or 64 q8
+
+  const uint8_t* base;     // row 0's codes: a tile finds its rows' scales from its offset
+  int64_t ldw;             // bytes per row
+  const uint16_t* scales;  // [rows][groups]
+  int64_t groups;
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
+    const uint16_t* s = scales + (w - base) / ldw * groups;
+    // Lane l of a block's 16 takes the scale of group l / lanes_per_group.
+    const __m512i spread = B::groups == 4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                                          : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i nibble = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+    const int64_t blocks = (groups + B::groups - 1) / B::groups;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t left = groups - b * B::groups;  // groups in this block, if fewer than B::groups
+      const __mmask64 code_mask = left >= B::groups ? ~__mmask64{0} : (__mmask64{1} << (left * (kWeightBytes / B::groups))) - 1;
+      const __mmask8 scale_mask = static_cast<__mmask8>(left >= B::groups ? (1 << B::groups) - 1 : (1 << left) - 1);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wr = w + r * ldw + b * kWeightBytes;
+        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kWeightBytes), _MM_HINT_T1);
+        const __m512i v = _mm512_maskz_loadu_epi8(code_mask, wr);
+        const __m128 d = _mm_cvtph_ps(_mm_maskz_loadu_epi16(scale_mask, s + r * groups + b * B::groups));
+        const __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d));
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + b * B::bytes;
+          __m512i sum = _mm512_load_si512(xb + B::sums);
+          if constexpr (Fmt == WFormat::q4) {
+            sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
+            sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+          } else {
+            sum = _mm512_dpbusd_epi32(sum, _mm512_xor_si512(v, flip), _mm512_load_si512(xb));
+          }
+          const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+          acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m][r]);
+  }
+};
+
+template <WFormat Fmt>
+void gemv_t(const uint8_t* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+            float* y, int64_t ldy) {
+  const DotGemv<Fmt> kernel{w, row_bytes(Fmt, k_len), scales, k_len / kGroup};
+  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, x_row_bytes_t<Fmt>(k_len), rows_x, y, ldy, true);
+}
+
+void gemv(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
+          int64_t rows_x, float* y, int64_t ldy) {
+  const auto* codes = static_cast<const uint8_t*>(w);
+  if (fmt == WFormat::q4) gemv_t<WFormat::q4>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
+  else gemv_t<WFormat::q8>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
+}
+
+const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv};
+
+}  // namespace
+
+const Int8DotKernels& avx512_vnni_int8_dot() { return kKernels; }
+
+}  // namespace fathom::cpu
