@@ -46,8 +46,9 @@ class CpuBackend final : public sdk::HostBackend {
   // Which bf16 kernels matmul_precision = "bf16" found on this CPU.
   std::string matmul_text() const {
     if (ctx_.options.int8_matmuls) {
-      return ctx_.int8_dot ? "f32, int8 activations for int8/int4 weights (AVX512_VNNI)"
-                           : "f32 (int8 activations need AVX512_VNNI, which this CPU or isa lacks)";
+      if (!ctx_.int8_dot) return "f32 (int8 activations need the AVX2 or AVX-512 kernels)";
+      return std::string("f32, int8 activations for int8/int4 weights (") +
+             (ctx_.int8_dot == &avx512_vnni_int8_dot() ? "AVX512_VNNI" : "AVX2") + ")";
     }
     if (!ctx_.options.bf16_matmuls) return "f32";
     const bool dnnl = ctx_.dnnl.bf16_matmul(), gemv = ctx_.bf16_dot != nullptr;

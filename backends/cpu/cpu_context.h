@@ -22,7 +22,7 @@ struct CpuContext {
         bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr),
         e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr),
         e4m3_bf16_gemv(bf16_dot && e4m3_gemv ? avx512_vbmi_bf16_e4m3_gemv() : nullptr),
-        int8_dot(o.int8_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_vnni() ? &avx512_vnni_int8_dot() : nullptr) {}
+        int8_dot(o.int8_matmuls ? int8_dot_for(o.isa) : nullptr) {}
 
   CpuOptions options;
   const IsaKernels* isa;
@@ -35,7 +35,7 @@ struct CpuContext {
   // ...and with matmul_precision = "bf16" where the CPU also has AVX512_BF16: x rounded to bf16.
   E4m3Bf16Gemv e4m3_bf16_gemv;
   // Quantised weights with int8 activations (isa/int8_dot.h) when matmul_precision = "int8" and
-  // the CPU has AVX512_VNNI; null otherwise, and they go to isa->gemv_q with f32 activations.
+  // the kernels are AVX2 or AVX-512; null otherwise, and they go to isa->gemv_q with f32 activations.
   const Int8DotKernels* int8_dot;
   DnnlRuntime dnnl;
   WeightCache weights;

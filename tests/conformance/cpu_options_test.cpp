@@ -38,6 +38,8 @@ std::vector<Variant> variants() {
       // has AVX512_VBMI and AVX512_BF16 (elsewhere the default paths).
       {"bf16_matmuls_fp8_kept", "matmul_precision = \"bf16\""},
       {"one_thread", "threads = 1"},
+      // int8 activations apply to quantised weights only: with the stored weights, nothing changes.
+      {"int8_precision_stored_weights", "matmul_precision = \"int8\""},
       {"weights_mapped", "weight_memory = \"mapped\""},
   };
   // The vector table the default does not pick, where this CPU can run it.

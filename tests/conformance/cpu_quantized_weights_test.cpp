@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu_context.h"
@@ -217,9 +218,20 @@ struct Aligned {
 // The vpdpbusd kernels: y against Σ_g dw · dx · Σ q_w · c_x, the integer sums exact and the f32
 // scaling and summing of the groups within a few roundings; and against Σ x · w with the
 // dequantised weights, off by no more than x's rounding (half a step per element) allows.
-TEST(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
-  if (!cpu_supports_avx512_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI";
-  const Int8DotKernels& dot = avx512_vnni_int8_dot();
+// Each set of integer kernels this CPU can run: AVX512_VNNI's vpdpbusd, AVX2's vpmaddubsw.
+enum class DotKernels { avx512_vnni, avx2 };
+
+class Int8DotGemv : public ::testing::TestWithParam<DotKernels> {
+ protected:
+  const Int8DotKernels* kernels() const {
+    if (GetParam() == DotKernels::avx512_vnni) return cpu_supports_avx512_vnni() ? &avx512_vnni_int8_dot() : nullptr;
+    return cpu_supports(Isa::avx2) ? &avx2_int8_dot() : nullptr;
+  }
+};
+
+TEST_P(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
   std::mt19937 rng(37);
   std::normal_distribution<float> normal(0.f, 1.f);
   for (WFormat fmt : kFormats)
@@ -237,7 +249,7 @@ TEST(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
           std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
           dot.gemv(fmt, w.codes.data(), w.scales.data(), n, k, xq.data, m, y.data(), ldy);
           const QuantisedX q = quantise_x(x, ldx, m, k);
-          const std::string what = std::string("vnni ") + name_of(fmt) + ": M " + std::to_string(m) + ", N " + std::to_string(n) +
+          const std::string what = std::string(GetParam() == DotKernels::avx2 ? "avx2 " : "vnni ") + name_of(fmt) + ": M " + std::to_string(m) + ", N " + std::to_string(n) +
                                    ", K " + std::to_string(k);
           for (int64_t i = 0; i < m; ++i) {
             for (int64_t r = 0; r < n; ++r) {
@@ -269,6 +281,11 @@ TEST(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
           }
         }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sets, Int8DotGemv, ::testing::Values(DotKernels::avx512_vnni, DotKernels::avx2),
+                         [](const ::testing::TestParamInfo<DotKernels>& i) {
+                           return std::string(i.param == DotKernels::avx2 ? "avx2" : "avx512_vnni");
+                         });
 
 // Matrix with weights = "int8" / "int4": the bf16 source quantised once at construction, every
 // M on the GEMV (up to gemv_max_rows) and on the tiles above it.
@@ -312,18 +329,21 @@ TEST(QuantisedMatrix, BothPathsMatchTheDequantisedWeights) {
   }
 }
 
-// matmul_precision = "int8": every M on the vpdpbusd GEMV, within x's rounding of the f32 product.
+// matmul_precision = "int8": every M on the integer GEMV (with the AVX-512 table: VNNI's where the
+// CPU has it, else AVX2's; with the AVX2 table: AVX2's), within x's rounding of the f32 product.
 TEST(QuantisedMatrix, Int8ActivationsTakeTheDotKernelAtEveryM) {
-  if (!cpu_supports_avx512_vnni()) GTEST_SKIP() << "this CPU has no AVX512_VNNI";
+  if (!cpu_supports(Isa::avx2)) GTEST_SKIP() << "this CPU has no AVX2";
   std::mt19937 rng(41);
   std::normal_distribution<float> normal(0.f, 1.f);
   const int64_t n = 40, k = 160;
   std::vector<float> source(static_cast<size_t>(n * k));
   for (float& v : source) v = normal(rng);
-  for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int4}) {
+  for (const auto& [storage, isa] : {std::pair{WeightStorage::int8, Isa::avx512}, std::pair{WeightStorage::int4, Isa::avx512},
+                                     std::pair{WeightStorage::int8, Isa::avx2}, std::pair{WeightStorage::int4, Isa::avx2}}) {
+    if (!cpu_supports(isa)) continue;
     CpuOptions options;
     options.threads = 2;
-    options.isa = Isa::avx512;
+    options.isa = isa;
     options.weights = storage;
     options.int8_matmuls = true;
     CpuContext ctx(options);
@@ -350,7 +370,7 @@ TEST(QuantisedMatrix, Int8ActivationsTakeTheDotKernelAtEveryM) {
             rounding += a / 127.0 / 2 * weights;
           }
           ASSERT_LE(std::fabs(y[static_cast<size_t>(i * n + r)] - exact), rounding * 1.001 + 1e-4)
-              << weight_storage_name(storage) << " M " << m << ", y[" << i << "][" << r << "]";
+              << weight_storage_name(storage) << " " << isa_name(isa) << " M " << m << ", y[" << i << "][" << r << "]";
         }
     }
   }

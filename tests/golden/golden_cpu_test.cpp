@@ -117,6 +117,10 @@ TEST_P(GoldenCpu, QuantisedWeightsMatchTransformersOnTheDequantisedWeights) {
     expect_decode_matches(*model, kF32Quantised, "cpu weights=" + w + " decode");
     use("weights = \"" + w + "\"\nmatmul_precision = \"int8\"");
     expect_prefill_matches(*load_on_cpu(), kInt8Activations, "cpu weights=" + w + ", int8 activations, prefill");
+    if (__builtin_cpu_supports("avx2")) {  // the AVX2 integer kernels (vpmaddubsw), where AVX-512 took VNNI's above
+      use("weights = \"" + w + "\"\nmatmul_precision = \"int8\"\nisa = \"avx2\"");
+      expect_prefill_matches(*load_on_cpu(), kInt8Activations, "cpu weights=" + w + ", int8 activations, avx2, prefill");
+    }
   }
 }
 

@@ -18,6 +18,7 @@
 //                           groups of 32, an f16 scale each; backends/cpu/isa/quant.h)
 //   gemv_q8dot / gemv_q4dot the same weights with x quantised to int8 per group of 32, vpdpbusd
 //                           (matmul_precision = "int8"; only where the CPU has AVX512_VNNI)
+//   gemv_q8dot_avx2 / gemv_q4dot_avx2  the same on AVX2's vpmaddubsw (CPUs without VNNI)
 //   tiles_bf16 / tiles_fp8  64-row tiles widened to f32, multiplied by oneDNN's sgemm
 //   tiles_q8 / tiles_q4     the same on quantised weights
 //   onednn_f32              oneDNN matmul, f32 weights packed at load, per-M primitive
@@ -72,7 +73,7 @@ struct Args {
   int threads = 0;
   std::vector<int64_t> ms = {1, 4, 16, 64};
   std::vector<std::string> shapes = {"expert", "expert_up", "down", "lm_head"};
-  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "gemv_fp8dot", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16", "gemv_q8", "gemv_q4", "gemv_q8dot", "gemv_q4dot", "tiles_q8", "tiles_q4"};
+  std::vector<std::string> kernels = {"gemv_bf16", "gemv_bf16dot", "gemv_fp8", "gemv_fp8lut", "gemv_fp8dot", "tiles_bf16", "tiles_fp8", "onednn_f32", "onednn_bf16", "gemv_q8", "gemv_q4", "gemv_q8dot", "gemv_q4dot", "gemv_q8dot_avx2", "gemv_q4dot_avx2", "tiles_q8", "tiles_q4"};
   double cold_mib = 256;
   double seconds = 0.5;
   bool thread_clock = false;
@@ -255,12 +256,13 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-12s    -  (this CPU has no AVX512_VBMI)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
-      const bool int8_dot = kernel == "gemv_q8dot" || kernel == "gemv_q4dot";
-      if (int8_dot && !cpu_supports_avx512_vnni()) {
-        std::printf("%-10s %-12s    -  (this CPU has no AVX512_VNNI)\n", shape.name.c_str(), kernel.c_str());
+      const bool vnni = kernel == "gemv_q8dot" || kernel == "gemv_q4dot";
+      const bool avx2_dot = kernel == "gemv_q8dot_avx2" || kernel == "gemv_q4dot_avx2";
+      if ((vnni && !cpu_supports_avx512_vnni()) || (avx2_dot && !cpu_supports(Isa::avx2))) {
+        std::printf("%-10s %-12s    -  (this CPU cannot run it)\n", shape.name.c_str(), kernel.c_str());
         continue;
       }
-      ctx.int8_dot = int8_dot ? &avx512_vnni_int8_dot() : nullptr;
+      ctx.int8_dot = vnni ? &avx512_vnni_int8_dot() : avx2_dot ? &avx2_int8_dot() : nullptr;
       ctx.bf16_dot = kernel == "gemv_bf16dot" ? avx512_bf16_gemv() : nullptr;
       ctx.e4m3_gemv = kernel == "gemv_fp8lut" ? avx512_vbmi_e4m3_gemv() : nullptr;
       ctx.e4m3_bf16_gemv = kernel == "gemv_fp8dot" ? avx512_vbmi_bf16_e4m3_gemv() : nullptr;

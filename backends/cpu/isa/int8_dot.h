@@ -1,8 +1,9 @@
 // Products of quantised weights (q8, q4; isa/quant.h) with activations quantised to int8 too,
-// for matmul_precision = "int8" on CPUs with AVX512_VNNI: `vpdpbusd` multiplies 64 byte pairs and
-// sums them in fours into int32 lanes, so one instruction does the work of four f32 FMAs over
-// 16 lanes, and the weights need no widening to float at all (the f32 kernels spend most of their
-// instructions there). This is how llama.cpp runs its Q8_0/Q4_0 weights.
+// for matmul_precision = "int8". With AVX512_VNNI (kernels_avx512_vnni.cpp), `vpdpbusd` multiplies
+// 64 byte pairs and sums them in fours into int32 lanes, so one instruction does the work of four
+// f32 FMAs over 16 lanes, and the weights need no widening to float at all (the f32 kernels spend
+// most of their instructions there); with AVX2 (kernels_avx2_int8.cpp), `vpmaddubsw` and
+// `vpmaddwd` do the same in two steps. This is how llama.cpp runs its Q8_0/Q4_0 weights.
 //
 // The activations: each row of x, per group of 32 along K (the weights' groups), is quantised to
 // codes c = round(x · 127 / a) in [-127, 127] with scale dx = a / 127, a = max |x| of the group.
@@ -14,7 +15,8 @@
 // unsigned side: q4 codes are stored as q + 8 already, q8 codes are flipped to q + 128 (one xor);
 // the extra 8 · Σc or 128 · Σc per group is subtracted by starting its sum at that value.
 //
-// x is laid out once per call (quantize_rows) in blocks that match 64 bytes of weight codes:
+// x is laid out once per call (quantize_rows) in an order of each kernel set's own; the AVX-512
+// one, in blocks that match 64 bytes of weight codes:
 //  - q4, 128 weights (4 groups) per block: the 64 low nibbles of 4 groups' 64 bytes are weights
 //    0-15 of each group, the high nibbles weights 16-31, so the block holds x's codes in that
 //    order: [g0 0-15 | g1 0-15 | g2 0-15 | g3 0-15], then the same for 16-31;
@@ -45,5 +47,9 @@ struct Int8DotKernels {
 bool cpu_supports_avx512_vnni();
 // The kernels; call only where cpu_supports_avx512_vnni().
 const Int8DotKernels& avx512_vnni_int8_dot();
+// The AVX2 ones (kernels_avx2_int8.cpp): call only where cpu_supports(Isa::avx2).
+const Int8DotKernels& avx2_int8_dot();
+// The best of them for kernels of `isa`, or null for the scalar table.
+const Int8DotKernels* int8_dot_for(Isa isa);
 
 }  // namespace fathom::cpu

@@ -21,6 +21,12 @@ bool cpu_supports(Isa isa) {
 
 bool cpu_supports_avx512_bf16() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512bf16"); }
 bool cpu_supports_avx512_vnni() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512vnni"); }
+
+const Int8DotKernels* int8_dot_for(Isa isa) {
+  if (isa == Isa::avx512 && cpu_supports_avx512_vnni()) return &avx512_vnni_int8_dot();
+  if (isa != Isa::scalar) return &avx2_int8_dot();  // the AVX-512 table implies AVX2
+  return nullptr;
+}
 bool cpu_supports_avx512_vbmi() { return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512vbmi"); }
 
 const IsaKernels& kernels_for(Isa isa) {

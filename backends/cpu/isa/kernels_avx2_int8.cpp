@@ -1,0 +1,200 @@
+// Quantised weights times int8 activations on AVX2 (see int8_dot.h): `vpmaddubsw` multiplies 32
+// byte pairs (unsigned by signed) and adds neighbours into 16-bit sums, `vpmaddwd` by ones widens
+// those to int32 -- two instructions per 32 products, against the 4 FMAs and widening of the f32
+// kernels. For CPUs without AVX512_VNNI (Zen 2/3, Haswell to Alder Lake). Compiled with -mavx2
+// -mfma -mf16c; like the tables, it includes no standard header.
+//
+// The 16-bit pair sums must not saturate: q4 codes (0-15) times |c| <= 127 give at most 3810 a
+// pair; q8 takes the signs from the weights instead (|q| by sign(q)·c, as the instruction needs one
+// unsigned side), at most 2 · 127 · 127 = 32258 < 32767.
+//
+// x's layout here (the table's own, written by its quantize_rows):
+//  - q4, blocks of 64 weights (2 groups), matching 32 bytes of codes whose low nibbles are weights
+//    0-15 of each group and high nibbles 16-31: [g0 0-15 | g1 0-15] [g0 16-31 | g1 16-31], then
+//    8 int32 starting sums (-8 · Σc of g0 in lane 0, of g1 in lane 4) and 8 f32 scales (dx of g0
+//    in lanes 0-3, of g1 in lanes 4-7);
+//  - q8, blocks of 32 weights (1 group): the codes, then dx in all 8 f32 lanes (no correction:
+//    the weights' codes are signed).
+// A last partial q4 block is padded with zero codes and scales.
+#include <immintrin.h>
+
+#include "isa/int8_dot.h"
+
+namespace fathom::cpu {
+
+namespace {
+
+#include "isa/gemv_blocking.inc"
+
+constexpr int64_t kGroup = kQuantGroup;
+
+template <WFormat Fmt>
+struct XBlock {
+  static constexpr int64_t weights = Fmt == WFormat::q4 ? 64 : 32;
+  static constexpr int64_t groups = weights / kGroup;
+  static constexpr int64_t sums = weights;                              // q4 only: 8 int32
+  static constexpr int64_t scales = Fmt == WFormat::q4 ? weights + 32 : weights;  // 8 f32
+  static constexpr int64_t bytes = scales + 32;
+};
+
+template <WFormat Fmt>
+int64_t x_row_bytes_t(int64_t k) {
+  return (k + XBlock<Fmt>::weights - 1) / XBlock<Fmt>::weights * XBlock<Fmt>::bytes;
+}
+
+int64_t x_row_bytes(WFormat fmt, int64_t k) {
+  return fmt == WFormat::q4 ? x_row_bytes_t<WFormat::q4>(k) : x_row_bytes_t<WFormat::q8>(k);
+}
+
+float max_abs(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(a, sign), _mm256_and_ps(b, sign)),
+                           _mm256_max_ps(_mm256_and_ps(c, sign), _mm256_and_ps(d, sign)));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// One row: every group's codes, starting sum and scale into its block; the rest stays zero.
+template <WFormat Fmt>
+void quantize_row(const float* x, int64_t k, uint8_t* out) {
+  using B = XBlock<Fmt>;
+  const int64_t bytes = x_row_bytes_t<Fmt>(k);
+  for (int64_t i = 0; i < bytes; i += 32) _mm256_store_si256(reinterpret_cast<__m256i*>(out + i), _mm256_setzero_si256());
+  for (int64_t g = 0; g < k / kGroup; ++g) {
+    const float* xg = x + g * kGroup;
+    const __m256 a = _mm256_loadu_ps(xg), b = _mm256_loadu_ps(xg + 8), c = _mm256_loadu_ps(xg + 16),
+                 d = _mm256_loadu_ps(xg + 24);
+    const float amax = max_abs(a, b, c, d);
+    if (amax == 0.0f) continue;  // codes, sum and scale stay zero
+    const __m256 inv = _mm256_set1_ps(127.0f / amax);
+    // Nearest, ties to even (the default rounding mode), as the AVX-512 kernels round.
+    const __m256i ca = _mm256_cvtps_epi32(_mm256_mul_ps(a, inv)), cb = _mm256_cvtps_epi32(_mm256_mul_ps(b, inv)),
+                  cc = _mm256_cvtps_epi32(_mm256_mul_ps(c, inv)), cd = _mm256_cvtps_epi32(_mm256_mul_ps(d, inv));
+    const int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(ca, cb), _mm256_add_epi32(cc, cd)));
+    // The packs interleave 128-bit lanes; one permute of dwords puts the 32 codes back in order.
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(ca, cb), _mm256_packs_epi32(cc, cd));
+    const __m256i codes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    uint8_t* block = out + g / B::groups * B::bytes;
+    const float dx = amax / 127.0f;
+    if constexpr (Fmt == WFormat::q4) {
+      const int64_t j = g % B::groups;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm256_castsi256_si128(codes));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 + 16 * j), _mm256_extracti128_si256(codes, 1));
+      reinterpret_cast<int32_t*>(block + B::sums)[4 * j] = -8 * sum;
+      for (int l = 0; l < 4; ++l) reinterpret_cast<float*>(block + B::scales)[4 * j + l] = dx;
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(block), codes);
+      _mm256_store_ps(reinterpret_cast<float*>(block + B::scales), _mm256_set1_ps(dx));
+    }
+  }
+}
+
+void quantize_rows(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
+  const int64_t bytes = x_row_bytes(fmt, k);
+  for (int64_t m = 0; m < rows_x; ++m) {
+    if (fmt == WFormat::q4) quantize_row<WFormat::q4>(x + m * ldx, k, out + m * bytes);
+    else quantize_row<WFormat::q8>(x + m * ldx, k, out + m * bytes);
+  }
+}
+
+// As the AVX2 table: 16 ymm registers hold M·R accumulators beside the block's weights.
+constexpr int kRows[5] = {0, 8, 4, 2, 2};
+
+template <WFormat Fmt>
+struct DotGemv {
+  using W = uint8_t;
+  using X = uint8_t;
+  using B = XBlock<Fmt>;
+  static constexpr int rows_per_tile(int m) { return kRows[m]; }
+  static constexpr int64_t kWeightBytes = 32;  // weight codes per block: 64 q4 or 32 q8
+
+  const uint8_t* base;     // row 0's codes: a tile finds its rows' scales from its offset
+  int64_t ldw;             // bytes per row
+  const uint16_t* scales;  // [rows][groups]
+  int64_t groups;
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
+    const uint16_t* s = scales + (w - base) / ldw * groups;
+    const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
+    __m256 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
+    const int64_t blocks = (groups + B::groups - 1) / B::groups;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const bool whole = (b + 1) * B::groups <= groups;  // a last q4 block may hold one group
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wr = w + r * ldw + b * kWeightBytes;
+        const uint16_t* sr = s + r * groups + b * B::groups;
+        if (pf && b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kWeightBytes), _MM_HINT_T1);
+        if constexpr (Fmt == WFormat::q4) {
+          const __m256i v = whole ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr))
+                                  : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr)));
+          const __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+          int two = *sr;  // both groups' f16 scales, or the one of a last half block
+          if (whole) __builtin_memcpy(&two, sr, 4);
+          const __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128(two));
+          const __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+          for (int m = 0; m < M; ++m) {
+            const uint8_t* xb = x + m * ldx + b * B::bytes;
+            const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb))),
+                                                   _mm256_maddubs_epi16(hi, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
+            const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones),
+                                                 _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + B::sums)));
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+            acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
+          }
+        } else {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr));
+          const __m256i magnitude = _mm256_sign_epi8(v, v);  // |q|: codes are never -128
+          const __m256 dw = _mm256_set1_ps(_cvtsh_ss(*sr));
+          for (int m = 0; m < M; ++m) {
+            const uint8_t* xb = x + m * ldx + b * B::bytes;
+            const __m256i xs = _mm256_sign_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(xb)), v);
+            const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, xs), ones);
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+            acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
+          }
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[m][r]), _mm256_extractf128_ps(acc[m][r], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+        y[m * ldy + r] = _mm_cvtss_f32(h);
+      }
+  }
+};
+
+template <WFormat Fmt>
+void gemv_t(const uint8_t* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+            float* y, int64_t ldy) {
+  const DotGemv<Fmt> kernel{w, row_bytes(Fmt, k_len), scales, k_len / kGroup};
+  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, x_row_bytes_t<Fmt>(k_len), rows_x, y, ldy, true);
+}
+
+void gemv(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
+          int64_t rows_x, float* y, int64_t ldy) {
+  const auto* codes = static_cast<const uint8_t*>(w);
+  if (fmt == WFormat::q4) gemv_t<WFormat::q4>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
+  else gemv_t<WFormat::q8>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
+}
+
+const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv};
+
+}  // namespace
+
+const Int8DotKernels& avx2_int8_dot() { return kKernels; }
+
+}  // namespace fathom::cpu
