@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -282,6 +283,25 @@ TEST_P(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
         }
 }
 
+// A NaN among the activations makes the products NaN, as with f32 activations; it must not be
+// quantised away (max |x| passes over NaNs) into a finite, wrong result.
+TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  std::mt19937 rng(43);
+  for (WFormat fmt : kFormats) {
+    const int64_t n = 9, k = 160;
+    const QuantRows w = quantize_rows(fmt, n, k, rng);
+    std::vector<float> x(static_cast<size_t>(k), 0.5f);
+    x[70] = std::nanf("");
+    Aligned xq(static_cast<size_t>(dot.x_row_bytes(fmt, k)));
+    dot.quantize_rows(fmt, x.data(), k, 1, k, xq.data);
+    std::vector<float> y(static_cast<size_t>(n));
+    dot.gemv(fmt, w.codes.data(), w.scales.data(), n, k, xq.data, 1, y.data(), n);
+    for (int64_t r = 0; r < n; ++r) EXPECT_TRUE(std::isnan(y[static_cast<size_t>(r)])) << name_of(fmt) << " y[" << r << "] = " << y[static_cast<size_t>(r)];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sets, Int8DotGemv, ::testing::Values(DotKernels::avx512_vnni, DotKernels::avx2),
                          [](const ::testing::TestParamInfo<DotKernels>& i) {
                            return std::string(i.param == DotKernels::avx2 ? "avx2" : "avx512_vnni");
@@ -387,6 +407,20 @@ TEST(QuantisedMatrix, RowsOfOtherLengthsKeepTheirFormat) {
   std::vector<float> x(40, 1.0f), y(3);
   matrix.multiply(ctx, x.data(), 1, y.data(), 1);
   EXPECT_EQ(y[0], 10.0f);
+}
+
+// A matrix holding a weight that is not finite, or one beyond what an f16 scale can carry, stays
+// in its stored format: quantised, it would turn into zeros or NaNs that the checkpoint lacks.
+TEST(QuantisedMatrix, MatricesThatCannotBeQuantisedKeepTheirFormat) {
+  CpuOptions options;
+  options.weights = WeightStorage::int8;
+  CpuContext ctx(options);
+  for (const float odd : {std::numeric_limits<float>::infinity(), std::nanf(""), 1e12f}) {
+    std::vector<float> w(2 * 64, 0.25f);
+    w[100] = odd;
+    const Matrix matrix(ctx, WeightView{WFormat::f32, w.data(), 2, 64, nullptr});
+    EXPECT_EQ(matrix.view().fmt, WFormat::f32) << "weight " << odd;
+  }
 }
 
 }  // namespace

@@ -74,6 +74,16 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     const __m256 a = _mm256_loadu_ps(xg), b = _mm256_loadu_ps(xg + 8), c = _mm256_loadu_ps(xg + 16),
                  d = _mm256_loadu_ps(xg + 24);
     const float amax = max_abs(a, b, c, d);
+    uint8_t* block = out + g / B::groups * B::bytes;
+    float* scales = reinterpret_cast<float*>(block + B::scales) + (Fmt == WFormat::q4 ? 4 * (g % B::groups) : 0);
+    // max_ps passes over NaNs: a group holding one gets a NaN scale (and zero codes), so the
+    // product is NaN as the f32 kernels' would be, rather than a NaN read as 0.
+    const __m256 nan = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q), _mm256_cmp_ps(b, b, _CMP_UNORD_Q)),
+                                    _mm256_or_ps(_mm256_cmp_ps(c, c, _CMP_UNORD_Q), _mm256_cmp_ps(d, d, _CMP_UNORD_Q)));
+    if (_mm256_movemask_ps(nan) != 0) {
+      for (int l = 0; l < (Fmt == WFormat::q4 ? 4 : 8); ++l) scales[l] = __builtin_nanf("");
+      continue;
+    }
     if (amax == 0.0f) continue;  // codes, sum and scale stay zero
     const __m256 inv = _mm256_set1_ps(127.0f / amax);
     // Nearest, ties to even (the default rounding mode), as the AVX-512 kernels round.
@@ -83,17 +93,16 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     // The packs interleave 128-bit lanes; one permute of dwords puts the 32 codes back in order.
     const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(ca, cb), _mm256_packs_epi32(cc, cd));
     const __m256i codes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    uint8_t* block = out + g / B::groups * B::bytes;
     const float dx = amax / 127.0f;
     if constexpr (Fmt == WFormat::q4) {
       const int64_t j = g % B::groups;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm256_castsi256_si128(codes));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 + 16 * j), _mm256_extracti128_si256(codes, 1));
       reinterpret_cast<int32_t*>(block + B::sums)[4 * j] = -8 * sum;
-      for (int l = 0; l < 4; ++l) reinterpret_cast<float*>(block + B::scales)[4 * j + l] = dx;
+      for (int l = 0; l < 4; ++l) scales[l] = dx;
     } else {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(block), codes);
-      _mm256_store_ps(reinterpret_cast<float*>(block + B::scales), _mm256_set1_ps(dx));
+      for (int l = 0; l < 8; ++l) scales[l] = dx;
     }
   }
 }

@@ -51,13 +51,20 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
   for (int64_t g = 0; g < k / kGroup; ++g) {
     const __m512 a = _mm512_loadu_ps(x + g * kGroup), b = _mm512_loadu_ps(x + g * kGroup + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(a, sign), _mm512_and_ps(b, sign)));
+    uint8_t* block = out + g / B::groups * B::bytes;
+    const int64_t j = g % B::groups;
+    float* scales = reinterpret_cast<float*>(block + B::scales) + j * B::lanes_per_group;
+    // max_ps passes over NaNs: a group holding one gets a NaN scale (and zero codes), so the
+    // product is NaN as the f32 kernels' would be, rather than a NaN read as 0.
+    if ((_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q)) != 0) {
+      for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = __builtin_nanf("");
+      continue;
+    }
     if (amax == 0.0f) continue;  // codes, sum and scale stay zero
     const __m512 inv = _mm512_set1_ps(127.0f / amax);
     // Nearest, ties to even (the default rounding mode); |x · inv| <= 127 up to one rounding.
     const __m512i ca = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), cb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));
     const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(ca, cb));
-    uint8_t* block = out + g / B::groups * B::bytes;
-    const int64_t j = g % B::groups;
     if constexpr (Fmt == WFormat::q4) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm512_cvtepi32_epi8(ca));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 64 + 16 * j), _mm512_cvtepi32_epi8(cb));
@@ -66,7 +73,6 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j + 16), _mm512_cvtepi32_epi8(cb));
     }
     reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * sum;
-    float* scales = reinterpret_cast<float*>(block + B::scales) + j * B::lanes_per_group;
     for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = amax / 127.0f;
   }
 }

@@ -45,8 +45,9 @@ inline float dequantised(WFormat fmt, const void* row, const uint16_t* scales, i
   return static_cast<float>(q) * d;
 }
 
-// Quantises 32 finite weights into `codes` (32 bytes for q8, 16 for q4); returns the f16 bits of
-// the scale. A group of zeros gets d = 0 and codes that stand for 0.
+// Quantises 32 weights into `codes` (32 bytes for q8, 16 for q4); returns the f16 bits of the
+// scale. A group of zeros gets d = 0 and codes that stand for 0. The weights should be finite
+// and the scale comes out infinite past f16's range: the caller checks both (quantize.cpp).
 inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
   float m = 0;  // the weight of largest magnitude, sign kept
   for (int64_t i = 0; i < kQuantGroup; ++i) {
@@ -59,7 +60,9 @@ inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
   auto code = [&](float v) {
     if (d == 0) return 0;
     const float q = std::nearbyint(v / d);
-    return static_cast<int>(q < lo ? lo : q > hi ? hi : q);
+    // Written so that a NaN (from weights that are not finite, which callers refuse anyway) gives
+    // a code rather than an undefined conversion.
+    return q >= lo && q <= hi ? static_cast<int>(q) : q > hi ? hi : lo;
   };
   if (q8) {
     auto* out = static_cast<int8_t*>(codes);
