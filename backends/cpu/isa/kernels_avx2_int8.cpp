@@ -35,16 +35,9 @@ struct XBlock {
   static constexpr int64_t sums = weights;                              // q4 only: 8 int32
   static constexpr int64_t scales = Fmt == WFormat::q4 ? weights + 32 : weights;  // 8 f32
   static constexpr int64_t bytes = scales + 32;
+  // Bytes of one row of x with k columns: whole blocks, the last one padded.
+  static int64_t x_row_bytes(int64_t k) { return (k + weights - 1) / weights * bytes; }
 };
-
-template <WFormat Fmt>
-int64_t x_row_bytes_t(int64_t k) {
-  return (k + XBlock<Fmt>::weights - 1) / XBlock<Fmt>::weights * XBlock<Fmt>::bytes;
-}
-
-int64_t x_row_bytes(WFormat fmt, int64_t k) {
-  return fmt == WFormat::q4 ? x_row_bytes_t<WFormat::q4>(k) : x_row_bytes_t<WFormat::q8>(k);
-}
 
 float max_abs(__m256 a, __m256 b, __m256 c, __m256 d) {
   const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -67,7 +60,7 @@ int hsum_i32(__m256i v) {
 template <WFormat Fmt>
 void quantize_row(const float* x, int64_t k, uint8_t* out) {
   using B = XBlock<Fmt>;
-  const int64_t bytes = x_row_bytes_t<Fmt>(k);
+  const int64_t bytes = B::x_row_bytes(k);
   for (int64_t i = 0; i < bytes; i += 32) _mm256_store_si256(reinterpret_cast<__m256i*>(out + i), _mm256_setzero_si256());
   for (int64_t g = 0; g < k / kGroup; ++g) {
     const float* xg = x + g * kGroup;
@@ -104,14 +97,6 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(block), codes);
       for (int l = 0; l < 8; ++l) scales[l] = dx;
     }
-  }
-}
-
-void quantize_rows(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
-  const int64_t bytes = x_row_bytes(fmt, k);
-  for (int64_t m = 0; m < rows_x; ++m) {
-    if (fmt == WFormat::q4) quantize_row<WFormat::q4>(x + m * ldx, k, out + m * bytes);
-    else quantize_row<WFormat::q8>(x + m * ldx, k, out + m * bytes);
   }
 }
 
@@ -186,21 +171,7 @@ struct DotGemv {
   }
 };
 
-template <WFormat Fmt>
-void gemv_t(const uint8_t* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy) {
-  const DotGemv<Fmt> kernel{w, row_bytes(Fmt, k_len), scales, k_len / kGroup};
-  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, x_row_bytes_t<Fmt>(k_len), rows_x, y, ldy, true);
-}
-
-void gemv(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
-          int64_t rows_x, float* y, int64_t ldy) {
-  const auto* codes = static_cast<const uint8_t*>(w);
-  if (fmt == WFormat::q4) gemv_t<WFormat::q4>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
-  else gemv_t<WFormat::q8>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
-}
-
-const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv};
+#include "isa/int8_dot_entry.inc"
 
 }  // namespace
 

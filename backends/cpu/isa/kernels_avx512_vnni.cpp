@@ -22,30 +22,18 @@ struct XBlock {
   static constexpr int64_t sums = codes;     // 16 int32 starting sums
   static constexpr int64_t scales = codes + 64;  // 16 f32
   static constexpr int64_t bytes = codes + 128;
+  // Bytes of one row of x with k columns: whole blocks, the last one padded.
+  static int64_t x_row_bytes(int64_t k) { return (k + weights - 1) / weights * bytes; }
   static constexpr int lanes_per_group = static_cast<int>(16 / groups);
   // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes q + 128.
   static constexpr int offset = Fmt == WFormat::q4 ? 8 : 128;
 };
 
-template <WFormat Fmt>
-int64_t blocks_of(int64_t k) {
-  return (k + XBlock<Fmt>::weights - 1) / XBlock<Fmt>::weights;
-}
-
-template <WFormat Fmt>
-int64_t x_row_bytes_t(int64_t k) {
-  return blocks_of<Fmt>(k) * XBlock<Fmt>::bytes;
-}
-
-int64_t x_row_bytes(WFormat fmt, int64_t k) {
-  return fmt == WFormat::q4 ? x_row_bytes_t<WFormat::q4>(k) : x_row_bytes_t<WFormat::q8>(k);
-}
-
 // One row: every group's codes, starting sum and scale into its block; the rest stays zero.
 template <WFormat Fmt>
 void quantize_row(const float* x, int64_t k, uint8_t* out) {
   using B = XBlock<Fmt>;
-  const int64_t bytes = x_row_bytes_t<Fmt>(k);
+  const int64_t bytes = B::x_row_bytes(k);
   for (int64_t i = 0; i < bytes; i += 64) _mm512_store_si512(out + i, _mm512_setzero_si512());
   const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
   for (int64_t g = 0; g < k / kGroup; ++g) {
@@ -74,14 +62,6 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     }
     reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * sum;
     for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = amax / 127.0f;
-  }
-}
-
-void quantize_rows(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
-  const int64_t bytes = x_row_bytes(fmt, k);
-  for (int64_t m = 0; m < rows_x; ++m) {
-    if (fmt == WFormat::q4) quantize_row<WFormat::q4>(x + m * ldx, k, out + m * bytes);
-    else quantize_row<WFormat::q8>(x + m * ldx, k, out + m * bytes);
   }
 }
 
@@ -141,21 +121,7 @@ struct DotGemv {
   }
 };
 
-template <WFormat Fmt>
-void gemv_t(const uint8_t* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy) {
-  const DotGemv<Fmt> kernel{w, row_bytes(Fmt, k_len), scales, k_len / kGroup};
-  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, x_row_bytes_t<Fmt>(k_len), rows_x, y, ldy, true);
-}
-
-void gemv(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
-          int64_t rows_x, float* y, int64_t ldy) {
-  const auto* codes = static_cast<const uint8_t*>(w);
-  if (fmt == WFormat::q4) gemv_t<WFormat::q4>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
-  else gemv_t<WFormat::q8>(codes, scales, rows_w, k_len, x, rows_x, y, ldy);
-}
-
-const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv};
+#include "isa/int8_dot_entry.inc"
 
 }  // namespace
 
