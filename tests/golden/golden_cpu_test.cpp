@@ -126,37 +126,33 @@ TEST_P(GoldenCpu, QuantisedWeightsMatchTransformersOnTheDequantisedWeights) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenCpu, ::testing::ValuesIn(kFixtures), fixture_test_name);
 
-// configs/cpu.toml as shipped (cpu first, reference as the fallback) runs a fixture.
-TEST(GoldenCpuConfig, ShippedConfigRunsTheFp8Fixture) {
-  if (const std::string why = backend_unavailable("cpu"); !why.empty()) GTEST_SKIP() << why;
-  Config config = load_config(std::string(FATHOM_SOURCE_DIR) + "/configs/cpu.toml");
+// A shipped config, as it is, over a fixture's expected logits (golden.json or a file beside it).
+void expect_shipped_config_matches(const std::string& config_file, const std::string& fixture, const std::string& golden,
+                                   Tolerance tolerance) {
+  Config config = load_config(std::string(FATHOM_SOURCE_DIR) + "/configs/" + config_file);
   ASSERT_EQ(config.runtime.backends.front(), "cpu");
   config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
   PluginHost host(config);
   ModelOptions o;
   o.max_seq_len = 64;
-  const std::string fixture = "deepseek-v3-tiny-fp8";
   LoadedModel model(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture, config, host, o);
-  for (const Sequence& s : load_golden(fixture)) {
-    EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, kBf16, fixture + " via configs/cpu.toml"));
+  for (const Sequence& s : load_golden(fixture, golden)) {
+    EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, tolerance, fixture + " via configs/" + config_file));
   }
 }
 
-// configs/cpu-int4.toml as shipped: 4-bit weights with int8 activations where the CPU has
-// AVX512_VNNI (f32 ones elsewhere, which the same bound covers), against the logits of the
-// dequantised 4-bit weights.
+// configs/cpu.toml as shipped (cpu first, reference as the fallback) runs a fixture.
+TEST(GoldenCpuConfig, ShippedConfigRunsTheFp8Fixture) {
+  if (const std::string why = backend_unavailable("cpu"); !why.empty()) GTEST_SKIP() << why;
+  expect_shipped_config_matches("cpu.toml", "deepseek-v3-tiny-fp8", "golden.json", kBf16);
+}
+
+// configs/cpu-int4.toml as shipped: 4-bit weights with int8 activations (the integer kernels of
+// AVX-512 VNNI or AVX2; f32 activations with the scalar table, which the same bound covers),
+// against the logits of the dequantised 4-bit weights.
 TEST(GoldenCpuConfig, ShippedInt4ConfigRunsTheQuantisedFixture) {
   if (const std::string why = backend_unavailable("cpu"); !why.empty()) GTEST_SKIP() << why;
-  Config config = load_config(std::string(FATHOM_SOURCE_DIR) + "/configs/cpu-int4.toml");
-  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
-  PluginHost host(config);
-  ModelOptions o;
-  o.max_seq_len = 64;
-  const std::string fixture = "deepseek-v2-lite-tiny";
-  LoadedModel model(std::string(FATHOM_FIXTURES_DIR) + "/" + fixture, config, host, o);
-  for (const Sequence& s : load_golden(fixture, "golden-int4.json")) {
-    EXPECT_TRUE(matches(prefill_logits(model, s), s.logits, kInt8Activations, fixture + " via configs/cpu-int4.toml"));
-  }
+  expect_shipped_config_matches("cpu-int4.toml", "deepseek-v2-lite-tiny", "golden-int4.json", kInt8Activations);
 }
 
 }  // namespace
