@@ -569,6 +569,35 @@ TEST_F(BuildGenerationRequest, ToolsAndKwargsReachATemplateThatReadsThem) {
   std::filesystem::remove_all(dir);
 }
 
+// parallel_tool_calls false with tool_choice "auto": the model's first call's end marker is a stop
+// token (the reply parser then closes that call); with calls allowed in parallel, with "none" and
+// with forced calls (their grammar limits them), it is not.
+TEST_F(BuildGenerationRequest, OneCallAtATimeStopsAtTheFirstCallsEnd) {
+  const auto dir = std::filesystem::temp_directory_path() / ("fathom-one-call-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tools.jinja") << "{{ bos_token }}{% if tools %}{% for t in tools %}{{ t.function.name }}\n{% endfor %}{% endif %}"
+                                        "{% for m in messages %}{{ m.content }}\n{% endfor %}";
+  tokenizer::Tokenizer tok =
+      tokenizer::Tokenizer::load(std::filesystem::path(FATHOM_SHARED_DIR) / "models" / "deepseek-v3-tokenizer");
+  tok.use_chat_template_file(dir / "tools.jinja");
+  const auto call_end = tok.token_to_id(kToolCallEnd);
+  ASSERT_TRUE(call_end);
+  const auto stops_at_call_end = [&](const json& fields) {
+    const CompletionRequest r = parse_chat_completion_request(chat_body(fields).dump());
+    const std::vector<int32_t> ids = build_generation_request(r, tok, defaults_).stop_token_ids;
+    return std::find(ids.begin(), ids.end(), static_cast<int32_t>(*call_end)) != ids.end();
+  };
+  EXPECT_TRUE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", false}}));
+  EXPECT_TRUE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", false}, {"tool_choice", "auto"},
+                                 {"stop_token_ids", {7}}}));
+  EXPECT_FALSE(stops_at_call_end({{"tools", {kWeatherTool}}}));
+  EXPECT_FALSE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", true}}));
+  EXPECT_FALSE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", false}, {"tool_choice", "none"}}));
+  EXPECT_FALSE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", false}, {"tool_choice", "required"}}));
+  EXPECT_FALSE(stops_at_call_end({{"parallel_tool_calls", false}}));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(BuildGenerationRequest, CompletionAddsBosAndPassesTokenIds) {
   const engine::GenerationRequest text = build_generation_request(
       parse_completion_request(completion_body({{"max_tokens", 4}}).dump()), *tok_, defaults_);

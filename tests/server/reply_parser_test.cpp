@@ -130,6 +130,9 @@ TEST(ReplyParser, ToolCallsInDeepSeekV3sFormat) {
   const size_t second_arguments = reply.find("{\"q\"");
   ASSERT_NE(second_arguments, std::string::npos);
   expect_split(Reasoning::none, true, reply.substr(0, second_arguments + 8), "", "", {kWant[0], {"search", R"({"q": "a)"}});
+  // Stopped by the first call's end marker (parallel_tool_calls false: generation_request.cpp),
+  // whose text is not sent: the first call, whole.
+  expect_split(Reasoning::none, true, reply.substr(0, reply.find(std::string(kToolCallEnd))), "", "", {kWant[0]});
   // Cut off before the first call's name is known: no call, so the text is content as written.
   const std::string unnamed = reply.substr(0, reply.find("get_weather") + 3);
   expect_split(Reasoning::none, true, unnamed, "", unnamed);
@@ -146,6 +149,7 @@ TEST(ReplyParser, ToolCallsInDeepSeekV31sFormat) {
   const std::string reply = rendered_calls(source, kCalls, "<｜Assistant｜></think>");
   ASSERT_TRUE(reply.starts_with(std::string(kToolCallsBegin))) << reply;
   expect_split(Reasoning::if_opened, true, reply, "", "", kWant);
+  expect_split(Reasoning::if_opened, true, reply.substr(0, reply.find(std::string(kToolCallEnd))), "", "", {kWant[0]});
 }
 
 // Fathom's templates for serving tools (configs/chat-templates): the calls of an assistant turn

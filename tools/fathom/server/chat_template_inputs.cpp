@@ -97,9 +97,10 @@ ChatTemplateInputs parse_chat_template_inputs(const JsonFields& fields, std::str
       inputs.variables.emplace_back("tools", ordered.member("tools"));
     }
   }
+  inputs.parallel_tool_calls = fields.boolean("parallel_tool_calls").value_or(true);
   if (const json* choice = fields.find("tool_choice")) {
     parse_tool_choice(*choice, fields.find("tools"), inputs);
-    if (inputs.forced) inputs.forced->parallel = fields.boolean("parallel_tool_calls").value_or(true);
+    if (inputs.forced) inputs.forced->parallel = inputs.parallel_tool_calls;
   }
   if (const json* kwargs = fields.find("chat_template_kwargs")) {
     if (!kwargs->is_object()) throw bad_request("'chat_template_kwargs' must be an object", "chat_template_kwargs");

@@ -23,6 +23,7 @@ struct ChatTemplateInputs {
   bool has_tools = false;            // a non-empty tools list was given
   bool tool_choice_none = false;     // tool_choice "none": tools are shown, calls are not parsed
   std::optional<ForcedToolChoice> forced;  // tool_choice "required" or a named function
+  bool parallel_tool_calls = true;   // false: a reply makes at most one call (forced or not)
 };
 
 // Reads tools (OpenAI's function definitions), tool_choice ("auto", "none",

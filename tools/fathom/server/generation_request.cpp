@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/api_error.h"
+#include "server/reply_parser.h"
 
 namespace fathom::server {
 
@@ -75,6 +76,15 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   g.stop_strings = request.stop;
   g.ignore_eos = request.ignore_eos;
   g.stop_token_ids = request.stop_token_ids;
+  // parallel_tool_calls false with calls the model makes itself (tool_choice "auto"): the end
+  // marker of its first call ends the reply. Its text is not sent, and the reply parser closes a
+  // call that stops there as it does one cut off (reply_parser.h), so the reply holds that call
+  // whole and no other. (Forced calls are limited by their grammar instead.)
+  const ChatTemplateInputs& inputs = request.chat_inputs;
+  if (request.endpoint == Endpoint::chat_completions && inputs.has_tools && !inputs.tool_choice_none && !inputs.forced &&
+      !inputs.parallel_tool_calls) {
+    if (const auto id = tok.token_to_id(kToolCallEnd)) g.stop_token_ids.push_back(static_cast<int32_t>(*id));
+  }
   if (request.min_tokens > g.max_new_tokens) {
     throw bad_request("'min_tokens' (" + std::to_string(request.min_tokens) + ") exceeds max_tokens (" +
                           std::to_string(g.max_new_tokens) + ")",
