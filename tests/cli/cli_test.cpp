@@ -254,6 +254,23 @@ TEST(Cli, DemoModelGenerates) {
   Result bad_regex = fathom("run --model " + dir.string() + " --prompt x --regex '(?=a)b'");
   EXPECT_NE(bad_regex.status, 0);
   EXPECT_NE(bad_regex.err.find("--regex"), std::string::npos) << bad_regex.err;
+  // A GBNF grammar from a file: the printed text is one it derives; errors name the file and line.
+  std::ofstream(dir / "yes-no.gbnf") << "# an answer and a count\nroot ::= answer \" x\" [1-3]\nanswer ::= \"yes\" | \"no\"\n";
+  for (int seed = 1; seed <= 3; ++seed) {
+    Result g = fathom("run --model " + dir.string() + " --prompt x --temperature 1 --grammar " + (dir / "yes-no.gbnf").string() +
+                      " --seed " + std::to_string(seed));
+    ASSERT_EQ(g.status, 0) << g.err;
+    ASSERT_TRUE(g.out.size() == 6 || g.out.size() == 7) << g.out;  // "no x3\n", "yes x1\n"
+    const std::string answer = g.out.substr(0, g.out.size() - 4);
+    EXPECT_TRUE(answer == "yes" || answer == "no") << g.out;
+    EXPECT_EQ(g.out.substr(g.out.size() - 4, 2), " x") << g.out;
+    EXPECT_TRUE(g.out[g.out.size() - 2] >= '1' && g.out[g.out.size() - 2] <= '3') << g.out;
+  }
+  std::ofstream(dir / "bad.gbnf") << "root ::= answer\nanswer ::= \"yes\" |\n  \"no\" )\n";
+  Result bad_grammar = fathom("run --model " + dir.string() + " --prompt x --grammar " + (dir / "bad.gbnf").string());
+  EXPECT_NE(bad_grammar.status, 0);
+  EXPECT_NE(bad_grammar.err.find("bad.gbnf"), std::string::npos) << bad_grammar.err;
+  EXPECT_NE(bad_grammar.err.find("line 3"), std::string::npos) << bad_grammar.err;
 
   // Perplexity of a text file: the text as `fathom tokenize --add-special` encodes it.
   std::ofstream(dir / "text.txt") << "The sea was calm, and the ships lay still in the harbour until the wind came.";

@@ -568,13 +568,55 @@ def test_regex_and_choice_outputs(server):
 
     for body, param in [
         ({"structured_outputs": {"regex": "(?=a)b"}}, "structured_outputs.regex"),
-        ({"structured_outputs": {"grammar": "root ::= \"a\""}}, "structured_outputs"),
+        ({"structured_outputs": {"grammar": "root = \"a\""}}, "structured_outputs.grammar"),
+        ({"structured_outputs": {"structural_tag": "{}"}}, "structured_outputs"),
+        ({"grammar": "root ::= item"}, "grammar"),
         ({"structured_outputs": {"regex": "a", "choice": ["a"]}}, "structured_outputs"),
         ({"guided_choice": []}, "guided_choice"),
         ({"guided_regex": "a", "response_format": {"type": "json_object"}}, "guided_regex"),
     ]:
         status, reply = server.post_json("/v1/completions", {"model": server.model_id, "prompt": "x", **body})
         assert_openai_error(status, reply, 400, param=param)
+
+
+def test_gbnf_grammar_outputs(server):
+    # GBNF grammars (vLLM's structured_outputs.grammar and guided_grammar, llama.cpp's grammar):
+    # the random-weights model, sampled hot, writes only texts the grammar derives -- judged by
+    # Python's re.fullmatch for a regular one, by a bracket counter for a recursive one.
+    import re
+
+    client = server.client()
+    regular = 'root ::= [0-9]{3} "-" ( "ab" | "cd" )+ [^a-z0-9]?\n'
+    finished = 0
+    for extra in ({"structured_outputs": {"grammar": regular}}, {"guided_grammar": regular}, {"grammar": regular}):
+        reply = client.completions.create(model=server.model_id, prompt="Code:", max_tokens=24, temperature=1.5, seed=3,
+                                          n=4, extra_body=extra)
+        for choice in reply.choices:
+            if choice.finish_reason == "stop":
+                assert re.fullmatch(r"[0-9]{3}-(ab|cd)+[^a-z0-9]?", choice.text, re.S), choice.text
+                finished += 1
+    assert finished >= 4, f"only {finished} texts finished"
+
+    def balanced(text: str) -> bool:
+        depth = 0
+        for c in text:
+            depth += 1 if c == "(" else -1
+            if depth < 0:
+                return False
+        return depth == 0 and set(text) <= {"(", ")"}
+
+    brackets = 'root ::= "(" inner ")"\ninner ::= ( "(" inner ")" )*\n'
+    finished = 0
+    for seed in range(1, 7):
+        reply = chat(client, server.model_id, "Brackets?", max_tokens=30, temperature=1.2, seed=seed,
+                     extra_body={"structured_outputs": {"grammar": brackets}})
+        text = reply.choices[0].message.content
+        if reply.choices[0].finish_reason == "stop":
+            assert balanced(text), text
+            finished += 1
+        else:
+            assert set(text) <= {"(", ")"} and text.startswith("("), text
+    assert finished >= 2, f"only {finished} texts finished"
 
 
 def test_penalties_are_accepted(server):

@@ -27,6 +27,7 @@ struct RunOptions {
   std::string json_schema;  // a file holding a JSON schema
   std::string regex;        // the output matches it whole
   std::vector<std::string> choices;  // the output is one of them
+  std::string grammar;      // a file holding a GBNF grammar
 };
 
 // The schema file's grammar; errors name the file.
@@ -40,6 +41,15 @@ std::shared_ptr<const engine::Grammar> schema_from_file(const std::string& path)
   } catch (const Error& e) {
     throw Error(e.code(), "--json-schema " + path + ": " + e.what());
   }
+}
+
+// The GBNF file's grammar; errors name the file (and the line and column in it).
+std::shared_ptr<const engine::Grammar> gbnf_from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw not_found("--grammar: cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return engine::gbnf_grammar(text.str(), "--grammar " + path);
 }
 
 int run_run(const GlobalOptions& global, const RunOptions& o) {
@@ -62,6 +72,7 @@ int run_run(const GlobalOptions& global, const RunOptions& o) {
   if (!o.json_schema.empty()) req.grammar = schema_from_file(o.json_schema);
   if (!o.regex.empty()) req.grammar = engine::regex_grammar(o.regex, "--regex");
   if (!o.choices.empty()) req.grammar = engine::choice_grammar(o.choices, "--choice");
+  if (!o.grammar.empty()) req.grammar = gbnf_from_file(o.grammar);
   req.max_new_tokens = o.max_tokens.value_or(s.config.generation.max_new_tokens);
   if (static_cast<int64_t>(req.prompt.size()) + req.max_new_tokens > s.config.runtime.max_seq_len) {
     req.max_new_tokens = s.config.runtime.max_seq_len - static_cast<int64_t>(req.prompt.size());
@@ -121,6 +132,12 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
       ->excludes(cmd->get_option("--json-object"))
       ->excludes(cmd->get_option("--json-schema"))
       ->excludes(cmd->get_option("--regex"));
+  cmd->add_option("--grammar", o->grammar,
+                  "structured output: the output is a text the GBNF grammar in this file derives from 'root' (docs/server.md)")
+      ->excludes(cmd->get_option("--json-object"))
+      ->excludes(cmd->get_option("--json-schema"))
+      ->excludes(cmd->get_option("--regex"))
+      ->excludes(cmd->get_option("--choice"));
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_run(global, *o); }; });
 }
 

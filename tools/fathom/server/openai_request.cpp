@@ -158,6 +158,11 @@ std::shared_ptr<const engine::Grammar> regex_grammar(const json& pattern, const 
   return request_grammar(field, [&] { return engine::regex_grammar(pattern.get<std::string>(), field); });
 }
 
+std::shared_ptr<const engine::Grammar> gbnf_grammar(const json& text, const std::string& field) {
+  if (!text.is_string()) throw bad_request("'" + field + "' must be a grammar in GBNF (a string)", field);
+  return request_grammar(field, [&] { return engine::gbnf_grammar(text.get<std::string>(), field); });
+}
+
 std::shared_ptr<const engine::Grammar> choice_grammar(const json& choices, const std::string& field) {
   if (!choices.is_array() || !std::all_of(choices.begin(), choices.end(), [](const json& c) { return c.is_string(); })) {
     throw bad_request("'" + field + "' must be a list of strings", field);
@@ -193,21 +198,23 @@ void parse_response_format(const json& v, std::string_view body, CompletionReque
                     "response_format");
 }
 
-// vLLM's structured_outputs: one of "json" (a schema, or its text), "regex", "choice" or
-// "json_object": true. What Fathom does not generate for ("grammar", "structural_tag", ...) is
-// refused rather than ignored.
+// vLLM's structured_outputs: one of "json" (a schema, or its text), "regex", "choice", "grammar"
+// (GBNF, as xgrammar reads vLLM's "EBNF") or "json_object": true. What Fathom does not generate
+// for ("structural_tag", ...) is refused rather than ignored.
 void parse_structured_outputs(const json& v, std::string_view body, CompletionRequest& r) {
   constexpr const char* kField = "structured_outputs";
   if (!v.is_object()) throw bad_request("'structured_outputs' must be an object", kField);
   std::string kind;
   for (const auto& [key, value] : v.items()) {
     if (value.is_null() || value == false) continue;
-    if (key != "json" && key != "regex" && key != "choice" && key != "json_object") {
+    if (key != "json" && key != "regex" && key != "choice" && key != "grammar" && key != "json_object") {
       throw bad_request("'structured_outputs." + key + "' is not supported: Fathom generates for \"json\", \"regex\", "
-                        "\"choice\" and \"json_object\"",
+                        "\"choice\", \"grammar\" and \"json_object\"",
                         kField);
     }
-    if (!kind.empty()) throw bad_request("'structured_outputs' may give one of json, regex, choice and json_object", kField);
+    if (!kind.empty()) {
+      throw bad_request("'structured_outputs' may give one of json, regex, choice, grammar and json_object", kField);
+    }
     kind = key;
   }
   if (kind.empty()) return;
@@ -225,16 +232,20 @@ void parse_structured_outputs(const json& v, std::string_view body, CompletionRe
     }
   } else if (kind == "regex") {
     r.grammar = regex_grammar(value, "structured_outputs.regex");
+  } else if (kind == "grammar") {
+    r.grammar = gbnf_grammar(value, "structured_outputs.grammar");
   } else {
     r.grammar = choice_grammar(value, "structured_outputs.choice");
   }
 }
 
 // Structured output, from at most one of: OpenAI's response_format, vLLM's structured_outputs,
-// and vLLM's older guided_json, guided_regex and guided_choice.
+// vLLM's older guided_json, guided_regex, guided_choice and guided_grammar, and llama.cpp's
+// grammar (GBNF).
 void parse_structured_output(const JsonFields& fields, std::string_view body, CompletionRequest& r) {
   const char* given = nullptr;
-  for (const char* name : {"response_format", "structured_outputs", "guided_json", "guided_regex", "guided_choice"}) {
+  for (const char* name :
+       {"response_format", "structured_outputs", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar"}) {
     if (!fields.find(name)) continue;
     if (given) throw bad_request(std::string("'") + name + "' and '" + given + "' cannot both be given", name);
     given = name;
@@ -251,6 +262,8 @@ void parse_structured_output(const JsonFields& fields, std::string_view body, Co
     r.grammar = schema_grammar(body, {"guided_json"}, "guided_json");
   } else if (field == "guided_regex") {
     r.grammar = regex_grammar(v, field);
+  } else if (field == "guided_grammar" || field == "grammar") {
+    r.grammar = gbnf_grammar(v, field);
   } else {
     r.grammar = choice_grammar(v, field);
   }

@@ -17,6 +17,12 @@ namespace fathom::engine {
 // for what the subset leaves out).
 std::shared_ptr<const Grammar> regex_grammar(std::string_view pattern, const std::string& field);
 
+// The texts a GBNF grammar (llama.cpp's notation, also vLLM's "EBNF" through xgrammar) derives
+// from its rule `root`; see gbnf_grammar.cpp for what is read. `field` names the request field in
+// errors (invalid_argument with the line and column, or naming the rule: undefined, defined
+// twice, left-recursive; unsupported for counts above 1000 or a grammar too large).
+std::shared_ptr<const Grammar> gbnf_grammar(std::string_view text, const std::string& field);
+
 // Exactly one of `choices` (each non-empty, valid UTF-8; invalid_argument otherwise, naming
 // `field`).
 std::shared_ptr<const Grammar> choice_grammar(const std::vector<std::string>& choices, const std::string& field);
