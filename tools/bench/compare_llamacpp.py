@@ -15,6 +15,10 @@ count: the STREAM-like bandwidth (peer/stream_copy.c), `fathom bench` and the ll
 equivalent (peer/llama_worker.py) alternately, each run in its own process (peak RSS from wait4),
 medians over --repeats; the logits of the first positions of one prompt from both (and from
 Fathom's reference backend with --oracle); a markdown table at the end.
+
+With --quant int8|int4, Fathom quantises the checkpoint at load ([backend.cpu] weights, with
+matmul_precision "int8" unless told otherwise) and llama.cpp runs the bf16 GGUF quantised to
+Q8_0/Q4_0 (same layout; every tensor, `pure`); the logits are compared with that GGUF too.
 """
 import argparse
 import json
