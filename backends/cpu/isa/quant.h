@@ -38,8 +38,8 @@ inline int code_q4(const uint8_t* group, int64_t i) {
 
 // Weight i (< n) of a quantised row, n a multiple of 32, scales the row's f16 scale bits.
 inline float dequantised(WFormat fmt, const void* row, const uint16_t* scales, int64_t i) {
-  const float d = sdk::floats::f16_to_f32(scales[i / kQuantGroup]);
   const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
+  const float d = sdk::floats::f16_to_f32(scales[g]);
   const int q = fmt == WFormat::q8 ? code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j)
                                    : code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j);
   return static_cast<float>(q) * d;

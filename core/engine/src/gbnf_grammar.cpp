@@ -22,6 +22,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/engine/text_grammar.h"
+#include "fathom/tokenizer/utf8.h"
 
 namespace fathom::engine {
 
@@ -75,21 +76,7 @@ int utf8_length(uint32_t c) { return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 
 
 std::string utf8(uint32_t c) {
   std::string s;
-  if (c < 0x80) {
-    s += static_cast<char>(c);
-  } else if (c < 0x800) {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    s += static_cast<char>(0xE0 | (c >> 12));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (c >> 18));
-    s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  }
+  tokenizer::utf8::append_code_point(s, static_cast<char32_t>(c));
   return s;
 }
 
@@ -322,18 +309,12 @@ class GbnfReader {
         default: --i_, malformed("an escape (\\n \\r \\t \\\\ \\\" \\[ \\] \\xHH \\uHHHH \\UHHHHHHHH)");
       }
     }
-    const auto lead = static_cast<uint8_t>(s_[i_]);
-    const int n = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i_ + static_cast<size_t>(n) > s_.size()) malformed("a UTF-8 character");
-    uint32_t c = n == 1 ? lead : n == 2 ? lead & 0x1F : n == 3 ? lead & 0x0F : lead & 0x07;
-    for (int k = 1; k < n; ++k) {
-      const auto b = static_cast<uint8_t>(s_[i_ + static_cast<size_t>(k)]);
-      if ((b & 0xC0) != 0x80) malformed("a UTF-8 character");
-      c = c << 6 | (b & 0x3F);
-    }
-    if (utf8_length(c) != n || c > kMaxCodePoint || (c >= 0xD800 && c <= 0xDFFF)) malformed("a UTF-8 character");
-    i_ += static_cast<size_t>(n);
-    return c;
+    // Well-formed only (no overlong forms, surrogates or code points past U+10FFFF).
+    std::string_view rest = s_.substr(i_);
+    if (tokenizer::utf8::scan(rest).kind != tokenizer::utf8::Sequence::Kind::valid) malformed("a UTF-8 character");
+    const char32_t c = tokenizer::utf8::next_code_point(rest);
+    i_ = s_.size() - rest.size();
+    return static_cast<uint32_t>(c);
   }
 
   uint32_t hex(int digits) {
