@@ -185,6 +185,22 @@ TEST(Cli, MtpSpeculationKeepsTheText) {
   EXPECT_GT(j["drafts_accepted"].get<int>(), 0) << j.dump();
   // 16 tokens after the prefill's: one per step, plus one per accepted draft.
   EXPECT_EQ(j["decode_steps"].get<int>() + j["drafts_accepted"].get<int>(), 16) << j.dump();
+  EXPECT_EQ(j["speculative_tokens"], 1) << "MTP drafts one a step unless asked for more";
+
+  // Chained MTP drafts: the same text, more drafts a step, and the same count of tokens.
+  Result chained = fathom(run + " --speculative mtp --speculative-tokens 3");
+  ASSERT_EQ(chained.status, 0) << chained.err;
+  EXPECT_EQ(plain.out, chained.out);
+  Result deeper = fathom("bench --model " + dir.string() +
+                         " --prompt-tokens 8 --gen-tokens 17 --json --speculative mtp --speculative-tokens 3");
+  ASSERT_EQ(deeper.status, 0) << deeper.err;
+  auto k = nlohmann::json::parse(deeper.out);
+  EXPECT_EQ(k["speculative_tokens"], 3);
+  EXPECT_GT(k["drafts"].get<int>(), k["decode_steps"].get<int>()) << k.dump();
+  EXPECT_EQ(k["decode_steps"].get<int>() + k["drafts_accepted"].get<int>(), 16) << k.dump();
+  Result zero = fathom(run + " --speculative mtp --speculative-tokens 0");
+  EXPECT_NE(zero.status, 0);
+  EXPECT_NE(zero.err.find("--speculative-tokens"), std::string::npos) << zero.err;
   std::filesystem::remove_all(dir);
 }
 

@@ -984,7 +984,8 @@ TEST_F(EngineTest, LogprobsComeFromTheModelsLogitsWhateverTheSampling) {
 // requests joining and leaving, every request gets exactly what the plain engine gives it alone.
 class MtpSpeculation : public EngineTest {
  protected:
-  SpeculationStats expect_plain_tokens(const std::filesystem::path& dir, int64_t prefill_chunk = 512) {
+  SpeculationStats expect_plain_tokens(const std::filesystem::path& dir, int64_t prefill_chunk = 512,
+                                       int64_t draft_tokens = 0) {
     std::vector<GenerationRequest> reqs = assorted_requests(8);
     for (size_t i = 0; i < reqs.size(); i += 3) {
       reqs[i].sampling.temperature = 0.8;  // a third sampled, seed for seed
@@ -995,6 +996,7 @@ class MtpSpeculation : public EngineTest {
     auto model = load(3, /*mtp=*/true, dir);
     EngineLimits limits{3, 96, 16};
     limits.prefill_chunk = prefill_chunk;
+    limits.speculative_tokens = draft_tokens;
     Engine e(*model, &*tok_, limits, Speculation::mtp);
     auto together = run(e, reqs, {0, 0, 0, 1, 2, 2, 5, 6});
     for (size_t i = 0; i < reqs.size(); ++i) {
@@ -1023,6 +1025,26 @@ TEST_F(MtpSpeculation, AcceptedDraftsGiveTheSameTokensInFewerSteps) {
   EXPECT_LT(stats.accepted, stats.drafted);  // some rejected too: both paths ran
 }
 
+// Deeper drafts: the module fed its own hidden state and draft, three drafts a step. Steps that
+// accept all three emit four tokens; the output is still the plain engine's, and a --markov
+// model's chained drafts are still mostly right (each predicts the token after the one before).
+TEST_F(MtpSpeculation, ChainedDraftsGiveTheSameTokensInFewerSteps) {
+  const SpeculationStats one = expect_plain_tokens(markov_dir_);
+  const SpeculationStats three = expect_plain_tokens(markov_dir_, 512, /*draft_tokens=*/3);
+  EXPECT_GT(three.drafted, three.steps * 3 / 2) << "the steps verified more than one draft each";
+  EXPECT_GT(three.accepted, three.drafted / 2);
+  EXPECT_LT(three.steps, one.steps) << "accepted chains saved steps";
+}
+
+TEST_F(MtpSpeculation, ChainedDraftsOnTheRandomModelToo) { expect_plain_tokens(model_dir_, 512, /*draft_tokens=*/4); }
+
+// Chained drafts with prompts prefilled a few tokens per step: the MTP cache entries the deeper
+// rows wrote past the known tokens are overwritten before they are read.
+TEST_F(MtpSpeculation, ChainedDraftsWithChunkedPrefill) {
+  const SpeculationStats stats = expect_plain_tokens(markov_dir_, /*prefill_chunk=*/5, /*draft_tokens=*/3);
+  EXPECT_GT(stats.accepted, stats.drafted / 2);
+}
+
 // The same on the cpu and cuda backends: a step with two rows per sequence (a token and its
 // draft) runs the kernels at other batch sizes than a plain step, and must still give the plain
 // engine's tokens. Skips when the backend is not in this build or cannot run here.
@@ -1030,12 +1052,16 @@ TEST_F(MtpSpeculation, OnTheCpuBackendToo) {
   if (const std::string why = use_only("cpu"); !why.empty()) GTEST_SKIP() << why;
   const SpeculationStats stats = expect_plain_tokens(markov_dir_);
   EXPECT_GT(stats.accepted, stats.drafted / 2);
+  const SpeculationStats chained = expect_plain_tokens(markov_dir_, 512, /*draft_tokens=*/3);
+  EXPECT_GT(chained.accepted, chained.drafted / 2);
 }
 
 TEST_F(MtpSpeculation, OnTheCudaBackendToo) {
   if (const std::string why = use_only("cuda"); !why.empty()) GTEST_SKIP() << why;
   const SpeculationStats stats = expect_plain_tokens(markov_dir_);
   EXPECT_GT(stats.accepted, stats.drafted / 2);
+  const SpeculationStats chained = expect_plain_tokens(markov_dir_, 512, /*draft_tokens=*/3);
+  EXPECT_GT(chained.accepted, chained.drafted / 2);
 }
 
 // The CUDA backend's code on the GPU simulator (tests/gpusim), which runs here: continuous
@@ -1044,6 +1070,8 @@ TEST_F(MtpSpeculation, OnTheGpuSimulatorToo) {
   if (const std::string why = use_only("gpusim32"); !why.empty()) GTEST_SKIP() << why;
   const SpeculationStats stats = expect_plain_tokens(markov_dir_);
   EXPECT_GT(stats.accepted, stats.drafted / 2);
+  const SpeculationStats chained = expect_plain_tokens(markov_dir_, 512, /*draft_tokens=*/3);
+  EXPECT_GT(chained.accepted, chained.drafted / 2);
 }
 
 // Prompts prefilled a few tokens per step feed the MTP module chunk by chunk: the same tokens,

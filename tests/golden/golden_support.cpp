@@ -160,7 +160,8 @@ std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s, AttentionFo
   const std::span<const int32_t> next = std::span(s.ids).subspan(1);
   if (form == AttentionForm::naive) {
     return model.mtp_forward({next, std::span(p.pos).first(rows), std::span(p.slots).first(rows)},
-                             std::span(main.hidden).first(rows * d));
+                             std::span(main.hidden).first(rows * d))
+        .logits;
   }
   // As speculative decoding drafts: one row per step, each attending to the MTP cache the
   // earlier rows wrote, with the head run on the row asked for.
@@ -169,7 +170,7 @@ std::vector<float> mtp_logits(LoadedModel& model, const Sequence& s, AttentionFo
     const size_t only = 0;
     auto step = model.mtp_forward({next.subspan(t, 1), std::span(p.pos).subspan(t, 1), std::span(p.slots).subspan(t, 1)},
                                   std::span(main.hidden).subspan(t * d, d), form, std::span(&only, 1));
-    out.insert(out.end(), step.begin(), step.end());
+    out.insert(out.end(), step.logits.begin(), step.logits.end());
   }
   return out;
 }

@@ -17,6 +17,9 @@ void DeploymentOptions::add_speculative_to(CLI::App& command) {
                      "mtp: draft with the model's MTP module and verify in the decode step; ngram: draft from "
                      "the text's own earlier tokens (prompt lookup); off (default: runtime.speculative)")
       ->check(CLI::IsMember({"off", "mtp", "ngram"}));
+  command.add_option("--speculative-tokens", speculative_tokens,
+                     "drafts per step, at most (default: runtime.speculative_tokens, else 3 for ngram and 1 for mtp)")
+      ->check(CLI::Range(1, 16));
 }
 
 void DeploymentOptions::add_chat_template_to(CLI::App& command) {
@@ -29,6 +32,7 @@ void DeploymentOptions::add_chat_template_to(CLI::App& command) {
 Config DeploymentOptions::load(const GlobalOptions& global) const {
   Config config = config_path.empty() ? default_config() : load_config(config_path);
   if (!speculative.empty()) config.runtime.speculative = speculative;
+  if (speculative_tokens) config.runtime.speculative_tokens = *speculative_tokens;
   if (prefill_chunk) config.runtime.prefill_chunk = *prefill_chunk;
   set_log_level(global.log_level.empty() ? config.runtime.log_level : global.log_level);
   return config;

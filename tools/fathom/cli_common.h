@@ -18,11 +18,12 @@ struct DeploymentOptions {
   std::string config_path;               // --config; empty = built-in defaults
   std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
   std::string speculative;               // --speculative; empty = runtime.speculative
+  std::optional<int64_t> speculative_tokens;  // --speculative-tokens, over runtime.speculative_tokens
   std::optional<int64_t> prefill_chunk;  // set by a command, over runtime.prefill_chunk
   std::string chat_template;             // --chat-template FILE; empty = the model's own
 
   void add_to(CLI::App& command);
-  // --speculative, for the commands that generate.
+  // --speculative and --speculative-tokens, for the commands that generate.
   void add_speculative_to(CLI::App& command);
   // --chat-template, for the commands that render chats.
   void add_chat_template_to(CLI::App& command);

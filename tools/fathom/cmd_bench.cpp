@@ -141,6 +141,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"decode_tokens_per_s", decode_tps},
                      {"decode_steps", decode_steps},
                      {"speculative", s.config.runtime.speculative},
+                     {"speculative_tokens", s.engine->limits().speculative_tokens},
                      {"drafts", spec.drafted},
                      {"drafts_accepted", spec.accepted},
                      {"peak_rss_bytes", peak_rss_bytes()}};
@@ -164,7 +165,8 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   std::printf("prefill: %10.1f tokens/s  (%.3f s)\n", prefill_tps, prefill_s);
   std::printf("decode:  %10.1f tokens/s  (%.3f s, %lld steps)\n", decode_tps, decode_s, static_cast<long long>(decode_steps));
   if (s.config.runtime.speculative != "off") {
-    std::printf("speculative (%s): %llu of %llu drafts accepted (%.1f %%)\n", s.config.runtime.speculative.c_str(),
+    std::printf("speculative (%s, up to %lld drafts per step): %llu of %llu drafts accepted (%.1f %%)\n",
+                s.config.runtime.speculative.c_str(), static_cast<long long>(s.engine->limits().speculative_tokens),
                 static_cast<unsigned long long>(spec.accepted), static_cast<unsigned long long>(spec.drafted),
                 100 * acceptance);
   }

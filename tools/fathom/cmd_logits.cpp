@@ -74,7 +74,7 @@ int run_logits(const GlobalOptions& global, const LogitsOptions& o) {
   // The MTP module has its own cache, in slot 0 like the main model's.
   engine::TokenBatch shifted{std::span(ids).subspan(1), std::span(positions).subspan(0, rows), std::span(slots).subspan(0, rows)};
   auto mtp = model.mtp_forward(shifted, std::span(result.hidden).subspan(0, rows * d));
-  print_matrix(mtp, rows, vocab);
+  print_matrix(mtp.logits, rows, vocab);
   return 0;
 }
 

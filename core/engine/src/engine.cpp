@@ -36,6 +36,8 @@ Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits
     throw Error(ErrorCode::failed_precondition,
                 "speculative decoding with MTP needs the model's MTP module, and it was not loaded");
   }
+  if (limits_.speculative_tokens < 0) throw invalid_argument("engine: speculative_tokens must not be negative");
+  if (limits_.speculative_tokens == 0) limits_.speculative_tokens = speculation == Speculation::mtp ? 1 : 3;
   for (int64_t id : model.spec().eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
   if (tok_ && tok_->eos_id()) eos_ids_.push_back(*tok_->eos_id());
   std::sort(eos_ids_.begin(), eos_ids_.end());
@@ -434,7 +436,7 @@ void Engine::prefill() {
     if (piece.end == n) rows.ask_draft(&s);
     s.fed_mtp(piece.begin, piece.end);
   }
-  draft(rows, AttentionForm::naive);
+  draft(std::move(rows), AttentionForm::naive);
 }
 
 void Engine::decode(const std::vector<Sequence*>& sequences) {
@@ -488,7 +490,7 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     rows.ask_draft(&s);
     s.fed_mtp(static_cast<size_t>(positions[row]), static_cast<size_t>(positions[row]) + emitted);
   }
-  draft(rows, AttentionForm::absorbed);
+  draft(std::move(rows), AttentionForm::absorbed);
 }
 
 void Engine::release_finished() {

@@ -174,16 +174,17 @@ void LoadedModel::copy_cache_prefix(int32_t from, int32_t to, int64_t rows) {
   states_.copy_slot_prefix(options_.n_slots, options_.max_seq_len, from, to, rows);
 }
 
-std::vector<float> LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden, AttentionForm form,
-                                            std::optional<std::span<const size_t>> logit_rows) {
+ForwardResult LoadedModel::mtp_forward(const TokenBatch& batch, std::span<const float> hidden, AttentionForm form,
+                                       std::optional<std::span<const size_t>> logit_rows) {
   if (!mtp_) throw Error(ErrorCode::failed_precondition, "the MTP module was not loaded");
   const size_t n = batch.ids.size();
   if (batch.positions.size() != n || batch.slots.size() != n) throw invalid_argument("mtp_forward: ids, positions and slots differ in length");
   if (hidden.size() != n * static_cast<size_t>(spec_.hidden_size)) throw invalid_argument("mtp_forward: hidden must hold one row per token");
   check_rows(n, logit_rows);
-  std::vector<float> mtp_hidden;
-  run_chunked(form == AttentionForm::absorbed ? *mtp_decode_ : *mtp_, n, &batch, hidden, {{"mtp_hidden", &mtp_hidden}});
-  return head_logits(*mtp_head_, "mtp_logits", mtp_hidden, logit_rows);
+  ForwardResult result;
+  run_chunked(form == AttentionForm::absorbed ? *mtp_decode_ : *mtp_, n, &batch, hidden, {{"mtp_hidden", &result.hidden}});
+  result.logits = head_logits(*mtp_head_, "mtp_logits", result.hidden, logit_rows);
+  return result;
 }
 
 }  // namespace fathom::engine

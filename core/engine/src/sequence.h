@@ -26,7 +26,7 @@ struct Engine::Sequence {
   std::optional<tokenizer::StreamDecoder> decoder;
   std::string pending_text;  // decoded but held back: it may be the start of a stop string
   size_t hold_back = 0;      // longest stop string − 1
-  std::vector<int32_t> drafts;   // guesses of the tokens after output.back() (MTP: one)
+  std::vector<int32_t> drafts;   // guesses of the tokens after output.back()
   NgramIndex ngram_index;        // Speculation::ngram: where its n-grams last occurred
   bool may_draft = true;         // false once the batch outgrew speculative_max_batch
   size_t prefilled = 0;          // prompt tokens already in the cache

@@ -42,19 +42,44 @@ bool Engine::wants_draft(const Sequence& s) const {
 
 void Engine::propose_ngram_drafts(Sequence& s) const {
   if (speculation_ != Speculation::ngram || !wants_draft(s)) return;
-  // At most one token fewer than are still to come: a step emits its drafts and one more.
-  const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
   s.ngram_index.extend(s.request.prompt, s.output);
-  s.drafts = s.ngram_index.drafts(NgramIndex::kMaxN,
-                                  std::min(room, static_cast<size_t>(std::max<int64_t>(limits_.speculative_tokens, 1))));
+  s.drafts = s.ngram_index.drafts(NgramIndex::kMaxN, draft_depth(s));
 }
 
-void Engine::draft(DraftRows& rows, AttentionForm form) {
+size_t Engine::draft_depth(const Sequence& s) const {
+  // A step emits its drafts and one more token, so at most one fewer than are still to come.
+  const auto room = static_cast<size_t>(s.request.max_new_tokens - static_cast<int64_t>(s.output.size()) - 1);
+  return std::min(room, static_cast<size_t>(limits_.speculative_tokens));
+}
+
+void Engine::draft(DraftRows rows, AttentionForm form) {
   if (rows.ids.empty()) return;
-  std::vector<float> logits = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
   const size_t vocab = static_cast<size_t>(model_.spec().vocab_size);
+  const size_t d = static_cast<size_t>(model_.spec().hidden_size);
+  ForwardResult r = model_.mtp_forward({rows.ids, rows.positions, rows.slots}, rows.hidden, form, rows.last_row);
   for (size_t i = 0; i < rows.sequences.size(); ++i) {
-    rows.sequences[i]->drafts = {argmax(std::span<const float>(logits).subspan(i * vocab, vocab))};
+    rows.sequences[i]->drafts = {argmax(std::span<const float>(r.logits).subspan(i * vocab, vocab))};
+  }
+  // Deeper drafts: the module again, one row per sequence, pairing its own hidden state with the
+  // token it just drafted, one position on. Those rows write the MTP cache past the tokens known
+  // (not counted by fed_mtp); the rows of the verified tokens overwrite them in the next step
+  // before anything reads them, as the main model's draft rows are.
+  while (true) {
+    DraftRows deeper;
+    for (size_t i = 0; i < rows.sequences.size(); ++i) {
+      Sequence* s = rows.sequences[i];
+      if (s->drafts.size() >= draft_depth(*s)) continue;
+      const size_t row = rows.last_row[i];
+      deeper.add(*s, std::span<const float>(r.hidden).subspan(row * d, d), s->drafts.back(), rows.positions[row] + 1);
+      deeper.ask_draft(s);
+    }
+    if (deeper.ids.empty()) return;
+    r = model_.mtp_forward({deeper.ids, deeper.positions, deeper.slots}, deeper.hidden, AttentionForm::absorbed,
+                           deeper.last_row);
+    for (size_t i = 0; i < deeper.sequences.size(); ++i) {
+      deeper.sequences[i]->drafts.push_back(argmax(std::span<const float>(r.logits).subspan(i * vocab, vocab)));
+    }
+    rows = std::move(deeper);
   }
 }
 

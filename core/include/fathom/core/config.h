@@ -38,8 +38,8 @@ struct RuntimeConfig {
   std::string speculative = "off";
   // Drafting stops once more sequences than this run at once (0 = never stops).
   int64_t speculative_max_batch = 0;
-  // Draft tokens per step for "ngram" (prompt lookup); "mtp" drafts one.
-  int64_t speculative_tokens = 3;
+  // Draft tokens per step, at most; 0 (absent) = the method's default: 3 for "ngram", 1 for "mtp".
+  int64_t speculative_tokens = 0;
   // Prompt tokens prefilled per engine step (0 = whole prompts): bounds the pause a long prompt
   // causes to the sequences already decoding.
   int64_t prefill_chunk = 512;

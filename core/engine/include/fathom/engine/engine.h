@@ -96,9 +96,9 @@ struct TokenEvent {
 
 using EventCallback = std::function<void(const TokenEvent&)>;
 
-// mtp: one draft token per step from the checkpoint's MTP module. ngram: up to
-// EngineLimits::speculative_tokens drafts from the latest earlier occurrence of the sequence's
-// last tokens (prompt lookup), for any model.
+// mtp: up to EngineLimits::speculative_tokens drafts per step from the checkpoint's MTP module,
+// chained (spec §3.6). ngram: up to that many from the latest earlier occurrence of the
+// sequence's last tokens (prompt lookup), for any model.
 enum class Speculation { off, mtp, ngram };
 const char* speculation_name(Speculation s);  // "off", "mtp", "ngram": the config's words
 
@@ -120,8 +120,11 @@ struct EngineLimits {
   // sequence then running (a sequence cannot resume: the MTP module's cache would miss the steps
   // without drafts); sequences admitted later, while no more than this run, draft. 0 = no limit.
   int64_t speculative_max_batch = 0;
-  // Draft tokens per step with Speculation::ngram (the MTP module drafts one).
-  int64_t speculative_tokens = 3;
+  // Draft tokens per step, at most. ngram: up to this many follow the earlier occurrence. mtp:
+  // the module drafts one, then feeds its own hidden state and draft back in for each further one.
+  // 0 = the method's default: 3 for ngram (a lookup costs nothing), 1 for mtp (each further draft
+  // costs a pass through the MTP layer and its head, and is accepted less often).
+  int64_t speculative_tokens = 0;
   // Prompt tokens prefilled per step, over all sequences (0 = every admitted prompt whole). A long
   // prompt then takes several steps, and the sequences already running decode a token in each:
   // their time between tokens stays bounded by one chunk's prefill instead of the whole prompt's.
@@ -177,10 +180,12 @@ class Engine {
   bool should_wait_for_shared_prefill(const Sequence& s, std::span<const SlotCache::Busy> busy) const;
   void prefill();
   void decode(const std::vector<Sequence*>& sequences);
-  // MTP drafts for `sequences` from their MTP rows (hidden row, next token, position, slot); the
-  // last row of each sequence gives its draft.
+  // MTP drafts for the sequences of `rows` from their MTP rows (hidden row, next token, position,
+  // slot): the last row of each sequence gives its first draft, and further passes of one row per
+  // sequence the rest, up to draft_depth.
   struct DraftRows;
-  void draft(DraftRows& rows, AttentionForm form);
+  void draft(DraftRows rows, AttentionForm form);
+  size_t draft_depth(const Sequence& s) const;  // drafts `s` may take this step
   bool wants_draft(const Sequence& s) const;
   void stop_drafting_if_crowded();
   // Speculation::ngram: the next drafts of `s` from its own tokens.

@@ -43,7 +43,7 @@ struct TokenBatch {
 
 struct ForwardResult {
   std::vector<float> logits;  // [rows, vocab]: every token's, or those of the rows asked for
-  std::vector<float> hidden;  // [T, hidden_size], after the final norm
+  std::vector<float> hidden;  // [T, hidden_size], after the final norm (the MTP's: shared_head.norm)
 };
 
 class LoadedModel {
@@ -68,9 +68,11 @@ class LoadedModel {
   // MTP draft logits [T, vocab] (or of `logit_rows` only): row t pairs `hidden` row t (the main
   // model's, position p) with ids[t] (the token at p + 1), at positions[t] = p, and predicts the
   // token at p + 2. Each row also writes the MTP layer's cache at p, which later rows attend to.
-  std::vector<float> mtp_forward(const TokenBatch& batch, std::span<const float> hidden,
-                                 AttentionForm form = AttentionForm::naive,
-                                 std::optional<std::span<const size_t>> logit_rows = std::nullopt);
+  // The result's hidden is the module's own, after shared_head.norm: a deeper draft feeds it back
+  // in with the token drafted from it (spec §3.6 step 4).
+  ForwardResult mtp_forward(const TokenBatch& batch, std::span<const float> hidden,
+                            AttentionForm form = AttentionForm::naive,
+                            std::optional<std::span<const size_t>> logit_rows = std::nullopt);
 
   // Makes slot `to` hold the cache entries of slot `from`'s first `rows` positions (the MTP
   // layer's included), so that a prompt sharing that prefix skips it wherever it runs.
