@@ -273,23 +273,46 @@ TEST(ParseChatRequest, SeedsAndTopKExtensions) {
 }
 
 TEST(ParseCompletionRequest, PromptForms) {
-  EXPECT_EQ(parse_completion_request(completion_body().dump()).prompt_text, "hello");
-  EXPECT_EQ(parse_completion_request(completion_body({{"prompt", json::array({"one"})}}).dump()).prompt_text, "one");
-  const CompletionRequest ids = parse_completion_request(completion_body({{"prompt", {1, 2, 3}}}).dump());
-  EXPECT_FALSE(ids.prompt_text);
-  EXPECT_EQ(ids.prompt_ids, (std::vector<int32_t>{1, 2, 3}));
-  EXPECT_EQ(parse_completion_request(completion_body({{"prompt", json::array({json::array({4, 5})})}}).dump()).prompt_ids,
-            (std::vector<int32_t>{4, 5}));
+  auto prompts_of = [](const json& prompt) {
+    return parse_completion_request(completion_body({{"prompt", prompt}}).dump()).prompts;
+  };
+  auto texts = [](const std::vector<CompletionPrompt>& prompts) {
+    std::vector<std::string> out;
+    for (const CompletionPrompt& p : prompts) out.push_back(p.text.value_or("<ids>"));
+    return out;
+  };
+  EXPECT_EQ(texts(parse_completion_request(completion_body().dump()).prompts), (std::vector<std::string>{"hello"}));
+  EXPECT_EQ(texts(prompts_of(json::array({"one"}))), (std::vector<std::string>{"one"}));
+  const std::vector<CompletionPrompt> ids = prompts_of({1, 2, 3});
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_FALSE(ids[0].text);
+  EXPECT_EQ(ids[0].ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(prompts_of(json::array({json::array({4, 5})}))[0].ids, (std::vector<int32_t>{4, 5}));
+  // OpenAI's batch form: several prompts, in order.
+  EXPECT_EQ(texts(prompts_of(json::array({"a", "b", ""}))), (std::vector<std::string>{"a", "b", ""}));
+  const std::vector<CompletionPrompt> lists = prompts_of(json::array({json::array({1}), json::array({2, 3})}));
+  ASSERT_EQ(lists.size(), 2u);
+  EXPECT_EQ(lists[1].ids, (std::vector<int32_t>{2, 3}));
 }
 
 TEST(ParseCompletionRequest, RefusesBadPrompts) {
-  for (const json& prompt : {json(nullptr), json(5), json::array(), json::array({"a", "b"}),
-                             json::array({json::array({1}), json::array({2})}), json::array({-1}), json::array({1.5}),
-                             json::array({1, "a"})}) {
+  for (const json& prompt : {json(nullptr), json(5), json::array(), json::array({-1}), json::array({1.5}),
+                             json::array({1, "a"}), json::array({"a", json::array({1})}), json::array({json::array({1}), "a"}),
+                             json::array({json::array({1}), json::array()}), json::array({"a", 5}),
+                             json::array({json::array({1}), json::array({-2})})}) {
     const ApiError e = completion_error(completion_body({{"prompt", prompt}}));
     EXPECT_EQ(e.status(), 400) << prompt.dump();
     EXPECT_EQ(e.param(), "prompt") << prompt.dump();
   }
+  // The error names the prompt at fault.
+  EXPECT_NE(std::string(completion_error(completion_body({{"prompt", json::array({"a", 5})}})).what()).find("prompt[1]"),
+            std::string::npos);
+  // n choices for each prompt: 128 at most in all.
+  const json many = json::array({"a", "b", "c"});
+  EXPECT_EQ(parse_completion_request(completion_body({{"prompt", many}, {"n", 42}}).dump()).prompts.size(), 3u);
+  const ApiError too_many = completion_error(completion_body({{"prompt", many}, {"n", 43}}));
+  EXPECT_EQ(too_many.status(), 400);
+  EXPECT_NE(std::string(too_many.what()).find("128"), std::string::npos) << too_many.what();
   for (const json& extra : {json{{"max_tokens", 0}}, json{{"best_of", 2}}, json{{"suffix", "x"}}, json{{"n", 0}},
                             json{{"n", 3}, {"best_of", 4}}, json{{"echo", 1}}}) {
     EXPECT_EQ(completion_error(completion_body(extra)).status(), 400) << extra.dump();
@@ -596,6 +619,37 @@ TEST_F(BuildGenerationRequest, OneCallAtATimeStopsAtTheFirstCallsEnd) {
   EXPECT_FALSE(stops_at_call_end({{"tools", {kWeatherTool}}, {"parallel_tool_calls", false}, {"tool_choice", "required"}}));
   EXPECT_FALSE(stops_at_call_end({{"parallel_tool_calls", false}}));
   std::filesystem::remove_all(dir);
+}
+
+// Several prompts: one engine request each, in order, each fitted to the context on its own; an
+// explicit max_tokens one of them has no room for is a 400 naming that prompt.
+TEST_F(BuildGenerationRequest, SeveralPromptsEachGetTheirOwnRequest) {
+  const CompletionRequest r = parse_completion_request(completion_body({{"prompt", json::array({"ab", "abcd"})}}).dump());
+  const std::vector<engine::GenerationRequest> prompts = build_generation_requests(r, *tok_, defaults_);
+  ASSERT_EQ(prompts.size(), 2u);
+  auto alone = [&](const std::string& prompt) {
+    return build_generation_request(parse_completion_request(completion_body({{"prompt", prompt}}).dump()), *tok_,
+                                    defaults_)
+        .prompt;
+  };
+  EXPECT_EQ(prompts[0].prompt, alone("ab"));
+  EXPECT_EQ(prompts[1].prompt, alone("abcd"));
+  EXPECT_NE(prompts[0].prompt, prompts[1].prompt);
+  EXPECT_EQ(prompts[0].max_new_tokens + static_cast<int64_t>(prompts[0].prompt.size()), defaults_.max_seq_len)
+      << "each default budget is shortened to fit its own prompt";
+  EXPECT_EQ(prompts[1].max_new_tokens + static_cast<int64_t>(prompts[1].prompt.size()), defaults_.max_seq_len);
+
+  const json ids = json::array({json::array({5}), json(std::vector<int>(static_cast<size_t>(defaults_.max_seq_len), 5))});
+  const ApiError e = error_of(
+      [&](const std::string&) {
+        build_generation_requests(parse_completion_request(completion_body({{"prompt", ids}, {"max_tokens", 1}}).dump()),
+                                  *tok_, defaults_);
+      },
+      "");
+  EXPECT_EQ(e.api_code(), "context_length_exceeded");
+  EXPECT_EQ(std::string(e.what()).rfind("prompt[1]: ", 0), 0u) << e.what();
+  // Chat has one prompt.
+  EXPECT_EQ(build_generation_requests(parse_chat_completion_request(chat_body().dump()), *tok_, defaults_).size(), 1u);
 }
 
 TEST_F(BuildGenerationRequest, CompletionAddsBosAndPassesTokenIds) {

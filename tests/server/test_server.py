@@ -337,6 +337,56 @@ def test_echo_scores_the_prompt_like_generation_does(server):
     assert streamed[1:len(context)] == pytest.approx(lp.token_logprobs[1:len(context)], abs=1e-4)
 
 
+def test_several_prompts_are_each_answered_as_alone(server):
+    """OpenAI's batch form (lm-eval's local-completions sends it): a list of prompts, n choices
+    each; choice p*n + i is prompt p's i-th, exactly what that prompt alone gives, and the usage
+    counts every prompt once."""
+    client = server.client()
+    prompts = ["The sea", "Once upon", "A"]
+    kwargs = {"max_tokens": 8, "temperature": 0.9, "seed": 3, "extra_body": EXACT}
+    batch = client.completions.create(model=server.model_id, prompt=prompts, n=2, **kwargs)
+    assert [c.index for c in batch.choices] == list(range(6))
+    prompt_tokens = 0
+    for p, prompt in enumerate(prompts):
+        alone = client.completions.create(model=server.model_id, prompt=prompt, n=2, **kwargs)
+        for i in range(2):
+            assert batch.choices[2 * p + i].token_ids == alone.choices[i].token_ids, (p, i)
+            assert batch.choices[2 * p + i].text == alone.choices[i].text, (p, i)
+        prompt_tokens += alone.usage.prompt_tokens
+    assert batch.usage.prompt_tokens == prompt_tokens
+    assert batch.usage.completion_tokens == 6 * 8
+
+    # Token-id prompts with echo and logprobs (lm-eval's loglikelihood batch): each choice
+    # echoes and scores its own prompt.
+    status, a = server.post_json("/tokenize", {"prompt": "one two"})
+    status, b = server.post_json("/tokenize", {"prompt": "three"})
+    scored = client.completions.create(model=server.model_id, prompt=[a["tokens"], b["tokens"]], max_tokens=0,
+                                       echo=True, logprobs=1, temperature=0)
+    for choice, ids in zip(scored.choices, [a["tokens"], b["tokens"]]):
+        single = client.completions.create(model=server.model_id, prompt=ids, max_tokens=0, echo=True, logprobs=1,
+                                           temperature=0)
+        assert choice.text == single.choices[0].text
+        assert choice.logprobs.tokens == single.choices[0].logprobs.tokens
+        assert choice.logprobs.token_logprobs[1:] == pytest.approx(single.choices[0].logprobs.token_logprobs[1:],
+                                                                   abs=1e-4)
+
+    # Streamed: every choice's chunks carry its index, and together they are the whole reply.
+    chunks = list(client.completions.create(model=server.model_id, prompt=prompts, n=2, stream=True,
+                                            stream_options={"include_usage": True}, **kwargs))
+    for index, whole in enumerate(batch.choices):
+        mine = [c.choices[0] for c in chunks if c.choices and c.choices[0].index == index]
+        assert "".join(m.text for m in mine) == whole.text, index
+        assert [m.finish_reason for m in mine if m.finish_reason] == ["length"]
+    assert chunks[-1].usage.prompt_tokens == prompt_tokens
+
+    # One prompt too long for an explicit max_tokens: a 400 naming it, and nothing runs.
+    status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": ["hi", "x" * 5000],
+                                                         "max_tokens": 4})
+    assert_openai_error(status, body, 400, code="context_length_exceeded")
+    assert body["error"]["message"].startswith("prompt[1]: ")
+    assert_serves(server)
+
+
 def test_completions_from_token_ids(server):
     # What "abc" encodes to with the byte-level demo tokenizer (BOS, then one token per byte),
     # given as ids, completes exactly as the text does.
@@ -848,8 +898,9 @@ def test_bad_fields(server, fields, param):
 
 
 def test_bad_completion_prompt(server):
-    status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": ["a", "b"]})
+    status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": ["a", [1, 2]]})
     assert_openai_error(status, body, 400, param="prompt")
+    assert "prompt[1]" in body["error"]["message"]
     status, body = server.post_json("/v1/completions", {"model": server.model_id, "prompt": [10**9]})
     assert_openai_error(status, body, 400)
     assert_serves(server)

@@ -7,14 +7,16 @@
 
 namespace fathom::server {
 
-ChoiceRequests::ChoiceRequests(EngineLoop& loop, const engine::GenerationRequest& generation, int64_t n)
-    : loop_(loop), events_(std::make_shared<RequestEvents>()) {
+ChoiceRequests::ChoiceRequests(EngineLoop& loop, const std::vector<engine::GenerationRequest>& prompts, int64_t n)
+    : loop_(loop), events_(std::make_shared<RequestEvents>()), n_(static_cast<size_t>(std::max<int64_t>(n, 1))) {
   try {
-    for (int64_t i = 0; i < n; ++i) {
-      engine::GenerationRequest choice = generation;
-      if (choice.sampling.seed) *choice.sampling.seed += static_cast<uint64_t>(i);
-      ids_.push_back(loop_.submit(std::move(choice), events_).id);
-      finished_.push_back(false);
+    for (const engine::GenerationRequest& generation : prompts) {
+      for (size_t i = 0; i < n_; ++i) {
+        engine::GenerationRequest choice = generation;
+        if (choice.sampling.seed) *choice.sampling.seed += static_cast<uint64_t>(i);
+        ids_.push_back(loop_.submit(std::move(choice), events_).id);
+        finished_.push_back(false);
+      }
     }
   } catch (...) {
     cancel_unfinished();  // a constructor that throws gets no destructor call

@@ -67,20 +67,21 @@ class OpenResponse {
   std::atomic<int64_t>& count_;
 };
 
-// The usage of a response over its choices: the prompt counted once (as OpenAI does), the
-// completions added up; cached tokens are the first choice's, to go with the prompt counted.
-void add_usage(Usage& usage, const engine::TokenEvent& finished, size_t index) {
-  usage.prompt_tokens = finished.prompt_tokens;
+// The usage of a response over its choices: each prompt counted once (as OpenAI does), the
+// completions added up; cached tokens are each prompt's first choice's, to go with the prompt counted.
+void add_usage(Usage& usage, const engine::TokenEvent& finished, const ChoiceRequests& choices, size_t index) {
   usage.completion_tokens += finished.completion_tokens;
-  if (index == 0) usage.cached_tokens = finished.cached_tokens;
+  if (!choices.first_of_its_prompt(index)) return;
+  usage.prompt_tokens += finished.prompt_tokens;
+  usage.cached_tokens += finished.cached_tokens;
 }
 
 // The state of one SSE response across calls of httplib's content provider (all on the same
 // HTTP thread).
 struct StreamState {
-  StreamState(EngineLoop& loop, const engine::GenerationRequest& generation, int64_t n,
+  StreamState(EngineLoop& loop, const std::vector<engine::GenerationRequest>& prompts, int64_t n,
               std::atomic<int64_t>& open_responses)
-      : open(open_responses), choices(loop, generation, n) {}
+      : open(open_responses), choices(loop, prompts, n) {}
 
   OpenResponse open;  // until httplib lets go of the stream
   ChoiceRequests choices;
@@ -88,15 +89,15 @@ struct StreamState {
   bool include_usage = false;
   bool continuous_usage = false;      // every chunk carries its choice's usage so far
   std::vector<int64_t> completion;    // per choice: tokens so far (continuous_usage)
-  int64_t prompt_tokens = 0;
+  std::vector<int64_t> prompt_tokens;  // per prompt
   bool return_token_ids = false;
   std::vector<LogprobsJson> logprobs;  // per choice, when asked for: every token gets a chunk that carries them
   std::vector<ReplyReader> readers;    // per choice, when replies are split (reasoning, tool calls)
-  // Completions with echo: each choice's first chunk is the prompt (and its logprobs).
+  // Completions with echo: each choice's first chunk is its prompt (and its logprobs).
   bool echo = false;
-  std::vector<int32_t> prompt;
-  std::string echo_text;
-  std::vector<bool> echoed;  // per choice
+  std::vector<std::vector<int32_t>> prompts;  // per prompt
+  std::vector<std::string> echo_texts;        // per prompt
+  std::vector<bool> echoed;                   // per choice
   Usage usage;
   bool opened = false;  // the first chunks are out
   bool ended = false;   // [DONE] is out
@@ -115,8 +116,8 @@ class StreamWriter {
   }
   bool chunk(ChunkContent content) {
     if (state_.continuous_usage) {
-      const int64_t completion = state_.completion[static_cast<size_t>(content.index)];
-      content.usage = Usage{state_.prompt_tokens, completion, 0};
+      const auto index = static_cast<size_t>(content.index);
+      content.usage = Usage{state_.prompt_tokens[state_.choices.prompt_of(index)], state_.completion[index], 0};
     }
     return write(sse_event(to_wire(stream_chunk(state_.header, content, state_.include_usage))));
   }
@@ -148,8 +149,9 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
     s.echoed[index] = true;
     ChunkContent prompt;
     prompt.index = static_cast<int64_t>(index);
-    prompt.text = s.echo_text;
-    if (!s.logprobs.empty()) prompt.logprobs = s.logprobs[index].build_prompt(s.prompt, e.prompt_logprobs);
+    const size_t p = s.choices.prompt_of(index);
+    prompt.text = s.echo_texts[p];
+    if (!s.logprobs.empty()) prompt.logprobs = s.logprobs[index].build_prompt(s.prompts[p], e.prompt_logprobs);
     if (!out.chunk(prompt)) return false;
   }
   const bool with_logprobs = !s.logprobs.empty() && e.token && e.logprobs;
@@ -167,7 +169,7 @@ bool stream_event(StreamState& s, StreamWriter& out, const engine::TokenEvent& e
   }
   if (!e.finished) return true;
   s.choices.finished(index);
-  add_usage(s.usage, e, index);
+  add_usage(s.usage, e, s.choices, index);
   ChunkContent last;
   last.index = static_cast<int64_t>(index);
   last.finish_reason = finish_reason_text(e.reason);
@@ -247,17 +249,20 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
                      "the model '" + request.model + "' does not exist; this server serves '" + model_.id + "'",
                      "model", "model_not_found");
     }
-    engine::GenerationRequest generation = build_generation_request(request, tok_, defaults_);
-    const Reasoning reasoning = reply_reasoning(request, generation.prompt);
+    std::vector<engine::GenerationRequest> prompts = build_generation_requests(request, tok_, defaults_);
+    // Chat has one prompt, and only chat replies carry reasoning.
+    const Reasoning reasoning = reply_reasoning(request, prompts.front().prompt);
     // A reply that starts inside its reasoning gets its structured output (JSON mode, a schema,
     // forced calls) after "</think>": the reasoning stays the model's own.
-    if (reasoning == Reasoning::open && (generation.grammar || generation.json_object)) {
-      generation.structured_after = std::string(kThinkClose);
+    for (engine::GenerationRequest& generation : prompts) {
+      if (reasoning == Reasoning::open && (generation.grammar || generation.json_object)) {
+        generation.structured_after = std::string(kThinkClose);
+      }
     }
     if (request.stream) {
-      respond_stream(request, std::move(generation), reasoning, res);
+      respond_stream(request, prompts, reasoning, res);
     } else {
-      respond_whole(request, std::move(generation), reasoning, res);
+      respond_whole(request, prompts, reasoning, res);
     }
   } catch (const Error& e) {
     const ApiError api = api_error_from(e);
@@ -294,9 +299,10 @@ std::string CompletionEndpoint::echoed_prompt(std::span<const int32_t> prompt) c
   return tok_.decode(std::vector<tokenizer::TokenId>(prompt.begin(), prompt.end()));
 }
 
-void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine::GenerationRequest generation,
-                                       Reasoning reasoning, httplib::Response& res) const {
-  ChoiceRequests choices(loop_, generation, request.n);
+void CompletionEndpoint::respond_whole(const CompletionRequest& request,
+                                       const std::vector<engine::GenerationRequest>& prompts, Reasoning reasoning,
+                                       httplib::Response& res) const {
+  ChoiceRequests choices(loop_, prompts, request.n);
   struct Collected {
     std::string text;
     std::vector<int32_t> token_ids;
@@ -323,21 +329,22 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
       choices.finished(index);
       if (!ended_normally(e)) throw abnormal_end(e);  // the other choices are cancelled
       c.finish_reason = finish_reason_text(e.reason);
-      add_usage(usage, e, index);
+      add_usage(usage, e, choices, index);
     }
   }
-  const std::string echo_text = request.echo ? echoed_prompt(generation.prompt) : std::string();
   const std::optional<ReplyReader> reader = reply_reader(request, reasoning);
   std::vector<Choice> out;
-  for (Collected& c : collected) {
+  for (size_t index = 0; index < collected.size(); ++index) {
+    Collected& c = collected[index];
+    const std::vector<int32_t>& prompt = prompts[choices.prompt_of(index)].prompt;
     nlohmann::json logprobs;
     if (request.logprobs) {
       LogprobsJson builder(request.endpoint, tok_);
-      if (request.echo) logprobs = builder.build_prompt(generation.prompt, c.prompt_scored);
+      if (request.echo) logprobs = builder.build_prompt(prompt, c.prompt_scored);
       LogprobsJson::append(logprobs, builder.build(c.logged));
     }
     Choice choice;
-    choice.text = echo_text + c.text;
+    choice.text = (request.echo ? echoed_prompt(prompt) : std::string()) + c.text;
     choice.finish_reason = c.finish_reason;
     if (request.return_token_ids) choice.token_ids = std::move(c.token_ids);
     choice.logprobs = std::move(logprobs);
@@ -349,15 +356,16 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request, engine:
                   "application/json");
 }
 
-void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine::GenerationRequest generation,
-                                        Reasoning reasoning, httplib::Response& res) const {
+void CompletionEndpoint::respond_stream(const CompletionRequest& request,
+                                        const std::vector<engine::GenerationRequest>& prompts, Reasoning reasoning,
+                                        httplib::Response& res) const {
   // Submitted before the headers go out, so that a full queue is still a plain 503 reply.
-  auto state = std::make_shared<StreamState>(loop_, generation, request.n, open_responses_);
+  auto state = std::make_shared<StreamState>(loop_, prompts, request.n, open_responses_);
   state->header = new_response_header(request.endpoint, model_.id);
   state->include_usage = request.include_usage;
   state->continuous_usage = request.continuous_usage;
   state->completion.assign(state->choices.size(), 0);
-  state->prompt_tokens = static_cast<int64_t>(generation.prompt.size());
+  for (const engine::GenerationRequest& p : prompts) state->prompt_tokens.push_back(static_cast<int64_t>(p.prompt.size()));
   state->return_token_ids = request.return_token_ids;
   if (request.logprobs) state->logprobs.resize(state->choices.size(), LogprobsJson(request.endpoint, tok_));
   if (const std::optional<ReplyReader> reader = reply_reader(request, reasoning)) {
@@ -365,8 +373,10 @@ void CompletionEndpoint::respond_stream(const CompletionRequest& request, engine
   }
   if (request.echo) {
     state->echo = true;
-    state->prompt = generation.prompt;
-    state->echo_text = echoed_prompt(generation.prompt);
+    for (const engine::GenerationRequest& p : prompts) {
+      state->prompts.push_back(p.prompt);
+      state->echo_texts.push_back(echoed_prompt(p.prompt));
+    }
     state->echoed.assign(state->choices.size(), false);
   }
   res.status = 200;

@@ -44,10 +44,11 @@ class CompletionEndpoint {
   static constexpr std::chrono::milliseconds kHeartbeat{1000};
 
  private:
-  void respond_whole(const CompletionRequest& request, engine::GenerationRequest generation, Reasoning reasoning,
-                     httplib::Response& res) const;
-  void respond_stream(const CompletionRequest& request, engine::GenerationRequest generation, Reasoning reasoning,
-                      httplib::Response& res) const;
+  // `prompts`: what the engine runs for each prompt (chat: one), request.n choices each.
+  void respond_whole(const CompletionRequest& request, const std::vector<engine::GenerationRequest>& prompts,
+                     Reasoning reasoning, httplib::Response& res) const;
+  void respond_stream(const CompletionRequest& request, const std::vector<engine::GenerationRequest>& prompts,
+                      Reasoning reasoning, httplib::Response& res) const;
   std::string echoed_prompt(std::span<const int32_t> prompt) const;
   // Where a chat reply's reasoning starts (--reasoning-parser): inside it when the prompt ends
   // with "<think>" (R1's template, V3.1's thinking mode), else only if the reply opens it.

@@ -9,17 +9,20 @@ namespace fathom::server {
 
 namespace {
 
-std::vector<int32_t> prompt_tokens(const CompletionRequest& r, const tokenizer::Tokenizer& tok) {
+std::vector<int32_t> prompt_tokens(const CompletionRequest& r, const tokenizer::Tokenizer& tok, size_t index) {
   const char* field = r.endpoint == Endpoint::chat_completions ? "messages" : "prompt";
   try {
     std::vector<tokenizer::TokenId> ids;
     if (r.endpoint == Endpoint::chat_completions) {
       ids = tok.encode(render_chat_prompt(tok, r.messages, r.chat_inputs, /*add_generation_prompt=*/true),
                        /*add_special_tokens=*/false);
-    } else if (r.prompt_text) {
-      ids = tok.encode(*r.prompt_text, /*add_special_tokens=*/true);
+    } else if (index >= r.prompts.size()) {
+      throw Error(ErrorCode::internal, "prompt " + std::to_string(index) + " of a request with " +
+                                           std::to_string(r.prompts.size()));
+    } else if (r.prompts[index].text) {
+      ids = tok.encode(*r.prompts[index].text, /*add_special_tokens=*/true);
     } else {
-      return r.prompt_ids;
+      return r.prompts[index].ids;
     }
     return std::vector<int32_t>(ids.begin(), ids.end());
   } catch (const ApiError&) {
@@ -51,12 +54,11 @@ engine::SamplingParams sampling_params(const SamplingOverrides& o, engine::Sampl
   return p;
 }
 
-}  // namespace
-
-engine::GenerationRequest build_generation_request(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
-                                                   const RequestDefaults& defaults) {
+// The request for one prompt; errors do not say which.
+engine::GenerationRequest build_one(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
+                                    const RequestDefaults& defaults, size_t prompt_index) {
   engine::GenerationRequest g;
-  g.prompt = prompt_tokens(request, tok);
+  g.prompt = prompt_tokens(request, tok, prompt_index);
   const auto prompt_len = static_cast<int64_t>(g.prompt.size());
   const char* prompt_field = request.endpoint == Endpoint::chat_completions ? "messages" : "prompt";
   if (prompt_len == 0) throw bad_request("the prompt encodes to no tokens", prompt_field);
@@ -103,6 +105,27 @@ engine::GenerationRequest build_generation_request(const CompletionRequest& requ
   // runs a prompt with no new tokens only to score it).
   if (request.echo && (request.logprobs || g.max_new_tokens == 0)) g.prompt_logprobs = request.logprobs.value_or(0);
   return g;
+}
+
+}  // namespace
+
+engine::GenerationRequest build_generation_request(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
+                                                   const RequestDefaults& defaults, size_t prompt_index) {
+  if (request.prompts.size() <= 1) return build_one(request, tok, defaults, prompt_index);
+  try {
+    return build_one(request, tok, defaults, prompt_index);
+  } catch (const ApiError& e) {
+    throw ApiError(e.status(), e.type(), "prompt[" + std::to_string(prompt_index) + "]: " + e.what(), e.param(), e.api_code());
+  }
+}
+
+std::vector<engine::GenerationRequest> build_generation_requests(const CompletionRequest& request,
+                                                                 const tokenizer::Tokenizer& tok,
+                                                                 const RequestDefaults& defaults) {
+  std::vector<engine::GenerationRequest> out;
+  const size_t count = request.endpoint == Endpoint::chat_completions ? 1 : request.prompts.size();
+  for (size_t i = 0; i < count; ++i) out.push_back(build_generation_request(request, tok, defaults, i));
+  return out;
 }
 
 }  // namespace fathom::server

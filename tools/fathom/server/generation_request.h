@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "fathom/engine/engine.h"
 #include "fathom/tokenizer/tokenizer.h"
@@ -19,12 +20,16 @@ struct RequestDefaults {
 };
 
 // Chat: the messages rendered with the chat template (generation prompt added), encoded without
-// adding BOS (the template writes it). Completions: the prompt encoded with the tokenizer's
-// special tokens, or the token ids as given.
+// adding BOS (the template writes it). Completions: prompt `prompt_index` encoded with the
+// tokenizer's special tokens, or its token ids as given.
 //
 // An explicit max_tokens that does not fit after the prompt is a 400 context_length_exceeded;
-// the default is shortened to fit. Throws ApiError.
+// the default is shortened to fit. Throws ApiError; with several prompts its message names the one.
 engine::GenerationRequest build_generation_request(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
-                                                   const RequestDefaults& defaults);
+                                                   const RequestDefaults& defaults, size_t prompt_index = 0);
+// One per prompt: chat's one, or each prompt of a completions request, in order.
+std::vector<engine::GenerationRequest> build_generation_requests(const CompletionRequest& request,
+                                                                 const tokenizer::Tokenizer& tok,
+                                                                 const RequestDefaults& defaults);
 
 }  // namespace fathom::server

@@ -322,27 +322,44 @@ void parse_common(const JsonFields& fields, std::string_view body, CompletionReq
 
 }
 
-// `prompt`: a string, a list of token ids, or a one-element list of either (OpenAI's batch
-// form, of which Fathom serves one prompt per request).
+// One prompt: a string, or a non-empty list of token ids. `what` names it in errors.
+CompletionPrompt parse_one_prompt(const json& p, const std::string& what) {
+  if (p.is_string()) return {p.get<std::string>(), {}};
+  if (!p.is_array()) throw bad_request(what + " must be a string or a list of token ids", "prompt");
+  if (p.empty()) throw bad_request(what + " must not be empty", "prompt");
+  CompletionPrompt prompt;
+  for (const json& id : p) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      throw bad_request(what + " token ids must be non-negative integers, got " + id.dump(), "prompt");
+    }
+    prompt.ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  return prompt;
+}
+
+// `prompt`: a string or a list of token ids, or OpenAI's batch form, a list of strings or a list
+// of token-id lists (each prompt gets its n choices).
 void parse_prompt(const JsonFields& fields, CompletionRequest& r) {
   const json* p = fields.find("prompt");
   if (!p) throw bad_request("'prompt' is required", "prompt");
-  const json* prompt = p;
-  if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) prompt = &(*p)[0];
-  if (prompt->is_string()) {
-    r.prompt_text = prompt->get<std::string>();
+  const bool batch = p->is_array() && !p->empty() && ((*p)[0].is_string() || (*p)[0].is_array());
+  if (!batch) {
+    r.prompts.push_back(parse_one_prompt(*p, "'prompt'"));
     return;
   }
-  if (!prompt->is_array()) throw bad_request("'prompt' must be a string or a list of token ids", "prompt");
-  if (prompt->empty()) throw bad_request("'prompt' must not be empty", "prompt");
-  for (const json& id : *prompt) {
-    if (id.is_string() || id.is_array()) {
-      throw bad_request("'prompt' holds several prompts; Fathom serves one prompt per request", "prompt");
+  const bool strings = (*p)[0].is_string();
+  for (size_t i = 0; i < p->size(); ++i) {
+    const json& one = (*p)[i];
+    const std::string what = "'prompt[" + std::to_string(i) + "]'";
+    if (one.is_string() != strings || (!one.is_string() && !one.is_array())) {
+      throw bad_request(what + ": a list of prompts holds strings only or token-id lists only", "prompt");
     }
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
-      throw bad_request("'prompt' token ids must be non-negative integers, got " + id.dump(), "prompt");
-    }
-    r.prompt_ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    r.prompts.push_back(parse_one_prompt(one, what));
+  }
+  if (static_cast<int64_t>(r.prompts.size()) * r.n > kMaxChoices) {
+    throw bad_request("'prompt' holds " + std::to_string(r.prompts.size()) + " prompts with n = " + std::to_string(r.n) +
+                          " choices each; one request may ask for " + std::to_string(kMaxChoices) + " choices at most",
+                      "prompt");
   }
 }
 

@@ -33,13 +33,18 @@ struct SamplingOverrides {
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id → bias in [−100, 100]
 };
 
+// One prompt of a completions request: a string, or token ids used as given.
+struct CompletionPrompt {
+  std::optional<std::string> text;
+  std::vector<int32_t> ids;
+};
+
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::chat_completions;
   std::string model;
   std::vector<tokenizer::ChatMessage> messages;  // chat completions
   ChatTemplateInputs chat_inputs;                // chat completions: tools, chat_template_kwargs
-  std::optional<std::string> prompt_text;        // completions: a prompt string...
-  std::vector<int32_t> prompt_ids;               // ...or token ids
+  std::vector<CompletionPrompt> prompts;         // completions: one or more (OpenAI's batch form)
   std::optional<int64_t> max_tokens;             // max_tokens or max_completion_tokens
   SamplingOverrides sampling;
   std::vector<std::string> stop;
@@ -53,7 +58,7 @@ struct CompletionRequest {
   // Set when the request asked for log-probabilities: how many top alternatives per token (chat:
   // top_logprobs with logprobs: true; completions: logprobs).
   std::optional<int64_t> logprobs;
-  int64_t n = 1;  // choices: n engine requests over the same prompt
+  int64_t n = 1;  // choices: n engine requests per prompt; choice p·n + i is prompt p's i-th
   // Completions: the text starts with the prompt, and logprobs (when asked for) cover the prompt
   // tokens too, the first with null (lm-eval's loglikelihood). max_tokens may then be 0.
   bool echo = false;
@@ -62,7 +67,7 @@ struct CompletionRequest {
   std::shared_ptr<const engine::Grammar> grammar;
 };
 
-// The most choices one request may ask for (OpenAI's limit).
+// The most choices one request may ask for (OpenAI's limit for n), over all its prompts.
 inline constexpr int64_t kMaxChoices = 128;
 
 // The most alternatives per token a request may ask for (as vLLM's default max_logprobs; OpenAI
