@@ -52,6 +52,31 @@ TEST(GrammarBuilder, RefusesUndefinedRulesAndLeftRecursionNamingTheRule) {
   EXPECT_THROW(g.define(r, {g.text("b")}), Error) << "defined twice";
 }
 
+// A grammar compiled on its own, imported into a larger one: the larger one reads the same
+// sentences of it between its own text, and nothing the part alone refuses.
+TEST(GrammarBuilder, ImportedGrammarKeepsItsSentences) {
+  const auto schema = json_schema_grammar(std::string_view(
+      R"({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 12}}, "required": ["n"]})"));
+  GrammarBuilder g;
+  const uint32_t part = import_grammar(g, *schema, "args");
+  const uint32_t twice = import_grammar(g, *schema, "again");  // rules copied twice do not clash
+  const uint32_t root = g.rule("root", {g.text("<") + GrammarBuilder::ref(part) + g.text(">"),
+                                        g.text("[") + GrammarBuilder::ref(twice) + g.text("]")});
+  GrammarAutomaton whole(std::make_shared<const Grammar>(g.build(root)));
+  GrammarAutomaton alone(schema);
+  for (const std::string body : {R"({"n": 3})", R"({"n":12})", R"({"n": 0})", R"({"n": 13})", R"({})", R"({"n": 1.5})",
+                                 R"({"n": 7, "m": 1})", "{\"n\"\n: 5}"}) {
+    const auto a = alone.feed(alone.start(), body);
+    const bool valid = a != GrammarAutomaton::kDead && alone.accepting(a);
+    for (const auto& [open, close] : {std::pair{"<", ">"}, std::pair{"[", "]"}}) {
+      const auto w = whole.feed(whole.start(), open + body + close);
+      EXPECT_EQ(w != GrammarAutomaton::kDead && whole.accepting(w), valid) << open << body << close;
+    }
+  }
+  const auto mixed = whole.feed(whole.start(), R"(<{"n": 3}])");
+  EXPECT_TRUE(mixed == GrammarAutomaton::kDead || !whole.accepting(mixed));
+}
+
 // Balanced parentheses, S ::= ε | "(" S ")" S, against a running count, for every text of up
 // to 10 bytes over "()x": accepted byte by byte exactly while the count never goes negative, a
 // whole sentence exactly when it ends at zero.

@@ -1201,6 +1201,51 @@ def test_tool_choice_forces_calls(start_server, tmp_path):
     assert_serves(server)
 
 
+def test_strict_tools_hold_the_calls_the_model_makes(start_server, tmp_path):
+    """tool_choice "auto" with strict tools: the model chooses to call (here made to, by a
+    logit_bias on the calls' opening marker: the random demo model would not), and from the
+    marker on the calls follow the template's format and the tools' schemas."""
+    template = tmp_path / "calls.jinja"
+    template.write_text(
+        "{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
+        "{% for m in messages %}{% if m.tool_calls %}<｜tool▁calls▁begin｜>{% for c in m.tool_calls %}"
+        "{% if not loop.first %}\n{% endif %}<｜tool▁call▁begin｜>function<｜tool▁sep｜>{{ c.function.name }}"
+        "\n```json\n{{ c.function.arguments }}\n```<｜tool▁call▁end｜>{% endfor %}<｜tool▁calls▁end｜>"
+        "{% else %}{{ m.content }}{% endif %}{% endfor %}")
+    server = start_server(extra_args=["--chat-template", str(template)])
+    client = server.client()
+    status, ids = server.post_json("/tokenize", {"prompt": "<｜tool▁calls▁begin｜>", "add_special_tokens": False})
+    assert status == 200 and len(ids["tokens"]) == 1, ids
+    marker = ids["tokens"][0]
+    strict = [{**t, "function": {**t["function"], "strict": True}} for t in CALL_TOOLS]
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    finished = 0
+    for seed in range(1, 7):
+        reply = client.chat.completions.create(model=server.model_id, messages=messages, tools=strict, max_tokens=250,
+                                               temperature=1.0, seed=seed, logit_bias={str(marker): 100})
+        choice = reply.choices[0]
+        if choice.finish_reason == "tool_calls":
+            assert choice.message.tool_calls
+            assert_calls_validate(choice.message.tool_calls)
+            finished += 1
+    assert finished > 0, "no strict call finished"
+
+    # Without strict the same opening gives the random model's own bytes: no call survives parsing.
+    loose = client.chat.completions.create(model=server.model_id, messages=messages, tools=CALL_TOOLS, max_tokens=40,
+                                           temperature=1.0, seed=1, logit_bias={str(marker): 100})
+    assert not loose.choices[0].message.tool_calls
+
+    # A template that does not render calls cannot say how the model writes them: a 400.
+    plain = tmp_path / "names.jinja"
+    plain.write_text("{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
+                     "{% for m in messages %}{{ m.content }}{% endfor %}")
+    other = start_server(extra_args=["--chat-template", str(plain)])
+    with pytest.raises(openai.BadRequestError) as e:
+        other.client().chat.completions.create(model=other.model_id, messages=messages, tools=strict, max_tokens=4)
+    assert e.value.body["param"] == "tools" and "strict" in e.value.body["message"]
+    assert_serves(other)
+
+
 def test_reasoning_parser_returns_reasoning_apart(start_server):
     # R1's template opens the reply with "<think>\n"; the demo model never writes "</think>", so
     # with the parser its whole reply is reasoning (as a reply cut off mid-thought is).

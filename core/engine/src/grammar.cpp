@@ -73,6 +73,26 @@ uint32_t GrammarBuilder::rule(std::string name, std::vector<Seq> alternatives) {
   return r;
 }
 
+uint32_t import_grammar(GrammarBuilder& builder, const Grammar& grammar, const std::string& prefix) {
+  std::vector<uint32_t> copy(grammar.rule_count());
+  for (uint32_t r = 0; r < grammar.rule_count(); ++r) copy[r] = builder.declare(prefix + "." + std::to_string(r));
+  const std::vector<GrammarElement>& elements = grammar.elements();
+  for (uint32_t r = 0; r < grammar.rule_count(); ++r) {
+    std::vector<GrammarBuilder::Seq> alternatives;
+    for (uint32_t at : grammar.alternatives(r)) {
+      GrammarBuilder::Seq seq;
+      for (; elements[at].kind != GrammarElement::Kind::end; ++at) {
+        const GrammarElement& e = elements[at];
+        seq = std::move(seq) + (e.kind == GrammarElement::Kind::bytes ? builder.bytes(grammar.byte_set(e.index))
+                                                                        : GrammarBuilder::ref(copy[e.index]));
+      }
+      alternatives.push_back(std::move(seq));
+    }
+    builder.define(copy[r], std::move(alternatives));
+  }
+  return copy[grammar.root()];
+}
+
 namespace {
 
 using Seq = GrammarBuilder::Seq;

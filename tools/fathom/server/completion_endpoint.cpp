@@ -253,9 +253,11 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
     // Chat has one prompt, and only chat replies carry reasoning.
     const Reasoning reasoning = reply_reasoning(request, prompts.front().prompt);
     // A reply that starts inside its reasoning gets its structured output (JSON mode, a schema,
-    // forced calls) after "</think>": the reasoning stays the model's own.
+    // forced calls) after "</think>": the reasoning stays the model's own. (Strict calls the model
+    // may make start at their own marker, after any reasoning.)
     for (engine::GenerationRequest& generation : prompts) {
-      if (reasoning == Reasoning::open && (generation.grammar || generation.json_object)) {
+      if (reasoning == Reasoning::open && (generation.grammar || generation.json_object) &&
+          generation.structured_after.empty()) {
         generation.structured_after = std::string(kThinkClose);
       }
     }

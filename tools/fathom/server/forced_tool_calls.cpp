@@ -15,24 +15,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-// A function without `parameters` takes none (OpenAI: "an empty parameter list"): {} only.
-ordered_json parameters_of(const ordered_json& tool) {
-  const ordered_json& function = tool["function"];
-  const auto it = function.find("parameters");
-  if (it == function.end() || it->is_null()) {
-    return {{"type", "object"}, {"properties", ordered_json::object()}, {"additionalProperties", false}};
-  }
-  return *it;
-}
-
-std::shared_ptr<const engine::Grammar> compile(const ordered_json& schema, size_t tool) {
-  try {
-    return engine::json_schema_grammar(schema);
-  } catch (const Error& e) {
-    throw bad_request("'tools[" + std::to_string(tool) + "].function.parameters': " + e.what(), "tools");
-  }
-}
-
 // Keywords whose values are maps from names to schemas, and those whose values are data.
 constexpr std::array<std::string_view, 5> kSchemaMaps = {"properties", "$defs", "definitions", "patternProperties",
                                                          "dependentSchemas"};
@@ -74,17 +56,35 @@ std::string unescape(const std::string& raw) {
 
 }  // namespace
 
+// A function without `parameters` takes none (OpenAI: "an empty parameter list"): {} only.
+ordered_json tool_parameters(const ordered_json& tool) {
+  const ordered_json& function = tool["function"];
+  const auto it = function.find("parameters");
+  if (it == function.end() || it->is_null()) {
+    return {{"type", "object"}, {"properties", ordered_json::object()}, {"additionalProperties", false}};
+  }
+  return *it;
+}
+
+std::shared_ptr<const engine::Grammar> tool_arguments_grammar(const ordered_json& tools, size_t index) {
+  try {
+    return engine::json_schema_grammar(tool_parameters(tools[index]));
+  } catch (const Error& e) {
+    throw bad_request("'tools[" + std::to_string(index) + "].function.parameters': " + e.what(), "tools");
+  }
+}
+
 std::shared_ptr<const engine::Grammar> forced_calls_grammar(const ForcedToolChoice& choice, const ordered_json& tools) {
   if (!choice.function.empty()) {
     for (size_t i = 0; i < tools.size(); ++i) {
-      if (tools[i]["function"]["name"] == choice.function) return compile(parameters_of(tools[i]), i);
+      if (tools[i]["function"]["name"] == choice.function) return tool_arguments_grammar(tools, i);
     }
     throw bad_request("'tool_choice' names the function '" + choice.function + "', which is not in 'tools'",
                       "tool_choice");
   }
   ordered_json calls = ordered_json::array();
   for (size_t i = 0; i < tools.size(); ++i) {
-    ordered_json parameters = parameters_of(tools[i]);
+    ordered_json parameters = tool_parameters(tools[i]);
     const std::string at = tools.size() == 1 ? "#/items/properties/arguments"
                                              : "#/items/anyOf/" + std::to_string(i) + "/properties/arguments";
     relocate_references(parameters, at);
@@ -103,7 +103,7 @@ std::shared_ptr<const engine::Grammar> forced_calls_grammar(const ForcedToolChoi
     return engine::json_schema_grammar(list);
   } catch (const Error& e) {
     // Name the tool and the place in its own schema: compile each alone (only on this path).
-    for (size_t i = 0; i < tools.size(); ++i) compile(parameters_of(tools[i]), i);
+    for (size_t i = 0; i < tools.size(); ++i) tool_arguments_grammar(tools, i);
     throw bad_request(std::string("'tools': the list of calls cannot be generated for: ") + e.what(), "tools");
   }
 }

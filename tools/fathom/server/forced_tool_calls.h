@@ -35,6 +35,12 @@ struct ForcedToolChoice {
 std::shared_ptr<const engine::Grammar> forced_calls_grammar(const ForcedToolChoice& choice,
                                                             const nlohmann::ordered_json& tools);
 
+// A tool's `parameters` schema; a function without one takes none: {} only.
+nlohmann::ordered_json tool_parameters(const nlohmann::ordered_json& tool);
+// The grammar of tools[index]'s arguments. Throws ApiError (400, param "tools") naming the tool
+// when its schema cannot be generated for.
+std::shared_ptr<const engine::Grammar> tool_arguments_grammar(const nlohmann::ordered_json& tools, size_t index);
+
 class ForcedCallReader {
  public:
   explicit ForcedCallReader(ForcedToolChoice choice);

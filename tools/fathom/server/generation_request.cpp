@@ -4,6 +4,7 @@
 
 #include "server/api_error.h"
 #include "server/reply_parser.h"
+#include "server/strict_tool_calls.h"
 
 namespace fathom::server {
 
@@ -54,6 +55,26 @@ engine::SamplingParams sampling_params(const SamplingOverrides& o, engine::Sampl
   return p;
 }
 
+// Strict tools with tool_choice "auto": a reply that opens calls is held to the template's call
+// format and the strict tools' schemas from the marker on (strict_tool_calls.h); with a
+// response_format schema too, the reply is that schema's JSON or the calls.
+void hold_calls_to_their_schemas(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
+                                 engine::GenerationRequest& g) {
+  const std::optional<CallFormat> format = template_call_format(tok, request.chat_inputs);
+  if (!format) {
+    throw bad_request("'tools': tools marked \"strict\" need a chat template that renders tool calls in DeepSeek's "
+                      "format (the templates in configs/chat-templates/ do), and this model's does not",
+                      "tools");
+  }
+  const auto calls = strict_calls_grammar(*format, request.strict_tools, request.chat_inputs.parallel_tool_calls);
+  if (g.grammar) {
+    g.grammar = content_or_calls_grammar(*g.grammar, *calls);
+  } else {
+    g.grammar = calls;
+    g.structured_after = std::string(kToolCallsBegin);
+  }
+}
+
 // The request for one prompt; errors do not say which.
 engine::GenerationRequest build_one(const CompletionRequest& request, const tokenizer::Tokenizer& tok,
                                     const RequestDefaults& defaults, size_t prompt_index) {
@@ -87,19 +108,20 @@ engine::GenerationRequest build_one(const CompletionRequest& request, const toke
       !inputs.parallel_tool_calls) {
     if (const auto id = tok.token_to_id(kToolCallEnd)) g.stop_token_ids.push_back(static_cast<int32_t>(*id));
   }
+  g.json_object = request.json_object;
+  g.grammar = request.grammar;
+  if (!request.strict_tools.is_null()) hold_calls_to_their_schemas(request, tok, g);
   if (request.min_tokens > g.max_new_tokens) {
     throw bad_request("'min_tokens' (" + std::to_string(request.min_tokens) + ") exceeds max_tokens (" +
                           std::to_string(g.max_new_tokens) + ")",
                       "min_tokens");
   }
   g.min_tokens = request.min_tokens;
-  if ((request.json_object || request.grammar) && request.min_tokens > 0) {
+  if ((g.json_object || g.grammar) && request.min_tokens > 0) {
     throw bad_request("'min_tokens' cannot be combined with structured output (response_format json_object or "
-                      "json_schema, guided_json, or a tool_choice that forces a call)",
+                      "json_schema, guided_json, a tool_choice that forces a call, or tools marked strict)",
                       "min_tokens");
   }
-  g.json_object = request.json_object;
-  g.grammar = request.grammar;
   g.logprobs = request.logprobs;
   // Echo scores the prompt when logprobs are asked for, or when nothing is generated (the engine
   // runs a prompt with no new tokens only to score it).

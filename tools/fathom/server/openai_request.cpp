@@ -8,6 +8,7 @@
 #include "fathom/engine/text_grammar.h"
 #include "server/api_error.h"
 #include "server/json_fields.h"
+#include "server/strict_tool_calls.h"
 
 namespace fathom::server {
 
@@ -403,6 +404,18 @@ CompletionRequest parse_chat_completion_request(std::string_view body) {
                         "tool_choice");
     }
     r.grammar = forced_calls_grammar(*r.chat_inputs.forced, ordered_schema(body, {"tools"}));
+  } else if (r.chat_inputs.has_tools && !r.chat_inputs.tool_choice_none) {
+    // Strict tools the model may call: their grammar needs the chat template's call format, so it
+    // is built with the prompt (generation_request.cpp).
+    nlohmann::ordered_json tools = ordered_schema(body, {"tools"});
+    if (any_strict_tool(tools)) {
+      if (r.json_object) {
+        throw bad_request("tools marked \"strict\" cannot be combined with response_format json_object: use a "
+                          "json_schema, or strict false",
+                          "tools");
+      }
+      r.strict_tools = std::move(tools);
+    }
   }
   refuse_unless(fields, "functions", is_empty_container, "(the deprecated form of function calling) is not supported: use 'tools'");
 

@@ -65,6 +65,9 @@ struct CompletionRequest {
   bool json_object = false;  // response_format {"type": "json_object"}: JSON mode
   // response_format {"type": "json_schema"} (or vLLM's guided_json): the schema's grammar.
   std::shared_ptr<const engine::Grammar> grammar;
+  // Chat with tool_choice "auto" and a tool marked "strict": true: the tools, members in the
+  // order sent (strict_tool_calls.h); null otherwise.
+  nlohmann::ordered_json strict_tools;
 };
 
 // The most choices one request may ask for (OpenAI's limit for n), over all its prompts.

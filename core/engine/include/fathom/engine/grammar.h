@@ -97,4 +97,9 @@ class GrammarBuilder {
 // Concatenation of sequences.
 GrammarBuilder::Seq operator+(GrammarBuilder::Seq a, const GrammarBuilder::Seq& b);
 
+// Copies every rule of `grammar` into `builder` (names prefixed with `prefix`) and returns the
+// copy of its root: a grammar compiled on its own (a JSON schema's, a regular expression's) becomes
+// a part of a larger one.
+uint32_t import_grammar(GrammarBuilder& builder, const Grammar& grammar, const std::string& prefix);
+
 }  // namespace fathom::engine
