@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fathom/core/error.h"
+#include "fathom/engine/grammar_automaton.h"
 #include "fathom/engine/json_prefix.h"
 #include "json_string_pattern.h"
 
@@ -30,6 +31,8 @@ constexpr int kMaxIntegerDigits = JsonPrefix::kMaxIntegerDigits;
 constexpr int64_t kMaxCount = 1024;
 // Schemas nested deeper than this are refused (the compiler recurses once per level).
 constexpr int kMaxSchemaDepth = 64;
+// uniqueItems: the most values its items may take (the grammar grows with their square).
+constexpr int64_t kMaxUniqueValues = 64;
 // The grammar a schema may grow to (checked where counts unroll).
 constexpr size_t kMaxRules = 200'000;
 
@@ -41,7 +44,9 @@ const std::set<std::string, std::less<>> kAnnotations = {
 // The keywords that apply to one type only, and that type.
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
+    {"minProperties", "object"}, {"maxProperties", "object"}, {"propertyNames", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"}, {"prefixItems", "array"},
+    {"uniqueItems", "array"},
     {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
     {"minimum", "number"},    {"maximum", "number"},  {"exclusiveMinimum", "number"},
     {"exclusiveMaximum", "number"}, {"multipleOf", "number"}};
@@ -188,6 +193,14 @@ class SchemaCompiler {
     return g_.rule(name, {g_.byte('{') + ws() + group("object-body", {g_.byte('}'), ref(members)})});
   }
 
+  // An object of `min`..`max` members (max -1: any number), keys of rule `key`, values of rule
+  // `value`. A key may repeat, and a parser keeps one member per key: more than one member
+  // cannot be promised, so min is at most 1 (checked by the caller).
+  uint32_t counted_map_object(const std::string& name, uint32_t key, uint32_t value, int64_t min, int64_t max) {
+    const Seq member = ref(key) + ws() + g_.byte(':') + ws() + ref(value) + ws();
+    return g_.rule(name, {g_.byte('{') + ws() + repeat("members", member, g_.byte(',') + ws(), g_.byte('}'), min, max)});
+  }
+
   // The keywords of schema object `s` that shape what is generated; refuses any not supported.
   static std::set<std::string, std::less<>> keywords_of(const json& s, const std::string& at) {
     std::set<std::string, std::less<>> keywords;
@@ -196,9 +209,9 @@ class SchemaCompiler {
       if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
-                          "allOf, $ref, properties, required, additionalProperties, items, prefixItems, minItems, maxItems, "
-                          "minLength, maxLength, pattern, format, minimum, maximum, exclusiveMinimum, "
-                          "exclusiveMaximum, multipleOf)");
+                          "allOf, $ref, properties, required, additionalProperties, minProperties, maxProperties, "
+                          "propertyNames, items, prefixItems, minItems, maxItems, uniqueItems, minLength, maxLength, "
+                          "pattern, format, minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf)");
       }
       keywords.insert(key);
     }
@@ -926,6 +939,11 @@ class SchemaCompiler {
       }
     }
     auto [min, max] = bounds(s, at, "minItems", "maxItems");
+    if (s.contains("uniqueItems")) {
+      const json& unique = s["uniqueItems"];
+      if (!unique.is_boolean()) malformed(child(at, "uniqueItems"), "must be a boolean");
+      if (unique.get<bool>()) return unique_items(s, at, min, max);
+    }
     const auto fixed = static_cast<int64_t>(prefix.size());
     if (!more) max = max < 0 ? fixed : std::min(max, fixed);
     if (min > (max < 0 ? min : max)) malformed(at, "minItems asks for more items than items false allows: nothing can be generated");
@@ -957,6 +975,8 @@ class SchemaCompiler {
         extra = schema(a, child(at, "additionalProperties"), depth + 1);
       }
     }
+    const auto [min, max] = bounds(s, at, "minProperties", "maxProperties");
+    const PropertyNames names = property_names(s, at, depth);
     struct Member {
       std::string name;
       uint32_t value;
@@ -967,7 +987,8 @@ class SchemaCompiler {
       const json& p = s["properties"];
       if (!p.is_object()) malformed(child(at, "properties"), "must be an object");
       for (const auto& [name, sub] : p.items()) {
-        members.push_back({name, schema(sub, child(child(at, "properties"), name), depth + 1), false});
+        // A property propertyNames does not allow can never be present.
+        if (names.allows(name)) members.push_back({name, schema(sub, child(child(at, "properties"), name), depth + 1), false});
       }
     }
     if (s.contains("required")) {
@@ -975,6 +996,9 @@ class SchemaCompiler {
       if (!r.is_array()) malformed(child(at, "required"), "must be an array of names");
       for (const json& name : r) {
         if (!name.is_string()) malformed(child(at, "required"), "must be an array of names, not holding " + name.dump());
+        if (!names.allows(name.get<std::string>())) {
+          malformed(child(at, "required"), "requires " + name.dump() + ", which propertyNames does not allow");
+        }
         auto it = std::find_if(members.begin(), members.end(), [&](const Member& m) { return m.name == name; });
         if (it != members.end()) {
           it->required = true;
@@ -987,31 +1011,170 @@ class SchemaCompiler {
       }
     }
     if (members.empty()) {
-      if (!extra_allowed) return g_.rule(at + "(object)", {g_.byte('{') + ws() + g_.byte('}')});
-      if (extra == any_) return any_object_;
-      return map_object(at + "(object)", extra);
-    }
-    // first[i]: no member written yet, members i.. to come; rest[i]: some written.
-    const size_t n = members.size();
-    std::vector<uint32_t> first(n + 1), rest(n + 1);
-    for (size_t i = 0; i <= n; ++i) {
-      first[i] = g_.declare(at + "(members)");
-      rest[i] = g_.declare(at + "(more members)");
-    }
-    g_.define(first[n], {g_.byte('}')});
-    g_.define(rest[n], {g_.byte('}')});
-    for (size_t i = n; i-- > 0;) {
-      const Seq member = g_.text(json(members[i].name).dump()) + ws() + g_.byte(':') + ws() + ref(members[i].value) + ws();
-      std::vector<Seq> first_alternatives{member + ref(rest[i + 1])};
-      std::vector<Seq> rest_alternatives{g_.byte(',') + ws() + member + ref(rest[i + 1])};
-      if (!members[i].required) {
-        first_alternatives.push_back(ref(first[i + 1]));
-        rest_alternatives.push_back(ref(rest[i + 1]));
+      if (!extra_allowed || names.none) {
+        if (min > 0) malformed(at, "minProperties asks for members while none may be present: nothing can be generated");
+        return g_.rule(at + "(object)", {g_.byte('{') + ws() + g_.byte('}')});
       }
-      g_.define(first[i], std::move(first_alternatives));
-      g_.define(rest[i], std::move(rest_alternatives));
+      if (min > 1) {
+        throw unsupported("JSON schema at '#" + child(at, "minProperties") + "': more than one member of an object "
+                          "without properties is not supported (its keys could repeat)");
+      }
+      if (extra == any_ && !names.key && min == 0 && max < 0) return any_object_;
+      return counted_map_object(at + "(object)", names.key ? *names.key : string_, extra, min, max);
     }
-    return g_.rule(at + "(object)", {g_.byte('{') + ws() + ref(first[0])});
+    return listed_members(members, at, min, max);
+  }
+
+  // The members `properties` lists, in its order, required ones always, with minProperties and
+  // maxProperties counted: state (i, c) has members i.. to come and c written. Only states from
+  // which a whole object can still be finished are entered.
+  template <typename Member>
+  uint32_t listed_members(const std::vector<Member>& members, const std::string& at, int64_t min, int64_t max) {
+    const size_t n = members.size();
+    std::vector<int64_t> required_from(n + 1, 0);  // required members among i..
+    for (size_t i = n; i-- > 0;) required_from[i] = required_from[i + 1] + (members[i].required ? 1 : 0);
+    if (static_cast<int64_t>(n) < min) {
+      throw unsupported("JSON schema at '#" + child(at, "minProperties") + "': more members than properties lists "
+                        "are not supported (Fathom generates the listed ones)");
+    }
+    if (max >= 0 && required_from[0] > max) malformed(at, "more members are required than maxProperties allows");
+    // Counts above the last one that matters are all alike.
+    const int64_t cap = max >= 0 ? max : min;
+    auto feasible = [&](size_t i, int64_t c) {
+      return c + static_cast<int64_t>(n - i) >= min && (max < 0 || c + required_from[i] <= max);
+    };
+    auto next_count = [&](int64_t c) { return std::min(c + 1, cap); };
+    // first[i][c]: no member written yet; rest[i][c]: some written (a comma leads the next).
+    std::vector<std::vector<uint32_t>> first(n + 1), rest(n + 1);
+    for (size_t i = 0; i <= n; ++i) {
+      for (int64_t c = 0; c <= cap; ++c) {
+        first[i].push_back(g_.declare(at + "(members)"));
+        rest[i].push_back(g_.declare(at + "(more members)"));
+      }
+    }
+    for (size_t i = n + 1; i-- > 0;) {
+      for (int64_t c = 0; c <= cap; ++c) {
+        std::vector<Seq> first_alternatives, rest_alternatives;
+        if (i == n) {
+          if (c >= min) {
+            first_alternatives.push_back(g_.byte('}'));
+            rest_alternatives.push_back(g_.byte('}'));
+          }
+        } else {
+          const Seq member = g_.text(json(members[i].name).dump()) + ws() + g_.byte(':') + ws() + ref(members[i].value) + ws();
+          if ((max < 0 || c < max) && feasible(i + 1, next_count(c))) {
+            first_alternatives.push_back(member + ref(rest[i + 1][static_cast<size_t>(next_count(c))]));
+            rest_alternatives.push_back(g_.byte(',') + ws() + member + ref(rest[i + 1][static_cast<size_t>(next_count(c))]));
+          }
+          if (!members[i].required && feasible(i + 1, c)) {
+            first_alternatives.push_back(ref(first[i + 1][static_cast<size_t>(c)]));
+            rest_alternatives.push_back(ref(rest[i + 1][static_cast<size_t>(c)]));
+          }
+        }
+        // A state no object can finish from is never entered; it still needs a definition.
+        if (first_alternatives.empty()) first_alternatives.push_back(g_.byte('}'));
+        if (rest_alternatives.empty()) rest_alternatives.push_back(g_.byte('}'));
+        g_.define(first[i][static_cast<size_t>(c)], std::move(first_alternatives));
+        g_.define(rest[i][static_cast<size_t>(c)], std::move(rest_alternatives));
+      }
+    }
+    if (!feasible(0, 0)) malformed(at, "minProperties and maxProperties leave no object to generate");
+    return g_.rule(at + "(object)", {g_.byte('{') + ws() + ref(first[0][0])});
+  }
+
+  // uniqueItems: true, for items of a few values (an enum, a const, booleans): each value at most
+  // once, in the order the schema lists them, so that no two items can be equal. Other items
+  // (strings, numbers) could repeat in ways a grammar cannot rule out, and are refused.
+  uint32_t unique_items(const json& s, const std::string& at, int64_t min, int64_t max) {
+    const std::string where = child(at, "uniqueItems");
+    if (s.contains("prefixItems")) throw unsupported("JSON schema at '#" + where + "': uniqueItems with prefixItems is not supported");
+    std::vector<json> values;
+    const json& items = s.contains("items") ? resolved(s["items"], child(at, "items")) : json(true);
+    const bool booleans = items.is_object() && items.contains("type") && items["type"] == "boolean" &&
+                          keywords_of(items, child(at, "items")).size() == 1;
+    if (booleans) {
+      values = {json(true), json(false)};
+    } else if (items.is_object() && (items.contains("enum") || items.contains("const"))) {
+      const std::vector<std::string> types = types_of(items, child(at, "items"), keywords_of(items, child(at, "items")));
+      for (const std::string& k : keywords_of(items, child(at, "items"))) {
+        if (k != "enum" && k != "const" && k != "type") {
+          throw unsupported("JSON schema at '#" + where + "': uniqueItems with items that combine enum/const and '" + k +
+                            "' is not supported");
+        }
+      }
+      for (const json& v : literal_values(items)) {
+        const bool typed = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return has_type(v, t); });
+        // Values JSON calls equal (1 and 1.0) count as one.
+        if (typed && std::none_of(values.begin(), values.end(), [&](const json& w) { return w == v; })) values.push_back(v);
+      }
+    } else {
+      throw unsupported("JSON schema at '#" + where + "': uniqueItems is supported for items of an enum, a const or "
+                        "booleans only (other values could repeat)");
+    }
+    const auto k = static_cast<int64_t>(values.size());
+    if (k > kMaxUniqueValues) {
+      throw unsupported("JSON schema at '#" + where + "': uniqueItems over more than " + std::to_string(kMaxUniqueValues) +
+                        " values is not supported");
+    }
+    const int64_t most = max < 0 ? k : std::min(max, k);
+    if (min > most) malformed(at, "minItems asks for more distinct items than the items allow: nothing can be generated");
+    // after[j][c]: c items written, the last the (j-1)-th value; values j.. may follow.
+    std::vector<std::vector<uint32_t>> after(static_cast<size_t>(k) + 1);
+    for (auto& row : after) {
+      for (int64_t c = 0; c <= most; ++c) row.push_back(g_.declare(at + "(unique items)"));
+    }
+    for (int64_t j = k + 1; j-- > 0;) {
+      for (int64_t c = 0; c <= most; ++c) {
+        std::vector<Seq> alternatives;
+        if (c >= min) alternatives.push_back(g_.byte(']'));
+        for (int64_t t = j; t < k && c < most; ++t) {
+          if (c + 1 + (k - t - 1) < min) break;  // too few values left after this one
+          const Seq lead = c == 0 ? Seq{} : g_.byte(',') + ws();
+          alternatives.push_back(lead + g_.text(values[static_cast<size_t>(t)].dump()) + ws() +
+                                 ref(after[static_cast<size_t>(t) + 1][static_cast<size_t>(c) + 1]));
+        }
+        if (alternatives.empty()) alternatives.push_back(g_.byte(']'));  // never entered (see the break above)
+        g_.define(after[static_cast<size_t>(j)][static_cast<size_t>(c)], std::move(alternatives));
+      }
+    }
+    return g_.rule(at + "(array)", {g_.byte('[') + ws() + ref(after[0][0])});
+  }
+
+  // propertyNames: the schema every key must satisfy. `key` generates the keys of an object
+  // without properties; allows() tells whether a listed name satisfies it.
+  struct PropertyNames {
+    std::optional<uint32_t> key;
+    std::shared_ptr<GrammarAutomaton> check;  // the schema alone, to judge fixed names
+    bool none = false;                        // propertyNames false: no key at all
+    bool allows(const std::string& name) const {
+      if (none) return false;
+      if (!check) return true;
+      const auto state = check->feed(check->start(), json(name).dump());
+      return state != GrammarAutomaton::kDead && check->accepting(state);
+    }
+  };
+
+  PropertyNames property_names(const json& s, const std::string& at, int depth) {
+    PropertyNames names;
+    if (!s.contains("propertyNames")) return names;
+    const std::string where = child(at, "propertyNames");
+    const json& target = resolved(s["propertyNames"], where);
+    if (target.is_boolean()) {
+      names.none = !target.get<bool>();
+      return names;
+    }
+    if (!target.is_object()) malformed(where, "must be a schema");
+    json keys = target;
+    if (!keys.contains("type")) keys["type"] = "string";  // a key is a string whatever the schema says of others
+    if (keys["type"] != "string") malformed(where, "keys are strings; the schema must allow them (\"type\": \"string\")");
+    names.key = schema(keys, where, depth + 1);
+    try {
+      names.check = std::make_shared<GrammarAutomaton>(std::make_shared<const Grammar>(SchemaCompiler(keys).compile()));
+    } catch (const Error& e) {
+      throw unsupported("JSON schema at '#" + where + "': a propertyNames schema that needs the rest of the schema "
+                        "(" + e.what() + ") is not supported");
+    }
+    return names;
   }
 
   const json& root_;
