@@ -564,6 +564,7 @@ RANDOM_WALK_SCHEMAS = [
     {"type": "object", "additionalProperties": {"type": "integer"}, "propertyNames": {"pattern": "^[a-c]{1,2}$"},
      "minProperties": 1, "maxProperties": 3},
     {"type": "array", "items": {"enum": ["x", "y", "z", 1, None]}, "uniqueItems": True, "minItems": 2},
+    {"type": "object", "patternProperties": {"^[A-Z][0-9]?$": {"type": "boolean"}}, "additionalProperties": False},
     {"oneOf": [{"type": "object", "properties": {"kind": {"const": "a"}, "n": {"type": "integer"}}, "required": ["kind"]},
                {"type": "object", "properties": {"kind": {"enum": ["b", "c"]}, "s": {"type": "string"}},
                 "required": ["kind", "s"], "additionalProperties": False},

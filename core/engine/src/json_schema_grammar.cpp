@@ -45,6 +45,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 const std::map<std::string, std::string, std::less<>> kTypeOfKeyword = {
     {"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
     {"minProperties", "object"}, {"maxProperties", "object"}, {"propertyNames", "object"},
+    {"patternProperties", "object"},
     {"items", "array"},       {"minItems", "array"},  {"maxItems", "array"}, {"prefixItems", "array"},
     {"uniqueItems", "array"},
     {"minLength", "string"},  {"maxLength", "string"}, {"pattern", "string"},
@@ -209,8 +210,8 @@ class SchemaCompiler {
       if (!kStructural.contains(key) && !kTypeOfKeyword.contains(key)) {
         throw unsupported("JSON schema at '#" + child(at, key) + "': the keyword '" + key +
                           "' is not supported for structured output (supported: type, enum, const, anyOf, oneOf, "
-                          "allOf, $ref, properties, required, additionalProperties, minProperties, maxProperties, "
-                          "propertyNames, items, prefixItems, minItems, maxItems, uniqueItems, minLength, maxLength, "
+                          "allOf, $ref, properties, required, additionalProperties, patternProperties, "
+                          "minProperties, maxProperties, propertyNames, items, prefixItems, minItems, maxItems, uniqueItems, minLength, maxLength, "
                           "pattern, format, minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf)");
       }
       keywords.insert(key);
@@ -977,6 +978,7 @@ class SchemaCompiler {
     }
     const auto [min, max] = bounds(s, at, "minProperties", "maxProperties");
     const PropertyNames names = property_names(s, at, depth);
+    const std::vector<KeyPattern> patterns = key_patterns(s, at);
     struct Member {
       std::string name;
       uint32_t value;
@@ -1009,6 +1011,31 @@ class SchemaCompiler {
                                                ", which is not in properties while additionalProperties is false");
         }
       }
+    }
+    for (const Member& m : members) {
+      for (const KeyPattern& p : patterns) {
+        if (p.matches(m.name)) {
+          throw unsupported("JSON schema at '#" + child(at, "patternProperties") + "': the property \"" + m.name +
+                            "\" also matches the pattern \"" + p.pattern + "\"; a member under two schemas is not supported");
+        }
+      }
+    }
+    if (members.empty() && !patterns.empty()) {
+      // Members under the pattern: keys it matches, values of its schema (keys of no pattern
+      // are not generated, so additionalProperties does not come in).
+      if (patterns.size() > 1 || names.key) {
+        throw unsupported("JSON schema at '#" + child(at, "patternProperties") + "': " +
+                          (names.key ? std::string("patternProperties with propertyNames") : std::string("more than one pattern")) +
+                          " in an object without properties is not supported");
+      }
+      if (min > 1) {
+        throw unsupported("JSON schema at '#" + child(at, "minProperties") + "': more than one member of an object "
+                          "without properties is not supported (its keys could repeat)");
+      }
+      const std::string where = child(child(at, "patternProperties"), patterns[0].pattern);
+      const uint32_t key = schema(json{{"type", "string"}, {"pattern", patterns[0].pattern}}, where, depth + 1);
+      const uint32_t value = schema(*patterns[0].schema, where, depth + 1);
+      return counted_map_object(at + "(object)", key, value, min, max);
     }
     if (members.empty()) {
       if (!extra_allowed || names.none) {
@@ -1138,6 +1165,34 @@ class SchemaCompiler {
       }
     }
     return g_.rule(at + "(array)", {g_.byte('[') + ws() + ref(after[0][0])});
+  }
+
+  // patternProperties: each pattern, its schema, and a check of fixed names against it.
+  struct KeyPattern {
+    std::string pattern;
+    const json* schema;
+    std::shared_ptr<GrammarAutomaton> check;
+    bool matches(const std::string& name) const {
+      const auto state = check->feed(check->start(), json(name).dump());
+      return state != GrammarAutomaton::kDead && check->accepting(state);
+    }
+  };
+
+  std::vector<KeyPattern> key_patterns(const json& s, const std::string& at) {
+    std::vector<KeyPattern> patterns;
+    if (!s.contains("patternProperties")) return patterns;
+    const json& p = s["patternProperties"];
+    if (!p.is_object()) malformed(child(at, "patternProperties"), "must be an object of patterns and schemas");
+    for (const auto& [pattern, sub] : p.items()) {
+      const json keys = {{"type", "string"}, {"pattern", pattern}};
+      try {
+        patterns.push_back({pattern, &sub,
+                            std::make_shared<GrammarAutomaton>(std::make_shared<const Grammar>(SchemaCompiler(keys).compile()))});
+      } catch (const Error& e) {
+        throw Error(e.code(), "JSON schema at '#" + child(child(at, "patternProperties"), pattern) + "': " + e.what());
+      }
+    }
+    return patterns;
   }
 
   // propertyNames: the schema every key must satisfy. `key` generates the keys of an object
