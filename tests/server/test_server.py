@@ -974,6 +974,26 @@ def test_client_leaving_a_stream_of_several_choices_frees_all_their_slots(server
     expect_leaving_mid_stream_cancels(server, 3)
 
 
+def test_client_leaving_a_whole_reply_frees_its_slots(server):
+    """A non-streaming request writes nothing until it is done; a client that closes the
+    connection before that still cancels it (the server watches the socket), and every choice's
+    slot is freed."""
+    before = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    body = json.dumps({"model": server.model_id, "messages": [{"role": "user", "content": "go"}], "max_tokens": 480,
+                       "ignore_eos": True, "n": 4}).encode()
+    sock = socket.create_connection((server.host, server.port), timeout=HTTP_TIMEOUT_S)
+    try:
+        sock.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: {server.host}\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        server.wait_for_health(lambda h: h.get("running", 0) > 0)
+    finally:
+        sock.close()
+    after = server.wait_for_health(lambda h: h.get("running") == 0 and h.get("waiting") == 0)
+    assert after["cancelled"] == before["cancelled"] + 4, (before, after)
+    assert after["completed"] == before["completed"], "the request ran to its end"
+    assert_serves(server)
+
+
 def test_stream_closes_cleanly_after_done(server):
     stream = RawStream(server, {"model": server.model_id, "prompt": "abc", "max_tokens": 2}, "/v1/completions")
     try:

@@ -9,6 +9,7 @@
 #include "fathom/core/logging.h"
 #include "server/api_error.h"
 #include "server/choice_requests.h"
+#include "server/client_connection.h"
 #include "server/logprobs_json.h"
 #include "server/openai_response.h"
 #include "server/sse.h"
@@ -239,7 +240,8 @@ bool CompletionEndpoint::wait_until_idle(std::chrono::milliseconds limit) const 
   return true;
 }
 
-void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, httplib::Response& res) const {
+void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, httplib::Response& res,
+                                const httplib::Request* http_request) const {
   OpenResponse open(open_responses_);
   try {
     CompletionRequest request = endpoint == Endpoint::chat_completions ? parse_chat_completion_request(body)
@@ -264,7 +266,7 @@ void CompletionEndpoint::handle(Endpoint endpoint, const std::string& body, http
     if (request.stream) {
       respond_stream(request, prompts, reasoning, res);
     } else {
-      respond_whole(request, prompts, reasoning, res);
+      respond_whole(request, prompts, reasoning, res, http_request);
     }
   } catch (const Error& e) {
     const ApiError api = api_error_from(e);
@@ -303,8 +305,10 @@ std::string CompletionEndpoint::echoed_prompt(std::span<const int32_t> prompt) c
 
 void CompletionEndpoint::respond_whole(const CompletionRequest& request,
                                        const std::vector<engine::GenerationRequest>& prompts, Reasoning reasoning,
-                                       httplib::Response& res) const {
+                                       httplib::Response& res, const httplib::Request* http_request) const {
   ChoiceRequests choices(loop_, prompts, request.n);
+  // Nothing is written until the reply is whole, so the connection is watched instead.
+  const std::optional<ClientConnection> client = http_request ? ClientConnection::of(*http_request) : std::nullopt;
   struct Collected {
     std::string text;
     std::vector<int32_t> token_ids;
@@ -316,7 +320,15 @@ void CompletionEndpoint::respond_whole(const CompletionRequest& request,
   Usage usage;
   std::vector<engine::TokenEvent> batch;
   while (!choices.all_finished()) {
-    if (!choices.events().wait_for(batch, kPoll)) {
+    const bool woken = choices.events().wait_for(batch, kPoll);
+    if (client && client->gone()) {  // one poll(2) per wake-up: a step's events, or kPoll
+      // Returning cancels the unfinished choices (ChoiceRequests); the reply would go nowhere.
+      log().info("client {}:{} closed the connection: request cancelled", http_request->remote_addr,
+                 http_request->remote_port);
+      res.status = 499;
+      return;
+    }
+    if (!woken) {
       if (loop_.unavailable()) throw shutting_down();
       continue;
     }

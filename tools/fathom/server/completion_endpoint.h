@@ -23,6 +23,7 @@
 #include "server/served_model.h"
 
 namespace httplib {
+struct Request;
 struct Response;
 }
 
@@ -32,8 +33,10 @@ class CompletionEndpoint {
  public:
   CompletionEndpoint(EngineLoop& loop, const tokenizer::Tokenizer& tok, RequestDefaults defaults, ServedModel model);
 
-  // Fills `res`: a 200 response or stream, or an OpenAI error. Never throws.
-  void handle(Endpoint endpoint, const std::string& body, httplib::Response& res) const;
+  // Fills `res`: a 200 response or stream, or an OpenAI error. Never throws. With `request`, a
+  // non-streaming reply whose client closes the connection is cancelled (client_connection.h).
+  void handle(Endpoint endpoint, const std::string& body, httplib::Response& res,
+              const httplib::Request* request = nullptr) const;
 
   // For an orderly shutdown, after the engine loop stopped: waits until every response has
   // been handed over (streams included: they end with an error event once the loop is
@@ -46,7 +49,7 @@ class CompletionEndpoint {
  private:
   // `prompts`: what the engine runs for each prompt (chat: one), request.n choices each.
   void respond_whole(const CompletionRequest& request, const std::vector<engine::GenerationRequest>& prompts,
-                     Reasoning reasoning, httplib::Response& res) const;
+                     Reasoning reasoning, httplib::Response& res, const httplib::Request* http_request) const;
   void respond_stream(const CompletionRequest& request, const std::vector<engine::GenerationRequest>& prompts,
                       Reasoning reasoning, httplib::Response& res) const;
   std::string echoed_prompt(std::span<const int32_t> prompt) const;

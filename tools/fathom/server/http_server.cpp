@@ -168,17 +168,17 @@ void HttpServer::add_routes() {
       }
       // After the body, so that a refused request leaves the connection clean for the next one.
       if (!authorized(req, res)) return;
-      handle(body, res);
+      handle(req, body, res);
     };
   };
   for (const Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions}) {
     http_->Post(endpoint == Endpoint::chat_completions ? "/v1/chat/completions" : "/v1/completions",
-                body_route([this, endpoint](const std::string& body, httplib::Response& res) {
-                  completions_.handle(endpoint, body, res);
+                body_route([this, endpoint](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+                  completions_.handle(endpoint, body, res, &req);
                 }));
   }
   auto tokenizer_route = [this, &body_route](json (TokenizeEndpoint::*method)(std::string_view) const) {
-    return body_route([this, method](const std::string& body, httplib::Response& res) {
+    return body_route([this, method](const httplib::Request&, const std::string& body, httplib::Response& res) {
       try {
         reply(res, (tokenize_.*method)(body));
       } catch (const ApiError& e) {
