@@ -196,6 +196,22 @@ TEST(Cli, MtpSpeculationKeepsTheText) {
   ASSERT_EQ(deeper.status, 0) << deeper.err;
   auto k = nlohmann::json::parse(deeper.out);
   EXPECT_EQ(k["speculative_tokens"], 3);
+  // Per place: the first drafts add up with the later ones to all drafts; a later place is
+  // drafted no more often than the one before it (a chain is cut short, never lengthened).
+  const auto& places = k["drafts_by_place"];
+  ASSERT_EQ(places.size(), 3u) << k.dump();
+  int drafted = 0, accepted = 0;
+  for (size_t j = 0; j < places.size(); ++j) {
+    drafted += places[j]["drafted"].get<int>();
+    accepted += places[j]["accepted"].get<int>();
+    EXPECT_LE(places[j]["accepted"].get<int>(), places[j]["drafted"].get<int>());
+    if (j > 0) {
+      EXPECT_LE(places[j]["drafted"].get<int>(), places[j - 1]["drafted"].get<int>());
+      EXPECT_LE(places[j]["accepted"].get<int>(), places[j - 1]["accepted"].get<int>()) << "accepted in order";
+    }
+  }
+  EXPECT_EQ(drafted, k["drafts"].get<int>());
+  EXPECT_EQ(accepted, k["drafts_accepted"].get<int>());
   EXPECT_GT(k["drafts"].get<int>(), k["decode_steps"].get<int>()) << k.dump();
   EXPECT_EQ(k["decode_steps"].get<int>() + k["drafts_accepted"].get<int>(), 16) << k.dump();
   Result zero = fathom(run + " --speculative mtp --speculative-tokens 0");

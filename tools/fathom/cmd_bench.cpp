@@ -75,6 +75,15 @@ double prefill_ms_of(const OpTimes& prefill_ops, const OpTime& t) {
   return 0;
 }
 
+// Per place in a step's drafts: how many were verified and accepted.
+nlohmann::json drafts_by_place(const engine::SpeculationStats& spec) {
+  nlohmann::json places = nlohmann::json::array();
+  for (size_t j = 0; j < spec.drafted_at.size(); ++j) {
+    places.push_back({{"drafted", spec.drafted_at[j]}, {"accepted", spec.accepted_at[j]}});
+  }
+  return places;
+}
+
 int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   const auto load_start = Clock::now();
   // Whole prompts in one step: the prefill figure is the engine's prefill throughput, not a mix of
@@ -144,6 +153,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"speculative_tokens", s.engine->limits().speculative_tokens},
                      {"drafts", spec.drafted},
                      {"drafts_accepted", spec.accepted},
+                     {"drafts_by_place", drafts_by_place(spec)},
                      {"peak_rss_bytes", peak_rss_bytes()}};
     j["ops"] = nlohmann::json::array();
     for (const auto& t : ops) {
@@ -169,6 +179,15 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                 s.config.runtime.speculative.c_str(), static_cast<long long>(s.engine->limits().speculative_tokens),
                 static_cast<unsigned long long>(spec.accepted), static_cast<unsigned long long>(spec.drafted),
                 100 * acceptance);
+    if (spec.drafted_at.size() > 1) {
+      std::printf("  accepted by place in a step's drafts:");
+      for (size_t j = 0; j < spec.drafted_at.size(); ++j) {
+        std::printf(" %zu: %.1f %% (%llu/%llu)", j + 1,
+                    100.0 * static_cast<double>(spec.accepted_at[j]) / static_cast<double>(spec.drafted_at[j]),
+                    static_cast<unsigned long long>(spec.accepted_at[j]), static_cast<unsigned long long>(spec.drafted_at[j]));
+      }
+      std::printf("\n");
+    }
   }
   std::printf("peak RSS: %.1f MiB\n\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
   std::printf("%-16s %-14s %10s %12s %12s\n", "op", "backend", "calls", "total ms", "prefill ms");

@@ -36,7 +36,10 @@ Engine::Engine(LoadedModel& model, const tokenizer::Tokenizer* tok, EngineLimits
     throw Error(ErrorCode::failed_precondition,
                 "speculative decoding with MTP needs the model's MTP module, and it was not loaded");
   }
-  if (limits_.speculative_tokens < 0) throw invalid_argument("engine: speculative_tokens must not be negative");
+  if (limits_.speculative_tokens < 0 || limits_.speculative_tokens > static_cast<int64_t>(kMaxDraftPlaces)) {
+    throw invalid_argument("engine: speculative_tokens must be 0 (the method's default) to " +
+                           std::to_string(kMaxDraftPlaces));
+  }
   if (limits_.speculative_tokens == 0) limits_.speculative_tokens = speculation == Speculation::mtp ? 1 : 3;
   for (int64_t id : model.spec().eos_token_ids) eos_ids_.push_back(static_cast<int32_t>(id));
   if (tok_ && tok_->eos_id()) eos_ids_.push_back(*tok_->eos_id());
@@ -472,12 +475,14 @@ void Engine::decode(const std::vector<Sequence*>& sequences) {
     advance(s, logits_of(row));
     size_t emitted = 1;
     drafted_ += guesses.size();
+    for (size_t j = 0; j < guesses.size() && j < kMaxDraftPlaces; ++j) ++drafted_at_[j];
     // Row 1 + j saw guess j in place of the token just sampled; equal, its logits are the main
     // model's for the next position, and the cache entry it wrote is the right one. From the
     // first difference on, the rows are dropped and their entries are overwritten by later steps
     // before anything reads them.
     for (size_t j = 0; j < guesses.size() && !s.done && s.output.back() == guesses[j]; ++j) {
       ++accepted_;
+      if (j < kMaxDraftPlaces) ++accepted_at_[j];
       advance(s, logits_of(row + 1 + j));
       ++emitted;
     }

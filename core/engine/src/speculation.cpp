@@ -28,7 +28,12 @@ const char* speculation_name(Speculation s) {
 }
 
 SpeculationStats Engine::speculation_stats() const {
-  return SpeculationStats{drafted_.load(), accepted_.load(), steps_.load()};
+  SpeculationStats stats{drafted_.load(), accepted_.load(), steps_.load(), {}, {}};
+  for (size_t j = 0; j < kMaxDraftPlaces && drafted_at_[j].load() > 0; ++j) {
+    stats.drafted_at.push_back(drafted_at_[j].load());
+    stats.accepted_at.push_back(accepted_at_[j].load());
+  }
+  return stats;
 }
 
 bool Engine::wants_draft(const Sequence& s) const {

@@ -18,6 +18,7 @@
 // (the engine loop). Events are delivered on the step() thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -106,6 +107,9 @@ struct SpeculationStats {
   uint64_t drafted = 0;   // draft tokens verified
   uint64_t accepted = 0;  // of those, equal to the token sampled
   uint64_t steps = 0;     // decode steps run
+  // The same per place in a step's drafts (the first draft, the second, ...), up to the last
+  // place drafted: how acceptance falls off with depth, to choose speculative_tokens by.
+  std::vector<uint64_t> drafted_at, accepted_at;
 };
 
 // Waiting for another sequence's prefill costs the waiting request at least a step; it pays when
@@ -201,6 +205,8 @@ class Engine {
   Speculation speculation_;
   // Counted on the step() thread, read from any (a server's health endpoint).
   std::atomic<uint64_t> drafted_{0}, accepted_{0}, steps_{0};
+  static constexpr size_t kMaxDraftPlaces = 16;  // speculative_tokens' limit
+  std::array<std::atomic<uint64_t>, kMaxDraftPlaces> drafted_at_{}, accepted_at_{};
   std::atomic<uint64_t> prompt_tokens_{0}, cached_tokens_{0};
   std::vector<int32_t> eos_ids_;
   // Structured output, built at the first request that needs it (step() thread only).
