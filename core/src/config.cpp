@@ -110,12 +110,32 @@ void read_generation(TomlTableReader& r, GenerationConfig& g) {
   r.reject_unknown_keys();
 }
 
+// An origin as browsers send it: scheme "://" host [":" port], nothing after; or "*".
+std::string cors_origin_problem(const std::string& origin) {
+  if (origin == "*") return {};
+  const size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string::npos || scheme_end == 0) {
+    return "'" + origin + "' is not an origin (scheme://host[:port], e.g. \"https://app.example\", or \"*\")";
+  }
+  const std::string host = origin.substr(scheme_end + 3);
+  if (host.empty() || host.find('/') != std::string::npos) {
+    return "'" + origin + "' is not an origin: a browser sends scheme://host[:port] without a path or a trailing slash";
+  }
+  return {};
+}
+
 void read_server(TomlTableReader& r, ServerConfig& s) {
   if (auto v = r.string("host")) s.host = *v;
   if (auto v = r.integer("port", 0, 65535)) s.port = *v;
   if (auto v = r.string("api_key")) s.api_key = *v;
   if (auto v = r.integer("max_body_bytes", 1024, int64_t{1} << 32)) s.max_body_bytes = *v;
   if (auto v = r.integer("max_queue", 0, 1 << 20)) s.max_queue = *v;
+  if (auto v = r.string_array("cors_origins")) {
+    for (const std::string& origin : *v) {
+      if (const std::string why = cors_origin_problem(origin); !why.empty()) r.fail("cors_origins", why);
+    }
+    s.cors_origins = *v;
+  }
   r.reject_unknown_keys();
 }
 
@@ -194,6 +214,7 @@ std::vector<std::string> config_known_keys() {
       "generation.repetition_penalty", "generation.presence_penalty", "generation.frequency_penalty",
       "generation.max_new_tokens", "generation.seed",
       "server.host", "server.port", "server.api_key", "server.max_body_bytes", "server.max_queue",
+      "server.cors_origins",
   };
 }
 

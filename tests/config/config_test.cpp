@@ -62,6 +62,7 @@ seed = 7
 [server]
 port = 9000
 api_key = "secret"
+cors_origins = ["https://app.example", "http://localhost:3000"]
 
 [backend.cpu]
 threads = 2
@@ -84,6 +85,7 @@ threads = 2
   EXPECT_EQ(c.generation.top_k, 40);
   EXPECT_EQ(c.generation.seed, 7);
   EXPECT_EQ(c.server.port, 9000);
+  EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://app.example", "http://localhost:3000"}));
   ASSERT_NE(c.backend_table("cpu"), nullptr);
   EXPECT_EQ((*c.backend_table("cpu")->values)["threads"].value<int64_t>(), 2);
 }
@@ -112,6 +114,10 @@ TEST(Config, WrongTypesAndValues) {
   EXPECT_CONTAINS(error_of("[runtime]\nspeculative = \"eagle\"\n"), "runtime.speculative: 'eagle' is not one of");
   EXPECT_CONTAINS(error_of("[generation]\ntop_p = 1.5\n"), "deploy.toml:2:9: generation.top_p: must be between 0 and 1");
   EXPECT_CONTAINS(error_of("runtime = 3\n"), "deploy.toml:1:11: runtime: expected a table");
+  EXPECT_CONTAINS(error_of("[server]\ncors_origins = [\"https://app.example/\"]\n"),
+                  "deploy.toml:2:16: server.cors_origins: 'https://app.example/' is not an origin");
+  EXPECT_CONTAINS(error_of("[server]\ncors_origins = [\"app.example\"]\n"), "server.cors_origins: 'app.example' is not an origin");
+  EXPECT_CONTAINS(error_of("[server]\ncors_origins = \"*\"\n"), "server.cors_origins: expected an array of strings");
 }
 
 TEST(Config, PlacementStaysInsideTheBackendList) {

@@ -1033,6 +1033,61 @@ def test_api_key(start_server):
     assert status == 200, body
 
 
+def test_cors_for_the_origins_configured(start_server):
+    server = start_server('[server]\napi_key = "k"\ncors_origins = ["https://app.example"]\n')
+    auth = {"Authorization": "Bearer k"}
+
+    def call(method, path, headers, body=None):
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    # The browser's preflight: no API key, the methods and the headers it asked for.
+    status, headers, _ = call("OPTIONS", "/v1/chat/completions",
+                              {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+                               "Access-Control-Request-Headers": "authorization, content-type"})
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in headers["access-control-allow-methods"]
+    assert headers["access-control-allow-headers"] == "authorization, content-type"
+    # The request itself: its reply (a stream too) carries the origin; the key is still needed.
+    body = json.dumps({"model": server.model_id, "prompt": "x", "max_tokens": 2})
+    status, headers, _ = call("POST", "/v1/completions", {"Origin": "https://app.example", **auth,
+                                                          "Content-Type": "application/json"}, body)
+    assert status == 200 and headers["access-control-allow-origin"] == "https://app.example"
+    assert headers["vary"] == "Origin"
+    status, headers, _ = call("POST", "/v1/completions", {"Origin": "https://app.example",
+                                                          "Content-Type": "application/json"}, body)
+    assert status == 401 and headers["access-control-allow-origin"] == "https://app.example", \
+        "an error reaches the page too, so that it can show it"
+    stream_body = json.dumps({"model": server.model_id, "prompt": "x", "max_tokens": 2, "stream": True})
+    status, headers, data = call("POST", "/v1/completions", {"Origin": "https://app.example", **auth,
+                                                             "Content-Type": "application/json"}, stream_body)
+    assert status == 200 and headers["access-control-allow-origin"] == "https://app.example"
+    assert data.rstrip().endswith(b"[DONE]") or b"[DONE]" in data
+    # Another origin gets no CORS headers, and its preflight is refused.
+    status, headers, _ = call("GET", "/v1/models", {"Origin": "https://evil.example", **auth})
+    assert status == 200 and "access-control-allow-origin" not in headers
+    status, headers, _ = call("OPTIONS", "/v1/models", {"Origin": "https://evil.example",
+                                                        "Access-Control-Request-Method": "GET"})
+    assert status == 403 and "access-control-allow-origin" not in headers
+
+
+def test_no_cors_headers_unless_configured(server):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT_S)
+    try:
+        conn.request("GET", "/v1/models", headers={"Origin": "https://app.example"})
+        r = conn.getresponse()
+        r.read()
+        assert r.getheader("Access-Control-Allow-Origin") is None
+    finally:
+        conn.close()
+
+
 def test_full_queue_answers_503(start_server):
     # One batch slot and one queue place: a running request and a waiting one fill the server.
     server = start_server("[server]\nmax_queue = 1\n", max_batch=1)

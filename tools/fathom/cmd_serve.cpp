@@ -37,6 +37,7 @@ server::HttpOptions http_options(const ServerConfig& c, const RuntimeConfig& run
   o.port = static_cast<int>(c.port);
   o.api_key = c.api_key;
   o.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+  o.cors_origins = c.cors_origins;
   // One thread per request the engine can hold (running and queued), plus a few so that
   // /health and refusals are answered while it is full; bounded for huge queue settings.
   o.threads = static_cast<size_t>(std::min<int64_t>(runtime.max_batch + c.max_queue + 8, 512));

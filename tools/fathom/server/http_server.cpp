@@ -101,6 +101,40 @@ HttpServer::HttpServer(const CompletionEndpoint& completions, const TokenizeEndp
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_keep_alive_max_count(100);
   add_routes();
+  if (!options_.cors_origins.empty()) add_cors();
+}
+
+std::string HttpServer::allowed_origin(const std::string& origin) const {
+  if (origin.empty()) return {};
+  for (const std::string& allowed : options_.cors_origins) {
+    if (allowed == "*") return "*";
+    if (allowed == origin) return origin;
+  }
+  return {};
+}
+
+void HttpServer::add_cors() {
+  // Every reply (errors, streams and refusals included) carries the header the browser needs
+  // to hand it to the page; the value depends on the Origin, which caches must key on.
+  http_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string allowed = allowed_origin(req.get_header_value("Origin"));
+    if (allowed.empty()) return;
+    res.set_header("Access-Control-Allow-Origin", allowed);
+    if (allowed != "*") res.set_header("Vary", "Origin");
+  });
+  // The preflight a browser sends before a POST with a JSON body or an Authorization header.
+  // It carries no credentials, so it is answered without the API key; the request itself is not.
+  http_->Options(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    if (allowed_origin(req.get_header_value("Origin")).empty()) {
+      reply_error(res, ApiError(403, "invalid_request_error", "this origin may not call the API (server.cors_origins)"));
+      return;
+    }
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+    res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+    res.set_header("Access-Control-Max-Age", "600");
+  });
 }
 
 HttpServer::~HttpServer() { stop(); }

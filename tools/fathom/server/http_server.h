@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/completion_endpoint.h"
 #include "server/engine_loop.h"
@@ -36,6 +37,7 @@ struct HttpOptions {
   std::string api_key;           // empty: no authentication
   size_t max_body_bytes = 1 << 20;
   size_t threads = 16;
+  std::vector<std::string> cors_origins;  // server.cors_origins
 };
 
 class HttpServer {
@@ -55,6 +57,10 @@ class HttpServer {
 
  private:
   void add_routes();
+  // CORS (server.cors_origins): headers on every reply to an allowed origin, and preflights.
+  void add_cors();
+  // The Access-Control-Allow-Origin value for a request's Origin; empty when it is not allowed.
+  std::string allowed_origin(const std::string& origin) const;
 
   const CompletionEndpoint& completions_;
   const TokenizeEndpoint& tokenize_;

@@ -74,6 +74,9 @@ struct ServerConfig {
   std::string api_key;  // empty = no authentication
   int64_t max_body_bytes = 1 << 20;
   int64_t max_queue = 64;  // waiting requests beyond the running batch; more get 503
+  // Origins whose browser pages may call the API ("https://app.example", or "*" for any): their
+  // requests get CORS headers and preflights are answered. Empty: no CORS headers.
+  std::vector<std::string> cors_origins;
 };
 
 // A [backend.<name>] table, kept as parsed so that the plugin's declared keys can be checked
