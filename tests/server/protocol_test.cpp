@@ -17,6 +17,7 @@
 #include "server/logprobs_json.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/responses_api.h"
 #include "server/served_model.h"
 #include "server/sse.h"
 
@@ -805,6 +806,113 @@ TEST_F(LogprobsShapes, CompletionOffsetsCountCharactersAcrossChunks) {
   const json& top = head["top_logprobs"][0];
   ASSERT_EQ(top.size(), 2u);
   EXPECT_FLOAT_EQ(top[std::string(tok_->token_bytes(tokens[0]))].get<float>(), -0.25f);
+}
+
+// The Responses API's items as chat messages: instructions first, developer as system, a run of
+// function calls as one assistant turn, outputs as tool messages, reasoning dropped; function
+// tools flattened the other way; unknown members passed on; what cannot be served refused.
+TEST(ResponsesApi, TranslatesARequestIntoTheChatRequestItMeans) {
+  const json chat = json::parse(chat_request_from_responses(R"({
+    "model": "m", "instructions": "Be brief.", "max_output_tokens": 9, "top_k": 3, "store": true,
+    "input": [
+      {"role": "developer", "content": "Use tools."},
+      {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+      {"type": "reasoning", "id": "rs_1", "summary": []},
+      {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": "{\"city\":\"Oslo\"}"},
+      {"type": "function_call", "call_id": "c2", "name": "weather", "arguments": "{\"city\":\"Rome\"}"},
+      {"type": "function_call_output", "call_id": "c1", "output": "12 C"},
+      {"type": "function_call_output", "call_id": "c2", "output": "25 C"}],
+    "tools": [{"type": "function", "name": "weather", "parameters": {"type": "object"}, "strict": true}],
+    "tool_choice": {"type": "function", "name": "weather"},
+    "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}}})"));
+  const json& m = chat["messages"];
+  ASSERT_EQ(m.size(), 6u) << chat.dump();
+  EXPECT_EQ(m[0], json({{"role", "system"}, {"content", "Be brief."}}));
+  EXPECT_EQ(m[1], json({{"role", "system"}, {"content", "Use tools."}}));
+  EXPECT_EQ(m[2]["content"][0]["text"], "Weather?");
+  EXPECT_EQ(m[3]["role"], "assistant");
+  EXPECT_TRUE(m[3]["content"].is_null());
+  ASSERT_EQ(m[3]["tool_calls"].size(), 2u);
+  EXPECT_EQ(m[3]["tool_calls"][1]["id"], "c2");
+  EXPECT_EQ(m[3]["tool_calls"][1]["function"]["arguments"], "{\"city\":\"Rome\"}");
+  EXPECT_EQ(m[4], json({{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "12 C"}}));
+  EXPECT_EQ(chat["tools"][0]["function"]["name"], "weather");
+  EXPECT_EQ(chat["tools"][0]["function"]["strict"], true);
+  EXPECT_EQ(chat["tool_choice"]["function"]["name"], "weather");
+  EXPECT_EQ(chat["max_completion_tokens"], 9);
+  EXPECT_EQ(chat["top_k"], 3) << "extensions pass through";
+  EXPECT_FALSE(chat.contains("store")) << "Responses-only members do not";
+  EXPECT_EQ(chat["response_format"]["json_schema"]["name"], "w");
+  // The chat request parses as one (without the schema, which a forced call does not combine with).
+  json plain = chat;
+  plain.erase("response_format");
+  EXPECT_EQ(parse_chat_completion_request(plain.dump()).messages.size(), 6u);
+
+  auto refused = [](const std::string& body) {
+    try {
+      chat_request_from_responses(body);
+    } catch (const ApiError& e) {
+      return e.param();
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(refused(R"({"model": "m"})"), "input");
+  EXPECT_EQ(refused(R"({"model": "m", "input": "x", "previous_response_id": "resp_1"})"), "previous_response_id");
+  EXPECT_EQ(refused(R"({"model": "m", "input": "x", "tools": [{"type": "file_search"}]})"), "tools");
+  EXPECT_EQ(refused(R"({"model": "m", "input": [{"role": "user", "content": [{"type": "input_file"}]}]})"), "input");
+  EXPECT_EQ(refused(R"({"model": "m", "input": [{"type": "item_reference", "id": "x"}]})"), "input");
+  EXPECT_EQ(refused(R"({"model": "m", "input": "x", "text": {"format": {"type": "yaml"}}})"), "text");
+  EXPECT_EQ(refused("[1]"), "");
+  EXPECT_EQ(responses_param("messages"), "input");
+  EXPECT_EQ(responses_param("max_tokens"), "max_output_tokens");
+}
+
+// A chat stream's frames, split anywhere, become the same Responses events; the text deltas
+// add up to the message, the call's pieces to its arguments, and the last event holds them all.
+TEST(ResponsesApi, TranslatesAStreamSplitAnywhere) {
+  const std::string chat_stream =
+      "data: {\"id\":\"chatcmpl-abc\",\"created\":5,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+      ": waiting\n\n"
+      "data: {\"id\":\"chatcmpl-abc\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: {\"id\":\"chatcmpl-abc\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\n"
+      "data: {\"id\":\"chatcmpl-abc\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+      "\"type\":\"function\",\"function\":{\"name\":\"add\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n"
+      "data: {\"id\":\"chatcmpl-abc\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+      "\"function\":{\"arguments\":\":1}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n"
+      "data: {\"id\":\"chatcmpl-abc\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":4}}\n\n"
+      "data: [DONE]\n\n";
+  auto events_of = [&](size_t piece) {
+    ResponseStream stream(json{{"model", "m"}});
+    std::string out;
+    for (size_t at = 0; at < chat_stream.size(); at += piece) out += stream.translate(chat_stream.substr(at, piece));
+    return out;
+  };
+  const std::string whole = events_of(chat_stream.size());
+  for (size_t piece : {1u, 3u, 17u}) EXPECT_EQ(events_of(piece), whole) << piece;
+  std::vector<json> events;
+  std::string text, arguments;
+  for (size_t at = 0; (at = whole.find("data: ", at)) != std::string::npos;) {
+    const size_t end = whole.find("\n\n", at);
+    events.push_back(json::parse(whole.substr(at + 6, end - at - 6)));
+    at = end;
+    const json& e = events.back();
+    EXPECT_EQ(e["sequence_number"], events.size() - 1);
+    if (e["type"] == "response.output_text.delta") text += e["delta"].get<std::string>();
+    if (e["type"] == "response.function_call_arguments.delta") arguments += e["delta"].get<std::string>();
+  }
+  EXPECT_NE(whole.find(": waiting\n\n"), std::string::npos) << "heartbeats pass on";
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.front()["type"], "response.created");
+  EXPECT_EQ(events.front()["response"]["id"], "resp_abc");
+  EXPECT_EQ(text, "Hello");
+  EXPECT_EQ(arguments, "{\"a\":1}");
+  const json& last = events.back();
+  EXPECT_EQ(last["type"], "response.completed");
+  ASSERT_EQ(last["response"]["output"].size(), 2u);
+  EXPECT_EQ(last["response"]["output"][0]["content"][0]["text"], "Hello");
+  EXPECT_EQ(last["response"]["output"][1]["arguments"], "{\"a\":1}");
+  EXPECT_EQ(last["response"]["output"][1]["call_id"], "call_1");
+  EXPECT_EQ(last["response"]["usage"]["total_tokens"], 11);
 }
 
 }  // namespace

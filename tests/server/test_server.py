@@ -387,6 +387,97 @@ def test_several_prompts_are_each_answered_as_alone(server):
     assert_serves(server)
 
 
+def test_responses_api(server):
+    """OpenAI's Responses API: the same text as the chat completion it translates to, whole or
+    streamed as typed events, with instructions, function calls and their outputs, and schemas."""
+    client = server.client()
+    reply = client.responses.create(model=server.model_id, input="Hello!", instructions="Be brief.",
+                                    max_output_tokens=12, temperature=0, extra_body={"ignore_eos": True})
+    same = client.chat.completions.create(model=server.model_id, max_tokens=12, temperature=0,
+                                          extra_body={"ignore_eos": True},
+                                          messages=[{"role": "system", "content": "Be brief."},
+                                                    {"role": "user", "content": "Hello!"}])
+    assert reply.object == "response" and reply.id.startswith("resp_")
+    assert reply.output_text == same.choices[0].message.content
+    assert reply.status == "incomplete" and reply.incomplete_details.reason == "max_output_tokens"
+    assert reply.usage.input_tokens == same.usage.prompt_tokens and reply.usage.output_tokens == 12
+    assert reply.output[0].type == "message" and reply.output[0].role == "assistant"
+
+    # Streamed: typed events in order, whose deltas are the whole reply's text.
+    events = list(client.responses.create(model=server.model_id, input="Hello!", instructions="Be brief.",
+                                          max_output_tokens=12, temperature=0, stream=True,
+                                          extra_body={"ignore_eos": True}))
+    types = [e.type for e in events]
+    assert types[:2] == ["response.created", "response.in_progress"]
+    assert types[-1] == "response.incomplete"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == reply.output_text
+    assert events[-1].response.output_text == reply.output_text
+    assert events[-1].response.usage.output_tokens == 12
+
+    # A conversation with a call and its output, as items; the chat template renders them.
+    items = [{"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+             {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": '{"city": "Oslo"}'},
+             {"type": "function_call_output", "call_id": "call_1", "output": "12 C"},
+             {"type": "reasoning", "id": "rs_1", "summary": []}]
+    conversation = client.responses.create(model=server.model_id, input=items, max_output_tokens=4, temperature=0)
+    assert conversation.usage.input_tokens > 0
+
+    # A schema through text.format: the output validates.
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
+    structured = client.responses.create(model=server.model_id, input="A number:", max_output_tokens=60, temperature=0,
+                                         text={"format": {"type": "json_schema", "name": "n", "schema": schema}})
+    if structured.status == "completed":
+        jsonschema.validate(json.loads(structured.output_text), schema)
+
+    # What Fathom cannot do is a 400 naming the Responses field.
+    for body, param in [({"input": "x", "previous_response_id": "resp_1"}, "previous_response_id"),
+                        ({"input": "x", "tools": [{"type": "web_search"}]}, "tools"),
+                        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}, "input"),
+                        ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+                        ({}, "input")]:
+        status, error = server.post_json("/v1/responses", {"model": server.model_id, **body})
+        assert_openai_error(status, error, 400, param=param)
+    assert_serves(server)
+
+
+def test_responses_api_function_calls(start_server, tmp_path):
+    # Strict function tools, made to call by a bias on the calls' marker (see the strict tools
+    # test): the calls come back as function_call items, whole and streamed.
+    template = tmp_path / "calls.jinja"
+    template.write_text(
+        "{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
+        "{% for m in messages %}{% if m.tool_calls %}<｜tool▁calls▁begin｜>{% for c in m.tool_calls %}"
+        "<｜tool▁call▁begin｜>function<｜tool▁sep｜>{{ c.function.name }}"
+        "\n```json\n{{ c.function.arguments }}\n```<｜tool▁call▁end｜>{% endfor %}<｜tool▁calls▁end｜>"
+        "{% else %}{{ m.content }}{% endif %}{% endfor %}")
+    server = start_server(extra_args=["--chat-template", str(template)])
+    client = server.client()
+    status, ids = server.post_json("/tokenize", {"prompt": "<｜tool▁calls▁begin｜>", "add_special_tokens": False})
+    marker = ids["tokens"][0]
+    tools = [{"type": "function", "name": "add", "strict": True,
+              "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                             "required": ["a", "b"], "additionalProperties": False}}]
+    kwargs = dict(model=server.model_id, input="1+2?", tools=tools, max_output_tokens=250, temperature=1.0)
+    finished = 0
+    for seed in range(1, 7):
+        extra = {"logit_bias": {str(marker): 100}, "seed": seed}
+        whole = client.responses.create(**kwargs, extra_body=extra)
+        calls = [item for item in whole.output if item.type == "function_call"]
+        if whole.status != "completed":
+            continue
+        finished += 1
+        assert calls and all(c.name == "add" and c.call_id.startswith("call_") for c in calls)
+        for c in calls:
+            jsonschema.validate(json.loads(c.arguments), tools[0]["parameters"])
+        events = list(client.responses.create(**kwargs, stream=True, extra_body=extra))
+        done = [e.item for e in events if e.type == "response.output_item.done" and e.item.type == "function_call"]
+        assert [(c.name, c.arguments) for c in done] == [(c.name, c.arguments) for c in calls]
+        deltas = "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta")
+        assert deltas == "".join(c.arguments for c in calls)
+    assert finished > 0, "no call finished"
+
+
 def test_completions_from_token_ids(server):
     # What "abc" encodes to with the byte-level demo tokenizer (BOS, then one token per byte),
     # given as ids, completes exactly as the text does.

@@ -11,6 +11,7 @@
 #include "fathom/core/logging.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
+#include "server/responses_api.h"
 
 namespace fathom::server {
 
@@ -38,7 +39,7 @@ json model_json(const ServedModel& m) {
 bool is_known_path(const std::string& path) {
   return path == "/health" || path == "/metrics" || path == "/v1/models" ||
          (path.rfind("/v1/models/", 0) == 0 && path.size() > 11) || path == "/v1/chat/completions" ||
-         path == "/v1/completions" || path == "/tokenize" || path == "/detokenize";
+         path == "/v1/completions" || path == "/v1/responses" || path == "/tokenize" || path == "/detokenize";
 }
 
 // The request body through httplib's content reader, so that the size limit holds for chunked
@@ -211,6 +212,43 @@ void HttpServer::add_routes() {
                   completions_.handle(endpoint, body, res, &req);
                 }));
   }
+  // OpenAI's Responses API, run as the chat completion it translates to (responses_api.h).
+  http_->Post("/v1/responses", body_route([this](const httplib::Request& req, const std::string& body,
+                                                 httplib::Response& res) {
+    std::string chat_body;
+    try {
+      chat_body = chat_request_from_responses(body);
+    } catch (const ApiError& e) {
+      return reply_error(res, e);
+    }
+    completions_.handle(Endpoint::chat_completions, chat_body, res, &req);
+    const json request = json::parse(body);  // parsed once already: valid
+    if (res.status >= 400) {
+      json error = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+      if (error.is_object() && error.contains("error") && error["error"]["param"].is_string()) {
+        error["error"]["param"] = responses_param(error["error"]["param"].get<std::string>());
+        res.set_content(error.dump(), kJson);
+      }
+      return;
+    }
+    if (!res.is_chunked_content_provider_) {
+      if (res.status == 200) res.set_content(response_from_chat(json::parse(res.body), request).dump(), kJson);
+      return;
+    }
+    // A stream: the chat chunks the endpoint writes go through the translation on their way out.
+    auto chat_stream = std::move(res.content_provider_);
+    auto events = std::make_shared<ResponseStream>(request);
+    res.content_provider_ = [chat_stream, events](size_t offset, size_t length, httplib::DataSink& sink) {
+      httplib::DataSink chat_sink;
+      chat_sink.write = [&](const char* data, size_t size) {
+        const std::string out = events->translate(std::string_view(data, size));
+        return out.empty() || sink.write(out.data(), out.size());
+      };
+      chat_sink.done = [&] { sink.done(); };
+      chat_sink.is_writable = [&] { return sink.is_writable(); };
+      return chat_stream(offset, length, chat_sink);
+    };
+  }));
   auto tokenizer_route = [this, &body_route](json (TokenizeEndpoint::*method)(std::string_view) const) {
     return body_route([this, method](const httplib::Request&, const std::string& body, httplib::Response& res) {
       try {

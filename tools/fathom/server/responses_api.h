@@ -1,0 +1,65 @@
+// OpenAI's Responses API (POST /v1/responses), served by translation: a Responses request becomes
+// the chat completions request it means, runs as one, and the chat completion (or its stream of
+// chunks) becomes the Response object (or the Responses stream of typed events).
+//
+// Read: `model`, `input` (a string, or items: messages with text content, `function_call`,
+// `function_call_output`; `reasoning` items are dropped, as a chat prompt drops earlier
+// reasoning), `instructions` (a system message first), `tools` (function tools), `tool_choice`,
+// `parallel_tool_calls`, `max_output_tokens`, `temperature`, `top_p`, `text.format` (text,
+// json_object, json_schema), `stream`. Refused with a 400 naming the field: `previous_response_id`
+// and `conversation` (nothing is stored), tools other than functions, and input items that are
+// not text (images, files). `store`, `metadata`, `user`, `reasoning`, `include`, `truncation` and
+// `service_tier` are accepted and have no effect here.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace fathom::server {
+
+// The chat completions request body for a Responses request body. Throws ApiError (400) naming
+// the Responses field at fault.
+std::string chat_request_from_responses(std::string_view body);
+
+// A chat completions error's `param` as the Responses API names it ("messages" → "input").
+std::string responses_param(const std::string& chat_param);
+
+// The Response object for a whole chat completion. `request`: the Responses request as parsed.
+nlohmann::json response_from_chat(const nlohmann::json& chat, const nlohmann::json& request);
+
+// A chat completion stream's frames in, the Responses API's events out.
+class ResponseStream {
+ public:
+  explicit ResponseStream(nlohmann::json request) : request_(std::move(request)) {}
+
+  // The events for some bytes of the chat stream (whole SSE events or not: what does not end
+  // an event yet is kept for the next call).
+  std::string translate(std::string_view chat_bytes);
+
+ private:
+  std::string on_chunk(const nlohmann::json& chunk);
+  std::string event(const std::string& type, nlohmann::json body);
+  std::string open_message();
+  std::string close_items();
+  nlohmann::json response(const std::string& status) const;
+
+  nlohmann::json request_;
+  std::string pending_;  // bytes of an SSE event not yet whole
+  std::string id_;
+  int64_t created_ = 0;
+  int64_t sequence_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  // The items so far, in output order; the message (if any) and the calls by their index.
+  nlohmann::json output_ = nlohmann::json::array();
+  int message_index_ = -1;
+  std::string message_id_;
+  std::string text_;
+  std::vector<int> call_items_;  // chat tool-call index → output index
+  std::string finish_reason_;
+  nlohmann::json usage_;
+};
+
+}  // namespace fathom::server
