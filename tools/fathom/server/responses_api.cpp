@@ -388,6 +388,29 @@ std::string ResponseStream::on_chunk(const json& chunk) {
   return out;
 }
 
+std::string ResponseStream::on_frame(const json& chunk) {
+  const auto e = chunk.find("error");
+  if (e == chunk.end() || !e->is_object()) return on_chunk(chunk);
+  // The chat stream's error event, then its [DONE]: the response failed.
+  finished_ = true;
+  const json error = {{"code", e->value("code", json("server_error"))}, {"message", e->value("message", json(""))}};
+  std::string out = event("error", {{"code", error["code"]}, {"message", error["message"]}, {"param", e->value("param", json())}});
+  json failed = response("failed");
+  failed["error"] = error;
+  return out + event("response.failed", {{"response", failed}});
+}
+
+std::string ResponseStream::on_data(const std::string& data) {
+  if (data == "[DONE]") {
+    finished_ = true;
+    std::string out = close_items();
+    const std::string status = finish_reason_ == "length" ? "incomplete" : "completed";
+    return out + event(status == "completed" ? "response.completed" : "response.incomplete", {{"response", response(status)}});
+  }
+  const json chunk = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  return chunk.is_discarded() ? std::string() : on_frame(chunk);
+}
+
 std::string ResponseStream::translate(std::string_view chat_bytes) {
   pending_.append(chat_bytes);
   std::string out;
@@ -399,27 +422,11 @@ std::string ResponseStream::translate(std::string_view chat_bytes) {
       continue;
     }
     if (!frame.starts_with("data: ") || finished_) continue;
-    const std::string data = frame.substr(6);
-    if (data == "[DONE]") {
-      finished_ = true;
-      out += close_items();
-      const std::string status = finish_reason_ == "length" ? "incomplete" : "completed";
-      out += event(status == "completed" ? "response.completed" : "response.incomplete", {{"response", response(status)}});
-      continue;
+    try {
+      out += on_data(frame.substr(6));
+    } catch (const nlohmann::json::exception&) {
+      // Not a chunk as the chat endpoint writes them (a member of another type): skipped.
     }
-    const json chunk = json::parse(data, nullptr, /*allow_exceptions=*/false);
-    if (chunk.is_discarded()) continue;
-    if (auto e = chunk.find("error"); e != chunk.end()) {
-      // The chat stream's error event, then its [DONE]: the response failed.
-      finished_ = true;
-      const json error = {{"code", e->value("code", json("server_error"))}, {"message", e->value("message", "")}};
-      out += event("error", {{"code", error["code"]}, {"message", error["message"]}, {"param", e->value("param", json())}});
-      json failed = response("failed");
-      failed["error"] = error;
-      out += event("response.failed", {{"response", failed}});
-      continue;
-    }
-    out += on_chunk(chunk);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,8 @@ class ResponseStream {
   std::string translate(std::string_view chat_bytes);
 
  private:
+  std::string on_data(const std::string& data);      // one `data:` line's text
+  std::string on_frame(const nlohmann::json& chunk);  // a chunk or an error event
   std::string on_chunk(const nlohmann::json& chunk);
   std::string event(const std::string& type, nlohmann::json body);
   std::string open_message();
