@@ -441,20 +441,27 @@ def test_responses_api(server):
     assert_serves(server)
 
 
-def test_responses_api_function_calls(start_server, tmp_path):
-    # Strict function tools, made to call by a bias on the calls' marker (see the strict tools
-    # test): the calls come back as function_call items, whole and streamed.
+def start_calls_server(start_server, tmp_path) -> tuple[ServerProcess, int]:
+    """A server whose chat template names the tools and renders calls in DeepSeek-V3's format
+    (the byte-level demo prompt stays short), and the id of the calls' opening marker."""
     template = tmp_path / "calls.jinja"
     template.write_text(
         "{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
         "{% for m in messages %}{% if m.tool_calls %}<｜tool▁calls▁begin｜>{% for c in m.tool_calls %}"
-        "<｜tool▁call▁begin｜>function<｜tool▁sep｜>{{ c.function.name }}"
+        "{% if not loop.first %}\n{% endif %}<｜tool▁call▁begin｜>function<｜tool▁sep｜>{{ c.function.name }}"
         "\n```json\n{{ c.function.arguments }}\n```<｜tool▁call▁end｜>{% endfor %}<｜tool▁calls▁end｜>"
         "{% else %}{{ m.content }}{% endif %}{% endfor %}")
     server = start_server(extra_args=["--chat-template", str(template)])
-    client = server.client()
     status, ids = server.post_json("/tokenize", {"prompt": "<｜tool▁calls▁begin｜>", "add_special_tokens": False})
-    marker = ids["tokens"][0]
+    assert status == 200 and len(ids["tokens"]) == 1, ids
+    return server, ids["tokens"][0]
+
+
+def test_responses_api_function_calls(start_server, tmp_path):
+    # Strict function tools, made to call by a bias on the calls' marker (see the strict tools
+    # test): the calls come back as function_call items, whole and streamed.
+    server, marker = start_calls_server(start_server, tmp_path)
+    client = server.client()
     tools = [{"type": "function", "name": "add", "strict": True,
               "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
                              "required": ["a", "b"], "additionalProperties": False}}]
@@ -1377,18 +1384,8 @@ def test_strict_tools_hold_the_calls_the_model_makes(start_server, tmp_path):
     """tool_choice "auto" with strict tools: the model chooses to call (here made to, by a
     logit_bias on the calls' opening marker: the random demo model would not), and from the
     marker on the calls follow the template's format and the tools' schemas."""
-    template = tmp_path / "calls.jinja"
-    template.write_text(
-        "{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }} {% endfor %}"
-        "{% for m in messages %}{% if m.tool_calls %}<｜tool▁calls▁begin｜>{% for c in m.tool_calls %}"
-        "{% if not loop.first %}\n{% endif %}<｜tool▁call▁begin｜>function<｜tool▁sep｜>{{ c.function.name }}"
-        "\n```json\n{{ c.function.arguments }}\n```<｜tool▁call▁end｜>{% endfor %}<｜tool▁calls▁end｜>"
-        "{% else %}{{ m.content }}{% endif %}{% endfor %}")
-    server = start_server(extra_args=["--chat-template", str(template)])
+    server, marker = start_calls_server(start_server, tmp_path)
     client = server.client()
-    status, ids = server.post_json("/tokenize", {"prompt": "<｜tool▁calls▁begin｜>", "add_special_tokens": False})
-    assert status == 200 and len(ids["tokens"]) == 1, ids
-    marker = ids["tokens"][0]
     strict = [{**t, "function": {**t["function"], "strict": True}} for t in CALL_TOOLS]
     messages = [{"role": "user", "content": "Weather in Oslo?"}]
     finished = 0
