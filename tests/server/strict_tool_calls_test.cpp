@@ -101,6 +101,12 @@ TEST(StrictCallsGrammar, HoldsStrictToolsToTheirSchemasInTheV3Format) {
   EXPECT_FALSE(accepts(g, v31_call("get_weather", R"({"city": "Oslo", "unit": "C"})") + end)) << "the other format";
   EXPECT_FALSE(accepts(g, weather + end + "more")) << "nothing after the calls";
 
+  // "strict" other than true (a string, say) is not strict, and not an error.
+  ordered_json odd = kTools;
+  odd[1]["function"]["strict"] = "yes";
+  EXPECT_TRUE(accepts(strict_calls_grammar(CallFormat{CallFormat::Name::v3, "\n"}, odd, true),
+                      v3_call("search", R"({"x": 1})") + end));
+
   const auto one = strict_calls_grammar(CallFormat{CallFormat::Name::v3, "\n"}, kTools, /*parallel=*/false);
   EXPECT_TRUE(accepts(one, weather + end));
   EXPECT_FALSE(accepts(one, weather + "\n" + weather + end)) << "parallel_tool_calls false: one call";

@@ -1,5 +1,6 @@
 #include "server/strict_tool_calls.h"
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -44,17 +45,19 @@ std::optional<CallFormat::Name> format_of(std::string_view call, std::string_vie
   return std::nullopt;
 }
 
+// `"strict": true` on the tool's function (anything else, "yes" included, is not strict).
+bool is_strict(const ordered_json& tool) {
+  if (!tool.is_object()) return false;
+  const auto function = tool.find("function");
+  if (function == tool.end() || !function->is_object()) return false;
+  const auto strict = function->find("strict");
+  return strict != function->end() && strict->is_boolean() && strict->get<bool>();
+}
+
 }  // namespace
 
 bool any_strict_tool(const ordered_json& tools) {
-  if (!tools.is_array()) return false;
-  for (const ordered_json& tool : tools) {
-    const auto function = tool.find("function");
-    if (function == tool.end() || !function->is_object()) continue;
-    const auto strict = function->find("strict");
-    if (strict != function->end() && strict->is_boolean() && strict->get<bool>()) return true;
-  }
-  return false;
+  return tools.is_array() && std::any_of(tools.begin(), tools.end(), is_strict);
 }
 
 std::optional<CallFormat> template_call_format(const tokenizer::Tokenizer& tok, const ChatTemplateInputs& inputs) {
@@ -95,7 +98,7 @@ std::shared_ptr<const engine::Grammar> strict_calls_grammar(const CallFormat& fo
   std::vector<Seq> calls;
   for (size_t i = 0; i < tools.size(); ++i) {
     const ordered_json& function = tools[i]["function"];
-    const bool strict = function.value("strict", false) == true;
+    const bool strict = is_strict(tools[i]);
     const std::string name = function["name"].get<std::string>();
     const auto arguments = strict ? tool_arguments_grammar(tools, i) : any_object;
     const uint32_t value = engine::import_grammar(g, *arguments, "tools[" + std::to_string(i) + "].arguments");
