@@ -1441,6 +1441,18 @@ def test_reasoning_parser_returns_reasoning_apart(start_server):
     assert reasoning == want.content
     assert content == ""
     assert finish == "length"
+
+    # The Responses API carries it as a reasoning item, whole and streamed.
+    kwargs = dict(model=parsed.model_id, input="2+2?", max_output_tokens=GREEDY["max_tokens"], temperature=0,
+                  extra_body=EXACT)
+    whole = parsed.client().responses.create(**kwargs)
+    assert [item.type for item in whole.output] == ["reasoning"]
+    assert whole.output[0].content[0].text == want.content
+    events = list(parsed.client().responses.create(**kwargs, stream=True))
+    assert "".join(e.delta for e in events if e.type == "response.reasoning_text.delta") == want.content
+    done = [e for e in events if e.type == "response.reasoning_text.done"]
+    assert len(done) == 1 and done[0].text == want.content
+    assert events[-1].response.output[0].content[0].text == want.content
     assert_serves(parsed)
 
 

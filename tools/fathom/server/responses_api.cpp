@@ -328,6 +328,10 @@ std::string ResponseStream::close_items() {
       out += event("response.content_part.done",
                    {{"item_id", message_id_}, {"output_index", index}, {"content_index", 0}, {"part", part}});
       item["content"] = json::array({part});
+    } else if (index == reasoning_index_) {
+      out += event("response.reasoning_text.done",
+                   {{"item_id", item["id"]}, {"output_index", index}, {"content_index", 0}, {"text", reasoning_}});
+      item["content"] = json::array({{{"type", "reasoning_text"}, {"text", reasoning_}}});
     } else if (item["type"] == "function_call") {
       out += event("response.function_call_arguments.done",
                    {{"item_id", item["id"]}, {"output_index", index}, {"arguments", item["arguments"]}});
@@ -352,6 +356,17 @@ std::string ResponseStream::on_chunk(const json& chunk) {
   if (choices == chunk.end() || !choices->is_array() || choices->empty()) return out;
   const json& choice = (*choices)[0];
   const json& delta = choice.value("delta", json::object());
+  if (auto r = delta.find("reasoning_content"); r != delta.end() && r->is_string() && !r->get<std::string>().empty()) {
+    if (reasoning_index_ < 0) {
+      reasoning_index_ = static_cast<int>(output_.size());
+      output_.push_back({{"type", "reasoning"}, {"id", "rs_" + id_.substr(5)}, {"summary", json::array()},
+                         {"content", json::array()}});
+      out += event("response.output_item.added", {{"output_index", reasoning_index_}, {"item", output_[reasoning_index_]}});
+    }
+    reasoning_ += r->get<std::string>();
+    out += event("response.reasoning_text.delta", {{"item_id", output_[reasoning_index_]["id"]},
+                                                   {"output_index", reasoning_index_}, {"content_index", 0}, {"delta", *r}});
+  }
   if (auto c = delta.find("content"); c != delta.end() && c->is_string() && !c->get<std::string>().empty()) {
     if (message_index_ < 0) out += open_message();
     text_ += c->get<std::string>();

@@ -60,6 +60,8 @@ class ResponseStream {
   int message_index_ = -1;
   std::string message_id_;
   std::string text_;
+  int reasoning_index_ = -1;  // the reasoning item (--reasoning-parser), and its text so far
+  std::string reasoning_;
   std::vector<int> call_items_;  // chat tool-call index → output index
   std::string finish_reason_;
   nlohmann::json usage_;
