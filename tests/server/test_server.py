@@ -519,6 +519,12 @@ def test_speculation_gives_the_same_tokens(server, start_server, method):
     assert health["speculative"] == method
     assert health["drafts"] > 0
     assert server.health()["speculative"] == "off"
+    # /metrics splits the drafts by place in a step's drafts; the places add up to the total.
+    status, body = speculative.request("GET", "/metrics")
+    text = body.decode()
+    by_place = [line for line in text.splitlines() if line.startswith("fathom_speculative_draft_tokens_by_place_total{")]
+    assert by_place and 'place="1"' in by_place[0]
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in by_place) == health["drafts"]
 
 
 def test_next_turn_reuses_the_cached_conversation(server):

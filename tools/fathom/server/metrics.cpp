@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <sstream>
+#include <tuple>
 
 namespace fathom::server {
 
@@ -62,6 +63,18 @@ std::string prometheus_metrics(const EngineLoop& loop, const std::string& model_
   metric("fathom_generation_tokens_total", "counter", "Tokens generated.", s.generated_tokens);
   metric("fathom_speculative_draft_tokens_total", "counter", "Draft tokens verified (speculative decoding).", s.drafts.drafted);
   metric("fathom_speculative_accepted_tokens_total", "counter", "Draft tokens accepted.", s.drafts.accepted);
+  // By place in a step's drafts (1 = the first draft): how acceptance falls off with depth.
+  for (const auto& [name, help, counts] :
+       {std::tuple{"fathom_speculative_draft_tokens_by_place_total", "Draft tokens verified, by place in a step's drafts.",
+                   &s.drafts.drafted_at},
+        std::tuple{"fathom_speculative_accepted_tokens_by_place_total", "Draft tokens accepted, by place in a step's drafts.",
+                   &s.drafts.accepted_at}}) {
+    if (counts->empty()) continue;
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n";
+    for (size_t j = 0; j < counts->size(); ++j) {
+      out << name << "{" << label << ",place=\"" << j + 1 << "\"} " << (*counts)[j] << "\n";
+    }
+  }
   metric("fathom_structured_output_grammars_built_total", "counter",
          "Grammar automata built for structured output (JSON schemas).", s.grammars.built);
   metric("fathom_structured_output_grammars_reused_total", "counter",
