@@ -42,6 +42,16 @@ inline int64_t row_bytes(WFormat f, int64_t cols) { return f == WFormat::q4 ? co
 // Weights per quantisation group, and so per f16 scale (the quantised formats need K % 32 == 0).
 inline constexpr int64_t kQuantGroup = 32;
 
+// Quantised weights as the GEMV tiles read them: codes row by row, and an f16 scale per group.
+// A tile is handed its rows' codes; scales_of finds their scales from that offset.
+struct QuantizedRows {
+  const uint8_t* base;     // row 0's codes
+  int64_t ldw;             // bytes per row
+  const uint16_t* scales;  // [rows][groups]
+  int64_t groups;
+  const uint16_t* scales_of(const uint8_t* row) const { return scales + (row - base) / ldw * groups; }
+};
+
 // The value that the GEMV kernels see for an E4M3 weight is its true value times 2^-8: they
 // widen through fp16 ((q & 0x7f) << 7 | sign is exactly that fp16), so the caller multiplies the
 // activations by kE4M3GemvScale instead. Every other format is read at its true value.

@@ -104,21 +104,16 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
 constexpr int kRows[5] = {0, 8, 4, 2, 2};
 
 template <WFormat Fmt>
-struct DotGemv {
+struct DotGemv : QuantizedRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kWeightBytes = 32;  // weight codes per block: 64 q4 or 32 q8
 
-  const uint8_t* base;     // row 0's codes: a tile finds its rows' scales from its offset
-  int64_t ldw;             // bytes per row
-  const uint16_t* scales;  // [rows][groups]
-  int64_t groups;
-
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
-    const uint16_t* s = scales + (w - base) / ldw * groups;
+    const uint16_t* s = scales_of(w);
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
     __m256 acc[M][R];
     for (int m = 0; m < M; ++m)

@@ -69,21 +69,16 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
 constexpr int kRows[5] = {0, 8, 8, 4, 4};
 
 template <WFormat Fmt>
-struct DotGemv {
+struct DotGemv : QuantizedRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kWeightBytes = 64;  // weight codes per block: 128 q4 or 64 q8
 
-  const uint8_t* base;     // row 0's codes: a tile finds its rows' scales from its offset
-  int64_t ldw;             // bytes per row
-  const uint16_t* scales;  // [rows][groups]
-  int64_t groups;
-
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
-    const uint16_t* s = scales + (w - base) / ldw * groups;
+    const uint16_t* s = scales_of(w);
     // Lane l of a block's 16 takes the scale of group l / lanes_per_group.
     const __m512i spread = B::groups == 4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
                                           : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);

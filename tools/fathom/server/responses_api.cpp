@@ -247,7 +247,7 @@ std::string responses_param(const std::string& chat_param) {
   return chat_param;
 }
 
-json response_from_chat(const json& chat, const json& request) {
+ordered_json response_from_chat(const json& chat, const json& request) {
   const std::string suffix = suffix_of(chat.value("id", std::string()));
   ordered_json response = response_shell(request, "resp_" + suffix, chat.value("created", int64_t{0}), chat.value("model", ""));
   const json& choice = chat["choices"].at(0);
@@ -281,25 +281,25 @@ json response_from_chat(const json& chat, const json& request) {
   }
   set_finish(response, finish_reason);
   response["usage"] = usage_of(chat.value("usage", json()));
-  return json::parse(response.dump());  // key order kept in the text
+  return response;
 }
 
 // ---- streams ---------------------------------------------------------------------------------
 
-std::string ResponseStream::event(const std::string& type, json body) {
+std::string ResponseStream::event(const std::string& type, ordered_json body) {
   body["type"] = type;
   body["sequence_number"] = sequence_++;
   return "event: " + type + "\ndata: " + body.dump() + "\n\n";
 }
 
-json ResponseStream::response(const std::string& status) const {
+ordered_json ResponseStream::response(const std::string& status) const {
   ordered_json r = response_shell(request_, id_, created_, request_.value("model", ""));
   r["status"] = status;
   r["output"] = output_;
   if (status != "in_progress") set_finish(r, finish_reason_);
   if (status == "failed") r["status"] = "failed";
   r["usage"] = usage_;
-  return json::parse(r.dump());
+  return r;
 }
 
 std::string ResponseStream::open_message() {
@@ -319,10 +319,10 @@ std::string ResponseStream::close_items() {
   std::string out;
   const std::string status = finish_reason_ == "length" ? "incomplete" : "completed";
   for (size_t i = 0; i < output_.size(); ++i) {
-    json& item = output_[i];
+    ordered_json& item = output_[i];
     const int index = static_cast<int>(i);
     if (static_cast<int>(i) == message_index_) {
-      const json part = {{"type", "output_text"}, {"text", text_}, {"annotations", json::array()}};
+      const ordered_json part = {{"type", "output_text"}, {"text", text_}, {"annotations", json::array()}};
       out += event("response.output_text.done",
                    {{"item_id", message_id_}, {"output_index", index}, {"content_index", 0}, {"text", text_}});
       out += event("response.content_part.done",
@@ -390,7 +390,7 @@ std::string ResponseStream::on_chunk(const json& chunk) {
                            {"status", "in_progress"}});
         out += event("response.output_item.added", {{"output_index", call_items_[call]}, {"item", output_[call_items_[call]]}});
       }
-      json& item = output_[call_items_[call]];
+      ordered_json& item = output_[call_items_[call]];
       const std::string arguments = piece.value("function", json::object()).value("arguments", "");
       if (!arguments.empty()) {
         item["arguments"] = item["arguments"].get<std::string>() + arguments;
@@ -410,7 +410,7 @@ std::string ResponseStream::on_frame(const json& chunk) {
   finished_ = true;
   const json error = {{"code", e->value("code", json("server_error"))}, {"message", e->value("message", json(""))}};
   std::string out = event("error", {{"code", error["code"]}, {"message", error["message"]}, {"param", e->value("param", json())}});
-  json failed = response("failed");
+  ordered_json failed = response("failed");
   failed["error"] = error;
   return out + event("response.failed", {{"response", failed}});
 }

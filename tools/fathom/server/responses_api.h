@@ -28,7 +28,7 @@ std::string chat_request_from_responses(std::string_view body);
 std::string responses_param(const std::string& chat_param);
 
 // The Response object for a whole chat completion. `request`: the Responses request as parsed.
-nlohmann::json response_from_chat(const nlohmann::json& chat, const nlohmann::json& request);
+nlohmann::ordered_json response_from_chat(const nlohmann::json& chat, const nlohmann::json& request);
 
 // A chat completion stream's frames in, the Responses API's events out.
 class ResponseStream {
@@ -43,10 +43,10 @@ class ResponseStream {
   std::string on_data(const std::string& data);      // one `data:` line's text
   std::string on_frame(const nlohmann::json& chunk);  // a chunk or an error event
   std::string on_chunk(const nlohmann::json& chunk);
-  std::string event(const std::string& type, nlohmann::json body);
+  std::string event(const std::string& type, nlohmann::ordered_json body);
   std::string open_message();
   std::string close_items();
-  nlohmann::json response(const std::string& status) const;
+  nlohmann::ordered_json response(const std::string& status) const;
 
   nlohmann::json request_;
   std::string pending_;  // bytes of an SSE event not yet whole
@@ -56,7 +56,7 @@ class ResponseStream {
   bool started_ = false;
   bool finished_ = false;
   // The items so far, in output order; the message (if any) and the calls by their index.
-  nlohmann::json output_ = nlohmann::json::array();
+  nlohmann::ordered_json output_ = nlohmann::ordered_json::array();
   int message_index_ = -1;
   std::string message_id_;
   std::string text_;
@@ -64,7 +64,7 @@ class ResponseStream {
   std::string reasoning_;
   std::vector<int> call_items_;  // chat tool-call index → output index
   std::string finish_reason_;
-  nlohmann::json usage_;
+  nlohmann::ordered_json usage_;
 };
 
 }  // namespace fathom::server
