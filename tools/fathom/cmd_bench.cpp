@@ -212,7 +212,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto o = std::make_shared<BenchOptions>();
   o->deploy.add_to(*cmd);
   o->deploy.add_speculative_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--model", o->model_dir, "model directory or GGUF file")->required();
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "random prompt length")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--gen-tokens", o->gen_tokens, "tokens to generate per sequence")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--batch", o->batch, "sequences at once")->check(CLI::Range(1, 4096));

@@ -116,7 +116,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   o->deploy.add_to(*cmd);
   o->deploy.add_speculative_to(*cmd);
   o->deploy.add_chat_template_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--model", o->model_dir, "model directory or GGUF file")->required();
   cmd->add_option("--system", o->system, "a system prompt (DeepSeek-R1 recommends none)");
   cmd->add_option("--temperature", o->temperature, "0 = greedy (default: generation.temperature)");
   cmd->add_option("--seed", o->seed, "fixed seed");

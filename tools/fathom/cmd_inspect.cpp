@@ -67,7 +67,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto* cmd = root.add_subcommand("inspect", "Describe a model: architecture, parameters, graph, placement");
   auto o = std::make_shared<InspectOptions>();
   o->deploy.add_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory (config.json, optionally safetensors)")->required();
+  cmd->add_option("--model", o->model_dir, "model directory (config.json, optionally safetensors) or GGUF file")->required();
   cmd->add_flag("--placement", o->placement, "print the backend of every node and why");
   cmd->add_option("--dot", o->dot_file, "write the graph as Graphviz DOT to this file");
   cmd->callback([&global, &run, o] { run = [&global, o] { return run_inspect(global, *o); }; });

@@ -82,7 +82,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto* cmd = root.add_subcommand("logits", "Print the model's logits for token ids as JSON {\"shape\":[T,V],\"logits\":[[...]]}");
   auto o = std::make_shared<LogitsOptions>();
   o->deploy.add_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory (config.json + safetensors)")->required();
+  cmd->add_option("--model", o->model_dir, "model directory (config.json + safetensors) or GGUF file")->required();
   cmd->add_option("--ids", o->ids, "comma-separated token ids, e.g. 3,17,42")->required();
   cmd->add_flag("--decode", o->decode, "feed the ids one at a time through the KV cache (absorbed attention)");
   cmd->add_flag("--mtp", o->mtp, "print the MTP module's logits instead (T-1 rows)");

@@ -120,7 +120,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   auto* cmd = root.add_subcommand("perplexity", "Perplexity of a text under the model (sliding windows, as Hugging Face computes it)");
   auto o = std::make_shared<PerplexityOptions>();
   o->deploy.add_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--model", o->model_dir, "model directory or GGUF file")->required();
   cmd->add_option("--file", o->file, "the text to score (UTF-8; encoded with BOS)");
   cmd->add_option("--ids", o->ids, "or token ids to score, comma-separated");
   cmd->add_option("--context", o->context, "window length in tokens (default 512)");

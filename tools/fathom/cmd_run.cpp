@@ -112,7 +112,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   o->deploy.add_to(*cmd);
   o->deploy.add_speculative_to(*cmd);
   o->deploy.add_chat_template_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--model", o->model_dir, "model directory or GGUF file")->required();
   cmd->add_option("--prompt", o->prompt, "the prompt text")->required();
   cmd->add_option("--max-tokens", o->max_tokens, "tokens to generate at most (default: generation.max_new_tokens)");
   cmd->add_option("--temperature", o->temperature, "0 = greedy (default: generation.temperature)");

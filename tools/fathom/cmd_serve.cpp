@@ -95,7 +95,7 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
   o->deploy.add_to(*cmd);
   o->deploy.add_speculative_to(*cmd);
   o->deploy.add_chat_template_to(*cmd);
-  cmd->add_option("--model", o->model_dir, "model directory")->required();
+  cmd->add_option("--model", o->model_dir, "model directory or GGUF file")->required();
   cmd->add_option("--host", o->host, "listen address (default: server.host, 127.0.0.1)");
   cmd->add_option("--port", o->port, "listen port; 0 picks a free one (default: server.port, 8080)")
       ->check(CLI::Range(0, 65535));

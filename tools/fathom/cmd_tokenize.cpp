@@ -144,7 +144,7 @@ int run_tokenize(const TokenizeOptions& o) {
 void setup_tokenize_command(CLI::App& root, GlobalOptions&, CommandRunner& run) {
   auto options = std::make_shared<TokenizeOptions>();
   auto* cmd = root.add_subcommand("tokenize", "Text to token ids: prints one {\"ids\": [...]} line per input");
-  cmd->add_option("--tokenizer", options->tokenizer, "model directory or tokenizer.json")->required();
+  cmd->add_option("--tokenizer", options->tokenizer, "model directory, tokenizer.json or GGUF file")->required();
   cmd->add_option("--text", options->texts, "a text to tokenize (repeatable; printed before --jsonl inputs)")
       ->allow_extra_args(false);  // one text per --text, so a stray word is an error, not a second text
   cmd->add_option("--jsonl", options->jsonl, "file of {\"text\": ...} lines ('-' for stdin)");
@@ -215,7 +215,7 @@ int run_detokenize(const DetokenizeOptions& o) {
 void setup_detokenize_command(CLI::App& root, GlobalOptions&, CommandRunner& run) {
   auto options = std::make_shared<DetokenizeOptions>();
   auto* cmd = root.add_subcommand("detokenize", "Token ids to text: --ids prints the text, --jsonl prints {\"text\": ...} lines");
-  cmd->add_option("--tokenizer", options->tokenizer, "model directory or tokenizer.json")->required();
+  cmd->add_option("--tokenizer", options->tokenizer, "model directory, tokenizer.json or GGUF file")->required();
   cmd->add_option("--ids", options->ids, "comma-separated ids, e.g. 1,2,3");
   cmd->add_option("--jsonl", options->jsonl, "file of {\"ids\": [...]} lines ('-' for stdin)");
   cmd->add_flag("--skip-special", options->skip_special, "leave out special tokens (BOS, EOS, ...)");
@@ -266,7 +266,7 @@ void setup_chat_render_command(CLI::App& root, GlobalOptions&, CommandRunner& ru
   auto options = std::make_shared<ChatRenderOptions>();
   auto* cmd = root.add_subcommand(
       "chat-render", "Render conversations with the model's chat template: prints one {\"rendered\": ...} line each");
-  cmd->add_option("--tokenizer", options->tokenizer, "model directory (tokenizer.json + tokenizer_config.json)")
+  cmd->add_option("--tokenizer", options->tokenizer, "model directory (tokenizer.json + tokenizer_config.json) or GGUF file")
       ->required();
   cmd->add_option("--jsonl", options->jsonl,
                   "file of {\"messages\": [...], \"add_generation_prompt\": bool} lines ('-' for stdin); a line may "

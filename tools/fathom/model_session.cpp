@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "fathom/core/error.h"
+#include "fathom/model/gguf.h"
 
 namespace fathom::cli {
 
@@ -57,7 +58,7 @@ ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOpt
   s.config.runtime.max_batch = std::max(s.config.runtime.max_batch, min_batch);
   s.host = std::make_unique<PluginHost>(deploy.make_host(s.config));
   const std::filesystem::path dir(model_dir);
-  if (std::filesystem::exists(dir / "tokenizer.json")) {
+  if (std::filesystem::exists(dir / "tokenizer.json") || model::is_gguf_file(dir)) {
     s.tok = tokenizer::Tokenizer::load(dir);
   } else if (require_tokenizer) {
     throw not_found(model_dir + ": no tokenizer.json (text in and out needs the model's tokenizer)");

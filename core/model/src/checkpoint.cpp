@@ -6,6 +6,7 @@
 
 #include "checked_math.h"
 #include "fathom/core/error.h"
+#include "fathom/model/gguf_deepseek.h"
 #include "json_input.h"
 
 namespace fathom::model {
@@ -33,15 +34,24 @@ bool is_safe_relative_name(const std::string& name) {
 
 bool is_fp8(DType dtype) { return dtype == DType::f8_e4m3fn || dtype == DType::f8_e5m2; }
 
+Checkpoint::Checkpoint() = default;
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+Checkpoint::~Checkpoint() = default;
+
 bool Checkpoint::has_weights(const std::filesystem::path& dir) {
-  return file_exists(dir / kIndexFileName) || file_exists(dir / kSingleFileName);
+  return is_gguf_file(dir) || file_exists(dir / kIndexFileName) || file_exists(dir / kSingleFileName);
 }
 
 Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   Checkpoint ckpt;
-  if (file_exists(path)) {  // a .safetensors file given directly
+  if (file_exists(path)) {  // a .safetensors or .gguf file given directly
     ckpt.directory_ = path.parent_path();
-    ckpt.open_single(path);
+    if (is_gguf_file(path)) {
+      ckpt.open_gguf(path);
+    } else {
+      ckpt.open_single(path);
+    }
     return ckpt;
   }
   ckpt.directory_ = path;
@@ -59,6 +69,18 @@ void Checkpoint::open_single(const std::filesystem::path& file) {
   source_ = file;
   files_.push_back(std::make_unique<SafetensorsFile>(file));
   for (const TensorView& t : files_.back()->tensors()) tensors_.emplace(t.name, &t);
+}
+
+void Checkpoint::open_gguf(const std::filesystem::path& file) {
+  source_ = file;
+  gguf_ = std::make_unique<GgufFile>(file);
+  gguf_tensors_ = std::make_unique<GgufCheckpointTensors>(gguf_deepseek_tensors(*gguf_));
+  for (const TensorView& t : gguf_tensors_->views) {
+    if (!tensors_.emplace(t.name, &t).second) {
+      throw invalid_argument(file.string() + ": two tensors are both '" + t.name +
+                             "' (attn_kv_b beside attn_k_b and attn_v_b?)");
+    }
+  }
 }
 
 void Checkpoint::open_sharded(const std::filesystem::path& index_path) {

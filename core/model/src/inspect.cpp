@@ -52,7 +52,7 @@ ModelInspection inspect_model(const std::filesystem::path& dir) {
     const Checkpoint ckpt = Checkpoint::open(dir);
     WeightsSummary w;
     w.source = ckpt.source();
-    w.files = ckpt.files().size();
+    w.files = ckpt.gguf() ? 1 : ckpt.files().size();
     w.report = validate_checkpoint(r.spec, ckpt);
     w.stored = count_checkpoint_parameters(ckpt, r.spec);
     r.weights = std::move(w);

@@ -6,6 +6,7 @@
 
 #include "config_fields.h"
 #include "fathom/core/error.h"
+#include "fathom/model/gguf_deepseek.h"
 #include "json_input.h"
 
 namespace fathom::model {
@@ -293,6 +294,7 @@ ModelSpec parse_model_spec_text(std::string_view text, const std::string& source
 }
 
 ModelSpec load_model_spec(const std::filesystem::path& path) {
+  if (is_gguf_file(path)) return parse_model_spec(gguf_deepseek_config(GgufFile(path)), path.string());
   std::error_code ec;
   const auto file = std::filesystem::is_directory(path, ec) ? path / "config.json" : path;
   return parse_model_spec_text(detail::read_small_file(file, kMaxConfigBytes), file.string());

@@ -85,9 +85,9 @@ ParameterCounts count_parameters(const ModelSpec& spec) {
 CheckpointParameterCounts count_checkpoint_parameters(const Checkpoint& checkpoint, const ModelSpec& spec) {
   const Sum sum(checkpoint.source().string());
   CheckpointParameterCounts c;
-  for (const auto& file : checkpoint.files()) {
-    for (const TensorView& t : file->tensors()) {
-      if (checkpoint.find(t.name) != &t) continue;  // in a shard but not in the index
+  for (const std::string& name : checkpoint.names()) {  // only what the index lists
+    {
+      const TensorView& t = checkpoint.get(name);
       ++c.tensors;
       sum.add(c.bytes, t.nbytes);
       const std::uint64_t n = t.element_count();

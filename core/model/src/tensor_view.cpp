@@ -48,7 +48,7 @@ std::string_view safetensors_dtype_name(DType dtype) {
 }
 
 void release_resident_pages(const TensorView& t) noexcept {
-  if (!t.data || t.nbytes == 0) return;
+  if (!t.data || t.nbytes == 0 || t.in_memory) return;
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(t.data);
   const uintptr_t first = (begin + page - 1) / page * page;

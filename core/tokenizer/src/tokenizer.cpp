@@ -4,7 +4,9 @@
 #include <sstream>
 
 #include "fathom/core/error.h"
+#include "fathom/model/gguf.h"
 #include "fathom/tokenizer/chat_template.h"
+#include "fathom/tokenizer/gguf_tokenizer.h"
 #include "fathom/tokenizer/encode_workspace.h"
 #include "fathom/tokenizer/json_field.h"
 #include "fathom/tokenizer/stream_decoder.h"
@@ -57,6 +59,7 @@ void check_id(const Vocabulary& vocabulary, TokenId id) {
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::filesystem::path& path) {
+  if (model::is_gguf_file(path)) return load_gguf_tokenizer(path);
   const TokenizerFiles files = find_tokenizer_files(path);
   const std::string json_file = files.tokenizer_json.string();
   TokenizerModel model = parse_tokenizer_json(read_json_file(json_file), json_file);

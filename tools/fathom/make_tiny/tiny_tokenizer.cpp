@@ -8,6 +8,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/tokenizer/byte_level.h"
+#include "fathom/tokenizer/deepseek_pre_tokenizer.h"
 
 namespace fathom::tools {
 
@@ -16,19 +17,6 @@ namespace {
 const char* const kChatTemplate =
 #include "deepseek_v3_chat_template.inc"
     ;
-
-// DeepSeek-V3's pre-tokenizer: three regex splits, then the byte-level mapping (spec §5).
-nlohmann::json pre_tokenizer() {
-  auto split = [](const std::string& regex) {
-    return nlohmann::json{{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}};
-  };
-  return {{"type", "Sequence"},
-          {"pretokenizers",
-           {split("\\p{N}{1,3}"), split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
-            split("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-                  "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
-            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
-}
 
 nlohmann::json added_token(int64_t id, const std::string& content, bool special) {
   return {{"id", id},          {"content", content}, {"single_word", false}, {"lstrip", false},
@@ -72,7 +60,7 @@ TinyTokenizerInfo write_tiny_tokenizer(const std::filesystem::path& dir) {
       {"padding", nullptr},
       {"added_tokens", added},
       {"normalizer", {{"type", "Sequence"}, {"normalizers", nlohmann::json::array()}}},
-      {"pre_tokenizer", pre_tokenizer()},
+      {"pre_tokenizer", tokenizer::deepseek_v3_pre_tokenizer()},
       {"post_processor", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}}},
       {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
       {"model",

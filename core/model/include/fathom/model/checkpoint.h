@@ -23,21 +23,31 @@ namespace fathom::model {
 // DeepSeek's FP8 checkpoints scale every 128 x 128 block of a weight (spec §3.3).
 inline constexpr std::array<std::int64_t, 2> kDefaultFp8Block{128, 128};
 
+class GgufFile;
+struct GgufCheckpointTensors;
+
 class Checkpoint {
  public:
   static constexpr const char* kSingleFileName = "model.safetensors";
   static constexpr const char* kIndexFileName = "model.safetensors.index.json";
 
-  // Opens the weights of `dir` (or a single .safetensors file given directly). Throws
+  // Opens the weights of `dir` (or a single .safetensors or .gguf file given directly). Throws
   // not_found when the directory has neither file, and the SafetensorsFile errors otherwise.
   static Checkpoint open(const std::filesystem::path& dir);
-  // True when `dir` holds model.safetensors or the index (a directory may hold only config.json).
+  // True when `dir` holds model.safetensors or the index (a directory may hold only config.json),
+  // or is a GGUF file.
   static bool has_weights(const std::filesystem::path& dir);
+
+  Checkpoint(Checkpoint&&) noexcept;
+  Checkpoint& operator=(Checkpoint&&) noexcept;
+  ~Checkpoint();
 
   const std::filesystem::path& directory() const noexcept { return directory_; }
   // The file that lists the tensors: the index, or the single safetensors file.
   const std::filesystem::path& source() const noexcept { return source_; }
   bool is_sharded() const noexcept { return sharded_; }
+  // The GGUF file the tensors come from (renamed to Hugging Face's names), or nullptr.
+  const GgufFile* gguf() const noexcept { return gguf_.get(); }
   const std::vector<std::unique_ptr<SafetensorsFile>>& files() const noexcept { return files_; }
 
   std::size_t size() const noexcept { return tensors_.size(); }
@@ -55,15 +65,19 @@ class Checkpoint {
   const TensorView* scale_for(std::string_view name, std::array<std::int64_t, 2> block = kDefaultFp8Block) const;
 
  private:
-  Checkpoint() = default;
+  Checkpoint();
   void open_single(const std::filesystem::path& file);
   void open_sharded(const std::filesystem::path& index);
+  void open_gguf(const std::filesystem::path& file);
   std::string where(const TensorView& t) const;
 
   std::filesystem::path directory_;
   std::filesystem::path source_;
   bool sharded_ = false;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::unique_ptr<GgufFile> gguf_;
+  // Held by pointer so that the views (and the map's keys into their names) survive moves.
+  std::unique_ptr<GgufCheckpointTensors> gguf_tensors_;
   std::unordered_map<std::string_view, const TensorView*> tensors_;  // keys view the TensorView names
 };
 

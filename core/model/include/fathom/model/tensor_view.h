@@ -22,6 +22,9 @@ struct TensorView {
   const std::byte* data = nullptr;
   std::size_t nbytes = 0;
   const std::filesystem::path* file = nullptr;  // the file holding the bytes; owned like `data`
+  // The bytes are the checkpoint's own memory, not a file mapping (a GGUF file's kv_b_proj,
+  // joined from its two halves at load).
+  bool in_memory = false;
 
   std::uint64_t element_count() const;  // product of shape (1 for a scalar)
   std::span<const std::byte> bytes() const { return {data, nbytes}; }
@@ -29,8 +32,9 @@ struct TensorView {
 
 // Gives back the resident pages of the mapping under `t` (the whole pages inside its bytes; the
 // pages it shares with its neighbours stay). Touched again, they are read from the file again:
-// every TensorView points into a read-only private file mapping. For code that reads a tensor
-// once at load (to compare it, say) and should not keep it in the process's memory.
+// every TensorView points into a read-only private file mapping, but those `in_memory`, which are
+// left alone (giving back anonymous pages would zero them). For code that reads a tensor once at
+// load (to compare it, say) and should not keep it in the process's memory.
 void release_resident_pages(const TensorView& t) noexcept;
 
 // The dtype strings of the safetensors format ("F32", "BF16", "F8_E4M3", ...).

@@ -30,7 +30,8 @@ struct TokenizerConfig;
 class Tokenizer {
  public:
   // `path`: a model directory holding tokenizer.json (and usually
-  // tokenizer_config.json), or a tokenizer.json file. Throws fathom::Error:
+  // tokenizer_config.json), a tokenizer.json file, or a GGUF model file (its
+  // tokenizer.ggml.* metadata). Throws fathom::Error:
   // not_found, io, invalid_argument (malformed file: names file and field),
   // unsupported (a tokenizer kind or component Fathom does not implement).
   static Tokenizer load(const std::filesystem::path& path);

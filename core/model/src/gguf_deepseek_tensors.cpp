@@ -1,0 +1,204 @@
+// GGUF tensors → the tensors of a Hugging Face DeepSeek checkpoint (see gguf_deepseek.h).
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "fathom/core/error.h"
+#include "fathom/model/gguf_deepseek.h"
+
+namespace fathom::model {
+namespace {
+
+struct Rename {
+  std::string_view gguf;
+  std::string_view hf;
+};
+
+constexpr std::array<Rename, 3> kModelTensors{{
+    {"token_embd.weight", "model.embed_tokens.weight"},
+    {"output_norm.weight", "model.norm.weight"},
+    {"output.weight", "lm_head.weight"},
+}};
+
+// After "blk.N." → after "model.layers.N.".
+constexpr std::array<Rename, 18> kLayerTensors{{
+    {"attn_norm.weight", "input_layernorm.weight"},
+    {"attn_q.weight", "self_attn.q_proj.weight"},
+    {"attn_q_a.weight", "self_attn.q_a_proj.weight"},
+    {"attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight"},
+    {"attn_q_b.weight", "self_attn.q_b_proj.weight"},
+    {"attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight"},
+    {"attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight"},
+    {"attn_kv_b.weight", "self_attn.kv_b_proj.weight"},
+    {"attn_output.weight", "self_attn.o_proj.weight"},
+    {"ffn_norm.weight", "post_attention_layernorm.weight"},
+    {"ffn_gate.weight", "mlp.gate_proj.weight"},
+    {"ffn_up.weight", "mlp.up_proj.weight"},
+    {"ffn_down.weight", "mlp.down_proj.weight"},
+    {"ffn_gate_inp.weight", "mlp.gate.weight"},
+    {"exp_probs_b.bias", "mlp.gate.e_score_correction_bias"},
+    {"ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight"},
+    {"ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight"},
+    {"ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight"},
+}};
+
+// Stacked routed experts: one [n_experts, rows, cols] tensor per projection.
+constexpr std::array<Rename, 3> kExpertTensors{{
+    {"ffn_gate_exps.weight", "gate_proj.weight"},
+    {"ffn_up_exps.weight", "up_proj.weight"},
+    {"ffn_down_exps.weight", "down_proj.weight"},
+}};
+
+constexpr std::string_view kKeyB = "attn_k_b.weight";
+constexpr std::string_view kValueB = "attn_v_b.weight";
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+DType float_dtype(const GgufFile& file, const GgufTensor& t) {
+  switch (t.type) {
+    case GgmlType::f32: return DType::f32;
+    case GgmlType::f16: return DType::f16;
+    case GgmlType::bf16: return DType::bf16;
+    default:
+      throw unsupported(file.path().string() + ": tensor " + in_quotes(t.name) + " is " +
+                        ggml_type_name(static_cast<std::uint32_t>(t.type)) +
+                        "; Fathom computes with GGUF tensors in F32, F16 and BF16 (a quantised GGUF can be "
+                        "converted back with llama.cpp's llama-quantize --allow-requantize ... BF16, or the "
+                        "Hugging Face checkpoint loaded instead, and quantised at load by [backend.cpu] weights)");
+  }
+}
+
+// Hugging Face's shape: GGUF lists dimensions innermost first.
+std::vector<std::int64_t> hf_shape(const GgufTensor& t) { return {t.dims.rbegin(), t.dims.rend()}; }
+
+TensorView view_of(const GgufFile& file, const GgufTensor& t, std::string name) {
+  TensorView v;
+  v.name = std::move(name);
+  v.dtype = float_dtype(file, t);
+  v.shape = hf_shape(t);
+  v.data = t.data;
+  v.nbytes = t.nbytes;
+  v.file = &file.path();
+  return v;
+}
+
+// "blk.12.attn_q_a.weight" → (12, "attn_q_a.weight").
+std::optional<std::pair<std::int64_t, std::string_view>> split_layer(std::string_view name) {
+  constexpr std::string_view kPrefix = "blk.";
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  const std::string_view rest = name.substr(kPrefix.size());
+  std::int64_t layer = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), layer);
+  if (ec != std::errc() || end == rest.data() || end == rest.data() + rest.size() || *end != '.') return std::nullopt;
+  return std::pair{layer, rest.substr(static_cast<std::size_t>(end - rest.data()) + 1)};
+}
+
+std::string layer_name(std::int64_t layer, std::string_view suffix) {
+  return "model.layers." + std::to_string(layer) + "." + std::string(suffix);
+}
+
+void add_experts(const GgufFile& file, const GgufTensor& t, std::int64_t layer, std::string_view projection,
+                 GgufCheckpointTensors& out) {
+  if (t.dims.size() != 3) {
+    throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) + " must be 3-D [cols, rows, experts], has " +
+                           std::to_string(t.dims.size()) + " dimensions");
+  }
+  const auto experts = static_cast<std::size_t>(t.dims[2]);
+  const std::size_t bytes_each = experts == 0 ? 0 : t.nbytes / experts;
+  for (std::size_t e = 0; e < experts; ++e) {
+    TensorView v = view_of(file, t, layer_name(layer, "mlp.experts." + std::to_string(e) + "." + std::string(projection)));
+    v.shape = {t.dims[1], t.dims[0]};
+    v.data = t.data + e * bytes_each;
+    v.nbytes = bytes_each;
+    out.views.push_back(std::move(v));
+  }
+}
+
+// kv_b_proj [H·(d_n + d_v), C] from k_b [H, C, d_n] (each head's key part, transposed) and
+// v_b [H, d_v, C]: per head, d_n rows of key then d_v rows of value.
+void join_kv_b(const GgufFile& file, const GgufTensor& k, const GgufTensor& v, std::int64_t layer,
+               GgufCheckpointTensors& out) {
+  const std::string where = file.path().string() + ": tensors " + in_quotes(k.name) + " and " + in_quotes(v.name);
+  if (k.dims.size() != 3 || v.dims.size() != 3) throw invalid_argument(where + ": must both be 3-D");
+  const std::int64_t nope = k.dims[0], latent = k.dims[1], heads = k.dims[2];
+  const std::int64_t value = v.dims[1];
+  if (v.dims[0] != latent || v.dims[2] != heads || k.type != v.type) {
+    throw invalid_argument(where + ": do not fit together (k_b [" + std::to_string(heads) + ", " + std::to_string(latent) +
+                           ", " + std::to_string(nope) + "], v_b [" + std::to_string(v.dims[2]) + ", " +
+                           std::to_string(v.dims[1]) + ", " + std::to_string(v.dims[0]) + "], same type)");
+  }
+  const DType dtype = float_dtype(file, k);
+  const std::size_t elt = dtype_size(dtype);
+  const std::size_t rows = static_cast<std::size_t>(heads * (nope + value)), cols = static_cast<std::size_t>(latent);
+  auto bytes = std::make_unique<std::byte[]>(rows * cols * elt);
+  std::byte* dst = bytes.get();
+  for (std::int64_t h = 0; h < heads; ++h) {
+    const std::byte* kh = k.data + static_cast<std::size_t>(h * latent * nope) * elt;  // [C, d_n]
+    for (std::int64_t r = 0; r < nope; ++r) {
+      for (std::int64_t c = 0; c < latent; ++c) {
+        std::memcpy(dst, kh + static_cast<std::size_t>(c * nope + r) * elt, elt);
+        dst += elt;
+      }
+    }
+    const std::size_t value_bytes = static_cast<std::size_t>(value * latent) * elt;  // [d_v, C], already row-major
+    std::memcpy(dst, v.data + static_cast<std::size_t>(h) * value_bytes, value_bytes);
+    dst += value_bytes;
+  }
+  TensorView kv;
+  kv.name = layer_name(layer, "self_attn.kv_b_proj.weight");
+  kv.dtype = dtype;
+  kv.shape = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
+  kv.data = bytes.get();
+  kv.nbytes = rows * cols * elt;
+  kv.file = &file.path();
+  kv.in_memory = true;
+  out.views.push_back(std::move(kv));
+  out.owned.push_back(std::move(bytes));
+}
+
+}  // namespace
+
+GgufCheckpointTensors gguf_deepseek_tensors(const GgufFile& file) {
+  GgufCheckpointTensors out;
+  std::map<std::int64_t, std::pair<const GgufTensor*, const GgufTensor*>> split_kv_b;  // layer → (k_b, v_b)
+  for (const GgufTensor& t : file.tensors()) {
+    const auto model_rename = std::find_if(kModelTensors.begin(), kModelTensors.end(), [&](const Rename& r) { return r.gguf == t.name; });
+    if (model_rename != kModelTensors.end()) {
+      out.views.push_back(view_of(file, t, std::string(model_rename->hf)));
+      continue;
+    }
+    const auto layer = split_layer(t.name);
+    if (layer) {
+      const auto [index, suffix] = *layer;
+      if (const auto* r = std::find_if(kLayerTensors.begin(), kLayerTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
+          r != kLayerTensors.end()) {
+        out.views.push_back(view_of(file, t, layer_name(index, r->hf)));
+        continue;
+      }
+      if (const auto* r = std::find_if(kExpertTensors.begin(), kExpertTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
+          r != kExpertTensors.end()) {
+        add_experts(file, t, index, r->hf, out);
+        continue;
+      }
+      if (suffix == kKeyB) { split_kv_b[index].first = &t; continue; }
+      if (suffix == kValueB) { split_kv_b[index].second = &t; continue; }
+    }
+    throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) +
+                           " is not part of a DeepSeek model as llama.cpp's converter writes it");
+  }
+  for (const auto& [layer, pair] : split_kv_b) {
+    const auto [k, v] = pair;
+    if (!k || !v) {
+      throw invalid_argument(file.path().string() + ": layer " + std::to_string(layer) + " has " +
+                             (k ? in_quotes(k->name) : in_quotes(v->name)) + " but not its " +
+                             std::string(k ? kValueB : kKeyB) + " partner");
+    }
+    join_kv_b(file, *k, *v, layer, out);
+  }
+  return out;
+}
+
+}  // namespace fathom::model

@@ -1,0 +1,219 @@
+"""Writes a Hugging Face DeepSeek checkpoint as a GGUF file the way llama.cpp's converter does.
+
+The test oracle for Fathom's GGUF reader: tensor names come from gguf-py's own name map for the
+`deepseek2` architecture, the container and the number formats from gguf-py's writer and
+quantisers, and the rest follows `convert_hf_to_gguf.py` (class DeepseekV2Model): routed experts
+stacked into one 3-D tensor per projection, `kv_b_proj` split per head into `attn_k_b`
+(transposed) and `attn_v_b` (or kept whole with --keep-kv-b, as converters before 2025 did),
+norms and the router kept in F32, the metadata keys it writes, and the vocabulary with its token
+types. It reads safetensors with numpy alone (no torch), so it runs in the tests' venv.
+
+    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0] [--keep-kv-b] [--tokenizer DIR]
+    python hf_to_gguf.py --vocab-only VOCAB_SIZE TOKENIZER_DIR OUT.gguf   # the tokenizer alone
+"""
+
+import argparse
+import json
+import struct
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+
+def read_safetensors(path):
+    """name -> float32 array (BF16/F16/F32 files)."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        buf = np.frombuffer(data[begin:end], dtype={"BF16": np.uint16, "F16": np.float16, "F32": np.float32}[entry["dtype"]])
+        if entry["dtype"] == "BF16":
+            buf = (buf.astype(np.uint32) << 16).view(np.float32)
+        out[name] = buf.astype(np.float32).reshape(entry["shape"])
+    return out
+
+
+def read_checkpoint(model_dir):
+    index = model_dir / "model.safetensors.index.json"
+    if index.exists():
+        tensors = {}
+        for shard in sorted(set(json.loads(index.read_text())["weight_map"].values())):
+            tensors.update(read_safetensors(model_dir / shard))
+        return tensors
+    return read_safetensors(model_dir / "model.safetensors")
+
+
+def write_metadata(w, c):
+    w.add_context_length(c["max_position_embeddings"])
+    w.add_embedding_length(c["hidden_size"])
+    w.add_block_count(c["num_hidden_layers"])
+    w.add_feed_forward_length(c["intermediate_size"])
+    w.add_head_count(c["num_attention_heads"])
+    w.add_head_count_kv(1)  # MLA written as MQA over the latent
+    w.add_rope_freq_base(c.get("rope_theta", 10000.0))
+    w.add_layer_norm_rms_eps(c.get("rms_norm_eps", 1e-6))
+    w.add_expert_used_count(c["num_experts_per_tok"])
+    if "n_group" in c:
+        w.add_expert_group_count(c["n_group"])
+    if "topk_group" in c:
+        w.add_expert_group_used_count(c["topk_group"])
+    w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID if c.get("scoring_func") == "sigmoid"
+                             else gguf.ExpertGatingFuncType.SOFTMAX)
+    rope = c.get("rope_scaling")
+    if rope and rope.get("type", rope.get("rope_type")) == "yarn":
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(rope["factor"])
+        w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
+    w.add_leading_dense_block_count(c["first_k_dense_replace"])
+    w.add_vocab_size(c["vocab_size"])
+    if c.get("q_lora_rank"):
+        w.add_q_lora_rank(c["q_lora_rank"])
+    w.add_kv_lora_rank(c["kv_lora_rank"])
+    w.add_key_length(c["kv_lora_rank"] + c["qk_rope_head_dim"])
+    w.add_value_length(c["kv_lora_rank"])
+    w.add_key_length_mla(c["qk_nope_head_dim"] + c["qk_rope_head_dim"])
+    w.add_value_length_mla(c["v_head_dim"])
+    w.add_expert_feed_forward_length(c["moe_intermediate_size"])
+    w.add_expert_count(c["n_routed_experts"])
+    w.add_expert_shared_count(c["n_shared_experts"])
+    if c.get("routed_scaling_factor") is not None:
+        w.add_expert_weights_scale(c["routed_scaling_factor"])
+    if c.get("norm_topk_prob"):
+        w.add_expert_weights_norm(True)
+    w.add_rope_dimension_count(c["qk_rope_head_dim"])
+    if rope and rope.get("mscale_all_dim") is not None:
+        w.add_rope_scaling_yarn_log_mul(0.1 * rope["mscale_all_dim"])
+
+
+def looks_special(text):
+    return (text.startswith("<|") and text.endswith("|>")) or (text.startswith("<｜") and text.endswith("｜>"))
+
+
+def write_vocab(w, tokenizer_dir, vocab_size):
+    t = json.loads((tokenizer_dir / "tokenizer.json").read_text())
+    by_id = {i: (tok, None) for tok, i in t["model"]["vocab"].items()}
+    for a in t["added_tokens"]:
+        by_id[a["id"]] = (a["content"], a)
+    tokens, types = [], []
+    for i in range(vocab_size):
+        if i not in by_id:
+            tokens.append(f"[PAD{i}]")
+            types.append(gguf.TokenType.UNUSED)
+            continue
+        text, added = by_id[i]
+        tokens.append(text)
+        if added is None:
+            types.append(gguf.TokenType.NORMAL)
+        elif added["special"] or looks_special(text):
+            types.append(gguf.TokenType.CONTROL)
+        else:
+            types.append(gguf.TokenType.USER_DEFINED)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("deepseek-v3")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    special = gguf.SpecialVocab(tokenizer_dir, load_merges=True)
+    special.add_to_gguf(w)
+
+
+def kept_f32(gguf_name, array):
+    # As the converter: 1-D tensors (norms, the router's bias) and the router stay F32.
+    return array.ndim == 1 or ".ffn_gate_inp." in gguf_name
+
+
+def add_tensor(w, name, array, outtype):
+    if outtype == "f32" or kept_f32(name, array):
+        w.add_tensor(name, array.astype(np.float32))
+        return
+    qtype = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
+             "q8_0": gguf.GGMLQuantizationType.Q8_0}[outtype]
+    try:
+        data = gguf.quants.quantize(array, qtype)
+    except gguf.QuantError:  # rows that are not whole blocks: the converter falls back to F16
+        qtype = gguf.GGMLQuantizationType.F16
+        data = gguf.quants.quantize(array, qtype)
+    w.add_tensor(name, data, raw_dtype=qtype)
+
+
+def convert(model_dir, out, outtype, keep_kv_b, tokenizer_dir):
+    c = json.loads((model_dir / "config.json").read_text())
+    n_layers = c["num_hidden_layers"]
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, n_layers)
+    tensors = read_checkpoint(model_dir)
+    w = gguf.GGUFWriter(str(out), "deepseek2")
+    write_metadata(w, c)
+    if tokenizer_dir is not None:
+        write_vocab(w, tokenizer_dir, c["vocab_size"])
+
+    def gguf_name(hf):
+        hf = hf.replace("e_score_correction_bias", "e_score_correction.bias")
+        mapped = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        if mapped is None:
+            raise SystemExit(f"no GGUF name for {hf}")
+        return mapped
+
+    experts = {}
+    for hf, array in sorted(tensors.items()):
+        parts = hf.split(".")
+        if hf.startswith("model.layers.") and int(parts[2]) >= n_layers:
+            continue  # the MTP module: the converter skips it
+        if ".mlp.experts." in hf:
+            experts[hf] = array
+            continue
+        if hf.endswith("kv_b_proj.weight") and not keep_kv_b:
+            heads, nope, value = c["num_attention_heads"], c["qk_nope_head_dim"], c["v_head_dim"]
+            kv_b = array.reshape(heads, nope + value, array.shape[-1])
+            k_b = np.ascontiguousarray(kv_b[:, :nope, :].transpose(0, 2, 1))
+            v_b = np.ascontiguousarray(kv_b[:, nope:, :])
+            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "k_b_proj")), k_b, outtype)
+            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "v_b_proj")), v_b, outtype)
+            continue
+        add_tensor(w, gguf_name(hf), array, outtype)
+    for layer in range(n_layers):
+        for projection in ("down_proj", "gate_proj", "up_proj"):
+            stack = [experts.pop(f"model.layers.{layer}.mlp.experts.{e}.{projection}.weight", None)
+                     for e in range(c["n_routed_experts"])]
+            if stack[0] is None:
+                continue
+            add_tensor(w, gguf_name(f"model.layers.{layer}.mlp.experts.{projection}.weight"), np.stack(stack), outtype)
+    assert not experts, f"unstacked experts: {sorted(experts)[:3]}"
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def write_vocab_only(tokenizer_dir, out, vocab_size):
+    w = gguf.GGUFWriter(str(out), "deepseek2")
+    write_vocab(w, tokenizer_dir, vocab_size)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vocab-only", type=int, metavar="VOCAB_SIZE", help="write only the tokenizer of MODEL_DIR")
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0"])
+    p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
+    p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
+    a = p.parse_args()
+    if a.vocab_only:
+        write_vocab_only(a.model_dir, a.out, a.vocab_only)
+        return
+    tokenizer_dir = a.tokenizer or a.model_dir
+    convert(a.model_dir, a.out, a.outtype, a.keep_kv_b,
+            tokenizer_dir if (tokenizer_dir / "tokenizer.json").exists() else None)
+
+
+if __name__ == "__main__":
+    main()

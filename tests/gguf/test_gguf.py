@@ -1,0 +1,137 @@
+"""Fathom reads DeepSeek models in llama.cpp's GGUF format.
+
+Oracles: the Hugging Face transformers logits of the golden fixtures (tests/fixtures/*/golden.json),
+DeepSeek-V3's real tokenizer and the token ids it gives (../shared), and gguf-py, llama.cpp's own
+writer, for the files (hf_to_gguf.py beside this file converts as llama.cpp's converter does).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED = Path(os.environ.get("FATHOM_SHARED_DIR", ROOT.parent / "shared"))
+V3_TOKENIZER = SHARED / "models" / "deepseek-v3-tokenizer"
+TOKENIZER_DATA = SHARED / "testdata"
+FATHOM = os.environ.get("FATHOM_BIN", str(ROOT / "build" / "bin" / "fathom"))
+
+
+def convert(tmp_path_factory, model_dir, outtype="bf16", keep_kv_b=False, tokenizer=None, name=None):
+    out = tmp_path_factory.mktemp("gguf") / (name or f"{Path(model_dir).name}-{outtype}.gguf")
+    args = [sys.executable, str(HERE / "hf_to_gguf.py"), str(model_dir), str(out), "--outtype", outtype]
+    if keep_kv_b:
+        args.append("--keep-kv-b")
+    if tokenizer:
+        args += ["--tokenizer", str(tokenizer)]
+    subprocess.run(args, check=True)
+    return out
+
+
+def fathom(*args, check=True):
+    r = subprocess.run([FATHOM, *map(str, args)], capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"fathom {' '.join(map(str, args))} failed ({r.returncode}):\n{r.stderr}")
+    return r
+
+
+def logits(model, ids, decode=False):
+    args = ["logits", "--model", model, "--ids", ",".join(map(str, ids))]
+    if decode:
+        args.append("--decode")
+    return np.array(json.loads(fathom(*args).stdout)["logits"])
+
+
+def relative_error(got, want):
+    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
+
+
+# f32 and bf16 hold the fixtures' bf16 weights exactly; f16 rounds the smallest of them.
+TOLERANCE = {"f32": 1e-4, "bf16": 1e-4, "f16": 5e-3}
+
+
+@pytest.mark.parametrize("fixture", ["deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-tiny-sharded"])
+@pytest.mark.parametrize("outtype", ["f32", "bf16", "f16"])
+@pytest.mark.parametrize("keep_kv_b", [False, True], ids=["split-kv-b", "whole-kv-b"])
+def test_logits_match_transformers(tmp_path_factory, fixture, outtype, keep_kv_b):
+    model = convert(tmp_path_factory, FIXTURES / fixture, outtype, keep_kv_b)
+    golden = json.loads((FIXTURES / fixture / "golden.json").read_text())
+    for seq in golden["sequences"]:
+        want = np.array(seq["logits"])
+        got = logits(model, seq["ids"])
+        assert got.shape == want.shape
+        error = relative_error(got, want)
+        assert error <= TOLERANCE[outtype], f"{fixture} {outtype}: relative error {error:.2e}"
+        assert (got.argmax(-1) == want.argmax(-1)).all() or outtype == "f16"
+
+
+def test_decode_steps_match_transformers(tmp_path_factory):
+    """The absorbed attention of decode steps reads kv_b_proj rebuilt from attn_k_b and attn_v_b."""
+    model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "f32")
+    golden = json.loads((FIXTURES / "deepseek-v3-tiny" / "golden.json").read_text())
+    seq = golden["sequences"][0]
+    assert relative_error(logits(model, seq["ids"], decode=True), np.array(seq["logits"])) <= 1e-4
+
+
+def test_quantised_tensors_are_refused_by_name(tmp_path_factory):
+    model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "q8_0")
+    r = fathom("logits", "--model", model, "--ids", "1,2", check=False)
+    assert r.returncode != 0
+    assert str(model) in r.stderr and "tensor '" in r.stderr and "is Q8_0" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def v3_vocab(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vocab") / "deepseek-v3-vocab.gguf"
+    subprocess.run([sys.executable, str(HERE / "hf_to_gguf.py"), "--vocab-only", "129280", str(V3_TOKENIZER), str(out)],
+                   check=True)
+    return out
+
+
+@pytest.mark.parametrize("corpus", ["corpus.jsonl", "edge_cases.jsonl"])
+def test_tokenizer_gives_deepseeks_ids(v3_vocab, corpus):
+    path = TOKENIZER_DATA / "tokenizer" / corpus
+    want = [json.loads(line)["ids"] for line in path.read_text().splitlines() if line.strip()]
+    got = [json.loads(line)["ids"] for line in fathom("tokenize", "--tokenizer", v3_vocab, "--jsonl", path).stdout.splitlines()]
+    assert got == want
+
+
+def test_special_tokens_are_huggingfaces(v3_vocab, tmp_path):
+    """GGUF marks every added token that looks special as CONTROL, so Hugging Face's `special` flag
+    is recovered from the chat template: the markers it writes are not special (structured output
+    and tool calls generate them). The fill-in-the-middle markers, not special in Hugging Face but
+    never in a chat, are the only tokens that come out differently."""
+    added = json.loads((V3_TOKENIZER / "tokenizer.json").read_text())["added_tokens"]
+    lines = tmp_path / "ids.jsonl"
+    lines.write_text("".join(json.dumps({"ids": [a["id"]]}) + "\n" for a in added))
+    got = [json.loads(g)["text"] for g in
+           fathom("detokenize", "--tokenizer", v3_vocab, "--jsonl", lines, "--skip-special").stdout.splitlines()]
+    assert len(got) == len(added)
+    differ = {a["content"] for a, text in zip(added, got) if text != ("" if a["special"] else a["content"])}
+    assert differ == {"<｜fim▁hole｜>", "<｜fim▁begin｜>", "<｜fim▁end｜>"}
+
+
+def test_chat_template_comes_with_the_file(v3_vocab):
+    path = TOKENIZER_DATA / "chat_template.jsonl"
+    want = [json.loads(line)["rendered"] for line in path.read_text().splitlines() if line.strip()]
+    got = [json.loads(line)["rendered"] for line in fathom("chat-render", "--tokenizer", v3_vocab, "--jsonl", path).stdout.splitlines()]
+    assert got == want
+
+
+def test_generation_from_a_gguf_equals_the_checkpoints(tmp_path_factory):
+    """The demo model written as GGUF (weights and tokenizer in one file) generates the same text."""
+    model_dir = tmp_path_factory.mktemp("demo") / "demo"
+    fathom("make-tiny", "--out", model_dir)
+    model = convert(tmp_path_factory, model_dir, "f32", name="demo.gguf")
+    args = ["run", "--prompt", "The quick brown fox", "--max-tokens", "24", "--temperature", "0"]
+    from_dir = fathom(*args, "--model", model_dir).stdout
+    from_gguf = fathom(*args, "--model", model).stdout
+    assert from_gguf == from_dir and len(from_dir) > 0
+    chat = ["run", "--chat", "--prompt", "Hello!", "--max-tokens", "16", "--temperature", "0"]
+    assert fathom(*chat, "--model", model).stdout == fathom(*chat, "--model", model_dir).stdout

@@ -1,0 +1,253 @@
+// GgufFile: the container, valid and broken; and the DeepSeek metadata and tensor names read from
+// it. (Files as llama.cpp's tools write them, and the logits they give, are tests/gguf's.)
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "fathom/model/checkpoint.h"
+#include "fathom/model/gguf.h"
+#include "fathom/model/gguf_deepseek.h"
+#include "fathom/model/model_spec.h"
+#include "test_support.h"
+
+namespace fathom::model {
+namespace {
+
+using testing::TempDir;
+
+// Writes GGUF byte by byte, so that any field can be made wrong.
+class GgufBytes {
+ public:
+  GgufBytes& u32(std::uint32_t v) { return raw(&v, 4); }
+  GgufBytes& u64(std::uint64_t v) { return raw(&v, 8); }
+  GgufBytes& f32(float v) { return raw(&v, 4); }
+  GgufBytes& str(std::string_view s) {
+    u64(s.size());
+    return raw(s.data(), s.size());
+  }
+  GgufBytes& header(std::uint64_t tensors, std::uint64_t keys, std::uint32_t version = 3) {
+    raw("GGUF", 4);
+    u32(version);
+    u64(tensors);
+    return u64(keys);
+  }
+  GgufBytes& key_u32(std::string_view key, std::uint32_t v) { return str(key).u32(4).u32(v); }
+  GgufBytes& key_f32(std::string_view key, float v) { return str(key).u32(6).f32(v); }
+  GgufBytes& key_str(std::string_view key, std::string_view v) { return str(key).u32(8).str(v); }
+  GgufBytes& tensor(std::string_view name, std::vector<std::uint64_t> dims, std::uint32_t type, std::uint64_t offset) {
+    str(name).u32(static_cast<std::uint32_t>(dims.size()));
+    for (auto d : dims) u64(d);
+    return u32(type).u64(offset);
+  }
+  GgufBytes& align(std::size_t to = 32) {
+    while (bytes_.size() % to != 0) bytes_.push_back(0);
+    return *this;
+  }
+  GgufBytes& zeros(std::size_t n) {
+    bytes_.resize(bytes_.size() + n);
+    return *this;
+  }
+  GgufBytes& raw(const void* p, std::size_t n) {
+    const auto* b = static_cast<const char*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+    return *this;
+  }
+  void write(const std::filesystem::path& path) const {
+    std::ofstream(path, std::ios::binary).write(bytes_.data(), static_cast<std::streamsize>(bytes_.size()));
+  }
+
+ private:
+  std::vector<char> bytes_;
+};
+
+class GgufTest : public ::testing::Test {
+ protected:
+  std::filesystem::path write(const GgufBytes& b) {
+    b.write(dir_ / "model.gguf");
+    return dir_ / "model.gguf";
+  }
+  TempDir dir_;
+};
+
+TEST_F(GgufTest, ReadsMetadataAndTensors) {
+  GgufBytes b;
+  b.header(2, 3).key_str("general.architecture", "deepseek2").key_u32("deepseek2.block_count", 3).key_f32("x.eps", 0.5f);
+  b.tensor("a.weight", {4, 2}, 0, 0).tensor("b.weight", {32}, 8, 32).align().zeros(32 + 34);
+  const GgufFile f(write(b));
+  EXPECT_EQ(f.version(), 3u);
+  EXPECT_EQ(f.string("general.architecture"), "deepseek2");
+  EXPECT_EQ(f.integer("deepseek2.block_count"), 3);
+  EXPECT_EQ(f.optional_number("x.eps"), 0.5);
+  ASSERT_EQ(f.tensors().size(), 2u);
+  EXPECT_EQ(f.tensor("a.weight")->dims, (std::vector<std::int64_t>{4, 2}));
+  EXPECT_EQ(f.tensor("a.weight")->nbytes, 32u);
+  EXPECT_EQ(f.tensor("b.weight")->type, GgmlType::q8_0);
+  EXPECT_EQ(f.tensor("b.weight")->nbytes, 34u);
+  EXPECT_EQ(f.tensor("b.weight")->data - f.tensor("a.weight")->data, 32);
+  EXPECT_TRUE(is_gguf_file(dir_ / "model.gguf"));
+}
+
+TEST_F(GgufTest, TypedReadsNameTheKey) {
+  GgufBytes b;
+  b.header(0, 1).key_str("general.architecture", "deepseek2");
+  const GgufFile f(write(b));
+  EXPECT_FATHOM_ERROR(f.integer("general.architecture"), ErrorCode::invalid_argument, "key 'general.architecture'",
+                      "must be an integer, got string");
+  EXPECT_FATHOM_ERROR(f.integer("deepseek2.block_count"), ErrorCode::invalid_argument, "key 'deepseek2.block_count'",
+                      "missing");
+}
+
+TEST_F(GgufTest, RefusesBrokenFiles) {
+  struct Case {
+    const char* what;
+    std::function<void(GgufBytes&)> build;
+    ErrorCode code;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"magic", [](GgufBytes& b) { b.raw("GGML", 4).u32(3).u64(0).u64(0); }, ErrorCode::invalid_argument, "not a GGUF file"},
+      {"version 1", [](GgufBytes& b) { b.header(0, 0, 1); }, ErrorCode::unsupported, "GGUF version 1"},
+      {"truncated header", [](GgufBytes& b) { b.raw("GGUF", 4).u32(3).u64(0); }, ErrorCode::invalid_argument,
+       "runs past the end of the file"},
+      {"string past the end", [](GgufBytes& b) { b.header(0, 1).u64(1000).raw("abc", 3).zeros(20); }, ErrorCode::invalid_argument,
+       "runs past the end"},
+      {"huge string", [](GgufBytes& b) { b.header(0, 1).u64(1ull << 40).zeros(20); }, ErrorCode::invalid_argument,
+       "a string of 1099511627776 bytes"},
+      {"unknown value type", [](GgufBytes& b) { b.header(0, 1).str("k").u32(99); }, ErrorCode::invalid_argument,
+       "key 'k': unknown value type 99"},
+      {"huge array", [](GgufBytes& b) { b.header(0, 1).str("k").u32(9).u32(4).u64(1ull << 20); },
+       ErrorCode::invalid_argument, "does not fit"},
+      {"duplicate key", [](GgufBytes& b) { b.header(0, 2).key_u32("k", 1).key_u32("k", 2); }, ErrorCode::invalid_argument,
+       "key 'k' appears twice"},
+      {"bad bool", [](GgufBytes& b) { b.header(0, 1).str("k").u32(7).raw("\x02", 1); }, ErrorCode::invalid_argument,
+       "a bool must be 0 or 1"},
+      {"too many keys", [](GgufBytes& b) { b.header(0, 1ull << 50); }, ErrorCode::invalid_argument, "cannot fit"},
+      {"alignment", [](GgufBytes& b) { b.header(0, 1).key_u32("general.alignment", 48); }, ErrorCode::invalid_argument,
+       "general.alignment"},
+      {"no dimensions", [](GgufBytes& b) { b.header(1, 0).tensor("t", {}, 0, 0).align().zeros(32); },
+       ErrorCode::invalid_argument, "tensor 't': 0 dimensions"},
+      {"dims overflow", [](GgufBytes& b) { b.header(1, 0).tensor("t", {1ull << 40, 1ull << 40}, 0, 0).align().zeros(32); },
+       ErrorCode::invalid_argument, "tensor 't': its dimensions overflow"},
+      {"K-quant", [](GgufBytes& b) { b.header(1, 0).tensor("blk.0.ffn_down_exps.weight", {256}, 12, 0).align().zeros(144); },
+       ErrorCode::unsupported, "has type Q4_K"},
+      {"partial block", [](GgufBytes& b) { b.header(1, 0).tensor("t", {48}, 8, 0).align().zeros(68); },
+       ErrorCode::invalid_argument, "not whole Q8_0 blocks of 32"},
+      {"misaligned offset", [](GgufBytes& b) { b.header(1, 0).tensor("t", {4}, 0, 4).align().zeros(64); },
+       ErrorCode::invalid_argument, "offset 4 is not a multiple of the alignment 32"},
+      {"past the data", [](GgufBytes& b) { b.header(1, 0).tensor("t", {16}, 0, 0).align().zeros(63); },
+       ErrorCode::invalid_argument, "run past the end of the data"},
+      {"overlap", [](GgufBytes& b) { b.header(2, 0).tensor("a", {16}, 0, 0).tensor("b", {8}, 0, 32).align().zeros(64); },
+       ErrorCode::invalid_argument, "tensors 'a' and 'b' overlap"},
+      {"duplicate tensor", [](GgufBytes& b) { b.header(2, 0).tensor("a", {8}, 0, 0).tensor("a", {8}, 0, 32).align().zeros(64); },
+       ErrorCode::invalid_argument, "tensor 'a' appears twice"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    GgufBytes b;
+    c.build(b);
+    const auto path = write(b);
+    EXPECT_FATHOM_ERROR(GgufFile{path}, c.code, path.string(), c.message);
+  }
+}
+
+// The metadata of deepseek-v3-tiny as llama.cpp's converter writes it.
+GgufBytes tiny_v3_metadata(std::uint64_t tensors, bool with_arch = true) {
+  GgufBytes b;
+  const std::vector<std::pair<const char*, std::uint32_t>> ints = {
+      {"deepseek2.embedding_length", 64},          {"deepseek2.block_count", 3},
+      {"deepseek2.attention.head_count", 4},       {"deepseek2.attention.q_lora_rank", 48},
+      {"deepseek2.attention.kv_lora_rank", 32},    {"deepseek2.rope.dimension_count", 16},
+      {"deepseek2.attention.key_length", 48},      {"deepseek2.attention.value_length", 32},
+      {"deepseek2.attention.key_length_mla", 32},  {"deepseek2.attention.value_length_mla", 12},
+      {"deepseek2.feed_forward_length", 96},       {"deepseek2.expert_feed_forward_length", 32},
+      {"deepseek2.expert_count", 8},               {"deepseek2.expert_shared_count", 1},
+      {"deepseek2.expert_used_count", 3},          {"deepseek2.leading_dense_block_count", 1},
+      {"deepseek2.expert_gating_func", 2},         {"deepseek2.expert_group_count", 4},
+      {"deepseek2.expert_group_used_count", 2},    {"deepseek2.vocab_size", 256},
+      {"deepseek2.rope.scaling.original_context_length", 4096}};
+  b.header(tensors, ints.size() + 4 + (with_arch ? 1 : 0));
+  if (with_arch) b.key_str("general.architecture", "deepseek2");
+  for (const auto& [k, v] : ints) b.key_u32(k, v);
+  b.key_str("deepseek2.rope.scaling.type", "yarn").key_f32("deepseek2.rope.scaling.factor", 40.0f);
+  b.key_f32("deepseek2.rope.scaling.yarn_log_multiplier", 0.1f).key_f32("deepseek2.expert_weights_scale", 2.5f);
+  return b;
+}
+
+TEST_F(GgufTest, MetadataBecomesTheModelSpec) {
+  const auto path = write(tiny_v3_metadata(0));
+  const ModelSpec s = load_model_spec(path);
+  EXPECT_EQ(s.model_type, ModelType::deepseek_v3);
+  EXPECT_EQ(s.topk_method, TopkMethod::noaux_tc);
+  EXPECT_EQ(s.qk_nope_head_dim, 16);
+  EXPECT_EQ(s.qk_rope_head_dim, 16);
+  EXPECT_EQ(s.v_head_dim, 12);
+  EXPECT_EQ(s.q_lora_rank, 48);
+  EXPECT_EQ(s.n_group, 4);
+  EXPECT_EQ(s.topk_group, 2);
+  EXPECT_DOUBLE_EQ(s.routed_scaling_factor, 2.5);
+  ASSERT_TRUE(s.rope_scaling.has_value());
+  EXPECT_DOUBLE_EQ(s.rope_scaling->factor, 40.0);
+  EXPECT_NEAR(s.rope_scaling->mscale_all_dim, 1.0, 1e-6);
+  EXPECT_EQ(s.source, path.string());
+}
+
+TEST_F(GgufTest, MetadataErrorsNameTheGgufKey) {
+  const auto path = write(tiny_v3_metadata(0, false));
+  EXPECT_FATHOM_ERROR(load_model_spec(path), ErrorCode::invalid_argument, "key 'general.architecture'", "missing");
+  GgufBytes llama;
+  llama.header(0, 1).key_str("general.architecture", "llama");
+  EXPECT_FATHOM_ERROR(load_model_spec(write(llama)), ErrorCode::unsupported, "'llama' is not a DeepSeek model");
+  GgufBytes no_heads;
+  no_heads.header(0, 2).key_str("general.architecture", "deepseek2").key_u32("deepseek2.embedding_length", 64);
+  EXPECT_FATHOM_ERROR(load_model_spec(write(no_heads)), ErrorCode::invalid_argument, "key 'deepseek2.block_count'",
+                      "missing");
+}
+
+TEST_F(GgufTest, TensorsTakeCheckpointNamesAndExpertsAreSplit) {
+  GgufBytes b = tiny_v3_metadata(3);
+  // [cols 4, rows 2, experts 3] F32 = 96 bytes; the norm 16 bytes; an unknown tensor last.
+  b.tensor("blk.1.ffn_up_exps.weight", {4, 2, 3}, 0, 0).tensor("output_norm.weight", {4}, 0, 96);
+  b.tensor("blk.0.attn_q_a.weight", {4, 2}, 0, 128).align().zeros(160);
+  const Checkpoint c = Checkpoint::open(write(b));
+  ASSERT_NE(c.gguf(), nullptr);
+  EXPECT_EQ(c.size(), 5u);
+  const TensorView& e2 = c.get("model.layers.1.mlp.experts.2.up_proj.weight");
+  EXPECT_EQ(e2.shape, (std::vector<std::int64_t>{2, 4}));
+  EXPECT_EQ(e2.nbytes, 32u);
+  EXPECT_EQ(e2.data - c.get("model.layers.1.mlp.experts.0.up_proj.weight").data, 64);
+  EXPECT_EQ(c.get("model.layers.0.self_attn.q_a_proj.weight").shape, (std::vector<std::int64_t>{2, 4}));
+  EXPECT_EQ(c.get("model.norm.weight").dtype, DType::f32);
+}
+
+TEST_F(GgufTest, SplitKvBIsJoinedPerHead) {
+  // 2 heads, latent C = 2, d_n = 1, d_v = 1: k_b [H, C, d_n], v_b [H, d_v, C] as the converter
+  // writes them; kv_b_proj [H·(d_n + d_v), C] has, per head, the key row then the value row.
+  GgufBytes b = tiny_v3_metadata(2);
+  b.tensor("blk.0.attn_k_b.weight", {1, 2, 2}, 0, 0).tensor("blk.0.attn_v_b.weight", {2, 1, 2}, 0, 32).align();
+  const float k[] = {1, 2, 3, 4}, v[] = {5, 6, 7, 8};
+  b.raw(k, sizeof k).zeros(16).raw(v, sizeof v).zeros(16);
+  const Checkpoint c = Checkpoint::open(write(b));
+  const TensorView& kv = c.get("model.layers.0.self_attn.kv_b_proj.weight");
+  ASSERT_EQ(kv.shape, (std::vector<std::int64_t>{4, 2}));
+  EXPECT_TRUE(kv.in_memory);  // so release_resident_pages leaves it alone
+  std::vector<float> got(8);
+  std::memcpy(got.data(), kv.data, 32);
+  EXPECT_EQ(got, (std::vector<float>{1, 2, 5, 6, 3, 4, 7, 8}));
+}
+
+TEST_F(GgufTest, UnknownOrUnpairedTensorsAreRefusedByName) {
+  GgufBytes stray = tiny_v3_metadata(1);
+  stray.tensor("blk.0.attn_sinks.weight", {4}, 0, 0).align().zeros(16);
+  EXPECT_FATHOM_ERROR(Checkpoint::open(write(stray)), ErrorCode::invalid_argument, "tensor 'blk.0.attn_sinks.weight'",
+                      "not part of a DeepSeek model");
+  GgufBytes lonely = tiny_v3_metadata(1);
+  lonely.tensor("blk.2.attn_k_b.weight", {1, 2, 2}, 0, 0).align().zeros(16);
+  EXPECT_FATHOM_ERROR(Checkpoint::open(write(lonely)), ErrorCode::invalid_argument, "layer 2", "attn_v_b.weight");
+  GgufBytes quantised = tiny_v3_metadata(1);
+  quantised.tensor("output.weight", {32, 1}, 8, 0).align().zeros(34);
+  EXPECT_FATHOM_ERROR(Checkpoint::open(write(quantised)), ErrorCode::unsupported, "tensor 'output.weight' is Q8_0");
+}
+
+}  // namespace
+}  // namespace fathom::model
