@@ -172,7 +172,9 @@ GgufCheckpointTensors gguf_deepseek_tensors(const GgufFile& file) {
     }
     const auto layer = split_layer(t.name);
     if (layer) {
-      const auto [index, suffix] = *layer;
+      // Plain copies: lambdas cannot capture structured bindings before Clang 16.
+      const std::int64_t index = layer->first;
+      const std::string_view suffix = layer->second;
       if (const auto* r = std::find_if(kLayerTensors.begin(), kLayerTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
           r != kLayerTensors.end()) {
         out.views.push_back(view_of(file, t, layer_name(index, r->hf)));
