@@ -2,7 +2,7 @@
 
 Oracles: the Hugging Face transformers logits of the golden fixtures (tests/fixtures/*/golden.json),
 DeepSeek-V3's real tokenizer and the token ids it gives (../shared), and gguf-py, llama.cpp's own
-writer, for the files (hf_to_gguf.py beside this file converts as llama.cpp's converter does).
+writer, for the files (tools/reference/hf_to_gguf.py converts as llama.cpp's converter does).
 """
 
 import json
@@ -20,12 +20,13 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = Path(os.environ.get("FATHOM_SHARED_DIR", ROOT.parent / "shared"))
 V3_TOKENIZER = SHARED / "models" / "deepseek-v3-tokenizer"
 TOKENIZER_DATA = SHARED / "testdata"
+CONVERTER = ROOT / "tools" / "reference" / "hf_to_gguf.py"
 FATHOM = os.environ.get("FATHOM_BIN", str(ROOT / "build" / "bin" / "fathom"))
 
 
 def convert(tmp_path_factory, model_dir, outtype="bf16", keep_kv_b=False, tokenizer=None, name=None):
     out = tmp_path_factory.mktemp("gguf") / (name or f"{Path(model_dir).name}-{outtype}.gguf")
-    args = [sys.executable, str(HERE / "hf_to_gguf.py"), str(model_dir), str(out), "--outtype", outtype]
+    args = [sys.executable, str(CONVERTER), str(model_dir), str(out), "--outtype", outtype]
     if keep_kv_b:
         args.append("--keep-kv-b")
     if tokenizer:
@@ -89,7 +90,7 @@ def test_quantised_tensors_are_refused_by_name(tmp_path_factory):
 @pytest.fixture(scope="module")
 def v3_vocab(tmp_path_factory):
     out = tmp_path_factory.mktemp("vocab") / "deepseek-v3-vocab.gguf"
-    subprocess.run([sys.executable, str(HERE / "hf_to_gguf.py"), "--vocab-only", "129280", str(V3_TOKENIZER), str(out)],
+    subprocess.run([sys.executable, str(CONVERTER), "--vocab-only", "129280", str(V3_TOKENIZER), str(out)],
                    check=True)
     return out
 

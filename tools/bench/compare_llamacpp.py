@@ -10,7 +10,7 @@ Run:
     .venv-bench/bin/python tools/bench/compare_llamacpp.py --fathom build-cpu/bin/fathom
 
 What it does: `fathom make-tiny --preset v2-lite-shape --layers N` with the DeepSeek-V3 tokenizer
-(bf16 weights), the same weights as a `deepseek2` GGUF (peer/gguf_export.py), then per thread
+(bf16 weights), the same weights as a `deepseek2` GGUF (tools/reference/hf_to_gguf.py), then per thread
 count: the STREAM-like bandwidth (peer/stream_copy.c), `fathom bench` and the llama-cpp-python
 equivalent (peer/llama_worker.py) alternately, each run in its own process (peak RSS from wait4),
 medians over --repeats; the logits of the first positions of one prompt from both (and from
@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peer"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
 import numpy as np  # noqa: E402
 
 import roofline  # noqa: E402
@@ -97,9 +98,10 @@ def prepare_gguf(model: Path, dtype: str) -> Path:
     gguf_path = model.parent / f"{model.name}-{dtype}.gguf"
     if not gguf_path.exists():
         print(f"writing {gguf_path}", file=sys.stderr)
-        from gguf_export import export_gguf
+        from hf_to_gguf import convert
         tmp = gguf_path.with_suffix(".part")
-        export_gguf(model, tmp, dtype)
+        # Shortened V2-Lite shapes need q_lora_rank written as 0 for llama.cpp (see hf_to_gguf.py).
+        convert(model, tmp, dtype, tokenizer_dir=model, zero_q_lora_rank=True)
         tmp.rename(gguf_path)
     return gguf_path
 

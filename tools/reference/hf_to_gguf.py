@@ -1,12 +1,19 @@
 """Writes a Hugging Face DeepSeek checkpoint as a GGUF file the way llama.cpp's converter does.
 
-The test oracle for Fathom's GGUF reader: tensor names come from gguf-py's own name map for the
+The files of Fathom's GGUF tests (tests/gguf) and of the peer benchmark against llama.cpp
+(tools/bench/compare_llamacpp.py, which also checks that llama.cpp reads them to the same logits as
+Fathom reads the checkpoint). Tensor names come from gguf-py's own name map for the
 `deepseek2` architecture, the container and the number formats from gguf-py's writer and
 quantisers, and the rest follows `convert_hf_to_gguf.py` (class DeepseekV2Model): routed experts
 stacked into one 3-D tensor per projection, `kv_b_proj` split per head into `attn_k_b`
 (transposed) and `attn_v_b` (or kept whole with --keep-kv-b, as converters before 2025 did),
 norms and the router kept in F32, the metadata keys it writes, and the vocabulary with its token
 types. It reads safetensors with numpy alone (no torch), so it runs in the tests' venv.
+Weights that are BF16 stay exact in f32 and bf16; f16 rounds values below its normal range.
+
+One departure, on request (--zero-q-lora-rank): llama.cpp treats a model without
+attention.q_lora_rank as V2-Lite only when it has exactly 27 layers, so the benchmark's shortened
+V2-Lite-shaped models carry the key as 0 (which Fathom, like config.json's null, reads as "no q LoRA").
 
     python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0] [--keep-kv-b] [--tokenizer DIR]
     python hf_to_gguf.py --vocab-only VOCAB_SIZE TOKENIZER_DIR OUT.gguf   # the tokenizer alone
@@ -49,7 +56,7 @@ def read_checkpoint(model_dir):
     return read_safetensors(model_dir / "model.safetensors")
 
 
-def write_metadata(w, c):
+def write_metadata(w, c, zero_q_lora_rank=False):
     w.add_context_length(c["max_position_embeddings"])
     w.add_embedding_length(c["hidden_size"])
     w.add_block_count(c["num_hidden_layers"])
@@ -70,10 +77,12 @@ def write_metadata(w, c):
         w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
         w.add_rope_scaling_factor(rope["factor"])
         w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
+        w.add_rope_scaling_yarn_beta_fast(float(rope.get("beta_fast", 32)))
+        w.add_rope_scaling_yarn_beta_slow(float(rope.get("beta_slow", 1)))
     w.add_leading_dense_block_count(c["first_k_dense_replace"])
     w.add_vocab_size(c["vocab_size"])
-    if c.get("q_lora_rank"):
-        w.add_q_lora_rank(c["q_lora_rank"])
+    if c.get("q_lora_rank") or zero_q_lora_rank:
+        w.add_q_lora_rank(c.get("q_lora_rank") or 0)
     w.add_kv_lora_rank(c["kv_lora_rank"])
     w.add_key_length(c["kv_lora_rank"] + c["qk_rope_head_dim"])
     w.add_value_length(c["kv_lora_rank"])
@@ -118,8 +127,9 @@ def write_vocab(w, tokenizer_dir, vocab_size):
     w.add_tokenizer_pre("deepseek-v3")
     w.add_token_list(tokens)
     w.add_token_types(types)
-    special = gguf.SpecialVocab(tokenizer_dir, load_merges=True)
-    special.add_to_gguf(w)
+    # Written even when empty (the demo tokenizer has none): llama.cpp requires the key.
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in t["model"]["merges"]])
+    gguf.SpecialVocab(tokenizer_dir, load_merges=False).add_to_gguf(w)
 
 
 def kept_f32(gguf_name, array):
@@ -141,13 +151,16 @@ def add_tensor(w, name, array, outtype):
     w.add_tensor(name, data, raw_dtype=qtype)
 
 
-def convert(model_dir, out, outtype, keep_kv_b, tokenizer_dir):
+def convert(model_dir, out, outtype="bf16", keep_kv_b=False, tokenizer_dir=None, zero_q_lora_rank=False):
     c = json.loads((model_dir / "config.json").read_text())
+    if c.get("quantization_config"):
+        raise SystemExit(f"{model_dir}: an FP8 checkpoint; write it with bf16 weights (make-tiny without --fp8)")
     n_layers = c["num_hidden_layers"]
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, n_layers)
     tensors = read_checkpoint(model_dir)
     w = gguf.GGUFWriter(str(out), "deepseek2")
-    write_metadata(w, c)
+    w.add_name(model_dir.name)
+    write_metadata(w, c, zero_q_lora_rank)
     if tokenizer_dir is not None:
         write_vocab(w, tokenizer_dir, c["vocab_size"])
 
@@ -206,13 +219,14 @@ def main():
     p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0"])
     p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
     p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
+    p.add_argument("--zero-q-lora-rank", action="store_true", help="write attention.q_lora_rank = 0 when absent")
     a = p.parse_args()
     if a.vocab_only:
         write_vocab_only(a.model_dir, a.out, a.vocab_only)
         return
     tokenizer_dir = a.tokenizer or a.model_dir
     convert(a.model_dir, a.out, a.outtype, a.keep_kv_b,
-            tokenizer_dir if (tokenizer_dir / "tokenizer.json").exists() else None)
+            tokenizer_dir if (tokenizer_dir / "tokenizer.json").exists() else None, a.zero_q_lora_rank)
 
 
 if __name__ == "__main__":
