@@ -80,9 +80,9 @@ void add_usage(Usage& usage, const engine::TokenEvent& finished, const ChoiceReq
 // The state of one SSE response across calls of httplib's content provider (all on the same
 // HTTP thread).
 struct StreamState {
-  StreamState(EngineLoop& loop, const std::vector<engine::GenerationRequest>& prompts, int64_t n,
+  StreamState(EngineLoop& loop, const std::vector<engine::GenerationRequest>& requests, int64_t n,
               std::atomic<int64_t>& open_responses)
-      : open(open_responses), choices(loop, prompts, n) {}
+      : open(open_responses), choices(loop, requests, n) {}
 
   OpenResponse open;  // until httplib lets go of the stream
   ChoiceRequests choices;
