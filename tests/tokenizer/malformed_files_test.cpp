@@ -120,6 +120,12 @@ TEST(MalformedFiles, BadJson) {
                     "tokenizer.json: not valid JSON");
 }
 
+TEST(MalformedFiles, NumberOutOfRange) {
+  // nlohmann reports this as out_of_range, not as a parse error (found by the gguf_file fuzz target).
+  expect_load_error(write_model("huge-number", "{\"version\": 1e400}"), ErrorCode::invalid_argument,
+                    "tokenizer.json: not valid JSON");
+}
+
 TEST(MalformedFiles, MissingModel) {
   json j = minimal_tokenizer_json();
   j.erase("model");

@@ -42,7 +42,7 @@ void for_each_jsonl_line(const std::string& path, Handle&& handle) {
     Json value;
     try {
       value = Json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse errors, and numbers out of range (1e400)
       throw invalid_argument(where + ": not valid JSON: " + e.what());
     }
     if (!value.is_object()) throw invalid_argument(where + ": expected a JSON object");

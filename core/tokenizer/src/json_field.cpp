@@ -69,7 +69,7 @@ nlohmann::json read_json_file(const std::string& path) {
   if (in.bad()) throw io_error(path + ": read failed");
   try {
     return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers out of range (1e400)
     throw invalid_argument(path + ": not valid JSON: " + e.what());
   }
 }
