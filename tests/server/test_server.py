@@ -431,13 +431,65 @@ def test_responses_api(server):
         jsonschema.validate(json.loads(structured.output_text), schema)
 
     # What Fathom cannot do is a 400 naming the Responses field.
-    for body, param in [({"input": "x", "previous_response_id": "resp_1"}, "previous_response_id"),
+    for body, param in [({"input": "x", "previous_response_id": "resp_unknown"}, "previous_response_id"),
+                        ({"input": "x", "conversation": "conv_1"}, "conversation"),
+                        ({"input": "x", "store": "yes"}, "store"),
                         ({"input": "x", "tools": [{"type": "web_search"}]}, "tools"),
                         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}, "input"),
                         ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
                         ({}, "input")]:
         status, error = server.post_json("/v1/responses", {"model": server.model_id, **body})
         assert_openai_error(status, error, 400, param=param)
+    assert_serves(server)
+
+
+def test_responses_are_stored_and_continued(server):
+    """`store` (the default) keeps a response: retrieved and deleted by id, and continued with
+    previous_response_id exactly as if the whole conversation were sent again (its instructions
+    do not carry over, as in OpenAI's API); a streamed response is stored once it ends."""
+    client = server.client()
+    common = dict(model=server.model_id, max_output_tokens=8, temperature=0, extra_body={"ignore_eos": True})
+    first = client.responses.create(input="Hello!", instructions="Be brief.", **common)
+    assert first.store is True
+    assert client.responses.retrieve(first.id).model_dump() == first.model_dump()
+
+    second = client.responses.create(input="And then?", previous_response_id=first.id, **common)
+    assert second.previous_response_id == first.id
+    spelled_out = client.responses.create(
+        input=[{"role": "user", "content": "Hello!"},
+               {"role": "assistant", "content": [{"type": "output_text", "text": first.output_text}]},
+               {"role": "user", "content": "And then?"}], **common)
+    assert second.output_text == spelled_out.output_text
+    assert second.usage.input_tokens == spelled_out.usage.input_tokens
+
+    # A chain of three: the third sees both earlier turns.
+    third = client.responses.create(input="Why?", previous_response_id=second.id, **common)
+    spelled_out = client.responses.create(
+        input=[{"role": "user", "content": "Hello!"},
+               {"role": "assistant", "content": [{"type": "output_text", "text": first.output_text}]},
+               {"role": "user", "content": "And then?"},
+               {"role": "assistant", "content": [{"type": "output_text", "text": second.output_text}]},
+               {"role": "user", "content": "Why?"}], **common)
+    assert third.output_text == spelled_out.output_text
+    assert third.usage.input_tokens == spelled_out.usage.input_tokens
+
+    streamed = list(client.responses.create(input="Hello!", stream=True, **common))
+    done = streamed[-1].response
+    assert client.responses.retrieve(done.id).output_text == done.output_text
+
+    unstored = client.responses.create(input="Hello!", store=False, **common)
+    assert unstored.store is False
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(unstored.id)
+
+    client.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(input="More.", previous_response_id=first.id, **common)
+    assert refused.value.body["param"] == "previous_response_id"
+    # The continuation made before the delete keeps its own copy of the conversation.
+    assert client.responses.create(input="More.", previous_response_id=second.id, **common).status == "incomplete"
     assert_serves(server)
 
 

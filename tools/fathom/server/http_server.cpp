@@ -39,7 +39,8 @@ json model_json(const ServedModel& m) {
 bool is_known_path(const std::string& path) {
   return path == "/health" || path == "/metrics" || path == "/v1/models" ||
          (path.rfind("/v1/models/", 0) == 0 && path.size() > 11) || path == "/v1/chat/completions" ||
-         path == "/v1/completions" || path == "/v1/responses" || path == "/tokenize" || path == "/detokenize";
+         path == "/v1/completions" || path == "/v1/responses" || (path.rfind("/v1/responses/", 0) == 0 && path.size() > 14) ||
+         path == "/tokenize" || path == "/detokenize";
 }
 
 // The request body through httplib's content reader, so that the size limit holds for chunked
@@ -214,41 +215,20 @@ void HttpServer::add_routes() {
   }
   // OpenAI's Responses API, run as the chat completion it translates to (responses_api.h).
   http_->Post("/v1/responses", body_route([this](const httplib::Request& req, const std::string& body,
-                                                 httplib::Response& res) {
-    std::string chat_body;
-    try {
-      chat_body = chat_request_from_responses(body);
-    } catch (const ApiError& e) {
-      return reply_error(res, e);
-    }
-    completions_.handle(Endpoint::chat_completions, chat_body, res, &req);
-    const json request = json::parse(body);  // parsed once already: valid
-    if (res.status >= 400) {
-      json error = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
-      if (error.is_object() && error.contains("error") && error["error"]["param"].is_string()) {
-        error["error"]["param"] = responses_param(error["error"]["param"].get<std::string>());
-        res.set_content(error.dump(), kJson);
-      }
-      return;
-    }
-    if (!res.is_chunked_content_provider_) {
-      if (res.status == 200) res.set_content(response_from_chat(json::parse(res.body), request).dump(), kJson);
-      return;
-    }
-    // A stream: the chat chunks the endpoint writes go through the translation on their way out.
-    auto chat_stream = std::move(res.content_provider_);
-    auto events = std::make_shared<ResponseStream>(request);
-    res.content_provider_ = [chat_stream, events](size_t offset, size_t length, httplib::DataSink& sink) {
-      httplib::DataSink chat_sink;
-      chat_sink.write = [&](const char* data, size_t size) {
-        const std::string out = events->translate(std::string_view(data, size));
-        return out.empty() || sink.write(out.data(), out.size());
-      };
-      chat_sink.done = [&] { sink.done(); };
-      chat_sink.is_writable = [&] { return sink.is_writable(); };
-      return chat_stream(offset, length, chat_sink);
-    };
-  }));
+                                                 httplib::Response& res) { handle_responses(req, body, res); }));
+  http_->Get("/v1/responses/([^/]+)", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    const std::string id = req.matches[1];
+    const auto entry = responses_.get(id);
+    if (!entry) return reply_error(res, ApiError(404, "invalid_request_error", "no stored response '" + id + "'"));
+    res.set_content(entry->response.dump(), kJson);
+  });
+  http_->Delete("/v1/responses/([^/]+)", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    const std::string id = req.matches[1];
+    if (!responses_.erase(id)) return reply_error(res, ApiError(404, "invalid_request_error", "no stored response '" + id + "'"));
+    reply(res, {{"id", id}, {"object", "response"}, {"deleted", true}});
+  });
   auto tokenizer_route = [this, &body_route](json (TokenizeEndpoint::*method)(std::string_view) const) {
     return body_route([this, method](const httplib::Request&, const std::string& body, httplib::Response& res) {
       try {
@@ -284,6 +264,59 @@ void HttpServer::add_routes() {
     log().error("request handler failed: {}", what);
     reply_error(res, ApiError(500, "server_error", "internal error: " + what));
   });
+}
+
+void HttpServer::handle_responses(const httplib::Request& req, const std::string& body, httplib::Response& res) {
+  std::string chat_body;
+  auto conversation = std::make_shared<nlohmann::ordered_json>();
+  try {
+    chat_body = chat_request_from_responses(body, &responses_, conversation.get());
+  } catch (const ApiError& e) {
+    return reply_error(res, e);
+  }
+  completions_.handle(Endpoint::chat_completions, chat_body, res, &req);
+  const json request = json::parse(body);  // parsed once already: valid
+  if (res.status >= 400) {
+    json error = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+    if (error.is_object() && error.contains("error") && error["error"]["param"].is_string()) {
+      error["error"]["param"] = responses_param(error["error"]["param"].get<std::string>());
+      res.set_content(error.dump(), kJson);
+    }
+    return;
+  }
+  const bool store = request.value("store", true);
+  // What previous_response_id continues: the inputs that led here, then this response's output.
+  auto keep = [this, conversation](const nlohmann::ordered_json& response) {
+    ResponseStore::Entry entry{response, std::move(*conversation)};
+    for (const auto& item : response["output"]) entry.conversation.push_back(item);
+    responses_.put(response["id"].get<std::string>(), std::move(entry));
+  };
+  if (!res.is_chunked_content_provider_) {
+    if (res.status != 200) return;
+    const nlohmann::ordered_json response = response_from_chat(json::parse(res.body), request);
+    if (store) keep(response);
+    res.set_content(response.dump(), kJson);
+    return;
+  }
+  // A stream: the chat chunks the endpoint writes go through the translation on their way out,
+  // and the response is stored once the stream has ended it.
+  auto chat_stream = std::move(res.content_provider_);
+  auto events = std::make_shared<ResponseStream>(request);
+  auto stored = std::make_shared<bool>(!store);
+  res.content_provider_ = [chat_stream, events, stored, keep](size_t offset, size_t length, httplib::DataSink& sink) {
+    httplib::DataSink chat_sink;
+    chat_sink.write = [&](const char* data, size_t size) {
+      const std::string out = events->translate(std::string_view(data, size));
+      if (!*stored && events->final_response()) {
+        keep(*events->final_response());
+        *stored = true;
+      }
+      return out.empty() || sink.write(out.data(), out.size());
+    };
+    chat_sink.done = [&] { sink.done(); };
+    chat_sink.is_writable = [&] { return sink.is_writable(); };
+    return chat_stream(offset, length, chat_sink);
+  };
 }
 
 int HttpServer::bind() {

@@ -7,6 +7,8 @@
 //   GET  /v1/models/{id}
 //   POST /v1/chat/completions
 //   POST /v1/completions
+//   POST /v1/responses           OpenAI's Responses API, stored for previous_response_id;
+//   GET, DELETE /v1/responses/{id}   a stored response
 //   POST /tokenize, /detokenize   the tokenizer alone (vLLM's endpoints)
 //   GET  /metrics                Prometheus text; like /health, never needs the API key
 //
@@ -22,11 +24,14 @@
 
 #include "server/completion_endpoint.h"
 #include "server/engine_loop.h"
+#include "server/response_store.h"
 #include "server/served_model.h"
 #include "server/tokenize_endpoint.h"
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace fathom::server {
@@ -57,6 +62,8 @@ class HttpServer {
 
  private:
   void add_routes();
+  // POST /v1/responses: run as the chat completion it translates to, stored unless told not to.
+  void handle_responses(const httplib::Request& req, const std::string& body, httplib::Response& res);
   // CORS (server.cors_origins): headers on every reply to an allowed origin, and preflights.
   void add_cors();
   // The Access-Control-Allow-Origin value for a request's Origin; empty when it is not allowed.
@@ -67,6 +74,7 @@ class HttpServer {
   const EngineLoop& loop_;
   ServedModel model_;
   HttpOptions options_;
+  ResponseStore responses_;
   std::unique_ptr<httplib::Server> http_;
 };
 

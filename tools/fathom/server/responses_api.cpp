@@ -48,13 +48,17 @@ std::string text_of(const ordered_json& v, const std::string& where) {
   return v.get<std::string>();
 }
 
-// `input` as chat messages, after the instructions.
-void add_input(const ordered_json& input, ordered_json& messages) {
+// `input` as a list of items: a string is one user message.
+ordered_json input_items(const ordered_json& input) {
   if (input.is_string()) {
-    messages.push_back({{"role", "user"}, {"content", input}});
-    return;
+    return ordered_json::array({{{"type", "message"}, {"role", "user"}, {"content", input}}});
   }
   if (!input.is_array()) throw bad_request("'input' must be a string or a list of items", "input");
+  return input;
+}
+
+// Input items as chat messages, after the instructions.
+void add_input(const ordered_json& input, ordered_json& messages) {
   bool calls_open = false;  // the last message holds function calls that more may join
   for (size_t i = 0; i < input.size(); ++i) {
     const ordered_json& item = input[i];
@@ -181,7 +185,8 @@ ordered_json response_shell(const json& request, const std::string& id, int64_t 
           {"tool_choice", echo("tool_choice", "auto")},
           {"tools", echo("tools", json::array())},
           {"text", echo("text", json{{"format", {{"type", "text"}}}})},
-          {"store", false},
+          {"previous_response_id", echo("previous_response_id", nullptr)},
+          {"store", echo("store", true)},
           {"usage", nullptr}};
 }
 
@@ -196,7 +201,27 @@ void set_finish(ordered_json& response, const std::string& finish_reason) {
 
 }  // namespace
 
-std::string chat_request_from_responses(std::string_view body) {
+namespace {
+
+// The items of the stored conversation `previous_response_id` names.
+ordered_json previous_items(const ordered_json& id, const ResponseStore* store) {
+  if (!store) {
+    throw bad_request("'previous_response_id' is not supported here: no responses are stored; send the "
+                      "conversation in 'input'", "previous_response_id");
+  }
+  if (!id.is_string()) throw bad_request("'previous_response_id' must be a string", "previous_response_id");
+  auto entry = store->get(id.get<std::string>());
+  if (!entry) {
+    throw bad_request("previous response '" + id.get<std::string>() + "' not found (it was not stored, was deleted, "
+                      "or is older than the " + std::to_string(ResponseStore::kCapacity) + " the server keeps)",
+                      "previous_response_id", "previous_response_not_found");
+  }
+  return std::move(entry->conversation);
+}
+
+}  // namespace
+
+std::string chat_request_from_responses(std::string_view body, const ResponseStore* store, ordered_json* conversation) {
   ordered_json r;
   try {
     r = ordered_json::parse(body);
@@ -204,12 +229,11 @@ std::string chat_request_from_responses(std::string_view body) {
     throw bad_request(std::string("the body is not JSON: ") + e.what());
   }
   if (!r.is_object()) throw bad_request("the body must be a JSON object");
-  for (const char* stored : {"previous_response_id", "conversation"}) {
-    if (member(r, stored)) {
-      throw bad_request(std::string("'") + stored + "' is not supported: Fathom stores no responses; send the "
-                        "conversation in 'input'", stored);
-    }
+  if (member(r, "conversation")) {
+    throw bad_request("'conversation' is not supported (the Conversations API); continue with "
+                      "'previous_response_id', or send the conversation in 'input'", "conversation");
   }
+  if (const ordered_json* s = member(r, "store"); s && !s->is_boolean()) throw bad_request("'store' must be a boolean", "store");
   // Extensions the chat endpoint reads (logit_bias, ignore_eos, top_k, seed, ...) pass through;
   // the Responses API's own members are translated below or have no effect here.
   ordered_json chat = ordered_json::object();
@@ -223,7 +247,11 @@ std::string chat_request_from_responses(std::string_view body) {
   }
   const ordered_json* input = member(r, "input");
   if (!input) throw bad_request("'input' is required", "input");
-  add_input(*input, messages);
+  ordered_json items = ordered_json::array();
+  if (const ordered_json* previous = member(r, "previous_response_id")) items = previous_items(*previous, store);
+  for (const ordered_json& item : input_items(*input)) items.push_back(item);
+  add_input(items, messages);
+  if (conversation) *conversation = std::move(items);
   if (messages.empty()) throw bad_request("'input' holds no message", "input");
   chat["messages"] = std::move(messages);
   if (const ordered_json* v = member(r, "tools")) {
@@ -420,7 +448,8 @@ std::string ResponseStream::on_data(const std::string& data) {
     finished_ = true;
     std::string out = close_items();
     const std::string status = finish_reason_ == "length" ? "incomplete" : "completed";
-    return out + event(status == "completed" ? "response.completed" : "response.incomplete", {{"response", response(status)}});
+    final_ = response(status);
+    return out + event(status == "completed" ? "response.completed" : "response.incomplete", {{"response", final_}});
   }
   const json chunk = json::parse(data, nullptr, /*allow_exceptions=*/false);
   return chunk.is_discarded() ? std::string() : on_frame(chunk);

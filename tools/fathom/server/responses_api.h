@@ -6,10 +6,11 @@
 // `function_call_output`; `reasoning` items are dropped, as a chat prompt drops earlier
 // reasoning), `instructions` (a system message first), `tools` (function tools), `tool_choice`,
 // `parallel_tool_calls`, `max_output_tokens`, `temperature`, `top_p`, `text.format` (text,
-// json_object, json_schema), `stream`. Refused with a 400 naming the field: `previous_response_id`
-// and `conversation` (nothing is stored), tools other than functions, and input items that are
-// not text (images, files). `store`, `metadata`, `user`, `reasoning`, `include`, `truncation` and
-// `service_tier` are accepted and have no effect here.
+// json_object, json_schema), `stream`, `previous_response_id` (the stored conversation it ended
+// comes before `input`; its instructions do not carry over, as in OpenAI's API) and `store`.
+// Refused with a 400 naming the field: `conversation` (the Conversations API), tools other than
+// functions, and input items that are not text (images, files). `metadata`, `user`, `reasoning`,
+// `include`, `truncation` and `service_tier` are accepted and have no effect here.
 #pragma once
 
 #include <string>
@@ -18,11 +19,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/response_store.h"
+
 namespace fathom::server {
 
 // The chat completions request body for a Responses request body. Throws ApiError (400) naming
-// the Responses field at fault.
-std::string chat_request_from_responses(std::string_view body);
+// the Responses field at fault. `store` answers previous_response_id (without one it is refused);
+// `conversation`, when given, receives the input items the request stands for (the previous
+// response's conversation, then its own input), for storing the response it gets.
+std::string chat_request_from_responses(std::string_view body, const ResponseStore* store = nullptr,
+                                        nlohmann::ordered_json* conversation = nullptr);
 
 // A chat completions error's `param` as the Responses API names it ("messages" → "input").
 std::string responses_param(const std::string& chat_param);
@@ -38,6 +44,10 @@ class ResponseStream {
   // The events for some bytes of the chat stream (whole SSE events or not: what does not end
   // an event yet is kept for the next call).
   std::string translate(std::string_view chat_bytes);
+
+  // The Response as the stream ended it (completed or incomplete); nullptr before that, and for a
+  // stream that failed.
+  const nlohmann::ordered_json* final_response() const { return final_.is_null() ? nullptr : &final_; }
 
  private:
   std::string on_data(const std::string& data);      // one `data:` line's text
@@ -65,6 +75,7 @@ class ResponseStream {
   std::vector<int> call_items_;  // chat tool-call index → output index
   std::string finish_reason_;
   nlohmann::ordered_json usage_;
+  nlohmann::ordered_json final_;
 };
 
 }  // namespace fathom::server
