@@ -6,7 +6,7 @@
 namespace fathom::server {
 namespace {
 
-ResponseStore::Entry entry(int n) { return {{{"n", n}}, nlohmann::ordered_json::array()}; }
+ResponseStore::Entry entry(int n) { return {{{"n", n}}, nlohmann::ordered_json::array(), 0}; }
 
 TEST(ResponseStore, KeepsTheNewestUpToItsCapacity) {
   ResponseStore store(2);

@@ -473,6 +473,19 @@ def test_responses_are_stored_and_continued(server):
     assert third.output_text == spelled_out.output_text
     assert third.usage.input_tokens == spelled_out.usage.input_tokens
 
+    # Its input items: the five turns that led to it, newest first unless asked otherwise, paged.
+    texts = lambda page: [(i.role, i.content[0].text) for i in page.data]  # noqa: E731
+    turns = [("user", "Hello!"), ("assistant", first.output_text), ("user", "And then?"),
+             ("assistant", second.output_text), ("user", "Why?")]
+    assert texts(client.responses.input_items.list(third.id)) == turns[::-1]
+    assert texts(client.responses.input_items.list(third.id, order="asc")) == turns
+    page = client.responses.input_items.list(third.id, order="asc", limit=2)
+    assert texts(page) == turns[:2] and page.has_more
+    rest = client.responses.input_items.list(third.id, order="asc", after=page.data[-1].id)
+    assert texts(rest) == turns[2:] and not rest.has_more
+    status, error = server.request("GET", f"/v1/responses/{third.id}/input_items?limit=500")
+    assert status == 400 and json.loads(error)["error"]["param"] == "limit"
+
     streamed = list(client.responses.create(input="Hello!", stream=True, **common))
     done = streamed[-1].response
     assert client.responses.retrieve(done.id).output_text == done.output_text

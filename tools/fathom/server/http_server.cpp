@@ -223,6 +223,20 @@ void HttpServer::add_routes() {
     if (!entry) return reply_error(res, ApiError(404, "invalid_request_error", "no stored response '" + id + "'"));
     res.set_content(entry->response.dump(), kJson);
   });
+  http_->Get("/v1/responses/([^/]+)/input_items", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    const std::string id = req.matches[1];
+    const auto entry = responses_.get(id);
+    if (!entry) return reply_error(res, ApiError(404, "invalid_request_error", "no stored response '" + id + "'"));
+    try {
+      res.set_content(input_items_page(*entry, req.get_param_value("order"), req.get_param_value("limit"),
+                                       req.get_param_value("after"))
+                          .dump(),
+                      kJson);
+    } catch (const ApiError& e) {
+      reply_error(res, e);
+    }
+  });
   http_->Delete("/v1/responses/([^/]+)", [this, authorized](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res)) return;
     const std::string id = req.matches[1];
@@ -287,9 +301,7 @@ void HttpServer::handle_responses(const httplib::Request& req, const std::string
   const bool store = request.value("store", true);
   // What previous_response_id continues: the inputs that led here, then this response's output.
   auto keep = [this, conversation](const nlohmann::ordered_json& response) {
-    ResponseStore::Entry entry{response, std::move(*conversation)};
-    for (const auto& item : response["output"]) entry.conversation.push_back(item);
-    responses_.put(response["id"].get<std::string>(), std::move(entry));
+    responses_.put(response["id"].get<std::string>(), stored_response(response, std::move(*conversation)));
   };
   if (!res.is_chunked_content_provider_) {
     if (res.status != 200) return;

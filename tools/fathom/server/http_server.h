@@ -8,7 +8,7 @@
 //   POST /v1/chat/completions
 //   POST /v1/completions
 //   POST /v1/responses           OpenAI's Responses API, stored for previous_response_id;
-//   GET, DELETE /v1/responses/{id}   a stored response
+//   GET, DELETE /v1/responses/{id}   a stored response; GET .../input_items its inputs
 //   POST /tokenize, /detokenize   the tokenizer alone (vLLM's endpoints)
 //   GET  /metrics                Prometheus text; like /health, never needs the API key
 //

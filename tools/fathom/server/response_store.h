@@ -25,6 +25,7 @@ class ResponseStore {
   struct Entry {
     nlohmann::ordered_json response;
     nlohmann::ordered_json conversation;  // items: the inputs, then the response's output
+    size_t inputs = 0;                    // how many of them are inputs
   };
 
   explicit ResponseStore(size_t capacity = kCapacity) : capacity_(capacity) {}

@@ -268,6 +268,58 @@ std::string chat_request_from_responses(std::string_view body, const ResponseSto
   return chat.dump();
 }
 
+ResponseStore::Entry stored_response(ordered_json response, ordered_json conversation) {
+  const std::string suffix = response["id"].get<std::string>().substr(5);  // after "resp_"
+  ResponseStore::Entry entry{std::move(response), std::move(conversation), 0};
+  entry.inputs = entry.conversation.size();
+  for (size_t i = 0; i < entry.inputs; ++i) {
+    ordered_json& item = entry.conversation[i];
+    if (!item.contains("id")) item["id"] = "item_" + suffix + "_" + std::to_string(i);
+  }
+  for (const ordered_json& item : entry.response["output"]) entry.conversation.push_back(item);
+  return entry;
+}
+
+ordered_json input_items_page(const ResponseStore::Entry& entry, const std::string& order, const std::string& limit,
+                              const std::string& after) {
+  if (!order.empty() && order != "asc" && order != "desc") throw bad_request("'order' must be asc or desc", "order");
+  int64_t count = 20;
+  if (!limit.empty()) {
+    const bool digits = limit.size() <= 3 && limit.find_first_not_of("0123456789") == std::string::npos;
+    count = digits ? std::stoll(limit) : 0;
+    if (count < 1 || count > 100) throw bad_request("'limit' must be an integer from 1 to 100", "limit");
+  }
+  std::vector<ordered_json> items;
+  for (size_t i = 0; i < entry.inputs; ++i) {
+    ordered_json item = entry.conversation[i];
+    // As OpenAI lists them: a message's text as parts, every item with its status.
+    if (item.value("type", "message") == "message") {
+      item["type"] = "message";
+      if (item["content"].is_string()) {
+        const std::string part = item.value("role", "") == "assistant" ? "output_text" : "input_text";
+        item["content"] = ordered_json::array({{{"type", part}, {"text", item["content"]}}});
+      }
+    }
+    if (!item.contains("status")) item["status"] = "completed";
+    items.push_back(std::move(item));
+  }
+  if (order != "asc") std::reverse(items.begin(), items.end());
+  size_t first = 0;
+  if (!after.empty()) {
+    const auto it = std::find_if(items.begin(), items.end(), [&](const ordered_json& i) { return i["id"] == after; });
+    if (it == items.end()) throw bad_request("'after': no input item '" + after + "'", "after");
+    first = static_cast<size_t>(it - items.begin()) + 1;
+  }
+  const size_t last = std::min(items.size(), first + static_cast<size_t>(count));
+  ordered_json data = ordered_json::array();
+  for (size_t i = first; i < last; ++i) data.push_back(items[i]);
+  return {{"object", "list"},
+          {"data", data},
+          {"first_id", data.empty() ? ordered_json() : data.front()["id"]},
+          {"last_id", data.empty() ? ordered_json() : data.back()["id"]},
+          {"has_more", last < items.size()}};
+}
+
 std::string responses_param(const std::string& chat_param) {
   if (chat_param == "messages") return "input";
   if (chat_param == "max_tokens" || chat_param == "max_completion_tokens") return "max_output_tokens";

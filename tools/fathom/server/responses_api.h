@@ -30,6 +30,17 @@ namespace fathom::server {
 std::string chat_request_from_responses(std::string_view body, const ResponseStore* store = nullptr,
                                         nlohmann::ordered_json* conversation = nullptr);
 
+// The entry to store for a response: `conversation` (its input items, as chat_request_from_responses
+// gave them) with an id for each item that has none, then the response's output items.
+ResponseStore::Entry stored_response(nlohmann::ordered_json response, nlohmann::ordered_json conversation);
+
+// GET /v1/responses/{id}/input_items: a page of the input items that led to a stored response
+// (those of the responses it continued too), as OpenAI lists them: `order` "desc" (the default,
+// newest first) or "asc", `limit` 1-100 (20), `after` an item id. Throws ApiError (400) naming
+// the parameter.
+nlohmann::ordered_json input_items_page(const ResponseStore::Entry& entry, const std::string& order,
+                                        const std::string& limit, const std::string& after);
+
 // A chat completions error's `param` as the Responses API names it ("messages" → "input").
 std::string responses_param(const std::string& chat_param);
 
