@@ -72,6 +72,13 @@ def test_logits_match_transformers(tmp_path_factory, fixture, outtype, keep_kv_b
         assert (got.argmax(-1) == want.argmax(-1)).all() or outtype == "f16"
 
 
+def test_inspect_describes_the_file(tmp_path_factory):
+    model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "bf16")
+    out = fathom("inspect", "--model", model).stdout
+    assert "model_type: deepseek_v3" in out and "matches config.json" in out
+    assert "GGUF v3: " in out and "BF16" in out and "F32" in out
+
+
 def test_decode_steps_match_transformers(tmp_path_factory):
     """The absorbed attention of decode steps reads kv_b_proj rebuilt from attn_k_b and attn_v_b."""
     model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "f32")

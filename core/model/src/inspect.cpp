@@ -1,8 +1,12 @@
 #include "fathom/model/inspect.h"
 
+#include <algorithm>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "fathom/model/checkpoint.h"
+#include "fathom/model/gguf.h"
 
 namespace fathom::model {
 namespace {
@@ -41,6 +45,17 @@ void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
   out << "quantization: " << (s.quantization ? "fp8 e4m3, 128x128 block scales" : "none") << "\n";
 }
 
+// "GGUF v3: 34 tensors, BF16 22, F32 12": the types by count, most first.
+std::string describe_gguf(const GgufFile& g) {
+  std::map<std::string, std::size_t> by_type;
+  for (const GgufTensor& t : g.tensors()) ++by_type[ggml_type_name(static_cast<std::uint32_t>(t.type))];
+  std::vector<std::pair<std::string, std::size_t>> types(by_type.begin(), by_type.end());
+  std::stable_sort(types.begin(), types.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string text = "GGUF v" + std::to_string(g.version()) + ": " + std::to_string(g.tensors().size()) + " tensors";
+  for (const auto& [type, n] : types) text += ", " + type + " " + std::to_string(n);
+  return text;
+}
+
 }  // namespace
 
 ModelInspection inspect_model(const std::filesystem::path& dir) {
@@ -55,6 +70,7 @@ ModelInspection inspect_model(const std::filesystem::path& dir) {
     w.files = ckpt.gguf() ? 1 : ckpt.files().size();
     w.report = validate_checkpoint(r.spec, ckpt);
     w.stored = count_checkpoint_parameters(ckpt, r.spec);
+    if (const GgufFile* g = ckpt.gguf()) w.gguf = describe_gguf(*g);
     r.weights = std::move(w);
   }
   return r;
@@ -82,6 +98,7 @@ std::string format_inspection(const ModelInspection& r) {
   const CheckpointParameterCounts& s = w.stored;
   out << "weights: " << w.source.string() << " (" << w.files << (w.files == 1 ? " file, " : " files, ") << s.tensors
       << " tensors, " << grouped(s.bytes) << " bytes)\n";
+  if (!w.gguf.empty()) out << "  " << w.gguf << "\n";
   out << "  main model: " << count_text(s.main)
       << (s.main == p.total ? ", matches config.json" : ", DIFFERS from config.json") << "\n";
   if (s.mtp > 0) out << "  MTP:        " << count_text(s.mtp_unique) << " unique, " << count_text(s.mtp) << " stored\n";

@@ -19,6 +19,7 @@ struct WeightsSummary {
   std::size_t files = 0;
   CheckpointParameterCounts stored;
   CheckpointReport report;
+  std::string gguf;  // for a GGUF file: its version and tensor types ("GGUF v3: 34 tensors, BF16 22, F32 12")
 };
 
 struct ModelInspection {
