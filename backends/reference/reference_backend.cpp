@@ -39,13 +39,16 @@ class ReferenceBackend final : public sdk::HostBackend {
     const fathom_op_support yes{FATHOM_SUPPORT_YES, 0, nullptr};
     switch (op.op) {
       case FATHOM_OP_EMBEDDING:
-        if (!sdk::is_float_dtype(op.inputs[1].dtype) || !all_float(op.outputs, 1))
-          return {FATHOM_SUPPORT_NO, 0, "embedding table and output must be float"};
+        if (!(sdk::is_float_dtype(op.inputs[1].dtype) || sdk::is_ggml_layout(op.inputs[1].layout)) ||
+            !all_float(op.outputs, 1))
+          return {FATHOM_SUPPORT_NO, 0, "embedding table and output must be float (or the table GGUF blocks)"};
         return yes;
       case FATHOM_OP_MATMUL:
-        // x, W and the output may be any float dtype; the scales are f32 (checked by the signature).
-        if (!all_float(op.inputs, 2) || !all_float(op.outputs, 1))
-          return {FATHOM_SUPPORT_NO, 0, "matmul operands must be float"};
+        // x, W and the output may be any float dtype, W also GGUF blocks; the scales are f32 (checked
+        // by the signature).
+        if (!all_float(op.inputs, 1) || !(sdk::is_float_dtype(op.inputs[1].dtype) || sdk::is_ggml_layout(op.inputs[1].layout)) ||
+            !all_float(op.outputs, 1))
+          return {FATHOM_SUPPORT_NO, 0, "matmul operands must be float (or W GGUF blocks)"};
         return yes;
       case FATHOM_OP_RMS_NORM:
       case FATHOM_OP_ADD:
@@ -63,7 +66,8 @@ class ReferenceBackend final : public sdk::HostBackend {
       case FATHOM_OP_MLA_ATTENTION:
       case FATHOM_OP_MOE_ROUTE:
       case FATHOM_OP_MOE_EXPERTS:
-        // Every float dtype is read through load_f32; the structure was checked by the signature.
+        // Every float dtype is read through load_f32, GGUF blocks through dequantize; the structure
+        // was checked by the signature.
         return yes;
       default:
         return {FATHOM_SUPPORT_NO, 0, "not implemented by the reference backend"};

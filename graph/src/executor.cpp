@@ -8,12 +8,14 @@
 #include "fathom/core/error.h"
 #include "fathom/core/logging.h"
 #include "fathom/core/ops.h"
+#include "fathom/sdk/tensor.hpp"
 
 namespace fathom::graph {
 
 namespace {
 
 uint64_t desc_bytes(const fathom_tensor_desc& d, int64_t n_tokens) {
+  if (sdk::is_ggml_layout(d.layout)) return sdk::byte_size(d, n_tokens);  // blocks, not elements
   uint64_t n = dtype_size(dtype_from_id(d.dtype));
   for (int i = 0; i < d.rank; ++i) n *= static_cast<uint64_t>(d.shape[i] == FATHOM_DIM_TOKENS ? n_tokens : d.shape[i]);
   return n;

@@ -13,6 +13,7 @@
 #include "fathom/core/config.h"
 #include "fathom/core/error.h"
 #include "fathom/core/plugin_host.h"
+#include "fathom/sdk/tensor.hpp"
 #include "op_cases.h"
 #include "plugin_fixture.h"
 
@@ -38,7 +39,8 @@ std::vector<Variant> variants() {
       // has AVX512_VBMI and AVX512_BF16 (elsewhere the default paths).
       {"bf16_matmuls_fp8_kept", "matmul_precision = \"bf16\""},
       {"one_thread", "threads = 1"},
-      // int8 activations apply to quantised weights only: with the stored weights, nothing changes.
+      // int8 activations apply to quantised weights only: with the stored float weights nothing
+      // changes; GGUF's Q8_0 / Q4_0 weights are quantised ones (see kInt8ActivationTolerance).
       {"int8_precision_stored_weights", "matmul_precision = \"int8\""},
       {"weights_mapped", "weight_memory = \"mapped\""},
   };
@@ -72,6 +74,18 @@ const std::vector<OpCase>& cases() {
   return all;
 }
 
+// Products over GGUF blocks with matmul_precision = "int8" round x to int8 per group of 32 (the
+// exact integer arithmetic is judged in cpu_quantized_weights_test.cpp); here only its size:
+// about a percent of the largest output.
+constexpr double kInt8ActivationTolerance = 3e-2;
+
+bool has_ggml_weights(const OpCase& c) {
+  for (const OpTensor& t : c.call.inputs) {
+    if (sdk::is_ggml_layout(t.desc.layout)) return true;
+  }
+  return false;
+}
+
 class CpuOptionVariants : public ::testing::TestWithParam<std::tuple<size_t, size_t>> {};
 
 TEST_P(CpuOptionVariants, MatchesReference) {
@@ -88,8 +102,10 @@ TEST_P(CpuOptionVariants, MatchesReference) {
   OpCall expected = c.call, actual = c.call;
   run_op(reference_backend(), expected);
   run_op(cpu, actual);
+  const bool int8_activations = v.name == "int8_precision_stored_weights" && has_ggml_weights(c);
+  const double tolerance = int8_activations ? kInt8ActivationTolerance : c.tolerance;
   for (size_t i = 0; i < expected.outputs.size(); ++i) {
-    EXPECT_TRUE(close_to_reference(actual.outputs[i], expected.outputs[i], c.tolerance))
+    EXPECT_TRUE(close_to_reference(actual.outputs[i], expected.outputs[i], tolerance))
         << c.name << " on cpu with " << v.options << ", output " << i << " (seed " << case_seed() << ")";
   }
 }

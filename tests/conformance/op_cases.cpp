@@ -54,6 +54,21 @@ struct Gen {
     std::memcpy(out.data(), v.data(), out.size());
     return out;
   }
+  // A [rows, cols] matrix in GGUF blocks (FATHOM_LAYOUT_GGML_*): non-uniform f16 scales (catching
+  // a block read with its neighbour's scale) and codes of every value.
+  std::vector<std::byte> ggml_blocks(uint32_t layout, int64_t rows, int64_t cols) {
+    const int64_t block_bytes = layout == FATHOM_LAYOUT_GGML_Q8_0 ? 34 : 18, blocks = rows * cols / 32;
+    std::uniform_real_distribution<float> scale(0.001f, 0.02f);
+    std::uniform_int_distribution<int> code(layout == FATHOM_LAYOUT_GGML_Q8_0 ? -127 : 0, layout == FATHOM_LAYOUT_GGML_Q8_0 ? 127 : 255);
+    std::vector<std::byte> out(static_cast<size_t>(blocks * block_bytes));
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::byte* block = out.data() + b * block_bytes;
+      const float d = scale(rng);
+      convert_from_f32(DType::f16, &d, block, 1);
+      for (int64_t j = 2; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(code(rng)));
+    }
+    return out;
+  }
   std::vector<std::byte> ids(size_t n, int32_t vocab) {
     std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
     std::vector<int32_t> v(n);
@@ -86,9 +101,9 @@ std::string dname(uint32_t dtype) { return std::string(dtype_name(dtype_from_id(
 // attention) may also reassociate sums and round their operands to the narrowest dtype involved:
 // about one epsilon of that dtype relative to the largest output, with a floor for f32 sums.
 // A moe_experts call: x [t, d], the routed ids [t, k] and random route weights, then gate, up
-// and down of each of e experts in `wdt` (FP8 with 128x128 block scales).
+// and down of each of e experts in `wdt` (FP8 with 128x128 block scales), or in GGUF blocks.
 void set_moe_experts_call(OpCase& c, Gen& g, uint32_t wdt, const std::vector<int32_t>& ids, int64_t t, int64_t d,
-                          int64_t inter, int64_t e, int64_t k) {
+                          int64_t inter, int64_t e, int64_t k, uint32_t ggml_layout = FATHOM_LAYOUT_DENSE) {
   const uint32_t F32 = FATHOM_DTYPE_F32, F8 = FATHOM_DTYPE_F8_E4M3FN;
   std::vector<std::byte> ids_b(ids.size() * 4);
   std::memcpy(ids_b.data(), ids.data(), ids_b.size());
@@ -101,6 +116,8 @@ void set_moe_experts_call(OpCase& c, Gen& g, uint32_t wdt, const std::vector<int
         c.call.inputs.push_back(tensor(F8, {rows, cols}, g.fp8_codes(rows * cols), true, FATHOM_LAYOUT_BLOCK_SCALED_128x128));
         const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
         c.call.inputs.push_back(tensor(F32, {sr, sc}, g.scales(sr * sc), true));
+      } else if (ggml_layout != FATHOM_LAYOUT_DENSE) {
+        c.call.inputs.push_back(tensor(FATHOM_DTYPE_U8, {rows, cols}, g.ggml_blocks(ggml_layout, rows, cols), true, ggml_layout));
       } else {
         c.call.inputs.push_back(tensor(wdt, {rows, cols}, g.normal(wdt, rows * cols, 0.1), true));
       }
@@ -188,6 +205,41 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     // FP8 per 1×128 block.
     c.tolerance = kFp8QuantisedActivationTolerance;
     cases.push_back(std::move(c));
+  }
+
+  // GGUF's Q8_0 and Q4_0 blocks (llama.cpp files): the products at one row (decode), a few, and
+  // more than a GEMV takes; K of one and of several blocks.
+  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q8_0}, uint32_t{FATHOM_LAYOUT_GGML_Q4_0}}) {
+    const std::string q = layout == FATHOM_LAYOUT_GGML_Q8_0 ? "q8_0" : "q4_0";
+    for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 32, 7}, {5, 256, 130}, {40, 96, 33}}) {
+      OpCase c;
+      c.name = "matmul_ggml_" + q + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
+      c.call.op = FATHOM_OP_MATMUL;
+      c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)),
+                       tensor(FATHOM_DTYPE_U8, {n, k}, g.ggml_blocks(layout, n, k), true, layout)};
+      c.call.outputs = {output(F32, {t, n})};
+      c.tolerance = tolerance_for(F32, true);  // the weights are exact in f32
+      cases.push_back(std::move(c));
+    }
+    {
+      const int64_t vocab = 50, width = 64, t = 9;
+      OpCase c;
+      c.name = "embedding_ggml_" + q + "_V50_D64_T9";
+      c.call.op = FATHOM_OP_EMBEDDING;
+      c.call.inputs = {tensor(FATHOM_DTYPE_I32, {t}, g.ids(t, vocab)),
+                       tensor(FATHOM_DTYPE_U8, {vocab, width}, g.ggml_blocks(layout, vocab, width), true, layout)};
+      c.call.outputs = {output(F32, {t, width})};
+      c.tolerance = 0;  // code · scale is exact in f32
+      cases.push_back(std::move(c));
+    }
+    {
+      OpCase c;
+      c.name = "moe_experts_ggml_" + q + "_E4_K2_T6";
+      const std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 0, 2, 1, 3};
+      set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, 64, 32, 4, 2, layout);
+      c.tolerance = tolerance_for(F32, true);
+      cases.push_back(std::move(c));
+    }
   }
 
   // RoPE with YaRN on the rope part of each head (q: 3 heads of 24 with 8 rotated at offset 16)

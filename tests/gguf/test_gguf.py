@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gguf
 import numpy as np
 import pytest
 
@@ -87,11 +88,38 @@ def test_decode_steps_match_transformers(tmp_path_factory):
     assert relative_error(logits(model, seq["ids"], decode=True), np.array(seq["logits"])) <= 1e-4
 
 
-def test_quantised_tensors_are_refused_by_name(tmp_path_factory):
-    model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "q8_0")
-    r = fathom("logits", "--model", model, "--ids", "1,2", check=False)
-    assert r.returncode != 0
-    assert str(model) in r.stderr and "tensor '" in r.stderr and "is Q8_0" in r.stderr
+def dequantised_twin(tmp_path_factory, fixture, quantised, keep_kv_b):
+    """An F32 GGUF of `fixture` holding exactly the values of the quantised file's tensors, as
+    gguf-py (llama.cpp's own reader and dequantiser) reads them."""
+    twin = convert(tmp_path_factory, FIXTURES / fixture, "f32", keep_kv_b, name=f"{fixture}-{quantised.stem}-as-f32.gguf")
+    source = gguf.GGUFReader(quantised)
+    target = {t.name: t for t in gguf.GGUFReader(twin, "r+").tensors}
+    for t in source.tensors:
+        values = gguf.quants.dequantize(t.data, t.tensor_type)
+        target[t.name].data[...] = values.reshape(target[t.name].data.shape)
+    return twin
+
+
+# Files as llama-quantize leaves them: Q8_0 or Q4_0 where rows are whole blocks (F16 elsewhere, as
+# the converter falls back), norms and router in F32.
+@pytest.mark.parametrize("fixture", ["deepseek-v3-tiny", "deepseek-v2-lite-tiny"])
+@pytest.mark.parametrize("outtype", ["q8_0", "q4_0"])
+@pytest.mark.parametrize("keep_kv_b", [False, True], ids=["split-kv-b", "whole-kv-b"])
+def test_quantised_files_compute_with_their_own_values(tmp_path_factory, fixture, outtype, keep_kv_b):
+    model = convert(tmp_path_factory, FIXTURES / fixture, outtype, keep_kv_b)
+    kinds = {t.tensor_type.name for t in gguf.GGUFReader(model).tensors}
+    assert outtype.upper() in kinds
+    twin = dequantised_twin(tmp_path_factory, fixture, model, keep_kv_b)
+    ids = json.loads((FIXTURES / fixture / "golden.json").read_text())["sequences"][0]["ids"]
+    want = logits(twin, ids)
+    # The reference backend (the default deployment) and the cpu backend, which unpacks the blocks
+    # into its own int8 / int4 formats.
+    assert relative_error(logits(model, ids), want) <= 1e-5
+    cpu = np.array(json.loads(fathom("logits", "--model", model, "--ids", ",".join(map(str, ids)),
+                                     "--config", ROOT / "configs" / "cpu.toml").stdout)["logits"])
+    assert relative_error(cpu, want) <= 1e-4
+    decode = logits(model, ids, decode=True)
+    assert relative_error(decode, want) <= 1e-5
 
 
 @pytest.fixture(scope="module")

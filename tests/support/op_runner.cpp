@@ -4,6 +4,7 @@
 
 #include "fathom/core/dtype.h"
 #include "fathom/core/error.h"
+#include "fathom/sdk/tensor.hpp"
 
 namespace fathom::test {
 
@@ -17,6 +18,7 @@ fathom_tensor_desc make_desc(uint32_t dtype, std::vector<int64_t> shape, uint32_
 }
 
 size_t desc_bytes(const fathom_tensor_desc& d) {
+  if (sdk::is_ggml_layout(d.layout)) return sdk::byte_size(d, 0);  // GGUF blocks, not elements
   size_t n = dtype_size(dtype_from_id(d.dtype));
   for (int i = 0; i < d.rank; ++i) n *= static_cast<size_t>(d.shape[i]);
   return n;

@@ -244,9 +244,47 @@ TEST_F(GgufTest, UnknownOrUnpairedTensorsAreRefusedByName) {
   GgufBytes lonely = tiny_v3_metadata(1);
   lonely.tensor("blk.2.attn_k_b.weight", {1, 2, 2}, 0, 0).align().zeros(16);
   EXPECT_FATHOM_ERROR(Checkpoint::open(write(lonely)), ErrorCode::invalid_argument, "layer 2", "attn_v_b.weight");
-  GgufBytes quantised = tiny_v3_metadata(1);
-  quantised.tensor("output.weight", {32, 1}, 8, 0).align().zeros(34);
-  EXPECT_FATHOM_ERROR(Checkpoint::open(write(quantised)), ErrorCode::unsupported, "tensor 'output.weight' is Q8_0");
+}
+
+// A Q8_0 block: scale d (f16 bits), then 32 codes.
+void q8_block(GgufBytes& b, std::uint16_t d_bits, int first_code) {
+  b.raw(&d_bits, 2);
+  for (int j = 0; j < 32; ++j) {
+    const auto code = static_cast<std::int8_t>(first_code + j);
+    b.raw(&code, 1);
+  }
+}
+
+TEST_F(GgufTest, QuantisedMatricesStayInTheirBlocks) {
+  GgufBytes b = tiny_v3_metadata(1);
+  b.tensor("output.weight", {32, 2}, 8, 0).align();
+  q8_block(b, 0x3800, 0);  // d = 0.5
+  q8_block(b, 0x3C00, -16);
+  const Checkpoint c = Checkpoint::open(write(b));
+  const TensorView& w = c.get("lm_head.weight");
+  EXPECT_EQ(w.blocks, GgmlBlocks::q8_0);
+  EXPECT_EQ(w.dtype, DType::u8);
+  EXPECT_EQ(w.shape, (std::vector<std::int64_t>{2, 32}));  // the logical shape
+  EXPECT_EQ(w.nbytes, 68u);
+}
+
+TEST_F(GgufTest, QuantisedKvBIsDequantisedWhenJoined) {
+  // k_b in Q8_0 (d_n = 32 a block, C = 1, 1 head), v_b in F32 [1 head, d_v = 1, C = 1]: kv_b_proj
+  // [33, 1] f32 is the 32 key values code · d, then the value.
+  GgufBytes b = tiny_v3_metadata(2);
+  b.tensor("blk.0.attn_k_b.weight", {32, 1, 1}, 8, 0).tensor("blk.0.attn_v_b.weight", {1, 1, 1}, 0, 64).align();
+  q8_block(b, 0x3800, -5);
+  b.zeros(30);
+  const float v = 7.0f;
+  b.raw(&v, 4).zeros(28);
+  const Checkpoint c = Checkpoint::open(write(b));
+  const TensorView& kv = c.get("model.layers.0.self_attn.kv_b_proj.weight");
+  ASSERT_EQ(kv.shape, (std::vector<std::int64_t>{33, 1}));
+  ASSERT_EQ(kv.dtype, DType::f32);
+  std::vector<float> got(33);
+  std::memcpy(got.data(), kv.data, 33 * 4);
+  for (int r = 0; r < 32; ++r) EXPECT_EQ(got[static_cast<size_t>(r)], 0.5f * static_cast<float>(r - 5)) << r;
+  EXPECT_EQ(got[32], 7.0f);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ One departure, on request (--zero-q-lora-rank): llama.cpp treats a model without
 attention.q_lora_rank as V2-Lite only when it has exactly 27 layers, so the benchmark's shortened
 V2-Lite-shaped models carry the key as 0 (which Fathom, like config.json's null, reads as "no q LoRA").
 
-    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0] [--keep-kv-b] [--tokenizer DIR]
+    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|q4_0] [--keep-kv-b] [--tokenizer DIR]
     python hf_to_gguf.py --vocab-only VOCAB_SIZE TOKENIZER_DIR OUT.gguf   # the tokenizer alone
 """
 
@@ -142,7 +142,7 @@ def add_tensor(w, name, array, outtype):
         w.add_tensor(name, array.astype(np.float32))
         return
     qtype = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
-             "q8_0": gguf.GGMLQuantizationType.Q8_0}[outtype]
+             "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}[outtype]
     try:
         data = gguf.quants.quantize(array, qtype)
     except gguf.QuantError:  # rows that are not whole blocks: the converter falls back to F16
@@ -216,7 +216,7 @@ def main():
     p.add_argument("--vocab-only", type=int, metavar="VOCAB_SIZE", help="write only the tokenizer of MODEL_DIR")
     p.add_argument("model_dir", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0"])
+    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0"])
     p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
     p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
     p.add_argument("--zero-q-lora-rank", action="store_true", help="write attention.q_lora_rank = 0 when absent")

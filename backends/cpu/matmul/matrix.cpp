@@ -31,6 +31,14 @@ std::vector<uint16_t> to_bf16_rows(const CpuContext& ctx, const WeightView& w) {
 }  // namespace
 
 Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(source) {
+  if (view_.ggml_layout != 0) {
+    // GGUF's blocks are already quantised: unpacked, and used as they are (weights = "int8" /
+    // "int4" quantise float weights only).
+    QuantizedMatrix q = unpack_ggml_blocks(ctx, view_);
+    view_ = q.view;
+    copy_ = std::move(q.storage);
+    return;
+  }
   mark_nan_codes(view_);
   if (!prepare) return;
   const WeightStorage storage = ctx.options.weights;

@@ -17,6 +17,12 @@ std::optional<WFormat> format_of(uint32_t dtype) {
 }
 
 WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) {
+  if (sdk::is_ggml_layout(w.desc.layout)) {
+    if (w.rank() != 2 || w.dim(1) % kQuantGroup != 0) sdk::fail_invalid("GGUF blocks need rows of whole blocks");
+    WeightView v{w.desc.layout == FATHOM_LAYOUT_GGML_Q8_0 ? WFormat::q8 : WFormat::q4, w.data, w.dim(0), w.dim(1), nullptr};
+    v.ggml_layout = w.desc.layout;
+    return v;
+  }
   const auto fmt = format_of(w.dtype());
   if (!fmt || w.rank() != 2) sdk::fail_invalid("a weight matrix must be a 2-D float tensor");
   WeightView v;

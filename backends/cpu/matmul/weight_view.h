@@ -21,6 +21,9 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
+  // FATHOM_LAYOUT_GGML_Q8_0 / _Q4_0: `data` holds GGUF's blocks (each scale in front of its
+  // codes), which no kernel reads: Matrix unpacks them into the q8 / q4 layout above first.
+  uint32_t ggml_layout = 0;
 
 
   bool fp8() const { return fmt == WFormat::e4m3 || fmt == WFormat::e5m2; }

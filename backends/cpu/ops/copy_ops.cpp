@@ -1,8 +1,9 @@
-// embedding: out[t] = table[ids[t]] widened to f32
+// embedding: out[t] = table[ids[t]] widened to f32 (or dequantised from GGUF blocks)
 // slice:     out[t] = x[t, begin : begin + length]
 // concat:    out[t] = [a[t] ; b[t]]
 // convert:   element-wise dtype change, rounding to nearest even (FP8 saturates, like the
 //            reference); exact bit-level results, so plain per-element code is enough.
+#include "fathom/sdk/ggml_blocks.hpp"
 #include <cstring>
 #include <string>
 
@@ -56,19 +57,22 @@ Prepared prepare_embedding(CpuContext& ctx, const sdk::PrepareArgs& args) {
     const int32_t* ids = a.in[0]->as<const int32_t>();
     const sdk::HostTensor& table = *a.in[1];
     const int64_t vocab = table.dim(0), width = table.dim(1), tokens = a.in[0]->dim(0);
-    const WFormat fmt = *format_of(table.dtype());
+    const uint32_t ggml = table.desc.layout;  // a GGUF-block table (FATHOM_LAYOUT_GGML_*), or dense
+    const WFormat fmt = sdk::is_ggml_layout(ggml) ? WFormat::f32 : *format_of(table.dtype());
     for (int64_t t = 0; t < tokens; ++t) {
       if (ids[t] < 0 || ids[t] >= vocab)
         sdk::fail(FATHOM_STATUS_OUT_OF_RANGE, "embedding: token id " + std::to_string(ids[t]) +
                                                   " outside the vocabulary of " + std::to_string(vocab));
     }
     float* out = a.out[0]->as<float>();
-    const int64_t row_bytes = width * format_bytes(fmt);
+    const int64_t row_bytes = sdk::is_ggml_layout(ggml) ? sdk::ggml_row_bytes(ggml, width) : width * format_bytes(fmt);
     const int th = threads_for(ctx.threads(), static_cast<double>(tokens * width * 4), kMinBytesPerThread);
     parallel_ranges(tokens, th, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const std::byte* row = table.data + ids[t] * row_bytes;
-        if (fmt == WFormat::e4m3) {  // exact for NaN codes too (see isa.h)
+        if (sdk::is_ggml_layout(ggml)) {  // a few rows per step: decoded one value at a time
+          for (int64_t d = 0; d < width; ++d) out[t * width + d] = sdk::ggml_value(row, ggml, d);
+        } else if (fmt == WFormat::e4m3) {  // exact for NaN codes too (see isa.h)
           for (int64_t d = 0; d < width; ++d) out[t * width + d] = load(FATHOM_DTYPE_F8_E4M3FN, row, d);
         } else {
           ctx.isa->widen(fmt, row, out + t * width, width);

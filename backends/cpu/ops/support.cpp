@@ -1,5 +1,6 @@
 // Which dtypes each op accepts on this backend. Activations are f32 (what the DeepSeek graph
-// uses); weights may be any float format, dense or FP8 with block scales. Anything else is
+// uses); weights may be any float format, dense or FP8 with block scales, and the matrices of
+// products and the embedding also GGUF's Q8_0 / Q4_0 blocks. Anything else is
 // declined with a reason, and the fallback chain sends it to the next backend.
 #include "fathom/sdk/tensor.hpp"
 #include "matmul/weight_view.h"
@@ -29,6 +30,10 @@ bool weight_ok(const fathom_tensor_desc& w) {
   return float_any(w) && (w.layout == FATHOM_LAYOUT_DENSE || w.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128);
 }
 
+// A matrix of a product: those, or GGUF's Q8_0 / Q4_0 blocks (unpacked on load into the q8 / q4
+// formats of weights = "int8" / "int4", which have the same codes and scales).
+bool product_weight_ok(const fathom_tensor_desc& w) { return weight_ok(w) || sdk::is_ggml_layout(w.layout); }
+
 }  // namespace
 
 fathom_op_support op_support(const fathom_op_desc& op) {
@@ -36,14 +41,15 @@ fathom_op_support op_support(const fathom_op_desc& op) {
   const fathom_tensor_desc* out = op.outputs;
   switch (op.op) {
     case FATHOM_OP_EMBEDDING:
-      if (!dense_float(in[1]) || !f32(out[0])) return no("cpu embedding: a dense float table and an f32 output");
+      if (!(dense_float(in[1]) || sdk::is_ggml_layout(in[1].layout)) || !f32(out[0]))
+        return no("cpu embedding: a dense float (or GGUF-block) table and an f32 output");
       return kYes;
     case FATHOM_OP_RMS_NORM:
       if (!f32(in[0]) || !dense_float(in[1]) || !f32(out[0])) return no("cpu rms_norm: f32 x and output, float weight");
       return kYes;
     case FATHOM_OP_MATMUL:
       if (!f32(in[0]) || !f32(out[0])) return no("cpu matmul: f32 activations and output");
-      if (!weight_ok(in[1])) return no("cpu matmul: float weights");
+      if (!product_weight_ok(in[1])) return no("cpu matmul: float or GGUF-block weights");
       return kYes;
     case FATHOM_OP_ADD:
     case FATHOM_OP_SILU_MUL:
@@ -69,7 +75,7 @@ fathom_op_support op_support(const fathom_op_desc& op) {
     case FATHOM_OP_MOE_EXPERTS:
       if (!f32(in[0]) || !f32(out[0])) return no("cpu moe_experts: f32 x and output");
       for (uint32_t i = 3; i < op.n_inputs; ++i) {
-        if (!weight_ok(in[i])) return no("cpu moe_experts: float expert matrices");
+        if (!product_weight_ok(in[i])) return no("cpu moe_experts: float or GGUF-block expert matrices");
       }
       return kYes;
     case FATHOM_OP_SLICE:

@@ -6,8 +6,10 @@
 #include <map>
 #include <string>
 
+#include "fathom/core/dtype.h"
 #include "fathom/core/error.h"
 #include "fathom/model/gguf_deepseek.h"
+#include "fathom/sdk/ggml_blocks.hpp"
 
 namespace fathom::model {
 namespace {
@@ -63,12 +65,32 @@ DType float_dtype(const GgufFile& file, const GgufTensor& t) {
     case GgmlType::f16: return DType::f16;
     case GgmlType::bf16: return DType::bf16;
     default:
-      throw unsupported(file.path().string() + ": tensor " + in_quotes(t.name) + " is " +
-                        ggml_type_name(static_cast<std::uint32_t>(t.type)) +
-                        "; Fathom computes with GGUF tensors in F32, F16 and BF16 (a quantised GGUF can be "
-                        "converted back with llama.cpp's llama-quantize --allow-requantize ... BF16, or the "
-                        "Hugging Face checkpoint loaded instead, and quantised at load by [backend.cpu] weights)");
+      throw internal_error(file.path().string() + ": tensor " + in_quotes(t.name) + " is not a float tensor");
   }
+}
+
+bool quantised(const GgufTensor& t) { return t.type == GgmlType::q8_0 || t.type == GgmlType::q4_0; }
+
+uint32_t layout_of(GgmlType type) { return type == GgmlType::q8_0 ? FATHOM_LAYOUT_GGML_Q8_0 : FATHOM_LAYOUT_GGML_Q4_0; }
+
+// Every value of a tensor as f32 (its bytes in order: rows of the innermost dimension).
+std::vector<float> values_f32(const GgufFile& file, const GgufTensor& t) {
+  const auto cols = t.dims[0];
+  std::uint64_t count = 1;
+  for (auto d : t.dims) count *= static_cast<std::uint64_t>(d);
+  std::vector<float> out(count);
+  if (quantised(t)) {
+    const int64_t row_bytes = sdk::ggml_row_bytes(layout_of(t.type), cols);
+    for (std::uint64_t r = 0; r < count / static_cast<std::uint64_t>(cols); ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        out[r * static_cast<std::uint64_t>(cols) + static_cast<std::uint64_t>(c)] =
+            sdk::ggml_value(t.data + r * static_cast<std::uint64_t>(row_bytes), layout_of(t.type), c);
+      }
+    }
+    return out;
+  }
+  convert_to_f32(float_dtype(file, t), t.data, out.data(), count);
+  return out;
 }
 
 // Hugging Face's shape: GGUF lists dimensions innermost first.
@@ -77,7 +99,9 @@ std::vector<std::int64_t> hf_shape(const GgufTensor& t) { return {t.dims.rbegin(
 TensorView view_of(const GgufFile& file, const GgufTensor& t, std::string name) {
   TensorView v;
   v.name = std::move(name);
-  v.dtype = float_dtype(file, t);
+  v.dtype = quantised(t) ? DType::u8 : float_dtype(file, t);
+  if (t.type == GgmlType::q8_0) v.blocks = GgmlBlocks::q8_0;
+  if (t.type == GgmlType::q4_0) v.blocks = GgmlBlocks::q4_0;
   v.shape = hf_shape(t);
   v.data = t.data;
   v.nbytes = t.nbytes;
@@ -117,6 +141,23 @@ void add_experts(const GgufFile& file, const GgufTensor& t, std::int64_t layer, 
   }
 }
 
+// An f32 tensor the checkpoint owns (dequantised on load), under `name`.
+void add_owned_f32(const GgufFile& file, std::string name, std::vector<std::int64_t> shape, const std::vector<float>& values,
+                   GgufCheckpointTensors& out) {
+  auto bytes = std::make_unique<std::byte[]>(values.size() * sizeof(float));
+  std::memcpy(bytes.get(), values.data(), values.size() * sizeof(float));
+  TensorView v;
+  v.name = std::move(name);
+  v.dtype = DType::f32;
+  v.shape = std::move(shape);
+  v.data = bytes.get();
+  v.nbytes = values.size() * sizeof(float);
+  v.file = &file.path();
+  v.in_memory = true;
+  out.views.push_back(std::move(v));
+  out.owned.push_back(std::move(bytes));
+}
+
 // kv_b_proj [H·(d_n + d_v), C] from k_b [H, C, d_n] (each head's key part, transposed) and
 // v_b [H, d_v, C]: per head, d_n rows of key then d_v rows of value.
 void join_kv_b(const GgufFile& file, const GgufTensor& k, const GgufTensor& v, std::int64_t layer,
@@ -125,10 +166,25 @@ void join_kv_b(const GgufFile& file, const GgufTensor& k, const GgufTensor& v, s
   if (k.dims.size() != 3 || v.dims.size() != 3) throw invalid_argument(where + ": must both be 3-D");
   const std::int64_t nope = k.dims[0], latent = k.dims[1], heads = k.dims[2];
   const std::int64_t value = v.dims[1];
-  if (v.dims[0] != latent || v.dims[2] != heads || k.type != v.type) {
+  if (v.dims[0] != latent || v.dims[2] != heads || (k.type != v.type && !quantised(k) && !quantised(v))) {
     throw invalid_argument(where + ": do not fit together (k_b [" + std::to_string(heads) + ", " + std::to_string(latent) +
                            ", " + std::to_string(nope) + "], v_b [" + std::to_string(v.dims[2]) + ", " +
                            std::to_string(v.dims[1]) + ", " + std::to_string(v.dims[0]) + "], same type)");
+  }
+  if (quantised(k) || quantised(v)) {
+    // MLA takes a float kv_b: dequantise (exactly, to f32) and join.
+    const std::vector<float> kf = values_f32(file, k), vf = values_f32(file, v);
+    std::vector<float> kv;
+    kv.reserve(static_cast<std::size_t>(heads * (nope + value) * latent));
+    for (std::int64_t h = 0; h < heads; ++h) {
+      for (std::int64_t r = 0; r < nope; ++r) {
+        for (std::int64_t c = 0; c < latent; ++c) kv.push_back(kf[static_cast<std::size_t>((h * latent + c) * nope + r)]);
+      }
+      const auto first = vf.begin() + static_cast<std::ptrdiff_t>(h * value * latent);
+      kv.insert(kv.end(), first, first + static_cast<std::ptrdiff_t>(value * latent));
+    }
+    add_owned_f32(file, layer_name(layer, "self_attn.kv_b_proj.weight"), {heads * (nope + value), latent}, kv, out);
+    return;
   }
   const DType dtype = float_dtype(file, k);
   const std::size_t elt = dtype_size(dtype);
@@ -175,6 +231,10 @@ GgufCheckpointTensors gguf_deepseek_tensors(const GgufFile& file) {
       // Plain copies: lambdas cannot capture structured bindings before Clang 16.
       const std::int64_t index = layer->first;
       const std::string_view suffix = layer->second;
+      if (suffix == "attn_kv_b.weight" && quantised(t)) {  // MLA takes a float kv_b
+        add_owned_f32(file, layer_name(index, "self_attn.kv_b_proj.weight"), hf_shape(t), values_f32(file, t), out);
+        continue;
+      }
       if (const auto* r = std::find_if(kLayerTensors.begin(), kLayerTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
           r != kLayerTensors.end()) {
         out.views.push_back(view_of(file, t, layer_name(index, r->hf)));

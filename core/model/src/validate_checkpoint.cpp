@@ -51,8 +51,33 @@ class Validator {
   }
 
  private:
+  // GGUF blocks feed matrix products and the embedding lookup; the router and MLA's kv_b take
+  // float weights (a GGUF file's kv_b is dequantised on load).
+  static bool blocks_allowed(TensorRole role) {
+    switch (role) {
+      case TensorRole::embed_tokens: case TensorRole::lm_head: case TensorRole::q_proj: case TensorRole::q_a_proj:
+      case TensorRole::q_b_proj: case TensorRole::kv_a_proj_with_mqa: case TensorRole::o_proj:
+      case TensorRole::dense_gate_up: case TensorRole::dense_down: case TensorRole::expert_gate_up:
+      case TensorRole::expert_down: case TensorRole::shared_expert_gate_up: case TensorRole::shared_expert_down:
+        return true;
+      default:
+        return false;
+    }
+  }
+
   void check_dtype(const ExpectedTensor& e, const TensorView& t) {
     const std::string where = file_of(ckpt_, t) + ": tensor '" + e.name + "'";
+    if (t.blocks != GgmlBlocks::none) {
+      if (!blocks_allowed(e.role)) {
+        throw unsupported(where + " is quantised in GGUF blocks, which Fathom reads for matrix products and the "
+                          "embedding only; this tensor must be F32, BF16 or F16");
+      }
+      if (e.shape.size() != 2 || e.shape[1] % 32 != 0) {
+        throw invalid_argument(where + ": GGUF blocks need rows that are whole blocks of 32");
+      }
+      ++report_.ggml_weights;
+      return;
+    }
     const std::string dtype(safetensors_dtype_name(t.dtype));
     switch (t.dtype) {
       case DType::f32:

@@ -98,7 +98,18 @@ enum {
   /* A 2-D FP8 weight W[N][K] whose true value is W[n][k] * S[n/128][k/128]; S is a separate
    * f32 tensor of shape [ceil(N/128)][ceil(K/128)], row-major (DeepSeek's weight_scale_inv:
    * multiply, never divide). The op that consumes such a tensor takes S as the next input. */
-  FATHOM_LAYOUT_BLOCK_SCALED_128x128 = 1
+  FATHOM_LAYOUT_BLOCK_SCALED_128x128 = 1,
+  /* A 2-D weight W[N][K] (K a multiple of 32) in llama.cpp's GGUF blocks, as a GGUF file stores
+   * it: each row is K/32 blocks of 32 weights, a block being its scale d (f16, little-endian) then
+   * its codes. The descriptor keeps the logical shape [N, K] with dtype U8; the bytes are
+   * N · K/32 · (block size), no scale input follows.
+   *   Q8_0: 34-byte blocks, 32 int8 codes q; W = q · d.
+   *   Q4_0: 18-byte blocks, 16 bytes of 4-bit codes: byte j holds weight j (low nibble) and
+   *         weight j + 16 (high nibble); W = (nibble − 8) · d.
+   * Taken as the weight of MATMUL, the expert matrices of MOE_EXPERTS and the table of EMBEDDING,
+   * where a backend accepts it. */
+  FATHOM_LAYOUT_GGML_Q8_0 = 2,
+  FATHOM_LAYOUT_GGML_Q4_0 = 3
 };
 
 typedef struct fathom_tensor_desc {

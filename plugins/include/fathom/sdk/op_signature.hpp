@@ -20,6 +20,10 @@ inline bool same_shape(const fathom_tensor_desc& a, const fathom_tensor_desc& b)
   return true;
 }
 inline bool is_dense(const fathom_tensor_desc& t) { return t.layout == FATHOM_LAYOUT_DENSE; }
+// A weight in GGUF blocks: U8, 2-D, rows of whole blocks.
+inline bool ggml_weight(const fathom_tensor_desc& t) {
+  return is_ggml_layout(t.layout) && t.dtype == FATHOM_DTYPE_U8 && t.rank == 2 && t.shape[1] % kGgmlBlockWeights == 0;
+}
 inline bool valid_desc(const fathom_tensor_desc& t) {
   if (t.rank < 0 || t.rank > FATHOM_MAX_RANK) return false;
   if (t.dtype < FATHOM_DTYPE_F32 || t.dtype > FATHOM_DTYPE_U8) return false;
@@ -46,7 +50,8 @@ inline const char* check_signature(const fathom_op_desc& op) {
     case FATHOM_OP_EMBEDDING:
       if (op.n_inputs != 2 || op.n_outputs != 1) return "embedding takes ids and table, gives one output";
       if (in[0].rank != 1 || in[0].dtype != FATHOM_DTYPE_I32) return "embedding ids must be i32 [T]";
-      if (in[1].rank != 2 || !is_dense(in[1])) return "embedding table must be dense [V, D]";
+      if (in[1].rank != 2 || !(is_dense(in[1]) || detail::ggml_weight(in[1])))
+        return "embedding table must be dense [V, D] (or GGUF blocks of U8 with D a multiple of 32)";
       if (out[0].rank != 2 || out[0].shape[0] != in[0].shape[0] || out[0].shape[1] != in[1].shape[1])
         return "embedding output must be [T, D]";
       return nullptr;
@@ -64,6 +69,10 @@ inline const char* check_signature(const fathom_op_desc& op) {
       if (out[0].rank != 2 || out[0].shape[0] != x.shape[0] || out[0].shape[1] != w.shape[0])
         return "matmul output must be [T, N]";
       if (w.layout == FATHOM_LAYOUT_DENSE) return op.n_inputs == 2 ? nullptr : "dense matmul takes exactly two inputs";
+      if (is_ggml_layout(w.layout)) {
+        if (!detail::ggml_weight(w)) return "GGUF-block weights must be U8 [N, K] with K a multiple of 32";
+        return op.n_inputs == 2 ? nullptr : "a GGUF-block matmul takes exactly two inputs";
+      }
       if (w.layout != FATHOM_LAYOUT_BLOCK_SCALED_128x128) return "unknown weight layout";
       if (op.n_inputs != 3) return "a block-scaled matmul takes x, W and its scales S";
       if (w.dtype != FATHOM_DTYPE_F8_E4M3FN && w.dtype != FATHOM_DTYPE_F8_E5M2) return "block scaling is for FP8 weights";
@@ -185,6 +194,8 @@ inline const char* check_signature(const fathom_op_desc& op) {
             const fathom_tensor_desc& sc = in[i++];
             if (sc.dtype != FATHOM_DTYPE_F32 || sc.rank != 2 || sc.shape[0] != ceil_div(rows, 128) || sc.shape[1] != ceil_div(cols, 128))
               return "moe_experts: expert scales must be f32 [ceil(rows/128), ceil(cols/128)]";
+          } else if (is_ggml_layout(w.layout)) {
+            if (!detail::ggml_weight(w)) return "moe_experts: GGUF-block matrices must be U8 with rows of whole blocks";
           } else if (w.layout != FATHOM_LAYOUT_DENSE) {
             return "moe_experts: unknown weight layout";
           }

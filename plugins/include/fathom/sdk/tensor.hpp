@@ -36,7 +36,17 @@ inline int64_t element_count(const fathom_tensor_desc& t, int64_t n_tokens) {
   return n;
 }
 
+// GGUF block layouts (FATHOM_LAYOUT_GGML_*): weights per block and bytes per block; 0 for others.
+inline int64_t ggml_block_bytes(uint32_t layout) {
+  return layout == FATHOM_LAYOUT_GGML_Q8_0 ? 34 : layout == FATHOM_LAYOUT_GGML_Q4_0 ? 18 : 0;
+}
+inline constexpr int64_t kGgmlBlockWeights = 32;
+inline bool is_ggml_layout(uint32_t layout) { return ggml_block_bytes(layout) != 0; }
+
 inline uint64_t byte_size(const fathom_tensor_desc& t, int64_t n_tokens) {
+  if (is_ggml_layout(t.layout)) {  // [N, K] in blocks of 32 weights
+    return static_cast<uint64_t>(element_count(t, n_tokens) / kGgmlBlockWeights * ggml_block_bytes(t.layout));
+  }
   return static_cast<uint64_t>(element_count(t, n_tokens)) * dtype_bytes(t.dtype);
 }
 

@@ -15,6 +15,10 @@ namespace fathom::model {
 // Valid while the SafetensorsFile (or Checkpoint) that produced it lives. `data` points into
 // the read-only mapping and is not necessarily aligned to the element size: read elements with
 // memcpy or through byte-wise loads, never through a cast pointer.
+// A weight in GGUF's quantised blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*): dtype U8, `shape` the
+// logical [rows, cols], `nbytes` rows · cols/32 · the block's bytes (34 for Q8_0, 18 for Q4_0).
+enum class GgmlBlocks : std::uint8_t { none, q8_0, q4_0 };
+
 struct TensorView {
   std::string name;
   DType dtype = DType::f32;
@@ -25,6 +29,7 @@ struct TensorView {
   // The bytes are the checkpoint's own memory, not a file mapping (a GGUF file's kv_b_proj,
   // joined from its two halves at load).
   bool in_memory = false;
+  GgmlBlocks blocks = GgmlBlocks::none;
 
   std::uint64_t element_count() const;  // product of shape (1 for a scalar)
   std::span<const std::byte> bytes() const { return {data, nbytes}; }

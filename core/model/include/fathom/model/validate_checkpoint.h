@@ -13,6 +13,7 @@ namespace fathom::model {
 struct CheckpointReport {
   std::size_t tensors_checked = 0;      // expected tensors found and checked
   std::size_t fp8_weights = 0;          // F8_E4M3 weights, each with a valid scale
+  std::size_t ggml_weights = 0;         // weights in GGUF Q8_0 / Q4_0 blocks
   bool mtp_declared = false;            // config.json has num_nextn_predict_layers > 0
   bool mtp_present = false;             // ...and the checkpoint holds every MTP tensor
   std::vector<std::string> unexpected;  // tensors neither expected nor an FP8 scale (sorted)
