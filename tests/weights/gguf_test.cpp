@@ -204,6 +204,13 @@ TEST_F(GgufTest, MetadataErrorsNameTheGgufKey) {
                       "missing");
 }
 
+TEST_F(GgufTest, SplitFilesAreRefusedWithTheWayToJoinThem) {
+  GgufBytes part;
+  part.header(0, 3).key_str("general.architecture", "deepseek2").key_u32("split.no", 0).key_u32("split.count", 9);
+  EXPECT_FATHOM_ERROR(load_model_spec(write(part)), ErrorCode::unsupported, "key 'split.count'", "part 1 of 9",
+                      "llama-gguf-split --merge");
+}
+
 TEST_F(GgufTest, TensorsTakeCheckpointNamesAndExpertsAreSplit) {
   GgufBytes b = tiny_v3_metadata(3);
   // [cols 4, rows 2, experts 3] F32 = 96 bytes; the norm 16 bytes; an unknown tensor last.
