@@ -204,6 +204,13 @@ TEST_F(GgufTest, MetadataErrorsNameTheGgufKey) {
                       "missing");
 }
 
+TEST_F(GgufTest, EmptyQuantisedKvBIsNoDivisionByZero) {
+  GgufBytes b = tiny_v3_metadata(1);
+  b.tensor("blk.0.attn_kv_b.weight", {0, 4}, 8, 0).align();
+  const Checkpoint c = Checkpoint::open(write(b));
+  EXPECT_EQ(c.get("model.layers.0.self_attn.kv_b_proj.weight").nbytes, 0u);
+}
+
 TEST_F(GgufTest, SplitFilesAreRefusedWithTheWayToJoinThem) {
   GgufBytes part;
   part.header(0, 3).key_str("general.architecture", "deepseek2").key_u32("split.no", 0).key_u32("split.count", 9);

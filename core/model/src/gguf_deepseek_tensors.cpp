@@ -79,6 +79,7 @@ std::vector<float> values_f32(const GgufFile& file, const GgufTensor& t) {
   std::uint64_t count = 1;
   for (auto d : t.dims) count *= static_cast<std::uint64_t>(d);
   std::vector<float> out(count);
+  if (count == 0) return out;  // (and no rows to divide into)
   if (quantised(t)) {
     const int64_t row_bytes = sdk::ggml_row_bytes(layout_of(t.type), cols);
     for (std::uint64_t r = 0; r < count / static_cast<std::uint64_t>(cols); ++r) {
