@@ -211,6 +211,18 @@ TEST_F(GgufTest, EmptyQuantisedKvBIsNoDivisionByZero) {
   EXPECT_EQ(c.get("model.layers.0.self_attn.kv_b_proj.weight").nbytes, 0u);
 }
 
+TEST_F(GgufTest, EmptyStacksAndHalvesAreBoundedNotLoopedOver) {
+  // Tensors with no elements fit in any file whatever their other extents: 2^40 experts of
+  // [0, 4], or k_b / v_b of 2^40 heads with no latent columns, must not be walked.
+  GgufBytes experts = tiny_v3_metadata(1);
+  experts.tensor("blk.1.ffn_up_exps.weight", {0, 4, 1ull << 40}, 0, 0).align();
+  EXPECT_FATHOM_ERROR(Checkpoint::open(write(experts)), ErrorCode::invalid_argument, "stacks 1099511627776 experts");
+  GgufBytes halves = tiny_v3_metadata(2);
+  halves.tensor("blk.0.attn_k_b.weight", {1, 0, 1ull << 40}, 0, 0).tensor("blk.0.attn_v_b.weight", {0, 1, 1ull << 40}, 0, 0);
+  halves.align();
+  EXPECT_FATHOM_ERROR(Checkpoint::open(write(halves)), ErrorCode::invalid_argument, "no heads or no latent columns");
+}
+
 TEST_F(GgufTest, SplitFilesAreRefusedWithTheWayToJoinThem) {
   GgufBytes part;
   part.header(0, 3).key_str("general.architecture", "deepseek2").key_u32("split.no", 0).key_u32("split.count", 9);

@@ -131,6 +131,12 @@ void add_experts(const GgufFile& file, const GgufTensor& t, std::int64_t layer, 
     throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) + " must be 3-D [cols, rows, experts], has " +
                            std::to_string(t.dims.size()) + " dimensions");
   }
+  // Bounded like config.json's n_routed_experts: an empty [0, 0, 2^40] must not make 2^40 views.
+  constexpr std::int64_t kMaxExperts = 4096;
+  if (t.dims[2] > kMaxExperts) {
+    throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) + " stacks " + std::to_string(t.dims[2]) +
+                           " experts (at most " + std::to_string(kMaxExperts) + ")");
+  }
   const auto experts = static_cast<std::size_t>(t.dims[2]);
   const std::size_t bytes_each = experts == 0 ? 0 : t.nbytes / experts;
   for (std::size_t e = 0; e < experts; ++e) {
@@ -171,6 +177,13 @@ void join_kv_b(const GgufFile& file, const GgufTensor& k, const GgufTensor& v, s
     throw invalid_argument(where + ": do not fit together (k_b [" + std::to_string(heads) + ", " + std::to_string(latent) +
                            ", " + std::to_string(nope) + "], v_b [" + std::to_string(v.dims[2]) + ", " +
                            std::to_string(v.dims[1]) + ", " + std::to_string(v.dims[0]) + "], same type)");
+  }
+  // Both empty, any extents fit in the file: refused or answered before any loop over heads. With
+  // C and H non-zero, H·d_n and H·d_v are bounded by the file's bytes.
+  if (latent == 0 || heads == 0) throw invalid_argument(where + ": no heads or no latent columns");
+  if (nope + value == 0) {
+    add_owned_f32(file, layer_name(layer, "self_attn.kv_b_proj.weight"), {0, latent}, {}, out);
+    return;
   }
   if (quantised(k) || quantised(v)) {
     // MLA takes a float kv_b: dequantise (exactly, to f32) and join.
