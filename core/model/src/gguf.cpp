@@ -202,7 +202,6 @@ GgufFile::GgufFile(const std::filesystem::path& path) : map_(std::make_unique<Ma
     if (!known_value_type(type)) throw in.bad(what + ": unknown value type " + std::to_string(type));
     GgufValue value = read_value(in, static_cast<GgufType>(type), what, 0);
     if (!metadata_.emplace(key, std::move(value)).second) throw in.bad(what + " appears twice");
-    key_order_.push_back(key);
   }
 
   if (const GgufValue* a = find("general.alignment")) {

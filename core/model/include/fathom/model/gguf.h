@@ -77,7 +77,6 @@ class GgufFile {
   std::uint64_t alignment() const noexcept { return alignment_; }
 
   const GgufValue* find(std::string_view key) const;
-  const std::vector<std::string_view>& keys() const noexcept { return key_order_; }  // in file order
 
   // Typed reads that name the file and the key when the value is missing or of another type.
   std::int64_t integer(std::string_view key) const;
@@ -100,7 +99,6 @@ class GgufFile {
   std::uint32_t version_ = 0;
   std::uint64_t alignment_ = 32;
   std::unordered_map<std::string_view, GgufValue> metadata_;  // keys view the mapping
-  std::vector<std::string_view> key_order_;
   std::vector<GgufTensor> tensors_;
   std::unordered_map<std::string_view, std::size_t> tensor_index_;  // keys view tensors_[i].name
 };
