@@ -27,7 +27,9 @@ namespace floats = sdk::floats;
 
 constexpr WFormat kFormats[] = {WFormat::q8, WFormat::q4};
 
-std::string name_of(WFormat f) { return f == WFormat::q8 ? "q8" : "q4"; }
+std::string name_of(WFormat f) {
+  return f == WFormat::q8 ? "q8" : f == WFormat::q4 ? "q4" : f == WFormat::q4k ? "q4k" : "q8k";
+}
 
 // Groups a quantiser must handle: normal values, an outlier, all zeros, values far below f16's
 // normal range, and a single nonzero weight.
@@ -300,6 +302,73 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
     dot.gemv(fmt, w.codes.data(), w.scales.data(), n, k, xq.data, 1, y.data(), n);
     for (int64_t r = 0; r < n; ++r) EXPECT_TRUE(std::isnan(y[static_cast<size_t>(r)])) << name_of(fmt) << " y[" << r << "] = " << y[static_cast<size_t>(r)];
   }
+}
+
+// The K formats (GGUF's K-quants unpacked: code · scale − min per sub-block, f32 scales): y
+// against Σ_s dx · (scale_s · Σ code · c − min_s · Σ c), the integer sums exact, with and without
+// mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q8k's bytes (sub-blocks of 16).
+TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  if (!dot.gemv_k) GTEST_SKIP() << "no kernel for the K formats in this set (they take the f32 path)";
+  std::mt19937 rng(41);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> positive(0.001f, 0.01f);
+  for (WFormat fmt : {WFormat::q4k, WFormat::q8k})
+    for (bool with_mins : {true, false})
+      for (int64_t m : {1, 3, 5})
+        for (int64_t n : {1, 9, 17})
+          for (int64_t k : {256, 768}) {
+            const int64_t sub = kquant_sub_block(fmt), subs = k / sub, rb = row_bytes(fmt, k);
+            std::uniform_int_distribution<int> code_of(fmt == WFormat::q4k ? 0 : -32, fmt == WFormat::q4k ? 15 : 31);
+            std::vector<int> code(static_cast<size_t>(n * k));
+            std::vector<uint8_t> codes(static_cast<size_t>(n * rb));
+            for (int64_t r = 0; r < n; ++r)
+              for (int64_t c = 0; c < k; ++c) {
+                const int q = code_of(rng);
+                code[static_cast<size_t>(r * k + c)] = q;
+                if (fmt == WFormat::q8k) {
+                  codes[static_cast<size_t>(r * rb + c)] = static_cast<uint8_t>(static_cast<int8_t>(q));
+                } else {
+                  const int64_t g = c / kQuantGroup, j = c % kQuantGroup;
+                  codes[static_cast<size_t>(r * rb + g * 16 + j % 16)] |= static_cast<uint8_t>(j < 16 ? q : q << 4);
+                }
+              }
+            std::vector<float> scales(static_cast<size_t>(n * subs)), mins(static_cast<size_t>(n * subs), 0.f);
+            for (float& v : scales) v = positive(rng);
+            if (with_mins) for (float& v : mins) v = positive(rng) * 8;
+            const int64_t ldx = k + 5, ldy = n + 1;
+            std::vector<float> x(static_cast<size_t>(m * ldx));
+            for (float& v : x) v = normal(rng);
+            Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k)));
+            dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
+            std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
+            dot.gemv_k(fmt, codes.data(), scales.data(), with_mins ? mins.data() : nullptr, n, k, xq.data, m, y.data(), ldy);
+            const QuantisedX q = quantise_x(x, ldx, m, k);
+            const std::string what = std::string(name_of(fmt)) + (with_mins ? " with mins" : "") + ": M " + std::to_string(m) +
+                                     ", N " + std::to_string(n) + ", K " + std::to_string(k);
+            for (int64_t i = 0; i < m; ++i) {
+              for (int64_t r = 0; r < n; ++r) {
+                double want = 0, magnitude = 0;
+                for (int64_t s = 0; s < subs; ++s) {
+                  const double dx = q.step[static_cast<size_t>(i * (k / kQuantGroup) + s * sub / kQuantGroup)];
+                  double products = 0, sum = 0, products_magnitude = 0;
+                  for (int64_t c = s * sub; c < (s + 1) * sub; ++c) {
+                    const double cx = q.code[static_cast<size_t>(i * k + c)];
+                    products += code[static_cast<size_t>(r * k + c)] * cx;
+                    products_magnitude += std::fabs(code[static_cast<size_t>(r * k + c)] * cx);
+                    sum += cx;
+                  }
+                  const double scale = scales[static_cast<size_t>(r * subs + s)], min = mins[static_cast<size_t>(r * subs + s)];
+                  want += dx * (scale * products - min * sum);
+                  magnitude += dx * (scale * products_magnitude + min * std::fabs(sum));
+                }
+                ASSERT_LE(std::fabs(y[static_cast<size_t>(i * ldy + r)] - want), static_cast<double>(subs + 3) * std::ldexp(magnitude, -22))
+                    << what << ", y[" << i << "][" << r << "]";
+              }
+              ASSERT_EQ(y[static_cast<size_t>(i * ldy + n)], -7.f) << what << ": wrote into y's stride gap";
+            }
+          }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, Int8DotGemv, ::testing::Values(DotKernels::avx512_vnni, DotKernels::avx2),

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fathom/core/dtype.h"
+#include "fathom/sdk/tensor.hpp"
 #include "plugin_fixture.h"
 
 namespace fathom::test {
@@ -57,6 +58,7 @@ struct Gen {
   // A [rows, cols] matrix in GGUF blocks (FATHOM_LAYOUT_GGML_*): non-uniform f16 scales (catching
   // a block read with its neighbour's scale) and codes of every value.
   std::vector<std::byte> ggml_blocks(uint32_t layout, int64_t rows, int64_t cols) {
+    if (sdk::is_ggml_k_layout(layout)) return ggml_k_blocks(layout, rows, cols);
     const int64_t block_bytes = layout == FATHOM_LAYOUT_GGML_Q8_0 ? 34 : 18, blocks = rows * cols / 32;
     std::uniform_real_distribution<float> scale(0.001f, 0.02f);
     std::uniform_int_distribution<int> code(layout == FATHOM_LAYOUT_GGML_Q8_0 ? -127 : 0, layout == FATHOM_LAYOUT_GGML_Q8_0 ? 127 : 255);
@@ -66,6 +68,27 @@ struct Gen {
       const float d = scale(rng);
       convert_from_f32(DType::f16, &d, block, 1);
       for (int64_t j = 2; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(code(rng)));
+    }
+    return out;
+  }
+  // The K-quants: random bytes are valid codes, sub-block scales and mins (the 6-bit ones of Q4_K /
+  // Q5_K, Q6_K's int8), so every bit of the layout is exercised; the f16 super-block scales d (and
+  // dmin) are set to finite values, non-uniform per block.
+  std::vector<std::byte> ggml_k_blocks(uint32_t layout, int64_t rows, int64_t cols) {
+    const int64_t block_bytes = sdk::ggml_block_bytes(layout), blocks = rows * cols / 256;
+    std::uniform_real_distribution<float> scale(0.0002f, 0.001f);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<std::byte> out(static_cast<size_t>(blocks * block_bytes));
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::byte* block = out.data() + b * block_bytes;
+      for (int64_t j = 0; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(byte(rng)));
+      const float d = scale(rng), dmin = scale(rng);
+      if (layout == FATHOM_LAYOUT_GGML_Q6_K) {
+        convert_from_f32(DType::f16, &d, block + 208, 1);
+      } else {
+        convert_from_f32(DType::f16, &d, block, 1);
+        convert_from_f32(DType::f16, &dmin, block + 2, 1);
+      }
     }
     return out;
   }
@@ -237,6 +260,42 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       c.name = "moe_experts_ggml_" + q + "_E4_K2_T6";
       const std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 0, 2, 1, 3};
       set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, 64, 32, 4, 2, layout);
+      c.tolerance = tolerance_for(F32, true);
+      cases.push_back(std::move(c));
+    }
+  }
+
+  // The K-quants (Q4_K_M files hold Q4_K and Q6_K, Q5_K_M Q5_K and Q6_K): blocks of 256, so K of
+  // one and of two blocks.
+  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q4_K}, uint32_t{FATHOM_LAYOUT_GGML_Q5_K},
+                          uint32_t{FATHOM_LAYOUT_GGML_Q6_K}}) {
+    const std::string q = layout == FATHOM_LAYOUT_GGML_Q4_K ? "q4_k" : layout == FATHOM_LAYOUT_GGML_Q5_K ? "q5_k" : "q6_k";
+    for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 7}, {5, 512, 130}, {40, 256, 33}}) {
+      OpCase c;
+      c.name = "matmul_ggml_" + q + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
+      c.call.op = FATHOM_OP_MATMUL;
+      c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)),
+                       tensor(FATHOM_DTYPE_U8, {n, k}, g.ggml_blocks(layout, n, k), true, layout)};
+      c.call.outputs = {output(F32, {t, n})};
+      c.tolerance = tolerance_for(F32, true);  // code · scale − min rounds once, as the reference's
+      cases.push_back(std::move(c));
+    }
+    {
+      const int64_t vocab = 20, width = 256, t = 9;
+      OpCase c;
+      c.name = "embedding_ggml_" + q + "_V20_D256_T9";
+      c.call.op = FATHOM_OP_EMBEDDING;
+      c.call.inputs = {tensor(FATHOM_DTYPE_I32, {t}, g.ids(t, vocab)),
+                       tensor(FATHOM_DTYPE_U8, {vocab, width}, g.ggml_blocks(layout, vocab, width), true, layout)};
+      c.call.outputs = {output(F32, {t, width})};
+      c.tolerance = 0;  // the same expression as the reference's, value by value
+      cases.push_back(std::move(c));
+    }
+    {
+      OpCase c;
+      c.name = "moe_experts_ggml_" + q + "_E4_K2_T6";
+      const std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 0, 2, 1, 3};
+      set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, 256, 256, 4, 2, layout);
       c.tolerance = tolerance_for(F32, true);
       cases.push_back(std::move(c));
     }

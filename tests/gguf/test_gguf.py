@@ -7,6 +7,7 @@ writer, for the files (tools/reference/hf_to_gguf.py converts as llama.cpp's con
 
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tools" / "reference"))
+import kquants  # noqa: E402  (the K-quant writer of the test files)
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = Path(os.environ.get("FATHOM_SHARED_DIR", ROOT.parent / "shared"))
 V3_TOKENIZER = SHARED / "models" / "deepseek-v3-tokenizer"
@@ -25,9 +28,9 @@ CONVERTER = ROOT / "tools" / "reference" / "hf_to_gguf.py"
 FATHOM = os.environ.get("FATHOM_BIN", str(ROOT / "build" / "bin" / "fathom"))
 
 
-def convert(tmp_path_factory, model_dir, outtype="bf16", keep_kv_b=False, tokenizer=None, name=None):
+def convert(tmp_path_factory, model_dir, outtype="bf16", keep_kv_b=False, tokenizer=None, name=None, *extra):
     out = tmp_path_factory.mktemp("gguf") / (name or f"{Path(model_dir).name}-{outtype}.gguf")
-    args = [sys.executable, str(CONVERTER), str(model_dir), str(out), "--outtype", outtype]
+    args = [sys.executable, str(CONVERTER), str(model_dir), str(out), "--outtype", outtype, *extra]
     if keep_kv_b:
         args.append("--keep-kv-b")
     if tokenizer:
@@ -80,6 +83,24 @@ def test_inspect_describes_the_file(tmp_path_factory):
     assert "GGUF v3: " in out and "BF16" in out and "F32" in out
 
 
+def test_a_model_split_into_parts_is_read_whole(tmp_path_factory):
+    """Parts as llama-gguf-split writes them (metadata in the first): the same logits, from any part."""
+    fixture = FIXTURES / "deepseek-v3-tiny"
+    whole = convert(tmp_path_factory, fixture, "bf16")
+    first = convert(tmp_path_factory, fixture, "bf16", False, None, "v3.gguf", "--split-max-tensors", "12")
+    parts = sorted(first.parent.glob("v3-*-of-*.gguf"))
+    assert len(parts) >= 3 and parts[0].name.startswith("v3-00001-of-")
+    ids = json.loads((fixture / "golden.json").read_text())["sequences"][0]["ids"]
+    want = logits(whole, ids)
+    for part in (parts[0], parts[-1]):
+        assert np.array_equal(logits(part, ids), want), part.name
+    out = fathom("inspect", "--model", parts[1]).stdout
+    assert fathom("inspect", "--model", whole).stdout.split("GGUF v3: ")[1].splitlines()[0] in out
+    parts[1].unlink()
+    r = fathom("logits", "--model", parts[0], "--ids", "1,2", check=False)
+    assert r.returncode != 0 and parts[1].name in r.stderr and "does not exist" in r.stderr
+
+
 def test_decode_steps_match_transformers(tmp_path_factory):
     """The absorbed attention of decode steps reads kv_b_proj rebuilt from attn_k_b and attn_v_b."""
     model = convert(tmp_path_factory, FIXTURES / "deepseek-v3-tiny", "f32")
@@ -89,9 +110,10 @@ def test_decode_steps_match_transformers(tmp_path_factory):
 
 
 def dequantised_twin(tmp_path_factory, fixture, quantised, keep_kv_b):
-    """An F32 GGUF of `fixture` holding exactly the values of the quantised file's tensors, as
-    gguf-py (llama.cpp's own reader and dequantiser) reads them."""
-    twin = convert(tmp_path_factory, FIXTURES / fixture, "f32", keep_kv_b, name=f"{fixture}-{quantised.stem}-as-f32.gguf")
+    """An F32 GGUF of `fixture` (a fixture's name or a model directory) holding exactly the values
+    of the quantised file's tensors, as gguf-py (llama.cpp's own reader and dequantiser) reads them."""
+    model_dir = FIXTURES / fixture
+    twin = convert(tmp_path_factory, model_dir, "f32", keep_kv_b, name=f"{model_dir.name}-{quantised.stem}-as-f32.gguf")
     source = gguf.GGUFReader(quantised)
     target = {t.name: t for t in gguf.GGUFReader(twin, "r+").tensors}
     for t in source.tensors:
@@ -120,6 +142,98 @@ def test_quantised_files_compute_with_their_own_values(tmp_path_factory, fixture
     assert relative_error(cpu, want) <= 1e-4
     decode = logits(model, ids, decode=True)
     assert relative_error(decode, want) <= 1e-5
+
+
+def write_random_model(model_dir, seed=7):
+    """A DeepSeek-V3-architecture checkpoint of random F32 weights whose matrices have rows of
+    whole K-quant blocks (256): the fixtures' are too narrow for them. One dense layer, one MoE."""
+    c = json.loads((FIXTURES / "deepseek-v3-tiny" / "config.json").read_text())
+    c.update(hidden_size=256, intermediate_size=512, moe_intermediate_size=256, q_lora_rank=256, kv_lora_rank=256,
+             num_attention_heads=2, num_key_value_heads=2, qk_nope_head_dim=32, qk_rope_head_dim=32, v_head_dim=128,
+             n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, n_group=2, topk_group=1,
+             num_hidden_layers=2, first_k_dense_replace=1, num_nextn_predict_layers=0, torch_dtype="float32")
+    h, heads, rope = c["hidden_size"], c["num_attention_heads"], c["qk_rope_head_dim"]
+    qk = c["qk_nope_head_dim"] + rope
+    shapes = {"model.embed_tokens.weight": [c["vocab_size"], h], "model.norm.weight": [h],
+              "lm_head.weight": [c["vocab_size"], h]}
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        shapes.update({p + "input_layernorm.weight": [h], p + "post_attention_layernorm.weight": [h],
+                       p + "self_attn.q_a_proj.weight": [c["q_lora_rank"], h],
+                       p + "self_attn.q_a_layernorm.weight": [c["q_lora_rank"]],
+                       p + "self_attn.q_b_proj.weight": [heads * qk, c["q_lora_rank"]],
+                       p + "self_attn.kv_a_proj_with_mqa.weight": [c["kv_lora_rank"] + rope, h],
+                       p + "self_attn.kv_a_layernorm.weight": [c["kv_lora_rank"]],
+                       p + "self_attn.kv_b_proj.weight": [heads * (c["qk_nope_head_dim"] + c["v_head_dim"]), c["kv_lora_rank"]],
+                       p + "self_attn.o_proj.weight": [h, heads * c["v_head_dim"]]})
+        if i < c["first_k_dense_replace"]:
+            mlps, inter = [p + "mlp."], c["intermediate_size"]
+        else:
+            mlps = [p + f"mlp.experts.{e}." for e in range(c["n_routed_experts"])] + [p + "mlp.shared_experts."]
+            inter = c["moe_intermediate_size"]
+            shapes.update({p + "mlp.gate.weight": [c["n_routed_experts"], h],
+                           p + "mlp.gate.e_score_correction_bias": [c["n_routed_experts"]]})
+        for m in mlps:
+            shapes.update({m + "gate_proj.weight": [inter, h], m + "up_proj.weight": [inter, h],
+                           m + "down_proj.weight": [h, inter]})
+    rng = np.random.default_rng(seed)
+    header, blobs, offset = {}, [], 0
+    for name, shape in shapes.items():
+        if name.endswith("norm.weight"):
+            a = np.ones(shape, np.float32)
+        elif name.endswith("bias"):
+            a = np.zeros(shape, np.float32)
+        else:
+            a = (rng.standard_normal(shape) * (1.0 if "embed" in name else 0.06)).astype(np.float32)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    model_dir.mkdir(parents=True, exist_ok=True)
+    head = json.dumps(header).encode()
+    (model_dir / "model.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+    (model_dir / "config.json").write_text(json.dumps(c))
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def k_model(tmp_path_factory):
+    return write_random_model(tmp_path_factory.mktemp("k-model") / "v3-256")
+
+
+@pytest.mark.parametrize("kind", ["q4_k", "q5_k", "q6_k"])
+def test_k_quant_blocks_are_ggmls(kind):
+    """The test files' K-quant blocks (tools/reference/kquants.py) read back through gguf-py's own
+    dequantiser to the weights they quantised, within about half a step of the type's codes: a
+    layout that was not ggml's would read back noise."""
+    w = (np.random.default_rng(3).standard_normal((9, 768)) * 0.05).astype(np.float32)
+    blocks = kquants.quantize(w, kind)
+    assert blocks.shape == (9, 3 * kquants.BLOCK_BYTES[kind])
+    assert kquants.roundtrip_error(w, blocks, kind) <= {"q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025}[kind]
+
+
+# Files of llama-quantize's K-quant mixes: the blocks computed with as they are, on the reference and
+# cpu backends (f32 and int8 activations), prefill and decode, against an F32 twin of their values.
+@pytest.mark.parametrize("outtype,types", [("q4_k_m", {"Q4_K", "Q6_K"}), ("q5_k_m", {"Q5_K", "Q6_K"}),
+                                           ("q6_k", {"Q6_K"})])
+def test_k_quant_files_compute_with_their_own_values(tmp_path_factory, k_model, outtype, types, tmp_path):
+    model = convert(tmp_path_factory, k_model, outtype)
+    assert types <= {t.tensor_type.name for t in gguf.GGUFReader(model).tensors}
+    twin = dequantised_twin(tmp_path_factory, k_model, model, False)
+    ids = [3, 141, 59, 26, 5, 35, 89, 79, 32, 38, 46, 2, 64, 33, 83, 27]
+    want = logits(twin, ids)
+    assert relative_error(logits(model, ids), want) <= 1e-5
+    assert relative_error(logits(model, ids, decode=True), want) <= 1e-5
+
+    def on_cpu(precision):
+        config = tmp_path / f"cpu-{precision}.toml"
+        config.write_text((ROOT / "configs" / "cpu.toml").read_text().replace('matmul_precision = "f32"',
+                                                                             f'matmul_precision = "{precision}"'))
+        args = ["logits", "--model", model, "--ids", ",".join(map(str, ids)), "--config", config]
+        return np.array(json.loads(fathom(*args).stdout)["logits"])
+
+    assert relative_error(on_cpu("f32"), want) <= 1e-4
+    # int8 activations (AVX-512 VNNI's kernel where the CPU has it): llama.cpp's kind of rounding.
+    assert relative_error(on_cpu("int8"), want) <= 3e-2
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 // it. (Files as llama.cpp's tools write them, and the logits they give, are tests/gguf's.)
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -129,8 +130,12 @@ TEST_F(GgufTest, RefusesBrokenFiles) {
        ErrorCode::invalid_argument, "tensor 't': 0 dimensions"},
       {"dims overflow", [](GgufBytes& b) { b.header(1, 0).tensor("t", {1ull << 40, 1ull << 40}, 0, 0).align().zeros(32); },
        ErrorCode::invalid_argument, "tensor 't': its dimensions overflow"},
-      {"K-quant", [](GgufBytes& b) { b.header(1, 0).tensor("blk.0.ffn_down_exps.weight", {256}, 12, 0).align().zeros(144); },
-       ErrorCode::unsupported, "has type Q4_K"},
+      {"Q2_K", [](GgufBytes& b) { b.header(1, 0).tensor("blk.0.ffn_down_exps.weight", {256}, 10, 0).align().zeros(84); },
+       ErrorCode::unsupported, "has type Q2_K"},
+      {"I-quant", [](GgufBytes& b) { b.header(1, 0).tensor("blk.0.ffn_down_exps.weight", {256}, 16, 0).align().zeros(66); },
+       ErrorCode::unsupported, "has type IQ2_XXS"},
+      {"K-quant rows of part of a block", [](GgufBytes& b) { b.header(1, 0).tensor("output.weight", {128, 2}, 12, 0).align().zeros(144); },
+       ErrorCode::invalid_argument, "not whole Q4_K blocks of 256"},
       {"partial block", [](GgufBytes& b) { b.header(1, 0).tensor("t", {48}, 8, 0).align().zeros(68); },
        ErrorCode::invalid_argument, "not whole Q8_0 blocks of 32"},
       {"misaligned offset", [](GgufBytes& b) { b.header(1, 0).tensor("t", {4}, 0, 4).align().zeros(64); },
@@ -152,7 +157,8 @@ TEST_F(GgufTest, RefusesBrokenFiles) {
 }
 
 // The metadata of deepseek-v3-tiny as llama.cpp's converter writes it.
-GgufBytes tiny_v3_metadata(std::uint64_t tensors, bool with_arch = true) {
+// `extra_keys` more keys may follow (the caller writes them) before the tensors.
+GgufBytes tiny_v3_metadata(std::uint64_t tensors, bool with_arch = true, std::uint64_t extra_keys = 0) {
   GgufBytes b;
   const std::vector<std::pair<const char*, std::uint32_t>> ints = {
       {"deepseek2.embedding_length", 64},          {"deepseek2.block_count", 3},
@@ -166,7 +172,7 @@ GgufBytes tiny_v3_metadata(std::uint64_t tensors, bool with_arch = true) {
       {"deepseek2.expert_gating_func", 2},         {"deepseek2.expert_group_count", 4},
       {"deepseek2.expert_group_used_count", 2},    {"deepseek2.vocab_size", 256},
       {"deepseek2.rope.scaling.original_context_length", 4096}};
-  b.header(tensors, ints.size() + 4 + (with_arch ? 1 : 0));
+  b.header(tensors, ints.size() + 4 + (with_arch ? 1 : 0) + extra_keys);
   if (with_arch) b.key_str("general.architecture", "deepseek2");
   for (const auto& [k, v] : ints) b.key_u32(k, v);
   b.key_str("deepseek2.rope.scaling.type", "yarn").key_f32("deepseek2.rope.scaling.factor", 40.0f);
@@ -223,11 +229,78 @@ TEST_F(GgufTest, EmptyStacksAndHalvesAreBoundedNotLoopedOver) {
   EXPECT_FATHOM_ERROR(Checkpoint::open(write(halves)), ErrorCode::invalid_argument, "no heads or no latent columns");
 }
 
-TEST_F(GgufTest, SplitFilesAreRefusedWithTheWayToJoinThem) {
-  GgufBytes part;
-  part.header(0, 3).key_str("general.architecture", "deepseek2").key_u32("split.no", 0).key_u32("split.count", 9);
-  EXPECT_FATHOM_ERROR(load_model_spec(write(part)), ErrorCode::unsupported, "key 'split.count'", "part 1 of 9",
-                      "llama-gguf-split --merge");
+// Part `no` (from 0) of a model split into `count` parts as llama-gguf-split writes them: the
+// split keys (the first part after the model's metadata), then `names`, each an F32 [4].
+GgufBytes split_part(std::uint32_t no, std::uint32_t count, std::uint32_t total, const std::vector<std::string>& names) {
+  GgufBytes b = no == 0 ? tiny_v3_metadata(names.size(), true, 3) : GgufBytes{};
+  if (no != 0) b.header(names.size(), 3);
+  b.key_u32("split.no", no).key_u32("split.count", count).key_u32("split.tensors.count", total);
+  for (std::size_t i = 0; i < names.size(); ++i) b.tensor(names[i], {4}, 0, 32 * i);
+  return b.align().zeros(32 * names.size());
+}
+
+class GgufSplitTest : public GgufTest {
+ protected:
+  std::filesystem::path part(std::uint32_t no, std::uint32_t count, const GgufBytes& b) {
+    char name[64];
+    std::snprintf(name, sizeof name, "V3-%05u-of-%05u.gguf", no + 1, count);
+    b.write(dir_ / name);
+    return dir_ / name;
+  }
+  // Three parts of one model; attn_k_b and attn_v_b in different parts.
+  void write_three(std::uint32_t total = 4) {
+    part(0, 3, split_part(0, 3, total, {"output_norm.weight"}));
+    part(1, 3, split_part(1, 3, total, {"blk.0.attn_norm.weight"}));
+    GgufBytes last;
+    last.header(2, 3).key_u32("split.no", 2).key_u32("split.count", 3).key_u32("split.tensors.count", total);
+    last.tensor("blk.1.attn_k_b.weight", {1, 2, 2}, 0, 0).tensor("blk.1.attn_v_b.weight", {2, 1, 2}, 0, 32).align().zeros(64);
+    part(2, 3, last);
+  }
+};
+
+TEST_F(GgufSplitTest, ASplitModelOpensFromAnyOfItsParts) {
+  write_three();
+  for (const char* given : {"V3-00001-of-00003.gguf", "V3-00003-of-00003.gguf"}) {
+    SCOPED_TRACE(given);
+    const Checkpoint c = Checkpoint::open(dir_ / given);
+    ASSERT_EQ(c.gguf_parts().size(), 3u);
+    EXPECT_EQ(c.gguf()->path().filename(), "V3-00001-of-00003.gguf");
+    EXPECT_EQ(c.size(), 3u);
+    EXPECT_EQ(c.get("model.layers.0.input_layernorm.weight").file->filename(), "V3-00002-of-00003.gguf");
+    EXPECT_EQ(c.get("model.layers.1.self_attn.kv_b_proj.weight").shape, (std::vector<std::int64_t>{4, 2}));
+    EXPECT_EQ(load_model_spec(dir_ / given).num_hidden_layers, 3);  // the metadata of part 1
+  }
+}
+
+TEST_F(GgufSplitTest, MissingOrMismatchedPartsAreNamed) {
+  write_three();
+  std::filesystem::remove(dir_ / "V3-00003-of-00003.gguf");
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_ / "V3-00001-of-00003.gguf"), ErrorCode::not_found, "part 3 of 3",
+                      "V3-00003-of-00003.gguf, which does not exist");
+
+  write_three(5);
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_ / "V3-00002-of-00003.gguf"), ErrorCode::invalid_argument,
+                      "key 'split.tensors.count'", "5 tensors, but the 3 parts hold 4");
+
+  write_three();
+  part(1, 3, split_part(1, 4, 4, {"blk.0.attn_norm.weight"}));  // says 4 parts
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_ / "V3-00001-of-00003.gguf"), ErrorCode::invalid_argument,
+                      "V3-00002-of-00003.gguf: key 'split.count'", "belongs to a model of 3 parts");
+  part(1, 3, split_part(2, 3, 4, {"blk.0.attn_norm.weight"}));  // says it is the third
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_ / "V3-00001-of-00003.gguf"), ErrorCode::invalid_argument,
+                      "key 'split.no'", "says part 3 of 3, but its name makes it part 2 of 3");
+  part(1, 3, split_part(1, 3, 4, {"output_norm.weight"}));  // a tensor of part 1 again
+  EXPECT_FATHOM_ERROR(Checkpoint::open(dir_ / "V3-00001-of-00003.gguf"), ErrorCode::invalid_argument,
+                      "tensor 'output_norm.weight' is also in", "V3-00001-of-00003.gguf");
+
+  // A part renamed: the others cannot be found from it.
+  const auto renamed = write(split_part(0, 3, 4, {"output_norm.weight"}));
+  EXPECT_FATHOM_ERROR(Checkpoint::open(renamed), ErrorCode::invalid_argument, "part 1 of 3",
+                      "does not end in '-00001-of-00003.gguf'");
+  EXPECT_FATHOM_ERROR(load_model_spec(write(split_part(1, 3, 4, {}))), ErrorCode::invalid_argument,
+                      "does not end in '-00002-of-00003.gguf'");
+  EXPECT_FATHOM_ERROR(load_model_spec(write(split_part(3, 3, 4, {}))), ErrorCode::invalid_argument, "key 'split.no'",
+                      "3 is not a part of 3");
 }
 
 TEST_F(GgufTest, TensorsTakeCheckpointNamesAndExpertsAreSplit) {

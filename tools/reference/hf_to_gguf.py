@@ -15,7 +15,8 @@ One departure, on request (--zero-q-lora-rank): llama.cpp treats a model without
 attention.q_lora_rank as V2-Lite only when it has exactly 27 layers, so the benchmark's shortened
 V2-Lite-shaped models carry the key as 0 (which Fathom, like config.json's null, reads as "no q LoRA").
 
-    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|q4_0] [--keep-kv-b] [--tokenizer DIR]
+    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k] [--keep-kv-b]
+                         [--tokenizer DIR] [--split-max-tensors N]
     python hf_to_gguf.py --vocab-only VOCAB_SIZE TOKENIZER_DIR OUT.gguf   # the tokenizer alone
 """
 
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+
+import kquants  # beside this file
 
 
 def read_safetensors(path):
@@ -137,10 +140,36 @@ def kept_f32(gguf_name, array):
     return array.ndim == 1 or ".ffn_gate_inp." in gguf_name
 
 
-def add_tensor(w, name, array, outtype):
+# The K-quant mixes, as llama-quantize's Q4_K_M / Q5_K_M choose per tensor: Q6_K for the output
+# matrix and for ffn_down in the layers that "use more bits" (the first and last eighth, and every
+# third between); the mix's own type elsewhere.
+K_MIXES = {"q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k"}
+
+
+def uses_more_bits(layer, n_layers):
+    return layer < n_layers // 8 or layer >= 7 * n_layers // 8 or (layer - n_layers // 8) % 3 == 2
+
+
+def k_quant_type(name, outtype, n_layers):
+    if name == "output.weight" or outtype == "q6_k":
+        return "q6_k"
+    if name.startswith("blk.") and ".ffn_down" in name and uses_more_bits(int(name.split(".")[1]), n_layers):
+        return "q6_k"
+    return K_MIXES[outtype]
+
+
+def add_tensor(w, name, array, outtype, n_layers=0):
     if outtype == "f32" or kept_f32(name, array):
         w.add_tensor(name, array.astype(np.float32))
         return
+    if outtype in K_MIXES:
+        if array.shape[-1] % kquants.QK_K == 0:
+            kind = k_quant_type(name, outtype, n_layers)
+            w.add_tensor(name, kquants.quantize(array, kind), raw_dtype=getattr(gguf.GGMLQuantizationType, kind.upper()))
+            return
+        # Rows that are not whole blocks of 256: llama-quantize falls back to a type with blocks of
+        # 32 (Q5_0 for Q4_K, Q8_0 for Q6_K); Q8_0 here, a type Fathom reads.
+        outtype = "q8_0"
     qtype = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
              "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}[outtype]
     try:
@@ -151,14 +180,16 @@ def add_tensor(w, name, array, outtype):
     w.add_tensor(name, data, raw_dtype=qtype)
 
 
-def convert(model_dir, out, outtype="bf16", keep_kv_b=False, tokenizer_dir=None, zero_q_lora_rank=False):
+def convert(model_dir, out, outtype="bf16", keep_kv_b=False, tokenizer_dir=None, zero_q_lora_rank=False,
+            split_max_tensors=0):
     c = json.loads((model_dir / "config.json").read_text())
     if c.get("quantization_config"):
         raise SystemExit(f"{model_dir}: an FP8 checkpoint; write it with bf16 weights (make-tiny without --fp8)")
     n_layers = c["num_hidden_layers"]
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, n_layers)
     tensors = read_checkpoint(model_dir)
-    w = gguf.GGUFWriter(str(out), "deepseek2")
+    # Split into parts as convert_hf_to_gguf.py --split-max-tensors does: OUT-00001-of-0000N.gguf ...
+    w = gguf.GGUFWriter(str(out), "deepseek2", split_max_tensors=split_max_tensors)
     w.add_name(model_dir.name)
     write_metadata(w, c, zero_q_lora_rank)
     if tokenizer_dir is not None:
@@ -184,17 +215,18 @@ def convert(model_dir, out, outtype="bf16", keep_kv_b=False, tokenizer_dir=None,
             kv_b = array.reshape(heads, nope + value, array.shape[-1])
             k_b = np.ascontiguousarray(kv_b[:, :nope, :].transpose(0, 2, 1))
             v_b = np.ascontiguousarray(kv_b[:, nope:, :])
-            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "k_b_proj")), k_b, outtype)
-            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "v_b_proj")), v_b, outtype)
+            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "k_b_proj")), k_b, outtype, n_layers)
+            add_tensor(w, gguf_name(hf.replace("kv_b_proj", "v_b_proj")), v_b, outtype, n_layers)
             continue
-        add_tensor(w, gguf_name(hf), array, outtype)
+        add_tensor(w, gguf_name(hf), array, outtype, n_layers)
     for layer in range(n_layers):
         for projection in ("down_proj", "gate_proj", "up_proj"):
             stack = [experts.pop(f"model.layers.{layer}.mlp.experts.{e}.{projection}.weight", None)
                      for e in range(c["n_routed_experts"])]
             if stack[0] is None:
                 continue
-            add_tensor(w, gguf_name(f"model.layers.{layer}.mlp.experts.{projection}.weight"), np.stack(stack), outtype)
+            add_tensor(w, gguf_name(f"model.layers.{layer}.mlp.experts.{projection}.weight"), np.stack(stack), outtype,
+                       n_layers)
     assert not experts, f"unstacked experts: {sorted(experts)[:3]}"
 
     w.write_header_to_file()
@@ -216,17 +248,21 @@ def main():
     p.add_argument("--vocab-only", type=int, metavar="VOCAB_SIZE", help="write only the tokenizer of MODEL_DIR")
     p.add_argument("model_dir", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0"])
+    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0", *K_MIXES],
+                   help="q4_k_m / q5_k_m: llama-quantize's mixes of K-quants (kquants.py writes the blocks)")
     p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
     p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
     p.add_argument("--zero-q-lora-rank", action="store_true", help="write attention.q_lora_rank = 0 when absent")
+    p.add_argument("--split-max-tensors", type=int, default=0, metavar="N",
+                   help="write parts of at most N tensors (OUT-00001-of-0000K.gguf, ...), as llama-gguf-split does")
     a = p.parse_args()
     if a.vocab_only:
         write_vocab_only(a.model_dir, a.out, a.vocab_only)
         return
     tokenizer_dir = a.tokenizer or a.model_dir
     convert(a.model_dir, a.out, a.outtype, a.keep_kv_b,
-            tokenizer_dir if (tokenizer_dir / "tokenizer.json").exists() else None, a.zero_q_lora_rank)
+            tokenizer_dir if (tokenizer_dir / "tokenizer.json").exists() else None, a.zero_q_lora_rank,
+            a.split_max_tensors)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,17 @@ namespace fathom::cpu {
 // q8 and q4 are weights quantised at load (weights = "int8" | "int4"): integer codes in groups of
 // kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
 // the *_q kernels below read them; the others take the five float formats.
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4 };
+// q4k and q8k hold GGUF's K-quants as unpacked at load (matmul/quantize.h): codes laid out as q4's
+// nibbles / q8's bytes, and per sub-block (32 weights for q4k, 16 for q8k) an f32 scale and,
+// optionally, an f32 min: weight = code · scale − min. f32, because a K-quant's sub-block scale
+// (an f16 times a 6-bit integer) does not fit f16. No table kernel reads them: they are widened by
+// plain code (isa/quant.h) or multiplied by the integer kernels (int8_dot.h).
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k };
 
 inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
+inline bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k; }
+// Weights per f32 scale (and min) of the K formats.
+inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
 
 // Bytes per element of the float formats and q8 (q4 packs two codes per byte: see row_bytes).
 inline int64_t format_bytes(WFormat f) {
@@ -37,7 +45,9 @@ inline int64_t format_bytes(WFormat f) {
 }
 
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
-inline int64_t row_bytes(WFormat f, int64_t cols) { return f == WFormat::q4 ? cols / 2 : cols * format_bytes(f); }
+inline int64_t row_bytes(WFormat f, int64_t cols) {
+  return f == WFormat::q4 || f == WFormat::q4k ? cols / 2 : cols * format_bytes(f);
+}
 
 // Weights per quantisation group, and so per f16 scale (the quantised formats need K % 32 == 0).
 inline constexpr int64_t kQuantGroup = 32;

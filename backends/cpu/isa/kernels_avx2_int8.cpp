@@ -168,6 +168,9 @@ struct DotGemv : QuantizedRows {
 
 #include "isa/int8_dot_entry.inc"
 
+// No kernel for the K formats here: such matrices take the f32 path (matrix.cpp).
+const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv, nullptr};
+
 }  // namespace
 
 const Int8DotKernels& avx2_int8_dot() { return kKernels; }

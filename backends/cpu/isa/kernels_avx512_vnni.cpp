@@ -16,17 +16,21 @@ constexpr int64_t kGroup = kQuantGroup;
 // The layout of one block of x (int8_dot.h): weights per block, then offsets of its parts.
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr int64_t weights = Fmt == WFormat::q4 ? 128 : 64;
+  static constexpr bool nibbles = Fmt == WFormat::q4 || Fmt == WFormat::q4k;
+  static constexpr bool k_format = Fmt == WFormat::q4k || Fmt == WFormat::q8k;
+  static constexpr int64_t weights = nibbles ? 128 : 64;
   static constexpr int64_t groups = weights / kGroup;
-  static constexpr int64_t codes = weights;  // bytes: q4 low halves then high halves; q8 in order
-  static constexpr int64_t sums = codes;     // 16 int32 starting sums
-  static constexpr int64_t scales = codes + 64;  // 16 f32
-  static constexpr int64_t bytes = codes + 128;
+  static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; q8 in order
+  // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes
+  // q + 128; q4k nibbles are the codes.
+  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q4k ? 0 : 128;
+  static constexpr int64_t sums = codes;  // 16 int32 starting sums (where offset != 0)
+  static constexpr int64_t min_sums = offset != 0 ? sums + 64 : codes;  // K formats: 16 f32
+  static constexpr int64_t scales = k_format ? min_sums + 64 : sums + 64;  // 16 f32
+  static constexpr int64_t bytes = scales + 64;
   // Bytes of one row of x with k columns: whole blocks, the last one padded.
   static int64_t x_row_bytes(int64_t k) { return (k + weights - 1) / weights * bytes; }
   static constexpr int lanes_per_group = static_cast<int>(16 / groups);
-  // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes q + 128.
-  static constexpr int offset = Fmt == WFormat::q4 ? 8 : 128;
 };
 
 // One row: every group's codes, starting sum and scale into its block; the rest stays zero.
@@ -52,16 +56,32 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     const __m512 inv = _mm512_set1_ps(127.0f / amax);
     // Nearest, ties to even (the default rounding mode); |x · inv| <= 127 up to one rounding.
     const __m512i ca = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), cb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));
-    const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(ca, cb));
-    if constexpr (Fmt == WFormat::q4) {
+    const int sum_a = _mm512_reduce_add_epi32(ca), sum_b = _mm512_reduce_add_epi32(cb);
+    if constexpr (B::nibbles) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm512_cvtepi32_epi8(ca));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 64 + 16 * j), _mm512_cvtepi32_epi8(cb));
     } else {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j), _mm512_cvtepi32_epi8(ca));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j + 16), _mm512_cvtepi32_epi8(cb));
     }
-    reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * sum;
-    for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = amax / 127.0f;
+    int32_t* sums = reinterpret_cast<int32_t*>(block + B::sums);
+    if constexpr (Fmt == WFormat::q8k) {  // each half of the group has its own weight scale
+      sums[8 * j] = -B::offset * sum_a;
+      sums[8 * j + 4] = -B::offset * sum_b;
+    } else if constexpr (B::offset != 0) {
+      sums[j * B::lanes_per_group] = -B::offset * (sum_a + sum_b);
+    }
+    const float dx = amax / 127.0f;
+    if constexpr (B::k_format) {  // dx · Σ c per sub-block, in its first lane (of four)
+      float* min_sums = reinterpret_cast<float*>(block + B::min_sums);
+      if constexpr (Fmt == WFormat::q4k) {
+        min_sums[4 * j] = dx * static_cast<float>(sum_a + sum_b);
+      } else {
+        min_sums[8 * j] = dx * static_cast<float>(sum_a);
+        min_sums[8 * j + 4] = dx * static_cast<float>(sum_b);
+      }
+    }
+    for (int l = 0; l < B::lanes_per_group; ++l) scales[l] = dx;
   }
 }
 
@@ -117,6 +137,98 @@ struct DotGemv : QuantizedRows {
 };
 
 #include "isa/int8_dot_entry.inc"
+
+// The K formats' rows: codes as DotGemv's, and per sub-block an f32 scale (and min).
+struct KRows {
+  const uint8_t* base;  // row 0's codes
+  int64_t ldw;          // bytes per row
+  const float* scales;  // [rows][subs]
+  const float* mins;    // the same, or null
+  int64_t subs;
+  int64_t row_of(const uint8_t* row) const { return (row - base) / ldw; }
+};
+
+// Each 64 bytes of codes are four sub-blocks either way: four q4k groups of 32 nibbles (128
+// weights), or four q8k sub-blocks of 16 bytes. K is a multiple of 256, so blocks are whole.
+template <WFormat Fmt, bool Mins>
+struct DotGemvK : KRows {
+  using W = uint8_t;
+  using X = uint8_t;
+  using B = XBlock<Fmt>;
+  static constexpr int rows_per_tile(int m) { return kRows[m]; }
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
+    const int64_t row0 = row_of(w);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i nibble = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < subs / 4; ++b) {
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wr = w + r * ldw + b * 64;
+        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 64), _MM_HINT_T1);
+        const __m512i v = _mm512_loadu_si512(wr);
+        const int64_t s = (row0 + r) * subs + b * 4;
+        const __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(scales + s)));
+        __m512 dm = _mm512_setzero_ps();
+        if constexpr (Mins) dm = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(mins + s)));
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + b * B::bytes;
+          __m512i sum;
+          if constexpr (Fmt == WFormat::q4k) {
+            sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
+            sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+          } else {
+            sum = _mm512_dpbusd_epi32(_mm512_load_si512(xb + B::sums), _mm512_xor_si512(v, flip), _mm512_load_si512(xb));
+          }
+          const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+          acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
+          if constexpr (Mins) {
+            acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+          }
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m][r]);
+  }
+};
+
+template <WFormat Fmt, bool Mins>
+void gemv_k_t(const uint8_t* w, const float* scales, const float* mins, int64_t rows_w, int64_t k_len, const uint8_t* x,
+              int64_t rows_x, float* y, int64_t ldy) {
+  const DotGemvK<Fmt, Mins> kernel{{w, row_bytes(Fmt, k_len), scales, mins, k_len / kquant_sub_block(Fmt)}};
+  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, XBlock<Fmt>::x_row_bytes(k_len), rows_x, y, ldy, true);
+}
+
+void gemv_k(WFormat fmt, const void* w, const float* scales, const float* mins, int64_t rows_w, int64_t k_len,
+            const uint8_t* x, int64_t rows_x, float* y, int64_t ldy) {
+  const auto* codes = static_cast<const uint8_t*>(w);
+  if (fmt == WFormat::q4k) {
+    if (mins) gemv_k_t<WFormat::q4k, true>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q4k, false>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+  } else {
+    if (mins) gemv_k_t<WFormat::q8k, true>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q8k, false>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+  }
+}
+
+// x laid out for any of the four formats.
+int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
+  if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
+  if (fmt == WFormat::q8k) return XBlock<WFormat::q8k>::x_row_bytes(k);
+  return x_row_bytes(fmt, k);
+}
+
+void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
+  if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q8k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
+  else quantize_rows(fmt, x, ldx, rows_x, k, out);
+}
+
+const Int8DotKernels kKernels{x_row_bytes_any, quantize_rows_any, gemv, gemv_k};
 
 }  // namespace
 

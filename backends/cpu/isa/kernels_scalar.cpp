@@ -44,7 +44,9 @@ float element(WFormat fmt, const void* row, int64_t i, bool gemv_view) {
     }
     case WFormat::e5m2: return fp8().e5m2[static_cast<const uint8_t*>(row)[i]];
     case WFormat::q8:
-    case WFormat::q4: break;  // no scales here: callers take the *_q kernels (isa.h)
+    case WFormat::q4:
+    case WFormat::q4k:
+    case WFormat::q8k: break;  // no scales here: callers take the *_q kernels or quant.h (isa.h)
   }
   return 0;
 }

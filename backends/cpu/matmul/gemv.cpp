@@ -17,6 +17,18 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
     isa.gemv_q(w.fmt, w.row(n0), w.group_scales + n0 * w.groups(), n1 - n0, k, x, k, m, y + n0, w.rows);
     return;
   }
+  if (kquant(w.fmt)) {
+    // No table kernel reads the K formats: a few rows at a time widened (exactly) into L1/L2,
+    // then the f32 GEMV. matmul_precision = "int8" has a kernel of its own (int8_dot.h).
+    constexpr int64_t kRows = 8;
+    float* rows = scratch<float>(Scratch::tile, static_cast<size_t>(kRows * k));
+    for (int64_t r0 = n0; r0 < n1; r0 += kRows) {
+      const int64_t r1 = std::min(n1, r0 + kRows);
+      widen_rows(isa, w, r0, r1, rows, k);
+      isa.gemv(WFormat::f32, rows, k, r1 - r0, k, x, k, m, y + r0, w.rows);
+    }
+    return;
+  }
   const float factor = w.fmt == WFormat::e4m3 ? kE4M3GemvScale : 1.0f;
   if (!w.scales && factor == 1.0f) {
     isa.gemv(w.fmt, w.row(n0), k, n1 - n0, k, x, k, m, y + n0, w.rows);
@@ -48,6 +60,17 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
   // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
+  if (kquant(w.fmt) && ctx.int8_dot && ctx.int8_dot->gemv_k) {
+    const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
+    uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
+    ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
+    const int64_t subs = w.sub_blocks();
+    parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+      ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.sub_scales + begin * subs, w.sub_mins ? w.sub_mins + begin * subs : nullptr,
+                           end - begin, w.cols, xq, m, y + begin, w.rows);
+    });
+    return;
+  }
   if (quantized(w.fmt) && ctx.int8_dot) {
     // x quantised and laid out once here, shared read-only by the threads (isa/int8_dot.h).
     const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);

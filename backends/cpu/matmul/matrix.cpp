@@ -34,7 +34,7 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   if (view_.ggml_layout != 0) {
     // GGUF's blocks are already quantised: unpacked, and used as they are (weights = "int8" /
     // "int4" quantise float weights only).
-    QuantizedMatrix q = unpack_ggml_blocks(ctx, view_);
+    QuantizedMatrix q = kquant(view_.fmt) ? unpack_ggml_k_blocks(ctx, view_) : unpack_ggml_blocks(ctx, view_);
     view_ = q.view;
     copy_ = std::move(q.storage);
     return;
@@ -84,6 +84,7 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   // Quantised weights with int8 activations: vpdpbusd does four products per lane and
   // instruction, against one FMA for the tiles' widened f32 (measured: docs/performance.md).
   if (quantized(view_.fmt) && ctx.int8_dot && ctx.options.gemv_max_rows > 0) return "gemv";
+  if (kquant(view_.fmt) && ctx.int8_dot && ctx.int8_dot->gemv_k && ctx.options.gemv_max_rows > 0) return "gemv";
   return dnnl_ ? "onednn" : "tiles";
 }
 

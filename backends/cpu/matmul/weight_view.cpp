@@ -1,6 +1,7 @@
 #include "matmul/weight_view.h"
 
 #include "fathom/sdk/float_formats.hpp"
+#include "isa/quant.h"
 #include "fathom/sdk/status.hpp"
 
 namespace fathom::cpu {
@@ -18,8 +19,16 @@ std::optional<WFormat> format_of(uint32_t dtype) {
 
 WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) {
   if (sdk::is_ggml_layout(w.desc.layout)) {
-    if (w.rank() != 2 || w.dim(1) % kQuantGroup != 0) sdk::fail_invalid("GGUF blocks need rows of whole blocks");
-    WeightView v{w.desc.layout == FATHOM_LAYOUT_GGML_Q8_0 ? WFormat::q8 : WFormat::q4, w.data, w.dim(0), w.dim(1), nullptr};
+    const uint32_t layout = w.desc.layout;
+    if (w.rank() != 2 || w.dim(1) % sdk::ggml_block_weights(layout) != 0) {
+      sdk::fail_invalid("GGUF blocks need rows of whole blocks");
+    }
+    // The format Matrix unpacks the blocks into.
+    const WFormat fmt = layout == FATHOM_LAYOUT_GGML_Q8_0   ? WFormat::q8
+                        : layout == FATHOM_LAYOUT_GGML_Q4_0 ? WFormat::q4
+                        : layout == FATHOM_LAYOUT_GGML_Q4_K ? WFormat::q4k
+                                                            : WFormat::q8k;
+    WeightView v{fmt, w.data, w.dim(0), w.dim(1), nullptr};
     v.ggml_layout = w.desc.layout;
     return v;
   }
@@ -53,6 +62,11 @@ void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t 
     float* out = dst + (r - r0) * ld;
     if (quantized(w.fmt)) {
       isa.widen_q(w.fmt, w.row(r), w.group_scales + r * w.groups(), out, k);
+      continue;
+    }
+    if (kquant(w.fmt)) {
+      const int64_t s = r * w.sub_blocks();
+      quant::widen_k_row(w.fmt, w.row(r), w.sub_scales + s, w.sub_mins ? w.sub_mins + s : nullptr, out, k);
       continue;
     }
     if (w.nan_codes) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "fathom/sdk/ggml_blocks.hpp"
 #include "fathom/sdk/host_backend.hpp"
 #include "isa/isa.h"
 
@@ -21,18 +22,23 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
-  // FATHOM_LAYOUT_GGML_Q8_0 / _Q4_0: `data` holds GGUF's blocks (each scale in front of its
-  // codes), which no kernel reads: Matrix unpacks them into the q8 / q4 layout above first.
+  const float* sub_scales = nullptr;       // q4k/q8k: [N][K / kquant_sub_block] f32
+  const float* sub_mins = nullptr;         // q4k/q8k: the same, or null where every min is 0
+  // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
+  // kernel reads: Matrix unpacks them into the q8 / q4 / q4k / q8k layouts above first.
   uint32_t ggml_layout = 0;
 
 
   bool fp8() const { return fmt == WFormat::e4m3 || fmt == WFormat::e5m2; }
   int64_t scale_cols() const { return (cols + 127) / 128; }
   int64_t groups() const { return cols / kQuantGroup; }  // per row, quantised formats
+  int64_t sub_blocks() const { return cols / kquant_sub_block(fmt); }  // per row, K formats
   const std::byte* row(int64_t r) const { return static_cast<const std::byte*>(data) + r * row_bytes(fmt, cols); }
   // Bytes a product reads: the rows, and the group scales of quantised formats.
   uint64_t bytes() const {
-    return static_cast<uint64_t>(rows * row_bytes(fmt, cols) + (quantized(fmt) ? rows * groups() * 2 : 0));
+    if (ggml_layout != 0) return static_cast<uint64_t>(rows * sdk::ggml_row_bytes(ggml_layout, cols));
+    const int64_t scale_bytes = quantized(fmt) ? groups() * 2 : kquant(fmt) ? sub_blocks() * 4 * (sub_mins ? 2 : 1) : 0;
+    return static_cast<uint64_t>(rows * (row_bytes(fmt, cols) + scale_bytes));
   }
 };
 

@@ -7,6 +7,7 @@
 #include "checked_math.h"
 #include "fathom/core/error.h"
 #include "fathom/model/gguf_deepseek.h"
+#include "fathom/model/gguf_split.h"
 #include "json_input.h"
 
 namespace fathom::model {
@@ -73,8 +74,8 @@ void Checkpoint::open_single(const std::filesystem::path& file) {
 
 void Checkpoint::open_gguf(const std::filesystem::path& file) {
   source_ = file;
-  gguf_ = std::make_unique<GgufFile>(file);
-  gguf_tensors_ = std::make_unique<GgufCheckpointTensors>(gguf_deepseek_tensors(*gguf_));
+  gguf_parts_ = open_gguf_parts(file);
+  gguf_tensors_ = std::make_unique<GgufCheckpointTensors>(gguf_deepseek_tensors(gguf_parts_));
   for (const TensorView& t : gguf_tensors_->views) {
     if (!tensors_.emplace(t.name, &t).second) {
       throw invalid_argument(file.string() + ": two tensors are both '" + t.name +

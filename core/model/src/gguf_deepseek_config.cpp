@@ -95,13 +95,6 @@ void read_rope(const Metadata& m, json& c) {
 }  // namespace
 
 json gguf_deepseek_config(const GgufFile& file) {
-  // llama.cpp's gguf-split writes big models (V3 and R1 always) as parts; each names its place.
-  if (const auto parts = file.optional_integer("split.count"); parts && *parts > 1) {
-    throw unsupported(file.where("split.count") + ": this is part " +
-                      std::to_string(file.optional_integer("split.no").value_or(0) + 1) + " of " + std::to_string(*parts) +
-                      " of a split GGUF model; Fathom reads whole files (join the parts with llama.cpp's "
-                      "`llama-gguf-split --merge FIRST-PART OUT.gguf`)");
-  }
   const std::string_view arch = file.string("general.architecture");
   if (arch != kArchitecture) {
     throw unsupported(file.where("general.architecture") + ": '" + std::string(arch) +

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include "fathom/core/dtype.h"
 #include "fathom/core/error.h"
@@ -69,9 +70,30 @@ DType float_dtype(const GgufFile& file, const GgufTensor& t) {
   }
 }
 
-bool quantised(const GgufTensor& t) { return t.type == GgmlType::q8_0 || t.type == GgmlType::q4_0; }
+bool quantised(const GgufTensor& t) {
+  return t.type != GgmlType::f32 && t.type != GgmlType::f16 && t.type != GgmlType::bf16;
+}
 
-uint32_t layout_of(GgmlType type) { return type == GgmlType::q8_0 ? FATHOM_LAYOUT_GGML_Q8_0 : FATHOM_LAYOUT_GGML_Q4_0; }
+// The plugin ABI's layout of a quantised type, and the checkpoint's name for it.
+uint32_t layout_of(GgmlType type) {
+  switch (type) {
+    case GgmlType::q8_0: return FATHOM_LAYOUT_GGML_Q8_0;
+    case GgmlType::q4_0: return FATHOM_LAYOUT_GGML_Q4_0;
+    case GgmlType::q4_k: return FATHOM_LAYOUT_GGML_Q4_K;
+    case GgmlType::q5_k: return FATHOM_LAYOUT_GGML_Q5_K;
+    default: return FATHOM_LAYOUT_GGML_Q6_K;
+  }
+}
+GgmlBlocks blocks_of(GgmlType type) {
+  switch (type) {
+    case GgmlType::q8_0: return GgmlBlocks::q8_0;
+    case GgmlType::q4_0: return GgmlBlocks::q4_0;
+    case GgmlType::q4_k: return GgmlBlocks::q4_k;
+    case GgmlType::q5_k: return GgmlBlocks::q5_k;
+    case GgmlType::q6_k: return GgmlBlocks::q6_k;
+    default: return GgmlBlocks::none;
+  }
+}
 
 // Every value of a tensor as f32 (its bytes in order: rows of the innermost dimension).
 std::vector<float> values_f32(const GgufFile& file, const GgufTensor& t) {
@@ -101,8 +123,7 @@ TensorView view_of(const GgufFile& file, const GgufTensor& t, std::string name) 
   TensorView v;
   v.name = std::move(name);
   v.dtype = quantised(t) ? DType::u8 : float_dtype(file, t);
-  if (t.type == GgmlType::q8_0) v.blocks = GgmlBlocks::q8_0;
-  if (t.type == GgmlType::q4_0) v.blocks = GgmlBlocks::q4_0;
+  v.blocks = blocks_of(t.type);
   v.shape = hf_shape(t);
   v.data = t.data;
   v.nbytes = t.nbytes;
@@ -229,50 +250,74 @@ void join_kv_b(const GgufFile& file, const GgufTensor& k, const GgufTensor& v, s
   out.owned.push_back(std::move(bytes));
 }
 
+// One tensor of `file` into `out` under its checkpoint name; attn_k_b / attn_v_b are handed to
+// `pair_half(layer, is_key)` to be joined once both are seen.
+template <typename PairHalf>
+void add_tensor(const GgufFile& file, const GgufTensor& t, GgufCheckpointTensors& out, PairHalf pair_half) {
+  const auto model_rename = std::find_if(kModelTensors.begin(), kModelTensors.end(), [&](const Rename& r) { return r.gguf == t.name; });
+  if (model_rename != kModelTensors.end()) {
+    out.views.push_back(view_of(file, t, std::string(model_rename->hf)));
+    return;
+  }
+  const auto layer = split_layer(t.name);
+  if (layer) {
+    // Plain copies: lambdas cannot capture structured bindings before Clang 16.
+    const std::int64_t index = layer->first;
+    const std::string_view suffix = layer->second;
+    if (suffix == "attn_kv_b.weight" && quantised(t)) {  // MLA takes a float kv_b
+      add_owned_f32(file, layer_name(index, "self_attn.kv_b_proj.weight"), hf_shape(t), values_f32(file, t), out);
+      return;
+    }
+    if (const auto* r = std::find_if(kLayerTensors.begin(), kLayerTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
+        r != kLayerTensors.end()) {
+      out.views.push_back(view_of(file, t, layer_name(index, r->hf)));
+      return;
+    }
+    if (const auto* r = std::find_if(kExpertTensors.begin(), kExpertTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
+        r != kExpertTensors.end()) {
+      add_experts(file, t, index, r->hf, out);
+      return;
+    }
+    if (suffix == kKeyB || suffix == kValueB) {
+      pair_half(index, suffix == kKeyB);
+      return;
+    }
+  }
+  throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) +
+                         " is not part of a DeepSeek model as llama.cpp's converter writes it");
+}
+
 }  // namespace
 
-GgufCheckpointTensors gguf_deepseek_tensors(const GgufFile& file) {
+GgufCheckpointTensors gguf_deepseek_tensors(const std::vector<std::unique_ptr<GgufFile>>& parts) {
   GgufCheckpointTensors out;
-  std::map<std::int64_t, std::pair<const GgufTensor*, const GgufTensor*>> split_kv_b;  // layer → (k_b, v_b)
-  for (const GgufTensor& t : file.tensors()) {
-    const auto model_rename = std::find_if(kModelTensors.begin(), kModelTensors.end(), [&](const Rename& r) { return r.gguf == t.name; });
-    if (model_rename != kModelTensors.end()) {
-      out.views.push_back(view_of(file, t, std::string(model_rename->hf)));
-      continue;
+  struct Located {
+    const GgufFile* file = nullptr;
+    const GgufTensor* tensor = nullptr;
+  };
+  std::map<std::int64_t, std::pair<Located, Located>> split_kv_b;  // layer → (k_b, v_b), from any parts
+  std::unordered_map<std::string_view, const GgufFile*> seen;      // a name in two parts of a split model
+  for (const auto& part : parts) {
+    const GgufFile& file = *part;
+    for (const GgufTensor& t : file.tensors()) {
+      if (const auto [it, fresh] = seen.emplace(t.name, &file); !fresh) {
+        throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) + " is also in " +
+                               it->second->path().string() + " (two parts of the model hold it)");
+      }
+      add_tensor(file, t, out, [&](std::int64_t layer, bool key) {
+        (key ? split_kv_b[layer].first : split_kv_b[layer].second) = Located{&file, &t};
+      });
     }
-    const auto layer = split_layer(t.name);
-    if (layer) {
-      // Plain copies: lambdas cannot capture structured bindings before Clang 16.
-      const std::int64_t index = layer->first;
-      const std::string_view suffix = layer->second;
-      if (suffix == "attn_kv_b.weight" && quantised(t)) {  // MLA takes a float kv_b
-        add_owned_f32(file, layer_name(index, "self_attn.kv_b_proj.weight"), hf_shape(t), values_f32(file, t), out);
-        continue;
-      }
-      if (const auto* r = std::find_if(kLayerTensors.begin(), kLayerTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
-          r != kLayerTensors.end()) {
-        out.views.push_back(view_of(file, t, layer_name(index, r->hf)));
-        continue;
-      }
-      if (const auto* r = std::find_if(kExpertTensors.begin(), kExpertTensors.end(), [&](const Rename& x) { return x.gguf == suffix; });
-          r != kExpertTensors.end()) {
-        add_experts(file, t, index, r->hf, out);
-        continue;
-      }
-      if (suffix == kKeyB) { split_kv_b[index].first = &t; continue; }
-      if (suffix == kValueB) { split_kv_b[index].second = &t; continue; }
-    }
-    throw invalid_argument(file.path().string() + ": tensor " + in_quotes(t.name) +
-                           " is not part of a DeepSeek model as llama.cpp's converter writes it");
   }
   for (const auto& [layer, pair] : split_kv_b) {
     const auto [k, v] = pair;
-    if (!k || !v) {
-      throw invalid_argument(file.path().string() + ": layer " + std::to_string(layer) + " has " +
-                             (k ? in_quotes(k->name) : in_quotes(v->name)) + " but not its " +
-                             std::string(k ? kValueB : kKeyB) + " partner");
+    if (!k.tensor || !v.tensor) {
+      const Located& present = k.tensor ? k : v;
+      throw invalid_argument(present.file->path().string() + ": layer " + std::to_string(layer) + " has " +
+                             in_quotes(present.tensor->name) + " but not its " + std::string(k.tensor ? kValueB : kKeyB) +
+                             " partner");
     }
-    join_kv_b(file, *k, *v, layer, out);
+    join_kv_b(*k.file, *k.tensor, *v.tensor, layer, out);
   }
   return out;
 }

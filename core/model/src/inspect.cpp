@@ -45,13 +45,17 @@ void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
   out << "quantization: " << (s.quantization ? "fp8 e4m3, 128x128 block scales" : "none") << "\n";
 }
 
-// "GGUF v3: 34 tensors, BF16 22, F32 12": the types by count, most first.
-std::string describe_gguf(const GgufFile& g) {
+// "GGUF v3: 34 tensors, BF16 22, F32 12": the types by count, most first, over every part.
+std::string describe_gguf(const std::vector<std::unique_ptr<GgufFile>>& parts) {
   std::map<std::string, std::size_t> by_type;
-  for (const GgufTensor& t : g.tensors()) ++by_type[ggml_type_name(static_cast<std::uint32_t>(t.type))];
+  std::size_t tensors = 0;
+  for (const auto& part : parts) {
+    for (const GgufTensor& t : part->tensors()) ++by_type[ggml_type_name(static_cast<std::uint32_t>(t.type))];
+    tensors += part->tensors().size();
+  }
   std::vector<std::pair<std::string, std::size_t>> types(by_type.begin(), by_type.end());
   std::stable_sort(types.begin(), types.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  std::string text = "GGUF v" + std::to_string(g.version()) + ": " + std::to_string(g.tensors().size()) + " tensors";
+  std::string text = "GGUF v" + std::to_string(parts.front()->version()) + ": " + std::to_string(tensors) + " tensors";
   for (const auto& [type, n] : types) text += ", " + type + " " + std::to_string(n);
   return text;
 }
@@ -67,10 +71,10 @@ ModelInspection inspect_model(const std::filesystem::path& dir) {
     const Checkpoint ckpt = Checkpoint::open(dir);
     WeightsSummary w;
     w.source = ckpt.source();
-    w.files = ckpt.gguf() ? 1 : ckpt.files().size();
+    w.files = ckpt.gguf() ? ckpt.gguf_parts().size() : ckpt.files().size();
     w.report = validate_checkpoint(r.spec, ckpt);
     w.stored = count_checkpoint_parameters(ckpt, r.spec);
-    if (const GgufFile* g = ckpt.gguf()) w.gguf = describe_gguf(*g);
+    if (ckpt.gguf()) w.gguf = describe_gguf(ckpt.gguf_parts());
     r.weights = std::move(w);
   }
   return r;

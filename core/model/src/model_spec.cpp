@@ -7,6 +7,7 @@
 #include "config_fields.h"
 #include "fathom/core/error.h"
 #include "fathom/model/gguf_deepseek.h"
+#include "fathom/model/gguf_split.h"
 #include "json_input.h"
 
 namespace fathom::model {
@@ -294,7 +295,10 @@ ModelSpec parse_model_spec_text(std::string_view text, const std::string& source
 }
 
 ModelSpec load_model_spec(const std::filesystem::path& path) {
-  if (is_gguf_file(path)) return parse_model_spec(gguf_deepseek_config(GgufFile(path)), path.string());
+  if (is_gguf_file(path)) {
+    const auto metadata = open_gguf_metadata(path);  // the first part of a split model
+    return parse_model_spec(gguf_deepseek_config(*metadata), metadata->path().string());
+  }
   std::error_code ec;
   const auto file = std::filesystem::is_directory(path, ec) ? path / "config.json" : path;
   return parse_model_spec_text(detail::read_small_file(file, kMaxConfigBytes), file.string());

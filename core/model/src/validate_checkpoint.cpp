@@ -72,8 +72,9 @@ class Validator {
         throw unsupported(where + " is quantised in GGUF blocks, which Fathom reads for matrix products and the "
                           "embedding only; this tensor must be F32, BF16 or F16");
       }
-      if (e.shape.size() != 2 || e.shape[1] % 32 != 0) {
-        throw invalid_argument(where + ": GGUF blocks need rows that are whole blocks of 32");
+      const std::int64_t block = ggml_block_weights(t.blocks);
+      if (e.shape.size() != 2 || e.shape[1] % block != 0) {
+        throw invalid_argument(where + ": GGUF blocks need rows that are whole blocks of " + std::to_string(block));
       }
       ++report_.ggml_weights;
       return;

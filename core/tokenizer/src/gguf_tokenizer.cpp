@@ -17,7 +17,7 @@
 #include <string>
 
 #include "fathom/core/error.h"
-#include "fathom/model/gguf.h"
+#include "fathom/model/gguf_split.h"
 #include "fathom/tokenizer/deepseek_pre_tokenizer.h"
 #include "fathom/tokenizer/tokenizer_files.h"
 
@@ -122,8 +122,9 @@ TokenizerModel model_from_metadata(const GgufFile& file, const TokenizerConfig& 
 }  // namespace
 
 Tokenizer load_gguf_tokenizer(const std::filesystem::path& path) {
-  const GgufFile file(path);
-  const std::string source = path.string();
+  const auto metadata = model::open_gguf_metadata(path);  // the first part of a split model
+  const GgufFile& file = *metadata;
+  const std::string source = file.path().string();
   TokenizerConfig config;
   if (const auto chat_template = file.optional_string("tokenizer.chat_template")) {
     config.chat_template = std::string(*chat_template);

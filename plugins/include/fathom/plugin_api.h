@@ -99,17 +99,28 @@ enum {
    * f32 tensor of shape [ceil(N/128)][ceil(K/128)], row-major (DeepSeek's weight_scale_inv:
    * multiply, never divide). The op that consumes such a tensor takes S as the next input. */
   FATHOM_LAYOUT_BLOCK_SCALED_128x128 = 1,
-  /* A 2-D weight W[N][K] (K a multiple of 32) in llama.cpp's GGUF blocks, as a GGUF file stores
-   * it: each row is K/32 blocks of 32 weights, a block being its scale d (f16, little-endian) then
-   * its codes. The descriptor keeps the logical shape [N, K] with dtype U8; the bytes are
-   * N · K/32 · (block size), no scale input follows.
-   *   Q8_0: 34-byte blocks, 32 int8 codes q; W = q · d.
-   *   Q4_0: 18-byte blocks, 16 bytes of 4-bit codes: byte j holds weight j (low nibble) and
-   *         weight j + 16 (high nibble); W = (nibble − 8) · d.
+  /* A 2-D weight W[N][K] in llama.cpp's GGUF blocks, as a GGUF file stores it: each row is
+   * K/B blocks of B weights (K a multiple of B). The descriptor keeps the logical shape [N, K]
+   * with dtype U8; the bytes are N · K/B · (block size), no scale input follows. f16 fields are
+   * little-endian; sdk/ggml_blocks.hpp reads every layout.
+   *   Q8_0: B = 32, 34-byte blocks: d (f16), 32 int8 codes q; W = q · d.
+   *   Q4_0: B = 32, 18-byte blocks: d, 16 bytes of 4-bit codes: byte j holds weight j (low
+   *         nibble) and weight j + 16 (high nibble); W = (nibble − 8) · d.
+   * The K-quants: B = 256 in sub-blocks, each sub-block with an integer scale (and min):
+   *   Q4_K: 144-byte blocks: d, dmin (f16), 12 bytes packing 8 six-bit scales sc and mins m (one
+   *         each per sub-block of 32), 128 bytes of 4-bit codes q (byte 32·i + l holds weight
+   *         64·i + l low and 64·i + 32 + l high); W = q · (d · sc) − dmin · m.
+   *   Q5_K: 176-byte blocks: as Q4_K, with 32 bytes of fifth bits (weight 64·i + l takes bit 2·i of
+   *         byte l, weight 64·i + 32 + l bit 2·i + 1) between the scales and the low bits.
+   *   Q6_K: 210-byte blocks: 128 bytes of low 4 bits, 64 bytes of high 2 bits, 16 int8 scales sc
+   *         (one per sub-block of 16), d (f16); W = (q − 32) · d · sc.
    * Taken as the weight of MATMUL, the expert matrices of MOE_EXPERTS and the table of EMBEDDING,
    * where a backend accepts it. */
   FATHOM_LAYOUT_GGML_Q8_0 = 2,
-  FATHOM_LAYOUT_GGML_Q4_0 = 3
+  FATHOM_LAYOUT_GGML_Q4_0 = 3,
+  FATHOM_LAYOUT_GGML_Q4_K = 4,
+  FATHOM_LAYOUT_GGML_Q5_K = 5,
+  FATHOM_LAYOUT_GGML_Q6_K = 6
 };
 
 typedef struct fathom_tensor_desc {

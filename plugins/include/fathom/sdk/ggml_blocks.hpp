@@ -1,6 +1,10 @@
-// Reading weights stored in GGUF's Q8_0 / Q4_0 blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*), one
-// value at a time: for reference code and for dequantising a few tensors on load. Fast kernels
-// unpack whole rows their own way.
+// Reading weights stored in GGUF blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*), one value at a
+// time: for reference code, for dequantising a few tensors on load, and for fast kernels that
+// unpack whole rows once into a layout of their own (so that the bit layouts live here only).
+//
+// Every layout reduces to weight = code · scale − min per sub-block: the code a small integer,
+// scale and min exact in f32 (an f16 times an integer of at most 8 bits), code · scale exact too
+// (at most 24 significant bits), so the value rounds at most once, at the subtraction.
 #pragma once
 
 #include <cstddef>
@@ -13,19 +17,101 @@
 
 namespace fathom::sdk {
 
-// Bytes of one row of `cols` weights (cols a multiple of 32).
-inline int64_t ggml_row_bytes(uint32_t layout, int64_t cols) { return cols / kGgmlBlockWeights * ggml_block_bytes(layout); }
+// Bytes of one row of `cols` weights (cols a multiple of the layout's block).
+inline int64_t ggml_row_bytes(uint32_t layout, int64_t cols) {
+  return cols / ggml_block_weights(layout) * ggml_block_bytes(layout);
+}
 
-// Weight c of a row of blocks: its code times its block's scale d (f16, the block's first two bytes).
+namespace ggml_detail {
+
+inline uint8_t u8(const std::byte* p, int64_t i) { return static_cast<uint8_t>(p[i]); }
+inline float f16(const std::byte* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return floats::f16_to_f32(bits);
+}
+
+// Q4_K / Q5_K: the 6-bit scale and min of sub-block s (< 8), from the 12 bytes that pack them:
+// sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); 4-7 in the nibbles of
+// bytes 8-11, their top two bits in the high bits of bytes 0-7.
+inline void k_scale_min(const std::byte* packed, int64_t s, int& scale, int& min) {
+  if (s < 4) {
+    scale = u8(packed, s) & 63;
+    min = u8(packed, s + 4) & 63;
+  } else {
+    scale = (u8(packed, s + 4) & 0x0F) | ((u8(packed, s - 4) >> 6) << 4);
+    min = (u8(packed, s + 4) >> 4) | ((u8(packed, s) >> 6) << 4);
+  }
+}
+
+}  // namespace ggml_detail
+
+// The sub-block of weight j of one block: weight = code · scale − min.
+struct GgmlSubBlock {
+  float scale = 0;
+  float min = 0;
+};
+
+// Weights per sub-block (one scale each): the block itself for Q8_0 / Q4_0.
+inline int64_t ggml_sub_block_weights(uint32_t layout) {
+  return layout == FATHOM_LAYOUT_GGML_Q6_K ? 16 : 32;
+}
+
+inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int64_t j) {
+  using namespace ggml_detail;
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q8_0: return {f16(block), 0};
+    case FATHOM_LAYOUT_GGML_Q4_0: return {f16(block), 8 * f16(block)};  // code is the nibble
+    case FATHOM_LAYOUT_GGML_Q4_K:
+    case FATHOM_LAYOUT_GGML_Q5_K: {
+      int sc = 0, m = 0;
+      k_scale_min(block + 4, j / 32, sc, m);
+      return {f16(block) * static_cast<float>(sc), f16(block + 2) * static_cast<float>(m)};
+    }
+    case FATHOM_LAYOUT_GGML_Q6_K:
+      return {f16(block + 208) * static_cast<float>(static_cast<int8_t>(u8(block, 192 + j / 16))), 0};
+    default: return {};
+  }
+}
+
+// The integer code of weight j of one block (for Q4_0 the raw nibble, its −8 being the min).
+inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
+  using namespace ggml_detail;
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q8_0: return static_cast<int8_t>(u8(block, 2 + j));
+    case FATHOM_LAYOUT_GGML_Q4_0: {
+      const uint8_t b = u8(block, 2 + j % 16);
+      return j < 16 ? b & 0x0F : b >> 4;
+    }
+    case FATHOM_LAYOUT_GGML_Q4_K: {
+      const uint8_t b = u8(block, 16 + 32 * (j / 64) + j % 32);
+      return j % 64 < 32 ? b & 0x0F : b >> 4;
+    }
+    case FATHOM_LAYOUT_GGML_Q5_K: {
+      const uint8_t b = u8(block, 48 + 32 * (j / 64) + j % 32);
+      const int high = (u8(block, 16 + j % 32) >> (j / 32)) & 1;  // bit 2·i (+1 for the upper half)
+      return (j % 64 < 32 ? b & 0x0F : b >> 4) | high << 4;
+    }
+    case FATHOM_LAYOUT_GGML_Q6_K: {
+      // Halves of 128: four quarters of 32 share 64 low-bit bytes (two nibbles each) and 32
+      // high-bit bytes (two bits each).
+      const int64_t half = j / 128, quarter = j % 128 / 32, l = j % 32;
+      const uint8_t low = u8(block, 64 * half + l + 32 * (quarter & 1));
+      const uint8_t high = u8(block, 128 + 32 * half + l);
+      const int q = (quarter < 2 ? low & 0x0F : low >> 4) | ((high >> (2 * quarter)) & 3) << 4;
+      return q - 32;
+    }
+    default: return 0;
+  }
+}
+
+// Weight c of a row of blocks.
 inline float ggml_value(const std::byte* row, uint32_t layout, int64_t c) {
-  const std::byte* block = row + (c / kGgmlBlockWeights) * ggml_block_bytes(layout);
-  uint16_t d_bits;
-  std::memcpy(&d_bits, block, 2);
-  const float d = floats::f16_to_f32(d_bits);
-  const int64_t j = c % kGgmlBlockWeights;
-  if (layout == FATHOM_LAYOUT_GGML_Q8_0) return static_cast<float>(static_cast<int8_t>(block[2 + j])) * d;
-  const auto byte = static_cast<uint8_t>(block[2 + j % 16]);  // Q4_0: weight j low, weight j + 16 high
-  return static_cast<float>((j < 16 ? byte & 0x0F : byte >> 4) - 8) * d;
+  const int64_t per_block = ggml_block_weights(layout);
+  const std::byte* block = row + (c / per_block) * ggml_block_bytes(layout);
+  const int64_t j = c % per_block;
+  const GgmlSubBlock s = ggml_sub_block(block, layout, j);
+  return static_cast<float>(ggml_code(block, layout, j)) * s.scale - s.min;
 }
 
 }  // namespace fathom::sdk

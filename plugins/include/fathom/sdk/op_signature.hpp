@@ -22,7 +22,7 @@ inline bool same_shape(const fathom_tensor_desc& a, const fathom_tensor_desc& b)
 inline bool is_dense(const fathom_tensor_desc& t) { return t.layout == FATHOM_LAYOUT_DENSE; }
 // A weight in GGUF blocks: U8, 2-D, rows of whole blocks.
 inline bool ggml_weight(const fathom_tensor_desc& t) {
-  return is_ggml_layout(t.layout) && t.dtype == FATHOM_DTYPE_U8 && t.rank == 2 && t.shape[1] % kGgmlBlockWeights == 0;
+  return is_ggml_layout(t.layout) && t.dtype == FATHOM_DTYPE_U8 && t.rank == 2 && t.shape[1] % ggml_block_weights(t.layout) == 0;
 }
 inline bool valid_desc(const fathom_tensor_desc& t) {
   if (t.rank < 0 || t.rank > FATHOM_MAX_RANK) return false;

@@ -36,16 +36,27 @@ inline int64_t element_count(const fathom_tensor_desc& t, int64_t n_tokens) {
   return n;
 }
 
-// GGUF block layouts (FATHOM_LAYOUT_GGML_*): weights per block and bytes per block; 0 for others.
+// GGUF block layouts (FATHOM_LAYOUT_GGML_*): bytes per block, 0 for other layouts; and weights
+// per block.
 inline int64_t ggml_block_bytes(uint32_t layout) {
-  return layout == FATHOM_LAYOUT_GGML_Q8_0 ? 34 : layout == FATHOM_LAYOUT_GGML_Q4_0 ? 18 : 0;
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q8_0: return 34;
+    case FATHOM_LAYOUT_GGML_Q4_0: return 18;
+    case FATHOM_LAYOUT_GGML_Q4_K: return 144;
+    case FATHOM_LAYOUT_GGML_Q5_K: return 176;
+    case FATHOM_LAYOUT_GGML_Q6_K: return 210;
+    default: return 0;
+  }
 }
-inline constexpr int64_t kGgmlBlockWeights = 32;
 inline bool is_ggml_layout(uint32_t layout) { return ggml_block_bytes(layout) != 0; }
+inline bool is_ggml_k_layout(uint32_t layout) {
+  return layout == FATHOM_LAYOUT_GGML_Q4_K || layout == FATHOM_LAYOUT_GGML_Q5_K || layout == FATHOM_LAYOUT_GGML_Q6_K;
+}
+inline int64_t ggml_block_weights(uint32_t layout) { return is_ggml_k_layout(layout) ? 256 : 32; }
 
 inline uint64_t byte_size(const fathom_tensor_desc& t, int64_t n_tokens) {
-  if (is_ggml_layout(t.layout)) {  // [N, K] in blocks of 32 weights
-    return static_cast<uint64_t>(element_count(t, n_tokens) / kGgmlBlockWeights * ggml_block_bytes(t.layout));
+  if (is_ggml_layout(t.layout)) {  // [N, K] in whole blocks
+    return static_cast<uint64_t>(element_count(t, n_tokens) / ggml_block_weights(t.layout) * ggml_block_bytes(t.layout));
   }
   return static_cast<uint64_t>(element_count(t, n_tokens)) * dtype_bytes(t.dtype);
 }

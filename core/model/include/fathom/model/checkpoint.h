@@ -46,8 +46,11 @@ class Checkpoint {
   // The file that lists the tensors: the index, or the single safetensors file.
   const std::filesystem::path& source() const noexcept { return source_; }
   bool is_sharded() const noexcept { return sharded_; }
-  // The GGUF file the tensors come from (renamed to Hugging Face's names), or nullptr.
-  const GgufFile* gguf() const noexcept { return gguf_.get(); }
+  // The GGUF file the tensors come from (renamed to Hugging Face's names), or nullptr; for a
+  // model split into parts, the first (which holds the metadata).
+  const GgufFile* gguf() const noexcept { return gguf_parts_.empty() ? nullptr : gguf_parts_.front().get(); }
+  // Every part of a GGUF model, first part first (one for a whole file); empty for safetensors.
+  const std::vector<std::unique_ptr<GgufFile>>& gguf_parts() const noexcept { return gguf_parts_; }
   const std::vector<std::unique_ptr<SafetensorsFile>>& files() const noexcept { return files_; }
 
   std::size_t size() const noexcept { return tensors_.size(); }
@@ -75,7 +78,7 @@ class Checkpoint {
   std::filesystem::path source_;
   bool sharded_ = false;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
-  std::unique_ptr<GgufFile> gguf_;
+  std::vector<std::unique_ptr<GgufFile>> gguf_parts_;
   // Held by pointer so that the views (and the map's keys into their names) survive moves.
   std::unique_ptr<GgufCheckpointTensors> gguf_tensors_;
   std::unordered_map<std::string_view, const TensorView*> tensors_;  // keys view the TensorView names

@@ -30,9 +30,10 @@ struct GgufCheckpointTensors {
   std::vector<std::unique_ptr<std::byte[]>> owned;     // bytes of the joined kv_b_proj tensors
 };
 
-// Every tensor of the file under its checkpoint name. Throws naming the file and tensor for a
-// tensor that is not part of a DeepSeek model, a quantised type Fathom cannot compute with yet, or
-// attn_k_b / attn_v_b that do not fit together.
-GgufCheckpointTensors gguf_deepseek_tensors(const GgufFile& file);
+// Every tensor of the model's parts (gguf_split.h; one file when not split) under its checkpoint
+// name. Throws naming the file and tensor for a tensor that is not part of a DeepSeek model, one
+// held by two parts, or attn_k_b / attn_v_b that do not fit together (they may sit in different
+// parts).
+GgufCheckpointTensors gguf_deepseek_tensors(const std::vector<std::unique_ptr<GgufFile>>& parts);
 
 }  // namespace fathom::model

@@ -1,0 +1,110 @@
+"""Writes llama.cpp's K-quant blocks (Q4_K, Q5_K, Q6_K) with numpy, for test files.
+
+gguf-py reads these types (gguf.quants.dequantize) but cannot write them, and llama-quantize is
+not in the tests' venv. These quantisers are plain (each sub-block's range mapped onto the codes,
+no search for the best scales as llama.cpp's does), so files are a little less accurate than
+llama-quantize's; the bit layout is ggml's, and the tests check every file they write against
+gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout.
+
+    blocks = quantize(weights, "q4_k")   # float [..., K], K a multiple of 256 → uint8 [..., K/256 · 144]
+"""
+
+import numpy as np
+
+QK_K = 256
+BLOCK_BYTES = {"q4_k": 144, "q5_k": 176, "q6_k": 210}
+
+
+def _divide(a, b):
+    """a / b where b > 0, else 0."""
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape, np.float32), where=b > 0)
+
+
+def _f16(x):
+    return x.astype(np.float16)
+
+
+def _affine_sub_blocks(x, code_max):
+    """Q4_K / Q5_K: x [n, 8, 32] → d, dmin (f16 [n]), 6-bit scales and mins [n, 8], codes [n, 8, 32]
+    with weight = code · (d · scale) − dmin · min."""
+    low = np.minimum(x.min(-1), 0)
+    step = (x.max(-1) - low) / code_max
+    offset = -low
+    d = _f16(step.max(-1) / 63)
+    dmin = _f16(offset.max(-1) / 63)
+    df, dminf = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    scales = np.clip(np.rint(_divide(step, df)), 0, 63).astype(np.uint8)
+    mins = np.clip(np.rint(_divide(offset, dminf)), 0, 63).astype(np.uint8)
+    step_f = (df * scales)[..., None]
+    min_f = (dminf * mins)[..., None]
+    codes = np.clip(np.rint(_divide(x + min_f, step_f)), 0, code_max).astype(np.uint8)
+    return d, dmin, scales, mins, codes
+
+
+def _pack_scales_mins(scales, mins):
+    """8 six-bit scales and mins → ggml's 12 bytes: 0-3 sub-blocks 0-3 in the low 6 bits of bytes
+    0-3 and 4-7; 4-7 in the nibbles of bytes 8-11, their top two bits in bytes 0-7's high bits."""
+    out = np.zeros((scales.shape[0], 12), np.uint8)
+    out[:, 0:4] = scales[:, 0:4] | ((scales[:, 4:8] >> 4) << 6)
+    out[:, 4:8] = mins[:, 0:4] | ((mins[:, 4:8] >> 4) << 6)
+    out[:, 8:12] = (scales[:, 4:8] & 0x0F) | ((mins[:, 4:8] & 0x0F) << 4)
+    return out
+
+
+def _nibbles(codes):
+    """codes [n, 8, 32] → 128 bytes: byte 32·i + l = sub-block 2i's code l (low) | 2i + 1's (high)."""
+    low, high = codes[:, 0::2, :] & 0x0F, codes[:, 1::2, :] & 0x0F
+    return (low | (high << 4)).reshape(codes.shape[0], 128)
+
+
+def _q4_k(x):
+    d, dmin, scales, mins, codes = _affine_sub_blocks(x.reshape(-1, 8, 32), 15)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2),
+                           _pack_scales_mins(scales, mins), _nibbles(codes)], axis=1)
+
+
+def _q5_k(x):
+    d, dmin, scales, mins, codes = _affine_sub_blocks(x.reshape(-1, 8, 32), 31)
+    # Byte l of the fifth bits holds sub-block i's code l in bit i.
+    high = ((codes >> 4) & 1).astype(np.uint8) << np.arange(8, dtype=np.uint8)[None, :, None]
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2),
+                           _pack_scales_mins(scales, mins), np.bitwise_or.reduce(high, axis=1), _nibbles(codes)],
+                          axis=1)
+
+
+def _q6_k(x):
+    x = x.reshape(-1, 16, 16)
+    n = x.shape[0]
+    step = np.abs(x).max(-1) / 31
+    d = _f16(step.max(-1) / 127)
+    df = d.astype(np.float32)[:, None]
+    scales = np.clip(np.rint(_divide(step, df)), 0, 127).astype(np.int8)
+    codes = np.clip(np.rint(_divide(x, (df * scales)[..., None])), -32, 31).astype(np.int16) + 32
+    q = codes.astype(np.uint8).reshape(n, 2, 4, 32)  # halves of 128, quarters of 32
+    low = np.empty((n, 2, 64), np.uint8)
+    low[:, :, :32] = (q[:, :, 0] & 0x0F) | ((q[:, :, 2] & 0x0F) << 4)
+    low[:, :, 32:] = (q[:, :, 1] & 0x0F) | ((q[:, :, 3] & 0x0F) << 4)
+    high = (q[:, :, 0] >> 4) | ((q[:, :, 1] >> 4) << 2) | ((q[:, :, 2] >> 4) << 4) | ((q[:, :, 3] >> 4) << 6)
+    return np.concatenate([low.reshape(n, 128), high.reshape(n, 64), scales.view(np.uint8),
+                           d.view(np.uint8).reshape(-1, 2)], axis=1)
+
+
+_QUANTISERS = {"q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k}
+
+
+def quantize(weights, kind):
+    """float [..., K] (K a multiple of 256) → uint8 [..., K/256 · block bytes], gguf-py's shape."""
+    w = np.asarray(weights, np.float32)
+    if w.shape[-1] % QK_K:
+        raise ValueError(f"rows of {w.shape[-1]} are not whole blocks of {QK_K}")
+    blocks = _QUANTISERS[kind](w.reshape(-1, QK_K))
+    return blocks.reshape(*w.shape[:-1], w.shape[-1] // QK_K * BLOCK_BYTES[kind])
+
+
+def roundtrip_error(weights, blocks, kind):
+    """Largest |dequantised − weight| over the largest |weight|, dequantised by gguf-py."""
+    import gguf
+
+    qtype = getattr(gguf.GGMLQuantizationType, kind.upper())
+    back = gguf.quants.dequantize(blocks, qtype).reshape(np.shape(weights))
+    return float(np.max(np.abs(back - weights)) / max(np.max(np.abs(weights)), 1e-30))
