@@ -304,9 +304,10 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
   }
 }
 
-// The K formats (GGUF's K-quants unpacked: code · scale − min per sub-block, f32 scales): y
-// against Σ_s dx · (scale_s · Σ code · c − min_s · Σ c), the integer sums exact, with and without
-// mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q8k's bytes (sub-blocks of 16).
+// The K formats (GGUF's K-quants unpacked: code · scale − min per sub-block, scale = d · integer
+// scale): y against Σ_s dx · (scale_s · Σ code · c − min_s · Σ c), the integer sums exact, with
+// and without mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q8k's bytes (sub-blocks of
+// 16), K of one and of three blocks of 256 (each with its own d).
 TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
   const Int8DotKernels& dot = *kernels();
@@ -334,16 +335,23 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
                   codes[static_cast<size_t>(r * rb + g * 16 + j % 16)] |= static_cast<uint8_t>(j < 16 ? q : q << 4);
                 }
               }
-            std::vector<float> scales(static_cast<size_t>(n * subs)), mins(static_cast<size_t>(n * subs), 0.f);
-            for (float& v : scales) v = positive(rng);
-            if (with_mins) for (float& v : mins) v = positive(rng) * 8;
+            // The two levels (isa.h KScales): f32 per 256, integers per sub-block (Q6_K's signed).
+            const int64_t supers = k / kKSuperBlock;
+            std::vector<float> d(static_cast<size_t>(n * supers)), dmin(static_cast<size_t>(n * supers));
+            std::vector<int8_t> sub_scale(static_cast<size_t>(n * subs)), sub_min(static_cast<size_t>(n * subs));
+            std::uniform_int_distribution<int> integer(fmt == WFormat::q8k && !with_mins ? -128 : 0, with_mins ? 63 : 127);
+            for (float& v : d) v = positive(rng) / 16;
+            for (float& v : dmin) v = positive(rng) / 8;
+            for (int8_t& v : sub_scale) v = static_cast<int8_t>(integer(rng));
+            for (int8_t& v : sub_min) v = static_cast<int8_t>(integer(rng));
+            const KScales scales{d.data(), with_mins ? dmin.data() : nullptr, sub_scale.data(), with_mins ? sub_min.data() : nullptr};
             const int64_t ldx = k + 5, ldy = n + 1;
             std::vector<float> x(static_cast<size_t>(m * ldx));
             for (float& v : x) v = normal(rng);
             Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k)));
             dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
             std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
-            dot.gemv_k(fmt, codes.data(), scales.data(), with_mins ? mins.data() : nullptr, n, k, xq.data, m, y.data(), ldy);
+            dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy);
             const QuantisedX q = quantise_x(x, ldx, m, k);
             const std::string what = std::string(name_of(fmt)) + (with_mins ? " with mins" : "") + ": M " + std::to_string(m) +
                                      ", N " + std::to_string(n) + ", K " + std::to_string(k);
@@ -359,9 +367,10 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
                     products_magnitude += std::fabs(code[static_cast<size_t>(r * k + c)] * cx);
                     sum += cx;
                   }
-                  const double scale = scales[static_cast<size_t>(r * subs + s)], min = mins[static_cast<size_t>(r * subs + s)];
+                  const size_t super = static_cast<size_t>(r * supers + s * sub / kKSuperBlock), at = static_cast<size_t>(r * subs + s);
+                  const double scale = d[super] * sub_scale[at], min = with_mins ? dmin[super] * sub_min[at] : 0.0;
                   want += dx * (scale * products - min * sum);
-                  magnitude += dx * (scale * products_magnitude + min * std::fabs(sum));
+                  magnitude += dx * (std::fabs(scale) * products_magnitude + min * std::fabs(sum));
                 }
                 ASSERT_LE(std::fabs(y[static_cast<size_t>(i * ldy + r)] - want), static_cast<double>(subs + 3) * std::ldexp(magnitude, -22))
                     << what << ", y[" << i << "][" << r << "]";

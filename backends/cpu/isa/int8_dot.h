@@ -48,11 +48,10 @@ struct Int8DotKernels {
   // contract of IsaKernels::gemv_q for w and scales.
   void (*gemv)(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
                int64_t rows_x, float* y, int64_t ldy);
-  // The same for the K formats (q4k, q8k; isa.h), whose rows have an f32 scale and, where `mins`
-  // is not null, an f32 min per sub-block: [rows_w][k_len / kquant_sub_block]. k_len is a
+  // The same for the K formats (q4k, q8k; isa.h), `s` the scales of w's first row. k_len is a
   // multiple of 256 (GGUF's K-quant blocks). Null in sets without such a kernel.
-  void (*gemv_k)(WFormat fmt, const void* w, const float* scales, const float* mins, int64_t rows_w, int64_t k_len,
-                 const uint8_t* x, int64_t rows_x, float* y, int64_t ldy);
+  void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
+                 int64_t rows_x, float* y, int64_t ldy);
 };
 
 // Whether this CPU runs them (the AVX-512 table's extensions and AVX512_VNNI).

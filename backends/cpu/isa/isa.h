@@ -23,16 +23,34 @@ namespace fathom::cpu {
 // kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
 // the *_q kernels below read them; the others take the five float formats.
 // q4k and q8k hold GGUF's K-quants as unpacked at load (matmul/quantize.h): codes laid out as q4's
-// nibbles / q8's bytes, and per sub-block (32 weights for q4k, 16 for q8k) an f32 scale and,
-// optionally, an f32 min: weight = code · scale − min. f32, because a K-quant's sub-block scale
-// (an f16 times a 6-bit integer) does not fit f16. No table kernel reads them: they are widened by
-// plain code (isa/quant.h) or multiplied by the integer kernels (int8_dot.h).
+// nibbles / q8's bytes, and the K-quants' two levels of scales (KScales below). No table kernel
+// reads them: they are widened by plain code (isa/quant.h) or multiplied by the integer kernels
+// (int8_dot.h).
 enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k };
 
 inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
 inline bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k; }
-// Weights per f32 scale (and min) of the K formats.
+// Weights per integer scale (and min) of the K formats, and per f32 scale of those.
 inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
+inline constexpr int64_t kKSuperBlock = 256;
+
+// The scales of K-format rows, as the K-quants store them: weight c of row r is
+// code · (d[r][c / 256] · scale[r][c / sub]) − dmin[r][c / 256] · min[r][c / sub], sub =
+// kquant_sub_block. Both products are exact in f32 (an f16 times an integer of at most 8 bits),
+// so the weight rounds at most once, at the subtraction; kept apart (0.75 bits a weight for q4k,
+// where f32 scale and min per sub-block would take 2) because decode streams them with the codes.
+// dmin and min are null where every min is 0 (Q6_K).
+struct KScales {
+  const float* d = nullptr;     // [rows][K / 256]
+  const float* dmin = nullptr;  // [rows][K / 256] or null
+  const int8_t* scale = nullptr;  // [rows][K / sub]
+  const int8_t* min = nullptr;    // [rows][K / sub] or null
+  // The same, from row r of a matrix of k columns on.
+  KScales from_row(int64_t r, int64_t k, int64_t sub) const {
+    const int64_t supers = k / kKSuperBlock, subs = k / sub;
+    return {d + r * supers, dmin ? dmin + r * supers : nullptr, scale + r * subs, min ? min + r * subs : nullptr};
+  }
+};
 
 // Bytes per element of the float formats and q8 (q4 packs two codes per byte: see row_bytes).
 inline int64_t format_bytes(WFormat f) {

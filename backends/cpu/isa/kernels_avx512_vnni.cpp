@@ -138,24 +138,31 @@ struct DotGemv : QuantizedRows {
 
 #include "isa/int8_dot_entry.inc"
 
-// The K formats' rows: codes as DotGemv's, and per sub-block an f32 scale (and min).
+// The K formats' rows: codes as DotGemv's, and the two levels of scales (isa.h).
 struct KRows {
   const uint8_t* base;  // row 0's codes
   int64_t ldw;          // bytes per row
-  const float* scales;  // [rows][subs]
-  const float* mins;    // the same, or null
-  int64_t subs;
+  KScales s;            // row 0's
+  int64_t supers, subs;  // per row
   int64_t row_of(const uint8_t* row) const { return (row - base) / ldw; }
 };
 
+// Four integer scales (or mins) times the block's f32 one, each spread over its four lanes.
+inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i spread) {
+  const __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_loadu_si32(integers))), _mm_set1_ps(super));
+  return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(v));
+}
+
 // Each 64 bytes of codes are four sub-blocks either way: four q4k groups of 32 nibbles (128
-// weights), or four q8k sub-blocks of 16 bytes. K is a multiple of 256, so blocks are whole.
+// weights), or four q8k sub-blocks of 16 bytes, all inside one block of 256. K is a multiple of
+// 256, so blocks are whole.
 template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
+  static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
@@ -170,10 +177,10 @@ struct DotGemvK : KRows {
         const uint8_t* wr = w + r * ldw + b * 64;
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 64), _MM_HINT_T1);
         const __m512i v = _mm512_loadu_si512(wr);
-        const int64_t s = (row0 + r) * subs + b * 4;
-        const __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(scales + s)));
+        const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
+        const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
         __m512 dm = _mm512_setzero_ps();
-        if constexpr (Mins) dm = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_loadu_ps(mins + s)));
+        if constexpr (Mins) dm = four_sub_blocks(s.min + sub, s.dmin[super], spread);
         for (int m = 0; m < M; ++m) {
           const uint8_t* xb = x + m * ldx + b * B::bytes;
           __m512i sum;
@@ -197,21 +204,21 @@ struct DotGemvK : KRows {
 };
 
 template <WFormat Fmt, bool Mins>
-void gemv_k_t(const uint8_t* w, const float* scales, const float* mins, int64_t rows_w, int64_t k_len, const uint8_t* x,
-              int64_t rows_x, float* y, int64_t ldy) {
-  const DotGemvK<Fmt, Mins> kernel{{w, row_bytes(Fmt, k_len), scales, mins, k_len / kquant_sub_block(Fmt)}};
+void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+              float* y, int64_t ldy) {
+  const DotGemvK<Fmt, Mins> kernel{{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)}};
   gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, XBlock<Fmt>::x_row_bytes(k_len), rows_x, y, ldy, true);
 }
 
-void gemv_k(WFormat fmt, const void* w, const float* scales, const float* mins, int64_t rows_w, int64_t k_len,
-            const uint8_t* x, int64_t rows_x, float* y, int64_t ldy) {
+void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+            float* y, int64_t ldy) {
   const auto* codes = static_cast<const uint8_t*>(w);
   if (fmt == WFormat::q4k) {
-    if (mins) gemv_k_t<WFormat::q4k, true>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q4k, false>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+    if (s.min) gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   } else {
-    if (mins) gemv_k_t<WFormat::q8k, true>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q8k, false>(codes, scales, mins, rows_w, k_len, x, rows_x, y, ldy);
+    if (s.min) gemv_k_t<WFormat::q8k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q8k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   }
 }
 

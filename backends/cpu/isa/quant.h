@@ -76,16 +76,17 @@ inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
   return bits;
 }
 
-// Weights [0, n) of a row in a K format (q4k, q8k; isa.h): code · scale − min, computed as the
+// Weights [0, n) of a row in a K format (q4k, q8k; isa.h), `s` the row's scales: computed as the
 // reference computes a K-quant weight (sdk/ggml_blocks.hpp), so exactly the same f32 value.
-// `mins` may be null (every min 0).
-inline void widen_k_row(WFormat fmt, const void* row, const float* scales, const float* mins, float* dst, int64_t n) {
+inline void widen_k_row(WFormat fmt, const void* row, const KScales& s, float* dst, int64_t n) {
   const int64_t sub = kquant_sub_block(fmt);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
     const int code = fmt == WFormat::q8k ? code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j)
                                          : code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j) + 8;
-    dst[i] = static_cast<float>(code) * scales[i / sub] - (mins ? mins[i / sub] : 0.0f);
+    const float scale = s.d[i / kKSuperBlock] * static_cast<float>(s.scale[i / sub]);
+    const float min = s.min ? s.dmin[i / kKSuperBlock] * static_cast<float>(s.min[i / sub]) : 0.0f;
+    dst[i] = static_cast<float>(code) * scale - min;
   }
 }
 

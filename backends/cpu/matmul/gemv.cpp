@@ -64,10 +64,9 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
     const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
-    const int64_t subs = w.sub_blocks();
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
-      ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.sub_scales + begin * subs, w.sub_mins ? w.sub_mins + begin * subs : nullptr,
-                           end - begin, w.cols, xq, m, y + begin, w.rows);
+      ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.k_scales.from_row(begin, w.cols, kquant_sub_block(w.fmt)), end - begin,
+                           w.cols, xq, m, y + begin, w.rows);
     });
     return;
   }

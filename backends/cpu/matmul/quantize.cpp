@@ -76,45 +76,55 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) {
   const uint32_t layout = source.ggml_layout;
   const WFormat fmt = source.fmt;  // q4k or q8k (weight_view)
-  const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub;
+  const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub, supers = source.cols / kKSuperBlock;
   const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K;
   const int64_t code_bytes = row_bytes(fmt, source.cols), src_row_bytes = sdk::ggml_row_bytes(layout, source.cols);
+  // One block: the codes, then (64-byte aligned) d and dmin [rows][supers] f32, then the
+  // integer scales and mins [rows][subs].
   const size_t codes_total = static_cast<size_t>(source.rows * code_bytes);
-  const size_t scales_offset = (codes_total + 63) / 64 * 64;
-  const size_t scale_count = static_cast<size_t>(source.rows * subs);
-  WeightArena::Block block = ctx.arena.allocate(scales_offset + scale_count * 4 * (mins ? 2 : 1));
+  const size_t d_offset = (codes_total + 63) / 64 * 64;
+  const size_t super_count = static_cast<size_t>(source.rows * supers), sub_count = static_cast<size_t>(source.rows * subs);
+  const size_t levels = mins ? 2 : 1;
+  WeightArena::Block block = ctx.arena.allocate(d_offset + levels * (super_count * 4 + sub_count));
   auto* codes = static_cast<std::byte*>(block.data);
-  auto* scales = reinterpret_cast<float*>(codes + scales_offset);
-  float* min_values = mins ? scales + scale_count : nullptr;
+  auto* d = reinterpret_cast<float*>(codes + d_offset);
+  float* dmin = mins ? d + super_count : nullptr;
+  auto* scale = reinterpret_cast<int8_t*>(d + levels * super_count);
+  int8_t* min = mins ? scale + sub_count : nullptr;
   const auto* blocks = static_cast<const std::byte*>(source.data);
-  const int64_t per_block = sdk::ggml_block_weights(layout), block_bytes = sdk::ggml_block_bytes(layout);
+  const int64_t block_bytes = sdk::ggml_block_bytes(layout);
   const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
   parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const std::byte* row = blocks + r * src_row_bytes;
       std::byte* out = codes + r * code_bytes;
       for (int64_t c = 0; c < source.cols; ++c) {
-        const std::byte* b = row + c / per_block * block_bytes;
-        const int code = sdk::ggml_code(b, layout, c % per_block);
+        const std::byte* b = row + c / kKSuperBlock * block_bytes;
+        const int64_t j = c % kKSuperBlock;
+        const int code = sdk::ggml_code(b, layout, j);
         if (fmt == WFormat::q8k) {
           out[c] = static_cast<std::byte>(static_cast<int8_t>(code));
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
-          const int64_t g = c / kQuantGroup, j = c % kQuantGroup;
-          std::byte& dst = out[g * quant::kQ4GroupBytes + j % quant::kQ4GroupBytes];
-          dst = j < quant::kQ4GroupBytes ? static_cast<std::byte>(code) : dst | static_cast<std::byte>(code << 4);
+          const int64_t g = c / kQuantGroup, i = c % kQuantGroup;
+          std::byte& dst = out[g * quant::kQ4GroupBytes + i % quant::kQ4GroupBytes];
+          dst = i < quant::kQ4GroupBytes ? static_cast<std::byte>(code) : dst | static_cast<std::byte>(code << 4);
         }
-        if (c % sub == 0) {
-          const sdk::GgmlSubBlock s = sdk::ggml_sub_block(b, layout, c % per_block);
-          scales[r * subs + c / sub] = s.scale;
-          if (mins) min_values[r * subs + c / sub] = s.min;
+        if (j == 0) {
+          const sdk::GgmlSuperBlock s = sdk::ggml_super_block(b, layout);
+          d[r * supers + c / kKSuperBlock] = s.d;
+          if (mins) dmin[r * supers + c / kKSuperBlock] = s.dmin;
+        }
+        if (c % sub == 0) {  // Q5_K's scales of 32 are written for both q8k halves
+          const sdk::GgmlSubIntegers s = sdk::ggml_sub_integers(b, layout, j);
+          scale[r * subs + c / sub] = static_cast<int8_t>(s.scale);
+          if (mins) min[r * subs + c / sub] = static_cast<int8_t>(s.min);
         }
       }
     }
   });
   release_file_pages(source.data, source.bytes());
   WeightView v{fmt, codes, source.rows, source.cols, nullptr};
-  v.sub_scales = scales;
-  v.sub_mins = min_values;
+  v.k_scales = KScales{d, dmin, scale, min};
   return QuantizedMatrix{v, std::move(block)};
 }
 

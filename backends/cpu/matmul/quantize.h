@@ -28,10 +28,11 @@ std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
 // A matrix in GGUF's K-quant blocks (Q4_K, Q5_K, Q6_K) in the q4k / q8k layout (isa.h): every
-// weight's code, and per sub-block its f32 scale and min, as sdk/ggml_blocks.hpp reads them (Q4_K
-// → q4k; Q5_K → q8k with mins, each 32-weight scale and min written for both halves; Q6_K → q8k
-// without mins). The same weights exactly; 4 + 2 bits per weight for Q4_K (4.5 in the file),
-// 8 + 4 for Q5_K (5.5), 8 + 2 for Q6_K (6.56). The source's file pages are released afterwards.
+// weight's code, and the blocks' d / dmin and the sub-blocks' integer scales / mins, as
+// sdk/ggml_blocks.hpp reads them (Q4_K → q4k; Q5_K → q8k, each scale and min of 32 written for
+// both halves; Q6_K → q8k without mins). The same weights exactly, in 4.75 bits a weight for
+// Q4_K (4.5 in the file), 9.25 for Q5_K (5.5), 8.6 for Q6_K (6.56): the 5- and 6-bit codes take a
+// byte. The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
 
 }  // namespace fathom::cpu

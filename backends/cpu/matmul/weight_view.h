@@ -22,8 +22,7 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
-  const float* sub_scales = nullptr;       // q4k/q8k: [N][K / kquant_sub_block] f32
-  const float* sub_mins = nullptr;         // q4k/q8k: the same, or null where every min is 0
+  KScales k_scales = {};                   // q4k/q8k
   // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
   // kernel reads: Matrix unpacks them into the q8 / q4 / q4k / q8k layouts above first.
   uint32_t ggml_layout = 0;
@@ -37,7 +36,8 @@ struct WeightView {
   // Bytes a product reads: the rows, and the group scales of quantised formats.
   uint64_t bytes() const {
     if (ggml_layout != 0) return static_cast<uint64_t>(rows * sdk::ggml_row_bytes(ggml_layout, cols));
-    const int64_t scale_bytes = quantized(fmt) ? groups() * 2 : kquant(fmt) ? sub_blocks() * 4 * (sub_mins ? 2 : 1) : 0;
+    const int64_t k_scale_bytes = (cols / kKSuperBlock * 4 + sub_blocks()) * (k_scales.min ? 2 : 1);
+    const int64_t scale_bytes = quantized(fmt) ? groups() * 2 : kquant(fmt) ? k_scale_bytes : 0;
     return static_cast<uint64_t>(rows * (row_bytes(fmt, cols) + scale_bytes));
   }
 };

@@ -52,9 +52,30 @@ struct GgmlSubBlock {
   float min = 0;
 };
 
-// Weights per sub-block (one scale each): the block itself for Q8_0 / Q4_0.
-inline int64_t ggml_sub_block_weights(uint32_t layout) {
-  return layout == FATHOM_LAYOUT_GGML_Q6_K ? 16 : 32;
+// The K-quants' two levels: per block of 256, f16 scales d and dmin (Q6_K: no dmin); per
+// sub-block, small integers (Q4_K / Q5_K: 6-bit scale and min; Q6_K: an int8 scale), so that
+// scale = d · integer scale and min = dmin · integer min.
+struct GgmlSuperBlock {
+  float d = 0;
+  float dmin = 0;
+};
+struct GgmlSubIntegers {
+  int scale = 0;
+  int min = 0;
+};
+
+inline GgmlSuperBlock ggml_super_block(const std::byte* block, uint32_t layout) {
+  using namespace ggml_detail;
+  if (layout == FATHOM_LAYOUT_GGML_Q6_K) return {f16(block + 208), 0};
+  return {f16(block), f16(block + 2)};
+}
+
+inline GgmlSubIntegers ggml_sub_integers(const std::byte* block, uint32_t layout, int64_t j) {
+  using namespace ggml_detail;
+  if (layout == FATHOM_LAYOUT_GGML_Q6_K) return {static_cast<int8_t>(u8(block, 192 + j / 16)), 0};
+  GgmlSubIntegers s;
+  k_scale_min(block + 4, j / 32, s.scale, s.min);
+  return s;
 }
 
 inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int64_t j) {
@@ -63,13 +84,12 @@ inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int6
     case FATHOM_LAYOUT_GGML_Q8_0: return {f16(block), 0};
     case FATHOM_LAYOUT_GGML_Q4_0: return {f16(block), 8 * f16(block)};  // code is the nibble
     case FATHOM_LAYOUT_GGML_Q4_K:
-    case FATHOM_LAYOUT_GGML_Q5_K: {
-      int sc = 0, m = 0;
-      k_scale_min(block + 4, j / 32, sc, m);
-      return {f16(block) * static_cast<float>(sc), f16(block + 2) * static_cast<float>(m)};
+    case FATHOM_LAYOUT_GGML_Q5_K:
+    case FATHOM_LAYOUT_GGML_Q6_K: {
+      const GgmlSuperBlock s = ggml_super_block(block, layout);
+      const GgmlSubIntegers i = ggml_sub_integers(block, layout, j);
+      return {s.d * static_cast<float>(i.scale), s.dmin * static_cast<float>(i.min)};
     }
-    case FATHOM_LAYOUT_GGML_Q6_K:
-      return {f16(block + 208) * static_cast<float>(static_cast<int8_t>(u8(block, 192 + j / 16))), 0};
     default: return {};
   }
 }
