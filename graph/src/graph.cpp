@@ -30,6 +30,7 @@ TensorId Graph::add_weight(std::string name, const model::TensorView& view, uint
     case model::GgmlBlocks::none: break;
     case model::GgmlBlocks::q8_0: layout = FATHOM_LAYOUT_GGML_Q8_0; break;
     case model::GgmlBlocks::q4_0: layout = FATHOM_LAYOUT_GGML_Q4_0; break;
+    case model::GgmlBlocks::q5_0: layout = FATHOM_LAYOUT_GGML_Q5_0; break;
     case model::GgmlBlocks::q4_k: layout = FATHOM_LAYOUT_GGML_Q4_K; break;
     case model::GgmlBlocks::q5_k: layout = FATHOM_LAYOUT_GGML_Q5_K; break;
     case model::GgmlBlocks::q6_k: layout = FATHOM_LAYOUT_GGML_Q6_K; break;

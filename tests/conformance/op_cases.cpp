@@ -59,7 +59,7 @@ struct Gen {
   // a block read with its neighbour's scale) and codes of every value.
   std::vector<std::byte> ggml_blocks(uint32_t layout, int64_t rows, int64_t cols) {
     if (sdk::is_ggml_k_layout(layout)) return ggml_k_blocks(layout, rows, cols);
-    const int64_t block_bytes = layout == FATHOM_LAYOUT_GGML_Q8_0 ? 34 : 18, blocks = rows * cols / 32;
+    const int64_t block_bytes = sdk::ggml_block_bytes(layout), blocks = rows * cols / 32;
     std::uniform_real_distribution<float> scale(0.001f, 0.02f);
     std::uniform_int_distribution<int> code(layout == FATHOM_LAYOUT_GGML_Q8_0 ? -127 : 0, layout == FATHOM_LAYOUT_GGML_Q8_0 ? 127 : 255);
     std::vector<std::byte> out(static_cast<size_t>(blocks * block_bytes));
@@ -230,10 +230,12 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     cases.push_back(std::move(c));
   }
 
-  // GGUF's Q8_0 and Q4_0 blocks (llama.cpp files): the products at one row (decode), a few, and
+  // GGUF's Q8_0, Q4_0 and Q5_0 blocks (llama.cpp files; Q5_0 is where llama-quantize puts Q4_K's
+  // rows that are not whole blocks of 256): the products at one row (decode), a few, and
   // more than a GEMV takes; K of one and of several blocks.
-  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q8_0}, uint32_t{FATHOM_LAYOUT_GGML_Q4_0}}) {
-    const std::string q = layout == FATHOM_LAYOUT_GGML_Q8_0 ? "q8_0" : "q4_0";
+  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q8_0}, uint32_t{FATHOM_LAYOUT_GGML_Q4_0},
+                          uint32_t{FATHOM_LAYOUT_GGML_Q5_0}}) {
+    const std::string q = layout == FATHOM_LAYOUT_GGML_Q8_0 ? "q8_0" : layout == FATHOM_LAYOUT_GGML_Q4_0 ? "q4_0" : "q5_0";
     for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 32, 7}, {5, 256, 130}, {40, 96, 33}}) {
       OpCase c;
       c.name = "matmul_ggml_" + q + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);

@@ -213,7 +213,7 @@ def test_k_quant_blocks_are_ggmls(kind):
 
 # Files of llama-quantize's K-quant mixes: the blocks computed with as they are, on the reference and
 # cpu backends (f32 and int8 activations), prefill and decode, against an F32 twin of their values.
-@pytest.mark.parametrize("outtype,types", [("q4_k_m", {"Q4_K", "Q6_K"}), ("q5_k_m", {"Q5_K", "Q6_K"}),
+@pytest.mark.parametrize("outtype,types", [("q4_k_m", {"Q4_K", "Q6_K", "Q5_0"}), ("q5_k_m", {"Q5_K", "Q6_K"}),
                                            ("q6_k", {"Q6_K"})])
 def test_k_quant_files_compute_with_their_own_values(tmp_path_factory, k_model, outtype, types, tmp_path):
     model = convert(tmp_path_factory, k_model, outtype)

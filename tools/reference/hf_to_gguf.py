@@ -168,10 +168,11 @@ def add_tensor(w, name, array, outtype, n_layers=0):
             w.add_tensor(name, kquants.quantize(array, kind), raw_dtype=getattr(gguf.GGMLQuantizationType, kind.upper()))
             return
         # Rows that are not whole blocks of 256: llama-quantize falls back to a type with blocks of
-        # 32 (Q5_0 for Q4_K, Q8_0 for Q6_K); Q8_0 here, a type Fathom reads.
-        outtype = "q8_0"
+        # 32, Q5_0 for Q4_K and Q8_0 for Q6_K (Q5_1 for Q5_K, which Fathom does not read: Q8_0 here).
+        outtype = "q5_0" if k_quant_type(name, outtype, n_layers) == "q4_k" else "q8_0"
     qtype = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
-             "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}[outtype]
+             "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0,
+             "q5_0": gguf.GGMLQuantizationType.Q5_0}[outtype]
     try:
         data = gguf.quants.quantize(array, qtype)
     except gguf.QuantError:  # rows that are not whole blocks: the converter falls back to F16

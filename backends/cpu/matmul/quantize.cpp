@@ -63,7 +63,12 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
       for (int64_t g = 0; g < groups; ++g) {
         const std::byte* b = blocks + (r * groups + g) * block_bytes;  // d (f16), then the codes
         std::memcpy(&scales[r * groups + g], b, 2);
-        std::memcpy(codes + r * code_bytes + g * group_code_bytes, b + 2, static_cast<size_t>(group_code_bytes));
+        std::byte* out = codes + r * code_bytes + g * group_code_bytes;
+        if (source.ggml_layout == FATHOM_LAYOUT_GGML_Q5_0) {  // five bits in two places: q − 16 as int8
+          for (int64_t j = 0; j < kQuantGroup; ++j) out[j] = static_cast<std::byte>(static_cast<int8_t>(sdk::ggml_code(b, source.ggml_layout, j)));
+        } else {
+          std::memcpy(out, b + 2, static_cast<size_t>(group_code_bytes));
+        }
       }
     }
   });

@@ -22,8 +22,8 @@ struct QuantizedMatrix {
 };
 std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target);
 
-// A matrix in GGUF's Q8_0 / Q4_0 blocks (source.ggml_layout) in the q8 / q4 layout: the same
-// codes and scales, the scales moved out of the rows. The source's file pages are released
+// A matrix in GGUF's Q8_0 / Q4_0 / Q5_0 blocks (source.ggml_layout) in the q8 / q4 / q8 layout:
+// the same codes (Q5_0's q − 16 in a byte) and scales, the scales moved out of the rows. The source's file pages are released
 // afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 

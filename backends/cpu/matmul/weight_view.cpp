@@ -24,7 +24,7 @@ WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) 
       sdk::fail_invalid("GGUF blocks need rows of whole blocks");
     }
     // The format Matrix unpacks the blocks into.
-    const WFormat fmt = layout == FATHOM_LAYOUT_GGML_Q8_0   ? WFormat::q8
+    const WFormat fmt = layout == FATHOM_LAYOUT_GGML_Q8_0 || layout == FATHOM_LAYOUT_GGML_Q5_0 ? WFormat::q8
                         : layout == FATHOM_LAYOUT_GGML_Q4_0 ? WFormat::q4
                         : layout == FATHOM_LAYOUT_GGML_Q4_K ? WFormat::q4k
                                                             : WFormat::q8k;

@@ -79,6 +79,7 @@ uint32_t layout_of(GgmlType type) {
   switch (type) {
     case GgmlType::q8_0: return FATHOM_LAYOUT_GGML_Q8_0;
     case GgmlType::q4_0: return FATHOM_LAYOUT_GGML_Q4_0;
+    case GgmlType::q5_0: return FATHOM_LAYOUT_GGML_Q5_0;
     case GgmlType::q4_k: return FATHOM_LAYOUT_GGML_Q4_K;
     case GgmlType::q5_k: return FATHOM_LAYOUT_GGML_Q5_K;
     default: return FATHOM_LAYOUT_GGML_Q6_K;
@@ -88,6 +89,7 @@ GgmlBlocks blocks_of(GgmlType type) {
   switch (type) {
     case GgmlType::q8_0: return GgmlBlocks::q8_0;
     case GgmlType::q4_0: return GgmlBlocks::q4_0;
+    case GgmlType::q5_0: return GgmlBlocks::q5_0;
     case GgmlType::q4_k: return GgmlBlocks::q4_k;
     case GgmlType::q5_k: return GgmlBlocks::q5_k;
     case GgmlType::q6_k: return GgmlBlocks::q6_k;

@@ -106,6 +106,8 @@ enum {
    *   Q8_0: B = 32, 34-byte blocks: d (f16), 32 int8 codes q; W = q · d.
    *   Q4_0: B = 32, 18-byte blocks: d, 16 bytes of 4-bit codes: byte j holds weight j (low
    *         nibble) and weight j + 16 (high nibble); W = (nibble − 8) · d.
+   *   Q5_0: B = 32, 22-byte blocks: d, 4 bytes of fifth bits (bit j of the little-endian u32 is
+   *         weight j's), 16 bytes of low 4 bits as Q4_0's; W = (q − 16) · d.
    * The K-quants: B = 256 in sub-blocks, each sub-block with an integer scale (and min):
    *   Q4_K: 144-byte blocks: d, dmin (f16), 12 bytes packing 8 six-bit scales sc and mins m (one
    *         each per sub-block of 32), 128 bytes of 4-bit codes q (byte 32·i + l holds weight
@@ -120,7 +122,8 @@ enum {
   FATHOM_LAYOUT_GGML_Q4_0 = 3,
   FATHOM_LAYOUT_GGML_Q4_K = 4,
   FATHOM_LAYOUT_GGML_Q5_K = 5,
-  FATHOM_LAYOUT_GGML_Q6_K = 6
+  FATHOM_LAYOUT_GGML_Q6_K = 6,
+  FATHOM_LAYOUT_GGML_Q5_0 = 7
 };
 
 typedef struct fathom_tensor_desc {

@@ -81,7 +81,8 @@ inline GgmlSubIntegers ggml_sub_integers(const std::byte* block, uint32_t layout
 inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int64_t j) {
   using namespace ggml_detail;
   switch (layout) {
-    case FATHOM_LAYOUT_GGML_Q8_0: return {f16(block), 0};
+    case FATHOM_LAYOUT_GGML_Q8_0:
+    case FATHOM_LAYOUT_GGML_Q5_0: return {f16(block), 0};
     case FATHOM_LAYOUT_GGML_Q4_0: return {f16(block), 8 * f16(block)};  // code is the nibble
     case FATHOM_LAYOUT_GGML_Q4_K:
     case FATHOM_LAYOUT_GGML_Q5_K:
@@ -102,6 +103,11 @@ inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
     case FATHOM_LAYOUT_GGML_Q4_0: {
       const uint8_t b = u8(block, 2 + j % 16);
       return j < 16 ? b & 0x0F : b >> 4;
+    }
+    case FATHOM_LAYOUT_GGML_Q5_0: {
+      const uint8_t b = u8(block, 6 + j % 16);
+      const int high = (u8(block, 2 + j / 8) >> (j % 8)) & 1;  // bit j of the u32
+      return ((j < 16 ? b & 0x0F : b >> 4) | high << 4) - 16;
     }
     case FATHOM_LAYOUT_GGML_Q4_K: {
       const uint8_t b = u8(block, 16 + 32 * (j / 64) + j % 32);

@@ -45,6 +45,7 @@ inline int64_t ggml_block_bytes(uint32_t layout) {
     case FATHOM_LAYOUT_GGML_Q4_K: return 144;
     case FATHOM_LAYOUT_GGML_Q5_K: return 176;
     case FATHOM_LAYOUT_GGML_Q6_K: return 210;
+    case FATHOM_LAYOUT_GGML_Q5_0: return 22;
     default: return 0;
   }
 }

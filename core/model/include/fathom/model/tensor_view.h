@@ -16,10 +16,10 @@ namespace fathom::model {
 // the read-only mapping and is not necessarily aligned to the element size: read elements with
 // memcpy or through byte-wise loads, never through a cast pointer.
 // A weight in GGUF's quantised blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*): dtype U8, `shape` the
-// logical [rows, cols], `nbytes` rows · cols/B · the block's bytes (B = 32 weights for Q8_0 and
-// Q4_0, 256 for the K-quants).
-enum class GgmlBlocks : std::uint8_t { none, q8_0, q4_0, q4_k, q5_k, q6_k };
-inline std::int64_t ggml_block_weights(GgmlBlocks b) { return b == GgmlBlocks::q8_0 || b == GgmlBlocks::q4_0 ? 32 : 256; }
+// logical [rows, cols], `nbytes` rows · cols/B · the block's bytes (B = 32 weights for Q8_0, Q5_0
+// and Q4_0, 256 for the K-quants).
+enum class GgmlBlocks : std::uint8_t { none, q8_0, q4_0, q4_k, q5_k, q6_k, q5_0 };
+inline std::int64_t ggml_block_weights(GgmlBlocks b) { return b == GgmlBlocks::q8_0 || b == GgmlBlocks::q4_0 || b == GgmlBlocks::q5_0 ? 32 : 256; }
 
 struct TensorView {
   std::string name;
