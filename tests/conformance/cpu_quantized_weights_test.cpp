@@ -184,6 +184,75 @@ TEST_P(QuantKernels, WidenGivesTheDequantisedWeightsExactly) {
   }
 }
 
+// The K formats in K-quant-shaped rows (two levels of scales, isa.h), random codes and integers.
+struct KRowsFixture {
+  WFormat fmt;
+  int64_t n, k;
+  std::vector<uint8_t> codes;
+  std::vector<float> d, dmin;
+  std::vector<int8_t> scale, min;
+  KScales scales() const { return {d.data(), dmin.empty() ? nullptr : dmin.data(), scale.data(), min.empty() ? nullptr : min.data()}; }
+};
+
+KRowsFixture k_rows(WFormat fmt, bool with_mins, int64_t n, int64_t k, std::mt19937& rng) {
+  KRowsFixture f{fmt, n, k, std::vector<uint8_t>(static_cast<size_t>(n * row_bytes(fmt, k))), {}, {}, {}, {}};
+  std::uniform_int_distribution<int> byte(0, 255), integer(with_mins ? 0 : -128, with_mins ? 63 : 127);
+  std::uniform_real_distribution<float> positive(0.0001f, 0.001f);
+  for (uint8_t& b : f.codes) b = static_cast<uint8_t>(byte(rng));
+  if (fmt == WFormat::q8k && with_mins) {
+    for (uint8_t& b : f.codes) b &= 0x1F;  // Q5_K's codes, 0-31
+  }
+  // d and dmin are f16 values, as in the files: the products with the integers are then exact.
+  auto f16_value = [&] { return floats::f16_to_f32(floats::f32_to_f16(positive(rng))); };
+  f.d.resize(static_cast<size_t>(n * k / kKSuperBlock));
+  for (float& v : f.d) v = f16_value();
+  f.scale.resize(static_cast<size_t>(n * k / kquant_sub_block(fmt)));
+  for (int8_t& v : f.scale) v = static_cast<int8_t>(integer(rng));
+  if (with_mins) {
+    f.dmin.resize(f.d.size());
+    for (float& v : f.dmin) v = f16_value();
+    f.min.resize(f.scale.size());
+    for (int8_t& v : f.min) v = static_cast<int8_t>(integer(rng));
+  }
+  return f;
+}
+
+// Widening gives the reference's value of every weight bit for bit (quant.h's plain code, which
+// computes it as sdk/ggml_blocks.hpp does), and the f32 GEMV the product with those values.
+TEST_P(QuantKernels, KFormatsWidenExactlyAndMultiply) {
+  if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
+  const IsaKernels& isa = kernels_for(GetParam());
+  std::mt19937 rng(53);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : {WFormat::q4k, WFormat::q8k})
+    for (bool with_mins : {true, false}) {
+      const int64_t n = 11, k = 768, m = 3, sub = kquant_sub_block(fmt);
+      const KRowsFixture f = k_rows(fmt, with_mins, n, k, rng);
+      std::vector<float> want(static_cast<size_t>(n * k)), got(static_cast<size_t>(n * k) + 1, -7.f);
+      for (int64_t r = 0; r < n; ++r) {
+        const uint8_t* row = f.codes.data() + r * row_bytes(fmt, k);
+        quant::widen_k_row(fmt, row, f.scales().from_row(r, k, sub), want.data() + r * k, k);
+        isa.widen_k(fmt, row, f.scales().from_row(r, k, sub), got.data() + r * k, k);
+      }
+      const std::string what = name_of(fmt) + (with_mins ? " with mins" : "");
+      for (int64_t i = 0; i < n * k; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]) << what << " weight " << i;
+      ASSERT_EQ(got.back(), -7.f) << what << ": wrote past the rows";
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (float& v : x) v = normal(rng);
+      std::vector<float> y(static_cast<size_t>(m * n));
+      isa.gemv_k(fmt, f.codes.data(), f.scales(), n, k, x.data(), k, m, y.data(), n);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = 0; r < n; ++r) {
+          double exact = 0, magnitude = 0;
+          for (int64_t c = 0; c < k; ++c) {
+            exact += static_cast<double>(x[static_cast<size_t>(i * k + c)]) * want[static_cast<size_t>(r * k + c)];
+            magnitude += std::fabs(static_cast<double>(x[static_cast<size_t>(i * k + c)]) * want[static_cast<size_t>(r * k + c)]);
+          }
+          EXPECT_NEAR(y[static_cast<size_t>(i * n + r)], exact, magnitude * 1e-5) << what << " y[" << i << "][" << r << "]";
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tables, QuantKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
                          [](const ::testing::TestParamInfo<Isa>& i) { return std::string(isa_name(i.param)); });
 

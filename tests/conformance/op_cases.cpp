@@ -71,23 +71,38 @@ struct Gen {
     }
     return out;
   }
-  // The K-quants: random bytes are valid codes, sub-block scales and mins (the 6-bit ones of Q4_K /
-  // Q5_K, Q6_K's int8), so every bit of the layout is exercised; the f16 super-block scales d (and
-  // dmin) are set to finite values, non-uniform per block.
+  // The K-quants: random codes of every value and random sub-block scales (Q6_K's int8 ones, Q4_K /
+  // Q5_K's 6-bit ones packed in ggml's 12 bytes), so every bit of the layout is exercised, with f16
+  // super-block scales d non-uniform per block. Q4_K / Q5_K's mins are drawn near their scales
+  // with dmin = d · (top code / 2), which centres the weights on zero as quantised weights are
+  // (all-positive weights would make products that int8 activations round much worse than real
+  // ones), yet keeps every min different from its scale.
   std::vector<std::byte> ggml_k_blocks(uint32_t layout, int64_t rows, int64_t cols) {
     const int64_t block_bytes = sdk::ggml_block_bytes(layout), blocks = rows * cols / 256;
     std::uniform_real_distribution<float> scale(0.0002f, 0.001f);
-    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_int_distribution<int> byte(0, 255), six_bits(4, 59), near(-4, 4);
     std::vector<std::byte> out(static_cast<size_t>(blocks * block_bytes));
     for (int64_t b = 0; b < blocks; ++b) {
       std::byte* block = out.data() + b * block_bytes;
       for (int64_t j = 0; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(byte(rng)));
-      const float d = scale(rng), dmin = scale(rng);
+      const float d = scale(rng);
       if (layout == FATHOM_LAYOUT_GGML_Q6_K) {
         convert_from_f32(DType::f16, &d, block + 208, 1);
-      } else {
-        convert_from_f32(DType::f16, &d, block, 1);
-        convert_from_f32(DType::f16, &dmin, block + 2, 1);
+        continue;
+      }
+      const float dmin = d * (layout == FATHOM_LAYOUT_GGML_Q4_K ? 7.5f : 15.5f);
+      convert_from_f32(DType::f16, &d, block, 1);
+      convert_from_f32(DType::f16, &dmin, block + 2, 1);
+      uint8_t sc[8], m[8];
+      for (int j = 0; j < 8; ++j) {
+        sc[j] = static_cast<uint8_t>(six_bits(rng));
+        m[j] = static_cast<uint8_t>(sc[j] + near(rng));
+      }
+      auto* packed = reinterpret_cast<uint8_t*>(block + 4);
+      for (int j = 0; j < 4; ++j) {
+        packed[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+        packed[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
+        packed[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0x0F) | (m[j + 4] & 0x0F) << 4);
       }
     }
     return out;

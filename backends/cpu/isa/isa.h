@@ -23,9 +23,8 @@ namespace fathom::cpu {
 // kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
 // the *_q kernels below read them; the others take the five float formats.
 // q4k and q8k hold GGUF's K-quants as unpacked at load (matmul/quantize.h): codes laid out as q4's
-// nibbles / q8's bytes, and the K-quants' two levels of scales (KScales below). No table kernel
-// reads them: they are widened by plain code (isa/quant.h) or multiplied by the integer kernels
-// (int8_dot.h).
+// nibbles / q8's bytes, and the K-quants' two levels of scales (KScales below). The *_k kernels
+// read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
 enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k };
 
 inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
@@ -113,6 +112,12 @@ struct IsaKernels {
                  int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
   // dst[i] = code · scale of weight i of one quantised row of n weights (n a multiple of kQuantGroup).
   void (*widen_q)(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n);
+  // The same two for the K formats (q4k, q8k): rows of k_len weights (a multiple of 256), row r's
+  // codes at w + r · row_bytes(fmt, k_len), `s` row 0's scales; each weight exactly the
+  // reference's value (code · scale − min, rounded once).
+  void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const float* x,
+                 int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
+  void (*widen_k)(WFormat fmt, const void* w, const KScales& s, float* dst, int64_t n);
 
   // Σ_i x[i] · w[i] accumulated in double (the router must pick the same experts as the f64
   // reference, so its logits are computed to full f32 accuracy).

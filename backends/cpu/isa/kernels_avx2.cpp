@@ -73,6 +73,24 @@ struct V {
     out[2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)), dv, offset);
     out[3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), dv, offset);
   }
+  // The K formats (isa.h): code · scale − min in one FMA per 8 weights (code · scale is exact, so
+  // the weight rounds once, as the reference's); q8k's halves of 16 each with their own.
+  static void q4k_group(const uint8_t* p, float scale, float min, F* out) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m256i lo = _mm256_cvtepu8_epi32(b), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+    const __m256i mask = _mm256_set1_epi32(0x0F);
+    const F sv = _mm256_set1_ps(scale), mv = _mm256_set1_ps(min);
+    out[0] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(lo, mask)), sv, mv);
+    out[1] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(hi, mask)), sv, mv);
+    out[2] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)), sv, mv);
+    out[3] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), sv, mv);
+  }
+  static void q8k_group(const int8_t* p, const float* scale, const float* min, F* out) {
+    for (int i = 0; i < 4; ++i) {
+      const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i)));
+      out[i] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale[i / 2]), _mm256_set1_ps(min[i / 2]));
+    }
+  }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16(static_cast<short>(0xBFFF)));

@@ -72,6 +72,22 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
+  // The K formats (isa.h): q4k's 32 nibbles as code · scale − min, by the same table (each entry
+  // rounded once, as the reference rounds the weight); q8k's 32 codes, each half of 16 with its own
+  // scale and min, in one fused multiply-subtract each (code · scale is exact, so again one rounding).
+  static void q4k_group(const uint8_t* p, float scale, float min, F* out) {
+    const F table = _mm512_fmsub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                    _mm512_set1_ps(scale), _mm512_set1_ps(min));
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    out[0] = _mm512_permutexvar_ps(b, table);
+    out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
+  }
+  static void q8k_group(const int8_t* p, const float* scale, const float* min, F* out) {
+    for (int h = 0; h < 2; ++h) {
+      const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+      out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));
+    }
+  }
   // Into L2 only, and at every M: on Zen 4 (fathom_bench_cpu_ops, one core, cold weights) that
   // made the GEMV 1.1-1.6x faster than prefetching into L1 from M = 2 (FP8: every M). Weight rows
   // 4 KiB apart (K = 2048 bf16) share one L1 set, so the next block's lines evicted this one's.

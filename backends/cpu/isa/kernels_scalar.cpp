@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "fathom/sdk/float_formats.hpp"
 #include "isa/isa.h"
@@ -88,6 +89,22 @@ void widen_q(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int
   for (int64_t i = 0; i < n; ++i) dst[i] = quant::dequantised(fmt, w, scales, i);
 }
 
+void widen_k(WFormat fmt, const void* w, const KScales& s, float* dst, int64_t n) { quant::widen_k_row(fmt, w, s, dst, n); }
+
+void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const float* x, int64_t ldx,
+            int64_t rows_x, float* y, int64_t ldy) {
+  std::vector<float> row(static_cast<size_t>(k_len));
+  for (int64_t r = 0; r < rows_w; ++r) {
+    widen_k(fmt, static_cast<const std::byte*>(w) + r * row_bytes(fmt, k_len), s.from_row(r, k_len, kquant_sub_block(fmt)),
+            row.data(), k_len);
+    for (int64_t m = 0; m < rows_x; ++m) {
+      float sum = 0;
+      for (int64_t k = 0; k < k_len; ++k) sum += x[m * ldx + k] * row[static_cast<size_t>(k)];
+      y[m * ldy + r] = sum;
+    }
+  }
+}
+
 double dot_f64(WFormat fmt, const void* w, const float* x, int64_t n) {
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * element(fmt, w, i, false);
@@ -155,7 +172,7 @@ void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
     for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
 }
 
-const IsaKernels kTable{"scalar", widen, gemv, gemv_t, gemv_q, widen_q, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
+const IsaKernels kTable{"scalar", widen, gemv, gemv_t, gemv_q, widen_q, gemv_k, widen_k, dot_f64, dot, axpy, scale, add, silu_mul, sum_squares, scale_mul, softmax,
                         to_bf16, transpose};
 
 }  // namespace

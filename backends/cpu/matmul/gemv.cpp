@@ -18,15 +18,7 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
     return;
   }
   if (kquant(w.fmt)) {
-    // No table kernel reads the K formats: a few rows at a time widened (exactly) into L1/L2,
-    // then the f32 GEMV. matmul_precision = "int8" has a kernel of its own (int8_dot.h).
-    constexpr int64_t kRows = 8;
-    float* rows = scratch<float>(Scratch::tile, static_cast<size_t>(kRows * k));
-    for (int64_t r0 = n0; r0 < n1; r0 += kRows) {
-      const int64_t r1 = std::min(n1, r0 + kRows);
-      widen_rows(isa, w, r0, r1, rows, k);
-      isa.gemv(WFormat::f32, rows, k, r1 - r0, k, x, k, m, y + r0, w.rows);
-    }
+    isa.gemv_k(w.fmt, w.row(n0), w.k_scales.from_row(n0, k, kquant_sub_block(w.fmt)), n1 - n0, k, x, k, m, y + n0, w.rows);
     return;
   }
   const float factor = w.fmt == WFormat::e4m3 ? kE4M3GemvScale : 1.0f;

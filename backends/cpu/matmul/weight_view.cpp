@@ -65,7 +65,7 @@ void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t 
       continue;
     }
     if (kquant(w.fmt)) {
-      quant::widen_k_row(w.fmt, w.row(r), w.k_scales.from_row(r, k, kquant_sub_block(w.fmt)), out, k);
+      isa.widen_k(w.fmt, w.row(r), w.k_scales.from_row(r, k, kquant_sub_block(w.fmt)), out, k);
       continue;
     }
     if (w.nan_codes) {
