@@ -28,7 +28,7 @@ namespace floats = sdk::floats;
 constexpr WFormat kFormats[] = {WFormat::q8, WFormat::q4};
 
 std::string name_of(WFormat f) {
-  return f == WFormat::q8 ? "q8" : f == WFormat::q4 ? "q4" : f == WFormat::q4k ? "q4k" : "q8k";
+  return f == WFormat::q8 ? "q8" : f == WFormat::q4 ? "q4" : f == WFormat::q4k ? "q4k" : f == WFormat::q8k ? "q8k" : "q6k";
 }
 
 // Groups a quantiser must handle: normal values, an outlier, all zeros, values far below f16's
@@ -224,8 +224,9 @@ TEST_P(QuantKernels, KFormatsWidenExactlyAndMultiply) {
   const IsaKernels& isa = kernels_for(GetParam());
   std::mt19937 rng(53);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q8k})
+  for (WFormat fmt : {WFormat::q4k, WFormat::q8k, WFormat::q6k})
     for (bool with_mins : {true, false}) {
+      if (fmt == WFormat::q6k && with_mins) continue;  // Q6_K has none
       const int64_t n = 11, k = 768, m = 3, sub = kquant_sub_block(fmt);
       const KRowsFixture f = k_rows(fmt, with_mins, n, k, rng);
       std::vector<float> want(static_cast<size_t>(n * k)), got(static_cast<size_t>(n * k) + 1, -7.f);
@@ -384,11 +385,12 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   std::mt19937 rng(41);
   std::normal_distribution<float> normal(0.f, 1.f);
   std::uniform_real_distribution<float> positive(0.001f, 0.01f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q8k})
+  for (WFormat fmt : {WFormat::q4k, WFormat::q8k, WFormat::q6k})
     for (bool with_mins : {true, false})
       for (int64_t m : {1, 3, 5})
         for (int64_t n : {1, 9, 17})
           for (int64_t k : {256, 768}) {
+            if (fmt == WFormat::q6k && with_mins) continue;  // Q6_K has none
             const int64_t sub = kquant_sub_block(fmt), subs = k / sub, rb = row_bytes(fmt, k);
             std::uniform_int_distribution<int> code_of(fmt == WFormat::q4k ? 0 : -32, fmt == WFormat::q4k ? 15 : 31);
             std::vector<int> code(static_cast<size_t>(n * k));
@@ -399,6 +401,8 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
                 code[static_cast<size_t>(r * k + c)] = q;
                 if (fmt == WFormat::q8k) {
                   codes[static_cast<size_t>(r * rb + c)] = static_cast<uint8_t>(static_cast<int8_t>(q));
+                } else if (fmt == WFormat::q6k) {
+                  quant::set_code_q6k(codes.data() + r * rb, c, q);
                 } else {
                   const int64_t g = c / kQuantGroup, j = c % kQuantGroup;
                   codes[static_cast<size_t>(r * rb + g * 16 + j % 16)] |= static_cast<uint8_t>(j < 16 ? q : q << 4);

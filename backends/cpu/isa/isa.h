@@ -25,10 +25,11 @@ namespace fathom::cpu {
 // q4k and q8k hold GGUF's K-quants as unpacked at load (matmul/quantize.h): codes laid out as q4's
 // nibbles / q8's bytes, and the K-quants' two levels of scales (KScales below). The *_k kernels
 // read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k };
+// q6k is Q6_K's 6-bit codes kept at 6 bits (quant.h has the packing), with q8k's scales.
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k, q6k };
 
 inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
-inline bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k; }
+inline bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k || f == WFormat::q6k; }
 // Weights per integer scale (and min) of the K formats, and per f32 scale of those.
 inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
 inline constexpr int64_t kKSuperBlock = 256;
@@ -63,6 +64,7 @@ inline int64_t format_bytes(WFormat f) {
 
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
 inline int64_t row_bytes(WFormat f, int64_t cols) {
+  if (f == WFormat::q6k) return cols / 64 * 48;
   return f == WFormat::q4 || f == WFormat::q4k ? cols / 2 : cols * format_bytes(f);
 }
 

@@ -153,16 +153,33 @@ inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i sprea
   return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(v));
 }
 
-// Each 64 bytes of codes are four sub-blocks either way: four q4k groups of 32 nibbles (128
-// weights), or four q8k sub-blocks of 16 bytes, all inside one block of 256. K is a multiple of
-// 256, so blocks are whole.
+// q6k's 64 codes of one block (isa/quant.h's packing) as 64 unsigned bytes, 0-63, in order: the
+// nibbles of 32 bytes (low halves weights 0-31, high 32-63), plus 16 where bit 4 is set, plus 32
+// where bit 5 is.
+inline __m512i q6k_codes(const uint8_t* block) {
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m512i low = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
+                                         _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
+  unsigned long long bit4, bit5;
+  __builtin_memcpy(&bit4, block + 32, 8);
+  __builtin_memcpy(&bit5, block + 40, 8);
+  const __m512i with4 = _mm512_mask_add_epi8(low, _cvtu64_mask64(bit4), low, _mm512_set1_epi8(16));
+  return _mm512_mask_add_epi8(with4, _cvtu64_mask64(bit5), with4, _mm512_set1_epi8(32));
+}
+
+// Each block of codes is four sub-blocks: four q4k groups of 32 nibbles (64 bytes, 128 weights),
+// four q8k sub-blocks of 16 bytes, or q6k's 48 bytes of 64 codes; all inside one block of 256. K
+// is a multiple of 256, so blocks are whole. q6k's x is laid out as q8k's; its codes, unsigned
+// 0-63, stand for code − 32, which the min term takes away as 32 · scale per sub-block.
 template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
-  using B = XBlock<Fmt>;
+  using B = XBlock<Fmt == WFormat::q6k ? WFormat::q8k : Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
+  static constexpr int64_t kCodeBytes = Fmt == WFormat::q6k ? 48 : 64;
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
@@ -174,25 +191,28 @@ struct DotGemvK : KRows {
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < subs / 4; ++b) {
       for (int r = 0; r < R; ++r) {
-        const uint8_t* wr = w + r * ldw + b * 64;
-        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 64), _MM_HINT_T1);
-        const __m512i v = _mm512_loadu_si512(wr);
+        const uint8_t* wr = w + r * ldw + b * kCodeBytes;
+        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
+        const __m512i v = Fmt == WFormat::q6k ? q6k_codes(wr) : _mm512_loadu_si512(wr);
         const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
         const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
         __m512 dm = _mm512_setzero_ps();
         if constexpr (Mins) dm = four_sub_blocks(s.min + sub, s.dmin[super], spread);
+        if constexpr (Fmt == WFormat::q6k) dm = _mm512_mul_ps(dw, _mm512_set1_ps(32.0f));
         for (int m = 0; m < M; ++m) {
           const uint8_t* xb = x + m * ldx + b * B::bytes;
           __m512i sum;
           if constexpr (Fmt == WFormat::q4k) {
             sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
             sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+          } else if constexpr (Fmt == WFormat::q6k) {
+            sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
           } else {
             sum = _mm512_dpbusd_epi32(_mm512_load_si512(xb + B::sums), _mm512_xor_si512(v, flip), _mm512_load_si512(xb));
           }
           const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
           acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
-          if constexpr (Mins) {
+          if constexpr (Mins || Fmt == WFormat::q6k) {
             acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
           }
         }
@@ -206,14 +226,17 @@ struct DotGemvK : KRows {
 template <WFormat Fmt, bool Mins>
 void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
               float* y, int64_t ldy) {
-  const DotGemvK<Fmt, Mins> kernel{{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)}};
-  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, XBlock<Fmt>::x_row_bytes(k_len), rows_x, y, ldy, true);
+  using Kernel = DotGemvK<Fmt, Mins>;
+  const Kernel kernel{{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)}};
+  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, Kernel::B::x_row_bytes(k_len), rows_x, y, ldy, true);
 }
 
 void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
             float* y, int64_t ldy) {
   const auto* codes = static_cast<const uint8_t*>(w);
-  if (fmt == WFormat::q4k) {
+  if (fmt == WFormat::q6k) {
+    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (fmt == WFormat::q4k) {
     if (s.min) gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
     else gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   } else {
@@ -225,13 +248,13 @@ void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_
 // x laid out for any of the four formats.
 int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
   if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
-  if (fmt == WFormat::q8k) return XBlock<WFormat::q8k>::x_row_bytes(k);
+  if (fmt == WFormat::q8k || fmt == WFormat::q6k) return XBlock<WFormat::q8k>::x_row_bytes(k);
   return x_row_bytes(fmt, k);
 }
 
 void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
   if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q8k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q8k || fmt == WFormat::q6k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
   else quantize_rows(fmt, x, ldx, rows_x, k, out);
 }
 

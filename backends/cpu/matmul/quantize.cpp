@@ -92,6 +92,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const size_t levels = mins ? 2 : 1;
   WeightArena::Block block = ctx.arena.allocate(d_offset + levels * (super_count * 4 + sub_count));
   auto* codes = static_cast<std::byte*>(block.data);
+  std::memset(codes, 0, codes_total);  // q6k's bits are or-ed in
   auto* d = reinterpret_cast<float*>(codes + d_offset);
   float* dmin = mins ? d + super_count : nullptr;
   auto* scale = reinterpret_cast<int8_t*>(d + levels * super_count);
@@ -109,6 +110,8 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
         const int code = sdk::ggml_code(b, layout, j);
         if (fmt == WFormat::q8k) {
           out[c] = static_cast<std::byte>(static_cast<int8_t>(code));
+        } else if (fmt == WFormat::q6k) {
+          quant::set_code_q6k(reinterpret_cast<uint8_t*>(codes + r * code_bytes), c, code);
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
           const int64_t g = c / kQuantGroup, i = c % kQuantGroup;
           std::byte& dst = out[g * quant::kQ4GroupBytes + i % quant::kQ4GroupBytes];
