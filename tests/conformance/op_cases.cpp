@@ -245,74 +245,48 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     cases.push_back(std::move(c));
   }
 
-  // GGUF's Q8_0, Q4_0 and Q5_0 blocks (llama.cpp files; Q5_0 is where llama-quantize puts Q4_K's
-  // rows that are not whole blocks of 256): the products at one row (decode), a few, and
+  // GGUF's blocks (llama.cpp files): Q8_0, Q4_0 and Q5_0 (where llama-quantize puts Q4_K's rows
+  // that are not whole blocks of 256) in blocks of 32, and the K-quants (Q4_K_M files hold Q4_K and
+  // Q6_K, Q5_K_M Q5_K and Q6_K) in blocks of 256. The products at one row (decode), a few, and
   // more than a GEMV takes; K of one and of several blocks.
-  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q8_0}, uint32_t{FATHOM_LAYOUT_GGML_Q4_0},
-                          uint32_t{FATHOM_LAYOUT_GGML_Q5_0}}) {
-    const std::string q = layout == FATHOM_LAYOUT_GGML_Q8_0 ? "q8_0" : layout == FATHOM_LAYOUT_GGML_Q4_0 ? "q4_0" : "q5_0";
-    for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 32, 7}, {5, 256, 130}, {40, 96, 33}}) {
+  struct GgmlCases {
+    uint32_t layout;
+    std::string name;
+    int64_t block;  // weights per block
+  };
+  for (const GgmlCases& set : {GgmlCases{FATHOM_LAYOUT_GGML_Q8_0, "q8_0", 32}, GgmlCases{FATHOM_LAYOUT_GGML_Q4_0, "q4_0", 32},
+                               GgmlCases{FATHOM_LAYOUT_GGML_Q5_0, "q5_0", 32}, GgmlCases{FATHOM_LAYOUT_GGML_Q4_K, "q4_k", 256},
+                               GgmlCases{FATHOM_LAYOUT_GGML_Q5_K, "q5_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_Q6_K, "q6_k", 256}}) {
+    const bool k_quant = set.block == 256;
+    const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes =
+        k_quant ? std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 256, 7}, {5, 512, 130}, {40, 256, 33}}
+                : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 32, 7}, {5, 256, 130}, {40, 96, 33}};
+    for (auto [t, k, n] : shapes) {
       OpCase c;
-      c.name = "matmul_ggml_" + q + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
+      c.name = "matmul_ggml_" + set.name + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
       c.call.op = FATHOM_OP_MATMUL;
       c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)),
-                       tensor(FATHOM_DTYPE_U8, {n, k}, g.ggml_blocks(layout, n, k), true, layout)};
+                       tensor(FATHOM_DTYPE_U8, {n, k}, g.ggml_blocks(set.layout, n, k), true, set.layout)};
       c.call.outputs = {output(F32, {t, n})};
-      c.tolerance = tolerance_for(F32, true);  // the weights are exact in f32
+      c.tolerance = tolerance_for(F32, true);  // each weight exact in f32, or rounded once as the reference's
       cases.push_back(std::move(c));
     }
     {
-      const int64_t vocab = 50, width = 64, t = 9;
+      const int64_t vocab = k_quant ? 20 : 50, width = k_quant ? 256 : 64, t = 9;
       OpCase c;
-      c.name = "embedding_ggml_" + q + "_V50_D64_T9";
+      c.name = "embedding_ggml_" + set.name + "_V" + std::to_string(vocab) + "_D" + std::to_string(width) + "_T9";
       c.call.op = FATHOM_OP_EMBEDDING;
       c.call.inputs = {tensor(FATHOM_DTYPE_I32, {t}, g.ids(t, vocab)),
-                       tensor(FATHOM_DTYPE_U8, {vocab, width}, g.ggml_blocks(layout, vocab, width), true, layout)};
-      c.call.outputs = {output(F32, {t, width})};
-      c.tolerance = 0;  // code · scale is exact in f32
-      cases.push_back(std::move(c));
-    }
-    {
-      OpCase c;
-      c.name = "moe_experts_ggml_" + q + "_E4_K2_T6";
-      const std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 0, 2, 1, 3};
-      set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, 64, 32, 4, 2, layout);
-      c.tolerance = tolerance_for(F32, true);
-      cases.push_back(std::move(c));
-    }
-  }
-
-  // The K-quants (Q4_K_M files hold Q4_K and Q6_K, Q5_K_M Q5_K and Q6_K): blocks of 256, so K of
-  // one and of two blocks.
-  for (uint32_t layout : {uint32_t{FATHOM_LAYOUT_GGML_Q4_K}, uint32_t{FATHOM_LAYOUT_GGML_Q5_K},
-                          uint32_t{FATHOM_LAYOUT_GGML_Q6_K}}) {
-    const std::string q = layout == FATHOM_LAYOUT_GGML_Q4_K ? "q4_k" : layout == FATHOM_LAYOUT_GGML_Q5_K ? "q5_k" : "q6_k";
-    for (auto [t, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 7}, {5, 512, 130}, {40, 256, 33}}) {
-      OpCase c;
-      c.name = "matmul_ggml_" + q + "_T" + std::to_string(t) + "_K" + std::to_string(k) + "_N" + std::to_string(n);
-      c.call.op = FATHOM_OP_MATMUL;
-      c.call.inputs = {tensor(F32, {t, k}, g.normal(F32, t * k)),
-                       tensor(FATHOM_DTYPE_U8, {n, k}, g.ggml_blocks(layout, n, k), true, layout)};
-      c.call.outputs = {output(F32, {t, n})};
-      c.tolerance = tolerance_for(F32, true);  // code · scale − min rounds once, as the reference's
-      cases.push_back(std::move(c));
-    }
-    {
-      const int64_t vocab = 20, width = 256, t = 9;
-      OpCase c;
-      c.name = "embedding_ggml_" + q + "_V20_D256_T9";
-      c.call.op = FATHOM_OP_EMBEDDING;
-      c.call.inputs = {tensor(FATHOM_DTYPE_I32, {t}, g.ids(t, vocab)),
-                       tensor(FATHOM_DTYPE_U8, {vocab, width}, g.ggml_blocks(layout, vocab, width), true, layout)};
+                       tensor(FATHOM_DTYPE_U8, {vocab, width}, g.ggml_blocks(set.layout, vocab, width), true, set.layout)};
       c.call.outputs = {output(F32, {t, width})};
       c.tolerance = 0;  // the same expression as the reference's, value by value
       cases.push_back(std::move(c));
     }
     {
       OpCase c;
-      c.name = "moe_experts_ggml_" + q + "_E4_K2_T6";
+      c.name = "moe_experts_ggml_" + set.name + "_E4_K2_T6";
       const std::vector<int32_t> ids = {0, 3, 1, 3, 2, 0, 3, 1, 0, 2, 1, 3};
-      set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, 256, 256, 4, 2, layout);
+      set_moe_experts_call(c, g, FATHOM_DTYPE_U8, ids, 6, k_quant ? 256 : 64, k_quant ? 256 : 32, 4, 2, set.layout);
       c.tolerance = tolerance_for(F32, true);
       cases.push_back(std::move(c));
     }
