@@ -91,6 +91,26 @@ struct V {
       out[i] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale[i / 2]), _mm256_set1_ps(min[i / 2]));
     }
   }
+  // q6k (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles from its 32
+  // bytes, bits 4 and 5 spread from their 32-bit words to bytes (each byte tests its own bit).
+  static __m256i bit_bytes(const uint8_t* p) {
+    int bits;
+    __builtin_memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(bits), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+                                                  3, 3, 3, 3, 3, 3, 3));
+    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+  }
+  static void q6k_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
+    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+    alignas(32) int8_t codes[32];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), _mm256_sub_epi8(u, _mm256_set1_epi8(32)));
+    q8k_group(codes, scale, min, out);
+  }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16(static_cast<short>(0xBFFF)));

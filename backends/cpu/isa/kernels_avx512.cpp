@@ -88,6 +88,22 @@ struct V {
       out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));
     }
   }
+  // q6k (isa/quant.h): the 32 codes of half `half` of a 64-weight block, their nibbles from its 32
+  // bytes and bits 4 and 5 added under masks, then as q8k's (each 16 with its scale and min).
+  static void q6k_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+    unsigned bit4, bit5;
+    __builtin_memcpy(&bit4, block + 32 + 4 * half, 4);
+    __builtin_memcpy(&bit5, block + 40 + 4 * half, 4);
+    u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit4), u, _mm256_set1_epi8(16));
+    u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit5), u, _mm256_set1_epi8(32));
+    const __m256i codes = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+    for (int h = 0; h < 2; ++h) {
+      const __m512i q = _mm512_cvtepi8_epi32(h ? _mm256_extracti128_si256(codes, 1) : _mm256_castsi256_si128(codes));
+      out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));
+    }
+  }
   // Into L2 only, and at every M: on Zen 4 (fathom_bench_cpu_ops, one core, cold weights) that
   // made the GEMV 1.1-1.6x faster than prefetching into L1 from M = 2 (FP8: every M). Weight rows
   // 4 KiB apart (K = 2048 bf16) share one L1 set, so the next block's lines evicted this one's.

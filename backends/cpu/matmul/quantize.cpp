@@ -80,7 +80,7 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
 
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) {
   const uint32_t layout = source.ggml_layout;
-  const WFormat fmt = source.fmt;  // q4k or q8k (weight_view)
+  const WFormat fmt = source.fmt;  // q4k, q8k or q6k (weight_view)
   const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub, supers = source.cols / kKSuperBlock;
   const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K;
   const int64_t code_bytes = row_bytes(fmt, source.cols), src_row_bytes = sdk::ggml_row_bytes(layout, source.cols);
