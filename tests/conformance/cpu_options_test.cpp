@@ -46,8 +46,11 @@ std::vector<Variant> variants() {
   };
   // The vector table the default does not pick, where this CPU can run it.
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq"))
+      __builtin_cpu_supports("avx512dq")) {
     v.push_back({"avx2_kernels", "isa = \"avx2\""});
+    // AVX2's integer kernels (vpmaddubsw), which CPUs without AVX512_VNNI run.
+    v.push_back({"avx2_int8_precision_stored_weights", "isa = \"avx2\"\nmatmul_precision = \"int8\""});
+  }
   return v;
 }
 
@@ -102,7 +105,7 @@ TEST_P(CpuOptionVariants, MatchesReference) {
   OpCall expected = c.call, actual = c.call;
   run_op(reference_backend(), expected);
   run_op(cpu, actual);
-  const bool int8_activations = v.name == "int8_precision_stored_weights" && has_ggml_weights(c);
+  const bool int8_activations = v.name.find("int8_precision_stored_weights") != std::string::npos && has_ggml_weights(c);
   const double tolerance = int8_activations ? kInt8ActivationTolerance : c.tolerance;
   for (size_t i = 0; i < expected.outputs.size(); ++i) {
     EXPECT_TRUE(close_to_reference(actual.outputs[i], expected.outputs[i], tolerance))

@@ -28,8 +28,8 @@ namespace fathom::cpu {
 // q6k is Q6_K's 6-bit codes kept at 6 bits (quant.h has the packing), with q8k's scales.
 enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k, q6k };
 
-inline bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
-inline bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k || f == WFormat::q6k; }
+constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
+constexpr bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k || f == WFormat::q6k; }
 // Weights per integer scale (and min) of the K formats, and per f32 scale of those.
 inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
 inline constexpr int64_t kKSuperBlock = 256;

@@ -16,6 +16,13 @@
 //  - q8, blocks of 32 weights (1 group): the codes, then dx in all 8 f32 lanes (no correction:
 //    the weights' codes are signed).
 // A last partial q4 block is padded with zero codes and scales.
+//
+// The K formats (isa.h) take the layouts of q4 (q4k) and q8 (q8k, q6k) with, in place of the
+// starting sums, 8 f32 "min sums": dx · Σ c of each sub-block in its first lane (q4k: group j in
+// lane 4j; q8k, q6k: the two halves of 16 in lanes 0 and 4). Their kernels scale the integer sums
+// per sub-block (d · integer scale) and take away min · those sums; q6k's unsigned 6-bit codes
+// stand for code − 32, whose 32 · scale goes the same way. No sum of pairs saturates: 63 · 127 ·
+// 2 = 16002 for q6k.
 #include <immintrin.h>
 
 #include "isa/int8_dot.h"
@@ -30,10 +37,13 @@ constexpr int64_t kGroup = kQuantGroup;
 
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr int64_t weights = Fmt == WFormat::q4 ? 64 : 32;
+  static constexpr bool nibbles = Fmt == WFormat::q4 || Fmt == WFormat::q4k;
+  static constexpr bool k_format = kquant(Fmt);
+  static constexpr int64_t weights = nibbles ? 64 : 32;
   static constexpr int64_t groups = weights / kGroup;
-  static constexpr int64_t sums = weights;                              // q4 only: 8 int32
-  static constexpr int64_t scales = Fmt == WFormat::q4 ? weights + 32 : weights;  // 8 f32
+  static constexpr int64_t sums = weights;      // q4: 8 int32 starting sums; K formats: 8 f32 min sums
+  static constexpr int64_t min_sums = weights;
+  static constexpr int64_t scales = Fmt == WFormat::q8 ? weights : weights + 32;  // 8 f32
   static constexpr int64_t bytes = scales + 32;
   // Bytes of one row of x with k columns: whole blocks, the last one padded.
   static int64_t x_row_bytes(int64_t k) { return (k + weights - 1) / weights * bytes; }
@@ -68,13 +78,13 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
                  d = _mm256_loadu_ps(xg + 24);
     const float amax = max_abs(a, b, c, d);
     uint8_t* block = out + g / B::groups * B::bytes;
-    float* scales = reinterpret_cast<float*>(block + B::scales) + (Fmt == WFormat::q4 ? 4 * (g % B::groups) : 0);
+    float* scales = reinterpret_cast<float*>(block + B::scales) + (B::nibbles ? 4 * (g % B::groups) : 0);
     // max_ps passes over NaNs: a group holding one gets a NaN scale (and zero codes), so the
     // product is NaN as the f32 kernels' would be, rather than a NaN read as 0.
     const __m256 nan = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q), _mm256_cmp_ps(b, b, _CMP_UNORD_Q)),
                                     _mm256_or_ps(_mm256_cmp_ps(c, c, _CMP_UNORD_Q), _mm256_cmp_ps(d, d, _CMP_UNORD_Q)));
     if (_mm256_movemask_ps(nan) != 0) {
-      for (int l = 0; l < (Fmt == WFormat::q4 ? 4 : 8); ++l) scales[l] = __builtin_nanf("");
+      for (int l = 0; l < (B::nibbles ? 4 : 8); ++l) scales[l] = __builtin_nanf("");
       continue;
     }
     if (amax == 0.0f) continue;  // codes, sum and scale stay zero
@@ -82,19 +92,25 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     // Nearest, ties to even (the default rounding mode), as the AVX-512 kernels round.
     const __m256i ca = _mm256_cvtps_epi32(_mm256_mul_ps(a, inv)), cb = _mm256_cvtps_epi32(_mm256_mul_ps(b, inv)),
                   cc = _mm256_cvtps_epi32(_mm256_mul_ps(c, inv)), cd = _mm256_cvtps_epi32(_mm256_mul_ps(d, inv));
-    const int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(ca, cb), _mm256_add_epi32(cc, cd)));
+    const int first_half = hsum_i32(_mm256_add_epi32(ca, cb)), second_half = hsum_i32(_mm256_add_epi32(cc, cd));
+    const int sum = first_half + second_half;
     // The packs interleave 128-bit lanes; one permute of dwords puts the 32 codes back in order.
     const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(ca, cb), _mm256_packs_epi32(cc, cd));
     const __m256i codes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     const float dx = amax / 127.0f;
-    if constexpr (Fmt == WFormat::q4) {
+    if constexpr (B::nibbles) {
       const int64_t j = g % B::groups;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 16 * j), _mm256_castsi256_si128(codes));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 + 16 * j), _mm256_extracti128_si256(codes, 1));
-      reinterpret_cast<int32_t*>(block + B::sums)[4 * j] = -8 * sum;
+      if constexpr (Fmt == WFormat::q4) reinterpret_cast<int32_t*>(block + B::sums)[4 * j] = -8 * sum;
+      else reinterpret_cast<float*>(block + B::min_sums)[4 * j] = dx * static_cast<float>(sum);
       for (int l = 0; l < 4; ++l) scales[l] = dx;
     } else {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(block), codes);
+      if constexpr (B::k_format) {
+        reinterpret_cast<float*>(block + B::min_sums)[0] = dx * static_cast<float>(first_half);
+        reinterpret_cast<float*>(block + B::min_sums)[4] = dx * static_cast<float>(second_half);
+      }
       for (int l = 0; l < 8; ++l) scales[l] = dx;
     }
   }
@@ -168,8 +184,139 @@ struct DotGemv : QuantizedRows {
 
 #include "isa/int8_dot_entry.inc"
 
-// No kernel for the K formats here: such matrices take the f32 path (matrix.cpp).
-const Int8DotKernels kKernels{x_row_bytes, quantize_rows, gemv, nullptr};
+// ---- the K formats -------------------------------------------------------------------------
+
+// Two integer scales (or mins) times the block's f32 one, each over its four lanes.
+inline __m256 two_sub_blocks(const int8_t* integers, float super) {
+  short two;
+  __builtin_memcpy(&two, integers, 2);
+  const __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(two))), _mm_set1_ps(super));
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+}
+
+// 32 bytes, 0xFF where the bit of the little-endian word at p is set (byte i tests bit i).
+inline __m256i bit_bytes(const uint8_t* p) {
+  int bits;
+  __builtin_memcpy(&bits, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(bits), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                                3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// x blocks of 64 weights (q4k) or 32 (q8k, q6k), each two sub-blocks; K a multiple of 256.
+template <WFormat Fmt, bool Mins>
+struct DotGemvK {
+  using W = uint8_t;
+  using X = uint8_t;
+  using B = XBlock<Fmt == WFormat::q4k ? WFormat::q4k : WFormat::q8k>;
+  static constexpr int rows_per_tile(int m) { return kRows[m]; }
+  const uint8_t* base;
+  int64_t ldw;
+  KScales s;
+  int64_t supers, subs;
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t k_len, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
+    const int64_t row0 = (w - base) / ldw;
+    const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
+    __m256 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k_len / B::weights; ++b) {
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wr = w + r * ldw;
+        const int64_t sub = (row0 + r) * subs + 2 * b, super = (row0 + r) * supers + b * B::weights / kKSuperBlock;
+        const __m256 dw = two_sub_blocks(s.scale + sub, s.d[super]);
+        __m256 dm = _mm256_setzero_ps();
+        if constexpr (Mins) dm = two_sub_blocks(s.min + sub, s.dmin[super]);
+        if constexpr (Fmt == WFormat::q6k) dm = _mm256_mul_ps(dw, _mm256_set1_ps(32.0f));
+        // The unsigned operands of this block (and q8k's signs).
+        __m256i a0, a1 = _mm256_setzero_si256(), v = _mm256_setzero_si256();
+        if constexpr (Fmt == WFormat::q4k) {
+          const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
+          a0 = _mm256_and_si256(codes, nibble);
+          a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
+        } else if constexpr (Fmt == WFormat::q6k) {
+          const uint8_t* block = wr + b / 2 * 48;
+          const int half = static_cast<int>(b % 2);
+          const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+          a0 = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, nibble);
+          a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
+          a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+        } else {
+          v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
+          a0 = _mm256_sign_epi8(v, v);  // |q|: the codes are never -128
+        }
+        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 32), _MM_HINT_T1);
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + b * B::bytes;
+          const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb));
+          __m256i pairs;
+          if constexpr (Fmt == WFormat::q4k) {
+            pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
+                                     _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
+          } else if constexpr (Fmt == WFormat::q6k) {
+            pairs = _mm256_maddubs_epi16(a0, x0);
+          } else {
+            pairs = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(x0, v));
+          }
+          const __m256i sum = _mm256_madd_epi16(pairs, ones);
+          const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+          acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
+          if constexpr (Mins || Fmt == WFormat::q6k) {
+            acc[m][r] = _mm256_fnmadd_ps(dm, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+          }
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[m][r]), _mm256_extractf128_ps(acc[m][r], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+        y[m * ldy + r] = _mm_cvtss_f32(h);
+      }
+  }
+};
+
+template <WFormat Fmt, bool Mins>
+void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+              float* y, int64_t ldy) {
+  using Kernel = DotGemvK<Fmt, Mins>;
+  const Kernel kernel{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)};
+  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, Kernel::B::x_row_bytes(k_len), rows_x, y, ldy, true);
+}
+
+void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+            float* y, int64_t ldy) {
+  const auto* codes = static_cast<const uint8_t*>(w);
+  if (fmt == WFormat::q6k) {
+    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (fmt == WFormat::q4k) {
+    if (s.min) gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else {
+    if (s.min) gemv_k_t<WFormat::q8k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    else gemv_k_t<WFormat::q8k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  }
+}
+
+// x laid out for any of the formats (q6k's as q8k's).
+int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
+  if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
+  if (fmt == WFormat::q8k || fmt == WFormat::q6k) return XBlock<WFormat::q8k>::x_row_bytes(k);
+  return x_row_bytes(fmt, k);
+}
+
+void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
+  if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q8k || fmt == WFormat::q6k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
+  else quantize_rows(fmt, x, ldx, rows_x, k, out);
+}
+
+const Int8DotKernels kKernels{x_row_bytes_any, quantize_rows_any, gemv, gemv_k};
 
 }  // namespace
 
