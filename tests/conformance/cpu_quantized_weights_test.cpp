@@ -28,7 +28,14 @@ namespace floats = sdk::floats;
 constexpr WFormat kFormats[] = {WFormat::q8, WFormat::q4};
 
 std::string name_of(WFormat f) {
-  return f == WFormat::q8 ? "q8" : f == WFormat::q4 ? "q4" : f == WFormat::q4k ? "q4k" : f == WFormat::q8k ? "q8k" : "q6k";
+  switch (f) {
+    case WFormat::q8: return "q8";
+    case WFormat::q4: return "q4";
+    case WFormat::q4k: return "q4k";
+    case WFormat::q6k: return "q6k";
+    case WFormat::q5k: return "q5k";
+    default: return "float";
+  }
 }
 
 // Groups a quantiser must handle: normal values, an outlier, all zeros, values far below f16's
@@ -199,9 +206,6 @@ KRowsFixture k_rows(WFormat fmt, bool with_mins, int64_t n, int64_t k, std::mt19
   std::uniform_int_distribution<int> byte(0, 255), integer(with_mins ? 0 : -128, with_mins ? 63 : 127);
   std::uniform_real_distribution<float> positive(0.0001f, 0.001f);
   for (uint8_t& b : f.codes) b = static_cast<uint8_t>(byte(rng));
-  if (fmt == WFormat::q8k && with_mins) {
-    for (uint8_t& b : f.codes) b &= 0x1F;  // Q5_K's codes, 0-31
-  }
   // d and dmin are f16 values, as in the files: the products with the integers are then exact.
   auto f16_value = [&] { return floats::f16_to_f32(floats::f32_to_f16(positive(rng))); };
   f.d.resize(static_cast<size_t>(n * k / kKSuperBlock));
@@ -224,9 +228,9 @@ TEST_P(QuantKernels, KFormatsWidenExactlyAndMultiply) {
   const IsaKernels& isa = kernels_for(GetParam());
   std::mt19937 rng(53);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q8k, WFormat::q6k})
+  for (WFormat fmt : {WFormat::q4k, WFormat::q6k, WFormat::q5k})
     for (bool with_mins : {true, false}) {
-      if (fmt == WFormat::q6k && with_mins) continue;  // Q6_K has none
+      if ((fmt == WFormat::q6k && with_mins) || (fmt == WFormat::q5k && !with_mins)) continue;  // as the K-quants
       const int64_t n = 11, k = 768, m = 3, sub = kquant_sub_block(fmt);
       const KRowsFixture f = k_rows(fmt, with_mins, n, k, rng);
       std::vector<float> want(static_cast<size_t>(n * k)), got(static_cast<size_t>(n * k) + 1, -7.f);
@@ -376,33 +380,31 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
 
 // The K formats (GGUF's K-quants unpacked: code · scale − min per sub-block, scale = d · integer
 // scale): y against Σ_s dx · (scale_s · Σ code · c − min_s · Σ c), the integer sums exact, with
-// and without mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q8k's bytes (sub-blocks of
-// 16), K of one and of three blocks of 256 (each with its own d).
+// and without mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q6k's / q5k's packed codes
+// (sub-blocks of 16), K of one and of three blocks of 256 (each with its own d).
 TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
   const Int8DotKernels& dot = *kernels();
-  if (!dot.gemv_k) GTEST_SKIP() << "no kernel for the K formats in this set (they take the f32 path)";
   std::mt19937 rng(41);
   std::normal_distribution<float> normal(0.f, 1.f);
   std::uniform_real_distribution<float> positive(0.001f, 0.01f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q8k, WFormat::q6k})
+  for (WFormat fmt : {WFormat::q4k, WFormat::q6k, WFormat::q5k})
     for (bool with_mins : {true, false})
       for (int64_t m : {1, 3, 5})
         for (int64_t n : {1, 9, 17})
           for (int64_t k : {256, 768}) {
-            if (fmt == WFormat::q6k && with_mins) continue;  // Q6_K has none
+            if ((fmt == WFormat::q6k && with_mins) || (fmt == WFormat::q5k && !with_mins)) continue;  // as the K-quants
             const int64_t sub = kquant_sub_block(fmt), subs = k / sub, rb = row_bytes(fmt, k);
-            std::uniform_int_distribution<int> code_of(fmt == WFormat::q4k ? 0 : -32, fmt == WFormat::q4k ? 15 : 31);
+            std::uniform_int_distribution<int> code_of(fmt == WFormat::q4k || fmt == WFormat::q5k ? 0 : -32,
+                                                       fmt == WFormat::q4k ? 15 : 31);
             std::vector<int> code(static_cast<size_t>(n * k));
             std::vector<uint8_t> codes(static_cast<size_t>(n * rb));
             for (int64_t r = 0; r < n; ++r)
               for (int64_t c = 0; c < k; ++c) {
                 const int q = code_of(rng);
                 code[static_cast<size_t>(r * k + c)] = q;
-                if (fmt == WFormat::q8k) {
-                  codes[static_cast<size_t>(r * rb + c)] = static_cast<uint8_t>(static_cast<int8_t>(q));
-                } else if (fmt == WFormat::q6k) {
-                  quant::set_code_q6k(codes.data() + r * rb, c, q);
+                if (packed_k(fmt)) {
+                  quant::set_code_packed(fmt, codes.data() + r * rb, c, q);
                 } else {
                   const int64_t g = c / kQuantGroup, j = c % kQuantGroup;
                   codes[static_cast<size_t>(r * rb + g * 16 + j % 16)] |= static_cast<uint8_t>(j < 16 ? q : q << 4);
@@ -412,7 +414,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             const int64_t supers = k / kKSuperBlock;
             std::vector<float> d(static_cast<size_t>(n * supers)), dmin(static_cast<size_t>(n * supers));
             std::vector<int8_t> sub_scale(static_cast<size_t>(n * subs)), sub_min(static_cast<size_t>(n * subs));
-            std::uniform_int_distribution<int> integer(fmt == WFormat::q8k && !with_mins ? -128 : 0, with_mins ? 63 : 127);
+            std::uniform_int_distribution<int> integer(fmt == WFormat::q6k ? -128 : 0, with_mins ? 63 : 127);
             for (float& v : d) v = positive(rng) / 16;
             for (float& v : dmin) v = positive(rng) / 8;
             for (int8_t& v : sub_scale) v = static_cast<int8_t>(integer(rng));

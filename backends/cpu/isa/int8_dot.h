@@ -25,12 +25,10 @@
 // and 16 f32 scales (dx of the group each lane belongs to). A last partial block is padded with
 // zero codes and scales.
 //
-// The K formats (AVX-512 VNNI only) compute code · scale − min per sub-block: Σ_s dx · (scale_s ·
-// Σ q·c − min_s · Σ c). Their blocks are q4's (q4k) or q8's (q8k) codes, and per block 16 f32
-// "min sums" dx · Σ c of each sub-block (in its first lane: sub-blocks of 32 for q4k, 16 for
-// q8k) beside the scales; q4k's nibbles are the codes themselves, so it has no starting sums, and
-// q8k's starting sums are per sub-block of 16 too (lanes 0 and 4 of each group's eight), since
-// each half of a group is scaled by its own weight scale.
+// The K formats compute code · scale − min per sub-block: Σ_s dx · (scale_s · Σ q·c − min_s · Σ c).
+// Their x blocks are q4's (q4k) or q8's (q6k, q5k: codes in order), with, in place of starting
+// sums (their codes are unsigned and their own), per block f32 "min sums" dx · Σ c of each
+// sub-block in its first lane (sub-blocks of 32 for q4k, 16 for q6k and q5k) beside the scales.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +46,8 @@ struct Int8DotKernels {
   // contract of IsaKernels::gemv_q for w and scales.
   void (*gemv)(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
                int64_t rows_x, float* y, int64_t ldy);
-  // The same for the K formats (q4k, q8k; isa.h), `s` the scales of w's first row. k_len is a
-  // multiple of 256 (GGUF's K-quant blocks). Null in sets without such a kernel.
+  // The same for the K formats (q4k, q6k, q5k; isa.h), `s` the scales of w's first row. k_len is a
+  // multiple of 256 (GGUF's K-quant blocks).
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
                  int64_t rows_x, float* y, int64_t ldy);
 };

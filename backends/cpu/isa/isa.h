@@ -22,14 +22,17 @@ namespace fathom::cpu {
 // q8 and q4 are weights quantised at load (weights = "int8" | "int4"): integer codes in groups of
 // kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
 // the *_q kernels below read them; the others take the five float formats.
-// q4k and q8k hold GGUF's K-quants as unpacked at load (matmul/quantize.h): codes laid out as q4's
-// nibbles / q8's bytes, and the K-quants' two levels of scales (KScales below). The *_k kernels
+// q4k, q6k and q5k hold GGUF's K-quants Q4_K, Q6_K and Q5_K as unpacked at load
+// (matmul/quantize.h): q4k's codes laid out as q4's nibbles, q6k's and q5k's at 6 and 5 bits
+// (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales below). The *_k kernels
 // read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
-// q6k is Q6_K's 6-bit codes kept at 6 bits (quant.h has the packing), with q8k's scales.
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q8k, q6k };
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k };
 
 constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
-constexpr bool kquant(WFormat f) { return f == WFormat::q4k || f == WFormat::q8k || f == WFormat::q6k; }
+constexpr bool packed_k(WFormat f) { return f == WFormat::q6k || f == WFormat::q5k; }
+constexpr bool kquant(WFormat f) { return f == WFormat::q4k || packed_k(f); }
+// Bytes per 64 weights of q6k / q5k: 32 of nibbles and 8 per higher bit.
+constexpr int64_t packed_block_bytes(WFormat f) { return f == WFormat::q6k ? 48 : 40; }
 // Weights per integer scale (and min) of the K formats, and per f32 scale of those.
 inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
 inline constexpr int64_t kKSuperBlock = 256;
@@ -64,7 +67,7 @@ inline int64_t format_bytes(WFormat f) {
 
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
 inline int64_t row_bytes(WFormat f, int64_t cols) {
-  if (f == WFormat::q6k) return cols / 64 * 48;
+  if (packed_k(f)) return cols / 64 * packed_block_bytes(f);
   return f == WFormat::q4 || f == WFormat::q4k ? cols / 2 : cols * format_bytes(f);
 }
 
@@ -114,7 +117,7 @@ struct IsaKernels {
                  int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
   // dst[i] = code · scale of weight i of one quantised row of n weights (n a multiple of kQuantGroup).
   void (*widen_q)(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n);
-  // The same two for the K formats (q4k, q8k): rows of k_len weights (a multiple of 256), row r's
+  // The same two for the K formats (q4k, q6k, q5k): rows of k_len weights (a multiple of 256), row r's
   // codes at w + r · row_bytes(fmt, k_len), `s` row 0's scales; each weight exactly the
   // reference's value (code · scale − min, rounded once).
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const float* x,

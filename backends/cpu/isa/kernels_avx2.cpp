@@ -74,7 +74,7 @@ struct V {
     out[3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), dv, offset);
   }
   // The K formats (isa.h): code · scale − min in one FMA per 8 weights (code · scale is exact, so
-  // the weight rounds once, as the reference's); q8k's halves of 16 each with their own.
+  // the weight rounds once, as the reference's); q6k's and q5k's halves of 16 each with their own.
   static void q4k_group(const uint8_t* p, float scale, float min, F* out) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m256i lo = _mm256_cvtepu8_epi32(b), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
@@ -85,14 +85,15 @@ struct V {
     out[2] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)), sv, mv);
     out[3] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), sv, mv);
   }
-  static void q8k_group(const int8_t* p, const float* scale, const float* min, F* out) {
+  static void halves_of_16(const int8_t* p, const float* scale, const float* min, F* out) {
     for (int i = 0; i < 4; ++i) {
       const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i)));
       out[i] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale[i / 2]), _mm256_set1_ps(min[i / 2]));
     }
   }
-  // q6k (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles from its 32
-  // bytes, bits 4 and 5 spread from their 32-bit words to bytes (each byte tests its own bit).
+  // q6k / q5k (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles from its
+  // 32 bytes, bit 4 (and 5) spread from their 32-bit words to bytes (each byte tests its own bit);
+  // q6k's codes are the 6-bit values − 32.
   static __m256i bit_bytes(const uint8_t* p) {
     int bits;
     __builtin_memcpy(&bits, p, 4);
@@ -102,14 +103,18 @@ struct V {
     const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
   }
-  static void q6k_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
+  template <int Bits>
+  static void packed_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
     const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
     __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
     u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
-    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+    if constexpr (Bits == 6) {
+      u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+      u = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+    }
     alignas(32) int8_t codes[32];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), _mm256_sub_epi8(u, _mm256_set1_epi8(32)));
-    q8k_group(codes, scale, min, out);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes), u);
+    halves_of_16(codes, scale, min, out);
   }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));

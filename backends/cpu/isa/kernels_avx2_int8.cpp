@@ -17,9 +17,9 @@
 //    the weights' codes are signed).
 // A last partial q4 block is padded with zero codes and scales.
 //
-// The K formats (isa.h) take the layouts of q4 (q4k) and q8 (q8k, q6k) with, in place of the
+// The K formats (isa.h) take the layouts of q4 (q4k) and q8 (q6k, q5k) with, in place of the
 // starting sums, 8 f32 "min sums": dx · Σ c of each sub-block in its first lane (q4k: group j in
-// lane 4j; q8k, q6k: the two halves of 16 in lanes 0 and 4). Their kernels scale the integer sums
+// lane 4j; the others: the two halves of 16 in lanes 0 and 4). Their kernels scale the integer sums
 // per sub-block (d · integer scale) and take away min · those sums; q6k's unsigned 6-bit codes
 // stand for code − 32, whose 32 · scale goes the same way. No sum of pairs saturates: 63 · 127 ·
 // 2 = 16002 for q6k.
@@ -205,12 +205,12 @@ inline __m256i bit_bytes(const uint8_t* p) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// x blocks of 64 weights (q4k) or 32 (q8k, q6k), each two sub-blocks; K a multiple of 256.
+// x blocks of 64 weights (q4k) or 32 (q6k, q5k), each two sub-blocks; K a multiple of 256.
 template <WFormat Fmt, bool Mins>
 struct DotGemvK {
   using W = uint8_t;
   using X = uint8_t;
-  using B = XBlock<Fmt == WFormat::q4k ? WFormat::q4k : WFormat::q8k>;
+  using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   const uint8_t* base;
   int64_t ldw;
@@ -232,22 +232,21 @@ struct DotGemvK {
         __m256 dm = _mm256_setzero_ps();
         if constexpr (Mins) dm = two_sub_blocks(s.min + sub, s.dmin[super]);
         if constexpr (Fmt == WFormat::q6k) dm = _mm256_mul_ps(dw, _mm256_set1_ps(32.0f));
-        // The unsigned operands of this block (and q8k's signs).
-        __m256i a0, a1 = _mm256_setzero_si256(), v = _mm256_setzero_si256();
+        // The unsigned operands of this block.
+        __m256i a0, a1 = _mm256_setzero_si256();
         if constexpr (Fmt == WFormat::q4k) {
           const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
           a0 = _mm256_and_si256(codes, nibble);
           a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
-        } else if constexpr (Fmt == WFormat::q6k) {
-          const uint8_t* block = wr + b / 2 * 48;
+        } else {
+          const uint8_t* block = wr + b / 2 * packed_block_bytes(Fmt);
           const int half = static_cast<int>(b % 2);
           const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
           a0 = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, nibble);
           a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
-          a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
-        } else {
-          v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
-          a0 = _mm256_sign_epi8(v, v);  // |q|: the codes are never -128
+          if constexpr (Fmt == WFormat::q6k) {
+            a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+          }
         }
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 32), _MM_HINT_T1);
         for (int m = 0; m < M; ++m) {
@@ -257,10 +256,8 @@ struct DotGemvK {
           if constexpr (Fmt == WFormat::q4k) {
             pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
                                      _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
-          } else if constexpr (Fmt == WFormat::q6k) {
+          } else {  // unsigned codes
             pairs = _mm256_maddubs_epi16(a0, x0);
-          } else {
-            pairs = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(x0, v));
           }
           const __m256i sum = _mm256_madd_epi16(pairs, ones);
           const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
@@ -294,25 +291,27 @@ void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_
   const auto* codes = static_cast<const uint8_t*>(w);
   if (fmt == WFormat::q6k) {
     gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-  } else if (fmt == WFormat::q4k) {
-    if (s.min) gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (fmt == WFormat::q5k) {
+    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (s.min) {
+    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   } else {
-    if (s.min) gemv_k_t<WFormat::q8k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q8k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   }
 }
 
-// x laid out for any of the formats (q6k's as q8k's).
+// x laid out for any of the formats.
 int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
   if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
-  if (fmt == WFormat::q8k || fmt == WFormat::q6k) return XBlock<WFormat::q8k>::x_row_bytes(k);
+  if (fmt == WFormat::q6k) return XBlock<WFormat::q6k>::x_row_bytes(k);
+  if (fmt == WFormat::q5k) return XBlock<WFormat::q5k>::x_row_bytes(k);
   return x_row_bytes(fmt, k);
 }
 
 void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
   if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q8k || fmt == WFormat::q6k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q6k) quantize_rows_t<WFormat::q6k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q5k) quantize_rows_t<WFormat::q5k>(x, ldx, rows_x, k, out);
   else quantize_rows(fmt, x, ldx, rows_x, k, out);
 }
 

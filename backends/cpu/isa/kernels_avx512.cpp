@@ -73,8 +73,7 @@ struct V {
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
   // The K formats (isa.h): q4k's 32 nibbles as code · scale − min, by the same table (each entry
-  // rounded once, as the reference rounds the weight); q8k's 32 codes, each half of 16 with its own
-  // scale and min, in one fused multiply-subtract each (code · scale is exact, so again one rounding).
+  // rounded once, as the reference rounds the weight).
   static void q4k_group(const uint8_t* p, float scale, float min, F* out) {
     const F table = _mm512_fmsub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                     _mm512_set1_ps(scale), _mm512_set1_ps(min));
@@ -82,23 +81,24 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
-  static void q8k_group(const int8_t* p, const float* scale, const float* min, F* out) {
-    for (int h = 0; h < 2; ++h) {
-      const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
-      out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));
-    }
-  }
-  // q6k (isa/quant.h): the 32 codes of half `half` of a 64-weight block, their nibbles from its 32
-  // bytes and bits 4 and 5 added under masks, then as q8k's (each 16 with its scale and min).
-  static void q6k_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
+  // q6k / q5k (isa/quant.h): the 32 codes of half `half` of a 64-weight block, their nibbles from
+  // its 32 bytes and bit 4 (and 5) added under masks, then each half of 16 times its scale less
+  // its min in one fused multiply-subtract (code · scale is exact, so one rounding); q6k's codes
+  // are the 6-bit values − 32.
+  template <int Bits>
+  static void packed_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
     const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
     __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-    unsigned bit4, bit5;
+    unsigned bit4;
     __builtin_memcpy(&bit4, block + 32 + 4 * half, 4);
-    __builtin_memcpy(&bit5, block + 40 + 4 * half, 4);
     u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit4), u, _mm256_set1_epi8(16));
-    u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit5), u, _mm256_set1_epi8(32));
-    const __m256i codes = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+    if constexpr (Bits == 6) {
+      unsigned bit5;
+      __builtin_memcpy(&bit5, block + 40 + 4 * half, 4);
+      u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit5), u, _mm256_set1_epi8(32));
+      u = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+    }
+    const __m256i codes = u;
     for (int h = 0; h < 2; ++h) {
       const __m512i q = _mm512_cvtepi8_epi32(h ? _mm256_extracti128_si256(codes, 1) : _mm256_castsi256_si128(codes));
       out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));

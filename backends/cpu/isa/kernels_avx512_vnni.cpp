@@ -17,13 +17,13 @@ constexpr int64_t kGroup = kQuantGroup;
 template <WFormat Fmt>
 struct XBlock {
   static constexpr bool nibbles = Fmt == WFormat::q4 || Fmt == WFormat::q4k;
-  static constexpr bool k_format = Fmt == WFormat::q4k || Fmt == WFormat::q8k;
+  static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 128 : 64;
   static constexpr int64_t groups = weights / kGroup;
-  static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; q8 in order
+  static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; others in order
   // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes
-  // q + 128; q4k nibbles are the codes.
-  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q4k ? 0 : 128;
+  // q + 128; the K formats' unsigned codes are their own (q6k's − 32 is a min term).
+  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q8 ? 128 : 0;
   static constexpr int64_t sums = codes;  // 16 int32 starting sums (where offset != 0)
   static constexpr int64_t min_sums = offset != 0 ? sums + 64 : codes;  // K formats: 16 f32
   static constexpr int64_t scales = k_format ? min_sums + 64 : sums + 64;  // 16 f32
@@ -64,13 +64,7 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j), _mm512_cvtepi32_epi8(ca));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j + 16), _mm512_cvtepi32_epi8(cb));
     }
-    int32_t* sums = reinterpret_cast<int32_t*>(block + B::sums);
-    if constexpr (Fmt == WFormat::q8k) {  // each half of the group has its own weight scale
-      sums[8 * j] = -B::offset * sum_a;
-      sums[8 * j + 4] = -B::offset * sum_b;
-    } else if constexpr (B::offset != 0) {
-      sums[j * B::lanes_per_group] = -B::offset * (sum_a + sum_b);
-    }
+    if constexpr (B::offset != 0) reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * (sum_a + sum_b);
     const float dx = amax / 127.0f;
     if constexpr (B::k_format) {  // dx · Σ c per sub-block, in its first lane (of four)
       float* min_sums = reinterpret_cast<float*>(block + B::min_sums);
@@ -153,39 +147,42 @@ inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i sprea
   return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(v));
 }
 
-// q6k's 64 codes of one block (isa/quant.h's packing) as 64 unsigned bytes, 0-63, in order: the
+// The 64 codes of one q6k / q5k block (isa/quant.h's packing) as 64 unsigned bytes in order: the
 // nibbles of 32 bytes (low halves weights 0-31, high 32-63), plus 16 where bit 4 is set, plus 32
-// where bit 5 is.
-inline __m512i q6k_codes(const uint8_t* block) {
+// where bit 5 is (q6k).
+template <int Bits>
+inline __m512i packed_codes(const uint8_t* block) {
   const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m512i low = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
                                          _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
-  unsigned long long bit4, bit5;
+  unsigned long long bit4;
   __builtin_memcpy(&bit4, block + 32, 8);
-  __builtin_memcpy(&bit5, block + 40, 8);
   const __m512i with4 = _mm512_mask_add_epi8(low, _cvtu64_mask64(bit4), low, _mm512_set1_epi8(16));
+  if constexpr (Bits == 5) return with4;
+  unsigned long long bit5;
+  __builtin_memcpy(&bit5, block + 40, 8);
   return _mm512_mask_add_epi8(with4, _cvtu64_mask64(bit5), with4, _mm512_set1_epi8(32));
 }
 
 // Each block of codes is four sub-blocks: four q4k groups of 32 nibbles (64 bytes, 128 weights),
-// four q8k sub-blocks of 16 bytes, or q6k's 48 bytes of 64 codes; all inside one block of 256. K
-// is a multiple of 256, so blocks are whole. q6k's x is laid out as q8k's; its codes, unsigned
-// 0-63, stand for code − 32, which the min term takes away as 32 · scale per sub-block.
+// or q6k's 48 (q5k's 40) bytes of 64 codes, sub-blocks of 16; all inside one block of 256. K is a
+// multiple of 256, so blocks are whole. q6k's codes, unsigned 0-63, stand for code − 32, which the
+// min term takes away as 32 · scale per sub-block; q5k's are Q5_K's own (0-31), with its mins.
 template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
-  using B = XBlock<Fmt == WFormat::q6k ? WFormat::q8k : Fmt>;
+  using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
-  static constexpr int64_t kCodeBytes = Fmt == WFormat::q6k ? 48 : 64;
+  static constexpr int64_t kCodeBytes = Fmt == WFormat::q4k ? 64 : packed_block_bytes(Fmt);
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const int64_t row0 = row_of(w);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    const __m512i nibble = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
     __m512 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
@@ -193,7 +190,9 @@ struct DotGemvK : KRows {
       for (int r = 0; r < R; ++r) {
         const uint8_t* wr = w + r * ldw + b * kCodeBytes;
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
-        const __m512i v = Fmt == WFormat::q6k ? q6k_codes(wr) : _mm512_loadu_si512(wr);
+        __m512i v;
+        if constexpr (Fmt == WFormat::q4k) v = _mm512_loadu_si512(wr);
+        else v = packed_codes<Fmt == WFormat::q6k ? 6 : 5>(wr);
         const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
         const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
         __m512 dm = _mm512_setzero_ps();
@@ -205,10 +204,8 @@ struct DotGemvK : KRows {
           if constexpr (Fmt == WFormat::q4k) {
             sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
             sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
-          } else if constexpr (Fmt == WFormat::q6k) {
+          } else {  // unsigned codes: no starting sums
             sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
-          } else {
-            sum = _mm512_dpbusd_epi32(_mm512_load_si512(xb + B::sums), _mm512_xor_si512(v, flip), _mm512_load_si512(xb));
           }
           const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
           acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
@@ -236,25 +233,27 @@ void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_
   const auto* codes = static_cast<const uint8_t*>(w);
   if (fmt == WFormat::q6k) {
     gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-  } else if (fmt == WFormat::q4k) {
-    if (s.min) gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (fmt == WFormat::q5k) {
+    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+  } else if (s.min) {
+    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   } else {
-    if (s.min) gemv_k_t<WFormat::q8k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
-    else gemv_k_t<WFormat::q8k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
   }
 }
 
 // x laid out for any of the four formats.
 int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
   if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
-  if (fmt == WFormat::q8k || fmt == WFormat::q6k) return XBlock<WFormat::q8k>::x_row_bytes(k);
+  if (fmt == WFormat::q6k) return XBlock<WFormat::q6k>::x_row_bytes(k);
+  if (fmt == WFormat::q5k) return XBlock<WFormat::q5k>::x_row_bytes(k);
   return x_row_bytes(fmt, k);
 }
 
 void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
   if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q8k || fmt == WFormat::q6k) quantize_rows_t<WFormat::q8k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q6k) quantize_rows_t<WFormat::q6k>(x, ldx, rows_x, k, out);
+  else if (fmt == WFormat::q5k) quantize_rows_t<WFormat::q5k>(x, ldx, rows_x, k, out);
   else quantize_rows(fmt, x, ldx, rows_x, k, out);
 }
 

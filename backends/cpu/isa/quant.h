@@ -76,38 +76,39 @@ inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
   return bits;
 }
 
-// q6k (Q6_K's codes at 6 bits): per 64 weights, 48 bytes: 32 of nibbles (byte j holds weight j
-// low and weight j + 32 high), then 8 bytes holding bit 4 of every weight (bit i of the 64-bit
-// little-endian word is weight i's), then 8 holding bit 5. The code is the 6-bit value − 32. Laid
-// out so that a vector kernel rebuilds 64 codes in order from one 32-byte load and two masks.
-inline constexpr int64_t kQ6BlockBytes = 48;
-inline int code_q6k(const uint8_t* row, int64_t i) {
-  const uint8_t* b = row + i / 64 * kQ6BlockBytes;
+// q6k / q5k (Q6_K's / Q5_K's codes at 6 / 5 bits): per 64 weights, 48 / 40 bytes: 32 of nibbles
+// (byte j holds weight j low and weight j + 32 high), then 8 bytes holding bit 4 of every weight
+// (bit i of the 64-bit little-endian word is weight i's), then (q6k) 8 holding bit 5. q6k's code
+// is the 6-bit value − 32 (Q6_K's); q5k's is the 5-bit value (Q5_K's, whose min does the rest).
+// Laid out so that a vector kernel rebuilds 64 codes in order from one 32-byte load and a mask
+// per higher bit.
+inline int code_packed(WFormat fmt, const uint8_t* row, int64_t i) {
+  const uint8_t* b = row + i / 64 * packed_block_bytes(fmt);
   const int64_t j = i % 64;
   const int low = j < 32 ? b[j] & 0x0F : b[j - 32] >> 4;
-  const int bit4 = (b[32 + j / 8] >> (j % 8)) & 1, bit5 = (b[40 + j / 8] >> (j % 8)) & 1;
-  return (low | bit4 << 4 | bit5 << 5) - 32;
+  const int bit4 = (b[32 + j / 8] >> (j % 8)) & 1;
+  if (fmt == WFormat::q5k) return low | bit4 << 4;
+  return (low | bit4 << 4 | ((b[40 + j / 8] >> (j % 8)) & 1) << 5) - 32;
 }
-// Writes weight i's code (in [-32, 31]) into a q6k row whose bytes started at zero.
-inline void set_code_q6k(uint8_t* row, int64_t i, int code) {
-  uint8_t* b = row + i / 64 * kQ6BlockBytes;
+// Writes weight i's code (q6k: in [-32, 31]; q5k: [0, 31]) into a row whose bytes started at zero.
+inline void set_code_packed(WFormat fmt, uint8_t* row, int64_t i, int code) {
+  uint8_t* b = row + i / 64 * packed_block_bytes(fmt);
   const int64_t j = i % 64;
-  const int u = code + 32;
+  const int u = fmt == WFormat::q6k ? code + 32 : code;
   if (j < 32) b[j] = static_cast<uint8_t>(b[j] | (u & 0x0F));
   else b[j - 32] = static_cast<uint8_t>(b[j - 32] | (u & 0x0F) << 4);
   b[32 + j / 8] = static_cast<uint8_t>(b[32 + j / 8] | ((u >> 4) & 1) << (j % 8));
-  b[40 + j / 8] = static_cast<uint8_t>(b[40 + j / 8] | ((u >> 5) & 1) << (j % 8));
+  if (fmt == WFormat::q6k) b[40 + j / 8] = static_cast<uint8_t>(b[40 + j / 8] | ((u >> 5) & 1) << (j % 8));
 }
 
 // Code i of a row in a K format (isa.h).
 inline int code_k(WFormat fmt, const void* row, int64_t i) {
   const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
-  if (fmt == WFormat::q8k) return code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j);
-  if (fmt == WFormat::q6k) return code_q6k(static_cast<const uint8_t*>(row), i);
+  if (packed_k(fmt)) return code_packed(fmt, static_cast<const uint8_t*>(row), i);
   return code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j) + 8;
 }
 
-// Weights [0, n) of a row in a K format (q4k, q8k, q6k; isa.h), `s` the row's scales: computed as
+// Weights [0, n) of a row in a K format (q4k, q6k, q5k; isa.h), `s` the row's scales: computed as
 // the reference computes a K-quant weight (sdk/ggml_blocks.hpp), so exactly the same f32 value.
 inline void widen_k_row(WFormat fmt, const void* row, const KScales& s, float* dst, int64_t n) {
   const int64_t sub = kquant_sub_block(fmt);

@@ -52,7 +52,7 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
   // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
-  if (kquant(w.fmt) && ctx.int8_dot && ctx.int8_dot->gemv_k) {
+  if (kquant(w.fmt) && ctx.int8_dot) {
     const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);

@@ -83,8 +83,7 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   if (view_.fmt == WFormat::e4m3 && ctx.e4m3_bf16_gemv && ctx.options.gemv_max_rows > 0) return "gemv";
   // Quantised weights with int8 activations: vpdpbusd does four products per lane and
   // instruction, against one FMA for the tiles' widened f32 (measured: docs/performance.md).
-  if (quantized(view_.fmt) && ctx.int8_dot && ctx.options.gemv_max_rows > 0) return "gemv";
-  if (kquant(view_.fmt) && ctx.int8_dot && ctx.int8_dot->gemv_k && ctx.options.gemv_max_rows > 0) return "gemv";
+  if ((quantized(view_.fmt) || kquant(view_.fmt)) && ctx.int8_dot && ctx.options.gemv_max_rows > 0) return "gemv";
   return dnnl_ ? "onednn" : "tiles";
 }
 

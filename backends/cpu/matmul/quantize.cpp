@@ -80,7 +80,7 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
 
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) {
   const uint32_t layout = source.ggml_layout;
-  const WFormat fmt = source.fmt;  // q4k, q8k or q6k (weight_view)
+  const WFormat fmt = source.fmt;  // q4k, q6k or q5k (weight_view)
   const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub, supers = source.cols / kKSuperBlock;
   const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K;
   const int64_t code_bytes = row_bytes(fmt, source.cols), src_row_bytes = sdk::ggml_row_bytes(layout, source.cols);
@@ -92,7 +92,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const size_t levels = mins ? 2 : 1;
   WeightArena::Block block = ctx.arena.allocate(d_offset + levels * (super_count * 4 + sub_count));
   auto* codes = static_cast<std::byte*>(block.data);
-  std::memset(codes, 0, codes_total);  // q6k's bits are or-ed in
+  std::memset(codes, 0, codes_total);  // q6k's and q5k's bits are or-ed in
   auto* d = reinterpret_cast<float*>(codes + d_offset);
   float* dmin = mins ? d + super_count : nullptr;
   auto* scale = reinterpret_cast<int8_t*>(d + levels * super_count);
@@ -108,10 +108,8 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
         const std::byte* b = row + c / kKSuperBlock * block_bytes;
         const int64_t j = c % kKSuperBlock;
         const int code = sdk::ggml_code(b, layout, j);
-        if (fmt == WFormat::q8k) {
-          out[c] = static_cast<std::byte>(static_cast<int8_t>(code));
-        } else if (fmt == WFormat::q6k) {
-          quant::set_code_q6k(reinterpret_cast<uint8_t*>(codes + r * code_bytes), c, code);
+        if (packed_k(fmt)) {
+          quant::set_code_packed(fmt, reinterpret_cast<uint8_t*>(codes + r * code_bytes), c, code);
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
           const int64_t g = c / kQuantGroup, i = c % kQuantGroup;
           std::byte& dst = out[g * quant::kQ4GroupBytes + i % quant::kQ4GroupBytes];
@@ -122,7 +120,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
           d[r * supers + c / kKSuperBlock] = s.d;
           if (mins) dmin[r * supers + c / kKSuperBlock] = s.dmin;
         }
-        if (c % sub == 0) {  // Q5_K's scales of 32 are written for both q8k halves
+        if (c % sub == 0) {  // Q5_K's scales of 32 are written for both halves of 16
           const sdk::GgmlSubIntegers s = sdk::ggml_sub_integers(b, layout, j);
           scale[r * subs + c / sub] = static_cast<int8_t>(s.scale);
           if (mins) min[r * subs + c / sub] = static_cast<int8_t>(s.min);

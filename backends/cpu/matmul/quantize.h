@@ -27,12 +27,11 @@ std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView
 // afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
-// A matrix in GGUF's K-quant blocks (Q4_K, Q5_K, Q6_K) in the q4k / q8k / q6k layout (isa.h,
+// A matrix in GGUF's K-quant blocks (Q4_K, Q5_K, Q6_K) in the q4k / q5k / q6k layout (isa.h,
 // quant.h): every weight's code, and the blocks' d / dmin and the sub-blocks' integer scales /
-// mins, as sdk/ggml_blocks.hpp reads them (Q4_K → q4k; Q5_K → q8k, each scale and min of 32
-// written for both halves; Q6_K → q6k, without mins). The same weights exactly, in 4.75 bits a
-// weight for Q4_K (4.5 in the file), 6.6 for Q6_K (6.56), 9.25 for Q5_K (5.5: its codes take a
-// byte). The source's file pages are released afterwards.
+// mins, as sdk/ggml_blocks.hpp reads them (Q5_K's scale and min of 32 written for both halves of
+// 16; Q6_K has no mins). The same weights exactly, in 4.75 bits a weight for Q4_K (4.5 in the
+// file), 6.25 for Q5_K (5.5), 6.6 for Q6_K (6.56). The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
 
 }  // namespace fathom::cpu

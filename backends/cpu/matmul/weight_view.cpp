@@ -28,7 +28,7 @@ WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) 
                         : layout == FATHOM_LAYOUT_GGML_Q4_0 ? WFormat::q4
                         : layout == FATHOM_LAYOUT_GGML_Q4_K ? WFormat::q4k
                         : layout == FATHOM_LAYOUT_GGML_Q6_K ? WFormat::q6k
-                                                            : WFormat::q8k;
+                                                            : WFormat::q5k;
     WeightView v{fmt, w.data, w.dim(0), w.dim(1), nullptr};
     v.ggml_layout = w.desc.layout;
     return v;

@@ -22,9 +22,9 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
-  KScales k_scales = {};                   // q4k/q8k
+  KScales k_scales = {};                   // q4k/q6k/q5k
   // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
-  // kernel reads: Matrix unpacks them into the q8 / q4 / q4k / q8k layouts above first.
+  // kernel reads: Matrix unpacks them into the q8 / q4 / K layouts above first.
   uint32_t ggml_layout = 0;
 
 
