@@ -390,7 +390,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   std::uniform_real_distribution<float> positive(0.001f, 0.01f);
   for (WFormat fmt : {WFormat::q4k, WFormat::q6k, WFormat::q5k})
     for (bool with_mins : {true, false})
-      for (int64_t m : {1, 3, 5})
+      for (int64_t m : {1, 3, 5, 9})
         for (int64_t n : {1, 9, 17})
           for (int64_t k : {256, 768}) {
             if ((fmt == WFormat::q6k && with_mins) || (fmt == WFormat::q5k && !with_mins)) continue;  // as the K-quants
@@ -426,7 +426,9 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k)));
             dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
             std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
-            dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy);
+            // With more than four rows of x, q6k's and q5k's codes are rebuilt into `expand` first.
+            std::vector<uint8_t> expand(static_cast<size_t>(8 * k));
+            dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy, expand.data());
             const QuantisedX q = quantise_x(x, ldx, m, k);
             const std::string what = std::string(name_of(fmt)) + (with_mins ? " with mins" : "") + ": M " + std::to_string(m) +
                                      ", N " + std::to_string(n) + ", K " + std::to_string(k);

@@ -48,8 +48,11 @@ struct Int8DotKernels {
                int64_t rows_x, float* y, int64_t ldy);
   // The same for the K formats (q4k, q6k, q5k; isa.h), `s` the scales of w's first row. k_len is a
   // multiple of 256 (GGUF's K-quant blocks).
+  // `expand`, where not null, is room for 8 · k_len bytes: with more than four rows of x, q6k's
+  // and q5k's codes are rebuilt into it once per 8 weight rows (one byte each) instead of once per
+  // four rows of x, which made prefill with them compute-bound.
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
-                 int64_t rows_x, float* y, int64_t ldy);
+                 int64_t rows_x, float* y, int64_t ldy, uint8_t* expand);
 };
 
 // Whether this CPU runs them (the AVX-512 table's extensions and AVX512_VNNI).

@@ -205,8 +205,19 @@ inline __m256i bit_bytes(const uint8_t* p) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
+// The 32 codes of half `half` of a q6k / q5k block (isa/quant.h's packing) as unsigned bytes.
+template <WFormat Fmt>
+inline __m256i packed_half(const uint8_t* block, int half) {
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+  __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+  u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
+  if constexpr (Fmt == WFormat::q6k) u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+  return u;
+}
+
 // x blocks of 64 weights (q4k) or 32 (q6k, q5k), each two sub-blocks; K a multiple of 256.
-template <WFormat Fmt, bool Mins>
+// Expanded: q6k's / q5k's rows already rebuilt, a byte a code (gemv_k_t).
+template <WFormat Fmt, bool Mins, bool Expanded = false>
 struct DotGemvK {
   using W = uint8_t;
   using X = uint8_t;
@@ -238,15 +249,10 @@ struct DotGemvK {
           const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
           a0 = _mm256_and_si256(codes, nibble);
           a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
+        } else if constexpr (Expanded) {
+          a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
         } else {
-          const uint8_t* block = wr + b / 2 * packed_block_bytes(Fmt);
-          const int half = static_cast<int>(b % 2);
-          const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-          a0 = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, nibble);
-          a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
-          if constexpr (Fmt == WFormat::q6k) {
-            a0 = _mm256_add_epi8(a0, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
-          }
+          a0 = packed_half<Fmt>(wr + b / 2 * packed_block_bytes(Fmt), static_cast<int>(b % 2));
         }
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 32), _MM_HINT_T1);
         for (int m = 0; m < M; ++m) {
@@ -280,23 +286,40 @@ struct DotGemvK {
 
 template <WFormat Fmt, bool Mins>
 void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-              float* y, int64_t ldy) {
+              float* y, int64_t ldy, uint8_t* expand) {
   using Kernel = DotGemvK<Fmt, Mins>;
-  const Kernel kernel{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)};
-  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, Kernel::B::x_row_bytes(k_len), rows_x, y, ldy, true);
+  const int64_t ldw = row_bytes(Fmt, k_len), supers = k_len / kKSuperBlock, subs = k_len / kquant_sub_block(Fmt);
+  const int64_t ldx = Kernel::B::x_row_bytes(k_len);
+  if constexpr (packed_k(Fmt)) {
+    if (expand && rows_x > 4) {  // codes rebuilt once per 8 rows, then read as bytes by every row of x
+      using Bytes = DotGemvK<Fmt, Mins, true>;
+      for (int64_t r0 = 0; r0 < rows_w; r0 += kGemvRowBlock) {
+        const int64_t rn = rows_w - r0 < kGemvRowBlock ? rows_w - r0 : kGemvRowBlock;
+        for (int64_t r = 0; r < rn; ++r)
+          for (int64_t h = 0; h < k_len / 32; ++h)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(expand + r * k_len + h * 32),
+                                packed_half<Fmt>(w + (r0 + r) * ldw + h / 2 * packed_block_bytes(Fmt), static_cast<int>(h % 2)));
+        const Bytes bytes{expand, k_len, s.from_row(r0, k_len, kquant_sub_block(Fmt)), supers, subs};
+        gemv_blocked(bytes, expand, k_len, rn, k_len, x, ldx, rows_x, y + r0, ldy, false);
+      }
+      return;
+    }
+  }
+  const Kernel kernel{w, ldw, s, supers, subs};
+  gemv_blocked(kernel, w, ldw, rows_w, k_len, x, ldx, rows_x, y, ldy, true);
 }
 
 void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy) {
+            float* y, int64_t ldy, uint8_t* expand) {
   const auto* codes = static_cast<const uint8_t*>(w);
   if (fmt == WFormat::q6k) {
-    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else if (fmt == WFormat::q5k) {
-    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else if (s.min) {
-    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else {
-    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   }
 }
 

@@ -169,14 +169,15 @@ inline __m512i packed_codes(const uint8_t* block) {
 // or q6k's 48 (q5k's 40) bytes of 64 codes, sub-blocks of 16; all inside one block of 256. K is a
 // multiple of 256, so blocks are whole. q6k's codes, unsigned 0-63, stand for code − 32, which the
 // min term takes away as 32 · scale per sub-block; q5k's are Q5_K's own (0-31), with its mins.
-template <WFormat Fmt, bool Mins>
+// Expanded: q6k's / q5k's rows already rebuilt, a byte a code (gemv_k_t).
+template <WFormat Fmt, bool Mins, bool Expanded = false>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
-  static constexpr int64_t kCodeBytes = Fmt == WFormat::q4k ? 64 : packed_block_bytes(Fmt);
+  static constexpr int64_t kCodeBytes = Fmt == WFormat::q4k || Expanded ? 64 : packed_block_bytes(Fmt);
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
@@ -191,7 +192,7 @@ struct DotGemvK : KRows {
         const uint8_t* wr = w + r * ldw + b * kCodeBytes;
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
         __m512i v;
-        if constexpr (Fmt == WFormat::q4k) v = _mm512_loadu_si512(wr);
+        if constexpr (Fmt == WFormat::q4k || Expanded) v = _mm512_loadu_si512(wr);
         else v = packed_codes<Fmt == WFormat::q6k ? 6 : 5>(wr);
         const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
         const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
@@ -222,23 +223,40 @@ struct DotGemvK : KRows {
 
 template <WFormat Fmt, bool Mins>
 void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-              float* y, int64_t ldy) {
+              float* y, int64_t ldy, uint8_t* expand) {
   using Kernel = DotGemvK<Fmt, Mins>;
-  const Kernel kernel{{w, row_bytes(Fmt, k_len), s, k_len / kKSuperBlock, k_len / kquant_sub_block(Fmt)}};
-  gemv_blocked(kernel, w, kernel.ldw, rows_w, k_len, x, Kernel::B::x_row_bytes(k_len), rows_x, y, ldy, true);
+  const int64_t ldw = row_bytes(Fmt, k_len), supers = k_len / kKSuperBlock, subs = k_len / kquant_sub_block(Fmt);
+  const int64_t ldx = Kernel::B::x_row_bytes(k_len);
+  if constexpr (packed_k(Fmt)) {
+    if (expand && rows_x > 4) {  // codes rebuilt once per 8 rows, then read as bytes by every row of x
+      using Bytes = DotGemvK<Fmt, Mins, true>;
+      for (int64_t r0 = 0; r0 < rows_w; r0 += kGemvRowBlock) {
+        const int64_t rn = rows_w - r0 < kGemvRowBlock ? rows_w - r0 : kGemvRowBlock;
+        for (int64_t r = 0; r < rn; ++r)
+          for (int64_t b = 0; b < k_len / 64; ++b)
+            _mm512_storeu_si512(expand + r * k_len + b * 64,
+                                packed_codes<Fmt == WFormat::q6k ? 6 : 5>(w + (r0 + r) * ldw + b * packed_block_bytes(Fmt)));
+        const Bytes bytes{{expand, k_len, s.from_row(r0, k_len, kquant_sub_block(Fmt)), supers, subs}};
+        gemv_blocked(bytes, expand, k_len, rn, k_len, x, ldx, rows_x, y + r0, ldy, false);
+      }
+      return;
+    }
+  }
+  const Kernel kernel{{w, ldw, s, supers, subs}};
+  gemv_blocked(kernel, w, ldw, rows_w, k_len, x, ldx, rows_x, y, ldy, true);
 }
 
 void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy) {
+            float* y, int64_t ldy, uint8_t* expand) {
   const auto* codes = static_cast<const uint8_t*>(w);
   if (fmt == WFormat::q6k) {
-    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else if (fmt == WFormat::q5k) {
-    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else if (s.min) {
-    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   } else {
-    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy);
+    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
   }
 }
 

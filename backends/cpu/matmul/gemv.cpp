@@ -57,8 +57,9 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+      uint8_t* expand = packed_k(w.fmt) && m > 4 ? scratch<uint8_t>(Scratch::codes, static_cast<size_t>(8 * w.cols)) : nullptr;
       ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.k_scales.from_row(begin, w.cols, kquant_sub_block(w.fmt)), end - begin,
-                           w.cols, xq, m, y + begin, w.rows);
+                           w.cols, xq, m, y + begin, w.rows, expand);
     });
     return;
   }

@@ -101,29 +101,29 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const int64_t block_bytes = sdk::ggml_block_bytes(layout);
   const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
   parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
+    int8_t block_codes[kKSuperBlock];
     for (int64_t r = r0; r < r1; ++r) {
       const std::byte* row = blocks + r * src_row_bytes;
-      std::byte* out = codes + r * code_bytes;
-      for (int64_t c = 0; c < source.cols; ++c) {
-        const std::byte* b = row + c / kKSuperBlock * block_bytes;
-        const int64_t j = c % kKSuperBlock;
-        const int code = sdk::ggml_code(b, layout, j);
+      auto* out = reinterpret_cast<uint8_t*>(codes + r * code_bytes);
+      for (int64_t k0 = 0; k0 < source.cols; k0 += kKSuperBlock) {
+        const std::byte* b = row + k0 / kKSuperBlock * block_bytes;
+        sdk::ggml_k_block_codes(b, layout, block_codes);
         if (packed_k(fmt)) {
-          quant::set_code_packed(fmt, reinterpret_cast<uint8_t*>(codes + r * code_bytes), c, code);
+          for (int64_t j = 0; j < kKSuperBlock; ++j) quant::set_code_packed(fmt, out, k0 + j, block_codes[j]);
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
-          const int64_t g = c / kQuantGroup, i = c % kQuantGroup;
-          std::byte& dst = out[g * quant::kQ4GroupBytes + i % quant::kQ4GroupBytes];
-          dst = i < quant::kQ4GroupBytes ? static_cast<std::byte>(code) : dst | static_cast<std::byte>(code << 4);
+          uint8_t* groups = out + k0 / 2;
+          for (int64_t g = 0; g < kKSuperBlock / kQuantGroup; ++g)
+            for (int64_t j = 0; j < quant::kQ4GroupBytes; ++j)
+              groups[g * quant::kQ4GroupBytes + j] = static_cast<uint8_t>(block_codes[g * kQuantGroup + j] |
+                                                                          block_codes[g * kQuantGroup + 16 + j] << 4);
         }
-        if (j == 0) {
-          const sdk::GgmlSuperBlock s = sdk::ggml_super_block(b, layout);
-          d[r * supers + c / kKSuperBlock] = s.d;
-          if (mins) dmin[r * supers + c / kKSuperBlock] = s.dmin;
-        }
-        if (c % sub == 0) {  // Q5_K's scales of 32 are written for both halves of 16
-          const sdk::GgmlSubIntegers s = sdk::ggml_sub_integers(b, layout, j);
-          scale[r * subs + c / sub] = static_cast<int8_t>(s.scale);
-          if (mins) min[r * subs + c / sub] = static_cast<int8_t>(s.min);
+        const sdk::GgmlSuperBlock s = sdk::ggml_super_block(b, layout);
+        d[r * supers + k0 / kKSuperBlock] = s.d;
+        if (mins) dmin[r * supers + k0 / kKSuperBlock] = s.dmin;
+        for (int64_t j = 0; j < kKSuperBlock; j += sub) {  // Q5_K's scales of 32 written for both halves of 16
+          const sdk::GgmlSubIntegers i = sdk::ggml_sub_integers(b, layout, j);
+          scale[r * subs + (k0 + j) / sub] = static_cast<int8_t>(i.scale);
+          if (mins) min[r * subs + (k0 + j) / sub] = static_cast<int8_t>(i.min);
         }
       }
     }

@@ -131,6 +131,37 @@ inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
   }
 }
 
+// The codes of all 256 weights of one K-quant block at once, in order (as ggml_code gives them one
+// by one), for unpacking whole matrices at load: straight loops the compiler vectorises.
+inline void ggml_k_block_codes(const std::byte* block, uint32_t layout, int8_t* codes) {
+  using namespace ggml_detail;
+  for (int64_t i = 0; i < 4; ++i) {  // Q4_K / Q5_K: 64 weights a chunk; Q6_K: see below
+    if (layout == FATHOM_LAYOUT_GGML_Q6_K) break;
+    const int64_t low_bits = layout == FATHOM_LAYOUT_GGML_Q4_K ? 16 : 48;
+    for (int64_t l = 0; l < 32; ++l) {
+      const uint8_t b = u8(block, low_bits + 32 * i + l);
+      int first = b & 0x0F, second = b >> 4;
+      if (layout == FATHOM_LAYOUT_GGML_Q5_K) {
+        first |= ((u8(block, 16 + l) >> (2 * i)) & 1) << 4;
+        second |= ((u8(block, 16 + l) >> (2 * i + 1)) & 1) << 4;
+      }
+      codes[64 * i + l] = static_cast<int8_t>(first);
+      codes[64 * i + 32 + l] = static_cast<int8_t>(second);
+    }
+  }
+  if (layout != FATHOM_LAYOUT_GGML_Q6_K) return;
+  for (int64_t half = 0; half < 2; ++half) {
+    for (int64_t l = 0; l < 32; ++l) {
+      const uint8_t low0 = u8(block, 64 * half + l), low1 = u8(block, 64 * half + 32 + l), high = u8(block, 128 + 32 * half + l);
+      int8_t* out = codes + 128 * half + l;
+      out[0] = static_cast<int8_t>(((low0 & 0x0F) | (high & 3) << 4) - 32);
+      out[32] = static_cast<int8_t>(((low1 & 0x0F) | ((high >> 2) & 3) << 4) - 32);
+      out[64] = static_cast<int8_t>(((low0 >> 4) | ((high >> 4) & 3) << 4) - 32);
+      out[96] = static_cast<int8_t>(((low1 >> 4) | ((high >> 6) & 3) << 4) - 32);
+    }
+  }
+}
+
 // Weight c of a row of blocks.
 inline float ggml_value(const std::byte* row, uint32_t layout, int64_t c) {
   const int64_t per_block = ggml_block_weights(layout);
