@@ -116,6 +116,12 @@ struct V {
     _mm256_store_si256(reinterpret_cast<__m256i*>(codes), u);
     halves_of_16(codes, scale, min, out);
   }
+  // The 64 weights of a block: both halves (each 16 with its scale and min).
+  template <int Bits>
+  static void packed_block(const uint8_t* block, const float* scale, const float* min, F* out) {
+    packed_group<Bits>(block, 0, scale, min, out);
+    packed_group<Bits>(block, 1, scale + 2, min + 2, out + 4);
+  }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     h = _mm_and_si128(_mm_srai_epi16(h, 1), _mm_set1_epi16(static_cast<short>(0xBFFF)));

@@ -81,27 +81,29 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
-  // q6k / q5k (isa/quant.h): the 32 codes of half `half` of a 64-weight block, their nibbles from
-  // its 32 bytes and bit 4 (and 5) added under masks, then each half of 16 times its scale less
-  // its min in one fused multiply-subtract (code · scale is exact, so one rounding); q6k's codes
-  // are the 6-bit values − 32.
+  // q6k / q5k (isa/quant.h): the 64 codes of a block, their nibbles from its 32 bytes (low halves
+  // then high) and bit 4 (and 5) added under 64-bit masks, then each 16 times its scale less its
+  // min in one fused multiply-subtract (code · scale is exact, so one rounding); q6k's codes are
+  // the 6-bit values − 32.
   template <int Bits>
-  static void packed_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
+  static void packed_block(const uint8_t* block, const float* scale, const float* min, F* out) {
     const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-    unsigned bit4;
-    __builtin_memcpy(&bit4, block + 32 + 4 * half, 4);
-    u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit4), u, _mm256_set1_epi8(16));
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
+                                   _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
+    unsigned long long bit4;
+    __builtin_memcpy(&bit4, block + 32, 8);
+    u = _mm512_mask_add_epi8(u, _cvtu64_mask64(bit4), u, _mm512_set1_epi8(16));
     if constexpr (Bits == 6) {
-      unsigned bit5;
-      __builtin_memcpy(&bit5, block + 40 + 4 * half, 4);
-      u = _mm256_mask_add_epi8(u, _cvtu32_mask32(bit5), u, _mm256_set1_epi8(32));
-      u = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+      unsigned long long bit5;
+      __builtin_memcpy(&bit5, block + 40, 8);
+      u = _mm512_mask_add_epi8(u, _cvtu64_mask64(bit5), u, _mm512_set1_epi8(32));
+      u = _mm512_sub_epi8(u, _mm512_set1_epi8(32));
     }
-    const __m256i codes = u;
-    for (int h = 0; h < 2; ++h) {
-      const __m512i q = _mm512_cvtepi8_epi32(h ? _mm256_extracti128_si256(codes, 1) : _mm256_castsi256_si128(codes));
-      out[h] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(scale[h]), _mm512_set1_ps(min[h]));
+    const __m128i q[4] = {_mm512_extracti32x4_epi32(u, 0), _mm512_extracti32x4_epi32(u, 1), _mm512_extracti32x4_epi32(u, 2),
+                          _mm512_extracti32x4_epi32(u, 3)};
+    for (int i = 0; i < 4; ++i) {
+      out[i] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q[i])), _mm512_set1_ps(scale[i]), _mm512_set1_ps(min[i]));
     }
   }
   // Into L2 only, and at every M: on Zen 4 (fathom_bench_cpu_ops, one core, cold weights) that
