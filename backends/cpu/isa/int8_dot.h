@@ -55,6 +55,16 @@ struct Int8DotKernels {
                  int64_t rows_x, float* y, int64_t ldy, uint8_t* expand);
 };
 
+// The rows of a K-format matrix as a GEMV tile of the integer kernels reads them: codes, and the
+// two levels of scales (isa.h).
+struct KRows {
+  const uint8_t* base;   // row 0's codes
+  int64_t ldw;           // bytes per row
+  KScales s;             // row 0's
+  int64_t supers, subs;  // per row
+  int64_t row_of(const uint8_t* row) const { return (row - base) / ldw; }
+};
+
 // Whether this CPU runs them (the AVX-512 table's extensions and AVX512_VNNI).
 bool cpu_supports_avx512_vnni();
 // The kernels; call only where cpu_supports_avx512_vnni().

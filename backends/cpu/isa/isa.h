@@ -24,8 +24,8 @@ namespace fathom::cpu {
 // the *_q kernels below read them; the others take the five float formats.
 // q4k, q6k and q5k hold GGUF's K-quants Q4_K, Q6_K and Q5_K as unpacked at load
 // (matmul/quantize.h): q4k's codes laid out as q4's nibbles, q6k's and q5k's at 6 and 5 bits
-// (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales below). The *_k kernels
-// read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
+// (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales below). The *_k
+// kernels read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
 enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k };
 
 constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
@@ -117,8 +117,8 @@ struct IsaKernels {
                  int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
   // dst[i] = code · scale of weight i of one quantised row of n weights (n a multiple of kQuantGroup).
   void (*widen_q)(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n);
-  // The same two for the K formats (q4k, q6k, q5k): rows of k_len weights (a multiple of 256), row r's
-  // codes at w + r · row_bytes(fmt, k_len), `s` row 0's scales; each weight exactly the
+  // The same two for the K formats (q4k, q6k, q5k): rows of k_len weights (a multiple of 256),
+  // row r's codes at w + r · row_bytes(fmt, k_len), `s` row 0's scales; each weight exactly the
   // reference's value (code · scale − min, rounded once).
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const float* x,
                  int64_t ldx, int64_t rows_x, float* y, int64_t ldy);

@@ -59,6 +59,13 @@ float max_abs(__m256 a, __m256 b, __m256 c, __m256 d) {
   return _mm_cvtss_f32(h);
 }
 
+float hsum_ps(__m256 v) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
 int hsum_i32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -173,12 +180,7 @@ struct DotGemv : QuantizedRows {
       }
     }
     for (int m = 0; m < M; ++m)
-      for (int r = 0; r < R; ++r) {
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[m][r]), _mm256_extractf128_ps(acc[m][r], 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-        y[m * ldy + r] = _mm_cvtss_f32(h);
-      }
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum_ps(acc[m][r]);
   }
 };
 
@@ -218,19 +220,15 @@ inline __m256i packed_half(const uint8_t* block, int half) {
 // x blocks of 64 weights (q4k) or 32 (q6k, q5k), each two sub-blocks; K a multiple of 256.
 // Expanded: q6k's / q5k's rows already rebuilt, a byte a code (gemv_k_t).
 template <WFormat Fmt, bool Mins, bool Expanded = false>
-struct DotGemvK {
+struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
-  const uint8_t* base;
-  int64_t ldw;
-  KScales s;
-  int64_t supers, subs;
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t k_len, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
-    const int64_t row0 = (w - base) / ldw;
+    const int64_t row0 = row_of(w);
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
     __m256 acc[M][R];
     for (int m = 0; m < M; ++m)
@@ -275,70 +273,19 @@ struct DotGemvK {
       }
     }
     for (int m = 0; m < M; ++m)
-      for (int r = 0; r < R; ++r) {
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[m][r]), _mm256_extractf128_ps(acc[m][r], 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-        y[m * ldy + r] = _mm_cvtss_f32(h);
-      }
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum_ps(acc[m][r]);
   }
 };
 
-template <WFormat Fmt, bool Mins>
-void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-              float* y, int64_t ldy, uint8_t* expand) {
-  using Kernel = DotGemvK<Fmt, Mins>;
-  const int64_t ldw = row_bytes(Fmt, k_len), supers = k_len / kKSuperBlock, subs = k_len / kquant_sub_block(Fmt);
-  const int64_t ldx = Kernel::B::x_row_bytes(k_len);
-  if constexpr (packed_k(Fmt)) {
-    if (expand && rows_x > 4) {  // codes rebuilt once per 8 rows, then read as bytes by every row of x
-      using Bytes = DotGemvK<Fmt, Mins, true>;
-      for (int64_t r0 = 0; r0 < rows_w; r0 += kGemvRowBlock) {
-        const int64_t rn = rows_w - r0 < kGemvRowBlock ? rows_w - r0 : kGemvRowBlock;
-        for (int64_t r = 0; r < rn; ++r)
-          for (int64_t h = 0; h < k_len / 32; ++h)
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(expand + r * k_len + h * 32),
-                                packed_half<Fmt>(w + (r0 + r) * ldw + h / 2 * packed_block_bytes(Fmt), static_cast<int>(h % 2)));
-        const Bytes bytes{expand, k_len, s.from_row(r0, k_len, kquant_sub_block(Fmt)), supers, subs};
-        gemv_blocked(bytes, expand, k_len, rn, k_len, x, ldx, rows_x, y + r0, ldy, false);
-      }
-      return;
-    }
-  }
-  const Kernel kernel{w, ldw, s, supers, subs};
-  gemv_blocked(kernel, w, ldw, rows_w, k_len, x, ldx, rows_x, y, ldy, true);
+// q6k's / q5k's row of k_len codes rebuilt, a byte a code, at out.
+template <WFormat Fmt>
+void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
+  for (int64_t h = 0; h < k_len / 32; ++h)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + h * 32),
+                        packed_half<Fmt>(row + h / 2 * packed_block_bytes(Fmt), static_cast<int>(h % 2)));
 }
 
-void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy, uint8_t* expand) {
-  const auto* codes = static_cast<const uint8_t*>(w);
-  if (fmt == WFormat::q6k) {
-    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else if (fmt == WFormat::q5k) {
-    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else if (s.min) {
-    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else {
-    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  }
-}
-
-// x laid out for any of the formats.
-int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
-  if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
-  if (fmt == WFormat::q6k) return XBlock<WFormat::q6k>::x_row_bytes(k);
-  if (fmt == WFormat::q5k) return XBlock<WFormat::q5k>::x_row_bytes(k);
-  return x_row_bytes(fmt, k);
-}
-
-void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
-  if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q6k) quantize_rows_t<WFormat::q6k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q5k) quantize_rows_t<WFormat::q5k>(x, ldx, rows_x, k, out);
-  else quantize_rows(fmt, x, ldx, rows_x, k, out);
-}
-
-const Int8DotKernels kKernels{x_row_bytes_any, quantize_rows_any, gemv, gemv_k};
+#include "isa/int8_dot_k_entry.inc"
 
 }  // namespace
 

@@ -132,14 +132,6 @@ struct DotGemv : QuantizedRows {
 
 #include "isa/int8_dot_entry.inc"
 
-// The K formats' rows: codes as DotGemv's, and the two levels of scales (isa.h).
-struct KRows {
-  const uint8_t* base;  // row 0's codes
-  int64_t ldw;          // bytes per row
-  KScales s;            // row 0's
-  int64_t supers, subs;  // per row
-  int64_t row_of(const uint8_t* row) const { return (row - base) / ldw; }
-};
 
 // Four integer scales (or mins) times the block's f32 one, each spread over its four lanes.
 inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i spread) {
@@ -221,61 +213,14 @@ struct DotGemvK : KRows {
   }
 };
 
-template <WFormat Fmt, bool Mins>
-void gemv_k_t(const uint8_t* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-              float* y, int64_t ldy, uint8_t* expand) {
-  using Kernel = DotGemvK<Fmt, Mins>;
-  const int64_t ldw = row_bytes(Fmt, k_len), supers = k_len / kKSuperBlock, subs = k_len / kquant_sub_block(Fmt);
-  const int64_t ldx = Kernel::B::x_row_bytes(k_len);
-  if constexpr (packed_k(Fmt)) {
-    if (expand && rows_x > 4) {  // codes rebuilt once per 8 rows, then read as bytes by every row of x
-      using Bytes = DotGemvK<Fmt, Mins, true>;
-      for (int64_t r0 = 0; r0 < rows_w; r0 += kGemvRowBlock) {
-        const int64_t rn = rows_w - r0 < kGemvRowBlock ? rows_w - r0 : kGemvRowBlock;
-        for (int64_t r = 0; r < rn; ++r)
-          for (int64_t b = 0; b < k_len / 64; ++b)
-            _mm512_storeu_si512(expand + r * k_len + b * 64,
-                                packed_codes<Fmt == WFormat::q6k ? 6 : 5>(w + (r0 + r) * ldw + b * packed_block_bytes(Fmt)));
-        const Bytes bytes{{expand, k_len, s.from_row(r0, k_len, kquant_sub_block(Fmt)), supers, subs}};
-        gemv_blocked(bytes, expand, k_len, rn, k_len, x, ldx, rows_x, y + r0, ldy, false);
-      }
-      return;
-    }
-  }
-  const Kernel kernel{{w, ldw, s, supers, subs}};
-  gemv_blocked(kernel, w, ldw, rows_w, k_len, x, ldx, rows_x, y, ldy, true);
+// q6k's / q5k's row of k_len codes rebuilt, a byte a code, at out.
+template <WFormat Fmt>
+void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
+  for (int64_t b = 0; b < k_len / 64; ++b)
+    _mm512_storeu_si512(out + b * 64, packed_codes<Fmt == WFormat::q6k ? 6 : 5>(row + b * packed_block_bytes(Fmt)));
 }
 
-void gemv_k(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
-            float* y, int64_t ldy, uint8_t* expand) {
-  const auto* codes = static_cast<const uint8_t*>(w);
-  if (fmt == WFormat::q6k) {
-    gemv_k_t<WFormat::q6k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else if (fmt == WFormat::q5k) {
-    gemv_k_t<WFormat::q5k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else if (s.min) {
-    gemv_k_t<WFormat::q4k, true>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  } else {
-    gemv_k_t<WFormat::q4k, false>(codes, s, rows_w, k_len, x, rows_x, y, ldy, expand);
-  }
-}
-
-// x laid out for any of the four formats.
-int64_t x_row_bytes_any(WFormat fmt, int64_t k) {
-  if (fmt == WFormat::q4k) return XBlock<WFormat::q4k>::x_row_bytes(k);
-  if (fmt == WFormat::q6k) return XBlock<WFormat::q6k>::x_row_bytes(k);
-  if (fmt == WFormat::q5k) return XBlock<WFormat::q5k>::x_row_bytes(k);
-  return x_row_bytes(fmt, k);
-}
-
-void quantize_rows_any(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out) {
-  if (fmt == WFormat::q4k) quantize_rows_t<WFormat::q4k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q6k) quantize_rows_t<WFormat::q6k>(x, ldx, rows_x, k, out);
-  else if (fmt == WFormat::q5k) quantize_rows_t<WFormat::q5k>(x, ldx, rows_x, k, out);
-  else quantize_rows(fmt, x, ldx, rows_x, k, out);
-}
-
-const Int8DotKernels kKernels{x_row_bytes_any, quantize_rows_any, gemv, gemv_k};
+#include "isa/int8_dot_k_entry.inc"
 
 }  // namespace
 

@@ -52,25 +52,20 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
   // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
-  if (kquant(w.fmt) && ctx.int8_dot) {
-    const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
-    uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
-    ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
-    parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
-      uint8_t* expand = packed_k(w.fmt) && m > 4 ? scratch<uint8_t>(Scratch::codes, static_cast<size_t>(8 * w.cols)) : nullptr;
-      ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.k_scales.from_row(begin, w.cols, kquant_sub_block(w.fmt)), end - begin,
-                           w.cols, xq, m, y + begin, w.rows, expand);
-    });
-    return;
-  }
-  if (quantized(w.fmt) && ctx.int8_dot) {
+  if ((quantized(w.fmt) || kquant(w.fmt)) && ctx.int8_dot) {
     // x quantised and laid out once here, shared read-only by the threads (isa/int8_dot.h).
     const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
-      ctx.int8_dot->gemv(w.fmt, w.row(begin), w.group_scales + begin * w.groups(), end - begin, w.cols, xq, m, y + begin,
-                         w.rows);
+      if (quantized(w.fmt)) {
+        ctx.int8_dot->gemv(w.fmt, w.row(begin), w.group_scales + begin * w.groups(), end - begin, w.cols, xq, m, y + begin,
+                           w.rows);
+        return;
+      }
+      uint8_t* expand = packed_k(w.fmt) && m > 4 ? scratch<uint8_t>(Scratch::codes, static_cast<size_t>(8 * w.cols)) : nullptr;
+      ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.k_scales.from_row(begin, w.cols, kquant_sub_block(w.fmt)), end - begin,
+                           w.cols, xq, m, y + begin, w.rows, expand);
     });
     return;
   }
