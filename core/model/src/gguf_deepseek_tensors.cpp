@@ -175,7 +175,7 @@ void add_experts(const GgufFile& file, const GgufTensor& t, std::int64_t layer, 
 void add_owned_f32(const GgufFile& file, std::string name, std::vector<std::int64_t> shape, const std::vector<float>& values,
                    GgufCheckpointTensors& out) {
   auto bytes = std::make_unique<std::byte[]>(values.size() * sizeof(float));
-  std::memcpy(bytes.get(), values.data(), values.size() * sizeof(float));
+  if (!values.empty()) std::memcpy(bytes.get(), values.data(), values.size() * sizeof(float));  // (an empty one has no data())
   TensorView v;
   v.name = std::move(name);
   v.dtype = DType::f32;
