@@ -26,15 +26,7 @@ TensorId Graph::add_input(std::string name, fathom_tensor_desc desc) {
 TensorId Graph::add_weight(std::string name, const model::TensorView& view, uint32_t layout) {
   std::vector<int64_t> shape(view.shape.begin(), view.shape.end());
   // A weight in GGUF blocks says so itself (the checkpoint allows them only where ops take them).
-  switch (view.blocks) {
-    case model::GgmlBlocks::none: break;
-    case model::GgmlBlocks::q8_0: layout = FATHOM_LAYOUT_GGML_Q8_0; break;
-    case model::GgmlBlocks::q4_0: layout = FATHOM_LAYOUT_GGML_Q4_0; break;
-    case model::GgmlBlocks::q5_0: layout = FATHOM_LAYOUT_GGML_Q5_0; break;
-    case model::GgmlBlocks::q4_k: layout = FATHOM_LAYOUT_GGML_Q4_K; break;
-    case model::GgmlBlocks::q5_k: layout = FATHOM_LAYOUT_GGML_Q5_K; break;
-    case model::GgmlBlocks::q6_k: layout = FATHOM_LAYOUT_GGML_Q6_K; break;
-  }
+  if (view.blocks != model::GgmlBlocks::none) layout = model::layout_of(view.blocks);
   return add_tensor(Tensor{std::move(name), make_desc(static_cast<uint32_t>(view.dtype), shape, layout),
                            TensorKind::weight, &view, false, UINT32_MAX});
 }

@@ -74,17 +74,7 @@ bool quantised(const GgufTensor& t) {
   return t.type != GgmlType::f32 && t.type != GgmlType::f16 && t.type != GgmlType::bf16;
 }
 
-// The plugin ABI's layout of a quantised type, and the checkpoint's name for it.
-uint32_t layout_of(GgmlType type) {
-  switch (type) {
-    case GgmlType::q8_0: return FATHOM_LAYOUT_GGML_Q8_0;
-    case GgmlType::q4_0: return FATHOM_LAYOUT_GGML_Q4_0;
-    case GgmlType::q5_0: return FATHOM_LAYOUT_GGML_Q5_0;
-    case GgmlType::q4_k: return FATHOM_LAYOUT_GGML_Q4_K;
-    case GgmlType::q5_k: return FATHOM_LAYOUT_GGML_Q5_K;
-    default: return FATHOM_LAYOUT_GGML_Q6_K;
-  }
-}
+// The checkpoint's name for a quantised type (its value the plugin ABI's layout id).
 GgmlBlocks blocks_of(GgmlType type) {
   switch (type) {
     case GgmlType::q8_0: return GgmlBlocks::q8_0;
@@ -105,11 +95,12 @@ std::vector<float> values_f32(const GgufFile& file, const GgufTensor& t) {
   std::vector<float> out(count);
   if (count == 0) return out;  // (and no rows to divide into)
   if (quantised(t)) {
-    const int64_t row_bytes = sdk::ggml_row_bytes(layout_of(t.type), cols);
+    const uint32_t layout = layout_of(blocks_of(t.type));
+    const int64_t row_bytes = sdk::ggml_row_bytes(layout, cols);
     for (std::uint64_t r = 0; r < count / static_cast<std::uint64_t>(cols); ++r) {
       for (int64_t c = 0; c < cols; ++c) {
         out[r * static_cast<std::uint64_t>(cols) + static_cast<std::uint64_t>(c)] =
-            sdk::ggml_value(t.data + r * static_cast<std::uint64_t>(row_bytes), layout_of(t.type), c);
+            sdk::ggml_value(t.data + r * static_cast<std::uint64_t>(row_bytes), layout, c);
       }
     }
     return out;

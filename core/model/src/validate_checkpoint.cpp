@@ -5,6 +5,7 @@
 
 #include "fathom/core/error.h"
 #include "fathom/model/expected_tensors.h"
+#include "fathom/sdk/tensor.hpp"
 #include "json_input.h"
 
 namespace fathom::model {
@@ -72,7 +73,7 @@ class Validator {
         throw unsupported(where + " is quantised in GGUF blocks, which Fathom reads for matrix products and the "
                           "embedding only; this tensor must be F32, BF16 or F16");
       }
-      const std::int64_t block = ggml_block_weights(t.blocks);
+      const std::int64_t block = sdk::ggml_block_weights(layout_of(t.blocks));
       if (e.shape.size() != 2 || e.shape[1] % block != 0) {
         throw invalid_argument(where + ": GGUF blocks need rows that are whole blocks of " + std::to_string(block));
       }

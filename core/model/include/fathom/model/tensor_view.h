@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fathom/core/dtype.h"
+#include "fathom/plugin_api.h"
 
 namespace fathom::model {
 
@@ -18,8 +19,17 @@ namespace fathom::model {
 // A weight in GGUF's quantised blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*): dtype U8, `shape` the
 // logical [rows, cols], `nbytes` rows · cols/B · the block's bytes (B = 32 weights for Q8_0, Q5_0
 // and Q4_0, 256 for the K-quants).
-enum class GgmlBlocks : std::uint8_t { none, q8_0, q4_0, q4_k, q5_k, q6_k, q5_0 };
-inline std::int64_t ggml_block_weights(GgmlBlocks b) { return b == GgmlBlocks::q8_0 || b == GgmlBlocks::q4_0 || b == GgmlBlocks::q5_0 ? 32 : 256; }
+// The values are the plugin ABI's layout ids, which the graph hands to backends as they are.
+enum class GgmlBlocks : std::uint32_t {
+  none = FATHOM_LAYOUT_DENSE,
+  q8_0 = FATHOM_LAYOUT_GGML_Q8_0,
+  q4_0 = FATHOM_LAYOUT_GGML_Q4_0,
+  q5_0 = FATHOM_LAYOUT_GGML_Q5_0,
+  q4_k = FATHOM_LAYOUT_GGML_Q4_K,
+  q5_k = FATHOM_LAYOUT_GGML_Q5_K,
+  q6_k = FATHOM_LAYOUT_GGML_Q6_K,
+};
+inline std::uint32_t layout_of(GgmlBlocks b) { return static_cast<std::uint32_t>(b); }
 
 struct TensorView {
   std::string name;
