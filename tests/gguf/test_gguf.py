@@ -122,10 +122,10 @@ def dequantised_twin(tmp_path_factory, fixture, quantised, keep_kv_b):
     return twin
 
 
-# Files as llama-quantize leaves them: Q8_0 or Q4_0 where rows are whole blocks (F16 elsewhere, as
-# the converter falls back), norms and router in F32.
+# Files as llama-quantize leaves them: Q8_0, Q4_0, Q4_1 or Q5_1 where rows are whole blocks (F16
+# elsewhere, as the converter falls back), norms and router in F32.
 @pytest.mark.parametrize("fixture", ["deepseek-v3-tiny", "deepseek-v2-lite-tiny"])
-@pytest.mark.parametrize("outtype", ["q8_0", "q4_0"])
+@pytest.mark.parametrize("outtype", ["q8_0", "q4_0", "q4_1", "q5_1"])
 @pytest.mark.parametrize("keep_kv_b", [False, True], ids=["split-kv-b", "whole-kv-b"])
 def test_quantised_files_compute_with_their_own_values(tmp_path_factory, fixture, outtype, keep_kv_b):
     model = convert(tmp_path_factory, FIXTURES / fixture, outtype, keep_kv_b)
@@ -135,7 +135,7 @@ def test_quantised_files_compute_with_their_own_values(tmp_path_factory, fixture
     ids = json.loads((FIXTURES / fixture / "golden.json").read_text())["sequences"][0]["ids"]
     want = logits(twin, ids)
     # The reference backend (the default deployment) and the cpu backend, which unpacks the blocks
-    # into its own int8 / int4 formats.
+    # into its own int8 / int4 formats (Q4_1 / Q5_1: f32).
     assert relative_error(logits(model, ids), want) <= 1e-5
     cpu = np.array(json.loads(fathom("logits", "--model", model, "--ids", ",".join(map(str, ids)),
                                      "--config", ROOT / "configs" / "cpu.toml").stdout)["logits"])
@@ -200,21 +200,28 @@ def k_model(tmp_path_factory):
     return write_random_model(tmp_path_factory.mktemp("k-model") / "v3-256")
 
 
-@pytest.mark.parametrize("kind", ["q4_k", "q5_k", "q6_k"])
+@pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl"])
 def test_k_quant_blocks_are_ggmls(kind):
-    """The test files' K-quant blocks (tools/reference/kquants.py) read back through gguf-py's own
-    dequantiser to the weights they quantised, within about half a step of the type's codes: a
-    layout that was not ggml's would read back noise."""
+    """The test files' K-quant and IQ4_NL blocks (tools/reference/kquants.py) read back through
+    gguf-py's own dequantiser to the weights they quantised, within about half a step of the type's
+    codes (the largest error over the largest weight; Q2_K has 4 codes a sub-block, Q3_K 8): a
+    layout that was not ggml's would read back noise (an error of the order of the weights)."""
     w = (np.random.default_rng(3).standard_normal((9, 768)) * 0.05).astype(np.float32)
     blocks = kquants.quantize(w, kind)
-    assert blocks.shape == (9, 3 * kquants.BLOCK_BYTES[kind])
-    assert kquants.roundtrip_error(w, blocks, kind) <= {"q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025}[kind]
+    blocks_per_row = 768 // kquants.BLOCK_WEIGHTS.get(kind, kquants.QK_K)
+    assert blocks.shape == (9, blocks_per_row * kquants.BLOCK_BYTES[kind])
+    limit = {"q2_k": 0.26, "q3_k": 0.19, "q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025, "iq4_nl": 0.09}[kind]
+    assert kquants.roundtrip_error(w, blocks, kind) <= limit
 
 
 # Files of llama-quantize's K-quant mixes: the blocks computed with as they are, on the reference and
 # cpu backends (f32 and int8 activations), prefill and decode, against an F32 twin of their values.
-@pytest.mark.parametrize("outtype,types", [("q4_k_m", {"Q4_K", "Q6_K", "Q5_0"}), ("q5_k_m", {"Q5_K", "Q6_K"}),
-                                           ("q6_k", {"Q6_K"})])
+# The random model's k_b has rows of 32: the blocks of 32 that llama-quantize falls back to (IQ4_NL,
+# Q5_0, Q5_1, Q8_0) are in these files too.
+@pytest.mark.parametrize("outtype,types", [("q2_k", {"Q2_K", "Q3_K", "Q6_K", "IQ4_NL"}),
+                                           ("q3_k_m", {"Q3_K", "Q4_K", "Q6_K", "IQ4_NL"}),
+                                           ("q4_k_m", {"Q4_K", "Q6_K", "Q5_0"}), ("q5_k_m", {"Q5_K", "Q6_K", "Q5_1"}),
+                                           ("q6_k", {"Q6_K", "Q8_0"})])
 def test_k_quant_files_compute_with_their_own_values(tmp_path_factory, k_model, outtype, types, tmp_path):
     model = convert(tmp_path_factory, k_model, outtype)
     assert types <= {t.tensor_type.name for t in gguf.GGUFReader(model).tensors}

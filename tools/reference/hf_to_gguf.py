@@ -140,10 +140,13 @@ def kept_f32(gguf_name, array):
     return array.ndim == 1 or ".ffn_gate_inp." in gguf_name
 
 
-# The K-quant mixes, as llama-quantize's Q4_K_M / Q5_K_M choose per tensor: Q6_K for the output
-# matrix and for ffn_down in the layers that "use more bits" (the first and last eighth, and every
-# third between); the mix's own type elsewhere.
-K_MIXES = {"q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k"}
+# The K-quant mixes, after llama-quantize's choices per tensor (simplified: its rules for attn_v and
+# the other tensors DeepSeek does not have are left out): Q6_K for the output matrix; for ffn_down,
+# more bits in the layers that "use more bits" (the first and last eighth, and every third
+# between); the mix's own type elsewhere (Q3_K_M: Q4_K for attn_output).
+K_MIXES = {"q2_k": "q2_k", "q3_k_m": "q3_k", "q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k"}
+# Where a row is not whole blocks of 256, llama-quantize falls back to a type with blocks of 32.
+K_FALLBACKS = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0"}
 
 
 def uses_more_bits(layer, n_layers):
@@ -153,9 +156,23 @@ def uses_more_bits(layer, n_layers):
 def k_quant_type(name, outtype, n_layers):
     if name == "output.weight" or outtype == "q6_k":
         return "q6_k"
-    if name.startswith("blk.") and ".ffn_down" in name and uses_more_bits(int(name.split(".")[1]), n_layers):
-        return "q6_k"
+    layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
+    if layer >= 0 and ".ffn_down" in name:
+        if outtype == "q2_k":
+            return "q3_k"
+        if outtype == "q3_k_m":
+            return "q5_k" if layer < n_layers // 16 else "q4_k" if uses_more_bits(layer, n_layers) else "q3_k"
+        if uses_more_bits(layer, n_layers):
+            return "q6_k"
+    if outtype == "q3_k_m" and ".attn_output" in name:
+        return "q4_k"
     return K_MIXES[outtype]
+
+
+GGUF_TYPES = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
+              "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0,
+              "q4_1": gguf.GGMLQuantizationType.Q4_1, "q5_0": gguf.GGMLQuantizationType.Q5_0,
+              "q5_1": gguf.GGMLQuantizationType.Q5_1}
 
 
 def add_tensor(w, name, array, outtype, n_layers=0):
@@ -163,16 +180,14 @@ def add_tensor(w, name, array, outtype, n_layers=0):
         w.add_tensor(name, array.astype(np.float32))
         return
     if outtype in K_MIXES:
-        if array.shape[-1] % kquants.QK_K == 0:
-            kind = k_quant_type(name, outtype, n_layers)
+        kind = k_quant_type(name, outtype, n_layers)
+        if array.shape[-1] % kquants.QK_K != 0:
+            kind = K_FALLBACKS[kind]
+        if kind in kquants.BLOCK_BYTES and array.shape[-1] % kquants.BLOCK_WEIGHTS.get(kind, kquants.QK_K) == 0:
             w.add_tensor(name, kquants.quantize(array, kind), raw_dtype=getattr(gguf.GGMLQuantizationType, kind.upper()))
             return
-        # Rows that are not whole blocks of 256: llama-quantize falls back to a type with blocks of
-        # 32, Q5_0 for Q4_K and Q8_0 for Q6_K (Q5_1 for Q5_K, which Fathom does not read: Q8_0 here).
-        outtype = "q5_0" if k_quant_type(name, outtype, n_layers) == "q4_k" else "q8_0"
-    qtype = {"f16": gguf.GGMLQuantizationType.F16, "bf16": gguf.GGMLQuantizationType.BF16,
-             "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0,
-             "q5_0": gguf.GGMLQuantizationType.Q5_0}[outtype]
+        outtype = kind
+    qtype = GGUF_TYPES[outtype]
     try:
         data = gguf.quants.quantize(array, qtype)
     except gguf.QuantError:  # rows that are not whole blocks: the converter falls back to F16
@@ -249,8 +264,9 @@ def main():
     p.add_argument("--vocab-only", type=int, metavar="VOCAB_SIZE", help="write only the tokenizer of MODEL_DIR")
     p.add_argument("model_dir", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0", *K_MIXES],
-                   help="q4_k_m / q5_k_m: llama-quantize's mixes of K-quants (kquants.py writes the blocks)")
+    p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
+                                                         *K_MIXES],
+                   help="q2_k ... q6_k: llama-quantize's mixes of K-quants (kquants.py writes the blocks)")
     p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
     p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
     p.add_argument("--zero-q-lora-rank", action="store_true", help="write attention.q_lora_rank = 0 when absent")

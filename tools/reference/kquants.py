@@ -1,4 +1,4 @@
-"""Writes llama.cpp's K-quant blocks (Q4_K, Q5_K, Q6_K) with numpy, for test files.
+"""Writes llama.cpp's K-quant blocks (Q2_K to Q6_K) and IQ4_NL's with numpy, for test files.
 
 gguf-py reads these types (gguf.quants.dequantize) but cannot write them, and llama-quantize is
 not in the tests' venv. These quantisers are plain (each sub-block's range mapped onto the codes,
@@ -12,7 +12,8 @@ gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout.
 import numpy as np
 
 QK_K = 256
-BLOCK_BYTES = {"q4_k": 144, "q5_k": 176, "q6_k": 210}
+BLOCK_BYTES = {"q2_k": 84, "q3_k": 110, "q4_k": 144, "q5_k": 176, "q6_k": 210, "iq4_nl": 18}
+BLOCK_WEIGHTS = {"iq4_nl": 32}  # the others: QK_K
 
 
 def _divide(a, b):
@@ -89,16 +90,73 @@ def _q6_k(x):
                            d.view(np.uint8).reshape(-1, 2)], axis=1)
 
 
-_QUANTISERS = {"q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k}
+def _two_bit_planes(codes):
+    """codes [n, 256] of 2 bits → 64 bytes: weight 128·h + 32·i + l in bits 2·i of byte 32·h + l."""
+    q = codes.reshape(-1, 2, 4, 32).astype(np.uint8)
+    return (q[:, :, 0] | (q[:, :, 1] << 2) | (q[:, :, 2] << 4) | (q[:, :, 3] << 6)).reshape(-1, 64)
+
+
+def _q2_k(x):
+    x = x.reshape(-1, 16, 16)
+    low = np.minimum(x.min(-1), 0)
+    step, offset = (x.max(-1) - low) / 3, -low
+    d, dmin = _f16(step.max(-1) / 15), _f16(offset.max(-1) / 15)
+    df, dminf = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    scales = np.clip(np.rint(_divide(step, df)), 0, 15).astype(np.uint8)
+    mins = np.clip(np.rint(_divide(offset, dminf)), 0, 15).astype(np.uint8)
+    codes = np.clip(np.rint(_divide(x + (dminf * mins)[..., None], (df * scales)[..., None])), 0, 3)
+    return np.concatenate([scales | (mins << 4), _two_bit_planes(codes.reshape(-1, 256)),
+                           d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2)], axis=1)
+
+
+def _q3_k(x):
+    x = x.reshape(-1, 16, 16)
+    n = x.shape[0]
+    # Codes −4..3: each sub-block's weight of largest magnitude becomes code −4 (a signed step).
+    biggest = np.take_along_axis(x, np.abs(x).argmax(-1)[..., None], -1)[..., 0]
+    step = biggest / -4
+    d = _f16(np.abs(step).max(-1) / 31)
+    df = d.astype(np.float32)[:, None]
+    scales = np.clip(np.rint(np.divide(step, df, out=np.zeros_like(step), where=df > 0)),
+                     -31, 31).astype(np.int16)
+    step_f = (df * scales)[..., None]
+    codes = np.clip(np.rint(np.divide(x, step_f, out=np.zeros_like(x), where=step_f != 0)), -4, 3).astype(np.int16) + 4
+    codes = codes.reshape(n, 256).astype(np.uint8)
+    # hmask: byte l, bit 4·h + i holds the third bit of weight 128·h + 32·i + l.
+    third = ((codes >> 2) & 1).reshape(n, 8, 32) << np.arange(8, dtype=np.uint8)[None, :, None]
+    sc = (scales + 32).astype(np.uint8).reshape(n, 16)
+    packed = np.zeros((n, 12), np.uint8)
+    packed[:, 0:8] = (sc[:, 0:8] & 0x0F) | ((sc[:, 8:16] & 0x0F) << 4)
+    for s in range(16):
+        packed[:, 8 + s % 4] |= (sc[:, s] >> 4) << (2 * (s // 4))
+    return np.concatenate([np.bitwise_or.reduce(third, axis=1), _two_bit_planes(codes & 3), packed,
+                           d.view(np.uint8).reshape(-1, 2)], axis=1)
+
+
+IQ4_NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float32)
+
+
+def _iq4_nl(x):
+    x = x.reshape(-1, 32)
+    biggest = np.take_along_axis(x, np.abs(x).argmax(-1)[..., None], -1)
+    d = _f16(biggest[:, 0] / -127)  # the weight of largest magnitude is the table's −127
+    df = d.astype(np.float32)[:, None]
+    scaled = np.divide(x, df, out=np.zeros_like(x), where=df != 0)
+    idx = np.abs(scaled[..., None] - IQ4_NL_VALUES).argmin(-1).astype(np.uint8)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), idx[:, :16] | (idx[:, 16:] << 4)], axis=1)
+
+
+_QUANTISERS = {"q2_k": _q2_k, "q3_k": _q3_k, "q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k, "iq4_nl": _iq4_nl}
 
 
 def quantize(weights, kind):
-    """float [..., K] (K a multiple of 256) → uint8 [..., K/256 · block bytes], gguf-py's shape."""
+    """float [..., K] (K a multiple of the block) → uint8 [..., K/block · block bytes], gguf-py's shape."""
     w = np.asarray(weights, np.float32)
-    if w.shape[-1] % QK_K:
-        raise ValueError(f"rows of {w.shape[-1]} are not whole blocks of {QK_K}")
-    blocks = _QUANTISERS[kind](w.reshape(-1, QK_K))
-    return blocks.reshape(*w.shape[:-1], w.shape[-1] // QK_K * BLOCK_BYTES[kind])
+    block = BLOCK_WEIGHTS.get(kind, QK_K)
+    if w.shape[-1] % block:
+        raise ValueError(f"rows of {w.shape[-1]} are not whole blocks of {block}")
+    blocks = _QUANTISERS[kind](w.reshape(-1, block))
+    return blocks.reshape(*w.shape[:-1], w.shape[-1] // block * BLOCK_BYTES[kind])
 
 
 def roundtrip_error(weights, blocks, kind):

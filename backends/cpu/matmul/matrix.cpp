@@ -34,9 +34,14 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   if (view_.ggml_layout != 0) {
     // GGUF's blocks are already quantised: unpacked, and used as they are (weights = "int8" /
     // "int4" quantise float weights only).
-    QuantizedMatrix q = kquant(view_.fmt) ? unpack_ggml_k_blocks(ctx, view_) : unpack_ggml_blocks(ctx, view_);
+    QuantizedMatrix q = kquant(view_.fmt)           ? unpack_ggml_k_blocks(ctx, view_)
+                        : view_.fmt == WFormat::f32 ? widen_ggml_blocks(ctx, view_)
+                                                    : unpack_ggml_blocks(ctx, view_);
     view_ = q.view;
     copy_ = std::move(q.storage);
+    if (view_.fmt == WFormat::f32 && prepare && view_.rows > 0 && view_.cols > 0) {
+      dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
+    }
     return;
   }
   mark_nan_codes(view_);

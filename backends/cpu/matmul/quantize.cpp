@@ -64,7 +64,8 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
         const std::byte* b = blocks + (r * groups + g) * block_bytes;  // d (f16), then the codes
         std::memcpy(&scales[r * groups + g], b, 2);
         std::byte* out = codes + r * code_bytes + g * group_code_bytes;
-        if (source.ggml_layout == FATHOM_LAYOUT_GGML_Q5_0) {  // five bits in two places: q − 16 as int8
+        if (source.ggml_layout != FATHOM_LAYOUT_GGML_Q8_0 && source.ggml_layout != FATHOM_LAYOUT_GGML_Q4_0) {
+          // Q5_0's five bits in two places (q − 16), IQ4_NL's table values: an int8 each
           for (int64_t j = 0; j < kQuantGroup; ++j) out[j] = static_cast<std::byte>(static_cast<int8_t>(sdk::ggml_code(b, source.ggml_layout, j)));
         } else {
           std::memcpy(out, b + 2, static_cast<size_t>(group_code_bytes));
@@ -80,9 +81,9 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
 
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) {
   const uint32_t layout = source.ggml_layout;
-  const WFormat fmt = source.fmt;  // q4k, q6k or q5k (weight_view)
+  const WFormat fmt = source.fmt;  // q4k, q6k or q5k (unpacked_format)
   const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub, supers = source.cols / kKSuperBlock;
-  const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K;
+  const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K && layout != FATHOM_LAYOUT_GGML_Q3_K;
   const int64_t code_bytes = row_bytes(fmt, source.cols), src_row_bytes = sdk::ggml_row_bytes(layout, source.cols);
   // One block: the codes, then (64-byte aligned) d and dmin [rows][supers] f32, then the
   // integer scales and mins [rows][subs].
@@ -132,6 +133,21 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   WeightView v{fmt, codes, source.rows, source.cols, nullptr};
   v.k_scales = KScales{d, dmin, scale, min};
   return QuantizedMatrix{v, std::move(block)};
+}
+
+QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source) {
+  WeightArena::Block block = ctx.arena.allocate(static_cast<size_t>(source.rows * source.cols) * sizeof(float));
+  auto* values = static_cast<float*>(block.data);
+  const auto* blocks = static_cast<const std::byte*>(source.data);
+  const int64_t src_row_bytes = sdk::ggml_row_bytes(source.ggml_layout, source.cols);
+  const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
+  parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t c = 0; c < source.cols; ++c) values[r * source.cols + c] = sdk::ggml_value(blocks + r * src_row_bytes, source.ggml_layout, c);
+    }
+  });
+  release_file_pages(source.data, source.bytes());
+  return QuantizedMatrix{WeightView{WFormat::f32, values, source.rows, source.cols, nullptr}, std::move(block)};
 }
 
 }  // namespace fathom::cpu

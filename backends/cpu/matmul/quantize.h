@@ -22,16 +22,24 @@ struct QuantizedMatrix {
 };
 std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target);
 
-// A matrix in GGUF's Q8_0 / Q4_0 / Q5_0 blocks (source.ggml_layout) in the q8 / q4 / q8 layout:
-// the same codes (Q5_0's q − 16 in a byte) and scales, the scales moved out of the rows. The source's file pages are released
-// afterwards.
+// A matrix in GGUF's Q8_0 / Q4_0 / Q5_0 / IQ4_NL blocks (source.ggml_layout) in the q8 / q4 / q8 /
+// q8 layout: the same codes (Q5_0's q − 16 and IQ4_NL's table value in a byte) and scales, the
+// scales moved out of the rows. The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
-// A matrix in GGUF's K-quant blocks (Q4_K, Q5_K, Q6_K) in the q4k / q5k / q6k layout (isa.h,
-// quant.h): every weight's code, and the blocks' d / dmin and the sub-blocks' integer scales /
-// mins, as sdk/ggml_blocks.hpp reads them (Q5_K's scale and min of 32 written for both halves of
-// 16; Q6_K has no mins). The same weights exactly, in 4.75 bits a weight for Q4_K (4.5 in the
-// file), 6.25 for Q5_K (5.5), 6.6 for Q6_K (6.56). The source's file pages are released afterwards.
+// A matrix in GGUF's K-quant blocks (Q2_K to Q6_K) in the q4k / q5k / q6k layout (isa.h,
+// quant.h; unpacked_format picks it): every weight's code, and the blocks' d / dmin and the
+// sub-blocks' integer scales / mins, as sdk/ggml_blocks.hpp reads them (Q5_K's scale and min of 32
+// written for both halves of 16; Q6_K and Q3_K have no mins). The same weights exactly, in 4.75
+// bits a weight for Q4_K (4.5 in the file), 6.25 for Q5_K (5.5) and Q2_K (2.625), 6.6 for Q6_K
+// (6.56) and Q3_K (3.44): the formats with fewer bits than their kernels' cost memory, not
+// accuracy. The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
+
+// A matrix in GGUF blocks that have no integer format here (Q4_1, Q5_1: unpacked_format) as f32
+// rows of exactly the reference's values. 32 bits a weight: llama-quantize writes these types
+// only as the fallback for rows that are not whole blocks of 256 (V2-Lite's 1408-wide experts in a
+// Q5_K_M file), a small share of a model.
+QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
 }  // namespace fathom::cpu

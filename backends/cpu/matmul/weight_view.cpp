@@ -17,19 +17,28 @@ std::optional<WFormat> format_of(uint32_t dtype) {
   }
 }
 
+WFormat unpacked_format(uint32_t ggml_layout) {
+  switch (ggml_layout) {
+    case FATHOM_LAYOUT_GGML_Q8_0:
+    case FATHOM_LAYOUT_GGML_Q5_0:
+    case FATHOM_LAYOUT_GGML_IQ4_NL: return WFormat::q8;
+    case FATHOM_LAYOUT_GGML_Q4_0: return WFormat::q4;
+    case FATHOM_LAYOUT_GGML_Q4_K: return WFormat::q4k;
+    case FATHOM_LAYOUT_GGML_Q5_K:
+    case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q5k;
+    case FATHOM_LAYOUT_GGML_Q6_K:
+    case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q6k;
+    default: return WFormat::f32;  // Q4_1, Q5_1
+  }
+}
+
 WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales) {
   if (sdk::is_ggml_layout(w.desc.layout)) {
     const uint32_t layout = w.desc.layout;
     if (w.rank() != 2 || w.dim(1) % sdk::ggml_block_weights(layout) != 0) {
       sdk::fail_invalid("GGUF blocks need rows of whole blocks");
     }
-    // The format Matrix unpacks the blocks into.
-    const WFormat fmt = layout == FATHOM_LAYOUT_GGML_Q8_0 || layout == FATHOM_LAYOUT_GGML_Q5_0 ? WFormat::q8
-                        : layout == FATHOM_LAYOUT_GGML_Q4_0 ? WFormat::q4
-                        : layout == FATHOM_LAYOUT_GGML_Q4_K ? WFormat::q4k
-                        : layout == FATHOM_LAYOUT_GGML_Q6_K ? WFormat::q6k
-                                                            : WFormat::q5k;
-    WeightView v{fmt, w.data, w.dim(0), w.dim(1), nullptr};
+    WeightView v{unpacked_format(layout), w.data, w.dim(0), w.dim(1), nullptr};
     v.ggml_layout = w.desc.layout;
     return v;
   }

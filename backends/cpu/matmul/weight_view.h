@@ -24,7 +24,7 @@ struct WeightView {
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
   KScales k_scales = {};                   // q4k/q6k/q5k
   // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
-  // kernel reads: Matrix unpacks them into the q8 / q4 / K layouts above first.
+  // kernel reads: Matrix unpacks them into `fmt` first (unpacked_format).
   uint32_t ggml_layout = 0;
 
 
@@ -44,6 +44,13 @@ struct WeightView {
 
 // The storage format of a float dtype, or nothing for other dtypes.
 std::optional<WFormat> format_of(uint32_t dtype);
+
+// The format a GGUF block layout is unpacked into, holding exactly the same weights:
+//  - Q8_0, Q5_0 and IQ4_NL → q8 (Q5_0's code − 16 and IQ4_NL's table value fit an int8), Q4_0 → q4;
+//  - Q4_K → q4k; Q6_K and Q3_K → q6k (Q3_K's 3-bit code − 4 as a 6-bit one, no mins); Q5_K and
+//    Q2_K → q5k (Q2_K's 2-bit code as a 5-bit one, with its 4-bit scales and mins);
+//  - Q4_1 and Q5_1, whose f16 offset per 32 weights none of the integer formats can hold → f32.
+WFormat unpacked_format(uint32_t ggml_layout);
 
 // A bound 2-D weight tensor (and its scales for BLOCK_SCALED_128x128), as a view.
 WeightView weight_view(const sdk::HostTensor& w, const sdk::HostTensor* scales);

@@ -1,6 +1,6 @@
 // Which dtypes each op accepts on this backend. Activations are f32 (what the DeepSeek graph
 // uses); weights may be any float format, dense or FP8 with block scales, and the matrices of
-// products and the embedding also GGUF's Q8_0 / Q4_0 blocks. Anything else is
+// products and the embedding also GGUF's blocks (every FATHOM_LAYOUT_GGML_*). Anything else is
 // declined with a reason, and the fallback chain sends it to the next backend.
 #include "fathom/sdk/tensor.hpp"
 #include "matmul/weight_view.h"
@@ -30,8 +30,8 @@ bool weight_ok(const fathom_tensor_desc& w) {
   return float_any(w) && (w.layout == FATHOM_LAYOUT_DENSE || w.layout == FATHOM_LAYOUT_BLOCK_SCALED_128x128);
 }
 
-// A matrix of a product: those, or GGUF's Q8_0 / Q4_0 blocks (unpacked on load into the q8 / q4
-// formats of weights = "int8" / "int4", which have the same codes and scales).
+// A matrix of a product: those, or GGUF's blocks (unpacked on load into a format holding the same
+// weights: weight_view.h, unpacked_format).
 bool product_weight_ok(const fathom_tensor_desc& w) { return weight_ok(w) || sdk::is_ggml_layout(w.layout); }
 
 }  // namespace

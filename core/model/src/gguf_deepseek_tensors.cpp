@@ -80,6 +80,11 @@ GgmlBlocks blocks_of(GgmlType type) {
     case GgmlType::q8_0: return GgmlBlocks::q8_0;
     case GgmlType::q4_0: return GgmlBlocks::q4_0;
     case GgmlType::q5_0: return GgmlBlocks::q5_0;
+    case GgmlType::q4_1: return GgmlBlocks::q4_1;
+    case GgmlType::q5_1: return GgmlBlocks::q5_1;
+    case GgmlType::iq4_nl: return GgmlBlocks::iq4_nl;
+    case GgmlType::q2_k: return GgmlBlocks::q2_k;
+    case GgmlType::q3_k: return GgmlBlocks::q3_k;
     case GgmlType::q4_k: return GgmlBlocks::q4_k;
     case GgmlType::q5_k: return GgmlBlocks::q5_k;
     case GgmlType::q6_k: return GgmlBlocks::q6_k;

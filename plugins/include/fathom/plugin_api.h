@@ -108,6 +108,10 @@ enum {
    *         nibble) and weight j + 16 (high nibble); W = (nibble − 8) · d.
    *   Q5_0: B = 32, 22-byte blocks: d, 4 bytes of fifth bits (bit j of the little-endian u32 is
    *         weight j's), 16 bytes of low 4 bits as Q4_0's; W = (q − 16) · d.
+   *   Q4_1: B = 32, 20-byte blocks: d, m (f16), 16 bytes of 4-bit codes as Q4_0's; W = q · d + m.
+   *   Q5_1: B = 32, 24-byte blocks: d, m, the fifth bits and low bits as Q5_0's; W = q · d + m.
+   *   IQ4_NL: B = 32, 18-byte blocks as Q4_0's; W = T[nibble] · d, T = {−127, −104, −83, −65,
+   *         −49, −35, −22, −10, 1, 13, 25, 38, 53, 69, 89, 113}.
    * The K-quants: B = 256 in sub-blocks, each sub-block with an integer scale (and min):
    *   Q4_K: 144-byte blocks: d, dmin (f16), 12 bytes packing 8 six-bit scales sc and mins m (one
    *         each per sub-block of 32), 128 bytes of 4-bit codes q (byte 32·i + l holds weight
@@ -116,6 +120,14 @@ enum {
    *         byte l, weight 64·i + 32 + l bit 2·i + 1) between the scales and the low bits.
    *   Q6_K: 210-byte blocks: 128 bytes of low 4 bits, 64 bytes of high 2 bits, 16 int8 scales sc
    *         (one per sub-block of 16), d (f16); W = (q − 32) · d · sc.
+   *   Q2_K: 84-byte blocks: 16 bytes of scales (sub-block s of 16: sc in the low nibble of byte s,
+   *         m in the high), 64 bytes of 2-bit codes (weight 128·h + 32·i + l, l < 32, in bits 2·i
+   *         of byte 32·h + l), d, dmin (f16); W = q · (d · sc) − dmin · m.
+   *   Q3_K: 110-byte blocks: 32 bytes of high bits (weight 128·h + 32·i + l takes bit 4·h + i of
+   *         byte l), 64 bytes of low 2 bits placed as Q2_K's codes, 12 bytes packing 16 six-bit
+   *         scales sc (sub-block s of 16: low 4 bits in the low nibble of byte s for s < 8, the
+   *         high nibble of byte s − 8 after; top 2 bits at bit 2·(s / 4) of byte 8 + s % 4),
+   *         d (f16); W = (q − 4) · d · (sc − 32), q the 3-bit code.
    * Taken as the weight of MATMUL, the expert matrices of MOE_EXPERTS and the table of EMBEDDING,
    * where a backend accepts it. */
   FATHOM_LAYOUT_GGML_Q8_0 = 2,
@@ -123,7 +135,12 @@ enum {
   FATHOM_LAYOUT_GGML_Q4_K = 4,
   FATHOM_LAYOUT_GGML_Q5_K = 5,
   FATHOM_LAYOUT_GGML_Q6_K = 6,
-  FATHOM_LAYOUT_GGML_Q5_0 = 7
+  FATHOM_LAYOUT_GGML_Q5_0 = 7,
+  FATHOM_LAYOUT_GGML_Q4_1 = 8,
+  FATHOM_LAYOUT_GGML_Q5_1 = 9,
+  FATHOM_LAYOUT_GGML_IQ4_NL = 10,
+  FATHOM_LAYOUT_GGML_Q2_K = 11,
+  FATHOM_LAYOUT_GGML_Q3_K = 12
 };
 
 typedef struct fathom_tensor_desc {

@@ -44,6 +44,34 @@ inline void k_scale_min(const std::byte* packed, int64_t s, int& scale, int& min
   }
 }
 
+// Q3_K: the six-bit scale of sub-block s (< 16) as stored (0-63; the weight's is 32 less): low
+// four bits in the nibbles of bytes 0-7 (sub-blocks 0-7 low, 8-15 high), the top two in bytes 8-11.
+inline int q3_k_scale(const std::byte* packed, int64_t s) {
+  const int low = s < 8 ? u8(packed, s) & 0x0F : u8(packed, s - 8) >> 4;
+  return low | ((u8(packed, 8 + s % 4) >> (2 * (s / 4))) & 3) << 4;
+}
+
+// IQ4_NL's codes: a non-linear table of int8 values, picked by the nibble.
+inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// A 4-bit code of Q4_0's nibble order (byte j: weight j low, weight j + 16 high).
+inline int nibble(const std::byte* qs, int64_t j) {
+  const uint8_t b = u8(qs, j % 16);
+  return j < 16 ? b & 0x0F : b >> 4;
+}
+// Q5_0 / Q5_1: the nibble and bit j of the four bytes of fifth bits (a little-endian u32).
+inline int five_bits(const std::byte* qh, const std::byte* qs, int64_t j) {
+  return nibble(qs, j) | ((u8(qh, j / 8) >> (j % 8)) & 1) << 4;
+}
+
+// Q2_K / Q3_K: the two low bits of weight j (< 256): bits 2·i of byte 32·h + l, for
+// j = 128·h + 32·i + l.
+inline int two_bits(const std::byte* qs, int64_t j) {
+  return (u8(qs, 32 * (j / 128) + j % 32) >> (2 * (j % 128 / 32))) & 3;
+}
+// Q3_K: the third bit of weight j: bit 4·h + i of byte l (the same j = 128·h + 32·i + l).
+inline int q3_k_high_bit(const std::byte* hmask, int64_t j) { return (u8(hmask, j % 32) >> (j / 32)) & 1; }
+
 }  // namespace ggml_detail
 
 // The sub-block of weight j of one block: weight = code · scale − min.
@@ -52,9 +80,10 @@ struct GgmlSubBlock {
   float min = 0;
 };
 
-// The K-quants' two levels: per block of 256, f16 scales d and dmin (Q6_K: no dmin); per
-// sub-block, small integers (Q4_K / Q5_K: 6-bit scale and min; Q6_K: an int8 scale), so that
-// scale = d · integer scale and min = dmin · integer min.
+// The K-quants' two levels: per block of 256, f16 scales d and dmin (Q6_K, Q3_K: no dmin); per
+// sub-block, small integers (Q4_K / Q5_K: 6-bit scale and min; Q6_K: an int8 scale; Q2_K: 4-bit
+// scale and min; Q3_K: a 6-bit scale − 32), so that scale = d · integer scale and
+// min = dmin · integer min.
 struct GgmlSuperBlock {
   float d = 0;
   float dmin = 0;
@@ -66,13 +95,22 @@ struct GgmlSubIntegers {
 
 inline GgmlSuperBlock ggml_super_block(const std::byte* block, uint32_t layout) {
   using namespace ggml_detail;
-  if (layout == FATHOM_LAYOUT_GGML_Q6_K) return {f16(block + 208), 0};
-  return {f16(block), f16(block + 2)};
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q6_K: return {f16(block + 208), 0};
+    case FATHOM_LAYOUT_GGML_Q3_K: return {f16(block + 108), 0};
+    case FATHOM_LAYOUT_GGML_Q2_K: return {f16(block + 80), f16(block + 82)};
+    default: return {f16(block), f16(block + 2)};  // Q4_K, Q5_K
+  }
 }
 
 inline GgmlSubIntegers ggml_sub_integers(const std::byte* block, uint32_t layout, int64_t j) {
   using namespace ggml_detail;
-  if (layout == FATHOM_LAYOUT_GGML_Q6_K) return {static_cast<int8_t>(u8(block, 192 + j / 16)), 0};
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q6_K: return {static_cast<int8_t>(u8(block, 192 + j / 16)), 0};
+    case FATHOM_LAYOUT_GGML_Q3_K: return {q3_k_scale(block + 96, j / 16) - 32, 0};
+    case FATHOM_LAYOUT_GGML_Q2_K: return {u8(block, j / 16) & 0x0F, u8(block, j / 16) >> 4};
+    default: break;
+  }
   GgmlSubIntegers s;
   k_scale_min(block + 4, j / 32, s.scale, s.min);
   return s;
@@ -82,8 +120,13 @@ inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int6
   using namespace ggml_detail;
   switch (layout) {
     case FATHOM_LAYOUT_GGML_Q8_0:
-    case FATHOM_LAYOUT_GGML_Q5_0: return {f16(block), 0};
+    case FATHOM_LAYOUT_GGML_Q5_0:
+    case FATHOM_LAYOUT_GGML_IQ4_NL: return {f16(block), 0};
     case FATHOM_LAYOUT_GGML_Q4_0: return {f16(block), 8 * f16(block)};  // code is the nibble
+    case FATHOM_LAYOUT_GGML_Q4_1:
+    case FATHOM_LAYOUT_GGML_Q5_1: return {f16(block), -f16(block + 2)};  // W = q · d + m
+    case FATHOM_LAYOUT_GGML_Q2_K:
+    case FATHOM_LAYOUT_GGML_Q3_K:
     case FATHOM_LAYOUT_GGML_Q4_K:
     case FATHOM_LAYOUT_GGML_Q5_K:
     case FATHOM_LAYOUT_GGML_Q6_K: {
@@ -100,15 +143,13 @@ inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
   using namespace ggml_detail;
   switch (layout) {
     case FATHOM_LAYOUT_GGML_Q8_0: return static_cast<int8_t>(u8(block, 2 + j));
-    case FATHOM_LAYOUT_GGML_Q4_0: {
-      const uint8_t b = u8(block, 2 + j % 16);
-      return j < 16 ? b & 0x0F : b >> 4;
-    }
-    case FATHOM_LAYOUT_GGML_Q5_0: {
-      const uint8_t b = u8(block, 6 + j % 16);
-      const int high = (u8(block, 2 + j / 8) >> (j % 8)) & 1;  // bit j of the u32
-      return ((j < 16 ? b & 0x0F : b >> 4) | high << 4) - 16;
-    }
+    case FATHOM_LAYOUT_GGML_Q4_0: return nibble(block + 2, j);
+    case FATHOM_LAYOUT_GGML_Q4_1: return nibble(block + 4, j);
+    case FATHOM_LAYOUT_GGML_IQ4_NL: return kIq4NlValues[nibble(block + 2, j)];
+    case FATHOM_LAYOUT_GGML_Q5_0: return five_bits(block + 2, block + 6, j) - 16;
+    case FATHOM_LAYOUT_GGML_Q5_1: return five_bits(block + 4, block + 8, j);
+    case FATHOM_LAYOUT_GGML_Q2_K: return two_bits(block + 16, j);
+    case FATHOM_LAYOUT_GGML_Q3_K: return (two_bits(block + 32, j) | q3_k_high_bit(block, j) << 2) - 4;
     case FATHOM_LAYOUT_GGML_Q4_K: {
       const uint8_t b = u8(block, 16 + 32 * (j / 64) + j % 32);
       return j % 64 < 32 ? b & 0x0F : b >> 4;
@@ -135,30 +176,52 @@ inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
 // by one), for unpacking whole matrices at load: straight loops the compiler vectorises.
 inline void ggml_k_block_codes(const std::byte* block, uint32_t layout, int8_t* codes) {
   using namespace ggml_detail;
-  for (int64_t i = 0; i < 4; ++i) {  // Q4_K / Q5_K: 64 weights a chunk; Q6_K: see below
-    if (layout == FATHOM_LAYOUT_GGML_Q6_K) break;
-    const int64_t low_bits = layout == FATHOM_LAYOUT_GGML_Q4_K ? 16 : 48;
-    for (int64_t l = 0; l < 32; ++l) {
-      const uint8_t b = u8(block, low_bits + 32 * i + l);
-      int first = b & 0x0F, second = b >> 4;
-      if (layout == FATHOM_LAYOUT_GGML_Q5_K) {
-        first |= ((u8(block, 16 + l) >> (2 * i)) & 1) << 4;
-        second |= ((u8(block, 16 + l) >> (2 * i + 1)) & 1) << 4;
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_Q4_K:
+    case FATHOM_LAYOUT_GGML_Q5_K: {  // 64 weights a chunk: byte l of chunk i holds l and 32 + l
+      const int64_t low_bits = layout == FATHOM_LAYOUT_GGML_Q4_K ? 16 : 48;
+      for (int64_t i = 0; i < 4; ++i) {
+        for (int64_t l = 0; l < 32; ++l) {
+          const uint8_t b = u8(block, low_bits + 32 * i + l);
+          int first = b & 0x0F, second = b >> 4;
+          if (layout == FATHOM_LAYOUT_GGML_Q5_K) {
+            first |= ((u8(block, 16 + l) >> (2 * i)) & 1) << 4;
+            second |= ((u8(block, 16 + l) >> (2 * i + 1)) & 1) << 4;
+          }
+          codes[64 * i + l] = static_cast<int8_t>(first);
+          codes[64 * i + 32 + l] = static_cast<int8_t>(second);
+        }
       }
-      codes[64 * i + l] = static_cast<int8_t>(first);
-      codes[64 * i + 32 + l] = static_cast<int8_t>(second);
+      return;
     }
-  }
-  if (layout != FATHOM_LAYOUT_GGML_Q6_K) return;
-  for (int64_t half = 0; half < 2; ++half) {
-    for (int64_t l = 0; l < 32; ++l) {
-      const uint8_t low0 = u8(block, 64 * half + l), low1 = u8(block, 64 * half + 32 + l), high = u8(block, 128 + 32 * half + l);
-      int8_t* out = codes + 128 * half + l;
-      out[0] = static_cast<int8_t>(((low0 & 0x0F) | (high & 3) << 4) - 32);
-      out[32] = static_cast<int8_t>(((low1 & 0x0F) | ((high >> 2) & 3) << 4) - 32);
-      out[64] = static_cast<int8_t>(((low0 >> 4) | ((high >> 4) & 3) << 4) - 32);
-      out[96] = static_cast<int8_t>(((low1 >> 4) | ((high >> 6) & 3) << 4) - 32);
+    case FATHOM_LAYOUT_GGML_Q6_K:  // halves of 128: byte l of the low bits holds l and 64 + l
+      for (int64_t half = 0; half < 2; ++half) {
+        for (int64_t l = 0; l < 32; ++l) {
+          const uint8_t low0 = u8(block, 64 * half + l), low1 = u8(block, 64 * half + 32 + l), high = u8(block, 128 + 32 * half + l);
+          int8_t* out = codes + 128 * half + l;
+          out[0] = static_cast<int8_t>(((low0 & 0x0F) | (high & 3) << 4) - 32);
+          out[32] = static_cast<int8_t>(((low1 & 0x0F) | ((high >> 2) & 3) << 4) - 32);
+          out[64] = static_cast<int8_t>(((low0 >> 4) | ((high >> 4) & 3) << 4) - 32);
+          out[96] = static_cast<int8_t>(((low1 >> 4) | ((high >> 6) & 3) << 4) - 32);
+        }
+      }
+      return;
+    case FATHOM_LAYOUT_GGML_Q2_K:
+    case FATHOM_LAYOUT_GGML_Q3_K: {  // halves of 128: byte l of the low bits holds l, 32 + l, 64 + l, 96 + l
+      const bool q3 = layout == FATHOM_LAYOUT_GGML_Q3_K;
+      const std::byte* qs = block + (q3 ? 32 : 16);
+      for (int64_t half = 0; half < 2; ++half) {
+        for (int64_t i = 0; i < 4; ++i) {
+          for (int64_t l = 0; l < 32; ++l) {
+            int q = (u8(qs, 32 * half + l) >> (2 * i)) & 3;
+            if (q3) q = (q | ((u8(block, l) >> (4 * half + i)) & 1) << 2) - 4;
+            codes[128 * half + 32 * i + l] = static_cast<int8_t>(q);
+          }
+        }
+      }
+      return;
     }
+    default: return;
   }
 }
 

@@ -46,12 +46,18 @@ inline int64_t ggml_block_bytes(uint32_t layout) {
     case FATHOM_LAYOUT_GGML_Q5_K: return 176;
     case FATHOM_LAYOUT_GGML_Q6_K: return 210;
     case FATHOM_LAYOUT_GGML_Q5_0: return 22;
+    case FATHOM_LAYOUT_GGML_Q4_1: return 20;
+    case FATHOM_LAYOUT_GGML_Q5_1: return 24;
+    case FATHOM_LAYOUT_GGML_IQ4_NL: return 18;
+    case FATHOM_LAYOUT_GGML_Q2_K: return 84;
+    case FATHOM_LAYOUT_GGML_Q3_K: return 110;
     default: return 0;
   }
 }
 inline bool is_ggml_layout(uint32_t layout) { return ggml_block_bytes(layout) != 0; }
 inline bool is_ggml_k_layout(uint32_t layout) {
-  return layout == FATHOM_LAYOUT_GGML_Q4_K || layout == FATHOM_LAYOUT_GGML_Q5_K || layout == FATHOM_LAYOUT_GGML_Q6_K;
+  return layout == FATHOM_LAYOUT_GGML_Q4_K || layout == FATHOM_LAYOUT_GGML_Q5_K || layout == FATHOM_LAYOUT_GGML_Q6_K ||
+         layout == FATHOM_LAYOUT_GGML_Q2_K || layout == FATHOM_LAYOUT_GGML_Q3_K;
 }
 inline int64_t ggml_block_weights(uint32_t layout) { return is_ggml_k_layout(layout) ? 256 : 32; }
 
