@@ -80,7 +80,9 @@ Weights make_weights(WFormat fmt, int64_t rows, int64_t k, int64_t ldw, std::mt1
         case WFormat::q4:
         case WFormat::q4k:
         case WFormat::q6k:
-        case WFormat::q5k: break;  // quantised: cpu_quantized_weights_test.cpp
+        case WFormat::q5k:
+        case WFormat::q3k:
+        case WFormat::q2k: break;  // quantised: cpu_quantized_weights_test.cpp
       }
       if (c < k) w.value[static_cast<size_t>(r * k + c)] = exact;
     }

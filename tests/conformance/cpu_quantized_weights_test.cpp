@@ -34,8 +34,21 @@ std::string name_of(WFormat f) {
     case WFormat::q4k: return "q4k";
     case WFormat::q6k: return "q6k";
     case WFormat::q5k: return "q5k";
+    case WFormat::q3k: return "q3k";
+    case WFormat::q2k: return "q2k";
     default: return "float";
   }
+}
+
+// The K formats, each with and without mins as its K-quant has them (Q4_K both ways, for tests of
+// the tiles' two paths): q6k and q3k stand for signed codes with no mins, q5k and q2k have mins.
+constexpr WFormat kKFormats[] = {WFormat::q4k, WFormat::q6k, WFormat::q5k, WFormat::q3k, WFormat::q2k};
+bool as_the_k_quants(WFormat fmt, bool with_mins) { return fmt == WFormat::q4k || with_mins == (packed_offset(fmt) == 0); }
+// The range of a K format's codes.
+std::pair<int, int> code_range(WFormat fmt) {
+  if (!packed_k(fmt)) return {0, 15};
+  const int top = (packed_nibbles(fmt) ? 1 << (4 + packed_planes(fmt)) : 1 << packed_planes(fmt)) - 1;
+  return {-packed_offset(fmt), top - packed_offset(fmt)};
 }
 
 // Groups a quantiser must handle: normal values, an outlier, all zeros, values far below f16's
@@ -228,9 +241,9 @@ TEST_P(QuantKernels, KFormatsWidenExactlyAndMultiply) {
   const IsaKernels& isa = kernels_for(GetParam());
   std::mt19937 rng(53);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q6k, WFormat::q5k})
+  for (WFormat fmt : kKFormats)
     for (bool with_mins : {true, false}) {
-      if ((fmt == WFormat::q6k && with_mins) || (fmt == WFormat::q5k && !with_mins)) continue;  // as the K-quants
+      if (!as_the_k_quants(fmt, with_mins)) continue;
       const int64_t n = 11, k = 768, m = 3, sub = kquant_sub_block(fmt);
       const KRowsFixture f = k_rows(fmt, with_mins, n, k, rng);
       std::vector<float> want(static_cast<size_t>(n * k)), got(static_cast<size_t>(n * k) + 1, -7.f);
@@ -380,7 +393,7 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
 
 // The K formats (GGUF's K-quants unpacked: code · scale − min per sub-block, scale = d · integer
 // scale): y against Σ_s dx · (scale_s · Σ code · c − min_s · Σ c), the integer sums exact, with
-// and without mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and q6k's / q5k's packed codes
+// and without mins, q4k's nibbles (codes 0-15, sub-blocks of 32) and the packed formats' codes
 // (sub-blocks of 16), K of one and of three blocks of 256 (each with its own d).
 TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
@@ -388,15 +401,14 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
   std::mt19937 rng(41);
   std::normal_distribution<float> normal(0.f, 1.f);
   std::uniform_real_distribution<float> positive(0.001f, 0.01f);
-  for (WFormat fmt : {WFormat::q4k, WFormat::q6k, WFormat::q5k})
+  for (WFormat fmt : kKFormats)
     for (bool with_mins : {true, false})
       for (int64_t m : {1, 3, 5, 9})
         for (int64_t n : {1, 9, 17})
           for (int64_t k : {256, 768}) {
-            if ((fmt == WFormat::q6k && with_mins) || (fmt == WFormat::q5k && !with_mins)) continue;  // as the K-quants
+            if (!as_the_k_quants(fmt, with_mins)) continue;
             const int64_t sub = kquant_sub_block(fmt), subs = k / sub, rb = row_bytes(fmt, k);
-            std::uniform_int_distribution<int> code_of(fmt == WFormat::q4k || fmt == WFormat::q5k ? 0 : -32,
-                                                       fmt == WFormat::q4k ? 15 : 31);
+            std::uniform_int_distribution<int> code_of(code_range(fmt).first, code_range(fmt).second);
             std::vector<int> code(static_cast<size_t>(n * k));
             std::vector<uint8_t> codes(static_cast<size_t>(n * rb));
             for (int64_t r = 0; r < n; ++r)
@@ -414,7 +426,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             const int64_t supers = k / kKSuperBlock;
             std::vector<float> d(static_cast<size_t>(n * supers)), dmin(static_cast<size_t>(n * supers));
             std::vector<int8_t> sub_scale(static_cast<size_t>(n * subs)), sub_min(static_cast<size_t>(n * subs));
-            std::uniform_int_distribution<int> integer(fmt == WFormat::q6k ? -128 : 0, with_mins ? 63 : 127);
+            std::uniform_int_distribution<int> integer(packed_offset(fmt) != 0 ? -128 : 0, with_mins ? 63 : 127);
             for (float& v : d) v = positive(rng) / 16;
             for (float& v : dmin) v = positive(rng) / 8;
             for (int8_t& v : sub_scale) v = static_cast<int8_t>(integer(rng));
@@ -426,7 +438,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k)));
             dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
             std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
-            // With more than four rows of x, q6k's and q5k's codes are rebuilt into `expand` first.
+            // With more than four rows of x, the packed formats' codes are rebuilt into `expand` first.
             std::vector<uint8_t> expand(static_cast<size_t>(8 * k));
             dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy, expand.data());
             const QuantisedX q = quantise_x(x, ldx, m, k);

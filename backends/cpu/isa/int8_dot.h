@@ -26,9 +26,9 @@
 // zero codes and scales.
 //
 // The K formats compute code · scale − min per sub-block: Σ_s dx · (scale_s · Σ q·c − min_s · Σ c).
-// Their x blocks are q4's (q4k) or q8's (q6k, q5k: codes in order), with, in place of starting
-// sums (their codes are unsigned and their own), per block f32 "min sums" dx · Σ c of each
-// sub-block in its first lane (sub-blocks of 32 for q4k, 16 for q6k and q5k) beside the scales.
+// Their x blocks are q4's (q4k) or q8's (the packed formats: codes in order), with, in place of
+// starting sums (their codes are unsigned and their own), per block f32 "min sums" dx · Σ c of
+// each sub-block in its first lane (sub-blocks of 32 for q4k, 16 for the others) beside the scales.
 #pragma once
 
 #include <cstdint>
@@ -46,11 +46,11 @@ struct Int8DotKernels {
   // contract of IsaKernels::gemv_q for w and scales.
   void (*gemv)(WFormat fmt, const void* w, const uint16_t* scales, int64_t rows_w, int64_t k_len, const uint8_t* x,
                int64_t rows_x, float* y, int64_t ldy);
-  // The same for the K formats (q4k, q6k, q5k; isa.h), `s` the scales of w's first row. k_len is a
-  // multiple of 256 (GGUF's K-quant blocks).
-  // `expand`, where not null, is room for 8 · k_len bytes: with more than four rows of x, q6k's
-  // and q5k's codes are rebuilt into it once per 8 weight rows (one byte each) instead of once per
-  // four rows of x, which made prefill with them compute-bound.
+  // The same for the K formats (q4k and the packed ones; isa.h), `s` the scales of w's first row.
+  // k_len is a multiple of 256 (GGUF's K-quant blocks).
+  // `expand`, where not null, is room for 8 · k_len bytes: with more than four rows of x, the
+  // packed formats' codes are rebuilt into it once per 8 weight rows (one byte each) instead of
+  // once per four rows of x, which made prefill with them compute-bound.
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
                  int64_t rows_x, float* y, int64_t ldy, uint8_t* expand);
 };

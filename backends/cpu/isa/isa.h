@@ -22,17 +22,30 @@ namespace fathom::cpu {
 // q8 and q4 are weights quantised at load (weights = "int8" | "int4"): integer codes in groups of
 // kQuantGroup along the row, each group with its own f16 scale (isa/quant.h has the layout). Only
 // the *_q kernels below read them; the others take the five float formats.
-// q4k, q6k and q5k hold GGUF's K-quants Q4_K, Q6_K and Q5_K as unpacked at load
-// (matmul/quantize.h): q4k's codes laid out as q4's nibbles, q6k's and q5k's at 6 and 5 bits
-// (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales below). The *_k
-// kernels read them, and with matmul_precision = "int8" the integer kernels (int8_dot.h).
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k };
+// q4k, q6k, q5k, q3k and q2k hold GGUF's K-quants Q4_K, Q6_K, Q5_K, Q3_K and Q2_K as unpacked at
+// load (matmul/quantize.h): q4k's codes laid out as q4's nibbles, the others packed at 6, 5, 3
+// and 2 bits (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales
+// below). The *_k kernels read them, and with matmul_precision = "int8" the integer kernels
+// (int8_dot.h).
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k };
 
 constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
-constexpr bool packed_k(WFormat f) { return f == WFormat::q6k || f == WFormat::q5k; }
+constexpr bool packed_k(WFormat f) {
+  return f == WFormat::q6k || f == WFormat::q5k || f == WFormat::q3k || f == WFormat::q2k;
+}
 constexpr bool kquant(WFormat f) { return f == WFormat::q4k || packed_k(f); }
-// Bytes per 64 weights of q6k / q5k: 32 of nibbles and 8 per higher bit.
-constexpr int64_t packed_block_bytes(WFormat f) { return f == WFormat::q6k ? 48 : 40; }
+// The packed K formats, per 64 weights: 32 bytes of low 4 bits (q6k, q5k: packed_nibbles), then
+// one 64-bit plane per further bit (packed_planes: plane p holds bit 4 + p, or bit p where there
+// are no nibbles). The stored codes are unsigned; q6k's and q3k's stand for code −
+// packed_offset (Q6_K's and Q3_K's signed codes), q5k's and q2k's are their K-quant's own (whose
+// mins do the rest).
+constexpr bool packed_nibbles(WFormat f) { return f == WFormat::q6k || f == WFormat::q5k; }
+constexpr int packed_planes(WFormat f) {
+  return f == WFormat::q6k || f == WFormat::q2k ? 2 : f == WFormat::q3k ? 3 : 1;
+}
+constexpr int packed_first_plane_bit(WFormat f) { return packed_nibbles(f) ? 4 : 0; }
+constexpr int packed_offset(WFormat f) { return f == WFormat::q6k ? 32 : f == WFormat::q3k ? 4 : 0; }
+constexpr int64_t packed_block_bytes(WFormat f) { return (packed_nibbles(f) ? 32 : 0) + 8 * packed_planes(f); }
 // Weights per integer scale (and min) of the K formats, and per f32 scale of those.
 inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
 inline constexpr int64_t kKSuperBlock = 256;
@@ -117,7 +130,7 @@ struct IsaKernels {
                  int64_t ldx, int64_t rows_x, float* y, int64_t ldy);
   // dst[i] = code · scale of weight i of one quantised row of n weights (n a multiple of kQuantGroup).
   void (*widen_q)(WFormat fmt, const void* w, const uint16_t* scales, float* dst, int64_t n);
-  // The same two for the K formats (q4k, q6k, q5k): rows of k_len weights (a multiple of 256),
+  // The same two for the K formats (q4k and the packed ones): rows of k_len weights (a multiple of 256),
   // row r's codes at w + r · row_bytes(fmt, k_len), `s` row 0's scales; each weight exactly the
   // reference's value (code · scale − min, rounded once).
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const float* x,

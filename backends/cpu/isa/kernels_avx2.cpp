@@ -91,9 +91,9 @@ struct V {
       out[i] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale[i / 2]), _mm256_set1_ps(min[i / 2]));
     }
   }
-  // q6k / q5k (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles from its
-  // 32 bytes, bit 4 (and 5) spread from their 32-bit words to bytes (each byte tests its own bit);
-  // q6k's codes are the 6-bit values − 32.
+  // The packed K formats (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles
+  // (q6k, q5k) from its 32 bytes, each further bit spread from its plane's 32-bit word to bytes
+  // (each byte tests its own bit), less the format's offset.
   static __m256i bit_bytes(const uint8_t* p) {
     int bits;
     __builtin_memcpy(&bits, p, 4);
@@ -103,24 +103,28 @@ struct V {
     const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
   }
-  template <int Bits>
+  template <WFormat Fmt>
   static void packed_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
-    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
-    if constexpr (Bits == 6) {
-      u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
-      u = _mm256_sub_epi8(u, _mm256_set1_epi8(32));
+    __m256i u = _mm256_setzero_si256();
+    if constexpr (packed_nibbles(Fmt)) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+      u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+      block += 32;
     }
+    for (int p = 0; p < packed_planes(Fmt); ++p) {
+      const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p)));
+      u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 8 * p + 4 * half), bit));
+    }
+    if constexpr (packed_offset(Fmt) != 0) u = _mm256_sub_epi8(u, _mm256_set1_epi8(packed_offset(Fmt)));
     alignas(32) int8_t codes[32];
     _mm256_store_si256(reinterpret_cast<__m256i*>(codes), u);
     halves_of_16(codes, scale, min, out);
   }
   // The 64 weights of a block: both halves (each 16 with its scale and min).
-  template <int Bits>
+  template <WFormat Fmt>
   static void packed_block(const uint8_t* block, const float* scale, const float* min, F* out) {
-    packed_group<Bits>(block, 0, scale, min, out);
-    packed_group<Bits>(block, 1, scale + 2, min + 2, out + 4);
+    packed_group<Fmt>(block, 0, scale, min, out);
+    packed_group<Fmt>(block, 1, scale + 2, min + 2, out + 4);
   }
   static F load_e4m3(const uint8_t* p) {
     __m128i h = _mm_unpacklo_epi8(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));

@@ -207,18 +207,25 @@ inline __m256i bit_bytes(const uint8_t* p) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// The 32 codes of half `half` of a q6k / q5k block (isa/quant.h's packing) as unsigned bytes.
+// The 32 codes of half `half` of a packed K format's block (isa/quant.h's packing) as unsigned
+// bytes.
 template <WFormat Fmt>
 inline __m256i packed_half(const uint8_t* block, int half) {
-  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-  __m256i u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-  u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 32 + 4 * half), _mm256_set1_epi8(16)));
-  if constexpr (Fmt == WFormat::q6k) u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 40 + 4 * half), _mm256_set1_epi8(32)));
+  __m256i u = _mm256_setzero_si256();
+  if constexpr (packed_nibbles(Fmt)) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+    block += 32;
+  }
+  for (int p = 0; p < packed_planes(Fmt); ++p) {
+    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p)));
+    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 8 * p + 4 * half), bit));
+  }
   return u;
 }
 
-// x blocks of 64 weights (q4k) or 32 (q6k, q5k), each two sub-blocks; K a multiple of 256.
-// Expanded: q6k's / q5k's rows already rebuilt, a byte a code (gemv_k_t).
+// x blocks of 64 weights (q4k) or 32 (the packed formats), each two sub-blocks; K a multiple of
+// 256. Expanded: the packed formats' rows already rebuilt, a byte a code (gemv_k_t).
 template <WFormat Fmt, bool Mins, bool Expanded = false>
 struct DotGemvK : KRows {
   using W = uint8_t;
@@ -240,7 +247,7 @@ struct DotGemvK : KRows {
         const __m256 dw = two_sub_blocks(s.scale + sub, s.d[super]);
         __m256 dm = _mm256_setzero_ps();
         if constexpr (Mins) dm = two_sub_blocks(s.min + sub, s.dmin[super]);
-        if constexpr (Fmt == WFormat::q6k) dm = _mm256_mul_ps(dw, _mm256_set1_ps(32.0f));
+        if constexpr (packed_offset(Fmt) != 0) dm = _mm256_mul_ps(dw, _mm256_set1_ps(static_cast<float>(packed_offset(Fmt))));
         // The unsigned operands of this block.
         __m256i a0, a1 = _mm256_setzero_si256();
         if constexpr (Fmt == WFormat::q4k) {
@@ -266,7 +273,7 @@ struct DotGemvK : KRows {
           const __m256i sum = _mm256_madd_epi16(pairs, ones);
           const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
           acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
-          if constexpr (Mins || Fmt == WFormat::q6k) {
+          if constexpr (Mins || packed_offset(Fmt) != 0) {
             acc[m][r] = _mm256_fnmadd_ps(dm, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
           }
         }
@@ -277,7 +284,7 @@ struct DotGemvK : KRows {
   }
 };
 
-// q6k's / q5k's row of k_len codes rebuilt, a byte a code, at out.
+// A packed format's row of k_len codes rebuilt, a byte a code, at out.
 template <WFormat Fmt>
 void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
   for (int64_t h = 0; h < k_len / 32; ++h)

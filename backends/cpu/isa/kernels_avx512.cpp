@@ -81,25 +81,26 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
-  // q6k / q5k (isa/quant.h): the 64 codes of a block, their nibbles from its 32 bytes (low halves
-  // then high) and bit 4 (and 5) added under 64-bit masks, then each 16 times its scale less its
-  // min in one fused multiply-subtract (code · scale is exact, so one rounding); q6k's codes are
-  // the 6-bit values − 32.
-  template <int Bits>
+  // The packed K formats (isa/quant.h): the 64 codes of a block, their nibbles (q6k, q5k) from
+  // its 32 bytes (low halves then high) and each further bit added under a 64-bit mask, less the
+  // format's offset; then each 16 times its scale less its min in one fused multiply-subtract
+  // (code · scale is exact, so one rounding).
+  template <WFormat Fmt>
   static void packed_block(const uint8_t* block, const float* scale, const float* min, F* out) {
-    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
-                                   _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
-    unsigned long long bit4;
-    __builtin_memcpy(&bit4, block + 32, 8);
-    u = _mm512_mask_add_epi8(u, _cvtu64_mask64(bit4), u, _mm512_set1_epi8(16));
-    if constexpr (Bits == 6) {
-      unsigned long long bit5;
-      __builtin_memcpy(&bit5, block + 40, 8);
-      u = _mm512_mask_add_epi8(u, _cvtu64_mask64(bit5), u, _mm512_set1_epi8(32));
-      u = _mm512_sub_epi8(u, _mm512_set1_epi8(32));
+    __m512i u = _mm512_setzero_si512();
+    if constexpr (packed_nibbles(Fmt)) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+      const __m256i nibble = _mm256_set1_epi8(0x0F);
+      u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
+                             _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
+      block += 32;
     }
+    for (int p = 0; p < packed_planes(Fmt); ++p) {
+      unsigned long long plane;
+      __builtin_memcpy(&plane, block + 8 * p, 8);
+      u = _mm512_mask_add_epi8(u, _cvtu64_mask64(plane), u, _mm512_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p))));
+    }
+    if constexpr (packed_offset(Fmt) != 0) u = _mm512_sub_epi8(u, _mm512_set1_epi8(packed_offset(Fmt)));
     const __m128i q[4] = {_mm512_extracti32x4_epi32(u, 0), _mm512_extracti32x4_epi32(u, 1), _mm512_extracti32x4_epi32(u, 2),
                           _mm512_extracti32x4_epi32(u, 3)};
     for (int i = 0; i < 4; ++i) {

@@ -22,7 +22,7 @@ struct XBlock {
   static constexpr int64_t groups = weights / kGroup;
   static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; others in order
   // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes
-  // q + 128; the K formats' unsigned codes are their own (q6k's − 32 is a min term).
+  // q + 128; the K formats' unsigned codes are their own (q6k's − 32, q3k's − 4 are min terms).
   static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q8 ? 128 : 0;
   static constexpr int64_t sums = codes;  // 16 int32 starting sums (where offset != 0)
   static constexpr int64_t min_sums = offset != 0 ? sums + 64 : codes;  // K formats: 16 f32
@@ -139,29 +139,33 @@ inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i sprea
   return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(v));
 }
 
-// The 64 codes of one q6k / q5k block (isa/quant.h's packing) as 64 unsigned bytes in order: the
-// nibbles of 32 bytes (low halves weights 0-31, high 32-63), plus 16 where bit 4 is set, plus 32
-// where bit 5 is (q6k).
-template <int Bits>
+// The 64 codes of one block of a packed K format (isa/quant.h's packing) as 64 unsigned bytes in
+// order: the nibbles of 32 bytes (q6k, q5k: low halves weights 0-31, high 32-63), plus each
+// further bit's value where its plane has the weight's bit set.
+template <WFormat Fmt>
 inline __m512i packed_codes(const uint8_t* block) {
-  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-  const __m256i nibble = _mm256_set1_epi8(0x0F);
-  const __m512i low = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
-                                         _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
-  unsigned long long bit4;
-  __builtin_memcpy(&bit4, block + 32, 8);
-  const __m512i with4 = _mm512_mask_add_epi8(low, _cvtu64_mask64(bit4), low, _mm512_set1_epi8(16));
-  if constexpr (Bits == 5) return with4;
-  unsigned long long bit5;
-  __builtin_memcpy(&bit5, block + 40, 8);
-  return _mm512_mask_add_epi8(with4, _cvtu64_mask64(bit5), with4, _mm512_set1_epi8(32));
+  __m512i u = _mm512_setzero_si512();
+  if constexpr (packed_nibbles(Fmt)) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
+                           _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
+    block += 32;
+  }
+  for (int p = 0; p < packed_planes(Fmt); ++p) {
+    unsigned long long plane;
+    __builtin_memcpy(&plane, block + 8 * p, 8);
+    u = _mm512_mask_add_epi8(u, _cvtu64_mask64(plane), u, _mm512_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p))));
+  }
+  return u;
 }
 
 // Each block of codes is four sub-blocks: four q4k groups of 32 nibbles (64 bytes, 128 weights),
-// or q6k's 48 (q5k's 40) bytes of 64 codes, sub-blocks of 16; all inside one block of 256. K is a
-// multiple of 256, so blocks are whole. q6k's codes, unsigned 0-63, stand for code − 32, which the
-// min term takes away as 32 · scale per sub-block; q5k's are Q5_K's own (0-31), with its mins.
-// Expanded: q6k's / q5k's rows already rebuilt, a byte a code (gemv_k_t).
+// or a packed format's block of 64 codes (q6k 48 bytes, q5k 40, q3k 24, q2k 16), sub-blocks of
+// 16; all inside one block of 256. K is a multiple of 256, so blocks are whole. q6k's and q3k's
+// unsigned codes stand for code − 32 and code − 4, which the min term takes away as 32 · scale
+// (4 · scale) per sub-block; q5k's and q2k's are their K-quant's own, with its mins.
+// Expanded: the packed formats' rows already rebuilt, a byte a code (gemv_k_t).
 template <WFormat Fmt, bool Mins, bool Expanded = false>
 struct DotGemvK : KRows {
   using W = uint8_t;
@@ -185,12 +189,12 @@ struct DotGemvK : KRows {
         if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
         __m512i v;
         if constexpr (Fmt == WFormat::q4k || Expanded) v = _mm512_loadu_si512(wr);
-        else v = packed_codes<Fmt == WFormat::q6k ? 6 : 5>(wr);
+        else v = packed_codes<Fmt>(wr);
         const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
         const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
         __m512 dm = _mm512_setzero_ps();
         if constexpr (Mins) dm = four_sub_blocks(s.min + sub, s.dmin[super], spread);
-        if constexpr (Fmt == WFormat::q6k) dm = _mm512_mul_ps(dw, _mm512_set1_ps(32.0f));
+        if constexpr (packed_offset(Fmt) != 0) dm = _mm512_mul_ps(dw, _mm512_set1_ps(static_cast<float>(packed_offset(Fmt))));
         for (int m = 0; m < M; ++m) {
           const uint8_t* xb = x + m * ldx + b * B::bytes;
           __m512i sum;
@@ -202,7 +206,7 @@ struct DotGemvK : KRows {
           }
           const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
           acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
-          if constexpr (Mins || Fmt == WFormat::q6k) {
+          if constexpr (Mins || packed_offset(Fmt) != 0) {
             acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
           }
         }
@@ -213,11 +217,10 @@ struct DotGemvK : KRows {
   }
 };
 
-// q6k's / q5k's row of k_len codes rebuilt, a byte a code, at out.
+// A packed format's row of k_len codes rebuilt, a byte a code, at out.
 template <WFormat Fmt>
 void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
-  for (int64_t b = 0; b < k_len / 64; ++b)
-    _mm512_storeu_si512(out + b * 64, packed_codes<Fmt == WFormat::q6k ? 6 : 5>(row + b * packed_block_bytes(Fmt)));
+  for (int64_t b = 0; b < k_len / 64; ++b) _mm512_storeu_si512(out + b * 64, packed_codes<Fmt>(row + b * packed_block_bytes(Fmt)));
 }
 
 #include "isa/int8_dot_k_entry.inc"

@@ -76,29 +76,38 @@ inline uint16_t quantize_group(WFormat fmt, const float* w, void* codes) {
   return bits;
 }
 
-// q6k / q5k (Q6_K's / Q5_K's codes at 6 / 5 bits): per 64 weights, 48 / 40 bytes: 32 of nibbles
-// (byte j holds weight j low and weight j + 32 high), then 8 bytes holding bit 4 of every weight
-// (bit i of the 64-bit little-endian word is weight i's), then (q6k) 8 holding bit 5. q6k's code
-// is the 6-bit value − 32 (Q6_K's); q5k's is the 5-bit value (Q5_K's, whose min does the rest).
-// Laid out so that a vector kernel rebuilds 64 codes in order from one 32-byte load and a mask
-// per higher bit.
+// The packed K formats (isa.h: q6k, q5k, q3k, q2k), per 64 weights: for q6k and q5k, 32 bytes of
+// nibbles (byte j holds weight j low and weight j + 32 high); then one 8-byte plane per further
+// bit (bit i of the 64-bit little-endian word is weight i's): bits 4 (and 5) for q5k (q6k), bits
+// 0, 1 (and 2) for q2k (q3k). 40, 48, 16 and 24 bytes. The stored value less packed_offset is the
+// code: q6k's in [-32, 31] (Q6_K's), q3k's in [-4, 3] (Q3_K's); q5k's [0, 31] and q2k's [0, 3]
+// are Q5_K's and Q2_K's, whose mins do the rest. Laid out so that a vector kernel rebuilds 64
+// codes in order from (one 32-byte load and) a mask per plane.
 inline int code_packed(WFormat fmt, const uint8_t* row, int64_t i) {
   const uint8_t* b = row + i / 64 * packed_block_bytes(fmt);
   const int64_t j = i % 64;
-  const int low = j < 32 ? b[j] & 0x0F : b[j - 32] >> 4;
-  const int bit4 = (b[32 + j / 8] >> (j % 8)) & 1;
-  if (fmt == WFormat::q5k) return low | bit4 << 4;
-  return (low | bit4 << 4 | ((b[40 + j / 8] >> (j % 8)) & 1) << 5) - 32;
+  int u = 0;
+  if (packed_nibbles(fmt)) {
+    u = j < 32 ? b[j] & 0x0F : b[j - 32] >> 4;
+    b += 32;
+  }
+  for (int p = 0; p < packed_planes(fmt); ++p) u |= ((b[8 * p + j / 8] >> (j % 8)) & 1) << (packed_first_plane_bit(fmt) + p);
+  return u - packed_offset(fmt);
 }
-// Writes weight i's code (q6k: in [-32, 31]; q5k: [0, 31]) into a row whose bytes started at zero.
+// Writes weight i's code (in the range above) into a row whose bytes started at zero.
 inline void set_code_packed(WFormat fmt, uint8_t* row, int64_t i, int code) {
   uint8_t* b = row + i / 64 * packed_block_bytes(fmt);
   const int64_t j = i % 64;
-  const int u = fmt == WFormat::q6k ? code + 32 : code;
-  if (j < 32) b[j] = static_cast<uint8_t>(b[j] | (u & 0x0F));
-  else b[j - 32] = static_cast<uint8_t>(b[j - 32] | (u & 0x0F) << 4);
-  b[32 + j / 8] = static_cast<uint8_t>(b[32 + j / 8] | ((u >> 4) & 1) << (j % 8));
-  if (fmt == WFormat::q6k) b[40 + j / 8] = static_cast<uint8_t>(b[40 + j / 8] | ((u >> 5) & 1) << (j % 8));
+  const int u = code + packed_offset(fmt);
+  if (packed_nibbles(fmt)) {
+    if (j < 32) b[j] = static_cast<uint8_t>(b[j] | (u & 0x0F));
+    else b[j - 32] = static_cast<uint8_t>(b[j - 32] | (u & 0x0F) << 4);
+    b += 32;
+  }
+  for (int p = 0; p < packed_planes(fmt); ++p) {
+    const int bit = (u >> (packed_first_plane_bit(fmt) + p)) & 1;
+    b[8 * p + j / 8] = static_cast<uint8_t>(b[8 * p + j / 8] | bit << (j % 8));
+  }
 }
 
 // Code i of a row in a K format (isa.h).
@@ -108,7 +117,7 @@ inline int code_k(WFormat fmt, const void* row, int64_t i) {
   return code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j) + 8;
 }
 
-// Weights [0, n) of a row in a K format (q4k, q6k, q5k; isa.h), `s` the row's scales: computed as
+// Weights [0, n) of a row in a K format (q4k or a packed one; isa.h), `s` the row's scales: computed as
 // the reference computes a K-quant weight (sdk/ggml_blocks.hpp), so exactly the same f32 value.
 inline void widen_k_row(WFormat fmt, const void* row, const KScales& s, float* dst, int64_t n) {
   const int64_t sub = kquant_sub_block(fmt);

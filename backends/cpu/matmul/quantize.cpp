@@ -93,7 +93,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const size_t levels = mins ? 2 : 1;
   WeightArena::Block block = ctx.arena.allocate(d_offset + levels * (super_count * 4 + sub_count));
   auto* codes = static_cast<std::byte*>(block.data);
-  std::memset(codes, 0, codes_total);  // q6k's and q5k's bits are or-ed in
+  std::memset(codes, 0, codes_total);  // the packed formats' bits are or-ed in
   auto* d = reinterpret_cast<float*>(codes + d_offset);
   float* dmin = mins ? d + super_count : nullptr;
   auto* scale = reinterpret_cast<int8_t*>(d + levels * super_count);

@@ -27,13 +27,13 @@ std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView
 // scales moved out of the rows. The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
-// A matrix in GGUF's K-quant blocks (Q2_K to Q6_K) in the q4k / q5k / q6k layout (isa.h,
-// quant.h; unpacked_format picks it): every weight's code, and the blocks' d / dmin and the
-// sub-blocks' integer scales / mins, as sdk/ggml_blocks.hpp reads them (Q5_K's scale and min of 32
-// written for both halves of 16; Q6_K and Q3_K have no mins). The same weights exactly, in 4.75
-// bits a weight for Q4_K (4.5 in the file), 6.25 for Q5_K (5.5) and Q2_K (2.625), 6.6 for Q6_K
-// (6.56) and Q3_K (3.44): the formats with fewer bits than their kernels' cost memory, not
-// accuracy. The source's file pages are released afterwards.
+// A matrix in GGUF's K-quant blocks (Q2_K to Q6_K) in the q2k ... q6k layout (isa.h, quant.h;
+// unpacked_format picks it): every weight's code, and the blocks' d / dmin and the sub-blocks'
+// integer scales / mins, as sdk/ggml_blocks.hpp reads them (Q5_K's scale and min of 32 written
+// for both halves of 16; Q6_K and Q3_K have no mins). The same weights exactly, in 4.75 bits a
+// weight for Q4_K (4.5 in the file), 6.25 for Q5_K (5.5), 6.6 for Q6_K (6.56), 3.63 for Q3_K
+// (3.44) and 3.25 for Q2_K (2.625: its 4-bit scales and mins take a byte each here, and d / dmin
+// an f32). The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
 
 // A matrix in GGUF blocks that have no integer format here (Q4_1, Q5_1: unpacked_format) as f32

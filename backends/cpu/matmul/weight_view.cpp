@@ -24,10 +24,10 @@ WFormat unpacked_format(uint32_t ggml_layout) {
     case FATHOM_LAYOUT_GGML_IQ4_NL: return WFormat::q8;
     case FATHOM_LAYOUT_GGML_Q4_0: return WFormat::q4;
     case FATHOM_LAYOUT_GGML_Q4_K: return WFormat::q4k;
-    case FATHOM_LAYOUT_GGML_Q5_K:
-    case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q5k;
-    case FATHOM_LAYOUT_GGML_Q6_K:
-    case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q6k;
+    case FATHOM_LAYOUT_GGML_Q5_K: return WFormat::q5k;
+    case FATHOM_LAYOUT_GGML_Q6_K: return WFormat::q6k;
+    case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q3k;
+    case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q2k;
     default: return WFormat::f32;  // Q4_1, Q5_1
   }
 }

@@ -22,7 +22,7 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
-  KScales k_scales = {};                   // q4k/q6k/q5k
+  KScales k_scales = {};                   // the K formats
   // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
   // kernel reads: Matrix unpacks them into `fmt` first (unpacked_format).
   uint32_t ggml_layout = 0;
@@ -47,8 +47,7 @@ std::optional<WFormat> format_of(uint32_t dtype);
 
 // The format a GGUF block layout is unpacked into, holding exactly the same weights:
 //  - Q8_0, Q5_0 and IQ4_NL → q8 (Q5_0's code − 16 and IQ4_NL's table value fit an int8), Q4_0 → q4;
-//  - Q4_K → q4k; Q6_K and Q3_K → q6k (Q3_K's 3-bit code − 4 as a 6-bit one, no mins); Q5_K and
-//    Q2_K → q5k (Q2_K's 2-bit code as a 5-bit one, with its 4-bit scales and mins);
+//  - the K-quants Q4_K, Q6_K, Q5_K, Q3_K and Q2_K → q4k, q6k, q5k, q3k and q2k;
 //  - Q4_1 and Q5_1, whose f16 offset per 32 weights none of the integer formats can hold → f32.
 WFormat unpacked_format(uint32_t ggml_layout);
 
