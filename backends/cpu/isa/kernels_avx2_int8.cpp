@@ -188,12 +188,20 @@ struct DotGemv : QuantizedRows {
 
 // ---- the K formats -------------------------------------------------------------------------
 
-// Two integer scales (or mins) times the block's f32 one, each over its four lanes.
-inline __m256 two_sub_blocks(const int8_t* integers, float super) {
-  short two;
-  __builtin_memcpy(&two, integers, 2);
-  const __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(two))), _mm_set1_ps(super));
-  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+// The integer scales (or mins) of one block of 256 times its f32 one: sub-blocks 0-7 in the first
+// vector, 8-15 (the packed formats' sub-blocks of 16) in the second. Computed once per row and
+// block of 256; each block of codes then takes its two with one permute.
+template <WFormat Fmt>
+inline void super_block_scales(const int8_t* integers, float super, __m256* out) {
+  const __m256 d = _mm256_set1_ps(super);
+  const __m128i low = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers));
+  out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), d);
+  if constexpr (packed_k(Fmt)) {
+    const __m128i high = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers + 8));
+    out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), d);
+  } else {
+    out[1] = out[0];
+  }
 }
 
 // 32 bytes, 0xFF where the bit of the little-endian word at p is set (byte i tests bit i).
@@ -232,49 +240,62 @@ struct DotGemvK : KRows {
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
+  static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
 
   template <int M, int R>
-  void tile(const W* w, int64_t, int64_t k_len, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const int64_t row0 = row_of(w);
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
     __m256 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k_len / B::weights; ++b) {
+    for (int64_t sb = 0; sb < supers; ++sb) {
       for (int r = 0; r < R; ++r) {
         const uint8_t* wr = w + r * ldw;
-        const int64_t sub = (row0 + r) * subs + 2 * b, super = (row0 + r) * supers + b * B::weights / kKSuperBlock;
-        const __m256 dw = two_sub_blocks(s.scale + sub, s.d[super]);
-        __m256 dm = _mm256_setzero_ps();
-        if constexpr (Mins) dm = two_sub_blocks(s.min + sub, s.dmin[super]);
-        if constexpr (packed_offset(Fmt) != 0) dm = _mm256_mul_ps(dw, _mm256_set1_ps(static_cast<float>(packed_offset(Fmt))));
-        // The unsigned operands of this block.
-        __m256i a0, a1 = _mm256_setzero_si256();
-        if constexpr (Fmt == WFormat::q4k) {
-          const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
-          a0 = _mm256_and_si256(codes, nibble);
-          a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
-        } else if constexpr (Expanded) {
-          a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
-        } else {
-          a0 = packed_half<Fmt>(wr + b / 2 * packed_block_bytes(Fmt), static_cast<int>(b % 2));
+        const int64_t sub0 = (row0 + r) * subs + sb * 2 * kBlocksPerSuper, super = (row0 + r) * supers + sb;
+        __m256 dw16[2], dm16[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        super_block_scales<Fmt>(s.scale + sub0, s.d[super], dw16);
+        if constexpr (Mins) super_block_scales<Fmt>(s.min + sub0, s.dmin[super], dm16);
+        if constexpr (packed_offset(Fmt) != 0) {
+          const __m256 offset = _mm256_set1_ps(static_cast<float>(packed_offset(Fmt)));
+          dm16[0] = _mm256_mul_ps(dw16[0], offset);
+          dm16[1] = _mm256_mul_ps(dw16[1], offset);
         }
-        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 32), _MM_HINT_T1);
-        for (int m = 0; m < M; ++m) {
-          const uint8_t* xb = x + m * ldx + b * B::bytes;
-          const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb));
-          __m256i pairs;
+        for (int64_t q = 0; q < kBlocksPerSuper; ++q) {
+          const int64_t b = sb * kBlocksPerSuper + q;
+          // Lanes 0-3 of the block take sub-block 2q of the block of 256, lanes 4-7 2q + 1.
+          const int first = static_cast<int>(2 * q % 8);
+          const __m256i spread = _mm256_setr_epi32(first, first, first, first, first + 1, first + 1, first + 1, first + 1);
+          const __m256 dw = _mm256_permutevar8x32_ps(dw16[2 * q / 8], spread);
+          const __m256 dm = _mm256_permutevar8x32_ps(dm16[2 * q / 8], spread);
+          // The unsigned operands of this block.
+          __m256i a0, a1 = _mm256_setzero_si256();
           if constexpr (Fmt == WFormat::q4k) {
-            pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
-                                     _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
-          } else {  // unsigned codes
-            pairs = _mm256_maddubs_epi16(a0, x0);
+            const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
+            a0 = _mm256_and_si256(codes, nibble);
+            a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
+          } else if constexpr (Expanded) {
+            a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
+          } else {
+            a0 = packed_half<Fmt>(wr + b / 2 * packed_block_bytes(Fmt), static_cast<int>(b % 2));
           }
-          const __m256i sum = _mm256_madd_epi16(pairs, ones);
-          const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
-          acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
-          if constexpr (Mins || packed_offset(Fmt) != 0) {
-            acc[m][r] = _mm256_fnmadd_ps(dm, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+          if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * 32), _MM_HINT_T1);
+          for (int m = 0; m < M; ++m) {
+            const uint8_t* xb = x + m * ldx + b * B::bytes;
+            const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb));
+            __m256i pairs;
+            if constexpr (Fmt == WFormat::q4k) {
+              pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
+                                       _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
+            } else {  // unsigned codes
+              pairs = _mm256_maddubs_epi16(a0, x0);
+            }
+            const __m256i sum = _mm256_madd_epi16(pairs, ones);
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+            acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
+            if constexpr (Mins || packed_offset(Fmt) != 0) {
+              acc[m][r] = _mm256_fnmadd_ps(dm, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+            }
           }
         }
       }

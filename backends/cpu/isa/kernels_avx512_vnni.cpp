@@ -133,10 +133,14 @@ struct DotGemv : QuantizedRows {
 #include "isa/int8_dot_entry.inc"
 
 
-// Four integer scales (or mins) times the block's f32 one, each spread over its four lanes.
-inline __m512 four_sub_blocks(const int8_t* integers, float super, __m512i spread) {
-  const __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_loadu_si32(integers))), _mm_set1_ps(super));
-  return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(v));
+// The integer scales (or mins) of one block of 256 times its f32 one: 16 lanes for the packed
+// formats' sub-blocks of 16, the first 8 for q4k's of 32. Computed once per row and block of 256;
+// each block of codes then takes its four with one permute.
+template <WFormat Fmt>
+inline __m512 super_block_scales(const int8_t* integers, float super) {
+  const __m128i bytes = packed_k(Fmt) ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(integers))
+                                      : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), _mm512_set1_ps(super));
 }
 
 // The 64 codes of one block of a packed K format (isa/quant.h's packing) as 64 unsigned bytes in
@@ -174,40 +178,48 @@ struct DotGemvK : KRows {
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
   static constexpr int64_t kCodeBytes = Fmt == WFormat::q4k || Expanded ? 64 : packed_block_bytes(Fmt);
+  static constexpr int64_t kSubsPerSuper = kKSuperBlock / (Fmt == WFormat::q4k ? 32 : 16);
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const int64_t row0 = row_of(w);
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     __m512 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < subs / 4; ++b) {
+    for (int64_t sb = 0; sb < supers; ++sb) {
       for (int r = 0; r < R; ++r) {
-        const uint8_t* wr = w + r * ldw + b * kCodeBytes;
-        if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
-        __m512i v;
-        if constexpr (Fmt == WFormat::q4k || Expanded) v = _mm512_loadu_si512(wr);
-        else v = packed_codes<Fmt>(wr);
-        const int64_t super = (row0 + r) * supers + b / kBlocksPerSuper, sub = (row0 + r) * subs + b * 4;
-        const __m512 dw = four_sub_blocks(s.scale + sub, s.d[super], spread);
-        __m512 dm = _mm512_setzero_ps();
-        if constexpr (Mins) dm = four_sub_blocks(s.min + sub, s.dmin[super], spread);
-        if constexpr (packed_offset(Fmt) != 0) dm = _mm512_mul_ps(dw, _mm512_set1_ps(static_cast<float>(packed_offset(Fmt))));
-        for (int m = 0; m < M; ++m) {
-          const uint8_t* xb = x + m * ldx + b * B::bytes;
-          __m512i sum;
-          if constexpr (Fmt == WFormat::q4k) {
-            sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
-            sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
-          } else {  // unsigned codes: no starting sums
-            sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
-          }
-          const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
-          acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
-          if constexpr (Mins || packed_offset(Fmt) != 0) {
-            acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+        const int64_t sub0 = (row0 + r) * subs + sb * kSubsPerSuper, super = (row0 + r) * supers + sb;
+        const __m512 dw16 = super_block_scales<Fmt>(s.scale + sub0, s.d[super]);
+        __m512 dm16 = _mm512_setzero_ps();
+        if constexpr (Mins) dm16 = super_block_scales<Fmt>(s.min + sub0, s.dmin[super]);
+        if constexpr (packed_offset(Fmt) != 0) dm16 = _mm512_mul_ps(dw16, _mm512_set1_ps(static_cast<float>(packed_offset(Fmt))));
+        for (int64_t q = 0; q < kBlocksPerSuper; ++q) {
+          const int64_t b = sb * kBlocksPerSuper + q;
+          const uint8_t* wr = w + r * ldw + b * kCodeBytes;
+          if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
+          __m512i v;
+          if constexpr (Fmt == WFormat::q4k || Expanded) v = _mm512_loadu_si512(wr);
+          else v = packed_codes<Fmt>(wr);
+          // Lanes 4i-4i+3 of the block take sub-block 4q + i of the block of 256.
+          const __m512i spread = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                                  _mm512_set1_epi32(static_cast<int>(4 * q)));
+          const __m512 dw = _mm512_permutexvar_ps(spread, dw16);
+          const __m512 dm = Mins || packed_offset(Fmt) != 0 ? _mm512_permutexvar_ps(spread, dm16) : dm16;
+          for (int m = 0; m < M; ++m) {
+            const uint8_t* xb = x + m * ldx + b * B::bytes;
+            __m512i sum;
+            if constexpr (Fmt == WFormat::q4k) {
+              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
+              sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+            } else {  // unsigned codes: no starting sums
+              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
+            }
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
+            acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
+            if constexpr (Mins || packed_offset(Fmt) != 0) {
+              acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
+            }
           }
         }
       }

@@ -110,6 +110,25 @@ inline void set_code_packed(WFormat fmt, uint8_t* row, int64_t i, int code) {
   }
 }
 
+// The 64 codes of one block (in the range above) packed at out, packed_block_bytes(fmt) bytes:
+// what set_code_packed writes one at a time, in straight loops (for unpacking whole matrices).
+inline void pack_block(WFormat fmt, const int8_t* codes, uint8_t* out) {
+  uint8_t u[64];
+  for (int j = 0; j < 64; ++j) u[j] = static_cast<uint8_t>(codes[j] + packed_offset(fmt));
+  if (packed_nibbles(fmt)) {
+    for (int j = 0; j < 32; ++j) out[j] = static_cast<uint8_t>((u[j] & 0x0F) | (u[j + 32] & 0x0F) << 4);
+    out += 32;
+  }
+  for (int p = 0; p < packed_planes(fmt); ++p) {
+    const int bit = packed_first_plane_bit(fmt) + p;
+    for (int i = 0; i < 8; ++i) {
+      int byte = 0;
+      for (int j = 0; j < 8; ++j) byte |= ((u[8 * i + j] >> bit) & 1) << j;
+      out[8 * p + i] = static_cast<uint8_t>(byte);
+    }
+  }
+}
+
 // Code i of a row in a K format (isa.h).
 inline int code_k(WFormat fmt, const void* row, int64_t i) {
   const int64_t g = i / kQuantGroup, j = i % kQuantGroup;

@@ -40,7 +40,10 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
     view_ = q.view;
     copy_ = std::move(q.storage);
     if (view_.fmt == WFormat::f32 && prepare && view_.rows > 0 && view_.cols > 0) {
-      dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols);
+      // Widened Q4_1 / Q5_1 (4 bytes a weight already): oneDNN reads the rows in place, no
+      // packed second copy.
+      dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols,
+                                            DnnlRuntime::Layout::rows);
     }
     return;
   }

@@ -93,7 +93,6 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const size_t levels = mins ? 2 : 1;
   WeightArena::Block block = ctx.arena.allocate(d_offset + levels * (super_count * 4 + sub_count));
   auto* codes = static_cast<std::byte*>(block.data);
-  std::memset(codes, 0, codes_total);  // the packed formats' bits are or-ed in
   auto* d = reinterpret_cast<float*>(codes + d_offset);
   float* dmin = mins ? d + super_count : nullptr;
   auto* scale = reinterpret_cast<int8_t*>(d + levels * super_count);
@@ -110,7 +109,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
         const std::byte* b = row + k0 / kKSuperBlock * block_bytes;
         sdk::ggml_k_block_codes(b, layout, block_codes);
         if (packed_k(fmt)) {
-          for (int64_t j = 0; j < kKSuperBlock; ++j) quant::set_code_packed(fmt, out, k0 + j, block_codes[j]);
+          for (int64_t j = 0; j < kKSuperBlock; j += 64) quant::pack_block(fmt, block_codes + j, out + (k0 + j) / 64 * packed_block_bytes(fmt));
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
           uint8_t* groups = out + k0 / 2;
           for (int64_t g = 0; g < kKSuperBlock / kQuantGroup; ++g)
@@ -141,9 +140,16 @@ QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source) {
   const auto* blocks = static_cast<const std::byte*>(source.data);
   const int64_t src_row_bytes = sdk::ggml_row_bytes(source.ggml_layout, source.cols);
   const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
+  const uint32_t layout = source.ggml_layout;
+  const int64_t per_block = sdk::ggml_block_weights(layout), block_bytes = sdk::ggml_block_bytes(layout);
   parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      for (int64_t c = 0; c < source.cols; ++c) values[r * source.cols + c] = sdk::ggml_value(blocks + r * src_row_bytes, source.ggml_layout, c);
+      for (int64_t c0 = 0; c0 < source.cols; c0 += per_block) {  // a block's scale and min read once
+        const std::byte* b = blocks + r * src_row_bytes + c0 / per_block * block_bytes;
+        const sdk::GgmlSubBlock sub = sdk::ggml_sub_block(b, layout, 0);
+        float* out = values + r * source.cols + c0;
+        for (int64_t j = 0; j < per_block; ++j) out[j] = static_cast<float>(sdk::ggml_code(b, layout, j)) * sub.scale - sub.min;
+      }
     }
   });
   release_file_pages(source.data, source.bytes());

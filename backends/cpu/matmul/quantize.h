@@ -36,10 +36,12 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 // an f32). The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
 
-// A matrix in GGUF blocks that have no integer format here (Q4_1, Q5_1: unpacked_format) as f32
-// rows of exactly the reference's values. 32 bits a weight: llama-quantize writes these types
-// only as the fallback for rows that are not whole blocks of 256 (V2-Lite's 1408-wide experts in a
-// Q5_K_M file), a small share of a model.
+// A matrix in GGUF blocks that have no integer format here (Q4_1, Q5_1: unpacked_format; blocks of
+// 32 with one scale and offset each) as f32 rows of exactly the reference's values. 32 bits a
+// weight against the file's 5 or 6: llama-quantize writes Q5_1 where a Q5_K row is not whole
+// blocks of 256, which in a V2 / V2-Lite Q5_K_M file is the experts' ffn_down of most layers (the
+// 4-layer bench model: 3.95 GB resident against 2.3 for Q4_K_M; docs/performance.md). DeepSeek-V3's
+// rows are all whole blocks of 256.
 QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
 }  // namespace fathom::cpu
