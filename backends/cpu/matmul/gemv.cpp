@@ -92,4 +92,20 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
   });
 }
 
+void add_group_offsets(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
+  const int64_t groups = w.groups();
+  float* sums = scratch<float>(Scratch::group_sums, static_cast<size_t>(m * groups));  // read by every thread
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      double s = 0;
+      for (int64_t c = g * kQuantGroup; c < (g + 1) * kQuantGroup; ++c) s += x[i * w.cols + c];
+      sums[i * groups + g] = static_cast<float>(s);
+    }
+  const int t = threads_for(threads, static_cast<double>(w.rows * groups * m), 1 << 16);
+  parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n)
+      for (int64_t i = 0; i < m; ++i) y[i * w.rows + n] += ctx.isa->dot(w.group_offsets + n * groups, sums + i * groups, groups);
+  });
+}
+
 }  // namespace fathom::cpu

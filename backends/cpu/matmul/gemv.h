@@ -18,4 +18,9 @@ namespace fathom::cpu {
 // Splits N over up to `threads` threads (1 inside a parallel region).
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads);
 
+// y[i][n] += Σ_g w.group_offsets[n][g] · Σ_{k in group g} x[i][k]: the offsets' share of the
+// product with q8 weights unpacked from Q4_1 / Q5_1, which gemv_multiply leaves out (x's group
+// sums taken once, 1/32 of the product's work).
+void add_group_offsets(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads);
+
 }  // namespace fathom::cpu

@@ -34,17 +34,9 @@ Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(
   if (view_.ggml_layout != 0) {
     // GGUF's blocks are already quantised: unpacked, and used as they are (weights = "int8" /
     // "int4" quantise float weights only).
-    QuantizedMatrix q = kquant(view_.fmt)           ? unpack_ggml_k_blocks(ctx, view_)
-                        : view_.fmt == WFormat::f32 ? widen_ggml_blocks(ctx, view_)
-                                                    : unpack_ggml_blocks(ctx, view_);
+    QuantizedMatrix q = kquant(view_.fmt) ? unpack_ggml_k_blocks(ctx, view_) : unpack_ggml_blocks(ctx, view_);
     view_ = q.view;
     copy_ = std::move(q.storage);
-    if (view_.fmt == WFormat::f32 && prepare && view_.rows > 0 && view_.cols > 0) {
-      // Widened Q4_1 / Q5_1 (4 bytes a weight already): oneDNN reads the rows in place, no
-      // packed second copy.
-      dnnl_ = std::make_unique<DnnlWeights>(ctx.dnnl, dt::f32, view_.data, view_.rows, view_.cols,
-                                            DnnlRuntime::Layout::rows);
-    }
     return;
   }
   mark_nan_codes(view_);
@@ -113,6 +105,7 @@ void Matrix::multiply(CpuContext& ctx, const float* x, int64_t m, float* y, int 
     for (int64_t m0 = 0; m0 < m; m0 += chunk) {
       gemv_multiply(ctx, view_, x + m0 * view_.cols, std::min(chunk, m - m0), y + m0 * view_.rows, threads);
     }
+    if (view_.group_offsets) add_group_offsets(ctx, view_, x, m, y, threads);  // the tiles widen them in
   } else if (path[0] == 'o') {
     dnnl_->multiply(ctx.dnnl, *ctx.isa, x, m, y);
   } else {

@@ -53,9 +53,13 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
   const int64_t block_bytes = sdk::ggml_block_bytes(source.ggml_layout);
   const size_t codes_total = static_cast<size_t>(source.rows * code_bytes);
   const size_t scales_offset = (codes_total + 63) / 64 * 64;
-  WeightArena::Block block = ctx.arena.allocate(scales_offset + static_cast<size_t>(source.rows * groups) * 2);
+  const size_t count = static_cast<size_t>(source.rows * groups);
+  const size_t offsets_offset = (scales_offset + count * 2 + 63) / 64 * 64;
+  const bool with_offsets = source.ggml_layout == FATHOM_LAYOUT_GGML_Q4_1 || source.ggml_layout == FATHOM_LAYOUT_GGML_Q5_1;
+  WeightArena::Block block = ctx.arena.allocate(with_offsets ? offsets_offset + count * 4 : scales_offset + count * 2);
   auto* codes = static_cast<std::byte*>(block.data);
   auto* scales = reinterpret_cast<uint16_t*>(codes + scales_offset);
+  float* offsets = with_offsets ? reinterpret_cast<float*>(codes + offsets_offset) : nullptr;
   const auto* blocks = static_cast<const std::byte*>(source.data);
   const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
   parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
@@ -63,9 +67,10 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
       for (int64_t g = 0; g < groups; ++g) {
         const std::byte* b = blocks + (r * groups + g) * block_bytes;  // d (f16), then the codes
         std::memcpy(&scales[r * groups + g], b, 2);
+        if (offsets) offsets[r * groups + g] = -sdk::ggml_sub_block(b, source.ggml_layout, 0).min;  // W = q · d + m
         std::byte* out = codes + r * code_bytes + g * group_code_bytes;
         if (source.ggml_layout != FATHOM_LAYOUT_GGML_Q8_0 && source.ggml_layout != FATHOM_LAYOUT_GGML_Q4_0) {
-          // Q5_0's five bits in two places (q − 16), IQ4_NL's table values: an int8 each
+          // Q5_0's five bits in two places (q − 16), IQ4_NL's table values, Q4_1's / Q5_1's codes: an int8 each
           for (int64_t j = 0; j < kQuantGroup; ++j) out[j] = static_cast<std::byte>(static_cast<int8_t>(sdk::ggml_code(b, source.ggml_layout, j)));
         } else {
           std::memcpy(out, b + 2, static_cast<size_t>(group_code_bytes));
@@ -76,6 +81,7 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
   release_file_pages(source.data, static_cast<size_t>(source.rows * groups * block_bytes));
   WeightView v{source.fmt, codes, source.rows, source.cols, nullptr};
   v.group_scales = scales;
+  v.group_offsets = offsets;
   return QuantizedMatrix{v, std::move(block)};
 }
 
@@ -132,28 +138,6 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   WeightView v{fmt, codes, source.rows, source.cols, nullptr};
   v.k_scales = KScales{d, dmin, scale, min};
   return QuantizedMatrix{v, std::move(block)};
-}
-
-QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source) {
-  WeightArena::Block block = ctx.arena.allocate(static_cast<size_t>(source.rows * source.cols) * sizeof(float));
-  auto* values = static_cast<float*>(block.data);
-  const auto* blocks = static_cast<const std::byte*>(source.data);
-  const int64_t src_row_bytes = sdk::ggml_row_bytes(source.ggml_layout, source.cols);
-  const int t = threads_for(ctx.threads(), static_cast<double>(source.rows * source.cols), 1 << 16);
-  const uint32_t layout = source.ggml_layout;
-  const int64_t per_block = sdk::ggml_block_weights(layout), block_bytes = sdk::ggml_block_bytes(layout);
-  parallel_ranges(source.rows, t, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      for (int64_t c0 = 0; c0 < source.cols; c0 += per_block) {  // a block's scale and min read once
-        const std::byte* b = blocks + r * src_row_bytes + c0 / per_block * block_bytes;
-        const sdk::GgmlSubBlock sub = sdk::ggml_sub_block(b, layout, 0);
-        float* out = values + r * source.cols + c0;
-        for (int64_t j = 0; j < per_block; ++j) out[j] = static_cast<float>(sdk::ggml_code(b, layout, j)) * sub.scale - sub.min;
-      }
-    }
-  });
-  release_file_pages(source.data, source.bytes());
-  return QuantizedMatrix{WeightView{WFormat::f32, values, source.rows, source.cols, nullptr}, std::move(block)};
 }
 
 }  // namespace fathom::cpu

@@ -22,9 +22,11 @@ struct QuantizedMatrix {
 };
 std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target);
 
-// A matrix in GGUF's Q8_0 / Q4_0 / Q5_0 / IQ4_NL blocks (source.ggml_layout) in the q8 / q4 / q8 /
-// q8 layout: the same codes (Q5_0's q − 16 and IQ4_NL's table value in a byte) and scales, the
-// scales moved out of the rows. The source's file pages are released afterwards.
+// A matrix in GGUF's blocks of 32 (source.ggml_layout) in the q8 / q4 layout (unpacked_format):
+// the same codes (Q5_0's q − 16, IQ4_NL's table value, Q4_1's and Q5_1's unsigned codes in a byte)
+// and scales, the scales moved out of the rows; Q4_1's and Q5_1's offsets as the view's
+// group_offsets (f32, exact). 8.5 bits a weight, 9.5 with offsets (Q4_1 5 in the file, Q5_1 6).
+// The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
 // A matrix in GGUF's K-quant blocks (Q2_K to Q6_K) in the q2k ... q6k layout (isa.h, quant.h;
@@ -35,13 +37,5 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 // (3.44) and 3.25 for Q2_K (2.625: its 4-bit scales and mins take a byte each here, and d / dmin
 // an f32). The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source);
-
-// A matrix in GGUF blocks that have no integer format here (Q4_1, Q5_1: unpacked_format; blocks of
-// 32 with one scale and offset each) as f32 rows of exactly the reference's values. 32 bits a
-// weight against the file's 5 or 6: llama-quantize writes Q5_1 where a Q5_K row is not whole
-// blocks of 256, which in a V2 / V2-Lite Q5_K_M file is the experts' ffn_down of most layers (the
-// 4-layer bench model: 3.95 GB resident against 2.3 for Q4_K_M; docs/performance.md). DeepSeek-V3's
-// rows are all whole blocks of 256.
-QuantizedMatrix widen_ggml_blocks(CpuContext& ctx, const WeightView& source);
 
 }  // namespace fathom::cpu

@@ -28,7 +28,7 @@ WFormat unpacked_format(uint32_t ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q6_K: return WFormat::q6k;
     case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q3k;
     case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q2k;
-    default: return WFormat::f32;  // Q4_1, Q5_1
+    default: return WFormat::q8;  // Q4_1, Q5_1 (with group offsets)
   }
 }
 
@@ -72,6 +72,10 @@ void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t 
     float* out = dst + (r - r0) * ld;
     if (quantized(w.fmt)) {
       isa.widen_q(w.fmt, w.row(r), w.group_scales + r * w.groups(), out, k);
+      if (w.group_offsets) {  // code · scale exact, so one rounding here, as the reference's
+        const float* offsets = w.group_offsets + r * w.groups();
+        for (int64_t c = 0; c < k; ++c) out[c] += offsets[c / kQuantGroup];
+      }
       continue;
     }
     if (kquant(w.fmt)) {

@@ -22,6 +22,10 @@ struct WeightView {
   // a matrix is widened by exact scalar code instead (see mark_nan_codes).
   bool nan_codes = false;
   const uint16_t* group_scales = nullptr;  // q8/q4: [N][K / kQuantGroup] f16 bits
+  // q8 unpacked from GGUF's Q4_1 / Q5_1 (weight = code · scale + offset): [N][K / kQuantGroup] f32,
+  // or null. The kernels compute code · scale; widen_rows adds these, gemv_multiply's callers add
+  // their product with x's group sums (add_group_offsets).
+  const float* group_offsets = nullptr;
   KScales k_scales = {};                   // the K formats
   // FATHOM_LAYOUT_GGML_*: `data` holds GGUF's blocks (each scale in front of its codes), which no
   // kernel reads: Matrix unpacks them into `fmt` first (unpacked_format).
@@ -37,7 +41,7 @@ struct WeightView {
   uint64_t bytes() const {
     if (ggml_layout != 0) return static_cast<uint64_t>(rows * sdk::ggml_row_bytes(ggml_layout, cols));
     const int64_t k_scale_bytes = (cols / kKSuperBlock * 4 + sub_blocks()) * (k_scales.min ? 2 : 1);
-    const int64_t scale_bytes = quantized(fmt) ? groups() * 2 : kquant(fmt) ? k_scale_bytes : 0;
+    const int64_t scale_bytes = quantized(fmt) ? groups() * (group_offsets ? 6 : 2) : kquant(fmt) ? k_scale_bytes : 0;
     return static_cast<uint64_t>(rows * (row_bytes(fmt, cols) + scale_bytes));
   }
 };
@@ -48,7 +52,7 @@ std::optional<WFormat> format_of(uint32_t dtype);
 // The format a GGUF block layout is unpacked into, holding exactly the same weights:
 //  - Q8_0, Q5_0 and IQ4_NL → q8 (Q5_0's code − 16 and IQ4_NL's table value fit an int8), Q4_0 → q4;
 //  - the K-quants Q4_K, Q6_K, Q5_K, Q3_K and Q2_K → q4k, q6k, q5k, q3k and q2k;
-//  - Q4_1 and Q5_1, whose f16 offset per 32 weights none of the integer formats can hold → f32.
+//  - Q4_1 and Q5_1 → q8 (their unsigned codes) with group_offsets (their f16 offsets, as f32).
 WFormat unpacked_format(uint32_t ggml_layout);
 
 // A bound 2-D weight tensor (and its scales for BLOCK_SCALED_128x128), as a view.
