@@ -81,6 +81,18 @@ def test_inspect_describes_the_file(tmp_path_factory):
     out = fathom("inspect", "--model", model).stdout
     assert "model_type: deepseek_v3" in out and "matches config.json" in out
     assert "GGUF v3: " in out and "BF16" in out and "F32" in out
+    assert "quantization: none" in out
+
+
+def test_inspect_tells_the_quantisation_of_a_file(tmp_path_factory, k_model):
+    model = convert(tmp_path_factory, k_model, "q2_k")
+    out = fathom("inspect", "--model", model).stdout
+    line = next(x for x in out.splitlines() if x.startswith("quantization: "))
+    bits = float(line.split(", ")[1].split()[0])
+    # bytes · 8 over the weights, from the file itself (gguf-py's reading of it)
+    reader = gguf.GGUFReader(model)
+    assert "GGUF blocks" in line and "Q2_K" in out
+    assert abs(bits - sum(int(t.n_bytes) for t in reader.tensors) * 8 / sum(int(t.n_elements) for t in reader.tensors)) < 0.05
 
 
 def test_a_model_split_into_parts_is_read_whole(tmp_path_factory):

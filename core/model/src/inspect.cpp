@@ -42,7 +42,19 @@ void describe_architecture(std::ostringstream& out, const ModelSpec& s) {
       << s.num_experts_per_tok << " by " << topk_method_name(s.topk_method) << " over "
       << scoring_func_name(s.scoring_func) << " scores (n_group " << s.n_group << ", topk_group " << s.topk_group
       << ")\n";
-  out << "quantization: " << (s.quantization ? "fp8 e4m3, 128x128 block scales" : "none") << "\n";
+}
+
+// The weights' quantisation: config.json's FP8, or a GGUF file's blocks with the bits its tensors
+// take per weight on average.
+std::string describe_quantization(const ModelInspection& r) {
+  if (r.spec.quantization) return "fp8 e4m3, 128x128 block scales";
+  if (r.weights && r.weights->gguf_blocks) {
+    std::ostringstream bits;
+    bits.precision(3);
+    bits << r.weights->gguf_bits;
+    return "GGUF blocks (types below), " + bits.str() + " bits a weight";
+  }
+  return "none";
 }
 
 // "GGUF v3: 34 tensors, BF16 22, F32 12": the types by count, most first, over every part.
@@ -74,7 +86,19 @@ ModelInspection inspect_model(const std::filesystem::path& dir) {
     w.files = ckpt.gguf() ? ckpt.gguf_parts().size() : ckpt.files().size();
     w.report = validate_checkpoint(r.spec, ckpt);
     w.stored = count_checkpoint_parameters(ckpt, r.spec);
-    if (ckpt.gguf()) w.gguf = describe_gguf(ckpt.gguf_parts());
+    if (ckpt.gguf()) {
+      w.gguf = describe_gguf(ckpt.gguf_parts());
+      double bytes = 0, elements = 0;
+      for (const auto& part : ckpt.gguf_parts())
+        for (const GgufTensor& t : part->tensors()) {
+          w.gguf_blocks |= t.type != GgmlType::f32 && t.type != GgmlType::f16 && t.type != GgmlType::bf16;
+          bytes += static_cast<double>(t.nbytes);
+          double n = 1;
+          for (const std::int64_t d : t.dims) n *= static_cast<double>(d);
+          elements += n;
+        }
+      w.gguf_bits = elements > 0 ? bytes * 8 / elements : 0;
+    }
     r.weights = std::move(w);
   }
   return r;
@@ -84,6 +108,7 @@ std::string format_inspection(const ModelInspection& r) {
   std::ostringstream out;
   out << "model: " << r.directory.string() << "\n";
   describe_architecture(out, r.spec);
+  out << "quantization: " << describe_quantization(r) << "\n";
   const ParameterCounts& p = r.parameters;
   out << "parameters (from config.json):\n";
   out << "  total:     " << count_text(p.total) << "\n";

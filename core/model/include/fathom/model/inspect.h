@@ -20,6 +20,8 @@ struct WeightsSummary {
   CheckpointParameterCounts stored;
   CheckpointReport report;
   std::string gguf;  // for a GGUF file: its version and tensor types ("GGUF v3: 34 tensors, BF16 22, F32 12")
+  bool gguf_blocks = false;  // some of its tensors are in llama.cpp's quantised blocks
+  double gguf_bits = 0;      // its tensors' bytes · 8 over their elements (llama.cpp's "BPW")
 };
 
 struct ModelInspection {
