@@ -269,6 +269,29 @@ def test_tokenizer_gives_deepseeks_ids(v3_vocab, corpus):
     assert got == want
 
 
+def deepseek_llm_cases():
+    """DeepSeek-V2's vocabulary as llama.cpp writes it ("deepseek-llm"), with texts and the ids
+    Hugging Face's tokenizer gives for them (tests/gguf/data/README.md)."""
+    vocab = HERE / "data" / "ggml-vocab-deepseek-llm.gguf"
+    texts = vocab.with_suffix(".gguf.inp").read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")
+    if texts[-1] == "":
+        texts.pop()
+    ids = [[int(i) for i in line.split()] for line in vocab.with_suffix(".gguf.out").read_text().split("\n")[:len(texts)]]
+    return vocab, texts, ids
+
+
+def test_deepseek_v2_tokenizer_gives_huggingfaces_ids(tmp_path):
+    vocab, texts, want = deepseek_llm_cases()
+    lines = tmp_path / "texts.jsonl"
+    lines.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    got = [json.loads(line)["ids"] for line in fathom("tokenize", "--tokenizer", vocab, "--jsonl", lines).stdout.splitlines()]
+    assert len(want) == 46 and got == want
+    decoded = tmp_path / "ids.jsonl"
+    decoded.write_text("".join(json.dumps({"ids": i}) + "\n" for i in want))
+    back = [json.loads(line)["text"] for line in fathom("detokenize", "--tokenizer", vocab, "--jsonl", decoded).stdout.splitlines()]
+    assert back == texts
+
+
 def test_special_tokens_are_huggingfaces(v3_vocab, tmp_path):
     """GGUF marks every added token that looks special as CONTROL, so Hugging Face's `special` flag
     is recovered from the chat template: the markers it writes are not special (structured output

@@ -34,9 +34,10 @@ constexpr std::int64_t kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4
 
 json pre_tokenizer_named(const GgufFile& file, std::string_view name) {
   if (name == "deepseek-v3") return deepseek_v3_pre_tokenizer();
+  if (name == "deepseek-llm") return deepseek_llm_pre_tokenizer();
   throw unsupported(file.where("tokenizer.ggml.pre") + ": '" + std::string(name) +
-                    "' is not supported (Fathom reads DeepSeek-V3's 'deepseek-v3'; for another tokenizer, load the "
-                    "Hugging Face model directory's tokenizer.json)");
+                    "' is not supported (Fathom reads DeepSeek-V3's 'deepseek-v3' and DeepSeek-V2's 'deepseek-llm'; for "
+                    "another tokenizer, load the Hugging Face model directory's tokenizer.json)");
 }
 
 std::optional<std::string> token_at(const GgufFile& file, const std::vector<GgufValue>& tokens, std::string_view key) {

@@ -219,13 +219,20 @@ BpeModel read_bpe_model(const JsonField& model, ModelVocab& vocab) {
   for (unsigned b = 0; b < 256; ++b) {
     const std::string spelling = byte_level::spell(std::string(1, static_cast<char>(b)));
     const auto it = vocab.ids.find(spelling);
-    if (it == vocab.ids.end()) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", b);
-      throw model["vocab"].invalid(std::string("no token for byte ") + hex + " (written '" + spelling +
-                                   "'); byte-level BPE needs one for each of the 256 bytes");
+    if (it != vocab.ids.end()) {
+      byte_tokens[b] = it->second;
+      continue;
     }
-    byte_tokens[b] = it->second;
+    // 0xC0, 0xC1 and 0xF5-0xFF occur in no valid UTF-8 text, which is all an encode takes (it
+    // checks first), so a vocabulary may leave them out: DeepSeek-V2's (DeepSeek LLM's) does.
+    if (b == 0xC0 || b == 0xC1 || b >= 0xF5) {
+      byte_tokens[b] = kNoToken;
+      continue;
+    }
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", b);
+    throw model["vocab"].invalid(std::string("no token for byte ") + hex + " (written '" + spelling +
+                                 "'); byte-level BPE needs one for every byte that UTF-8 text can hold");
   }
 
   StringMap<TokenId> whole_words;

@@ -9,4 +9,8 @@ namespace fathom::tokenizer {
 
 nlohmann::json deepseek_v3_pre_tokenizer();
 
+// DeepSeek-V2's and V2-Lite's (and DeepSeek LLM's): six regex splits, then the byte-level mapping.
+// GGUF files name it "deepseek-llm".
+nlohmann::json deepseek_llm_pre_tokenizer();
+
 }  // namespace fathom::tokenizer
