@@ -36,15 +36,21 @@ std::string name_of(WFormat f) {
     case WFormat::q5k: return "q5k";
     case WFormat::q3k: return "q3k";
     case WFormat::q2k: return "q2k";
+    case WFormat::iq4k: return "iq4k";
     default: return "float";
   }
 }
 
 // The K formats, each with and without mins as its K-quant has them (Q4_K both ways, for tests of
-// the tiles' two paths): q6k and q3k stand for signed codes with no mins, q5k and q2k have mins.
-constexpr WFormat kKFormats[] = {WFormat::q4k, WFormat::q6k, WFormat::q5k, WFormat::q3k, WFormat::q2k};
-bool as_the_k_quants(WFormat fmt, bool with_mins) { return fmt == WFormat::q4k || with_mins == (packed_offset(fmt) == 0); }
-// The range of a K format's codes.
+// the tiles' two paths): q6k, q3k and iq4k stand for signed codes with no mins, q5k and q2k have
+// mins.
+constexpr WFormat kKFormats[] = {WFormat::q4k, WFormat::q6k, WFormat::q5k, WFormat::q3k, WFormat::q2k, WFormat::iq4k};
+bool as_the_k_quants(WFormat fmt, bool with_mins) {
+  if (fmt == WFormat::q4k) return true;
+  if (fmt == WFormat::iq4k) return !with_mins;
+  return with_mins == (packed_offset(fmt) == 0);
+}
+// The range of a K format's stored codes (iq4k's: the indices into kIq4Values).
 std::pair<int, int> code_range(WFormat fmt) {
   if (!packed_k(fmt)) return {0, 15};
   const int top = (packed_nibbles(fmt) ? 1 << (4 + packed_planes(fmt)) : 1 << packed_planes(fmt)) - 1;
@@ -414,7 +420,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             for (int64_t r = 0; r < n; ++r)
               for (int64_t c = 0; c < k; ++c) {
                 const int q = code_of(rng);
-                code[static_cast<size_t>(r * k + c)] = q;
+                code[static_cast<size_t>(r * k + c)] = fmt == WFormat::iq4k ? kIq4Values[q] : q;
                 if (packed_k(fmt)) {
                   quant::set_code_packed(fmt, codes.data() + r * rb, c, q);
                 } else {
@@ -426,7 +432,7 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             const int64_t supers = k / kKSuperBlock;
             std::vector<float> d(static_cast<size_t>(n * supers)), dmin(static_cast<size_t>(n * supers));
             std::vector<int8_t> sub_scale(static_cast<size_t>(n * subs)), sub_min(static_cast<size_t>(n * subs));
-            std::uniform_int_distribution<int> integer(packed_offset(fmt) != 0 ? -128 : 0, with_mins ? 63 : 127);
+            std::uniform_int_distribution<int> integer(packed_offset(fmt) != 0 || fmt == WFormat::iq4k ? -128 : 0, with_mins ? 63 : 127);
             for (float& v : d) v = positive(rng) / 16;
             for (float& v : dmin) v = positive(rng) / 8;
             for (int8_t& v : sub_scale) v = static_cast<int8_t>(integer(rng));

@@ -91,8 +91,9 @@ struct Gen {
       std::byte* block = out.data() + b * block_bytes;
       for (int64_t j = 0; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(byte(rng)));
       const float d = scale(rng);
-      if (layout == FATHOM_LAYOUT_GGML_Q6_K || layout == FATHOM_LAYOUT_GGML_Q3_K) {  // signed codes and scales
-        convert_from_f32(DType::f16, &d, block + (layout == FATHOM_LAYOUT_GGML_Q6_K ? 208 : 108), 1);
+      if (layout == FATHOM_LAYOUT_GGML_Q6_K || layout == FATHOM_LAYOUT_GGML_Q3_K || layout == FATHOM_LAYOUT_GGML_IQ4_XS) {
+        // signed codes and scales
+        convert_from_f32(DType::f16, &d, block + (layout == FATHOM_LAYOUT_GGML_Q6_K ? 208 : layout == FATHOM_LAYOUT_GGML_Q3_K ? 108 : 0), 1);
         continue;
       }
       if (layout == FATHOM_LAYOUT_GGML_Q2_K) {  // 4-bit scales and mins, m ≈ 1.5 · sc centring codes 0-3
@@ -263,7 +264,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   // GGUF's blocks (llama.cpp files): Q8_0, Q4_0, Q4_1, and the types llama-quantize puts where a
   // K-quant's row is not whole blocks of 256 (Q5_0 for Q4_K, Q5_1 for Q5_K, IQ4_NL for Q2_K and
   // Q3_K) in blocks of 32; the K-quants (Q4_K_M files hold Q4_K and Q6_K, Q5_K_M Q5_K and Q6_K,
-  // Q3_K_M and Q2_K files Q2_K to Q6_K) in blocks of 256. The products at one row (decode), a few,
+  // Q3_K_M and Q2_K files Q2_K to Q6_K) and IQ4_XS in blocks of 256. The products at one row (decode), a few,
   // and more than a GEMV takes; K of one and of several blocks.
   struct GgmlCases {
     uint32_t layout;
@@ -276,7 +277,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
         GgmlCases{FATHOM_LAYOUT_GGML_Q5_1, "q5_1", 32}, GgmlCases{FATHOM_LAYOUT_GGML_IQ4_NL, "iq4_nl", 32},
         GgmlCases{FATHOM_LAYOUT_GGML_Q2_K, "q2_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_Q3_K, "q3_k", 256},
         GgmlCases{FATHOM_LAYOUT_GGML_Q4_K, "q4_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_Q5_K, "q5_k", 256},
-        GgmlCases{FATHOM_LAYOUT_GGML_Q6_K, "q6_k", 256}}) {
+        GgmlCases{FATHOM_LAYOUT_GGML_Q6_K, "q6_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ4_XS, "iq4_xs", 256}}) {
     const bool k_quant = set.block == 256;
     const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes =
         k_quant ? std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 256, 7}, {5, 512, 130}, {40, 256, 33}}

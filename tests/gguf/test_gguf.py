@@ -212,9 +212,9 @@ def k_model(tmp_path_factory):
     return write_random_model(tmp_path_factory.mktemp("k-model") / "v3-256")
 
 
-@pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl"])
+@pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"])
 def test_k_quant_blocks_are_ggmls(kind):
-    """The test files' K-quant and IQ4_NL blocks (tools/reference/kquants.py) read back through
+    """The test files' K-quant, IQ4_NL and IQ4_XS blocks (tools/reference/kquants.py) read back through
     gguf-py's own dequantiser to the weights they quantised, within about half a step of the type's
     codes (the largest error over the largest weight; Q2_K has 4 codes a sub-block, Q3_K 8): a
     layout that was not ggml's would read back noise (an error of the order of the weights)."""
@@ -222,7 +222,7 @@ def test_k_quant_blocks_are_ggmls(kind):
     blocks = kquants.quantize(w, kind)
     blocks_per_row = 768 // kquants.BLOCK_WEIGHTS.get(kind, kquants.QK_K)
     assert blocks.shape == (9, blocks_per_row * kquants.BLOCK_BYTES[kind])
-    limit = {"q2_k": 0.26, "q3_k": 0.19, "q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025, "iq4_nl": 0.09}[kind]
+    limit = {"q2_k": 0.26, "q3_k": 0.19, "q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025, "iq4_nl": 0.09, "iq4_xs": 0.09}[kind]
     assert kquants.roundtrip_error(w, blocks, kind) <= limit
 
 
@@ -233,7 +233,7 @@ def test_k_quant_blocks_are_ggmls(kind):
 @pytest.mark.parametrize("outtype,types", [("q2_k", {"Q2_K", "Q3_K", "Q6_K", "IQ4_NL"}),
                                            ("q3_k_m", {"Q3_K", "Q4_K", "Q6_K", "IQ4_NL"}),
                                            ("q4_k_m", {"Q4_K", "Q6_K", "Q5_0"}), ("q5_k_m", {"Q5_K", "Q6_K", "Q5_1"}),
-                                           ("q6_k", {"Q6_K", "Q8_0"})])
+                                           ("q6_k", {"Q6_K", "Q8_0"}), ("iq4_xs", {"IQ4_XS", "IQ4_NL", "Q6_K"})])
 def test_k_quant_files_compute_with_their_own_values(tmp_path_factory, k_model, outtype, types, tmp_path):
     model = convert(tmp_path_factory, k_model, outtype)
     assert types <= {t.tensor_type.name for t in gguf.GGUFReader(model).tensors}

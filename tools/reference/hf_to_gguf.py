@@ -144,9 +144,9 @@ def kept_f32(gguf_name, array):
 # the other tensors DeepSeek does not have are left out): Q6_K for the output matrix; for ffn_down,
 # more bits in the layers that "use more bits" (the first and last eighth, and every third
 # between); the mix's own type elsewhere (Q3_K_M: Q4_K for attn_output).
-K_MIXES = {"q2_k": "q2_k", "q3_k_m": "q3_k", "q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k"}
+K_MIXES = {"q2_k": "q2_k", "q3_k_m": "q3_k", "q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k", "iq4_xs": "iq4_xs"}
 # Where a row is not whole blocks of 256, llama-quantize falls back to a type with blocks of 32.
-K_FALLBACKS = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0"}
+K_FALLBACKS = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl"}
 
 
 def uses_more_bits(layer, n_layers):
@@ -162,6 +162,8 @@ def k_quant_type(name, outtype, n_layers):
             return "q3_k"
         if outtype == "q3_k_m":
             return "q5_k" if layer < n_layers // 16 else "q4_k" if uses_more_bits(layer, n_layers) else "q3_k"
+        if outtype == "iq4_xs":
+            return "iq4_xs"
         if uses_more_bits(layer, n_layers):
             return "q6_k"
     if outtype == "q3_k_m" and ".attn_output" in name:

@@ -1,4 +1,4 @@
-"""Writes llama.cpp's K-quant blocks (Q2_K to Q6_K) and IQ4_NL's with numpy, for test files.
+"""Writes llama.cpp's K-quant blocks (Q2_K to Q6_K), IQ4_NL's and IQ4_XS's with numpy, for test files.
 
 gguf-py reads these types (gguf.quants.dequantize) but cannot write them, and llama-quantize is
 not in the tests' venv. These quantisers are plain (each sub-block's range mapped onto the codes,
@@ -12,7 +12,7 @@ gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout.
 import numpy as np
 
 QK_K = 256
-BLOCK_BYTES = {"q2_k": 84, "q3_k": 110, "q4_k": 144, "q5_k": 176, "q6_k": 210, "iq4_nl": 18}
+BLOCK_BYTES = {"q2_k": 84, "q3_k": 110, "q4_k": 144, "q5_k": 176, "q6_k": 210, "iq4_nl": 18, "iq4_xs": 136}
 BLOCK_WEIGHTS = {"iq4_nl": 32}  # the others: QK_K
 
 
@@ -146,7 +146,30 @@ def _iq4_nl(x):
     return np.concatenate([d.view(np.uint8).reshape(-1, 2), idx[:, :16] | (idx[:, 16:] << 4)], axis=1)
 
 
-_QUANTISERS = {"q2_k": _q2_k, "q3_k": _q3_k, "q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k, "iq4_nl": _iq4_nl}
+def _iq4_xs(x):
+    """IQ4_NL's table in sub-blocks of 32, each with a 6-bit signed scale of the block's d."""
+    x = x.reshape(-1, 8, 32)
+    n = x.shape[0]
+    biggest = np.take_along_axis(x, np.abs(x).argmax(-1)[..., None], -1)[..., 0]
+    step = biggest / -127  # each sub-block's weight of largest magnitude is the table's −127
+    d = _f16(np.abs(step).max(-1) / 31)
+    df = d.astype(np.float32)[:, None]
+    scales = np.clip(np.rint(np.divide(step, df, out=np.zeros_like(step), where=df > 0)), -32, 31).astype(np.int16)
+    step_f = (df * scales)[..., None]
+    scaled = np.divide(x, step_f, out=np.zeros_like(x), where=step_f != 0)
+    idx = np.abs(scaled[..., None] - IQ4_NL_VALUES).argmin(-1).astype(np.uint8)  # [n, 8, 32]
+    ls = (scales + 32).astype(np.uint16)
+    high = np.zeros(n, np.uint16)
+    for s in range(8):
+        high |= ((ls[:, s] >> 4) & 3) << (2 * s)
+    low = (ls[:, 0::2] & 0x0F) | ((ls[:, 1::2] & 0x0F) << 4)
+    qs = (idx[:, :, :16] | (idx[:, :, 16:] << 4)).reshape(n, 128)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), high.view(np.uint8).reshape(-1, 2),
+                           low.astype(np.uint8), qs], axis=1)
+
+
+_QUANTISERS = {"q2_k": _q2_k, "q3_k": _q3_k, "q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k, "iq4_nl": _iq4_nl,
+               "iq4_xs": _iq4_xs}
 
 
 def quantize(weights, kind):

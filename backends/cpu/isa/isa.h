@@ -27,13 +27,21 @@ namespace fathom::cpu {
 // and 2 bits (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales
 // below). The *_k kernels read them, and with matmul_precision = "int8" the integer kernels
 // (int8_dot.h).
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k };
+// iq4k holds IQ4_XS: q4k's nibbles, each the index of a value of IQ4_NL's table (kIq4Values).
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k, iq4k };
+
+// IQ4_NL's (and IQ4_XS's) non-linear codes, picked by a nibble (sdk/ggml_blocks.hpp's
+// kIq4NlValues; matmul/quantize.cpp checks they agree). Here for the kernels, which include no
+// other header.
+inline constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
 constexpr bool packed_k(WFormat f) {
   return f == WFormat::q6k || f == WFormat::q5k || f == WFormat::q3k || f == WFormat::q2k;
 }
-constexpr bool kquant(WFormat f) { return f == WFormat::q4k || packed_k(f); }
+// The K formats whose codes are q4's nibbles, sub-blocks of 32.
+constexpr bool nibble_k(WFormat f) { return f == WFormat::q4k || f == WFormat::iq4k; }
+constexpr bool kquant(WFormat f) { return nibble_k(f) || packed_k(f); }
 // The packed K formats, per 64 weights: 32 bytes of low 4 bits (q6k, q5k: packed_nibbles), then
 // one 64-bit plane per further bit (packed_planes: plane p holds bit 4 + p, or bit p where there
 // are no nibbles). The stored codes are unsigned; q6k's and q3k's stand for code −
@@ -47,7 +55,7 @@ constexpr int packed_first_plane_bit(WFormat f) { return packed_nibbles(f) ? 4 :
 constexpr int packed_offset(WFormat f) { return f == WFormat::q6k ? 32 : f == WFormat::q3k ? 4 : 0; }
 constexpr int64_t packed_block_bytes(WFormat f) { return (packed_nibbles(f) ? 32 : 0) + 8 * packed_planes(f); }
 // Weights per integer scale (and min) of the K formats, and per f32 scale of those.
-inline int64_t kquant_sub_block(WFormat f) { return f == WFormat::q4k ? 32 : 16; }
+inline int64_t kquant_sub_block(WFormat f) { return nibble_k(f) ? 32 : 16; }
 inline constexpr int64_t kKSuperBlock = 256;
 
 // The scales of K-format rows, as the K-quants store them: weight c of row r is
@@ -81,7 +89,7 @@ inline int64_t format_bytes(WFormat f) {
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
 inline int64_t row_bytes(WFormat f, int64_t cols) {
   if (packed_k(f)) return cols / 64 * packed_block_bytes(f);
-  return f == WFormat::q4 || f == WFormat::q4k ? cols / 2 : cols * format_bytes(f);
+  return f == WFormat::q4 || nibble_k(f) ? cols / 2 : cols * format_bytes(f);
 }
 
 // Weights per quantisation group, and so per f16 scale (the quantised formats need K % 32 == 0).

@@ -85,6 +85,18 @@ struct V {
     out[2] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 4)), sv, mv);
     out[3] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(hi, 4)), sv, mv);
   }
+  // iq4k's 32 nibbles as kIq4Values[nibble] · scale: the table's int8 values picked by vpshufb.
+  static void iq4k_group(const uint8_t* p, float scale, F* out) {
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nibble = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(b, nibble));
+    const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), nibble));
+    const F sv = _mm256_set1_ps(scale);
+    out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), sv);
+    out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), sv);
+    out[2] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), sv);
+    out[3] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), sv);
+  }
   static void halves_of_16(const int8_t* p, const float* scale, const float* min, F* out) {
     for (int i = 0; i < 4; ++i) {
       const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i)));

@@ -37,7 +37,7 @@ constexpr int64_t kGroup = kQuantGroup;
 
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr bool nibbles = Fmt == WFormat::q4 || Fmt == WFormat::q4k;
+  static constexpr bool nibbles = Fmt == WFormat::q4 || nibble_k(Fmt);
   static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 64 : 32;
   static constexpr int64_t groups = weights / kGroup;
@@ -196,7 +196,7 @@ inline void super_block_scales(const int8_t* integers, float super, __m256* out)
   const __m256 d = _mm256_set1_ps(super);
   const __m128i low = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers));
   out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low)), d);
-  if constexpr (packed_k(Fmt)) {
+  if constexpr (!nibble_k(Fmt)) {
     const __m128i high = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers + 8));
     out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high)), d);
   } else {
@@ -246,6 +246,8 @@ struct DotGemvK : KRows {
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const int64_t row0 = row_of(w);
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
+    // iq4k: kIq4Values as signed bytes in each 128-bit lane, for vpshufb.
+    const __m256i iq4_table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)));
     __m256 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
@@ -270,10 +272,14 @@ struct DotGemvK : KRows {
           const __m256 dm = _mm256_permutevar8x32_ps(dm16[2 * q / 8], spread);
           // The unsigned operands of this block.
           __m256i a0, a1 = _mm256_setzero_si256();
-          if constexpr (Fmt == WFormat::q4k) {
+          if constexpr (nibble_k(Fmt)) {
             const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
             a0 = _mm256_and_si256(codes, nibble);
             a1 = _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble);
+            if constexpr (Fmt == WFormat::iq4k) {  // the table's signed values
+              a0 = _mm256_shuffle_epi8(iq4_table, a0);
+              a1 = _mm256_shuffle_epi8(iq4_table, a1);
+            }
           } else if constexpr (Expanded) {
             a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
           } else {
@@ -283,14 +289,21 @@ struct DotGemvK : KRows {
           for (int m = 0; m < M; ++m) {
             const uint8_t* xb = x + m * ldx + b * B::bytes;
             const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb));
-            __m256i pairs;
-            if constexpr (Fmt == WFormat::q4k) {
-              pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
-                                       _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
+            __m256i sum;
+            if constexpr (Fmt == WFormat::iq4k) {
+              // Signed codes on both sides: vpmaddubsw takes |x| and the code with x's sign (its
+              // pairs stay within 2 · 127 · 127, clear of saturation), widened before adding.
+              const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32));
+              const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(a0, x0));
+              const __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(x1, x1), _mm256_sign_epi8(a1, x1));
+              sum = _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(p1, ones));
+            } else if constexpr (Fmt == WFormat::q4k) {
+              sum = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
+                                                       _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32)))),
+                                      ones);
             } else {  // unsigned codes
-              pairs = _mm256_maddubs_epi16(a0, x0);
+              sum = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, x0), ones);
             }
-            const __m256i sum = _mm256_madd_epi16(pairs, ones);
             const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
             acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
             if constexpr (Mins || packed_offset(Fmt) != 0) {

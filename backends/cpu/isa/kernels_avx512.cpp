@@ -81,6 +81,14 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
+  // iq4k's 32 nibbles as kIq4Values[nibble] · scale, by a table of those products (exact).
+  static void iq4k_group(const uint8_t* p, float scale, F* out) {
+    const F table = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)))),
+                                  _mm512_set1_ps(scale));
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    out[0] = _mm512_permutexvar_ps(b, table);
+    out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
+  }
   // The packed K formats (isa/quant.h): the 64 codes of a block, their nibbles (q6k, q5k) from
   // its 32 bytes (low halves then high) and each further bit added under a 64-bit mask, less the
   // format's offset; then each 16 times its scale less its min in one fused multiply-subtract

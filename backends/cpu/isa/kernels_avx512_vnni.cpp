@@ -16,7 +16,7 @@ constexpr int64_t kGroup = kQuantGroup;
 // The layout of one block of x (int8_dot.h): weights per block, then offsets of its parts.
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr bool nibbles = Fmt == WFormat::q4 || Fmt == WFormat::q4k;
+  static constexpr bool nibbles = Fmt == WFormat::q4 || nibble_k(Fmt);
   static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 128 : 64;
   static constexpr int64_t groups = weights / kGroup;
@@ -68,7 +68,7 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
     const float dx = amax / 127.0f;
     if constexpr (B::k_format) {  // dx · Σ c per sub-block, in its first lane (of four)
       float* min_sums = reinterpret_cast<float*>(block + B::min_sums);
-      if constexpr (Fmt == WFormat::q4k) {
+      if constexpr (nibble_k(Fmt)) {
         min_sums[4 * j] = dx * static_cast<float>(sum_a + sum_b);
       } else {
         min_sums[8 * j] = dx * static_cast<float>(sum_a);
@@ -138,7 +138,7 @@ struct DotGemv : QuantizedRows {
 // each block of codes then takes its four with one permute.
 template <WFormat Fmt>
 inline __m512 super_block_scales(const int8_t* integers, float super) {
-  const __m128i bytes = packed_k(Fmt) ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(integers))
+  const __m128i bytes = !nibble_k(Fmt) ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(integers))
                                       : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(integers));
   return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), _mm512_set1_ps(super));
 }
@@ -164,7 +164,11 @@ inline __m512i packed_codes(const uint8_t* block) {
   return u;
 }
 
-// Each block of codes is four sub-blocks: four q4k groups of 32 nibbles (64 bytes, 128 weights),
+// What the unsigned codes the tile multiplies stand for beyond the weights' codes: q6k's and q3k's
+// offsets, and 128 for iq4k, whose table values (signed) are looked up as value + 128.
+constexpr int code_offset(WFormat f) { return f == WFormat::iq4k ? 128 : packed_offset(f); }
+
+// Each block of codes is four sub-blocks: four q4k / iq4k groups of 32 nibbles (64 bytes, 128 weights),
 // or a packed format's block of 64 codes (q6k 48 bytes, q5k 40, q3k 24, q2k 16), sub-blocks of
 // 16; all inside one block of 256. K is a multiple of 256, so blocks are whole. q6k's and q3k's
 // unsigned codes stand for code − 32 and code − 4, which the min term takes away as 32 · scale
@@ -177,13 +181,16 @@ struct DotGemvK : KRows {
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
-  static constexpr int64_t kCodeBytes = Fmt == WFormat::q4k || Expanded ? 64 : packed_block_bytes(Fmt);
-  static constexpr int64_t kSubsPerSuper = kKSuperBlock / (Fmt == WFormat::q4k ? 32 : 16);
+  static constexpr int64_t kCodeBytes = nibble_k(Fmt) || Expanded ? 64 : packed_block_bytes(Fmt);
+  static constexpr int64_t kSubsPerSuper = kKSuperBlock / (nibble_k(Fmt) ? 32 : 16);
 
   template <int M, int R>
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const int64_t row0 = row_of(w);
     const __m512i nibble = _mm512_set1_epi8(0x0F);
+    // iq4k: kIq4Values + 128 as unsigned bytes, in each 128-bit lane for vpshufb.
+    const __m512i iq4_table = _mm512_broadcast_i32x4(
+        _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)), _mm_set1_epi8(static_cast<char>(0x80))));
     __m512 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
@@ -193,31 +200,40 @@ struct DotGemvK : KRows {
         const __m512 dw16 = super_block_scales<Fmt>(s.scale + sub0, s.d[super]);
         __m512 dm16 = _mm512_setzero_ps();
         if constexpr (Mins) dm16 = super_block_scales<Fmt>(s.min + sub0, s.dmin[super]);
-        if constexpr (packed_offset(Fmt) != 0) dm16 = _mm512_mul_ps(dw16, _mm512_set1_ps(static_cast<float>(packed_offset(Fmt))));
+        if constexpr (code_offset(Fmt) != 0) dm16 = _mm512_mul_ps(dw16, _mm512_set1_ps(static_cast<float>(code_offset(Fmt))));
         for (int64_t q = 0; q < kBlocksPerSuper; ++q) {
           const int64_t b = sb * kBlocksPerSuper + q;
           const uint8_t* wr = w + r * ldw + b * kCodeBytes;
           if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
           __m512i v;
-          if constexpr (Fmt == WFormat::q4k || Expanded) v = _mm512_loadu_si512(wr);
+          if constexpr (nibble_k(Fmt) || Expanded) v = _mm512_loadu_si512(wr);
           else v = packed_codes<Fmt>(wr);
+          __m512i low = v, high = v;  // nibble formats: the codes of the low and high nibbles
+          if constexpr (nibble_k(Fmt)) {
+            low = _mm512_and_si512(v, nibble);
+            high = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+            if constexpr (Fmt == WFormat::iq4k) {
+              low = _mm512_shuffle_epi8(iq4_table, low);
+              high = _mm512_shuffle_epi8(iq4_table, high);
+            }
+          }
           // Lanes 4i-4i+3 of the block take sub-block 4q + i of the block of 256.
           const __m512i spread = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
                                                   _mm512_set1_epi32(static_cast<int>(4 * q)));
           const __m512 dw = _mm512_permutexvar_ps(spread, dw16);
-          const __m512 dm = Mins || packed_offset(Fmt) != 0 ? _mm512_permutexvar_ps(spread, dm16) : dm16;
+          const __m512 dm = Mins || code_offset(Fmt) != 0 ? _mm512_permutexvar_ps(spread, dm16) : dm16;
           for (int m = 0; m < M; ++m) {
             const uint8_t* xb = x + m * ldx + b * B::bytes;
             __m512i sum;
-            if constexpr (Fmt == WFormat::q4k) {
-              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
-              sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+            if constexpr (nibble_k(Fmt)) {
+              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_load_si512(xb));
+              sum = _mm512_dpbusd_epi32(sum, high, _mm512_load_si512(xb + 64));
             } else {  // unsigned codes: no starting sums
               sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
             }
             const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
             acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
-            if constexpr (Mins || packed_offset(Fmt) != 0) {
+            if constexpr (Mins || code_offset(Fmt) != 0) {
               acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
             }
           }

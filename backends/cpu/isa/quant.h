@@ -133,7 +133,8 @@ inline void pack_block(WFormat fmt, const int8_t* codes, uint8_t* out) {
 inline int code_k(WFormat fmt, const void* row, int64_t i) {
   const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
   if (packed_k(fmt)) return code_packed(fmt, static_cast<const uint8_t*>(row), i);
-  return code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j) + 8;
+  const int nibble = code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j) + 8;
+  return fmt == WFormat::iq4k ? kIq4Values[nibble] : nibble;
 }
 
 // Weights [0, n) of a row in a K format (q4k or a packed one; isa.h), `s` the row's scales: computed as

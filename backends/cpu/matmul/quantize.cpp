@@ -1,6 +1,8 @@
 #include "matmul/quantize.h"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <cstring>
 #include <cmath>
 #include <vector>
@@ -12,6 +14,9 @@
 #include "fathom/sdk/tensor.hpp"
 
 namespace fathom::cpu {
+
+static_assert(std::equal(std::begin(kIq4Values), std::end(kIq4Values), std::begin(sdk::ggml_detail::kIq4NlValues)),
+              "isa.h's copy of IQ4_NL's table is the SDK's");
 
 std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target) {
   if (source.cols % kQuantGroup != 0 || source.rows == 0) return std::nullopt;
@@ -89,7 +94,7 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
   const uint32_t layout = source.ggml_layout;
   const WFormat fmt = source.fmt;  // q4k, q6k or q5k (unpacked_format)
   const int64_t sub = kquant_sub_block(fmt), subs = source.cols / sub, supers = source.cols / kKSuperBlock;
-  const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K && layout != FATHOM_LAYOUT_GGML_Q3_K;
+  const bool mins = layout != FATHOM_LAYOUT_GGML_Q6_K && layout != FATHOM_LAYOUT_GGML_Q3_K && layout != FATHOM_LAYOUT_GGML_IQ4_XS;
   const int64_t code_bytes = row_bytes(fmt, source.cols), src_row_bytes = sdk::ggml_row_bytes(layout, source.cols);
   // One block: the codes, then (64-byte aligned) d and dmin [rows][supers] f32, then the
   // integer scales and mins [rows][subs].
@@ -113,10 +118,13 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
       auto* out = reinterpret_cast<uint8_t*>(codes + r * code_bytes);
       for (int64_t k0 = 0; k0 < source.cols; k0 += kKSuperBlock) {
         const std::byte* b = row + k0 / kKSuperBlock * block_bytes;
-        sdk::ggml_k_block_codes(b, layout, block_codes);
-        if (packed_k(fmt)) {
+        if (fmt == WFormat::iq4k) {  // IQ4_XS's nibbles are in q4's order already, the table's indices
+          std::memcpy(out + k0 / 2, b + 8, kKSuperBlock / 2);
+        } else if (packed_k(fmt)) {
+          sdk::ggml_k_block_codes(b, layout, block_codes);
           for (int64_t j = 0; j < kKSuperBlock; j += 64) quant::pack_block(fmt, block_codes + j, out + (k0 + j) / 64 * packed_block_bytes(fmt));
         } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
+          sdk::ggml_k_block_codes(b, layout, block_codes);
           uint8_t* groups = out + k0 / 2;
           for (int64_t g = 0; g < kKSuperBlock / kQuantGroup; ++g)
             for (int64_t j = 0; j < quant::kQ4GroupBytes; ++j)

@@ -28,6 +28,7 @@ WFormat unpacked_format(uint32_t ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q6_K: return WFormat::q6k;
     case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q3k;
     case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q2k;
+    case FATHOM_LAYOUT_GGML_IQ4_XS: return WFormat::iq4k;
     default: return WFormat::q8;  // Q4_1, Q5_1 (with group offsets)
   }
 }

@@ -147,6 +147,7 @@ std::optional<BlockLayout> block_layout(std::uint32_t type) {
     case GgmlType::iq4_nl: return BlockLayout{32, 18};  // f16 scale + 32 nibbles indexing a table
     case GgmlType::q2_k: return BlockLayout{256, 84};  // the K-quants: super-blocks of 256
     case GgmlType::q3_k: return BlockLayout{256, 110};
+    case GgmlType::iq4_xs: return BlockLayout{256, 136};
     case GgmlType::q4_k: return BlockLayout{256, 144};
     case GgmlType::q5_k: return BlockLayout{256, 176};
     case GgmlType::q6_k: return BlockLayout{256, 210};
@@ -251,8 +252,8 @@ GgufFile::GgufFile(const std::filesystem::path& path) : map_(std::make_unique<Ma
     const auto layout = block_layout(type);
     if (!layout) {
       throw unsupported(file + ": " + what + " has type " + ggml_type_name(type) +
-                        ", which Fathom does not read (it reads F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_1, IQ4_NL, Q2_K, Q3_K, "
-                        "Q4_K, Q5_K and Q6_K)");
+                        ", which Fathom does not read (it reads F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_1, IQ4_NL, IQ4_XS, "
+                        "Q2_K, Q3_K, Q4_K, Q5_K and Q6_K)");
     }
     t.type = static_cast<GgmlType>(type);
     if (static_cast<std::uint64_t>(t.dims[0]) % layout->elements != 0) {

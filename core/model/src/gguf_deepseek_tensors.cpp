@@ -83,6 +83,7 @@ GgmlBlocks blocks_of(GgmlType type) {
     case GgmlType::q4_1: return GgmlBlocks::q4_1;
     case GgmlType::q5_1: return GgmlBlocks::q5_1;
     case GgmlType::iq4_nl: return GgmlBlocks::iq4_nl;
+    case GgmlType::iq4_xs: return GgmlBlocks::iq4_xs;
     case GgmlType::q2_k: return GgmlBlocks::q2_k;
     case GgmlType::q3_k: return GgmlBlocks::q3_k;
     case GgmlType::q4_k: return GgmlBlocks::q4_k;

@@ -128,6 +128,10 @@ enum {
    *         scales sc (sub-block s of 16: low 4 bits in the low nibble of byte s for s < 8, the
    *         high nibble of byte s − 8 after; top 2 bits at bit 2·(s / 4) of byte 8 + s % 4),
    *         d (f16); W = (q − 4) · d · (sc − 32), q the 3-bit code.
+   *   IQ4_XS: 136-byte blocks: d (f16), 2 bytes of high scale bits (little-endian u16: bits 2·s
+   *         and 2·s + 1 are the top two of sub-block s's scale), 4 bytes of low scale bits (sub-
+   *         block s: nibble s % 2 of byte s / 2), 128 bytes of 4-bit codes, 16 per sub-block of 32
+   *         as Q4_0's; W = T[nibble] · d · (sc − 32), T IQ4_NL's table.
    * Taken as the weight of MATMUL, the expert matrices of MOE_EXPERTS and the table of EMBEDDING,
    * where a backend accepts it. */
   FATHOM_LAYOUT_GGML_Q8_0 = 2,
@@ -140,7 +144,8 @@ enum {
   FATHOM_LAYOUT_GGML_Q5_1 = 9,
   FATHOM_LAYOUT_GGML_IQ4_NL = 10,
   FATHOM_LAYOUT_GGML_Q2_K = 11,
-  FATHOM_LAYOUT_GGML_Q3_K = 12
+  FATHOM_LAYOUT_GGML_Q3_K = 12,
+  FATHOM_LAYOUT_GGML_IQ4_XS = 13
 };
 
 typedef struct fathom_tensor_desc {

@@ -44,6 +44,14 @@ inline void k_scale_min(const std::byte* packed, int64_t s, int& scale, int& min
   }
 }
 
+// IQ4_XS: the six-bit scale of sub-block s (< 8) as stored (0-63; the weight's is 32 less): low four
+// bits in nibble s % 2 of byte 4 + s / 2, the top two at bit 2·s of the u16 at byte 2.
+inline int iq4_xs_scale(const std::byte* block, int64_t s) {
+  const int low = (u8(block, 4 + s / 2) >> (4 * (s % 2))) & 0x0F;
+  const int high = ((u8(block, 2 + s / 4) >> (2 * (s % 4))) & 3);
+  return low | high << 4;
+}
+
 // Q3_K: the six-bit scale of sub-block s (< 16) as stored (0-63; the weight's is 32 less): low
 // four bits in the nibbles of bytes 0-7 (sub-blocks 0-7 low, 8-15 high), the top two in bytes 8-11.
 inline int q3_k_scale(const std::byte* packed, int64_t s) {
@@ -80,10 +88,10 @@ struct GgmlSubBlock {
   float min = 0;
 };
 
-// The K-quants' two levels: per block of 256, f16 scales d and dmin (Q6_K, Q3_K: no dmin); per
-// sub-block, small integers (Q4_K / Q5_K: 6-bit scale and min; Q6_K: an int8 scale; Q2_K: 4-bit
-// scale and min; Q3_K: a 6-bit scale − 32), so that scale = d · integer scale and
-// min = dmin · integer min.
+// The K-quants' two levels: per block of 256, f16 scales d and dmin (Q6_K, Q3_K, IQ4_XS: no
+// dmin); per sub-block, small integers (Q4_K / Q5_K: 6-bit scale and min; Q6_K: an int8 scale;
+// Q2_K: 4-bit scale and min; Q3_K, IQ4_XS: a 6-bit scale − 32), so that scale = d · integer scale
+// and min = dmin · integer min.
 struct GgmlSuperBlock {
   float d = 0;
   float dmin = 0;
@@ -99,6 +107,7 @@ inline GgmlSuperBlock ggml_super_block(const std::byte* block, uint32_t layout) 
     case FATHOM_LAYOUT_GGML_Q6_K: return {f16(block + 208), 0};
     case FATHOM_LAYOUT_GGML_Q3_K: return {f16(block + 108), 0};
     case FATHOM_LAYOUT_GGML_Q2_K: return {f16(block + 80), f16(block + 82)};
+    case FATHOM_LAYOUT_GGML_IQ4_XS: return {f16(block), 0};
     default: return {f16(block), f16(block + 2)};  // Q4_K, Q5_K
   }
 }
@@ -109,6 +118,7 @@ inline GgmlSubIntegers ggml_sub_integers(const std::byte* block, uint32_t layout
     case FATHOM_LAYOUT_GGML_Q6_K: return {static_cast<int8_t>(u8(block, 192 + j / 16)), 0};
     case FATHOM_LAYOUT_GGML_Q3_K: return {q3_k_scale(block + 96, j / 16) - 32, 0};
     case FATHOM_LAYOUT_GGML_Q2_K: return {u8(block, j / 16) & 0x0F, u8(block, j / 16) >> 4};
+    case FATHOM_LAYOUT_GGML_IQ4_XS: return {iq4_xs_scale(block, j / 32) - 32, 0};
     default: break;
   }
   GgmlSubIntegers s;
@@ -127,6 +137,7 @@ inline GgmlSubBlock ggml_sub_block(const std::byte* block, uint32_t layout, int6
     case FATHOM_LAYOUT_GGML_Q5_1: return {f16(block), -f16(block + 2)};  // W = q · d + m
     case FATHOM_LAYOUT_GGML_Q2_K:
     case FATHOM_LAYOUT_GGML_Q3_K:
+    case FATHOM_LAYOUT_GGML_IQ4_XS:
     case FATHOM_LAYOUT_GGML_Q4_K:
     case FATHOM_LAYOUT_GGML_Q5_K:
     case FATHOM_LAYOUT_GGML_Q6_K: {
@@ -150,6 +161,7 @@ inline int ggml_code(const std::byte* block, uint32_t layout, int64_t j) {
     case FATHOM_LAYOUT_GGML_Q5_1: return five_bits(block + 4, block + 8, j);
     case FATHOM_LAYOUT_GGML_Q2_K: return two_bits(block + 16, j);
     case FATHOM_LAYOUT_GGML_Q3_K: return (two_bits(block + 32, j) | q3_k_high_bit(block, j) << 2) - 4;
+    case FATHOM_LAYOUT_GGML_IQ4_XS: return kIq4NlValues[nibble(block + 8 + 16 * (j / 32), j % 32)];
     case FATHOM_LAYOUT_GGML_Q4_K: {
       const uint8_t b = u8(block, 16 + 32 * (j / 64) + j % 32);
       return j % 64 < 32 ? b & 0x0F : b >> 4;
@@ -221,6 +233,9 @@ inline void ggml_k_block_codes(const std::byte* block, uint32_t layout, int8_t* 
       }
       return;
     }
+    case FATHOM_LAYOUT_GGML_IQ4_XS:  // sub-blocks of 32 as IQ4_NL's blocks
+      for (int64_t j = 0; j < 256; ++j) codes[j] = kIq4NlValues[nibble(block + 8 + 16 * (j / 32), j % 32)];
+      return;
     default: return;
   }
 }

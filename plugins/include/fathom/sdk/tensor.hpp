@@ -51,13 +51,14 @@ inline int64_t ggml_block_bytes(uint32_t layout) {
     case FATHOM_LAYOUT_GGML_IQ4_NL: return 18;
     case FATHOM_LAYOUT_GGML_Q2_K: return 84;
     case FATHOM_LAYOUT_GGML_Q3_K: return 110;
+    case FATHOM_LAYOUT_GGML_IQ4_XS: return 136;
     default: return 0;
   }
 }
 inline bool is_ggml_layout(uint32_t layout) { return ggml_block_bytes(layout) != 0; }
 inline bool is_ggml_k_layout(uint32_t layout) {
   return layout == FATHOM_LAYOUT_GGML_Q4_K || layout == FATHOM_LAYOUT_GGML_Q5_K || layout == FATHOM_LAYOUT_GGML_Q6_K ||
-         layout == FATHOM_LAYOUT_GGML_Q2_K || layout == FATHOM_LAYOUT_GGML_Q3_K;
+         layout == FATHOM_LAYOUT_GGML_Q2_K || layout == FATHOM_LAYOUT_GGML_Q3_K || layout == FATHOM_LAYOUT_GGML_IQ4_XS;
 }
 inline int64_t ggml_block_weights(uint32_t layout) { return is_ggml_k_layout(layout) ? 256 : 32; }
 

@@ -18,7 +18,7 @@ namespace fathom::model {
 // memcpy or through byte-wise loads, never through a cast pointer.
 // A weight in GGUF's quantised blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*): dtype U8, `shape` the
 // logical [rows, cols], `nbytes` rows · cols/B · the block's bytes (B = 32 weights for Q8_0, Q5_0,
-// Q5_1, Q4_0, Q4_1 and IQ4_NL, 256 for the K-quants).
+// Q5_1, Q4_0, Q4_1 and IQ4_NL, 256 for the K-quants and IQ4_XS).
 // The values are the plugin ABI's layout ids, which the graph hands to backends as they are.
 enum class GgmlBlocks : std::uint32_t {
   none = FATHOM_LAYOUT_DENSE,
@@ -30,6 +30,7 @@ enum class GgmlBlocks : std::uint32_t {
   iq4_nl = FATHOM_LAYOUT_GGML_IQ4_NL,
   q2_k = FATHOM_LAYOUT_GGML_Q2_K,
   q3_k = FATHOM_LAYOUT_GGML_Q3_K,
+  iq4_xs = FATHOM_LAYOUT_GGML_IQ4_XS,
   q4_k = FATHOM_LAYOUT_GGML_Q4_K,
   q5_k = FATHOM_LAYOUT_GGML_Q5_K,
   q6_k = FATHOM_LAYOUT_GGML_Q6_K,
