@@ -8,6 +8,8 @@ namespace fathom::cpu {
 
 namespace {
 
+#include "isa/packed_codes_avx2.inc"
+
 struct V {
   static constexpr const char* name = "avx2";
   static constexpr int W = 8;
@@ -103,30 +105,11 @@ struct V {
       out[i] = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale[i / 2]), _mm256_set1_ps(min[i / 2]));
     }
   }
-  // The packed K formats (isa/quant.h): the 32 codes of half `half` of a 64-weight block: nibbles
-  // (q6k, q5k) from its 32 bytes, each further bit spread from its plane's 32-bit word to bytes
-  // (each byte tests its own bit), less the format's offset.
-  static __m256i bit_bytes(const uint8_t* p) {
-    int bits;
-    __builtin_memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(bits), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-                                                  3, 3, 3, 3, 3, 3, 3));
-    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-  }
+  // The packed K formats (isa/quant.h): the 32 codes of half `half` of a 64-weight block
+  // (packed_codes_avx2.inc) less the format's offset, each 16 times its scale less its min.
   template <WFormat Fmt>
   static void packed_group(const uint8_t* block, int half, const float* scale, const float* min, F* out) {
-    __m256i u = _mm256_setzero_si256();
-    if constexpr (packed_nibbles(Fmt)) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-      u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-      block += 32;
-    }
-    for (int p = 0; p < packed_planes(Fmt); ++p) {
-      const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p)));
-      u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 8 * p + 4 * half), bit));
-    }
+    __m256i u = packed_half<Fmt>(block, half);
     if constexpr (packed_offset(Fmt) != 0) u = _mm256_sub_epi8(u, _mm256_set1_epi8(packed_offset(Fmt)));
     alignas(32) int8_t codes[32];
     _mm256_store_si256(reinterpret_cast<__m256i*>(codes), u);

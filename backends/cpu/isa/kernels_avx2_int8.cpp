@@ -204,33 +204,7 @@ inline void super_block_scales(const int8_t* integers, float super, __m256* out)
   }
 }
 
-// 32 bytes, 0xFF where the bit of the little-endian word at p is set (byte i tests bit i).
-inline __m256i bit_bytes(const uint8_t* p) {
-  int bits;
-  __builtin_memcpy(&bits, p, 4);
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(bits), _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                                3, 3, 3, 3, 3, 3));
-  const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
-  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-}
-
-// The 32 codes of half `half` of a packed K format's block (isa/quant.h's packing) as unsigned
-// bytes.
-template <WFormat Fmt>
-inline __m256i packed_half(const uint8_t* block, int half) {
-  __m256i u = _mm256_setzero_si256();
-  if constexpr (packed_nibbles(Fmt)) {
-    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    u = _mm256_and_si256(half ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
-    block += 32;
-  }
-  for (int p = 0; p < packed_planes(Fmt); ++p) {
-    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p)));
-    u = _mm256_add_epi8(u, _mm256_and_si256(bit_bytes(block + 8 * p + 4 * half), bit));
-  }
-  return u;
-}
+#include "isa/packed_codes_avx2.inc"
 
 // x blocks of 64 weights (q4k) or 32 (the packed formats), each two sub-blocks; K a multiple of
 // 256. Expanded: the packed formats' rows already rebuilt, a byte a code (gemv_k_t).

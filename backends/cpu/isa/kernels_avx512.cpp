@@ -12,6 +12,8 @@ namespace fathom::cpu {
 
 namespace {
 
+#include "isa/packed_codes_avx512.inc"
+
 struct V {
   static constexpr const char* name = "avx512";
   static constexpr int W = 16;
@@ -89,25 +91,12 @@ struct V {
     out[0] = _mm512_permutexvar_ps(b, table);
     out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
   }
-  // The packed K formats (isa/quant.h): the 64 codes of a block, their nibbles (q6k, q5k) from
-  // its 32 bytes (low halves then high) and each further bit added under a 64-bit mask, less the
-  // format's offset; then each 16 times its scale less its min in one fused multiply-subtract
+  // The packed K formats (isa/quant.h): the 64 codes of a block (packed_codes_avx512.inc) less
+  // the format's offset, then each 16 times its scale less its min in one fused multiply-subtract
   // (code · scale is exact, so one rounding).
   template <WFormat Fmt>
   static void packed_block(const uint8_t* block, const float* scale, const float* min, F* out) {
-    __m512i u = _mm512_setzero_si512();
-    if constexpr (packed_nibbles(Fmt)) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-      const __m256i nibble = _mm256_set1_epi8(0x0F);
-      u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
-                             _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
-      block += 32;
-    }
-    for (int p = 0; p < packed_planes(Fmt); ++p) {
-      unsigned long long plane;
-      __builtin_memcpy(&plane, block + 8 * p, 8);
-      u = _mm512_mask_add_epi8(u, _cvtu64_mask64(plane), u, _mm512_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p))));
-    }
+    __m512i u = packed_codes<Fmt>(block);
     if constexpr (packed_offset(Fmt) != 0) u = _mm512_sub_epi8(u, _mm512_set1_epi8(packed_offset(Fmt)));
     const __m128i q[4] = {_mm512_extracti32x4_epi32(u, 0), _mm512_extracti32x4_epi32(u, 1), _mm512_extracti32x4_epi32(u, 2),
                           _mm512_extracti32x4_epi32(u, 3)};

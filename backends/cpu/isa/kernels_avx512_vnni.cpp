@@ -143,26 +143,7 @@ inline __m512 super_block_scales(const int8_t* integers, float super) {
   return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), _mm512_set1_ps(super));
 }
 
-// The 64 codes of one block of a packed K format (isa/quant.h's packing) as 64 unsigned bytes in
-// order: the nibbles of 32 bytes (q6k, q5k: low halves weights 0-31, high 32-63), plus each
-// further bit's value where its plane has the weight's bit set.
-template <WFormat Fmt>
-inline __m512i packed_codes(const uint8_t* block) {
-  __m512i u = _mm512_setzero_si512();
-  if constexpr (packed_nibbles(Fmt)) {
-    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    u = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(packed, nibble)),
-                           _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), 1);
-    block += 32;
-  }
-  for (int p = 0; p < packed_planes(Fmt); ++p) {
-    unsigned long long plane;
-    __builtin_memcpy(&plane, block + 8 * p, 8);
-    u = _mm512_mask_add_epi8(u, _cvtu64_mask64(plane), u, _mm512_set1_epi8(static_cast<char>(1 << (packed_first_plane_bit(Fmt) + p))));
-  }
-  return u;
-}
+#include "isa/packed_codes_avx512.inc"
 
 // What the unsigned codes the tile multiplies stand for beyond the weights' codes: q6k's and q3k's
 // offsets, and 128 for iq4k, whose table values (signed) are looked up as value + 128.
