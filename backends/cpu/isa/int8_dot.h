@@ -28,7 +28,10 @@
 // The K formats compute code · scale − min per sub-block: Σ_s dx · (scale_s · Σ q·c − min_s · Σ c).
 // Their x blocks are q4's (q4k) or q8's (the packed formats: codes in order), with, in place of
 // starting sums (their codes are unsigned and their own), per block f32 "min sums" dx · Σ c of
-// each sub-block in its first lane (sub-blocks of 32 for q4k, 16 for the others) beside the scales.
+// each sub-block in its first lane (sub-blocks of 32 for q4k and iq4k, 16 for the others) beside
+// the scales. iq4k's nibbles pick IQ4_NL's signed table values (vpshufb): as value + 128 for
+// vpdpbusd, the 128 · Σ c taken away as a min term; as themselves on AVX2, where vpsignb gives
+// vpmaddubsw |x| and the value with x's sign.
 #pragma once
 
 #include <cstdint>
