@@ -83,7 +83,8 @@ Weights make_weights(WFormat fmt, int64_t rows, int64_t k, int64_t ldw, std::mt1
         case WFormat::q5k:
         case WFormat::q3k:
         case WFormat::q2k:
-        case WFormat::iq4k: break;  // quantised: cpu_quantized_weights_test.cpp
+        case WFormat::iq4k:
+        case WFormat::iq4: break;  // quantised: cpu_quantized_weights_test.cpp
       }
       if (c < k) w.value[static_cast<size_t>(r * k + c)] = exact;
     }

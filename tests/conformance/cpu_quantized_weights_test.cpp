@@ -26,11 +26,14 @@ namespace {
 namespace floats = sdk::floats;
 
 constexpr WFormat kFormats[] = {WFormat::q8, WFormat::q4};
+// The formats the *_q kernels read: those, and iq4 (IQ4_NL's nibbles, indices into kIq4Values).
+constexpr WFormat kKernelFormats[] = {WFormat::q8, WFormat::q4, WFormat::iq4};
 
 std::string name_of(WFormat f) {
   switch (f) {
     case WFormat::q8: return "q8";
     case WFormat::q4: return "q4";
+    case WFormat::iq4: return "iq4";
     case WFormat::q4k: return "q4k";
     case WFormat::q6k: return "q6k";
     case WFormat::q5k: return "q5k";
@@ -148,8 +151,9 @@ QuantRows quantize_rows(WFormat fmt, int64_t rows, int64_t k, std::mt19937& rng)
   for (int64_t r = 0; r < rows; ++r) {
     for (float& v : w) v = normal(rng);
     for (int64_t g = 0; g < groups; ++g) {
-      q.scales[static_cast<size_t>(r * groups + g)] =
-          quant::quantize_group(fmt, w.data() + g * kQuantGroup, q.codes.data() + r * rb + g * (rb / groups));
+      // iq4: q4's codes, read as indices into the table (every nibble occurs)
+      q.scales[static_cast<size_t>(r * groups + g)] = quant::quantize_group(
+          fmt == WFormat::iq4 ? WFormat::q4 : fmt, w.data() + g * kQuantGroup, q.codes.data() + r * rb + g * (rb / groups));
     }
     for (int64_t c = 0; c < k; ++c) {
       q.value[static_cast<size_t>(r * k + c)] =
@@ -183,7 +187,7 @@ TEST_P(QuantKernels, GemvMatchesExactSumsOfDequantisedWeights) {
   const IsaKernels& isa = kernels_for(GetParam());
   std::mt19937 rng(23);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (WFormat fmt : kFormats)
+  for (WFormat fmt : kKernelFormats)
     for (int64_t m : {1, 2, 3, 4, 5, 9})
       for (int64_t n : {1, 7, 8, 9, 17, 24})
         for (int64_t k : {32, 64, 96, 160, 544}) {
@@ -201,7 +205,7 @@ TEST_P(QuantKernels, WidenGivesTheDequantisedWeightsExactly) {
   if (!cpu_supports(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << isa_name(GetParam()) << " kernels";
   const IsaKernels& isa = kernels_for(GetParam());
   std::mt19937 rng(29);
-  for (WFormat fmt : kFormats) {
+  for (WFormat fmt : kKernelFormats) {
     const QuantRows q = quantize_rows(fmt, 1, 320, rng);
     std::vector<float> out(321, -7.f);
     isa.widen_q(fmt, q.codes.data(), q.scales.data(), out.data(), 320);
@@ -330,7 +334,7 @@ TEST_P(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
   const Int8DotKernels& dot = *kernels();
   std::mt19937 rng(37);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (WFormat fmt : kFormats)
+  for (WFormat fmt : kKernelFormats)
     for (int64_t m : {1, 2, 3, 4, 5, 9})
       for (int64_t n : {1, 7, 8, 9, 17, 24})
         for (int64_t k : {32, 64, 96, 128, 160, 544, 2048}) {
@@ -384,7 +388,7 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
   if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
   const Int8DotKernels& dot = *kernels();
   std::mt19937 rng(43);
-  for (WFormat fmt : kFormats) {
+  for (WFormat fmt : kKernelFormats) {
     const int64_t n = 9, k = 160;
     const QuantRows w = quantize_rows(fmt, n, k, rng);
     std::vector<float> x(static_cast<size_t>(k), 0.5f);

@@ -27,15 +27,18 @@ namespace fathom::cpu {
 // and 2 bits (isa/quant.h has the packing), and the K-quants' two levels of scales (KScales
 // below). The *_k kernels read them, and with matmul_precision = "int8" the integer kernels
 // (int8_dot.h).
-// iq4k holds IQ4_XS: q4k's nibbles, each the index of a value of IQ4_NL's table (kIq4Values).
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k, iq4k };
+// iq4 holds IQ4_NL and iq4k IQ4_XS: q4's and q4k's nibbles, each the index of a value of IQ4_NL's
+// table (kIq4Values), times the group's scale.
+enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k, iq4k, iq4 };
 
 // IQ4_NL's (and IQ4_XS's) non-linear codes, picked by a nibble (sdk/ggml_blocks.hpp's
 // kIq4NlValues; matmul/quantize.cpp checks they agree). Here for the kernels, which include no
 // other header.
 inline constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4; }
+constexpr bool quantized(WFormat f) { return f == WFormat::q8 || f == WFormat::q4 || f == WFormat::iq4; }
+// The quantised formats whose codes are nibbles (q4's layout, isa/quant.h).
+constexpr bool nibble_q(WFormat f) { return f == WFormat::q4 || f == WFormat::iq4; }
 constexpr bool packed_k(WFormat f) {
   return f == WFormat::q6k || f == WFormat::q5k || f == WFormat::q3k || f == WFormat::q2k;
 }
@@ -89,7 +92,7 @@ inline int64_t format_bytes(WFormat f) {
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
 inline int64_t row_bytes(WFormat f, int64_t cols) {
   if (packed_k(f)) return cols / 64 * packed_block_bytes(f);
-  return f == WFormat::q4 || nibble_k(f) ? cols / 2 : cols * format_bytes(f);
+  return nibble_q(f) || nibble_k(f) ? cols / 2 : cols * format_bytes(f);
 }
 
 // Weights per quantisation group, and so per f16 scale (the quantised formats need K % 32 == 0).

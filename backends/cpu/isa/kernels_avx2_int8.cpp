@@ -37,7 +37,7 @@ constexpr int64_t kGroup = kQuantGroup;
 
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr bool nibbles = Fmt == WFormat::q4 || nibble_k(Fmt);
+  static constexpr bool nibbles = nibble_q(Fmt) || nibble_k(Fmt);
   static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 64 : 32;
   static constexpr int64_t groups = weights / kGroup;
@@ -138,6 +138,7 @@ struct DotGemv : QuantizedRows {
   void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W* pf) const {
     const uint16_t* s = scales_of(w);
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
+    const __m256i iq4_table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)));
     __m256 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
@@ -148,20 +149,31 @@ struct DotGemv : QuantizedRows {
         const uint8_t* wr = w + r * ldw + b * kWeightBytes;
         const uint16_t* sr = s + r * groups + b * B::groups;
         if (pf && b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kWeightBytes), _MM_HINT_T1);
-        if constexpr (Fmt == WFormat::q4) {
+        if constexpr (nibble_q(Fmt)) {
           const __m256i v = whole ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr))
                                   : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr)));
-          const __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+          __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+          if constexpr (Fmt == WFormat::iq4) {  // the table's signed values
+            lo = _mm256_shuffle_epi8(iq4_table, lo);
+            hi = _mm256_shuffle_epi8(iq4_table, hi);
+          }
           int two = *sr;  // both groups' f16 scales, or the one of a last half block
           if (whole) __builtin_memcpy(&two, sr, 4);
           const __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128(two));
           const __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
           for (int m = 0; m < M; ++m) {
             const uint8_t* xb = x + m * ldx + b * B::bytes;
-            const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb))),
-                                                   _mm256_maddubs_epi16(hi, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
-            const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones),
-                                                 _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + B::sums)));
+            const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb)),
+                          x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32));
+            __m256i sum;
+            if constexpr (Fmt == WFormat::iq4) {  // signed on both sides: as iq4k's (DotGemvK)
+              const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(lo, x0));
+              const __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(x1, x1), _mm256_sign_epi8(hi, x1));
+              sum = _mm256_add_epi32(_mm256_madd_epi16(p0, ones), _mm256_madd_epi16(p1, ones));
+            } else {
+              const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
+              sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, ones), _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + B::sums)));
+            }
             const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
             acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
           }

@@ -16,14 +16,15 @@ constexpr int64_t kGroup = kQuantGroup;
 // The layout of one block of x (int8_dot.h): weights per block, then offsets of its parts.
 template <WFormat Fmt>
 struct XBlock {
-  static constexpr bool nibbles = Fmt == WFormat::q4 || nibble_k(Fmt);
+  static constexpr bool nibbles = nibble_q(Fmt) || nibble_k(Fmt);
   static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 128 : 64;
   static constexpr int64_t groups = weights / kGroup;
   static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; others in order
   // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes
   // q + 128; the K formats' unsigned codes are their own (q6k's − 32, q3k's − 4 are min terms).
-  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q8 ? 128 : 0;
+  // iq4's nibbles pick IQ4_NL's table values, multiplied as value + 128 (vpshufb).
+  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q8 || Fmt == WFormat::iq4 ? 128 : 0;
   static constexpr int64_t sums = codes;  // 16 int32 starting sums (where offset != 0)
   static constexpr int64_t min_sums = offset != 0 ? sums + 64 : codes;  // K formats: 16 f32
   static constexpr int64_t scales = k_format ? min_sums + 64 : sums + 64;  // 16 f32
@@ -97,6 +98,8 @@ struct DotGemv : QuantizedRows {
     const __m512i spread = B::groups == 4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
                                           : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i nibble = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i iq4_table = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)),
+                                                                   _mm_set1_epi8(static_cast<char>(0x80))));
     __m512 acc[M][R];
     for (int m = 0; m < M; ++m)
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
@@ -117,6 +120,10 @@ struct DotGemv : QuantizedRows {
           if constexpr (Fmt == WFormat::q4) {
             sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(v, nibble), _mm512_load_si512(xb));
             sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_load_si512(xb + 64));
+          } else if constexpr (Fmt == WFormat::iq4) {
+            sum = _mm512_dpbusd_epi32(sum, _mm512_shuffle_epi8(iq4_table, _mm512_and_si512(v, nibble)), _mm512_load_si512(xb));
+            sum = _mm512_dpbusd_epi32(sum, _mm512_shuffle_epi8(iq4_table, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble)),
+                                      _mm512_load_si512(xb + 64));
           } else {
             sum = _mm512_dpbusd_epi32(sum, _mm512_xor_si512(v, flip), _mm512_load_si512(xb));
           }

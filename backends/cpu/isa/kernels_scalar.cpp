@@ -51,7 +51,8 @@ float element(WFormat fmt, const void* row, int64_t i, bool gemv_view) {
     case WFormat::q5k:
     case WFormat::q3k:
     case WFormat::q2k:
-    case WFormat::iq4k: break;  // no scales here: callers take the *_q kernels or quant.h (isa.h)
+    case WFormat::iq4k:
+    case WFormat::iq4: break;  // no scales here: callers take the *_q kernels or quant.h (isa.h)
   }
   return 0;
 }

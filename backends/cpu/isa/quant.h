@@ -36,13 +36,13 @@ inline int code_q4(const uint8_t* group, int64_t i) {
   return (i < kQ4GroupBytes ? b & 0x0F : b >> 4) - 8;
 }
 
-// Weight i (< n) of a quantised row, n a multiple of 32, scales the row's f16 scale bits.
+// Weight i (< n) of a quantised row (q8, q4 or iq4), n a multiple of 32, scales the row's f16 scale bits.
 inline float dequantised(WFormat fmt, const void* row, const uint16_t* scales, int64_t i) {
   const int64_t g = i / kQuantGroup, j = i % kQuantGroup;
   const float d = sdk::floats::f16_to_f32(scales[g]);
-  const int q = fmt == WFormat::q8 ? code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j)
-                                   : code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j);
-  return static_cast<float>(q) * d;
+  if (fmt == WFormat::q8) return static_cast<float>(code_q8(static_cast<const int8_t*>(row) + g * kQuantGroup, j)) * d;
+  const int q = code_q4(static_cast<const uint8_t*>(row) + g * kQ4GroupBytes, j);
+  return static_cast<float>(fmt == WFormat::iq4 ? kIq4Values[q + 8] : q) * d;  // iq4: the nibble indexes the table
 }
 
 // Quantises 32 weights into `codes` (32 bytes for q8, 16 for q4); returns the f16 bits of the

@@ -74,8 +74,8 @@ QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source) {
         std::memcpy(&scales[r * groups + g], b, 2);
         if (offsets) offsets[r * groups + g] = -sdk::ggml_sub_block(b, source.ggml_layout, 0).min;  // W = q · d + m
         std::byte* out = codes + r * code_bytes + g * group_code_bytes;
-        if (source.ggml_layout != FATHOM_LAYOUT_GGML_Q8_0 && source.ggml_layout != FATHOM_LAYOUT_GGML_Q4_0) {
-          // Q5_0's five bits in two places (q − 16), IQ4_NL's table values, Q4_1's / Q5_1's codes: an int8 each
+        if (source.fmt == WFormat::q8 && source.ggml_layout != FATHOM_LAYOUT_GGML_Q8_0) {
+          // Q5_0's five bits in two places (q − 16), Q4_1's / Q5_1's codes: an int8 each
           for (int64_t j = 0; j < kQuantGroup; ++j) out[j] = static_cast<std::byte>(static_cast<int8_t>(sdk::ggml_code(b, source.ggml_layout, j)));
         } else {
           std::memcpy(out, b + 2, static_cast<size_t>(group_code_bytes));

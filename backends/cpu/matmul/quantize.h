@@ -22,10 +22,11 @@ struct QuantizedMatrix {
 };
 std::optional<QuantizedMatrix> quantize_matrix(CpuContext& ctx, const WeightView& source, WFormat target);
 
-// A matrix in GGUF's blocks of 32 (source.ggml_layout) in the q8 / q4 layout (unpacked_format):
-// the same codes (Q5_0's q − 16, IQ4_NL's table value, Q4_1's and Q5_1's unsigned codes in a byte)
-// and scales, the scales moved out of the rows; Q4_1's and Q5_1's offsets as the view's
-// group_offsets (f32, exact). 8.5 bits a weight, 9.5 with offsets (Q4_1 5 in the file, Q5_1 6).
+// A matrix in GGUF's blocks of 32 (source.ggml_layout) in the q8 / q4 / iq4 layout
+// (unpacked_format): the same codes (Q5_0's q − 16, Q4_1's and Q5_1's unsigned codes in a byte;
+// Q4_0's and IQ4_NL's nibbles as they are) and scales, the scales moved out of the rows; Q4_1's
+// and Q5_1's offsets as the view's group_offsets (f32, exact). 8.5 bits a weight as q8, 9.5 with
+// offsets (Q4_1 5 in the file, Q5_1 6), 4.5 as q4 / iq4 (as in the file).
 // The source's file pages are released afterwards.
 QuantizedMatrix unpack_ggml_blocks(CpuContext& ctx, const WeightView& source);
 

@@ -20,8 +20,8 @@ std::optional<WFormat> format_of(uint32_t dtype) {
 WFormat unpacked_format(uint32_t ggml_layout) {
   switch (ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q8_0:
-    case FATHOM_LAYOUT_GGML_Q5_0:
-    case FATHOM_LAYOUT_GGML_IQ4_NL: return WFormat::q8;
+    case FATHOM_LAYOUT_GGML_Q5_0: return WFormat::q8;
+    case FATHOM_LAYOUT_GGML_IQ4_NL: return WFormat::iq4;
     case FATHOM_LAYOUT_GGML_Q4_0: return WFormat::q4;
     case FATHOM_LAYOUT_GGML_Q4_K: return WFormat::q4k;
     case FATHOM_LAYOUT_GGML_Q5_K: return WFormat::q5k;
