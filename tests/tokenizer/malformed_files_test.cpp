@@ -178,6 +178,25 @@ TEST(MalformedFiles, MissingByteToken) {
                     "tokenizer.json: model.vocab: no token for byte 0x0A (written 'Ċ')");
 }
 
+// The bytes no UTF-8 text holds (0xC0, 0xC1, 0xF5-0xFF) may have no token, as in DeepSeek-V2's
+// vocabulary: every input is checked to be UTF-8 before it is encoded.
+TEST(MalformedFiles, BytesNoUtf8TextHoldsMayHaveNoToken) {
+  json j = minimal_tokenizer_json();
+  for (const unsigned b : {0xC0u, 0xC1u, 0xF5u, 0xFFu}) {
+    j["model"]["vocab"].erase(byte_level::spell(std::string(1, static_cast<char>(b))));
+  }
+  const Tokenizer tok = Tokenizer::load(write_model("no-invalid-bytes", j.dump()));
+  const std::string text = "h\xC3\xA9llo \xF0\x9F\x98\x80";  // two- and four-byte characters
+  EXPECT_EQ(tok.decode(tok.encode(text)), text);
+  try {
+    static_cast<void>(tok.encode("\xC0\x80"));  // such a byte never reaches the model
+    FAIL() << "encoded text that is not UTF-8";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8"), std::string::npos) << e.what();
+  }
+}
+
 TEST(MalformedFiles, UnsupportedComponentsAreNamed) {
   json j = minimal_tokenizer_json();
   j["normalizer"] = {{"type", "NFKC"}};
