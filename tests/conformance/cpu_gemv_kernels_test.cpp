@@ -76,15 +76,7 @@ Weights make_weights(WFormat fmt, int64_t rows, int64_t k, int64_t ldw, std::mt1
           *p = static_cast<std::byte>(q), exact = floats::e5m2_to_f32(q);
           break;
         }
-        case WFormat::q8:
-        case WFormat::q4:
-        case WFormat::q4k:
-        case WFormat::q6k:
-        case WFormat::q5k:
-        case WFormat::q3k:
-        case WFormat::q2k:
-        case WFormat::iq4k:
-        case WFormat::iq4: break;  // quantised: cpu_quantized_weights_test.cpp
+        default: break;  // the quantised and K formats: cpu_quantized_weights_test.cpp
       }
       if (c < k) w.value[static_cast<size_t>(r * k + c)] = exact;
     }

@@ -120,16 +120,17 @@ QuantizedMatrix unpack_ggml_k_blocks(CpuContext& ctx, const WeightView& source) 
         const std::byte* b = row + k0 / kKSuperBlock * block_bytes;
         if (fmt == WFormat::iq4k) {  // IQ4_XS's nibbles are in q4's order already, the table's indices
           std::memcpy(out + k0 / 2, b + 8, kKSuperBlock / 2);
-        } else if (packed_k(fmt)) {
+        } else {
           sdk::ggml_k_block_codes(b, layout, block_codes);
-          for (int64_t j = 0; j < kKSuperBlock; j += 64) quant::pack_block(fmt, block_codes + j, out + (k0 + j) / 64 * packed_block_bytes(fmt));
-        } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
-          sdk::ggml_k_block_codes(b, layout, block_codes);
-          uint8_t* groups = out + k0 / 2;
-          for (int64_t g = 0; g < kKSuperBlock / kQuantGroup; ++g)
-            for (int64_t j = 0; j < quant::kQ4GroupBytes; ++j)
-              groups[g * quant::kQ4GroupBytes + j] = static_cast<uint8_t>(block_codes[g * kQuantGroup + j] |
-                                                                          block_codes[g * kQuantGroup + 16 + j] << 4);
+          if (packed_k(fmt)) {
+            for (int64_t j = 0; j < kKSuperBlock; j += 64) quant::pack_block(fmt, block_codes + j, out + (k0 + j) / 64 * packed_block_bytes(fmt));
+          } else {  // q4's nibble order: weight j of a group of 32 low in byte j % 16, j + 16 high
+            uint8_t* groups = out + k0 / 2;
+            for (int64_t g = 0; g < kKSuperBlock / kQuantGroup; ++g)
+              for (int64_t j = 0; j < quant::kQ4GroupBytes; ++j)
+                groups[g * quant::kQ4GroupBytes + j] = static_cast<uint8_t>(block_codes[g * kQuantGroup + j] |
+                                                                            block_codes[g * kQuantGroup + 16 + j] << 4);
+          }
         }
         const sdk::GgmlSuperBlock s = sdk::ggml_super_block(b, layout);
         d[r * supers + k0 / kKSuperBlock] = s.d;

@@ -1,5 +1,7 @@
 #include "matmul/weight_view.h"
 
+#include <string>
+
 #include "fathom/sdk/float_formats.hpp"
 #include "isa/quant.h"
 #include "fathom/sdk/status.hpp"
@@ -20,7 +22,9 @@ std::optional<WFormat> format_of(uint32_t dtype) {
 WFormat unpacked_format(uint32_t ggml_layout) {
   switch (ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q8_0:
-    case FATHOM_LAYOUT_GGML_Q5_0: return WFormat::q8;
+    case FATHOM_LAYOUT_GGML_Q5_0:
+    case FATHOM_LAYOUT_GGML_Q4_1:  // with group offsets (unpack_ggml_blocks)
+    case FATHOM_LAYOUT_GGML_Q5_1: return WFormat::q8;
     case FATHOM_LAYOUT_GGML_IQ4_NL: return WFormat::iq4;
     case FATHOM_LAYOUT_GGML_Q4_0: return WFormat::q4;
     case FATHOM_LAYOUT_GGML_Q4_K: return WFormat::q4k;
@@ -29,7 +33,7 @@ WFormat unpacked_format(uint32_t ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q3k;
     case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q2k;
     case FATHOM_LAYOUT_GGML_IQ4_XS: return WFormat::iq4k;
-    default: return WFormat::q8;  // Q4_1, Q5_1 (with group offsets)
+    default: sdk::fail_invalid("layout " + std::to_string(ggml_layout) + " is not a GGUF block layout");
   }
 }
 
