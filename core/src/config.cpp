@@ -33,6 +33,9 @@ void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::
     std::set<std::string> seen;
     for (const auto& name : *v) {
       if (!seen.insert(name).second) r.fail("backends", "backend '" + name + "' is listed twice");
+      if (name == kAutoBackend && v->size() > 1) {
+        r.fail("backends", "\"auto\" stands alone: it picks the chain itself (name the backends instead)");
+      }
     }
     rt.backends = *v;
   }
@@ -56,9 +59,17 @@ void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::
 }
 
 void read_placement(TomlTableReader& r, const Config& config, std::vector<PlacementRule>& rules) {
+  // Under "auto" a rule may name any backend auto could pick; whether it did is known once the
+  // plugins load (graph::place says so then, with this rule's location).
   auto check_backend = [&](TomlTableReader& reader, const std::string& key, const std::string& backend) {
-    for (const auto& b : config.runtime.backends) {
-      if (b == backend) return;
+    const bool automatic = config.runtime.auto_backends();
+    const auto listed = [&](const auto& names) {
+      return std::any_of(names.begin(), names.end(), [&](const auto& b) { return backend == b; });
+    };
+    if (automatic ? listed(kAutoBackendCandidates) : listed(config.runtime.backends)) return;
+    if (automatic) {
+      reader.fail(key, "backend '" + backend + "' is not one runtime.backends = [\"auto\"] picks from (cuda, hip, "
+                       "cpu, reference); list the chain in runtime.backends to use it");
     }
     reader.fail(key, "backend '" + backend + "' is not in runtime.backends; placement never goes outside that list");
   };

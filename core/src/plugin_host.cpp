@@ -115,12 +115,12 @@ void PluginHost::scan() {
   }
 }
 
-PluginRecord& PluginHost::load(PluginRecord& record) {
+PluginRecord& PluginHost::load(PluginRecord& record, bool absence_expected) {
   if (record.state != PluginRecord::State::found) return record;
-  auto refuse = [&](std::string why) -> PluginRecord& {
+  auto refuse = [&](std::string why, spdlog::level::level_enum level = spdlog::level::warn) -> PluginRecord& {
     record.state = PluginRecord::State::refused;
     record.reason = std::move(why);
-    log().warn("backend plugin {} refused: {}", record.path.string(), record.reason);
+    log().log(level, "backend plugin {} refused: {}", record.path.string(), record.reason);
     return record;
   };
 
@@ -142,7 +142,11 @@ PluginRecord& PluginHost::load(PluginRecord& record) {
     return refuse("its probe threw an exception");
   }
   reason[sizeof reason - 1] = '\0';
-  if (score <= 0) return refuse(std::string("cannot run here: ") + (reason[0] ? reason : "probe returned 0"));
+  if (score <= 0) {
+    // No GPU on a machine that has the GPU plugins is normal when the chain is picked for it.
+    return refuse(std::string("cannot run here: ") + (reason[0] ? reason : "probe returned 0"),
+                  absence_expected ? spdlog::level::info : spdlog::level::warn);
+  }
 
   // A configuration error in this backend's table is the user's to fix: thrown, not a refusal.
   const BackendTable* table = config_.backend_table(record.name);
@@ -186,14 +190,14 @@ PluginRecord& PluginHost::load(PluginRecord& record) {
 
 void PluginHost::load_all() {
   scan();
-  for (auto& r : records_) load(*r);
+  for (auto& r : records_) load(*r, /*absence_expected=*/true);  // the listing shows each reason
 }
 
 std::shared_ptr<BackendInstance> PluginHost::backend(const std::string& name) {
   scan();
   for (auto& r : records_) {
     if (r->name != name || r->state == PluginRecord::State::shadowed) continue;
-    PluginRecord& rec = load(*r);
+    PluginRecord& rec = load(*r, false);
     if (rec.state == PluginRecord::State::loaded) return rec.backend;
     throw Error(ErrorCode::unavailable, "backend '" + name + "' (" + rec.path.string() + ") was refused: " + rec.reason);
   }
@@ -203,9 +207,44 @@ std::shared_ptr<BackendInstance> PluginHost::backend(const std::string& name) {
 }
 
 std::vector<std::shared_ptr<BackendInstance>> PluginHost::backend_chain() {
+  if (config_.runtime.auto_backends()) {
+    AutoChain picked = automatic_chain();
+    std::string names, skipped;
+    for (const auto& b : picked.backends) names += (names.empty() ? "" : ", ") + b->name();
+    for (const auto& s : picked.skipped) skipped += (skipped.empty() ? "" : "; ") + s;
+    if (picked.backends.empty()) {
+      throw Error(ErrorCode::unavailable, "runtime.backends = [\"auto\"] found no backend that runs here (" + skipped + ")");
+    }
+    log().info("backends (auto): {}{}", names, skipped.empty() ? "" : " (passed over: " + skipped + ")");
+    return picked.backends;
+  }
   std::vector<std::shared_ptr<BackendInstance>> chain;
   for (const auto& name : config_.runtime.backends) chain.push_back(backend(name));
   return chain;
+}
+
+PluginHost::AutoChain PluginHost::automatic_chain() {
+  scan();
+  AutoChain chain;
+  for (const char* name : kAutoBackendCandidates) {
+    auto it = std::find_if(records_.begin(), records_.end(), [&](const auto& r) {
+      return r->name == name && r->state != PluginRecord::State::shadowed;
+    });
+    if (it == records_.end()) {
+      chain.skipped.push_back(std::string(name) + ": no plugin");
+      continue;
+    }
+    PluginRecord& record = load(**it, /*absence_expected=*/true);
+    if (record.state == PluginRecord::State::loaded) chain.backends.push_back(record.backend);
+    else chain.skipped.push_back(std::string(name) + ": " + record.reason);
+  }
+  return chain;
+}
+
+std::vector<std::string> PluginHost::chain_names() {
+  std::vector<std::string> names;
+  for (const auto& b : backend_chain()) names.push_back(b->name());
+  return names;
 }
 
 std::vector<const PluginRecord*> PluginHost::records() {

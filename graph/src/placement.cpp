@@ -1,5 +1,7 @@
 #include "fathom/graph/placement.h"
 
+#include <algorithm>
+
 #include "fathom/core/error.h"
 #include "fathom/core/ops.h"
 
@@ -43,6 +45,16 @@ Placement place(const Graph& graph, std::vector<std::shared_ptr<BackendInstance>
   for (NodeId n = 0; n < graph.nodes().size(); ++n) {
     const Node& node = graph.node(n);
     if (const PlacementRule* rule = matching_rule(node, rules)) {
+      // Under runtime.backends = ["auto"] a rule may name a backend that did not load here.
+      const bool in_chain = std::any_of(placement.backends.begin(), placement.backends.end(),
+                                        [&](const auto& b) { return b->name() == rule->backend; });
+      if (!in_chain) {
+        std::string names;
+        for (const auto& b : placement.backends) names += (names.empty() ? "" : ", ") + b->name();
+        throw invalid_argument(rule->where.str() + ": placement rule '" + rule->match + "' puts node '" + node.name +
+                               "' on " + rule->backend + ", which is not in the chain (" + names +
+                               "); `fathom backends` says why");
+      }
       for (size_t b = 0; b < placement.backends.size(); ++b) {
         if (placement.backends[b]->name() != rule->backend) continue;
         const OpSupport& s = answers[b][n];

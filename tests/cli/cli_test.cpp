@@ -7,7 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +40,7 @@ Result fathom(const std::string& args) {
 
 const std::string kFixtures = FATHOM_FIXTURES_DIR;
 const std::string kShared = FATHOM_SHARED_DIR;
+const std::string kSource = FATHOM_SOURCE_DIR;
 
 TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(fathom("--version").status, 0);
@@ -130,11 +134,29 @@ TEST(Cli, InspectReportsThePublishedSizes) {
 }
 
 TEST(Cli, InspectPlacementTable) {
+  Result r = fathom("inspect --model " + kFixtures + "/deepseek-v2-lite-tiny --placement --config " + kSource +
+                    "/configs/reference.toml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("backends: reference\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layers.1.mlp.experts                   moe_experts     reference  (first backend in runtime.backends)"),
+            std::string::npos)
+      << r.out;
+}
+
+// Without --config the chain is picked here ("auto"): the nodes go to its first backend, and the
+// reference backend is last.
+TEST(Cli, InspectPlacementWithTheAutomaticChain) {
   Result r = fathom("inspect --model " + kFixtures + "/deepseek-v2-lite-tiny --placement");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("layers.1.mlp.experts"), std::string::npos);
-  EXPECT_NE(r.out.find("moe_experts"), std::string::npos);
-  EXPECT_NE(r.out.find("reference"), std::string::npos);
+  const size_t at = r.out.find("backends (auto): ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  std::istringstream names(line.substr(std::string("backends (auto): ").size()));
+  std::vector<std::string> chain{std::istream_iterator<std::string>(names), std::istream_iterator<std::string>()};
+  ASSERT_FALSE(chain.empty()) << line;
+  EXPECT_EQ(chain.back(), "reference") << line;
+  EXPECT_NE(r.out.find("moe_experts     " + chain.front() + "  (first backend in runtime.backends)"), std::string::npos)
+      << r.out;
 }
 
 TEST(Cli, BadInputsExitNonZeroWithAMessage) {

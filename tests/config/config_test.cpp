@@ -25,9 +25,11 @@ std::string error_of(const std::string& toml) {
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
-TEST(Config, DefaultsAreTheReferenceBackend) {
+TEST(Config, DefaultsPickTheBackendsThemselves) {
   Config c = parse_config("", "empty.toml");
-  EXPECT_EQ(c.runtime.backends, std::vector<std::string>{"reference"});
+  EXPECT_EQ(c.runtime.backends, std::vector<std::string>{"auto"});
+  EXPECT_TRUE(c.runtime.auto_backends());
+  EXPECT_TRUE(default_config().runtime.auto_backends());
   EXPECT_EQ(c.runtime.max_batch, 8);
   EXPECT_EQ(c.runtime.speculative, "off");
   EXPECT_DOUBLE_EQ(c.generation.temperature, 0.6);
@@ -121,10 +123,26 @@ TEST(Config, WrongTypesAndValues) {
 }
 
 TEST(Config, PlacementStaysInsideTheBackendList) {
-  EXPECT_CONTAINS(error_of("[placement]\nops = { matmul = \"cuda\" }\n"),
-                  "placement.ops.matmul: backend 'cuda' is not in runtime.backends");
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", \"reference\"]\n[placement]\nops = { matmul = \"cuda\" }\n"),
+                  "deploy.toml:4:18: placement.ops.matmul: backend 'cuda' is not in runtime.backends");
   EXPECT_CONTAINS(error_of("[placement]\nops = { matmull = \"reference\" }\n"), "placement.ops.matmull: unknown op kind");
   EXPECT_CONTAINS(error_of("[[placement.nodes]]\nbackend = \"reference\"\n"), "placement.nodes[0].pattern: missing");
+}
+
+// "auto" picks among cuda, hip, cpu and reference: a rule may name any of them (whether it loaded
+// is known only at placement), nothing else; and "auto" cannot be mixed with names.
+TEST(Config, AutoBackendsStandAloneAndBoundPlacement) {
+  Config c = parse_config("[runtime]\nbackends = [\"auto\"]\n[placement]\nops = { moe_experts = \"cpu\", matmul = \"cuda\" }\n",
+                          "deploy.toml");
+  EXPECT_TRUE(c.runtime.auto_backends());
+  EXPECT_EQ(c.placement.size(), 2u);
+  EXPECT_CONTAINS(error_of("[placement]\nops = { matmul = \"template\" }\n"),
+                  "deploy.toml:2:18: placement.ops.matmul: backend 'template' is not one runtime.backends = [\"auto\"] picks "
+                  "from (cuda, hip, cpu, reference)");
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"auto\", \"cpu\"]\n"),
+                  "runtime.backends: \"auto\" stands alone");
+  EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", \"auto\"]\n"),
+                  "runtime.backends: \"auto\" stands alone");
 }
 
 TEST(Config, MissingFileIsNotFound) {

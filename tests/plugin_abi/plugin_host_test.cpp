@@ -2,6 +2,7 @@
 // wrong, nothing crashes, and the good plugins next to them keep working.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,8 @@
 #include <fstream>
 #include <map>
 #include <vector>
+
+#include <unistd.h>
 
 #include "fathom/core/error.h"
 #include "fathom/core/plugin_host.h"
@@ -21,6 +24,20 @@ Config config_with_broken_dir() {
   Config c = default_config();
   c.runtime.plugin_path = {FATHOM_BROKEN_PLUGIN_DIR, FATHOM_PLUGIN_DIR};
   return c;
+}
+
+// Runs a shell command; its stdout (stderr too when the command redirects it) and wait status.
+std::string run_shell(const std::string& cmd, int& status) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) {
+    status = -1;
+    return "popen failed";
+  }
+  std::string output;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+  status = pclose(pipe);
+  return output;
 }
 
 std::map<std::string, const PluginRecord*> by_name(PluginHost& host) {
@@ -154,13 +171,13 @@ TEST(PluginHost, TableForAMissingBackendIsAnError) {
 // The same through the CLI: refused plugins are listed, and the exit status is 0.
 TEST(PluginHost, CliListsRefusedPluginsAndExitsZero) {
   std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom backends --plugin-path " + FATHOM_BROKEN_PLUGIN_DIR + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
-  int status = pclose(pipe);
+  int status = 0;
+  const std::string output = run_shell(cmd, status);
   EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  // No --config: the chain "auto" picks, ending with the reference backend.
+  const size_t chain = output.find("runtime.backends (auto):");
+  ASSERT_NE(chain, std::string::npos) << output;
+  EXPECT_NE(output.substr(chain, output.find('\n', chain) - chain).find(" reference"), std::string::npos) << output;
   EXPECT_NE(output.find("reference  [loaded]"), std::string::npos) << output;
   EXPECT_NE(output.find("wrongmajor  [refused]"), std::string::npos) << output;
   EXPECT_NE(output.find("reason: cannot run here: no widget attached"), std::string::npos) << output;
@@ -176,15 +193,72 @@ TEST(PluginHost, PlacementTableShowsTheNoteOfAnAcceptedOp) {
   std::ofstream(config) << "[runtime]\nbackends = [\"noting\"]\nplugin_path = [\"" << FATHOM_NOTING_PLUGIN_DIR << "\"]\n";
   const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom inspect --model " + FATHOM_SOURCE_DIR +
                           "/tests/fixtures/deepseek-v3-tiny --placement --config " + config.string() + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
-  const int status = pclose(pipe);
+  int status = 0;
+  const std::string output = run_shell(cmd, status);
   EXPECT_EQ(WEXITSTATUS(status), 0) << output;
   EXPECT_NE(output.find("noting  (first backend in runtime.backends; noting: accepted with a test note)"), std::string::npos)
       << output;
+}
+
+// runtime.backends = ["auto"] (the default): cuda, hip, cpu, reference — those that load here,
+// in that order; a loaded plugin outside that list (template) is not taken.
+TEST(PluginHost, AutoChainIsTheCandidatesThatLoadInOrder) {
+  Config config = default_config();
+  config.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  host.load_all();
+  auto records = by_name(host);
+  std::vector<std::string> expected, passed_over;
+  for (const char* name : {"cuda", "hip", "cpu", "reference"}) {
+    if (!records.count(name)) passed_over.push_back(std::string(name) + ": no plugin");
+    else if (records[name]->state == PluginRecord::State::loaded) expected.push_back(name);
+    else passed_over.push_back(std::string(name) + ": " + records[name]->reason);
+  }
+  ASSERT_TRUE(records.count("template"));
+  EXPECT_EQ(records["template"]->state, PluginRecord::State::loaded) << records["template"]->reason;
+  EXPECT_EQ(host.chain_names(), expected);
+  EXPECT_EQ(expected.back(), "reference");
+  EXPECT_EQ(host.automatic_chain().skipped, passed_over);
+}
+
+// A folder whose "cpu" is a broken plugin (it shadows the real one next to the executable): auto
+// passes over it with its reason and runs on the rest; a placement rule naming it is an error that
+// names the rule's line and the chain, not a crash.
+class AutoChainWithBrokenCpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("fathom_auto_chain_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    std::filesystem::create_symlink(std::filesystem::path(FATHOM_BROKEN_PLUGIN_DIR) / "libfathom-backend-probezero.so",
+                                    dir_ / "libfathom-backend-cpu.so");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AutoChainWithBrokenCpu, PassesOverItWithItsReason) {
+  Config config = default_config();
+  config.runtime.plugin_path = {dir_, FATHOM_PLUGIN_DIR};
+  PluginHost host(config);
+  const std::vector<std::string> names = host.chain_names();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cpu"), 0);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.back(), "reference");
+  bool said_why = false;
+  for (const auto& s : host.automatic_chain().skipped) said_why |= s.rfind("cpu: ", 0) == 0 && s.find("probezero") != std::string::npos;
+  EXPECT_TRUE(said_why) << "the broken cpu plugin should be passed over with its reason";
+}
+
+TEST_F(AutoChainWithBrokenCpu, PlacementOnABackendAutoDidNotPickIsAnError) {
+  const auto config = dir_ / "auto.toml";
+  std::ofstream(config) << "[runtime]\nplugin_path = [\"" << dir_.string() << "\"]\n[placement]\nops = { moe_experts = \"cpu\" }\n";
+  const std::string cmd = std::string(FATHOM_BINARY_DIR) + "/bin/fathom inspect --model " + FATHOM_SOURCE_DIR +
+                          "/tests/fixtures/deepseek-v3-tiny --placement --config " + config.string() + " 2>&1";
+  int status = 0;
+  const std::string output = run_shell(cmd, status);
+  EXPECT_NE(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("auto.toml:4:23: placement rule 'moe_experts' puts node"), std::string::npos) << output;
+  EXPECT_NE(output.find("on cpu, which is not in the chain ("), std::string::npos) << output;
 }
 
 // Buffer::copy_within (prefix caching copies cache rows between slots with it): on the device

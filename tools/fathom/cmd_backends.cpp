@@ -1,4 +1,5 @@
 // `fathom backends`: every plugin found, loaded or refused (and why), its devices, ops, options.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -17,10 +18,35 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-void print_text(const std::vector<const PluginRecord*>& records, const std::vector<std::filesystem::path>& dirs) {
+// The chain a model would run on, as configured or as "auto" picks it here.
+struct Chain {
+  std::vector<std::string> names;
+  std::vector<std::string> skipped;  // "auto" only: why each other candidate was passed over
+  bool automatic = false;
+};
+
+Chain chain_of(const Config& config, PluginHost& host) {
+  Chain chain;
+  chain.automatic = config.runtime.auto_backends();
+  if (!chain.automatic) {
+    chain.names = config.runtime.backends;
+    return chain;
+  }
+  PluginHost::AutoChain picked = host.automatic_chain();
+  for (const auto& b : picked.backends) chain.names.push_back(b->name());
+  chain.skipped = std::move(picked.skipped);
+  return chain;
+}
+
+void print_text(const std::vector<const PluginRecord*>& records, const std::vector<std::filesystem::path>& dirs,
+                const Chain& chain) {
   std::cout << "plugin search path:";
   for (const auto& d : dirs) std::cout << " " << d.string();
+  std::cout << "\nruntime.backends" << (chain.automatic ? " (auto)" : "") << ":";
+  for (const auto& n : chain.names) std::cout << " " << n;
+  if (chain.names.empty()) std::cout << " none runs here";
   std::cout << "\n";
+  for (const auto& s : chain.skipped) std::cout << "  passed over " << s << "\n";
   if (records.empty()) std::cout << "no backend plugins found\n";
   for (const PluginRecord* r : records) {
     std::cout << "\n" << r->name << "  [" << plugin_state_name(r->state) << "]";
@@ -45,11 +71,15 @@ void print_text(const std::vector<const PluginRecord*>& records, const std::vect
   }
 }
 
-nlohmann::json to_json(const std::vector<const PluginRecord*>& records) {
+nlohmann::json to_json(const std::vector<const PluginRecord*>& records, const Chain& chain) {
   nlohmann::json out = nlohmann::json::array();
   for (const PluginRecord* r : records) {
     nlohmann::json j{{"name", r->name}, {"path", r->path.string()}, {"state", plugin_state_name(r->state)},
                      {"reason", r->reason}, {"version", r->version}, {"abi", r->abi}};
+    // Its place in the fallback chain (0 = preferred), null when the chain does not use it.
+    auto at = std::find(chain.names.begin(), chain.names.end(), r->name);
+    const bool used = at != chain.names.end() && r->state == PluginRecord::State::loaded;
+    j["chain_position"] = used ? nlohmann::json(at - chain.names.begin()) : nlohmann::json(nullptr);
     j["devices"] = nlohmann::json::array();
     for (const auto& d : r->devices) {
       j["devices"].push_back({{"name", d.name}, {"description", d.description}, {"total_memory", d.total_memory}});
@@ -77,8 +107,9 @@ void setup(CLI::App& root, GlobalOptions& global, CommandRunner& run) {
       PluginHost host = deploy->make_host(config);
       host.load_all();
       auto records = host.records();
-      if (*as_json) std::cout << to_json(records).dump(2) << "\n";
-      else print_text(records, host.search_dirs());
+      const Chain chain = chain_of(config, host);
+      if (*as_json) std::cout << to_json(records, chain).dump(2) << "\n";
+      else print_text(records, host.search_dirs(), chain);
       return 0;  // refused plugins are information, not failure
     };
   });

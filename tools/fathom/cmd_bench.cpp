@@ -135,11 +135,13 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                                  : std::vector<DecodeNode>{};
   const double acceptance = spec.drafted ? static_cast<double>(spec.accepted) / static_cast<double>(spec.drafted) : 0;
 
+  std::vector<std::string> chain;
+  for (const auto& b : s.model->backends()) chain.push_back(b->name());
   std::string backends;
-  for (const auto& b : s.config.runtime.backends) backends += (backends.empty() ? "" : ",") + b;
+  for (const auto& b : chain) backends += (backends.empty() ? "" : ",") + b;
   if (o.json) {
     nlohmann::json j{{"model", o.model_dir},
-                     {"backends", s.config.runtime.backends},
+                     {"backends", chain},
                      {"prompt_tokens", o.prompt_tokens},
                      {"gen_tokens", o.gen_tokens},
                      {"batch", o.batch},

@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -27,8 +28,16 @@ struct SourceLocation {
   std::string str() const;
 };
 
+// `runtime.backends = ["auto"]` (the default): the chain is whichever of these load here, in
+// this order — the GPUs first, the cpu backend, and the reference backend last for anything the
+// others decline. A plugin outside this list (a new backend, a test double) is used only when named.
+inline constexpr const char* kAutoBackend = "auto";
+inline constexpr std::array<const char*, 4> kAutoBackendCandidates{"cuda", "hip", "cpu", "reference"};
+
 struct RuntimeConfig {
-  std::vector<std::string> backends{"reference"};  // the fallback chain, first = preferred
+  // The fallback chain, first = preferred; or {"auto"} (kAutoBackendCandidates that load).
+  std::vector<std::string> backends{kAutoBackend};
+  bool auto_backends() const { return backends.size() == 1 && backends.front() == kAutoBackend; }
   std::vector<std::filesystem::path> plugin_path;  // searched before the executable's folder
   std::string log_level = "warn";
   int64_t max_batch = 8;       // concurrent sequences (KV-cache slots)

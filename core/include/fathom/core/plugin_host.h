@@ -53,20 +53,33 @@ class PluginHost {
   void add_search_dir(const std::filesystem::path& dir);
   std::vector<std::filesystem::path> search_dirs() const;
 
-  // Loads every plugin found (for `fathom backends`).
+  // Loads every plugin found (for `fathom backends`, which lists each refusal's reason).
   void load_all();
   // The loaded backend `name`; loads it on first use. Throws not_found (no such plugin) or
   // unavailable (refused, with the reason).
   std::shared_ptr<BackendInstance> backend(const std::string& name);
-  // runtime.backends in order — the fallback chain. Every listed backend must load.
+  // runtime.backends in order — the fallback chain. Every listed backend must load. Under
+  // "auto": the candidates (kAutoBackendCandidates) that load; unavailable if none does.
   std::vector<std::shared_ptr<BackendInstance>> backend_chain();
+  // The chain's backend names, for reports.
+  std::vector<std::string> chain_names();
+
+  // What "auto" picks here, and why each other candidate was passed over ("cuda: cannot run
+  // here: ...", "hip: no plugin"). Loads the candidates; does not depend on runtime.backends.
+  struct AutoChain {
+    std::vector<std::shared_ptr<BackendInstance>> backends;
+    std::vector<std::string> skipped;
+  };
+  AutoChain automatic_chain();
 
   // Every plugin file found so far, in search order.
   std::vector<const PluginRecord*> records();
 
  private:
   void scan();
-  PluginRecord& load(PluginRecord& record);
+  // absence_expected: a probe's "cannot run here" is logged as information, not a warning (a
+  // GPU plugin on a machine without that GPU, considered by "auto").
+  PluginRecord& load(PluginRecord& record, bool absence_expected);
 
   const Config& config_;
   std::vector<std::filesystem::path> extra_dirs_;

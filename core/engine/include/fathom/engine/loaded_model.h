@@ -58,6 +58,8 @@ class LoadedModel {
   const graph::Graph& prefill_graph() const { return *prefill_graph_; }
   const graph::Placement& prefill_placement() const { return prefill_->placement(); }
   bool has_mtp() const { return mtp_ != nullptr; }
+  // The fallback chain it runs on (runtime.backends, or what "auto" picked).
+  const std::vector<std::shared_ptr<BackendInstance>>& backends() const { return chain_; }
 
   // Runs the tokens through the model; the naive form suits long prompts, the absorbed form
   // decode steps. Both read and extend the same cache. `logit_rows` (indices into the batch, in
