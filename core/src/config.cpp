@@ -55,6 +55,7 @@ void read_runtime(TomlTableReader& r, RuntimeConfig& rt, const std::filesystem::
   if (auto v = r.integer("speculative_max_batch", 0, 4096)) rt.speculative_max_batch = *v;
   if (auto v = r.integer("prefill_chunk", 0, 1 << 24)) rt.prefill_chunk = *v;
   if (auto v = r.boolean("prefix_caching")) rt.prefix_caching = *v;
+  if (auto v = r.choice("kv_cache_dtype", {"f32", "bf16"})) rt.kv_cache_dtype = dtype_from_name(*v);
   r.reject_unknown_keys();
 }
 
@@ -219,7 +220,7 @@ std::vector<std::string> config_known_keys() {
   return {
       "runtime.backends", "runtime.plugin_path", "runtime.log_level", "runtime.max_batch", "runtime.max_seq_len",
       "runtime.speculative", "runtime.speculative_max_batch", "runtime.speculative_tokens",
-      "runtime.prefill_chunk", "runtime.prefix_caching",
+      "runtime.prefill_chunk", "runtime.prefix_caching", "runtime.kv_cache_dtype",
       "placement.ops", "placement.nodes", "placement.nodes.pattern", "placement.nodes.backend",
       "generation.temperature", "generation.top_p", "generation.top_k", "generation.min_p",
       "generation.repetition_penalty", "generation.presence_penalty", "generation.frequency_penalty",

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "fathom/core/dtype.h"
 #include "fathom/core/ops.h"
 
 namespace fathom::graph {
@@ -15,7 +16,12 @@ GraphStats graph_stats(const Graph& graph) {
       ++s.weight_tensors;
       s.weight_bytes += t.weight->nbytes;
     }
-    if (t.kind == TensorKind::state) ++s.state_tensors;
+    if (t.kind == TensorKind::state) {
+      ++s.state_tensors;
+      uint64_t elements = 1;
+      for (uint32_t d = 0; d < t.desc.rank; ++d) elements *= static_cast<uint64_t>(t.desc.shape[d]);
+      s.state_bytes += elements * dtype_size(static_cast<DType>(t.desc.dtype));
+    }
   }
   return s;
 }

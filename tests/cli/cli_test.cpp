@@ -123,6 +123,29 @@ TEST(Cli, PerplexityMatchesTransformers) {
   EXPECT_NE(no_file.err.find("/nonexistent"), std::string::npos) << no_file.err;
 }
 
+// The KV cache's size: layers × (kv_lora_rank + qk_rope_head_dim) values per slot and position,
+// 4 bytes each by default, 2 with runtime.kv_cache_dtype = "bf16".
+TEST(Cli, InspectReportsTheKvCacheSize) {
+  std::ifstream in(kFixtures + "/deepseek-v3-tiny/config.json");
+  const auto config = nlohmann::json::parse(in);
+  const int64_t row = config["num_hidden_layers"].get<int64_t>() *
+                      (config["kv_lora_rank"].get<int64_t>() + config["qk_rope_head_dim"].get<int64_t>());
+  Result f32 = fathom("inspect --model " + kFixtures + "/deepseek-v3-tiny");
+  ASSERT_EQ(f32.status, 0) << f32.err;
+  EXPECT_NE(f32.out.find("state tensors (KV cache): 3, " + std::to_string(row * 8 * 4096 * 4) + " bytes (f32, 8 slots of 4096 positions)"),
+            std::string::npos)
+      << f32.out;
+  auto dir = std::filesystem::temp_directory_path() / ("fathom_cli_kv_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "bf16.toml") << "[runtime]\nkv_cache_dtype = \"bf16\"\nmax_batch = 2\nmax_seq_len = 100\n";
+  Result bf16 = fathom("inspect --model " + kFixtures + "/deepseek-v3-tiny --config " + (dir / "bf16.toml").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(bf16.status, 0) << bf16.err;
+  EXPECT_NE(bf16.out.find("state tensors (KV cache): 3, " + std::to_string(row * 2 * 100 * 2) + " bytes (bf16, 2 slots of 100 positions)"),
+            std::string::npos)
+      << bf16.out;
+}
+
 TEST(Cli, InspectReportsThePublishedSizes) {
   Result v3 = fathom("inspect --model " + kShared + "/models/configs/deepseek-v3.config.json");
   ASSERT_EQ(v3.status, 0) << v3.err;

@@ -30,6 +30,7 @@ TEST(Config, DefaultsPickTheBackendsThemselves) {
   EXPECT_EQ(c.runtime.backends, std::vector<std::string>{"auto"});
   EXPECT_TRUE(c.runtime.auto_backends());
   EXPECT_TRUE(default_config().runtime.auto_backends());
+  EXPECT_EQ(c.runtime.kv_cache_dtype, DType::f32);
   EXPECT_EQ(c.runtime.max_batch, 8);
   EXPECT_EQ(c.runtime.speculative, "off");
   EXPECT_DOUBLE_EQ(c.generation.temperature, 0.6);
@@ -49,6 +50,7 @@ speculative_max_batch = 1
 speculative_tokens = 5
 prefill_chunk = 64
 prefix_caching = false
+kv_cache_dtype = "bf16"
 
 [placement]
 ops = { moe_experts = "cpu" }
@@ -73,6 +75,7 @@ threads = 2
   EXPECT_EQ(c.runtime.backends, (std::vector<std::string>{"cpu", "reference"}));
   EXPECT_EQ(c.runtime.plugin_path[0], std::filesystem::path("/etc/fathom/plugins"));  // relative to the file
   EXPECT_EQ(c.runtime.plugin_path[1], std::filesystem::path("/opt/fathom"));
+  EXPECT_EQ(c.runtime.kv_cache_dtype, DType::bf16);
   EXPECT_EQ(c.runtime.speculative, "mtp");
   EXPECT_EQ(c.runtime.speculative_max_batch, 1);
   EXPECT_EQ(c.runtime.speculative_tokens, 5);
@@ -114,6 +117,7 @@ TEST(Config, WrongTypesAndValues) {
   EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", 3]\n"), "deploy.toml:2:20: runtime.backends: expected an array of strings");
   EXPECT_CONTAINS(error_of("[runtime]\nlog_level = \"loud\"\n"), "runtime.log_level: 'loud' is not one of");
   EXPECT_CONTAINS(error_of("[runtime]\nspeculative = \"eagle\"\n"), "runtime.speculative: 'eagle' is not one of");
+  EXPECT_CONTAINS(error_of("[runtime]\nkv_cache_dtype = \"f16\"\n"), "deploy.toml:2:18: runtime.kv_cache_dtype: 'f16' is not one of: f32, bf16");
   EXPECT_CONTAINS(error_of("[generation]\ntop_p = 1.5\n"), "deploy.toml:2:9: generation.top_p: must be between 0 and 1");
   EXPECT_CONTAINS(error_of("runtime = 3\n"), "deploy.toml:1:11: runtime: expected a table");
   EXPECT_CONTAINS(error_of("[server]\ncors_origins = [\"https://app.example/\"]\n"),

@@ -334,12 +334,15 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   // MLA over a cache that already holds a random history: a batch of 4 tokens from 3 sequences
   // at different positions (continuous batching), both forms, bf16 and block-scaled FP8 kv_b.
   // The third geometry (5 heads of 16 + 13 rows) puts head 4's W_UK rows across a 128-row scale
-  // block, which a backend reading kv_b per block must split.
+  // block, which a backend reading kv_b per block must split. A bf16 cache (runtime.kv_cache_dtype)
+  // holds the history as bf16 and gets the new entries rounded to bf16 before they are read.
   for (int absorbed = 0; absorbed < 2; ++absorbed) {
-    for (auto [wdt, h, dv] : {std::tuple<uint32_t, int64_t, int64_t>{BF16, 3, 12}, {F8, 3, 12}, {F8, 5, 13}}) {
+    for (auto [wdt, h, dv, cache_dt] : {std::tuple<uint32_t, int64_t, int64_t, uint32_t>{BF16, 3, 12, F32}, {F8, 3, 12, F32},
+                                        {F8, 5, 13, F32}, {BF16, 3, 12, BF16}, {F8, 5, 13, BF16}}) {
       const int64_t dn = 16, dr = 8, cr = 144, slots = 3, len = 12, t = 4;
       OpCase c;
-      c.name = std::string("mla_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt) + (h == 5 ? "_H5_across_blocks" : "");
+      c.name = std::string("mla_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt) + (h == 5 ? "_H5_across_blocks" : "") +
+               (cache_dt == BF16 ? "_cache_bf16" : "");
       c.call.op = FATHOM_OP_MLA_ATTENTION;
       std::vector<int32_t> pos = {5, 2, 0, 6}, slot = {0, 1, 2, 0};
       std::vector<std::byte> pos_b(16), slot_b(16);
@@ -357,7 +360,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       } else {
         c.call.inputs.push_back(tensor(wdt, {rows, cr}, g.normal(wdt, rows * cr, 0.1), true));
       }
-      c.call.inputs.push_back(tensor(F32, {slots, len, cr + dr}, g.normal(F32, slots * len * (cr + dr))));
+      c.call.inputs.push_back(tensor(cache_dt, {slots, len, cr + dr}, g.normal(cache_dt, slots * len * (cr + dr))));
       c.call.outputs = {output(F32, {t, h * dv})};
       c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
                                                   static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.135234f, 0});
@@ -453,10 +456,11 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
   // MLA with a prefill-like batch (one sequence, consecutive positions after a cached prefix)
   // next to decode tokens of two other sequences; C and the head sizes are not multiples of 8.
   for (int absorbed = 0; absorbed < 2; ++absorbed) {
-    for (uint32_t wdt : {F32, BF16, F8}) {
+    for (auto [wdt, cache_dt] : {std::pair<uint32_t, uint32_t>{F32, F32}, {BF16, F32}, {F8, F32}, {F8, BF16}}) {
       const int64_t h = 4, dn = 20, dr = 6, dv = 13, cr = 203, slots = 3, len = 48, t = 22;
       OpCase c;
-      c.name = std::string("mla_batch_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt);
+      c.name = std::string("mla_batch_") + (absorbed ? "absorbed" : "naive") + "_kvb" + dname(wdt) +
+               (cache_dt == BF16 ? "_cache_bf16" : "");
       c.call.op = FATHOM_OP_MLA_ATTENTION;
       std::vector<int32_t> pos, slot;
       for (int32_t i = 0; i < 20; ++i) pos.push_back(7 + i), slot.push_back(2);  // prefill 7..26 of sequence 2
@@ -478,7 +482,7 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
       } else {
         c.call.inputs.push_back(tensor(wdt, {rows, cr}, g.normal(wdt, rows * cr, 0.1), true));
       }
-      c.call.inputs.push_back(tensor(F32, {slots, len, cr + dr}, g.normal(F32, slots * len * (cr + dr))));
+      c.call.inputs.push_back(tensor(cache_dt, {slots, len, cr + dr}, g.normal(cache_dt, slots * len * (cr + dr))));
       c.call.outputs = {output(F32, {t, h * dv})};
       c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
                                                   static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.19f, 0});

@@ -100,6 +100,10 @@ TEST_P(GoldenCpu, Fp8HeldAsBf16Matches) {
   expect_decode_matches(*model, kBf16, "cpu weights=bf16 decode");
 }
 
+TEST_P(GoldenCpu, Bf16KvCacheStaysClose) {
+  expect_bf16_cache_stays_close("[runtime]\nbackends = [\"cpu\"]\n", "cpu bf16 cache");
+}
+
 // Weights quantised at load (weights = "int8" | "int4"), against transformers running the same
 // weights quantised and dequantised by tools/reference/make_quantized_golden.py (an implementation
 // of isa/quant.h's format of its own, which also picks the matrices Fathom quantises). With f32

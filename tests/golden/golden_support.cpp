@@ -239,4 +239,23 @@ void GoldenTest::expect_mtp_matches(LoadedModel& model, Tolerance tolerance, con
   }
 }
 
+void GoldenTest::expect_bf16_cache_stays_close(const std::string& deployment, const std::string& label) {
+  ASSERT_EQ(deployment.rfind("[runtime]\n", 0), 0u) << "the deployment must start with its [runtime] table";
+  use_deployment("[runtime]\nkv_cache_dtype = \"bf16\"\n" + deployment.substr(std::string("[runtime]\n").size()));
+  ASSERT_EQ(config_.runtime.kv_cache_dtype, DType::bf16);
+  auto model = load();
+  size_t caches = 0;
+  for (const graph::Tensor& t : model->prefill_graph().tensors()) {
+    if (t.kind != graph::TensorKind::state) continue;
+    ++caches;
+    EXPECT_EQ(t.desc.dtype, FATHOM_DTYPE_BF16) << t.name << " should be a bf16 cache";
+  }
+  EXPECT_GT(caches, 0u);
+  expect_prefill_matches(*model, kBf16Cache, label + " prefill");
+  expect_decode_matches(*model, kBf16Cache, label + " decode");
+  expect_chunked_prefill_matches(*model, kBf16Cache, label + " chunked prefill");
+  if (load_golden(GetParam(), golden_file_).front().mtp_logits.empty()) return;
+  expect_mtp_matches(*load(true), kBf16Cache, label + " mtp decode", AttentionForm::absorbed);
+}
+
 }  // namespace fathom::engine::golden

@@ -61,6 +61,10 @@ TEST_P(Golden, MtpDecodeStepsMatchTransformersModules) {
 
 // The same model split over two backends (the template takes the element-wise ops): exercises
 // segmenting and the copies between backends.
+TEST_P(Golden, Bf16KvCacheStaysClose) {
+  expect_bf16_cache_stays_close("[runtime]\nbackends = [\"reference\"]\n", "bf16 cache");
+}
+
 TEST_P(Golden, PrefillSplitOverTwoBackendsMatchesTransformers) {
   use_deployment("[runtime]\nbackends = [\"template\", \"reference\"]\n");
   auto model = load();
@@ -86,6 +90,11 @@ class GoldenCuda : public GoldenTest {
 TEST_P(GoldenCuda, PrefillMatchesTransformers) { expect_prefill_matches(*load(), kF32, "cuda prefill"); }
 
 TEST_P(GoldenCuda, DecodeThroughTheCacheMatchesTransformers) { expect_decode_matches(*load(), kF32, "cuda decode"); }
+
+TEST_P(GoldenCuda, Bf16KvCacheStaysClose) {
+  expect_bf16_cache_stays_close("[runtime]\nbackends = [\"cuda\"]\n[backend.cuda]\nmatmul_precision = \"f32\"\n",
+                                "cuda bf16 cache");
+}
 
 TEST_P(GoldenCuda, PrefillOfChosenRowsMatchesTransformers) {
   expect_chosen_rows_match(*load(), AttentionForm::naive, kF32, "cuda prefill, chosen rows");
@@ -175,6 +184,11 @@ TEST_P(GoldenGpusim, AtWarpWidth64MatchesTransformers) { expect_all_match("gpusi
 // eager (no graph capture): the paths the defaults leave out at these sizes.
 TEST_P(GoldenGpusim, WithoutGemvOrGraphsMatchesTransformers) {
   expect_all_match("gpusim32", "matmul_precision = \"f32\"\ngemv_max_tokens = 0\ngraphs = false\n");
+}
+
+TEST_P(GoldenGpusim, Bf16KvCacheStaysClose) {
+  expect_bf16_cache_stays_close("[runtime]\nbackends = [\"gpusim32\"]\n[backend.gpusim32]\nmatmul_precision = \"f32\"\n",
+                                "gpusim32 bf16 cache");
 }
 
 // The cuda plugin's default precision on the simulated cuBLAS and cuBLASLt (tests/gpusim/blas):

@@ -23,12 +23,14 @@ struct InspectOptions {
   std::string dot_file;
 };
 
-void print_graph_stats(const graph::GraphStats& s) {
+void print_graph_stats(const graph::GraphStats& s, const graph::BuildOptions& build) {
   std::cout << "\ngraph (prefill)\n";
   std::cout << "  nodes: " << s.nodes << "\n";
   for (const auto& [op, n] : s.nodes_per_op) std::cout << "    " << op << ": " << n << "\n";
   std::cout << "  weight tensors: " << s.weight_tensors << " (" << s.weight_bytes << " bytes, mapped, not copied)\n";
-  std::cout << "  state tensors (KV cache): " << s.state_tensors << "\n";
+  std::cout << "  state tensors (KV cache): " << s.state_tensors << ", " << s.state_bytes << " bytes ("
+            << dtype_name(static_cast<DType>(build.cache_dtype)) << ", " << build.n_slots << " slots of " << build.max_seq_len
+            << " positions)\n";
 }
 
 int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
@@ -44,8 +46,9 @@ int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
   }
   model::Checkpoint checkpoint = model::Checkpoint::open(o.model_dir);
   graph::BuildOptions build{false, config.runtime.max_batch, config.runtime.max_seq_len, FATHOM_DTYPE_F32};
+  build.cache_dtype = static_cast<uint32_t>(config.runtime.kv_cache_dtype);
   graph::Graph g = graph::build_deepseek(inspection.spec, checkpoint, build);
-  print_graph_stats(graph::graph_stats(g));
+  print_graph_stats(graph::graph_stats(g), build);
 
   std::unique_ptr<graph::Placement> placement;
   if (o.placement || !o.dot_file.empty()) {

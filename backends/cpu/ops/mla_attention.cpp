@@ -24,7 +24,9 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fathom/sdk/float_formats.hpp"
@@ -81,12 +83,16 @@ class MlaAttention final : public sdk::PreparedNode {
   }
 
  private:
-  // The cache as f32 rows: the cache itself when it is f32, else a widened copy of the rows
-  // this call reads.
+  // The cache as f32 rows: the cache itself when it is f32, else a widened copy of the rows this
+  // call reads — each slot's first len rows, packed, never the whole cache (slots × max_seq_len
+  // rows, mostly unused).
   struct Cache {
-    const float* base;
-    std::vector<float> copy;
-    const float* rows(int64_t slot, const Dims& d) const { return base + slot * d.max_len * d.row; }
+    const float* base = nullptr;
+    std::unique_ptr<float[]> copy;  // uninitialised: every element read is written first
+    std::vector<int64_t> offset;    // a 16-bit cache: where each slot's rows start in `copy`
+    const float* rows(int64_t slot, const Dims& d) const {
+      return offset.empty() ? base + slot * d.max_len * d.row : copy.get() + offset[static_cast<size_t>(slot)];
+    }
   };
 
   void write_cache(const sdk::KernelArgs& args, const sdk::HostTensor& cache, const Dims& d) const {
@@ -118,13 +124,27 @@ class MlaAttention final : public sdk::PreparedNode {
     }
     std::vector<int64_t> len(static_cast<size_t>(d.slots), 0);
     for (int64_t t = 0; t < tokens; ++t) len[static_cast<size_t>(slot[t])] = std::max<int64_t>(len[static_cast<size_t>(slot[t])], pos[t] + 1);
-    out.copy.resize(static_cast<size_t>(d.slots * d.max_len * d.row));
-    const WFormat fmt = cache.dtype() == FATHOM_DTYPE_BF16 ? WFormat::bf16 : WFormat::f16;
+    out.offset.resize(static_cast<size_t>(d.slots));
+    int64_t total = 0;
     for (int64_t s = 0; s < d.slots; ++s) {
-      const int64_t at = s * d.max_len * d.row;
-      ctx_.isa->widen(fmt, cache.as<const uint16_t>() + at, out.copy.data() + at, len[static_cast<size_t>(s)] * d.row);
+      out.offset[static_cast<size_t>(s)] = total;
+      total += len[static_cast<size_t>(s)] * d.row;
     }
-    out.base = out.copy.data();
+    out.copy.reset(new float[static_cast<size_t>(std::max<int64_t>(total, 1))]);
+    const WFormat fmt = cache.dtype() == FATHOM_DTYPE_BF16 ? WFormat::bf16 : WFormat::f16;
+    // In pieces of at most 64 rows, shared among the threads: a long sequence's widening is as
+    // much memory traffic as its attention.
+    constexpr int64_t kPiece = 64;
+    std::vector<std::pair<int64_t, int64_t>> pieces;  // (slot, first row)
+    for (int64_t s = 0; s < d.slots; ++s)
+      for (int64_t r = 0; r < len[static_cast<size_t>(s)]; r += kPiece) pieces.emplace_back(s, r);
+    const int threads = threads_for(ctx_.threads(), static_cast<double>(total) * 6, 2e5);
+    parallel_items(static_cast<int64_t>(pieces.size()), threads, [&](int64_t i) {
+      const auto [s, r] = pieces[static_cast<size_t>(i)];
+      const int64_t n = std::min(kPiece, len[static_cast<size_t>(s)] - r);
+      ctx_.isa->widen(fmt, cache.as<const uint16_t>() + (s * d.max_len + r) * d.row,
+                      out.copy.get() + out.offset[static_cast<size_t>(s)] + r * d.row, n * d.row);
+    });
     return out;
   }
 

@@ -53,6 +53,7 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   report("loading backends", 1, 1);
 
   graph::BuildOptions build{false, options_.n_slots, options_.max_seq_len, FATHOM_DTYPE_F32};
+  build.cache_dtype = static_cast<uint32_t>(config.runtime.kv_cache_dtype);
   build.lm_head = false;
   prefill_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek(spec_, *checkpoint_, build));
   head_graph_ = std::make_unique<graph::Graph>(graph::build_deepseek_head(spec_, *checkpoint_, build));

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "fathom/core/dtype.h"
+
 namespace fathom {
 
 // Where a value came from, for messages: "deploy.toml:12:5".
@@ -54,6 +56,9 @@ struct RuntimeConfig {
   int64_t prefill_chunk = 512;
   // A new request reuses the cache entries of the longest prefix a free slot holds.
   bool prefix_caching = true;
+  // Element type of the latent KV cache (every MLA layer's [latent ; k_pe] rows): f32, or bf16
+  // for half the memory per token (each entry rounded once, when written).
+  DType kv_cache_dtype = DType::f32;
 };
 
 // One [placement] override: every node whose op kind (ops) or node name (nodes, glob with

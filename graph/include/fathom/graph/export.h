@@ -15,6 +15,7 @@ struct GraphStats {
   size_t weight_tensors = 0;
   uint64_t weight_bytes = 0;
   size_t state_tensors = 0;
+  uint64_t state_bytes = 0;  // the KV cache, for every slot and position
   std::map<std::string, size_t> nodes_per_op;  // op name → count
 };
 
