@@ -275,6 +275,11 @@ TEST(Cli, DemoModelGenerates) {
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_GT(a.out.size(), 10u);
   EXPECT_EQ(a.out, b.out);
+  // No --config: the progress lines name the chain "auto" picked, the reference backend last.
+  const size_t at = a.err.find("loading: backends: ");
+  ASSERT_NE(at, std::string::npos) << a.err;
+  const std::string chain = a.err.substr(at, a.err.find('\n', at) - at);
+  EXPECT_TRUE(chain.ends_with(", reference") || chain.ends_with(": reference")) << chain;
   // JSON mode from the command line: what it prints is JSON when it stopped by itself; a few seeds
   // are enough for one of the random model's outputs to close its object.
   int parsed = 0;

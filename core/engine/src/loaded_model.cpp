@@ -50,7 +50,11 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   report("reading config.json and mapping weights", 1, 1);
   report("loading backends", 0, 1);
   chain_ = host.backend_chain();
-  report("loading backends", 1, 1);
+  // Named in the progress output: under runtime.backends = ["auto"] this is where users see the
+  // chain picked for this machine.
+  std::string names;
+  for (const auto& b : chain_) names += (names.empty() ? "" : ", ") + b->name();
+  report("backends: " + names, 1, 1);
 
   graph::BuildOptions build{false, options_.n_slots, options_.max_seq_len, FATHOM_DTYPE_F32};
   build.cache_dtype = static_cast<uint32_t>(config.runtime.kv_cache_dtype);
