@@ -261,6 +261,9 @@ class EngineTest : public ::testing::Test {
 
   void SetUp() override {
     config_ = default_config();
+    // The reference backend unless a test says otherwise (use_only): the engine's logic is judged
+    // on exact arithmetic, the same on every machine ("auto" would pick a GPU where there is one).
+    config_.runtime.backends = {"reference"};
     config_.runtime.plugin_path = {FATHOM_PLUGIN_DIR};
     host_ = std::make_unique<PluginHost>(config_);
     tok_ = tokenizer::Tokenizer::load(model_dir_);
