@@ -186,4 +186,10 @@ std::vector<fathom_node_profile> Executable::profile(size_t n_nodes) const {
   return out;
 }
 
+std::string backend_names(const std::vector<std::shared_ptr<BackendInstance>>& chain) {
+  std::string names;
+  for (const auto& b : chain) names += (names.empty() ? "" : ", ") + b->name();
+  return names;
+}
+
 }  // namespace fathom

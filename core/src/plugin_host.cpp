@@ -197,7 +197,7 @@ std::shared_ptr<BackendInstance> PluginHost::backend(const std::string& name) {
   scan();
   for (auto& r : records_) {
     if (r->name != name || r->state == PluginRecord::State::shadowed) continue;
-    PluginRecord& rec = load(*r, false);
+    PluginRecord& rec = load(*r, /*absence_expected=*/false);
     if (rec.state == PluginRecord::State::loaded) return rec.backend;
     throw Error(ErrorCode::unavailable, "backend '" + name + "' (" + rec.path.string() + ") was refused: " + rec.reason);
   }
@@ -209,13 +209,12 @@ std::shared_ptr<BackendInstance> PluginHost::backend(const std::string& name) {
 std::vector<std::shared_ptr<BackendInstance>> PluginHost::backend_chain() {
   if (config_.runtime.auto_backends()) {
     AutoChain picked = automatic_chain();
-    std::string names, skipped;
-    for (const auto& b : picked.backends) names += (names.empty() ? "" : ", ") + b->name();
+    std::string skipped;
     for (const auto& s : picked.skipped) skipped += (skipped.empty() ? "" : "; ") + s;
     if (picked.backends.empty()) {
       throw Error(ErrorCode::unavailable, "runtime.backends = [\"auto\"] found no backend that runs here (" + skipped + ")");
     }
-    log().info("backends (auto): {}{}", names, skipped.empty() ? "" : " (passed over: " + skipped + ")");
+    log().info("backends (auto): {}{}", backend_names(picked.backends), skipped.empty() ? "" : " (passed over: " + skipped + ")");
     return picked.backends;
   }
   std::vector<std::shared_ptr<BackendInstance>> chain;

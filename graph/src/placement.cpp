@@ -49,11 +49,9 @@ Placement place(const Graph& graph, std::vector<std::shared_ptr<BackendInstance>
       const bool in_chain = std::any_of(placement.backends.begin(), placement.backends.end(),
                                         [&](const auto& b) { return b->name() == rule->backend; });
       if (!in_chain) {
-        std::string names;
-        for (const auto& b : placement.backends) names += (names.empty() ? "" : ", ") + b->name();
         throw invalid_argument(rule->where.str() + ": placement rule '" + rule->match + "' puts node '" + node.name +
-                               "' on " + rule->backend + ", which is not in the chain (" + names +
-                               "); `fathom backends` says why");
+                               "' on " + rule->backend + ", which is not in the chain (" +
+                               backend_names(placement.backends) + "); `fathom backends` says why");
       }
       for (size_t b = 0; b < placement.backends.size(); ++b) {
         if (placement.backends[b]->name() != rule->backend) continue;

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -175,7 +174,8 @@ TEST(Cli, InspectPlacementWithTheAutomaticChain) {
   ASSERT_NE(at, std::string::npos) << r.out;
   const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
   std::istringstream names(line.substr(std::string("backends (auto): ").size()));
-  std::vector<std::string> chain{std::istream_iterator<std::string>(names), std::istream_iterator<std::string>()};
+  std::vector<std::string> chain;
+  for (std::string name; std::getline(names, name, ',');) chain.push_back(name.substr(name.find_first_not_of(' ')));
   ASSERT_FALSE(chain.empty()) << line;
   EXPECT_EQ(chain.back(), "reference") << line;
   EXPECT_NE(r.out.find("moe_experts     " + chain.front() + "  (first backend in runtime.backends)"), std::string::npos)

@@ -137,8 +137,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
 
   std::vector<std::string> chain;
   for (const auto& b : s.model->backends()) chain.push_back(b->name());
-  std::string backends;
-  for (const auto& b : chain) backends += (backends.empty() ? "" : ",") + b;
+  const std::string backends = backend_names(s.model->backends());
   if (o.json) {
     nlohmann::json j{{"model", o.model_dir},
                      {"backends", chain},

@@ -54,8 +54,7 @@ int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
   if (o.placement || !o.dot_file.empty()) {
     PluginHost host = o.deploy.make_host(config);
     auto chain = host.backend_chain();
-    std::cout << "\nbackends" << (config.runtime.auto_backends() ? " (auto)" : "") << ":";
-    for (const auto& b : chain) std::cout << " " << b->name();
+    std::cout << "\nbackends" << (config.runtime.auto_backends() ? " (auto)" : "") << ": " << backend_names(chain);
     placement = std::make_unique<graph::Placement>(graph::place(g, std::move(chain), config.placement));
     std::cout << "\nplacement: " << graph::placement_summary(g, *placement) << "\n";
     if (o.placement) std::cout << graph::placement_table(g, *placement);

@@ -52,9 +52,7 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   chain_ = host.backend_chain();
   // Named in the progress output: under runtime.backends = ["auto"] this is where users see the
   // chain picked for this machine.
-  std::string names;
-  for (const auto& b : chain_) names += (names.empty() ? "" : ", ") + b->name();
-  report("backends: " + names, 1, 1);
+  report("backends: " + backend_names(chain_), 1, 1);
 
   graph::BuildOptions build{false, options_.n_slots, options_.max_seq_len, FATHOM_DTYPE_F32};
   build.cache_dtype = static_cast<uint32_t>(config.runtime.kv_cache_dtype);

@@ -109,4 +109,7 @@ class Executable {
   fathom_executable* handle_ = nullptr;
 };
 
+// "cpu, reference": a chain's backend names, for messages.
+std::string backend_names(const std::vector<std::shared_ptr<BackendInstance>>& chain);
+
 }  // namespace fathom
