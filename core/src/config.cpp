@@ -14,6 +14,7 @@ namespace fathom {
 using detail::TomlTableReader;
 
 std::string SourceLocation::str() const {
+  if (line == 0) return file;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
@@ -190,15 +191,58 @@ Config read_root(const toml::table& root, const std::string& file, const std::fi
 
 }  // namespace
 
-Config parse_config(std::string_view text, const std::string& name) {
-  auto root = std::make_shared<toml::table>();
+namespace {
+
+toml::table parse_toml(std::string_view text, const std::string& name) {
   try {
-    *root = toml::parse(text, name);
+    return toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     const auto& begin = e.source().begin;
     throw invalid_argument(name + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
                            ": TOML syntax error: " + std::string(e.description()));
   }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw not_found("config file '" + path.string() + "' cannot be opened (does it exist?)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "KEY=VALUE" as a one-line TOML document, its nodes named after the override. A VALUE that is
+// not TOML but a plain word (bf16, cpu) is read as that string.
+toml::table parse_override(const std::string& override_text) {
+  const std::string name = kOverrideSourcePrefix + override_text;
+  const size_t eq = override_text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw invalid_argument(name + ": expected KEY=VALUE, e.g. --set runtime.max_batch=4 or --set backend.cpu.threads=8");
+  }
+  const std::string key = override_text.substr(0, eq), value = override_text.substr(eq + 1);
+  try {
+    return toml::parse(key + " = " + value, name);
+  } catch (const toml::parse_error&) {
+    const bool plain_word = !value.empty() && value.find_first_of("\"'[]{}=#\\\n") == std::string::npos;
+    if (!plain_word) throw;
+  }
+  return parse_toml(key + " = \"" + value + "\"", name);
+}
+
+// Puts every value of `from` into `into`, replacing what is there; tables present in both are
+// merged key by key. Nodes are moved, which keeps their source positions (a copy would drop them).
+void merge_into(toml::table& into, toml::table&& from) {
+  for (auto&& [key, node] : from) {
+    toml::node* existing = into.get(key.str());
+    if (existing && existing->is_table() && node.is_table()) {
+      merge_into(*existing->as_table(), std::move(*node.as_table()));
+    } else {
+      into.insert_or_assign(key, std::move(node));
+    }
+  }
+}
+
+Config read_document(std::shared_ptr<toml::table> root, const std::string& name) {
   std::filesystem::path base = std::filesystem::path(name).parent_path();
   Config config = read_root(*root, name, base);
   config.source = name;
@@ -206,12 +250,26 @@ Config parse_config(std::string_view text, const std::string& name) {
   return config;
 }
 
-Config load_config(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw not_found("config file '" + path.string() + "' cannot be opened (does it exist?)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& name) {
+  return read_document(std::make_shared<toml::table>(parse_toml(text, name)), name);
+}
+
+Config load_config(const std::filesystem::path& path) { return parse_config(read_file(path), path.string()); }
+
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  if (overrides.empty()) return path.empty() ? default_config() : load_config(path);
+  auto root = std::make_shared<toml::table>(path.empty() ? toml::table{} : parse_toml(read_file(path), path.string()));
+  for (const std::string& o : overrides) {
+    try {
+      merge_into(*root, parse_override(o));
+    } catch (const toml::parse_error& e) {
+      throw invalid_argument(kOverrideSourcePrefix + o + ": not TOML: " + std::string(e.description()));
+    }
+  }
+  // Keys the file did not have are named after their override, those it had after the file.
+  return read_document(std::move(root), path.empty() ? "(built-in defaults)" : path.string());
 }
 
 Config default_config() { return Config{}; }

@@ -21,12 +21,16 @@ const char* type_name(const toml::node& node) {
     default: return "nothing";
   }
 }
+
+SourceLocation location_in(const toml::source_region& source, const std::string& file) {
+  // A value from a command-line override: named after it, with no lines to count.
+  if (source.path && source.path->rfind(kOverrideSourcePrefix, 0) == 0) return SourceLocation{*source.path, 0, 0};
+  return SourceLocation{file, static_cast<int64_t>(source.begin.line), static_cast<int64_t>(source.begin.column)};
+}
+
 }  // namespace
 
-SourceLocation location_of(const toml::node& node, const std::string& file) {
-  const auto& begin = node.source().begin;
-  return SourceLocation{file, static_cast<int64_t>(begin.line), static_cast<int64_t>(begin.column)};
-}
+SourceLocation location_of(const toml::node& node, const std::string& file) { return location_in(node.source(), file); }
 
 TomlTableReader::TomlTableReader(const toml::table& table, std::string path, std::string file)
     : table_(table), path_(std::move(path)), file_(std::move(file)) {}
@@ -137,9 +141,7 @@ void TomlTableReader::reject_unknown_keys() const {
     std::string known;
     for (const auto& a : asked_) known += (known.empty() ? "" : ", ") + a;
     std::string name = path_.empty() ? k : path_ + "." + k;
-    const auto& begin = key.source().begin;
-    SourceLocation at{file_, static_cast<int64_t>(begin.line), static_cast<int64_t>(begin.column)};
-    if (at.line == 0) at = location_of(node, file_);
+    const SourceLocation at = key.source().begin.line != 0 ? location_in(key.source(), file_) : location_of(node, file_);
     throw invalid_argument(at.str() + ": unknown key '" + name + "'" +
                            (known.empty() ? "" : " (known keys here: " + known + ")"));
   }

@@ -143,6 +143,16 @@ TEST(Cli, InspectReportsTheKvCacheSize) {
   EXPECT_NE(bf16.out.find("state tensors (KV cache): 3, " + std::to_string(row * 2 * 100 * 2) + " bytes (bf16, 2 slots of 100 positions)"),
             std::string::npos)
       << bf16.out;
+  // The same from the command line (--set), and an override's mistake named with it.
+  Result set = fathom("inspect --model " + kFixtures +
+                      "/deepseek-v3-tiny --set runtime.kv_cache_dtype=bf16 --set runtime.max_batch=2 --set runtime.max_seq_len=100");
+  ASSERT_EQ(set.status, 0) << set.err;
+  EXPECT_NE(set.out.find("(bf16, 2 slots of 100 positions)"), std::string::npos) << set.out;
+  Result wrong = fathom("inspect --model " + kFixtures + "/deepseek-v3-tiny --set runtime.kv_cache_dtype=fp4");
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.err.find("--set runtime.kv_cache_dtype=fp4: runtime.kv_cache_dtype: 'fp4' is not one of: f32, bf16"),
+            std::string::npos)
+      << wrong.err;
 }
 
 TEST(Cli, InspectReportsThePublishedSizes) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "fathom/core/config.h"
 #include "fathom/core/error.h"
 
@@ -147,6 +149,51 @@ TEST(Config, AutoBackendsStandAloneAndBoundPlacement) {
                   "runtime.backends: \"auto\" stands alone");
   EXPECT_CONTAINS(error_of("[runtime]\nbackends = [\"cpu\", \"auto\"]\n"),
                   "runtime.backends: \"auto\" stands alone");
+}
+
+// --set KEY=VALUE on the command line: over the defaults, or over a file's keys (its other keys
+// kept, tables merged key by key), validated like the file; errors name the override.
+TEST(Config, OverridesReplaceKeysAsIfTheFileSaidSo) {
+  Config d = load_config("", {"runtime.kv_cache_dtype=bf16", "runtime.max_batch=2", "runtime.backends=[\"cpu\"]",
+                              "placement.ops.moe_experts=cpu", "server.api_key=secret"});
+  EXPECT_EQ(d.runtime.kv_cache_dtype, DType::bf16);  // a bare word is a string
+  EXPECT_EQ(d.runtime.max_batch, 2);
+  EXPECT_EQ(d.runtime.backends, std::vector<std::string>{"cpu"});
+  ASSERT_EQ(d.placement.size(), 1u);
+  EXPECT_EQ(d.placement[0].backend, "cpu");
+  EXPECT_EQ(d.server.api_key, "secret");
+  EXPECT_TRUE(load_config("", {}).runtime.auto_backends());
+
+  const auto dir = std::filesystem::temp_directory_path() / ("fathom_config_set_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "deploy.toml";
+  std::ofstream(file) << "[runtime]\nbackends = [\"cpu\", \"reference\"]\nmax_batch = 4\nmax_seq_len = 512\n"
+                         "[backend.cpu]\nthreads = 2\n";
+  Config c = load_config(file, {"runtime.max_batch=6", "backend.cpu.weights=\"bf16\""});
+  EXPECT_EQ(c.runtime.max_batch, 6);
+  EXPECT_EQ(c.runtime.max_seq_len, 512);  // kept
+  ASSERT_NE(c.backend_table("cpu"), nullptr);
+  EXPECT_EQ(c.backend_table("cpu")->values->get("threads")->value<int64_t>(), 2);
+  EXPECT_EQ(c.backend_table("cpu")->values->get("weights")->value<std::string>(), "bf16");
+
+  auto error = [&](const std::vector<std::string>& overrides) {
+    try {
+      load_config(file, overrides);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_CONTAINS(error({"runtime.max_batch=0"}), "--set runtime.max_batch=0: runtime.max_batch: must be between 1 and 4096, got 0");
+  EXPECT_CONTAINS(error({"runtime.max_bach=3"}), "--set runtime.max_bach=3: unknown key 'runtime.max_bach'");
+  EXPECT_CONTAINS(error({"runtime.backends=[\"cpu\","}), "--set runtime.backends=[\"cpu\",: not TOML");
+  EXPECT_CONTAINS(error({"runtime.max_batch"}), "--set runtime.max_batch: expected KEY=VALUE");
+  EXPECT_CONTAINS(error({"placement.ops.matmul=cuda"}), "--set placement.ops.matmul=cuda: placement.ops.matmul: backend 'cuda' is not in runtime.backends");
+  // The file's own mistakes still name the file and line.
+  std::ofstream(file) << "[runtime]\nmax_batch = 4\nmax_bach = 5\n";
+  EXPECT_CONTAINS(error({"runtime.max_seq_len=64"}), "deploy.toml:3:1: unknown key 'runtime.max_bach'");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, MissingFileIsNotFound) {

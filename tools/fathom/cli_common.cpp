@@ -10,6 +10,9 @@ namespace fathom::cli {
 void DeploymentOptions::add_to(CLI::App& command) {
   command.add_option("--config", config_path, "deployment TOML file (see configs/ and docs/configuration.md)");
   command.add_option("--plugin-path", plugin_dirs, "extra folder to search for backend plugins (repeatable)");
+  command.add_option("--set", overrides,
+                     "KEY=VALUE: one deployment key over the file's (repeatable), e.g. --set backend.cpu.threads=8 "
+                     "--set runtime.kv_cache_dtype=bf16 (docs/configuration.md)");
 }
 
 void DeploymentOptions::add_speculative_to(CLI::App& command) {
@@ -30,7 +33,7 @@ void DeploymentOptions::add_chat_template_to(CLI::App& command) {
 }
 
 Config DeploymentOptions::load(const GlobalOptions& global) const {
-  Config config = config_path.empty() ? default_config() : load_config(config_path);
+  Config config = load_config(config_path, overrides);
   if (!speculative.empty()) config.runtime.speculative = speculative;
   if (speculative_tokens) config.runtime.speculative_tokens = *speculative_tokens;
   if (prefill_chunk) config.runtime.prefill_chunk = *prefill_chunk;

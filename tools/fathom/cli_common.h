@@ -17,6 +17,7 @@ namespace fathom::cli {
 struct DeploymentOptions {
   std::string config_path;               // --config; empty = built-in defaults
   std::vector<std::string> plugin_dirs;  // --plugin-path (searched first)
+  std::vector<std::string> overrides;    // --set KEY=VALUE, over the file's keys (load_config)
   std::string speculative;               // --speculative; empty = runtime.speculative
   std::optional<int64_t> speculative_tokens;  // --speculative-tokens, over runtime.speculative_tokens
   std::optional<int64_t> prefill_chunk;  // set by a command, over runtime.prefill_chunk

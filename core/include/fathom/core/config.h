@@ -25,10 +25,13 @@ namespace fathom {
 // Where a value came from, for messages: "deploy.toml:12:5".
 struct SourceLocation {
   std::string file;
-  int64_t line = 0;
+  int64_t line = 0;  // 0: a place without lines (a command-line override); str() is the file alone
   int64_t column = 0;
   std::string str() const;
 };
+
+// What a command-line override's values are named after in messages: "--set KEY=VALUE".
+inline constexpr const char* kOverrideSourcePrefix = "--set ";
 
 // `runtime.backends = ["auto"]` (the default): the chain is whichever of these load here, in
 // this order — the GPUs first, the cpu backend, and the reference backend last for anything the
@@ -119,6 +122,14 @@ struct Config {
 Config load_config(const std::filesystem::path& path);
 // Same, from text; `name` stands for the file in messages.
 Config parse_config(std::string_view text, const std::string& name);
+
+// Command-line overrides (`--set KEY=VALUE`): each replaces one key of the file (or of the
+// defaults, `path` empty) as if the file said so, and the result is validated as a whole.
+// KEY is a dotted TOML key (runtime.max_batch, backend.cpu.threads, placement.ops.moe_experts);
+// VALUE is TOML (4, true, "bf16", ["cpu", "reference"]), and a bare word that is not TOML is
+// taken as a string (kv_cache_dtype=bf16). An error in an override names it: "--set
+// runtime.max_batch=0: runtime.max_batch: must be between 1 and 4096, got 0".
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
 // The defaults, as if from an empty file.
 Config default_config();
 
