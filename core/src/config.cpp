@@ -258,9 +258,8 @@ Config parse_config(std::string_view text, const std::string& name) {
 
 Config load_config(const std::filesystem::path& path) { return parse_config(read_file(path), path.string()); }
 
-Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
-  if (overrides.empty()) return path.empty() ? default_config() : load_config(path);
-  auto root = std::make_shared<toml::table>(path.empty() ? toml::table{} : parse_toml(read_file(path), path.string()));
+Config parse_config(std::string_view text, const std::string& name, const std::vector<std::string>& overrides) {
+  auto root = std::make_shared<toml::table>(parse_toml(text, name));
   for (const std::string& o : overrides) {
     try {
       merge_into(*root, parse_override(o));
@@ -269,7 +268,13 @@ Config load_config(const std::filesystem::path& path, const std::vector<std::str
     }
   }
   // Keys the file did not have are named after their override, those it had after the file.
-  return read_document(std::move(root), path.empty() ? "(built-in defaults)" : path.string());
+  return read_document(std::move(root), name);
+}
+
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  if (overrides.empty()) return path.empty() ? default_config() : load_config(path);
+  return path.empty() ? parse_config("", "(built-in defaults)", overrides)
+                      : parse_config(read_file(path), path.string(), overrides);
 }
 
 Config default_config() { return Config{}; }

@@ -130,6 +130,8 @@ Config parse_config(std::string_view text, const std::string& name);
 // taken as a string (kv_cache_dtype=bf16). An error in an override names it: "--set
 // runtime.max_batch=0: runtime.max_batch: must be between 1 and 4096, got 0".
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
+// Same, from text (`name` stands for the file in messages).
+Config parse_config(std::string_view text, const std::string& name, const std::vector<std::string>& overrides);
 // The defaults, as if from an empty file.
 Config default_config();
 
