@@ -215,6 +215,10 @@ std::vector<std::shared_ptr<BackendInstance>> PluginHost::backend_chain() {
       throw Error(ErrorCode::unavailable, "runtime.backends = [\"auto\"] found no backend that runs here (" + skipped + ")");
     }
     log().info("backends (auto): {}{}", backend_names(picked.backends), skipped.empty() ? "" : " (passed over: " + skipped + ")");
+    if (picked.backends.size() == 1 && picked.backends.front()->name() == "reference") {
+      log().warn("runtime.backends = [\"auto\"] found only the reference backend (plain scalar code, the test oracle: "
+                 "correct but slow); passed over: {}", skipped);
+    }
     return picked.backends;
   }
   std::vector<std::shared_ptr<BackendInstance>> chain;

@@ -155,6 +155,21 @@ TEST(Cli, InspectReportsTheKvCacheSize) {
       << wrong.err;
 }
 
+// `bench` holds as many cache slots as it runs sequences (--batch), whatever runtime.max_batch
+// says: the server's concurrency, not a single run's.
+TEST(Cli, BenchSizesTheCacheForItsBatch) {
+  std::ifstream in(kFixtures + "/deepseek-v3-tiny/config.json");
+  const auto config = nlohmann::json::parse(in);
+  const int64_t row = config["num_hidden_layers"].get<int64_t>() *
+                      (config["kv_lora_rank"].get<int64_t>() + config["qk_rope_head_dim"].get<int64_t>());
+  for (int batch : {1, 3}) {
+    Result r = fathom("bench --model " + kFixtures + "/deepseek-v3-tiny --prompt-tokens 4 --gen-tokens 2 --json --batch " +
+                      std::to_string(batch) + " --set runtime.max_batch=8 --set runtime.max_seq_len=64");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["kv_cache_bytes"].get<int64_t>(), row * batch * 64 * 4) << r.out;
+  }
+}
+
 TEST(Cli, InspectReportsThePublishedSizes) {
   Result v3 = fathom("inspect --model " + kShared + "/models/configs/deepseek-v3.config.json");
   ASSERT_EQ(v3.status, 0) << v3.err;

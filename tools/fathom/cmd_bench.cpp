@@ -90,7 +90,7 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
   // prefill chunks and decode steps.
   DeploymentOptions deploy = o.deploy;
   deploy.prefill_chunk = 0;
-  ModelSession s = ModelSession::open(global, deploy, o.model_dir, /*require_tokenizer=*/false, o.batch);
+  ModelSession s = ModelSession::open(global, deploy, o.model_dir, /*require_tokenizer=*/false, /*slots=*/o.batch);
   const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
   if (o.prompt_tokens + o.gen_tokens > s.config.runtime.max_seq_len) {
     throw out_of_range("--prompt-tokens + --gen-tokens exceed runtime.max_seq_len " + std::to_string(s.config.runtime.max_seq_len));
@@ -155,7 +155,8 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
                      {"drafts", spec.drafted},
                      {"drafts_accepted", spec.accepted},
                      {"drafts_by_place", drafts_by_place(spec)},
-                     {"peak_rss_bytes", peak_rss_bytes()}};
+                     {"peak_rss_bytes", peak_rss_bytes()},
+                     {"kv_cache_bytes", s.model->kv_cache_bytes()}};
     j["ops"] = nlohmann::json::array();
     for (const auto& t : ops) {
       j["ops"].push_back({{"op", t.op}, {"backend", t.backend}, {"calls", t.calls}, {"total_ms", t.total_ms},
@@ -190,7 +191,10 @@ int run_bench(const GlobalOptions& global, const BenchOptions& o) {
       std::printf("\n");
     }
   }
-  std::printf("peak RSS: %.1f MiB\n\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
+  std::printf("peak RSS: %.1f MiB (KV cache %.1f MiB: %lld slot%s of %lld positions, %s)\n\n",
+              static_cast<double>(peak_rss_bytes()) / (1 << 20), static_cast<double>(s.model->kv_cache_bytes()) / (1 << 20),
+              static_cast<long long>(s.config.runtime.max_batch), s.config.runtime.max_batch == 1 ? "" : "s",
+              static_cast<long long>(s.config.runtime.max_seq_len), std::string(dtype_name(s.config.runtime.kv_cache_dtype)).c_str());
   std::printf("%-16s %-14s %10s %12s %12s\n", "op", "backend", "calls", "total ms", "prefill ms");
   for (const auto& t : ops) {
     const double pre = prefill_ms_of(prefill_ops, t);

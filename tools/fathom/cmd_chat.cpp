@@ -53,7 +53,7 @@ class ReplyPrinter {
 };
 
 int run_chat(const GlobalOptions& global, const ChatOptions& o) {
-  ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true);
+  ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true, /*slots=*/1);
   if (!s.tok->has_chat_template()) throw unsupported(o.model_dir + ": the tokenizer has no chat template");
   const bool tty = isatty(fileno(stdin)) && isatty(fileno(stdout));
   std::vector<tokenizer::ChatMessage> messages;

@@ -53,7 +53,7 @@ std::shared_ptr<const engine::Grammar> gbnf_from_file(const std::string& path) {
 }
 
 int run_run(const GlobalOptions& global, const RunOptions& o) {
-  ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true);
+  ModelSession s = ModelSession::open(global, o.deploy, o.model_dir, /*require_tokenizer=*/true, /*slots=*/1);
   engine::GenerationRequest req;
   if (o.chat) {
     std::vector<tokenizer::ChatMessage> messages(1);

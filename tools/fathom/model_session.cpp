@@ -52,10 +52,10 @@ engine::SamplingParams sampling_from(const GenerationConfig& g) {
 }
 
 ModelSession ModelSession::open(const GlobalOptions& global, const DeploymentOptions& deploy, const std::string& model_dir,
-                                bool require_tokenizer, int64_t min_batch) {
+                                bool require_tokenizer, std::optional<int64_t> slots) {
   ModelSession s;
   s.config = deploy.load(global);
-  s.config.runtime.max_batch = std::max(s.config.runtime.max_batch, min_batch);
+  if (slots) s.config.runtime.max_batch = *slots;
   s.host = std::make_unique<PluginHost>(deploy.make_host(s.config));
   const std::filesystem::path dir(model_dir);
   if (std::filesystem::exists(dir / "tokenizer.json") || model::is_gguf_file(dir)) {

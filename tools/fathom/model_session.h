@@ -21,9 +21,11 @@ struct ModelSession {
   std::unique_ptr<engine::Engine> engine;
 
   // `require_tokenizer`: text in or out needs one; throws not_found naming the directory.
-  // `min_batch`: cache slots to provide at least (runtime.max_batch otherwise).
+  // `slots`: sequences at once, and so KV-cache slots, for a command that knows how many it runs
+  // (run and chat: 1, bench: --batch): the cache is sized for those, not for runtime.max_batch,
+  // which is the server's (and perplexity's) concurrency. Unset: runtime.max_batch.
   static ModelSession open(const GlobalOptions& global, const DeploymentOptions& deploy, const std::string& model_dir,
-                           bool require_tokenizer, int64_t min_batch = 0);
+                           bool require_tokenizer, std::optional<int64_t> slots = std::nullopt);
 };
 
 // Tokenizer ids (unsigned) as the engine's token ids.

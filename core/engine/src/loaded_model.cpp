@@ -83,6 +83,13 @@ LoadedModel::LoadedModel(const std::filesystem::path& model_dir, const Config& c
   }
 }
 
+uint64_t LoadedModel::kv_cache_bytes() const {
+  // The decode graphs share these state tensors by name with the prefill graphs.
+  uint64_t bytes = graph::graph_stats(*prefill_graph_).state_bytes;
+  if (mtp_graph_) bytes += graph::graph_stats(*mtp_graph_).state_bytes;
+  return bytes;
+}
+
 graph::Executor LoadedModel::make_executor(const graph::Graph& g, const std::string& stage) {
   auto on_segment = [&](size_t done, size_t total) {
     if (options_.progress) options_.progress(stage, done, total);

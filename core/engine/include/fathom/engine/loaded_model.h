@@ -58,6 +58,8 @@ class LoadedModel {
   const graph::Graph& prefill_graph() const { return *prefill_graph_; }
   const graph::Placement& prefill_placement() const { return prefill_->placement(); }
   bool has_mtp() const { return mtp_ != nullptr; }
+  // Bytes of the KV cache (every layer's, the MTP module's too when loaded), for all slots.
+  uint64_t kv_cache_bytes() const;
   // The fallback chain it runs on (runtime.backends, or what "auto" picked).
   const std::vector<std::shared_ptr<BackendInstance>>& backends() const { return chain_; }
 
