@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <set>
 
 #include "fathom/core/dtype.h"
@@ -44,9 +45,32 @@ fathom_view WeightStore::view(const model::TensorView& tensor, const std::shared
 
 // ---- StatePool --------------------------------------------------------------------------------
 
+void StatePool::reserve(const std::string& name, const BackendInstance& backend, uint64_t bytes) {
+  auto [it, first] = budgets_.try_emplace(&backend);
+  Budget& budget = it->second;
+  if (first) {
+    const DeviceInfo device = backend.device_info(0);
+    budget.limit = device.free_memory ? device.free_memory : device.total_memory;
+  }
+  if (budget.limit != 0 && budget.used + bytes > budget.limit) {
+    auto gib = [](uint64_t b) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(b) / (1ull << 30));
+      return std::string(text);
+    };
+    throw Error(ErrorCode::resource_exhausted,
+                "the KV cache does not fit on " + backend.name() + ": with '" + name + "' it needs " +
+                    gib(budget.used + bytes) + " so far, and the device had " + gib(budget.limit) +
+                    " free; lower runtime.max_batch (sequences at once) or runtime.max_seq_len, or set "
+                    "runtime.kv_cache_dtype = \"bf16\"");
+  }
+  budget.used += bytes;
+}
+
 fathom_view StatePool::view(const std::string& name, const std::shared_ptr<BackendInstance>& backend, uint64_t bytes) {
   auto it = buffers_.find(name);
   if (it == buffers_.end()) {
+    reserve(name, *backend, bytes);
     Buffer b = Buffer::allocate(backend, 0, bytes);
     // Start from zeros so that nothing uninitialised is ever read, whatever a backend does.
     std::vector<std::byte> zeros(std::min<uint64_t>(bytes, 64ull << 20));

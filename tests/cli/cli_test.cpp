@@ -170,6 +170,19 @@ TEST(Cli, BenchSizesTheCacheForItsBatch) {
   }
 }
 
+// A cache no machine has room for (4096 slots of 2^24 positions: 12 TiB for the tiny model) is
+// refused before anything is allocated, with what to lower; never a crash while zeroing it.
+TEST(Cli, AKvCacheThatCannotFitIsRefused) {
+  Result r = fathom("bench --model " + kFixtures +
+                    "/deepseek-v3-tiny --prompt-tokens 4 --gen-tokens 2 --batch 4096 --set runtime.max_seq_len=16777216 "
+                    "--set 'runtime.backends=[\"cpu\"]'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("the KV cache does not fit on cpu: with 'layers.0.kv_cache' it needs 12288.0 GiB so far"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("lower runtime.max_batch (sequences at once) or runtime.max_seq_len"), std::string::npos) << r.err;
+}
+
 TEST(Cli, InspectReportsThePublishedSizes) {
   Result v3 = fathom("inspect --model " + kShared + "/models/configs/deepseek-v3.config.json");
   ASSERT_EQ(v3.status, 0) << v3.err;

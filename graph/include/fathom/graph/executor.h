@@ -35,13 +35,25 @@ class WeightStore {
 // prefill and decode graphs see the same cache.
 class StatePool {
  public:
+  // The state tensor `name`, allocated (and zeroed) on `backend` at first use. Before allocating,
+  // the states on a backend are held to the memory its device reported free when the first of
+  // them was allocated (or its total, where it reports no free figure): a cache that cannot fit
+  // is refused with resource_exhausted and what to lower, instead of the process being killed
+  // while zeroing it.
   fathom_view view(const std::string& name, const std::shared_ptr<BackendInstance>& backend, uint64_t bytes);
   // Copies the first `rows` positions of slot `from` to slot `to` in every state tensor, each laid
   // out [n_slots, positions, row] (the DeepSeek graph's caches are).
   void copy_slot_prefix(int64_t n_slots, int64_t positions, int64_t from, int64_t to, int64_t rows);
 
  private:
+  void reserve(const std::string& name, const BackendInstance& backend, uint64_t bytes);
+
   std::map<std::string, Buffer> buffers_;
+  struct Budget {
+    uint64_t limit = 0;  // 0: the device reports no memory size; nothing is checked
+    uint64_t used = 0;
+  };
+  std::map<const BackendInstance*, Budget> budgets_;
 };
 
 struct HostTensorIn {
