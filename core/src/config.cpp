@@ -189,10 +189,6 @@ Config read_root(const toml::table& root, const std::string& file, const std::fi
   return config;
 }
 
-}  // namespace
-
-namespace {
-
 toml::table parse_toml(std::string_view text, const std::string& name) {
   try {
     return toml::parse(text, name);
