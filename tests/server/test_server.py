@@ -1317,6 +1317,16 @@ def test_sigterm_stops_the_server_cleanly(start_server):
     assert "shutting down" in server.stderr()
 
 
+def test_startup_line_names_the_backends_and_the_cache(server, tiny_model):
+    """What an operator sees first: the chain the model runs on and the KV cache it holds
+    (max_batch 8 × max_seq_len 512 positions, one f32 row of kv_lora_rank + qk_rope_head_dim per
+    layer)."""
+    line = next(l for l in server.stderr().splitlines() if l.startswith("serving model"))
+    c = json.loads((tiny_model / "config.json").read_text())
+    cache = c["num_hidden_layers"] * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) * 4 * 8 * 512
+    assert f" on reference (max_batch 8, max_queue 64, KV cache {cache / 2**20:.1f} MiB f32)" in line, line
+
+
 def test_sigint_stops_an_idle_server(start_server):
     server = start_server()
     assert server.stop(signal.SIGINT) == 0, server.stderr()

@@ -77,8 +77,11 @@ int run_serve(const GlobalOptions& global, const ServeOptions& o) {
     // The engine counts a request as waiting until its next step, so no request gets in.
     log().warn("server.max_queue = 0: every request will be refused with 503; use at least 1");
   }
-  std::fprintf(stderr, "serving model '%s' (max_batch %lld, max_queue %lld%s)\n", model.id.c_str(),
+  std::fprintf(stderr, "serving model '%s' on %s (max_batch %lld, max_queue %lld, KV cache %.1f MiB %s%s)\n",
+               model.id.c_str(), backend_names(s.model->backends()).c_str(),
                static_cast<long long>(s.config.runtime.max_batch), static_cast<long long>(s.config.server.max_queue),
+               static_cast<double>(s.model->kv_cache_bytes()) / (1 << 20),
+               std::string(dtype_name(s.config.runtime.kv_cache_dtype)).c_str(),
                s.config.server.api_key.empty() ? "" : ", API key required");
   const std::string& host = s.config.server.host;
   const std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;  // IPv6
