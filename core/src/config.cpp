@@ -248,9 +248,7 @@ Config read_document(std::shared_ptr<toml::table> root, const std::string& name)
 
 }  // namespace
 
-Config parse_config(std::string_view text, const std::string& name) {
-  return read_document(std::make_shared<toml::table>(parse_toml(text, name)), name);
-}
+Config parse_config(std::string_view text, const std::string& name) { return parse_config(text, name, {}); }
 
 Config load_config(const std::filesystem::path& path) { return parse_config(read_file(path), path.string()); }
 
@@ -268,9 +266,8 @@ Config parse_config(std::string_view text, const std::string& name, const std::v
 }
 
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
-  if (overrides.empty()) return path.empty() ? default_config() : load_config(path);
-  return path.empty() ? parse_config("", "(built-in defaults)", overrides)
-                      : parse_config(read_file(path), path.string(), overrides);
+  if (path.empty()) return overrides.empty() ? default_config() : parse_config("", "(built-in defaults)", overrides);
+  return parse_config(read_file(path), path.string(), overrides);
 }
 
 Config default_config() { return Config{}; }

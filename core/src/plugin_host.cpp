@@ -244,12 +244,6 @@ PluginHost::AutoChain PluginHost::automatic_chain() {
   return chain;
 }
 
-std::vector<std::string> PluginHost::chain_names() {
-  std::vector<std::string> names;
-  for (const auto& b : backend_chain()) names.push_back(b->name());
-  return names;
-}
-
 std::vector<const PluginRecord*> PluginHost::records() {
   scan();
   std::vector<const PluginRecord*> out;

@@ -61,8 +61,6 @@ class PluginHost {
   // runtime.backends in order — the fallback chain. Every listed backend must load. Under
   // "auto": the candidates (kAutoBackendCandidates) that load; unavailable if none does.
   std::vector<std::shared_ptr<BackendInstance>> backend_chain();
-  // The chain's backend names, for reports.
-  std::vector<std::string> chain_names();
 
   // What "auto" picks here, and why each other candidate was passed over ("cuda: cannot run
   // here: ...", "hip: no plugin"). Loads the candidates; does not depend on runtime.backends.
