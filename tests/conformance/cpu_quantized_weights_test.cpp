@@ -284,24 +284,31 @@ TEST_P(QuantKernels, KFormatsWidenExactlyAndMultiply) {
 INSTANTIATE_TEST_SUITE_P(Tables, QuantKernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
                          [](const ::testing::TestParamInfo<Isa>& i) { return std::string(isa_name(i.param)); });
 
-// x as int8_dot.h defines its quantisation: per group of 32, codes nearest(x · (127 / a)) with
-// ties to even and scale a / 127, a = max |x| (all zero for a = 0).
+// x as int8_dot.h defines its quantisation (x_grid): per group along K, codes
+// nearest(x · (levels / a)) with ties to even and scale a / levels, a = max |x| of the group (all
+// zero for a = 0); groups of 32 and 127 levels, or for prefill on the packed K formats groups of
+// 256 and 16383.
 struct QuantisedX {
   std::vector<int> code;     // rows × k
   std::vector<double> step;  // rows × groups
+  int64_t group;
+  // The step of element c of row m.
+  double step_at(int64_t m, int64_t k, int64_t c) const { return step[static_cast<size_t>(m * (k / group) + c / group)]; }
 };
 
-QuantisedX quantise_x(const std::vector<float>& x, int64_t ldx, int64_t rows, int64_t k) {
-  QuantisedX q{std::vector<int>(static_cast<size_t>(rows * k)), std::vector<double>(static_cast<size_t>(rows * (k / kQuantGroup)))};
+QuantisedX quantise_x(const std::vector<float>& x, int64_t ldx, int64_t rows, int64_t k, XGrid grid = {kQuantGroup, 127}) {
+  const int64_t n = grid.group, groups = k / n;
+  QuantisedX q{std::vector<int>(static_cast<size_t>(rows * k)), std::vector<double>(static_cast<size_t>(rows * groups)), n};
+  const float levels = static_cast<float>(grid.levels);
   for (int64_t m = 0; m < rows; ++m)
-    for (int64_t g = 0; g < k / kQuantGroup; ++g) {
-      const float* xg = x.data() + m * ldx + g * kQuantGroup;
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* xg = x.data() + m * ldx + g * n;
       float a = 0;
-      for (int64_t i = 0; i < kQuantGroup; ++i) a = std::max(a, std::fabs(xg[i]));
+      for (int64_t i = 0; i < n; ++i) a = std::max(a, std::fabs(xg[i]));
       if (a == 0) continue;
-      const float inv = 127.0f / a;
-      for (int64_t i = 0; i < kQuantGroup; ++i) q.code[static_cast<size_t>(m * k + g * kQuantGroup + i)] = static_cast<int>(std::nearbyint(xg[i] * inv));
-      q.step[static_cast<size_t>(m * (k / kQuantGroup) + g)] = a / 127.0f;
+      const float inv = levels / a;
+      for (int64_t i = 0; i < n; ++i) q.code[static_cast<size_t>(m * k + g * n + i)] = static_cast<int>(std::nearbyint(xg[i] * inv));
+      q.step[static_cast<size_t>(m * groups + g)] = a / levels;
     }
   return q;
 }
@@ -343,7 +350,7 @@ TEST_P(Int8DotGemv, MatchesTheIntegerSumsOfQuantisedXAndWeights) {
           std::vector<float> x(static_cast<size_t>(m * ldx));
           for (float& v : x) v = normal(rng);
           if (m > 2) std::fill(x.begin() + ldx, x.begin() + ldx + kQuantGroup, 0.f);  // a group of zeros
-          const int64_t xb = dot.x_row_bytes(fmt, k);
+          const int64_t xb = dot.x_row_bytes(fmt, k, m);
           Aligned xq(static_cast<size_t>(m * xb));
           dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
           std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
@@ -393,7 +400,7 @@ TEST_P(Int8DotGemv, ANanActivationGivesNanProducts) {
     const QuantRows w = quantize_rows(fmt, n, k, rng);
     std::vector<float> x(static_cast<size_t>(k), 0.5f);
     x[70] = std::nanf("");
-    Aligned xq(static_cast<size_t>(dot.x_row_bytes(fmt, k)));
+    Aligned xq(static_cast<size_t>(dot.x_row_bytes(fmt, k, 1)));
     dot.quantize_rows(fmt, x.data(), k, 1, k, xq.data);
     std::vector<float> y(static_cast<size_t>(n));
     dot.gemv(fmt, w.codes.data(), w.scales.data(), n, k, xq.data, 1, y.data(), n);
@@ -445,20 +452,20 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
             const int64_t ldx = k + 5, ldy = n + 1;
             std::vector<float> x(static_cast<size_t>(m * ldx));
             for (float& v : x) v = normal(rng);
-            Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k)));
+            Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k, m)));
             dot.quantize_rows(fmt, x.data(), ldx, m, k, xq.data);
             std::vector<float> y(static_cast<size_t>(m * ldy), -7.f);
-            // With more than four rows of x, the packed formats' codes are rebuilt into `expand` first.
-            std::vector<uint8_t> expand(static_cast<size_t>(8 * k));
-            dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy, expand.data());
-            const QuantisedX q = quantise_x(x, ldx, m, k);
+            // With more than four rows of x, the packed formats' rows are rebuilt into `expand` first.
+            Aligned expand(static_cast<size_t>(kExpandBytesPerWeight * k));
+            dot.gemv_k(fmt, codes.data(), scales, n, k, xq.data, m, y.data(), ldy, expand.data);
+            const QuantisedX q = quantise_x(x, ldx, m, k, x_grid(fmt, m));
             const std::string what = std::string(name_of(fmt)) + (with_mins ? " with mins" : "") + ": M " + std::to_string(m) +
                                      ", N " + std::to_string(n) + ", K " + std::to_string(k);
             for (int64_t i = 0; i < m; ++i) {
               for (int64_t r = 0; r < n; ++r) {
                 double want = 0, magnitude = 0;
                 for (int64_t s = 0; s < subs; ++s) {
-                  const double dx = q.step[static_cast<size_t>(i * (k / kQuantGroup) + s * sub / kQuantGroup)];
+                  const double dx = q.step_at(i, k, s * sub);
                   double products = 0, sum = 0, products_magnitude = 0;
                   for (int64_t c = s * sub; c < (s + 1) * sub; ++c) {
                     const double cx = q.code[static_cast<size_t>(i * k + c)];
@@ -477,6 +484,36 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
               ASSERT_EQ(y[static_cast<size_t>(i * ldy + n)], -7.f) << what << ": wrote into y's stride gap";
             }
           }
+}
+
+// Prefill on the packed K formats (16-bit x per block of 256): a NaN in one row of x makes that
+// row's products NaN and leaves the others finite; a row of zeros gives zeros.
+TEST_P(Int8DotGemv, ANanActivationGivesNanProductsInPrefill) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  std::mt19937 rng(47);
+  for (WFormat fmt : kKFormats)
+    for (bool with_mins : {true, false}) {
+      if (!packed_k(fmt) || !as_the_k_quants(fmt, with_mins)) continue;
+      const int64_t n = 9, k = 512, m = 6;
+      ASSERT_TRUE(wide_x(fmt, m));
+      const KRowsFixture f = k_rows(fmt, with_mins, n, k, rng);
+      std::vector<float> x(static_cast<size_t>(m * k), 0.5f);
+      x[static_cast<size_t>(2 * k + 300)] = std::nanf("");
+      std::fill(x.begin() + 4 * k, x.begin() + 5 * k, 0.f);
+      Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k, m)));
+      dot.quantize_rows(fmt, x.data(), k, m, k, xq.data);
+      Aligned expand(static_cast<size_t>(kExpandBytesPerWeight * k));
+      std::vector<float> y(static_cast<size_t>(m * n));
+      dot.gemv_k(fmt, f.codes.data(), f.scales(), n, k, xq.data, m, y.data(), n, expand.data);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = 0; r < n; ++r) {
+          const float v = y[static_cast<size_t>(i * n + r)];
+          if (i == 2) EXPECT_TRUE(std::isnan(v)) << name_of(fmt) << " y[2][" << r << "] = " << v;
+          else if (i == 4) EXPECT_EQ(v, 0.f) << name_of(fmt) << " y[4][" << r << "]";
+          else EXPECT_TRUE(std::isfinite(v)) << name_of(fmt) << " y[" << i << "][" << r << "] = " << v;
+        }
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, Int8DotGemv, ::testing::Values(DotKernels::avx512_vnni, DotKernels::avx2),

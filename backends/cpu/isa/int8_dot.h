@@ -32,6 +32,16 @@
 // the scales. iq4k's nibbles pick IQ4_NL's signed table values (vpshufb): as value + 128 for
 // vpdpbusd, the 128 · Σ c taken away as a min term; as themselves on AVX2, where vpsignb gives
 // vpmaddubsw |x| and the value with x's sign.
+//
+// Prefill on the packed K formats (more than four rows of x: wide_x) takes x at 16 bits instead,
+// one step per block of 256 (kWideLevels codes each side of 0), and the weights rebuilt once per
+// 8 rows as 16-bit integers (code − offset) · integer scale of their sub-block: one `vpdpwssd`
+// (`vpmaddwd` on AVX2) per 32 products then sums a whole block of 256 in int32 (at most 16 products
+// of |x| <= 16383 and |w| <= 4096 a lane), scaled once by d · dx. With 8-bit x per group of 32, each
+// sub-block of 16 had to be scaled in f32 before it could be added: five instructions per 64
+// products where this takes two, and x's rounding is 128 times finer. Its layout, per block of 256
+// (WideX): the 256 codes as int16, then 16 f32 dx · Σ c of each sub-block of 16 (for the mins),
+// then dx.
 #pragma once
 
 #include <cstdint>
@@ -40,9 +50,32 @@
 
 namespace fathom::cpu {
 
+// Whether rows_x rows of x multiplied with weights of `fmt` at once take the 16-bit layout.
+constexpr bool wide_x(WFormat fmt, int64_t rows_x) { return packed_k(fmt) && rows_x > 4; }
+inline constexpr int kWideLevels = 16383;
+
+// How each row of x is quantised: in groups of `group` along K, each to integer codes
+// c = round(x · levels / a), a = max |x| of the group, read as c · a / levels.
+struct XGrid {
+  int64_t group;
+  int levels;
+};
+constexpr XGrid x_grid(WFormat fmt, int64_t rows_x) {
+  return wide_x(fmt, rows_x) ? XGrid{kKSuperBlock, kWideLevels} : XGrid{kQuantGroup, 127};
+}
+
+// The 16-bit layout of x, per block of 256 (byte offsets).
+struct WideX {
+  static constexpr int64_t codes = 0;       // 256 int16
+  static constexpr int64_t min_sums = 512;  // 16 f32: dx · Σ c per sub-block of 16
+  static constexpr int64_t step = 576;      // f32 dx
+  static constexpr int64_t bytes = 640;
+  static constexpr int64_t x_row_bytes(int64_t k) { return k / kKSuperBlock * bytes; }
+};
+
 struct Int8DotKernels {
-  // Bytes of one row of x laid out for weights of `fmt` with k columns.
-  int64_t (*x_row_bytes)(WFormat fmt, int64_t k);
+  // Bytes of one row of x laid out for weights of `fmt` with k columns, rows_x rows at once.
+  int64_t (*x_row_bytes)(WFormat fmt, int64_t k, int64_t rows_x);
   // Lays out rows_x rows of x (stride ldx floats) at out (x_row_bytes each, 64-byte aligned).
   void (*quantize_rows)(WFormat fmt, const float* x, int64_t ldx, int64_t rows_x, int64_t k, uint8_t* out);
   // y[m · ldy + r] = Σ_k x[m][k] · w[r][k] for the rows laid out by quantize_rows, with the
@@ -51,12 +84,15 @@ struct Int8DotKernels {
                int64_t rows_x, float* y, int64_t ldy);
   // The same for the K formats (q4k and the packed ones; isa.h), `s` the scales of w's first row.
   // k_len is a multiple of 256 (GGUF's K-quant blocks).
-  // `expand`, where not null, is room for 8 · k_len bytes: with more than four rows of x, the
-  // packed formats' codes are rebuilt into it once per 8 weight rows (one byte each) instead of
+  // `expand`, where wide_x, is room for kExpandBytesPerWeight · k_len bytes, 64-byte aligned: the
+  // packed formats' rows are rebuilt into it once per 8 weight rows (16-bit weights) instead of
   // once per four rows of x, which made prefill with them compute-bound.
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
                  int64_t rows_x, float* y, int64_t ldy, uint8_t* expand);
 };
+
+// Room `expand` needs per weight of a row (8 rows of 16-bit weights).
+inline constexpr int64_t kExpandBytesPerWeight = 16;
 
 // The rows of a K-format matrix as a GEMV tile of the integer kernels reads them: codes, and the
 // two levels of scales (isa.h).

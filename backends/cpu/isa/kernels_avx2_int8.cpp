@@ -219,8 +219,8 @@ inline void super_block_scales(const int8_t* integers, float super, __m256* out)
 #include "isa/packed_codes_avx2.inc"
 
 // x blocks of 64 weights (q4k) or 32 (the packed formats), each two sub-blocks; K a multiple of
-// 256. Expanded: the packed formats' rows already rebuilt, a byte a code (gemv_k_t).
-template <WFormat Fmt, bool Mins, bool Expanded = false>
+// 256.
+template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
@@ -266,8 +266,6 @@ struct DotGemvK : KRows {
               a0 = _mm256_shuffle_epi8(iq4_table, a0);
               a1 = _mm256_shuffle_epi8(iq4_table, a1);
             }
-          } else if constexpr (Expanded) {
-            a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + b * 32));
           } else {
             a0 = packed_half<Fmt>(wr + b / 2 * packed_block_bytes(Fmt), static_cast<int>(b % 2));
           }
@@ -304,13 +302,116 @@ struct DotGemvK : KRows {
   }
 };
 
-// A packed format's row of k_len codes rebuilt, a byte a code, at out.
-template <WFormat Fmt>
-void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
-  for (int64_t h = 0; h < k_len / 32; ++h)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + h * 32),
-                        packed_half<Fmt>(row + h / 2 * packed_block_bytes(Fmt), static_cast<int>(h % 2)));
+// ---- prefill on the packed K formats: 16-bit x and weights (int8_dot.h) ----------------------
+
+// One row of x as WideX: per block of 256, codes round(x · kWideLevels / a) (a = max |x| of the
+// block), dx · Σ c of each sub-block of 16 (two vectors of x), and dx = a / kWideLevels.
+void quantize_row_wide(const float* x, int64_t k, uint8_t* out) {
+  for (int64_t sb = 0; sb < k / kKSuperBlock; ++sb) {
+    const float* xs = x + sb * kKSuperBlock;
+    uint8_t* block = out + sb * WideX::bytes;
+    for (int64_t i = 0; i < WideX::bytes; i += 32) _mm256_store_si256(reinterpret_cast<__m256i*>(block + i), _mm256_setzero_si256());
+    float a = 0.0f;
+    __m256 nan = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i += 4) {
+      const __m256 v0 = _mm256_loadu_ps(xs + 8 * i), v1 = _mm256_loadu_ps(xs + 8 * i + 8), v2 = _mm256_loadu_ps(xs + 8 * i + 16),
+                   v3 = _mm256_loadu_ps(xs + 8 * i + 24);
+      const float m = max_abs(v0, v1, v2, v3);
+      a = m > a ? m : a;
+      nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(v0, v0, _CMP_UNORD_Q), _mm256_cmp_ps(v1, v1, _CMP_UNORD_Q)),
+                                           _mm256_or_ps(_mm256_cmp_ps(v2, v2, _CMP_UNORD_Q), _mm256_cmp_ps(v3, v3, _CMP_UNORD_Q))));
+    }
+    float* step = reinterpret_cast<float*>(block + WideX::step);
+    // As quantize_row: a NaN (which max_ps passes over) makes the step, and so the products, NaN.
+    if (_mm256_movemask_ps(nan) != 0) {
+      *step = __builtin_nanf("");
+      continue;
+    }
+    if (a == 0.0f) continue;  // codes, sums and step stay zero
+    const __m256 inv = _mm256_set1_ps(static_cast<float>(kWideLevels) / a);
+    const float dx = a / static_cast<float>(kWideLevels);
+    float* min_sums = reinterpret_cast<float*>(block + WideX::min_sums);
+    for (int i = 0; i < 16; ++i) {  // sub-blocks of 16
+      const __m256i c0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xs + 16 * i), inv));
+      const __m256i c1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xs + 16 * i + 8), inv));
+      // The pack interleaves 128-bit lanes; one permute of quadwords puts the 16 codes in order.
+      const __m256i codes = _mm256_permute4x64_epi64(_mm256_packs_epi32(c0, c1), 0xD8);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(block + WideX::codes + 32 * i), codes);
+      min_sums[i] = dx * static_cast<float>(hsum_i32(_mm256_add_epi32(c0, c1)));
+    }
+    *step = dx;
+  }
 }
+
+// A packed format's row rebuilt at out (2 · k_len bytes, 32-byte aligned) as 16-bit weights
+// (code − packed_offset) · integer scale of the sub-block: the block's d (and its mins) apart.
+template <WFormat Fmt>
+void expand_row_wide(const uint8_t* row, const int8_t* scales, int64_t k_len, uint8_t* out) {
+  const __m256i offset = _mm256_set1_epi16(static_cast<short>(packed_offset(Fmt)));
+  for (int64_t h = 0; h < k_len / 32; ++h) {
+    const __m256i u = packed_half<Fmt>(row + h / 2 * packed_block_bytes(Fmt), static_cast<int>(h % 2));
+    const __m256i low = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)), offset);
+    const __m256i high = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), offset);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 64 * h), _mm256_mullo_epi16(low, _mm256_set1_epi16(scales[2 * h])));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 64 * h + 32), _mm256_mullo_epi16(high, _mm256_set1_epi16(scales[2 * h + 1])));
+  }
+}
+
+// M·R int32 sums of the block of 256 in the loop; the f32 accumulators, touched once per block of
+// 256, may live in memory.
+constexpr int kWideRows[5] = {0, 4, 4, 2, 2};
+
+// The rows rebuilt by expand_row_wide times WideX, as the AVX-512 tile: per block of 256, Σ w · c
+// exact in int32 (vpmaddwd, then added), then d · dx · Σ − dmin · Σ_s min_s · dx · Σ c_s.
+template <WFormat Fmt, bool Mins>
+struct WideGemvK : KRows {
+  using W = uint8_t;
+  using X = uint8_t;
+  static constexpr int rows_per_tile(int m) { return kWideRows[m]; }
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W*) const {
+    const int64_t row0 = row_of(w);
+    __m256 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < supers; ++sb) {
+      __m256i sum[M][R];
+      for (int m = 0; m < M; ++m)
+        for (int r = 0; r < R; ++r) sum[m][r] = _mm256_setzero_si256();
+      for (int64_t q = 0; q < 8; ++q) {  // 32 weights each
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* wr = w + r * ldw + sb * 512 + 64 * q;
+          const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr)),
+                        w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wr + 32));
+          for (int m = 0; m < M; ++m) {
+            const uint8_t* xb = x + m * ldx + sb * WideX::bytes + WideX::codes + 64 * q;
+            const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb))),
+                                               _mm256_madd_epi16(w1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32))));
+            sum[m][r] = _mm256_add_epi32(sum[m][r], p);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const int64_t super = (row0 + r) * supers + sb;
+        __m256 dm16[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        if constexpr (Mins) super_block_scales<Fmt>(s.min + (row0 + r) * subs + sb * 16, s.dmin[super], dm16);
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + sb * WideX::bytes;
+          const float dx = *reinterpret_cast<const float*>(xb + WideX::step);
+          acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[m][r]), _mm256_set1_ps(s.d[super] * dx), acc[m][r]);
+          if constexpr (Mins) {
+            const float* min_sums = reinterpret_cast<const float*>(xb + WideX::min_sums);
+            acc[m][r] = _mm256_fnmadd_ps(dm16[0], _mm256_load_ps(min_sums), acc[m][r]);
+            acc[m][r] = _mm256_fnmadd_ps(dm16[1], _mm256_load_ps(min_sums + 8), acc[m][r]);
+          }
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum_ps(acc[m][r]);
+  }
+};
 
 #include "isa/int8_dot_k_entry.inc"
 

@@ -161,15 +161,14 @@ constexpr int code_offset(WFormat f) { return f == WFormat::iq4k ? 128 : packed_
 // 16; all inside one block of 256. K is a multiple of 256, so blocks are whole. q6k's and q3k's
 // unsigned codes stand for code − 32 and code − 4, which the min term takes away as 32 · scale
 // (4 · scale) per sub-block; q5k's and q2k's are their K-quant's own, with its mins.
-// Expanded: the packed formats' rows already rebuilt, a byte a code (gemv_k_t).
-template <WFormat Fmt, bool Mins, bool Expanded = false>
+template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
   using X = uint8_t;
   using B = XBlock<Fmt>;
   static constexpr int rows_per_tile(int m) { return kRows[m]; }
   static constexpr int64_t kBlocksPerSuper = kKSuperBlock / B::weights;
-  static constexpr int64_t kCodeBytes = nibble_k(Fmt) || Expanded ? 64 : packed_block_bytes(Fmt);
+  static constexpr int64_t kCodeBytes = nibble_k(Fmt) ? 64 : packed_block_bytes(Fmt);
   static constexpr int64_t kSubsPerSuper = kKSuperBlock / (nibble_k(Fmt) ? 32 : 16);
 
   template <int M, int R>
@@ -194,7 +193,7 @@ struct DotGemvK : KRows {
           const uint8_t* wr = w + r * ldw + b * kCodeBytes;
           if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + b * kCodeBytes), _MM_HINT_T1);
           __m512i v;
-          if constexpr (nibble_k(Fmt) || Expanded) v = _mm512_loadu_si512(wr);
+          if constexpr (nibble_k(Fmt)) v = _mm512_loadu_si512(wr);
           else v = packed_codes<Fmt>(wr);
           __m512i low = v, high = v;  // nibble formats: the codes of the low and high nibbles
           if constexpr (nibble_k(Fmt)) {
@@ -233,11 +232,115 @@ struct DotGemvK : KRows {
   }
 };
 
-// A packed format's row of k_len codes rebuilt, a byte a code, at out.
-template <WFormat Fmt>
-void expand_row(const uint8_t* row, int64_t k_len, uint8_t* out) {
-  for (int64_t b = 0; b < k_len / 64; ++b) _mm512_storeu_si512(out + b * 64, packed_codes<Fmt>(row + b * packed_block_bytes(Fmt)));
+// ---- prefill on the packed K formats: 16-bit x and weights (int8_dot.h) ----------------------
+
+// One row of x as WideX: per block of 256, codes round(x · kWideLevels / a) (a = max |x| of the
+// block), dx · Σ c of each sub-block of 16 (one vector of x), and dx = a / kWideLevels.
+void quantize_row_wide(const float* x, int64_t k, uint8_t* out) {
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  for (int64_t sb = 0; sb < k / kKSuperBlock; ++sb) {
+    const float* xs = x + sb * kKSuperBlock;
+    uint8_t* block = out + sb * WideX::bytes;
+    for (int64_t i = 0; i < WideX::bytes; i += 64) _mm512_store_si512(block + i, _mm512_setzero_si512());
+    __m512 v[16], amax = _mm512_setzero_ps();
+    __mmask16 nan = 0;
+    for (int i = 0; i < 16; ++i) {
+      v[i] = _mm512_loadu_ps(xs + 16 * i);
+      amax = _mm512_max_ps(amax, _mm512_and_ps(v[i], sign));
+      nan |= _mm512_cmp_ps_mask(v[i], v[i], _CMP_UNORD_Q);
+    }
+    float* step = reinterpret_cast<float*>(block + WideX::step);
+    // As quantize_row: a NaN (which max_ps passes over) makes the step, and so the products, NaN.
+    if (nan != 0) {
+      *step = __builtin_nanf("");
+      continue;
+    }
+    const float a = _mm512_reduce_max_ps(amax);
+    if (a == 0.0f) continue;  // codes, sums and step stay zero
+    const __m512 inv = _mm512_set1_ps(static_cast<float>(kWideLevels) / a);
+    const float dx = a / static_cast<float>(kWideLevels);
+    float* min_sums = reinterpret_cast<float*>(block + WideX::min_sums);
+    for (int i = 0; i < 16; ++i) {
+      const __m512i c = _mm512_cvtps_epi32(_mm512_mul_ps(v[i], inv));  // nearest, ties to even
+      _mm256_store_si256(reinterpret_cast<__m256i*>(block + WideX::codes + 32 * i), _mm512_cvtepi32_epi16(c));
+      min_sums[i] = dx * static_cast<float>(_mm512_reduce_add_epi32(c));
+    }
+    *step = dx;
+  }
 }
+
+// A packed format's row rebuilt at out (2 · k_len bytes, 64-byte aligned) as 16-bit weights
+// (code − packed_offset) · integer scale of the sub-block: the block's d (and its mins) apart. At
+// most 32 · 128 = 4096 in magnitude (Q6_K's); the mins' codes are unsigned.
+template <WFormat Fmt>
+void expand_row_wide(const uint8_t* row, const int8_t* scales, int64_t k_len, uint8_t* out) {
+  const __m512i offset = _mm512_set1_epi16(static_cast<short>(packed_offset(Fmt)));
+  for (int64_t b = 0; b < k_len / 64; ++b) {
+    const __m512i u = packed_codes<Fmt>(row + b * packed_block_bytes(Fmt));
+    const __m512i low = _mm512_sub_epi16(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(u)), offset);
+    const __m512i high = _mm512_sub_epi16(_mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(u, 1)), offset);
+    const int8_t* s = scales + 4 * b;  // sub-blocks of 16: two per 32 weights
+    const __m512i s01 = _mm512_inserti64x4(_mm512_set1_epi16(s[0]), _mm256_set1_epi16(s[1]), 1);
+    const __m512i s23 = _mm512_inserti64x4(_mm512_set1_epi16(s[2]), _mm256_set1_epi16(s[3]), 1);
+    _mm512_store_si512(out + 128 * b, _mm512_mullo_epi16(low, s01));
+    _mm512_store_si512(out + 128 * b + 64, _mm512_mullo_epi16(high, s23));
+  }
+}
+
+// M·R int32 sums of the block of 256 and M·R f32 accumulators, beside 2M vectors of x and 2 of w.
+constexpr int kWideRows[5] = {0, 8, 4, 2, 2};
+
+// The rows rebuilt by expand_row_wide (KRows with base the rebuilt rows, ldw 2 · k_len, and the
+// scales of the matrix's row 0 of them) times WideX: per block of 256, Σ w · c exact in int32,
+// then d · dx · Σ − dmin · Σ_s min_s · dx · Σ c_s.
+template <WFormat Fmt, bool Mins>
+struct WideGemvK : KRows {
+  using W = uint8_t;
+  using X = uint8_t;
+  static constexpr int rows_per_tile(int m) { return kWideRows[m]; }
+
+  template <int M, int R>
+  void tile(const W* w, int64_t, int64_t, const X* x, int64_t ldx, float* y, int64_t ldy, const W*) const {
+    const int64_t row0 = row_of(w);
+    __m512 acc[M][R];
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < supers; ++sb) {
+      __m512i sum[M][R];
+      for (int m = 0; m < M; ++m)
+        for (int r = 0; r < R; ++r) sum[m][r] = _mm512_setzero_si512();
+      for (int64_t q = 0; q < 4; ++q) {  // 64 weights each
+        __m512i xv[M][2];
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + sb * WideX::bytes + WideX::codes + 128 * q;
+          xv[m][0] = _mm512_load_si512(xb);
+          xv[m][1] = _mm512_load_si512(xb + 64);
+        }
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* wr = w + r * ldw + sb * 512 + 128 * q;
+          const __m512i w0 = _mm512_load_si512(wr), w1 = _mm512_load_si512(wr + 64);
+          for (int m = 0; m < M; ++m) {
+            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w0, xv[m][0]);
+            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w1, xv[m][1]);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const int64_t super = (row0 + r) * supers + sb;
+        __m512 dm16 = _mm512_setzero_ps();
+        if constexpr (Mins) dm16 = super_block_scales<Fmt>(s.min + (row0 + r) * subs + sb * 16, s.dmin[super]);
+        for (int m = 0; m < M; ++m) {
+          const uint8_t* xb = x + m * ldx + sb * WideX::bytes;
+          const float dx = *reinterpret_cast<const float*>(xb + WideX::step);
+          acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[m][r]), _mm512_set1_ps(s.d[super] * dx), acc[m][r]);
+          if constexpr (Mins) acc[m][r] = _mm512_fnmadd_ps(dm16, _mm512_load_ps(reinterpret_cast<const float*>(xb + WideX::min_sums)), acc[m][r]);
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = _mm512_reduce_add_ps(acc[m][r]);
+  }
+};
 
 #include "isa/int8_dot_k_entry.inc"
 

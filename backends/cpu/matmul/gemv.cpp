@@ -54,7 +54,7 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
   if ((quantized(w.fmt) || kquant(w.fmt)) && ctx.int8_dot) {
     // x quantised and laid out once here, shared read-only by the threads (isa/int8_dot.h).
-    const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols);
+    const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols, m);
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
@@ -63,7 +63,8 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
                            w.rows);
         return;
       }
-      uint8_t* expand = packed_k(w.fmt) && m > 4 ? scratch<uint8_t>(Scratch::codes, static_cast<size_t>(8 * w.cols)) : nullptr;
+      uint8_t* expand =
+          wide_x(w.fmt, m) ? scratch<uint8_t>(Scratch::codes, static_cast<size_t>(kExpandBytesPerWeight * w.cols)) : nullptr;
       ctx.int8_dot->gemv_k(w.fmt, w.row(begin), w.k_scales.from_row(begin, w.cols, kquant_sub_block(w.fmt)), end - begin,
                            w.cols, xq, m, y + begin, w.rows, expand);
     });
