@@ -26,12 +26,13 @@
 // zero codes and scales.
 //
 // The K formats compute code · scale − min per sub-block: Σ_s dx · (scale_s · Σ q·c − min_s · Σ c).
-// Their x blocks are q4's (q4k) or q8's (the packed formats: codes in order), with, in place of
-// starting sums (their codes are unsigned and their own), per block f32 "min sums" dx · Σ c of
-// each sub-block in its first lane (sub-blocks of 32 for q4k and iq4k, 16 for the others) beside
-// the scales. iq4k's nibbles pick IQ4_NL's signed table values (vpshufb): as value + 128 for
-// vpdpbusd, the 128 · Σ c taken away as a min term; as themselves on AVX2, where vpsignb gives
-// vpmaddubsw |x| and the value with x's sign.
+// Their x blocks are q4's (q4k, iq4k) or q8's (the packed formats: codes in order), with per
+// block f32 "min sums" dx · Σ c of each sub-block in its first lane (sub-blocks of 32 for q4k and
+// iq4k, 16 for the others) beside the scales, for the formats with mins. The unsigned codes that
+// stand for something less (q6k's code − 32, q3k's code − 4; iq4k's nibbles, which pick IQ4_NL's
+// signed table values with vpshufb, looked up as value + 128) take starting sums instead, per
+// sub-block, on AVX-512; on AVX2 those offsets are a min term, and iq4k's values are used as
+// themselves, vpsignb giving vpmaddubsw |x| and the value with x's sign.
 //
 // Prefill on the packed K formats (more than four rows of x: wide_x) takes x at 16 bits instead,
 // one step per block of 256 (kWideLevels codes each side of 0), and the weights rebuilt once per

@@ -22,12 +22,17 @@ struct XBlock {
   static constexpr int64_t groups = weights / kGroup;
   static constexpr int64_t codes = weights;  // bytes: nibble formats low halves then high halves; others in order
   // What the unsigned weight codes stand for beyond q: q4 nibbles are q + 8, flipped q8 bytes
-  // q + 128; the K formats' unsigned codes are their own (q6k's − 32, q3k's − 4 are min terms).
-  // iq4's nibbles pick IQ4_NL's table values, multiplied as value + 128 (vpshufb).
-  static constexpr int offset = Fmt == WFormat::q4 ? 8 : Fmt == WFormat::q8 || Fmt == WFormat::iq4 ? 128 : 0;
+  // q + 128, q6k's and q3k's codes q + 32 and q + 4; iq4's and iq4k's nibbles pick IQ4_NL's table
+  // values, multiplied as value + 128 (vpshufb). x's starting sums, −offset · Σ c of each group
+  // (K formats: sub-block) in its first lane, take it away inside the integer sum. The other K
+  // formats' codes are their own, with mins.
+  static constexpr int offset = Fmt == WFormat::q4                                                ? 8
+                                : Fmt == WFormat::q8 || Fmt == WFormat::iq4 || Fmt == WFormat::iq4k ? 128
+                                                                                                    : packed_offset(Fmt);
+  static constexpr bool has_min_sums = k_format && offset == 0;  // q4k, q5k, q2k
   static constexpr int64_t sums = codes;  // 16 int32 starting sums (where offset != 0)
-  static constexpr int64_t min_sums = offset != 0 ? sums + 64 : codes;  // K formats: 16 f32
-  static constexpr int64_t scales = k_format ? min_sums + 64 : sums + 64;  // 16 f32
+  static constexpr int64_t min_sums = sums + (offset != 0 ? 64 : 0);  // 16 f32 dx · Σ c per sub-block
+  static constexpr int64_t scales = min_sums + (has_min_sums ? 64 : 0);  // 16 f32
   static constexpr int64_t bytes = scales + 64;
   // Bytes of one row of x with k columns: whole blocks, the last one padded.
   static int64_t x_row_bytes(int64_t k) { return (k + weights - 1) / weights * bytes; }
@@ -65,9 +70,17 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j), _mm512_cvtepi32_epi8(ca));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(block + 32 * j + 16), _mm512_cvtepi32_epi8(cb));
     }
-    if constexpr (B::offset != 0) reinterpret_cast<int32_t*>(block + B::sums)[j * B::lanes_per_group] = -B::offset * (sum_a + sum_b);
+    if constexpr (B::offset != 0) {
+      int32_t* sums = reinterpret_cast<int32_t*>(block + B::sums);
+      if constexpr (packed_k(Fmt)) {  // a sub-block of 16 each half
+        sums[8 * j] = -B::offset * sum_a;
+        sums[8 * j + 4] = -B::offset * sum_b;
+      } else {
+        sums[j * B::lanes_per_group] = -B::offset * (sum_a + sum_b);
+      }
+    }
     const float dx = amax / 127.0f;
-    if constexpr (B::k_format) {  // dx · Σ c per sub-block, in its first lane (of four)
+    if constexpr (B::has_min_sums) {  // dx · Σ c per sub-block, in its first lane (of four)
       float* min_sums = reinterpret_cast<float*>(block + B::min_sums);
       if constexpr (nibble_k(Fmt)) {
         min_sums[4 * j] = dx * static_cast<float>(sum_a + sum_b);
@@ -152,15 +165,12 @@ inline __m512 super_block_scales(const int8_t* integers, float super) {
 
 #include "isa/packed_codes_avx512.inc"
 
-// What the unsigned codes the tile multiplies stand for beyond the weights' codes: q6k's and q3k's
-// offsets, and 128 for iq4k, whose table values (signed) are looked up as value + 128.
-constexpr int code_offset(WFormat f) { return f == WFormat::iq4k ? 128 : packed_offset(f); }
-
 // Each block of codes is four sub-blocks: four q4k / iq4k groups of 32 nibbles (64 bytes, 128 weights),
 // or a packed format's block of 64 codes (q6k 48 bytes, q5k 40, q3k 24, q2k 16), sub-blocks of
-// 16; all inside one block of 256. K is a multiple of 256, so blocks are whole. q6k's and q3k's
-// unsigned codes stand for code − 32 and code − 4, which the min term takes away as 32 · scale
-// (4 · scale) per sub-block; q5k's and q2k's are their K-quant's own, with its mins.
+// 16; all inside one block of 256. K is a multiple of 256, so blocks are whole. The unsigned
+// codes' offsets (q6k's 32, q3k's 4, iq4k's 128: XBlock::offset) are taken away by x's starting
+// sums, so each sub-block's integer sum is exact before its scale; q4k's, q5k's and q2k's mins
+// are a term of their own (min · dx · Σ c per sub-block).
 template <WFormat Fmt, bool Mins>
 struct DotGemvK : KRows {
   using W = uint8_t;
@@ -187,7 +197,6 @@ struct DotGemvK : KRows {
         const __m512 dw16 = super_block_scales<Fmt>(s.scale + sub0, s.d[super]);
         __m512 dm16 = _mm512_setzero_ps();
         if constexpr (Mins) dm16 = super_block_scales<Fmt>(s.min + sub0, s.dmin[super]);
-        if constexpr (code_offset(Fmt) != 0) dm16 = _mm512_mul_ps(dw16, _mm512_set1_ps(static_cast<float>(code_offset(Fmt))));
         for (int64_t q = 0; q < kBlocksPerSuper; ++q) {
           const int64_t b = sb * kBlocksPerSuper + q;
           const uint8_t* wr = w + r * ldw + b * kCodeBytes;
@@ -208,19 +217,19 @@ struct DotGemvK : KRows {
           const __m512i spread = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
                                                   _mm512_set1_epi32(static_cast<int>(4 * q)));
           const __m512 dw = _mm512_permutexvar_ps(spread, dw16);
-          const __m512 dm = Mins || code_offset(Fmt) != 0 ? _mm512_permutexvar_ps(spread, dm16) : dm16;
+          const __m512 dm = Mins ? _mm512_permutexvar_ps(spread, dm16) : dm16;
           for (int m = 0; m < M; ++m) {
             const uint8_t* xb = x + m * ldx + b * B::bytes;
-            __m512i sum;
+            __m512i sum = B::offset != 0 ? _mm512_load_si512(xb + B::sums) : _mm512_setzero_si512();
             if constexpr (nibble_k(Fmt)) {
-              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_load_si512(xb));
+              sum = _mm512_dpbusd_epi32(sum, low, _mm512_load_si512(xb));
               sum = _mm512_dpbusd_epi32(sum, high, _mm512_load_si512(xb + 64));
-            } else {  // unsigned codes: no starting sums
-              sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xb));
+            } else {
+              sum = _mm512_dpbusd_epi32(sum, v, _mm512_load_si512(xb));
             }
             const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
             acc[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[m][r]);
-            if constexpr (Mins || code_offset(Fmt) != 0) {
+            if constexpr (Mins) {
               acc[m][r] = _mm512_fnmadd_ps(dm, _mm512_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
             }
           }
