@@ -496,6 +496,37 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
     }
   }
 
+  // MLA over a long prefill: one sequence of 150 new tokens after 10 cached ones, beside a second
+  // sequence's decode token, two of its tokens swapped across a block of 64 (the cpu naive form
+  // scores a block against the longest prefix in it), the last token out of order.
+  for (int absorbed = 0; absorbed < 2; ++absorbed) {
+    const int64_t h = 2, dn = 16, dr = 8, dv = 12, cr = 72, slots = 2, len = 176, prefill = 150, t = prefill + 1;
+    OpCase c;
+    c.name = std::string("mla_long_prefill_") + (absorbed ? "absorbed" : "naive") + "_T" + std::to_string(t);
+    c.call.op = FATHOM_OP_MLA_ATTENTION;
+    std::vector<int32_t> pos, slot;
+    for (int32_t i = 0; i < prefill; ++i) pos.push_back(10 + i), slot.push_back(0);
+    std::swap(pos[60], pos[70]);
+    std::swap(pos[5], pos[prefill - 1]);
+    pos.push_back(30), slot.push_back(1);
+    std::vector<std::byte> pos_b(pos.size() * 4), slot_b(slot.size() * 4);
+    std::memcpy(pos_b.data(), pos.data(), pos_b.size());
+    std::memcpy(slot_b.data(), slot.data(), slot_b.size());
+    const int64_t rows = h * (dn + dv);
+    c.call.inputs = {tensor(F32, {t, h * (dn + dr)}, g.normal(F32, t * h * (dn + dr))),
+                     tensor(F32, {t, cr}, g.normal(F32, t * cr)),
+                     tensor(F32, {t, dr}, g.normal(F32, t * dr)),
+                     tensor(FATHOM_DTYPE_I32, {t}, pos_b),
+                     tensor(FATHOM_DTYPE_I32, {t}, slot_b),
+                     tensor(F32, {rows, cr}, g.normal(F32, rows * cr, 0.1), true),
+                     tensor(F32, {slots, len, cr + dr}, g.normal(F32, slots * len * (cr + dr)))};
+    c.call.outputs = {output(F32, {t, h * dv})};
+    c.call.attrs = attrs_bytes(fathom_mla_attrs{static_cast<int32_t>(h), static_cast<int32_t>(dn), static_cast<int32_t>(dr),
+                                                static_cast<int32_t>(dv), static_cast<int32_t>(cr), absorbed, 0.19f, 0});
+    c.tolerance = 4 * tolerance_for(F32, true);  // as the batch cases above
+    cases.push_back(std::move(c));
+  }
+
   // A V3-sized router (64 experts in 8 groups, keep 4, top-8) on a batch of 33 tokens.
   {
     const int64_t t = 33, d = 300, e = 64, k = 8;

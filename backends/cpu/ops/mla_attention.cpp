@@ -12,8 +12,8 @@
 // once per item and serving all its tokens. Scores and Σ p·c run per token for all heads at
 // once, by two sgemms over the token's cache rows.
 // Naive form (prefill): per (sequence, head), [K_nope | V] = cache_rows · W_headᵀ by one sgemm
-// over the sequence's cached rows, then the scores of all the sequence's tokens (two sgemms),
-// each token's softmax over its own prefix, and P·V (one sgemm). This
+// over the sequence's cached rows, then per block of its tokens the scores against the positions
+// the block reaches (two sgemms), each token's softmax over its own prefix, and P·V (one sgemm). This
 // is (dn+dv)/(2C) of the absorbed form's work per (token, position), the right form for long
 // prompts.
 //
@@ -317,6 +317,9 @@ class MlaAttention final : public sdk::PreparedNode {
       sdk::fail(FATHOM_STATUS_INTERNAL, "mla_attention: oneDNN sgemm failed");
   }
 
+  // Tokens whose scores the naive form computes together.
+  static constexpr int64_t kScoreRows = 64;
+
   void attend_naive(const sdk::KernelArgs& args, const Dims& d, const WeightView& kvb, const Cache& cache) const {
     const auto [tokens, q, pos, slot, out] = Call(args);
     const IsaKernels& isa = *ctx_.isa;
@@ -356,17 +359,26 @@ class MlaAttention final : public sdk::PreparedNode {
         const float* src = q + seq.tokens[static_cast<size_t>(i)] * d.h * qw + h * qw;
         std::copy_n(src, qw, qs + i * qw);
       }
-      // Scores of every token against every cached position, by two sgemms (q_nope·K_nopeᵀ, then
-      // + q_pe·k_peᵀ); each token then keeps its own prefix (positions ≤ its own).
-      sgemm('N', 'T', nt, seq.len, d.dn, a_.softmax_scale, qs, qw, kv, kv_width, 0.0f, scores, seq.len);
-      sgemm('N', 'T', nt, seq.len, d.dr, a_.softmax_scale, qs + d.dn, qw, rows + d.c, d.row, 1.0f, scores, seq.len);
-      for (int64_t i = 0; i < nt; ++i) {
-        float* p = scores + i * seq.len;
-        const int64_t len = pos[seq.tokens[static_cast<size_t>(i)]] + 1;
-        isa.softmax(p, len);
-        std::fill(p + len, p + seq.len, 0.0f);
+      // Per block of kScoreRows tokens, the scores against the positions the block reaches (the
+      // longest of its prefixes: a prompt's first tokens skip the positions after them, about half
+      // the work of a long prefill), by two sgemms (q_nope·K_nopeᵀ, then + q_pe·k_peᵀ); each token
+      // keeps its own prefix (positions ≤ its own); then P·V.
+      for (int64_t i0 = 0; i0 < nt; i0 += kScoreRows) {
+        const int64_t bn = std::min(kScoreRows, nt - i0);
+        int64_t reach = 0;
+        for (int64_t i = i0; i < i0 + bn; ++i) reach = std::max<int64_t>(reach, pos[seq.tokens[static_cast<size_t>(i)]] + 1);
+        float* block = scores + i0 * seq.len;
+        const float* qb = qs + i0 * qw;
+        sgemm('N', 'T', bn, reach, d.dn, a_.softmax_scale, qb, qw, kv, kv_width, 0.0f, block, seq.len);
+        sgemm('N', 'T', bn, reach, d.dr, a_.softmax_scale, qb + d.dn, qw, rows + d.c, d.row, 1.0f, block, seq.len);
+        for (int64_t i = 0; i < bn; ++i) {
+          float* p = block + i * seq.len;
+          const int64_t len = pos[seq.tokens[static_cast<size_t>(i0 + i)]] + 1;
+          isa.softmax(p, len);
+          std::fill(p + len, p + reach, 0.0f);
+        }
+        sgemm('N', 'N', bn, d.dv, reach, 1.0f, block, seq.len, kv + d.dn, kv_width, 0.0f, o + i0 * d.dv, d.dv);
       }
-      sgemm('N', 'N', nt, d.dv, seq.len, 1.0f, scores, seq.len, kv + d.dn, kv_width, 0.0f, o, d.dv);
       for (int64_t i = 0; i < nt; ++i) {
         std::copy_n(o + i * d.dv, d.dv, out + seq.tokens[static_cast<size_t>(i)] * d.h * d.dv + h * d.dv);
       }
