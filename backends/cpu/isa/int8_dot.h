@@ -31,8 +31,8 @@
 // iq4k, 16 for the others) beside the scales, for the formats with mins. The unsigned codes that
 // stand for something less (q6k's code − 32, q3k's code − 4; iq4k's nibbles, which pick IQ4_NL's
 // signed table values with vpshufb, looked up as value + 128) take starting sums instead, per
-// sub-block, on AVX-512; on AVX2 those offsets are a min term, and iq4k's values are used as
-// themselves, vpsignb giving vpmaddubsw |x| and the value with x's sign.
+// sub-block; on AVX2 iq4k's values are used as themselves, vpsignb giving vpmaddubsw |x| and the
+// value with x's sign.
 //
 // Prefill on the packed K formats (more than four rows of x: wide_x) takes x at 16 bits instead,
 // one step per block of 256 (kWideLevels codes each side of 0), and the weights rebuilt once per

@@ -17,12 +17,13 @@
 //    the weights' codes are signed).
 // A last partial q4 block is padded with zero codes and scales.
 //
-// The K formats (isa.h) take the layouts of q4 (q4k) and q8 (q6k, q5k) with, in place of the
-// starting sums, 8 f32 "min sums": dx · Σ c of each sub-block in its first lane (q4k: group j in
-// lane 4j; the others: the two halves of 16 in lanes 0 and 4). Their kernels scale the integer sums
-// per sub-block (d · integer scale) and take away min · those sums; q6k's unsigned 6-bit codes
-// stand for code − 32, whose 32 · scale goes the same way. No sum of pairs saturates: 63 · 127 ·
-// 2 = 16002 for q6k.
+// The K formats (isa.h) take the layouts of q4 (q4k, iq4k) and q8 (the packed ones) with, in place
+// of the starting sums, 8 f32 "min sums": dx · Σ c of each sub-block in its first lane (q4k: group
+// j in lane 4j; the others: the two halves of 16 in lanes 0 and 4). Their kernels scale the
+// integer sums per sub-block (d · integer scale) and take away min · those sums. q6k's and q3k's
+// unsigned codes stand for code − 32 and code − 4: their blocks hold int32 starting sums there
+// instead, −32 · Σ c (−4 · Σ c) per sub-block, so the integer sums come out exact. No sum of pairs
+// saturates: 63 · 127 · 2 = 16002 for q6k.
 #include <immintrin.h>
 
 #include "isa/int8_dot.h"
@@ -41,7 +42,7 @@ struct XBlock {
   static constexpr bool k_format = kquant(Fmt);
   static constexpr int64_t weights = nibbles ? 64 : 32;
   static constexpr int64_t groups = weights / kGroup;
-  static constexpr int64_t sums = weights;      // q4: 8 int32 starting sums; K formats: 8 f32 min sums
+  static constexpr int64_t sums = weights;      // q4, q6k, q3k: 8 int32 starting sums; other K formats: 8 f32 min sums
   static constexpr int64_t min_sums = weights;
   static constexpr int64_t scales = Fmt == WFormat::q8 ? weights : weights + 32;  // 8 f32
   static constexpr int64_t bytes = scales + 32;
@@ -114,7 +115,10 @@ void quantize_row(const float* x, int64_t k, uint8_t* out) {
       for (int l = 0; l < 4; ++l) scales[l] = dx;
     } else {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(block), codes);
-      if constexpr (B::k_format) {
+      if constexpr (B::k_format && packed_offset(Fmt) != 0) {  // q6k, q3k: starting sums per sub-block of 16
+        reinterpret_cast<int32_t*>(block + B::sums)[0] = -packed_offset(Fmt) * first_half;
+        reinterpret_cast<int32_t*>(block + B::sums)[4] = -packed_offset(Fmt) * second_half;
+      } else if constexpr (B::k_format) {
         reinterpret_cast<float*>(block + B::min_sums)[0] = dx * static_cast<float>(first_half);
         reinterpret_cast<float*>(block + B::min_sums)[4] = dx * static_cast<float>(second_half);
       }
@@ -244,18 +248,13 @@ struct DotGemvK : KRows {
         __m256 dw16[2], dm16[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
         super_block_scales<Fmt>(s.scale + sub0, s.d[super], dw16);
         if constexpr (Mins) super_block_scales<Fmt>(s.min + sub0, s.dmin[super], dm16);
-        if constexpr (packed_offset(Fmt) != 0) {
-          const __m256 offset = _mm256_set1_ps(static_cast<float>(packed_offset(Fmt)));
-          dm16[0] = _mm256_mul_ps(dw16[0], offset);
-          dm16[1] = _mm256_mul_ps(dw16[1], offset);
-        }
         for (int64_t q = 0; q < kBlocksPerSuper; ++q) {
           const int64_t b = sb * kBlocksPerSuper + q;
           // Lanes 0-3 of the block take sub-block 2q of the block of 256, lanes 4-7 2q + 1.
           const int first = static_cast<int>(2 * q % 8);
           const __m256i spread = _mm256_setr_epi32(first, first, first, first, first + 1, first + 1, first + 1, first + 1);
           const __m256 dw = _mm256_permutevar8x32_ps(dw16[2 * q / 8], spread);
-          const __m256 dm = _mm256_permutevar8x32_ps(dm16[2 * q / 8], spread);
+          const __m256 dm = Mins ? _mm256_permutevar8x32_ps(dm16[2 * q / 8], spread) : dm16[0];
           // The unsigned operands of this block.
           __m256i a0, a1 = _mm256_setzero_si256();
           if constexpr (nibble_k(Fmt)) {
@@ -285,12 +284,14 @@ struct DotGemvK : KRows {
               sum = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(a0, x0),
                                                        _mm256_maddubs_epi16(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32)))),
                                       ones);
-            } else {  // unsigned codes
+            } else {  // unsigned codes; q6k's and q3k's offsets taken away by x's starting sums
               sum = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, x0), ones);
+              if constexpr (packed_offset(Fmt) != 0)
+                sum = _mm256_add_epi32(sum, _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + B::sums)));
             }
             const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::scales)));
             acc[m][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[m][r]);
-            if constexpr (Mins || packed_offset(Fmt) != 0) {
+            if constexpr (Mins) {
               acc[m][r] = _mm256_fnmadd_ps(dm, _mm256_load_ps(reinterpret_cast<const float*>(xb + B::min_sums)), acc[m][r]);
             }
           }
