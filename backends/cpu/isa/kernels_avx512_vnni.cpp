@@ -296,8 +296,11 @@ void expand_row_wide(const uint8_t* row, const int8_t* scales, int64_t k_len, ui
   }
 }
 
-// M·R int32 sums of the block of 256 and M·R f32 accumulators, beside 2M vectors of x and 2 of w.
-constexpr int kWideRows[5] = {0, 8, 4, 2, 2};
+// M·R int32 sums of the block of 256 in registers, beside 2 vectors of w and x read from L1 as
+// each is used; the f32 accumulators, touched once per block of 256, may live in memory. Four
+// rows of w with four of x: 8 % faster prefill of 1024 tokens than two with x held in registers
+// (which left the tile bound by loads).
+constexpr int kWideRows[5] = {0, 8, 4, 4, 4};
 
 // The rows rebuilt by expand_row_wide (KRows with base the rebuilt rows, ldw 2 · k_len, and the
 // scales of the matrix's row 0 of them) times WideX: per block of 256, Σ w · c exact in int32,
@@ -319,18 +322,13 @@ struct WideGemvK : KRows {
       for (int m = 0; m < M; ++m)
         for (int r = 0; r < R; ++r) sum[m][r] = _mm512_setzero_si512();
       for (int64_t q = 0; q < 4; ++q) {  // 64 weights each
-        __m512i xv[M][2];
-        for (int m = 0; m < M; ++m) {
-          const uint8_t* xb = x + m * ldx + sb * WideX::bytes + WideX::codes + 128 * q;
-          xv[m][0] = _mm512_load_si512(xb);
-          xv[m][1] = _mm512_load_si512(xb + 64);
-        }
         for (int r = 0; r < R; ++r) {
           const uint8_t* wr = w + r * ldw + sb * 512 + 128 * q;
           const __m512i w0 = _mm512_load_si512(wr), w1 = _mm512_load_si512(wr + 64);
           for (int m = 0; m < M; ++m) {
-            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w0, xv[m][0]);
-            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w1, xv[m][1]);
+            const uint8_t* xb = x + m * ldx + sb * WideX::bytes + WideX::codes + 128 * q;
+            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w0, _mm512_load_si512(xb));
+            sum[m][r] = _mm512_dpwssd_epi32(sum[m][r], w1, _mm512_load_si512(xb + 64));
           }
         }
       }
