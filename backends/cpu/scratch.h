@@ -9,7 +9,7 @@
 
 namespace fathom::cpu {
 
-enum class Scratch { activations, weights, tile, tile_transposed, attention, attention2, bf16, experts, dnnl, codes, group_sums, count_ };
+enum class Scratch { activations, weights, tile, tile_transposed, attention, attention2, bf16, experts, dnnl, codes, group_sums, grid_factors, count_ };
 
 // At least `n` elements of T, 64-byte aligned, valid until the same slot is asked for again on
 // this thread. Contents are unspecified.

@@ -486,6 +486,57 @@ TEST_P(Int8DotGemv, KFormatsMatchTheIntegerSumsOfQuantisedXAndWeights) {
           }
 }
 
+// The I-quants below 4 bits (grid_k): rows rebuilt as 16-bit integers with one factor per block
+// of 256 (matmul/grid_rows.h), times x at 16 bits per block at every M: against the integer sums of
+// x quantised on the grid the kernels declare, scaled per block.
+TEST_P(Int8DotGemv, RebuiltGridRowsMatchTheIntegerSumsOfQuantisedX) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  std::mt19937 rng(43);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_int_distribution<int> integer(-62 * 31, 62 * 31);  // IQ3_XXS's largest
+  std::uniform_real_distribution<float> positive(1e-5f, 1e-4f);
+  const WFormat fmt = WFormat::iq2xxs;
+  for (int64_t m : {1, 3, 5})
+    for (int64_t n : {1, 9})
+      for (int64_t k : {256, 768}) {
+        ASSERT_TRUE(wide_x(fmt, m));
+        const int64_t blocks = k / kKSuperBlock;
+        Aligned rows(static_cast<size_t>(2 * n * k));
+        auto* w = reinterpret_cast<int16_t*>(rows.data);
+        for (int64_t i = 0; i < n * k; ++i) w[i] = static_cast<int16_t>(integer(rng));
+        std::vector<float> factor(static_cast<size_t>(n * blocks));
+        for (float& f : factor) f = positive(rng);
+        std::vector<float> x(static_cast<size_t>(m * k));
+        for (float& v : x) v = normal(rng);
+        Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k, m)));
+        dot.quantize_rows(fmt, x.data(), k, m, k, xq.data);
+        std::vector<float> y(static_cast<size_t>(m * (n + 1)), -7.f);
+        dot.gemv_wide(w, factor.data(), n, k, xq.data, m, y.data(), n + 1);
+        const QuantisedX q = quantise_x(x, k, m, k, x_grid(fmt, m));
+        const std::string what = "M " + std::to_string(m) + ", N " + std::to_string(n) + ", K " + std::to_string(k);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t r = 0; r < n; ++r) {
+            double want = 0, magnitude = 0;
+            for (int64_t b = 0; b < blocks; ++b) {
+              double products = 0, products_magnitude = 0;
+              for (int64_t c = b * kKSuperBlock; c < (b + 1) * kKSuperBlock; ++c) {
+                const double p = static_cast<double>(w[r * k + c]) * q.code[static_cast<size_t>(i * k + c)];
+                products += p;
+                products_magnitude += std::fabs(p);
+              }
+              const double scale = factor[static_cast<size_t>(r * blocks + b)] * q.step_at(i, k, b * kKSuperBlock);
+              want += scale * products;
+              magnitude += scale * products_magnitude;
+            }
+            ASSERT_LE(std::fabs(y[static_cast<size_t>(i * (n + 1) + r)] - want), static_cast<double>(blocks + 3) * std::ldexp(magnitude, -22))
+                << what << ", y[" << i << "][" << r << "]";
+          }
+          ASSERT_EQ(y[static_cast<size_t>(i * (n + 1) + n)], -7.f) << what << ": wrote into y's stride gap";
+        }
+      }
+}
+
 // Prefill on the packed K formats (16-bit x per block of 256): a NaN in one row of x makes that
 // row's products NaN and leaves the others finite; a row of zeros gives zeros.
 TEST_P(Int8DotGemv, ANanActivationGivesNanProductsInPrefill) {

@@ -59,6 +59,7 @@ struct Gen {
   // a block read with its neighbour's scale) and codes of every value.
   std::vector<std::byte> ggml_blocks(uint32_t layout, int64_t rows, int64_t cols) {
     if (sdk::is_ggml_k_layout(layout)) return ggml_k_blocks(layout, rows, cols);
+    if (sdk::is_ggml_grid_layout(layout)) return ggml_grid_blocks(layout, rows, cols);
     const int64_t block_bytes = sdk::ggml_block_bytes(layout), blocks = rows * cols / 32;
     std::uniform_real_distribution<float> scale(0.001f, 0.02f);
     std::uniform_int_distribution<int> code(layout == FATHOM_LAYOUT_GGML_Q8_0 ? -127 : 0, layout == FATHOM_LAYOUT_GGML_Q8_0 ? 127 : 255);
@@ -119,6 +120,34 @@ struct Gen {
         packed[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
         packed[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
         packed[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0x0F) | (m[j + 4] & 0x0F) << 4);
+      }
+    }
+    return out;
+  }
+  // The I-quants below 4 bits: every byte random (table indices, signs, scales, IQ1's shifts), so
+  // every bit of the layout is exercised, but d, a non-uniform f16 per block (IQ1_M's in the top
+  // nibbles of its four u16 of scales).
+  std::vector<std::byte> ggml_grid_blocks(uint32_t layout, int64_t rows, int64_t cols) {
+    const int64_t block_bytes = sdk::ggml_block_bytes(layout), blocks = rows * cols / 256;
+    std::uniform_real_distribution<float> scale(0.0002f, 0.001f);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<std::byte> out(static_cast<size_t>(blocks * block_bytes));
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::byte* block = out.data() + b * block_bytes;
+      for (int64_t j = 0; j < block_bytes; ++j) block[j] = static_cast<std::byte>(static_cast<uint8_t>(byte(rng)));
+      // IQ1's (grid ± 1/8) · (2·s + 1) reach 9/8 · 15, IQ3_S's 15 · 31: scaled to the others' range
+      const float d = scale(rng) * (layout == FATHOM_LAYOUT_GGML_IQ3_S ? 0.05f : 1.0f);
+      uint16_t bits = 0;
+      convert_from_f32(DType::f16, &d, &bits, 1);
+      if (layout != FATHOM_LAYOUT_GGML_IQ1_M) {
+        std::memcpy(block, &bits, 2);
+        continue;
+      }
+      for (int i = 0; i < 4; ++i) {
+        uint16_t u = 0;
+        std::memcpy(&u, block + 48 + 2 * i, 2);
+        u = static_cast<uint16_t>((u & 0x0FFF) | ((bits >> (4 * i)) & 0xF) << 12);
+        std::memcpy(block + 48 + 2 * i, &u, 2);
       }
     }
     return out;
@@ -277,7 +306,11 @@ std::vector<OpCase> make_op_cases(uint64_t seed) {
         GgmlCases{FATHOM_LAYOUT_GGML_Q5_1, "q5_1", 32}, GgmlCases{FATHOM_LAYOUT_GGML_IQ4_NL, "iq4_nl", 32},
         GgmlCases{FATHOM_LAYOUT_GGML_Q2_K, "q2_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_Q3_K, "q3_k", 256},
         GgmlCases{FATHOM_LAYOUT_GGML_Q4_K, "q4_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_Q5_K, "q5_k", 256},
-        GgmlCases{FATHOM_LAYOUT_GGML_Q6_K, "q6_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ4_XS, "iq4_xs", 256}}) {
+        GgmlCases{FATHOM_LAYOUT_GGML_Q6_K, "q6_k", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ4_XS, "iq4_xs", 256},
+        GgmlCases{FATHOM_LAYOUT_GGML_IQ2_XXS, "iq2_xxs", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ2_XS, "iq2_xs", 256},
+        GgmlCases{FATHOM_LAYOUT_GGML_IQ2_S, "iq2_s", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ3_XXS, "iq3_xxs", 256},
+        GgmlCases{FATHOM_LAYOUT_GGML_IQ3_S, "iq3_s", 256}, GgmlCases{FATHOM_LAYOUT_GGML_IQ1_S, "iq1_s", 256},
+        GgmlCases{FATHOM_LAYOUT_GGML_IQ1_M, "iq1_m", 256}}) {
     const bool k_quant = set.block == 256;
     const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes =
         k_quant ? std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 256, 7}, {5, 512, 130}, {40, 256, 33}}

@@ -212,28 +212,41 @@ def k_model(tmp_path_factory):
     return write_random_model(tmp_path_factory.mktemp("k-model") / "v3-256")
 
 
-@pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"])
+@pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "iq3_s", "iq3_xxs", "iq2_s",
+                                  "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"])
 def test_k_quant_blocks_are_ggmls(kind):
-    """The test files' K-quant, IQ4_NL and IQ4_XS blocks (tools/reference/kquants.py) read back through
+    """The test files' K-quant and I-quant blocks (tools/reference/kquants.py) read back through
     gguf-py's own dequantiser to the weights they quantised, within about half a step of the type's
-    codes (the largest error over the largest weight; Q2_K has 4 codes a sub-block, Q3_K 8): a
-    layout that was not ggml's would read back noise (an error of the order of the weights)."""
+    codes (the largest error over the largest weight; Q2_K has 4 codes a sub-block, Q3_K 8; the
+    I-quants below 4 bits more, their groups of 4 or 8 weights held to the entries of a grid): a
+    layout that was not ggml's would read back noise (an error of the order of the weights, above
+    1.3 for groups, weights or signs out of place)."""
     w = (np.random.default_rng(3).standard_normal((9, 768)) * 0.05).astype(np.float32)
     blocks = kquants.quantize(w, kind)
     blocks_per_row = 768 // kquants.BLOCK_WEIGHTS.get(kind, kquants.QK_K)
     assert blocks.shape == (9, blocks_per_row * kquants.BLOCK_BYTES[kind])
-    limit = {"q2_k": 0.26, "q3_k": 0.19, "q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025, "iq4_nl": 0.09, "iq4_xs": 0.09}[kind]
+    limit = {"q2_k": 0.26, "q3_k": 0.19, "q4_k": 0.07, "q5_k": 0.035, "q6_k": 0.025, "iq4_nl": 0.09, "iq4_xs": 0.09,
+             "iq3_s": 0.16, "iq3_xxs": 0.28, "iq2_s": 0.31, "iq2_xs": 0.34, "iq2_xxs": 0.38, "iq1_m": 0.62,
+             "iq1_s": 0.48}[kind]
     assert kquants.roundtrip_error(w, blocks, kind) <= limit
 
 
-# Files of llama-quantize's K-quant mixes: the blocks computed with as they are, on the reference and
-# cpu backends (f32 and int8 activations), prefill and decode, against an F32 twin of their values.
-# The random model's k_b has rows of 32: the blocks of 32 that llama-quantize falls back to (IQ4_NL,
-# Q5_0, Q5_1, Q8_0) are in these files too.
+# Files of llama-quantize's K-quant and I-quant mixes: the blocks computed with as they are, on the
+# reference and cpu backends (f32 and int8 activations), prefill and decode, against an F32 twin of
+# their values. The random model's k_b has rows of 32: the blocks of 32 that llama-quantize falls back
+# to (IQ4_NL, Q5_0, Q5_1, Q8_0) are in these files too. The I-quant mixes bring their other types
+# with them (token_embd in Q2_K or IQ3_S, attn_output in IQ2_XXS or IQ3_S, output in Q5_K).
 @pytest.mark.parametrize("outtype,types", [("q2_k", {"Q2_K", "Q3_K", "Q6_K", "IQ4_NL"}),
                                            ("q3_k_m", {"Q3_K", "Q4_K", "Q6_K", "IQ4_NL"}),
                                            ("q4_k_m", {"Q4_K", "Q6_K", "Q5_0"}), ("q5_k_m", {"Q5_K", "Q6_K", "Q5_1"}),
-                                           ("q6_k", {"Q6_K", "Q8_0"}), ("iq4_xs", {"IQ4_XS", "IQ4_NL", "Q6_K"})])
+                                           ("q6_k", {"Q6_K", "Q8_0"}), ("iq4_xs", {"IQ4_XS", "IQ4_NL", "Q6_K"}),
+                                           ("iq3_s", {"IQ3_S", "IQ4_NL", "Q6_K"}),
+                                           ("iq3_xxs", {"IQ3_XXS", "IQ3_S", "Q3_K", "IQ4_NL", "Q5_K"}),
+                                           ("iq2_s", {"IQ2_S", "IQ3_S", "IQ4_NL", "Q5_K"}),
+                                           ("iq2_xs", {"IQ2_XS", "Q2_K", "IQ4_NL", "Q5_K"}),
+                                           ("iq2_xxs", {"IQ2_XXS", "Q2_K", "IQ4_NL", "Q5_K"}),
+                                           ("iq1_m", {"IQ1_M", "IQ2_XXS", "Q2_K", "IQ4_NL", "Q5_K"}),
+                                           ("iq1_s", {"IQ1_S", "IQ2_XXS", "Q2_K", "IQ4_NL", "Q5_K"})])
 def test_k_quant_files_compute_with_their_own_values(tmp_path_factory, k_model, outtype, types, tmp_path):
     model = convert(tmp_path_factory, k_model, outtype)
     assert types <= {t.tensor_type.name for t in gguf.GGUFReader(model).tensors}

@@ -15,7 +15,8 @@ One departure, on request (--zero-q-lora-rank): llama.cpp treats a model without
 attention.q_lora_rank as V2-Lite only when it has exactly 27 layers, so the benchmark's shortened
 V2-Lite-shaped models carry the key as 0 (which Fathom, like config.json's null, reads as "no q LoRA").
 
-    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k] [--keep-kv-b]
+    python hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k|iq4_xs
+                                              |iq3_s|iq3_xxs|iq2_s|iq2_xs|iq2_xxs|iq1_m|iq1_s] [--keep-kv-b]
                          [--tokenizer DIR] [--split-max-tensors N]
     python hf_to_gguf.py --vocab-only VOCAB_SIZE TOKENIZER_DIR OUT.gguf   # the tokenizer alone
 """
@@ -145,15 +146,43 @@ def kept_f32(gguf_name, array):
 # more bits in the layers that "use more bits" (the first and last eighth, and every third
 # between); the mix's own type elsewhere (Q3_K_M: Q4_K for attn_output).
 K_MIXES = {"q2_k": "q2_k", "q3_k_m": "q3_k", "q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k", "iq4_xs": "iq4_xs"}
+# The I-quant mixes below 4 bits (llama-quantize's IQ3_S ... IQ1_S as it makes them without an
+# importance matrix, which it asks for below IQ3_XXS), with the same simplifications: Q5_K for the
+# output matrix (IQ3_S: Q6_K); token_embd in Q2_K, or IQ3_S from IQ2_S up; more bits for attn_output
+# (IQ1: IQ2_XXS; IQ2_S, IQ3_XXS: IQ3_S) and for ffn_down in the first eighth of the layers (Q2_K; IQ2_S:
+# IQ3_S; IQ3_XXS's ffn_down is Q3_K, Q4_K there); IQ3_XXS's attn_q (V2-Lite) in IQ2_S.
+I_MIXES = ["iq3_s", "iq3_xxs", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"]
+K_MIXES.update({kind: kind for kind in I_MIXES})
 # Where a row is not whole blocks of 256, llama-quantize falls back to a type with blocks of 32.
-K_FALLBACKS = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl"}
+K_FALLBACKS = {"q2_k": "iq4_nl", "q3_k": "iq4_nl", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl",
+               **{kind: "iq4_nl" for kind in I_MIXES}}
 
 
 def uses_more_bits(layer, n_layers):
     return layer < n_layers // 8 or layer >= 7 * n_layers // 8 or (layer - n_layers // 8) % 3 == 2
 
 
+def i_quant_type(name, outtype, n_layers):
+    if name == "output.weight":
+        return "q6_k" if outtype == "iq3_s" else "q5_k"
+    if name == "token_embd.weight":
+        return "iq3_s" if outtype in ("iq3_s", "iq3_xxs", "iq2_s") else "q2_k"
+    first_eighth = name.startswith("blk.") and int(name.split(".")[1]) < n_layers // 8
+    if ".ffn_down" in name:
+        if outtype == "iq3_xxs":
+            return "q4_k" if first_eighth else "q3_k"
+        if first_eighth and outtype != "iq3_s":
+            return "iq3_s" if outtype == "iq2_s" else "q2_k"
+    if ".attn_output" in name:
+        return {"iq1_s": "iq2_xxs", "iq1_m": "iq2_xxs", "iq2_s": "iq3_s", "iq3_xxs": "iq3_s"}.get(outtype, outtype)
+    if ".attn_q." in name and outtype == "iq3_xxs":
+        return "iq2_s"
+    return outtype
+
+
 def k_quant_type(name, outtype, n_layers):
+    if outtype in I_MIXES:
+        return i_quant_type(name, outtype, n_layers)
     if name == "output.weight" or outtype == "q6_k":
         return "q6_k"
     layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
@@ -268,7 +297,8 @@ def main():
     p.add_argument("out", type=Path)
     p.add_argument("--outtype", default="bf16", choices=["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
                                                          *K_MIXES],
-                   help="q2_k ... q6_k: llama-quantize's mixes of K-quants (kquants.py writes the blocks)")
+                   help="q2_k ... q6_k, iq4_xs ... iq1_s: llama-quantize's mixes of K- and I-quants (kquants.py "
+                        "writes the blocks)")
     p.add_argument("--keep-kv-b", action="store_true", help="write attn_kv_b whole, as converters before 2025 did")
     p.add_argument("--tokenizer", type=Path, help="directory of tokenizer.json (default: the model directory)")
     p.add_argument("--zero-q-lora-rank", action="store_true", help="write attention.q_lora_rank = 0 when absent")

@@ -1,10 +1,12 @@
-"""Writes llama.cpp's K-quant blocks (Q2_K to Q6_K), IQ4_NL's and IQ4_XS's with numpy, for test files.
+"""Writes llama.cpp's K-quant blocks (Q2_K to Q6_K) and I-quant blocks (IQ1_S to IQ4_XS) with numpy, for test files.
 
 gguf-py reads these types (gguf.quants.dequantize) but cannot write them, and llama-quantize is
 not in the tests' venv. These quantisers are plain (each sub-block's range mapped onto the codes,
 no search for the best scales as llama.cpp's does), so files are a little less accurate than
 llama-quantize's; the bit layout is ggml's, and the tests check every file they write against
-gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout.
+gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout. The I-quants below
+4 bits store indices into ggml's grids of magnitudes (IQ1_S/IQ1_M: of values −1, 0, 1), taken from
+gguf-py; each group takes its nearest entry (least squares, by brute force) at the scale chosen.
 
     blocks = quantize(weights, "q4_k")   # float [..., K], K a multiple of 256 → uint8 [..., K/256 · 144]
 """
@@ -12,7 +14,8 @@ gguf-py's own dequantiser (`roundtrip_error`), which is what judges the layout.
 import numpy as np
 
 QK_K = 256
-BLOCK_BYTES = {"q2_k": 84, "q3_k": 110, "q4_k": 144, "q5_k": 176, "q6_k": 210, "iq4_nl": 18, "iq4_xs": 136}
+BLOCK_BYTES = {"q2_k": 84, "q3_k": 110, "q4_k": 144, "q5_k": 176, "q6_k": 210, "iq4_nl": 18, "iq4_xs": 136,
+               "iq2_xxs": 66, "iq2_xs": 74, "iq2_s": 82, "iq3_xxs": 98, "iq3_s": 110, "iq1_s": 50, "iq1_m": 56}
 BLOCK_WEIGHTS = {"iq4_nl": 32}  # the others: QK_K
 
 
@@ -168,8 +171,176 @@ def _iq4_xs(x):
                            low.astype(np.uint8), qs], axis=1)
 
 
+def _grid(name):
+    """ggml's grid of the I-quant `name` (gguf-py's IQ2_XXS ...): float [entries, width]."""
+    import gguf
+
+    cls = getattr(gguf.quants, name)
+    cls.init_grid()
+    return cls.grid.reshape(cls.grid_shape)
+
+
+def _nearest(targets, grid):
+    """targets [..., width] → the index [...] of each one's nearest grid entry (least squares)."""
+    t = targets.reshape(-1, grid.shape[1])
+    norms = (grid * grid).sum(-1)
+    idx = np.concatenate([(norms - 2 * t[i:i + 4096] @ grid.T).argmin(-1) for i in range(0, len(t), 4096)])
+    return idx.reshape(targets.shape[:-1])
+
+
+def _scales(step, a, b, top):
+    """Sub-block steps wanted [n, S] → d (f16 [n]), scales s [n, S] in 0..top and the steps d·(a + b·s)
+    they give, the largest sub-block's step at s = top."""
+    d = _f16(step.max(-1) / (a + b * top))
+    df = d.astype(np.float32)[:, None]
+    s = np.clip(np.rint((_divide(step, df) - a) / b), 0, top).astype(np.uint32)
+    return d, s, df * (a + b * s)
+
+
+def _even_signs(x):
+    """x [..., 8] → its minus signs (bool), their count made even as ksigns needs: where it is odd, the
+    weight of least magnitude takes the other sign."""
+    neg = x < 0
+    odd = neg.sum(-1) % 2 == 1
+    smallest = np.arange(8) == np.abs(x).argmin(-1)[..., None]
+    return neg ^ (odd[..., None] & smallest)
+
+
+def _bits(flags):
+    """bool [..., k] → the integer with bit j set for flag j."""
+    return (flags.astype(np.uint32) << np.arange(flags.shape[-1], dtype=np.uint32)).sum(-1, dtype=np.uint32)
+
+
+def _signed_nearest(groups, neg, step, grid):
+    """The grid indices of weights [..., k] (k a multiple of the grid's width) given their minus signs:
+    magnitudes over the step, a weight whose sign was flipped counting as a negative magnitude (so it
+    takes a small grid value)."""
+    targets = _divide(np.where(neg, -groups, groups), step)
+    return _nearest(targets.reshape(*targets.shape[:-1], -1, grid.shape[1]), grid)
+
+
+def _iq2_xxs(x):
+    """Per 32 weights a u32 of four indices into a 256-entry grid (8 magnitudes from {8, 25, 43}) and a
+    u32 of four 7-bit ksigns indices and a 4-bit scale s: weight = d·(0.5 + s)/4 · grid · sign."""
+    grid = _grid("IQ2_XXS")
+    x = x.reshape(-1, 8, 4, 8)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max((-1, -2)) / grid.max(), 0.125, 0.25, 15)
+    neg = _even_signs(x)
+    idx = _signed_nearest(x, neg, step[..., None, None], grid)[..., 0].astype(np.uint32)  # [n, 8, 4]
+    four = np.arange(4, dtype=np.uint32)
+    q = np.stack([(idx << (8 * four)).sum(-1, dtype=np.uint32),
+                  ((_bits(neg) & 0x7F) << (7 * four)).sum(-1, dtype=np.uint32) | (s << 28)], -1)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), q.view(np.uint8).reshape(n, 64)], axis=1)
+
+
+def _iq2_xs(x):
+    """Per 8 weights a u16: a 9-bit index into a 512-entry grid | a 7-bit ksigns index << 9; a 4-bit scale
+    per 16 weights: weight = d·(0.5 + s)/4 · grid · sign."""
+    grid = _grid("IQ2_XS")
+    x = x.reshape(-1, 16, 2, 8)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max((-1, -2)) / grid.max(), 0.125, 0.25, 15)
+    neg = _even_signs(x)
+    idx = _signed_nearest(x, neg, step[..., None, None], grid)[..., 0].astype(np.uint32)  # [n, 16, 2]
+    q = (idx | ((_bits(neg) & 0x7F) << 9)).astype(np.uint16).reshape(n, 32)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), q.view(np.uint8),
+                           (s[:, 0::2] | (s[:, 1::2] << 4)).astype(np.uint8)], axis=1)
+
+
+def _iq2_s(x):
+    """IQ2_XS's scales with a 1024-entry grid, its 10-bit indices split (low bytes; top 2 bits at bits
+    2·(g % 4) of byte g/4), and an explicit sign bit per weight."""
+    grid = _grid("IQ2_S")
+    x = x.reshape(-1, 16, 2, 8)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max((-1, -2)) / grid.max(), 0.125, 0.25, 15)
+    neg = x < 0
+    idx = _signed_nearest(x, neg, step[..., None, None], grid)[..., 0].reshape(n, 8, 4).astype(np.uint32)
+    high = ((idx >> 8) << (2 * np.arange(4, dtype=np.uint32))).sum(-1, dtype=np.uint32)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), (idx & 0xFF).astype(np.uint8).reshape(n, 32),
+                           _bits(neg).astype(np.uint8).reshape(n, 32), high.astype(np.uint8),
+                           (s[:, 0::2] | (s[:, 1::2] << 4)).astype(np.uint8)], axis=1)
+
+
+def _iq3_xxs(x):
+    """A byte per 4 weights indexing a 256-entry grid (4 magnitudes from {4, 12, ..., 52, 62}); per 32
+    weights a u32 of four ksigns indices and a 4-bit scale as IQ2_XXS's: weight = d·(0.5 + s)/2 · grid · sign."""
+    grid = _grid("IQ3_XXS")
+    x = x.reshape(-1, 8, 4, 8)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max((-1, -2)) / grid.max(), 0.25, 0.5, 15)
+    neg = _even_signs(x)
+    idx = _signed_nearest(x, neg, step[..., None, None], grid).astype(np.uint8)  # [n, 8, 4, 2]
+    signs = ((_bits(neg) & 0x7F) << (7 * np.arange(4, dtype=np.uint32))).sum(-1, dtype=np.uint32) | (s << 28)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), idx.reshape(n, 64), signs.view(np.uint8).reshape(n, 32)],
+                          axis=1)
+
+
+def _iq3_s(x):
+    """A 9-bit index per 4 weights into a 512-entry grid (magnitudes from {1, 3, ..., 15}; low bytes, then
+    the ninth bits), an explicit sign bit per weight and a 4-bit scale per 32: weight = d·(1 + 2s) · grid · sign."""
+    grid = _grid("IQ3_S")
+    x = x.reshape(-1, 8, 32)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max(-1) / grid.max(), 1, 2, 15)
+    neg = x < 0
+    idx = _signed_nearest(x, neg, step[..., None], grid).reshape(n, 64).astype(np.uint32)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), (idx & 0xFF).astype(np.uint8),
+                           _bits((idx >> 8).reshape(n, 8, 8) == 1).astype(np.uint8),
+                           _bits(neg.reshape(n, 32, 8)).astype(np.uint8),
+                           (s[:, 0::2] | (s[:, 1::2] << 4)).astype(np.uint8)], axis=1)
+
+
+IQ1_DELTA = 0.125
+
+
+def _iq1_codes(x, step, delta_shape):
+    """IQ1_S / IQ1_M: groups x [n, G, 8] at steps [n, G, 1] → the 11-bit grid indices [n, G] and the
+    minus signs of the deltas, each delta (one per delta_shape's last axis) the better of ±1/8."""
+    grid = _grid("IQ1_S")
+    targets = _divide(x, step)
+    idx, err = [], []
+    for delta in (IQ1_DELTA, -IQ1_DELTA):
+        i = _nearest(targets - delta, grid)
+        idx.append(i)
+        err.append(((targets - delta - grid[i]) ** 2).sum(-1).reshape(delta_shape).sum(-1))
+    minus = err[1] < err[0]
+    return np.where(np.repeat(minus, x.shape[1] // minus.shape[1], axis=1), idx[1], idx[0]).astype(np.uint32), minus
+
+
+def _iq1_s(x):
+    """An 11-bit index per 8 weights into a 2048-entry grid of values −1, 0, 1 (low bytes; per 32 weights
+    a u16 of the four top 3 bits, a 3-bit scale s and the delta's sign): weight = d·(2s + 1)·(grid ± 1/8)."""
+    x = x.reshape(-1, 8, 32)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max(-1) / (1 + IQ1_DELTA), 1, 2, 7)
+    groups = x.reshape(n, 32, 8)
+    idx, minus = _iq1_codes(groups, np.repeat(step, 4, axis=1)[..., None], (n, 8, 4))
+    high = ((idx >> 8).reshape(n, 8, 4) << (3 * np.arange(4, dtype=np.uint32))).sum(-1, dtype=np.uint32)
+    qh = (high | (s << 12) | (minus.astype(np.uint32) << 15)).astype(np.uint16)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), (idx & 0xFF).astype(np.uint8), qh.view(np.uint8)], axis=1)
+
+
+def _iq1_m(x):
+    """IQ1_S's grid with a 3-bit scale per 16 weights and a delta sign per 8 (a nibble per group: top 3
+    index bits | sign << 3); d's f16 bits lie in the top nibbles of the four u16 of scales."""
+    x = x.reshape(-1, 16, 16)
+    n = x.shape[0]
+    d, s, step = _scales(np.abs(x).max(-1) / (1 + IQ1_DELTA), 1, 2, 7)
+    groups = x.reshape(n, 32, 8)
+    idx, minus = _iq1_codes(groups, np.repeat(step, 2, axis=1)[..., None], (n, 32, 1))
+    nibbles = (idx >> 8) | (minus.astype(np.uint32) << 3)
+    scales = (s.reshape(n, 4, 4) << (3 * np.arange(4, dtype=np.uint32))).sum(-1, dtype=np.uint32)
+    d_bits = d.view(np.uint16).astype(np.uint32)[:, None] >> (4 * np.arange(4, dtype=np.uint32))
+    scales = (scales | ((d_bits & 0xF) << 12)).astype(np.uint16)
+    return np.concatenate([(idx & 0xFF).astype(np.uint8), (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).astype(np.uint8),
+                           scales.view(np.uint8)], axis=1)
+
+
 _QUANTISERS = {"q2_k": _q2_k, "q3_k": _q3_k, "q4_k": _q4_k, "q5_k": _q5_k, "q6_k": _q6_k, "iq4_nl": _iq4_nl,
-               "iq4_xs": _iq4_xs}
+               "iq4_xs": _iq4_xs, "iq2_xxs": _iq2_xxs, "iq2_xs": _iq2_xs, "iq2_s": _iq2_s, "iq3_xxs": _iq3_xxs,
+               "iq3_s": _iq3_s, "iq1_s": _iq1_s, "iq1_m": _iq1_m}
 
 
 def quantize(weights, kind):

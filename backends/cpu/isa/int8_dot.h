@@ -51,8 +51,10 @@
 
 namespace fathom::cpu {
 
-// Whether rows_x rows of x multiplied with weights of `fmt` at once take the 16-bit layout.
-constexpr bool wide_x(WFormat fmt, int64_t rows_x) { return packed_k(fmt) && rows_x > 4; }
+// Whether rows_x rows of x multiplied with weights of `fmt` at once take the 16-bit layout: the
+// I-quants below 4 bits always (they have no 8-bit tile; their rows are rebuilt as 16-bit
+// weights, gemv_wide).
+constexpr bool wide_x(WFormat fmt, int64_t rows_x) { return grid_k(fmt) || (packed_k(fmt) && rows_x > 4); }
 inline constexpr int kWideLevels = 16383;
 
 // How each row of x is quantised: in groups of `group` along K, each to integer codes
@@ -90,6 +92,11 @@ struct Int8DotKernels {
   // once per four rows of x, which made prefill with them compute-bound.
   void (*gemv_k)(WFormat fmt, const void* w, const KScales& s, int64_t rows_w, int64_t k_len, const uint8_t* x,
                  int64_t rows_x, float* y, int64_t ldy, uint8_t* expand);
+  // y[m · ldy + r] = d[r · k_len / 256 + b] · Σ w[r][k] · x[m][k] summed over the blocks b of 256:
+  // rows_w rows already rebuilt as 16-bit weights (w[r] at w + r · k_len, 64-byte aligned), each
+  // block's with one f32 factor, times x laid out as WideX (quantize_rows where wide_x).
+  void (*gemv_wide)(const int16_t* w, const float* d, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
+                    float* y, int64_t ldy);
 };
 
 // Room `expand` needs per weight of a row (8 rows of 16-bit weights).

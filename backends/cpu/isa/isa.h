@@ -29,7 +29,13 @@ namespace fathom::cpu {
 // (int8_dot.h).
 // iq4 holds IQ4_NL and iq4k IQ4_XS: q4's and q4k's nibbles, each the index of a value of IQ4_NL's
 // table (kIq4Values), times the group's scale.
-enum class WFormat : uint8_t { f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k, iq4k, iq4 };
+// iq2xxs to iq1m are GGUF's I-quants below 4 bits, kept in the file's blocks (plugin_api.h): each
+// weight picked from a table per 8 or 4 (grid_k). No kernel reads them directly: the integer
+// path rebuilds 8 rows at a time as 16-bit weights (matmul/gemv.cpp), the others widen them.
+enum class WFormat : uint8_t {
+  f32, f16, bf16, e4m3, e5m2, q8, q4, q4k, q6k, q5k, q3k, q2k, iq4k, iq4,
+  iq2xxs, iq2xs, iq2s, iq3xxs, iq3s, iq1s, iq1m
+};
 
 // IQ4_NL's (and IQ4_XS's) non-linear codes, picked by a nibble (sdk/ggml_blocks.hpp's
 // kIq4NlValues; matmul/quantize.cpp checks they agree). Here for the kernels, which include no
@@ -45,6 +51,20 @@ constexpr bool packed_k(WFormat f) {
 // The K formats whose codes are q4's nibbles, sub-blocks of 32.
 constexpr bool nibble_k(WFormat f) { return f == WFormat::q4k || f == WFormat::iq4k; }
 constexpr bool kquant(WFormat f) { return nibble_k(f) || packed_k(f); }
+constexpr bool grid_k(WFormat f) { return f >= WFormat::iq2xxs && f <= WFormat::iq1m; }
+// Bytes of one block of 256 weights of a grid_k format (GGUF's).
+constexpr int64_t grid_block_bytes(WFormat f) {
+  switch (f) {
+    case WFormat::iq2xxs: return 66;
+    case WFormat::iq2xs: return 74;
+    case WFormat::iq2s: return 82;
+    case WFormat::iq3xxs: return 98;
+    case WFormat::iq3s: return 110;
+    case WFormat::iq1s: return 50;
+    case WFormat::iq1m: return 56;
+    default: return 0;
+  }
+}
 // The packed K formats, per 64 weights: 32 bytes of low 4 bits (q6k, q5k: packed_nibbles), then
 // one 64-bit plane per further bit (packed_planes: plane p holds bit 4 + p, or bit p where there
 // are no nibbles). The stored codes are unsigned; q6k's and q3k's stand for code −
@@ -92,6 +112,7 @@ inline int64_t format_bytes(WFormat f) {
 // Bytes of one row of `cols` elements (the codes only, for the quantised formats).
 inline int64_t row_bytes(WFormat f, int64_t cols) {
   if (packed_k(f)) return cols / 64 * packed_block_bytes(f);
+  if (grid_k(f)) return cols / kKSuperBlock * grid_block_bytes(f);
   return nibble_q(f) || nibble_k(f) ? cols / 2 : cols * format_bytes(f);
 }
 

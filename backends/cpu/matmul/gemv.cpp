@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "matmul/grid_rows.h"
 #include "parallel.h"
 #include "scratch.h"
 
@@ -9,12 +10,25 @@ namespace fathom::cpu {
 
 namespace {
 
+// I-quant rows rebuilt at a time (matmul/grid_rows.h): a GEMV row block's worth, which then sit
+// in L1/L2 while every row of x passes over them.
+constexpr int64_t kGridRows = 8;
+
 // Rows n0..n1 (inside one 128-row scale block when w is block-scaled).
 void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int64_t n0, int64_t n1) {
   const IsaKernels& isa = *ctx.isa;
   const int64_t k = w.cols;
   if (quantized(w.fmt)) {
     isa.gemv_q(w.fmt, w.row(n0), w.group_scales + n0 * w.groups(), n1 - n0, k, x, k, m, y + n0, w.rows);
+    return;
+  }
+  if (grid_k(w.fmt)) {  // exact f32 products: kGridRows rows widened at a time
+    float* rows = scratch<float>(Scratch::codes, static_cast<size_t>(kGridRows * k));
+    for (int64_t r0 = n0; r0 < n1; r0 += kGridRows) {
+      const int64_t rn = std::min(kGridRows, n1 - r0);
+      widen_grid_rows(w, r0, r0 + rn, rows, k);
+      isa.gemv(WFormat::f32, rows, k, rn, k, x, k, m, y + r0, w.rows);
+    }
     return;
   }
   if (kquant(w.fmt)) {
@@ -52,12 +66,23 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
 void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, int64_t m, float* y, int threads) {
   // Each thread should stream at least ~256 KiB of weights, or waking it costs more than it saves.
   const int t = threads_for(threads, static_cast<double>(w.bytes()), 256.0 * 1024);
-  if ((quantized(w.fmt) || kquant(w.fmt)) && ctx.int8_dot) {
+  if ((quantized(w.fmt) || kquant(w.fmt) || grid_k(w.fmt)) && ctx.int8_dot) {
     // x quantised and laid out once here, shared read-only by the threads (isa/int8_dot.h).
     const int64_t xb = ctx.int8_dot->x_row_bytes(w.fmt, w.cols, m);
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+      if (grid_k(w.fmt)) {
+        const int64_t blocks = w.cols / kKSuperBlock;
+        auto* rows = scratch<int16_t>(Scratch::codes, static_cast<size_t>(kGridRows * w.cols));
+        float* factors = scratch<float>(Scratch::grid_factors, static_cast<size_t>(kGridRows * blocks));
+        for (int64_t r0 = begin; r0 < end; r0 += kGridRows) {
+          const int64_t rn = std::min(kGridRows, end - r0);
+          expand_grid_rows(w, r0, rn, rows, factors);
+          ctx.int8_dot->gemv_wide(rows, factors, rn, w.cols, xq, m, y + r0, w.rows);
+        }
+        return;
+      }
       if (quantized(w.fmt)) {
         ctx.int8_dot->gemv(w.fmt, w.row(begin), w.group_scales + begin * w.groups(), end - begin, w.cols, xq, m, y + begin,
                            w.rows);

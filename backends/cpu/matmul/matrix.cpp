@@ -31,6 +31,15 @@ std::vector<uint16_t> to_bf16_rows(const CpuContext& ctx, const WeightView& w) {
 }  // namespace
 
 Matrix::Matrix(CpuContext& ctx, const WeightView& source, bool prepare) : view_(source) {
+  if (grid_k(view_.fmt)) {
+    // GGUF's I-quants below 4 bits: read in their blocks (matmul/grid_rows.h), copied to huge
+    // pages as bound float weights are.
+    if (prepare && ctx.options.weight_memory == WeightMemory::copy && view_.rows > 0) {
+      copy_ = copy_to_arena(ctx, view_.data, view_.bytes());
+      view_.data = copy_.data;
+    }
+    return;
+  }
   if (view_.ggml_layout != 0) {
     // GGUF's blocks are already quantised: unpacked, and used as they are (weights = "int8" /
     // "int4" quantise float weights only).
@@ -83,7 +92,8 @@ const char* Matrix::path_for(const CpuContext& ctx, int64_t m) const {
   if (view_.fmt == WFormat::e4m3 && ctx.e4m3_bf16_gemv && ctx.options.gemv_max_rows > 0) return "gemv";
   // Quantised weights with int8 activations: vpdpbusd does four products per lane and
   // instruction, against one FMA for the tiles' widened f32 (measured: docs/performance.md).
-  if ((quantized(view_.fmt) || kquant(view_.fmt)) && ctx.int8_dot && ctx.options.gemv_max_rows > 0) return "gemv";
+  if ((quantized(view_.fmt) || kquant(view_.fmt) || grid_k(view_.fmt)) && ctx.int8_dot && ctx.options.gemv_max_rows > 0)
+    return "gemv";
   return dnnl_ ? "onednn" : "tiles";
 }
 

@@ -4,6 +4,7 @@
 
 #include "fathom/sdk/float_formats.hpp"
 #include "isa/quant.h"
+#include "matmul/grid_rows.h"
 #include "fathom/sdk/status.hpp"
 
 namespace fathom::cpu {
@@ -33,6 +34,13 @@ WFormat unpacked_format(uint32_t ggml_layout) {
     case FATHOM_LAYOUT_GGML_Q3_K: return WFormat::q3k;
     case FATHOM_LAYOUT_GGML_Q2_K: return WFormat::q2k;
     case FATHOM_LAYOUT_GGML_IQ4_XS: return WFormat::iq4k;
+    case FATHOM_LAYOUT_GGML_IQ2_XXS: return WFormat::iq2xxs;  // the I-quants below 4 bits: kept as they are
+    case FATHOM_LAYOUT_GGML_IQ2_XS: return WFormat::iq2xs;
+    case FATHOM_LAYOUT_GGML_IQ2_S: return WFormat::iq2s;
+    case FATHOM_LAYOUT_GGML_IQ3_XXS: return WFormat::iq3xxs;
+    case FATHOM_LAYOUT_GGML_IQ3_S: return WFormat::iq3s;
+    case FATHOM_LAYOUT_GGML_IQ1_S: return WFormat::iq1s;
+    case FATHOM_LAYOUT_GGML_IQ1_M: return WFormat::iq1m;
     default: sdk::fail_invalid("layout " + std::to_string(ggml_layout) + " is not a GGUF block layout");
   }
 }
@@ -81,6 +89,10 @@ void widen_rows(const IsaKernels& isa, const WeightView& w, int64_t r0, int64_t 
         const float* offsets = w.group_offsets + r * w.groups();
         for (int64_t c = 0; c < k; ++c) out[c] += offsets[c / kQuantGroup];
       }
+      continue;
+    }
+    if (grid_k(w.fmt)) {
+      widen_grid_rows(w, r, r + 1, out, ld);
       continue;
     }
     if (kquant(w.fmt)) {

@@ -52,7 +52,8 @@ std::optional<WFormat> format_of(uint32_t dtype);
 // The format a GGUF block layout is unpacked into, holding exactly the same weights:
 //  - Q8_0 and Q5_0 → q8 (Q5_0's code − 16 fits an int8), Q4_0 → q4, IQ4_NL → iq4;
 //  - the K-quants Q4_K, Q6_K, Q5_K, Q3_K and Q2_K → q4k, q6k, q5k, q3k and q2k; IQ4_XS → iq4k;
-//  - Q4_1 and Q5_1 → q8 (their unsigned codes) with group_offsets (their f16 offsets, as f32).
+//  - Q4_1 and Q5_1 → q8 (their unsigned codes) with group_offsets (their f16 offsets, as f32);
+//  - the I-quants below 4 bits → iq2xxs ... iq1m: the same bytes (matmul/grid_rows.h).
 WFormat unpacked_format(uint32_t ggml_layout);
 
 // A bound 2-D weight tensor (and its scales for BLOCK_SCALED_128x128), as a view.

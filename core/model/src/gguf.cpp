@@ -151,6 +151,13 @@ std::optional<BlockLayout> block_layout(std::uint32_t type) {
     case GgmlType::q4_k: return BlockLayout{256, 144};
     case GgmlType::q5_k: return BlockLayout{256, 176};
     case GgmlType::q6_k: return BlockLayout{256, 210};
+    case GgmlType::iq2_xxs: return BlockLayout{256, 66};  // the I-quants below 4 bits: table entries
+    case GgmlType::iq2_xs: return BlockLayout{256, 74};
+    case GgmlType::iq2_s: return BlockLayout{256, 82};
+    case GgmlType::iq3_xxs: return BlockLayout{256, 98};
+    case GgmlType::iq3_s: return BlockLayout{256, 110};
+    case GgmlType::iq1_s: return BlockLayout{256, 50};
+    case GgmlType::iq1_m: return BlockLayout{256, 56};
   }
   return std::nullopt;
 }
@@ -253,7 +260,7 @@ GgufFile::GgufFile(const std::filesystem::path& path) : map_(std::make_unique<Ma
     if (!layout) {
       throw unsupported(file + ": " + what + " has type " + ggml_type_name(type) +
                         ", which Fathom does not read (it reads F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_1, IQ4_NL, IQ4_XS, "
-                        "Q2_K, Q3_K, Q4_K, Q5_K and Q6_K)");
+                        "Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ3_S, IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_M and IQ1_S)");
     }
     t.type = static_cast<GgmlType>(type);
     if (static_cast<std::uint64_t>(t.dims[0]) % layout->elements != 0) {

@@ -89,6 +89,13 @@ GgmlBlocks blocks_of(GgmlType type) {
     case GgmlType::q4_k: return GgmlBlocks::q4_k;
     case GgmlType::q5_k: return GgmlBlocks::q5_k;
     case GgmlType::q6_k: return GgmlBlocks::q6_k;
+    case GgmlType::iq2_xxs: return GgmlBlocks::iq2_xxs;
+    case GgmlType::iq2_xs: return GgmlBlocks::iq2_xs;
+    case GgmlType::iq2_s: return GgmlBlocks::iq2_s;
+    case GgmlType::iq3_xxs: return GgmlBlocks::iq3_xxs;
+    case GgmlType::iq3_s: return GgmlBlocks::iq3_s;
+    case GgmlType::iq1_s: return GgmlBlocks::iq1_s;
+    case GgmlType::iq1_m: return GgmlBlocks::iq1_m;
     default: return GgmlBlocks::none;
   }
 }

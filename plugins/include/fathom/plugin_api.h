@@ -132,6 +132,33 @@ enum {
    *         and 2·s + 1 are the top two of sub-block s's scale), 4 bytes of low scale bits (sub-
    *         block s: nibble s % 2 of byte s / 2), 128 bytes of 4-bit codes, 16 per sub-block of 32
    *         as Q4_0's; W = T[nibble] · d · (sc − 32), T IQ4_NL's table.
+   * The I-quants below 4 bits: B = 256, each group of 8 weights (4 for IQ3_*) the index of an entry
+   * of a fixed table (sdk/ggml_iq_grids.hpp, from gguf-py) whose bytes are their magnitudes, with a
+   * sign per weight and an odd integer scale 2·s + 1 per sub-block (little-endian fields; "entry
+   * g" counts groups of 8 weights, 0-31; sign bits through K[i] = i | parity(i) << 7, which makes
+   * the count of minus signs of 8 even):
+   *   IQ2_XXS: 66-byte blocks: d (f16), then per 32 weights a u32 of 4 entry indices (one byte
+   *         per 8 weights) and a u32 of 4 seven-bit sign indices K (bits 7·i) and s (bits 28-31);
+   *         W = grid · sign · d · (2·s + 1) / 8.
+   *   IQ2_XS: 74-byte blocks: d, 32 u16 (entry g: a 9-bit index and a 7-bit sign index K, high),
+   *         8 bytes of scales (sub-block of 16 t: nibble t % 2 of byte t / 2); W as IQ2_XXS's.
+   *   IQ2_S: 82-byte blocks: d, 32 bytes of low index bits (entry g), 32 bytes of signs (bit j of
+   *         byte g is weight 8·g + j's, set for minus), 8 bytes of the indices' top 2 bits (entry
+   *         g at bit 2·(g % 4) of byte g / 4), scales as IQ2_XS's; W as IQ2_XXS's.
+   *   IQ3_XXS: 98-byte blocks: d, 64 bytes of indices (one per 4 weights), then per 32 weights a
+   *         u32 of 4 sign indices K and s as IQ2_XXS's; W = grid · sign · d · (2·s + 1) / 4.
+   *   IQ3_S: 110-byte blocks: d, 64 bytes of low index bits (one per 4 weights), 8 bytes of their
+   *         ninth bits (index e: bit e % 8 of byte e / 8), 32 bytes of signs as IQ2_S's, 4 bytes of
+   *         scales (sub-block of 32 t: nibble t % 2 of byte t / 2); W = grid · sign · d · (2·s + 1).
+   *   IQ1_S: 50-byte blocks: d, 32 bytes of low index bits (entry g; 11-bit indices, values −1, 0
+   *         or 1), then per 32 weights a u16: the top 3 index bits of its 4 entries (bits 3·i), s
+   *         (bits 12-14) and the sign of a shift δ (bit 15: δ = −1/8, else +1/8);
+   *         W = (grid + δ) · d · (2·s + 1).
+   *   IQ1_M: 56-byte blocks: 32 bytes of low index bits, 16 bytes of one nibble per entry (g: byte
+   *         g / 2, the high nibble for odd g): the top 3 index bits and δ's sign (bit 3), then 4
+   *         u16 holding 16 three-bit s (sub-block of 16 t: bits 3·(t % 4) of u16 t / 4) and in
+   *         their top nibbles the 4 nibbles of d (u16 i: bits 4·i to 4·i + 3 of d's bits); W as
+   *         IQ1_S's.
    * Taken as the weight of MATMUL, the expert matrices of MOE_EXPERTS and the table of EMBEDDING,
    * where a backend accepts it. */
   FATHOM_LAYOUT_GGML_Q8_0 = 2,
@@ -145,7 +172,14 @@ enum {
   FATHOM_LAYOUT_GGML_IQ4_NL = 10,
   FATHOM_LAYOUT_GGML_Q2_K = 11,
   FATHOM_LAYOUT_GGML_Q3_K = 12,
-  FATHOM_LAYOUT_GGML_IQ4_XS = 13
+  FATHOM_LAYOUT_GGML_IQ4_XS = 13,
+  FATHOM_LAYOUT_GGML_IQ2_XXS = 14,
+  FATHOM_LAYOUT_GGML_IQ2_XS = 15,
+  FATHOM_LAYOUT_GGML_IQ2_S = 16,
+  FATHOM_LAYOUT_GGML_IQ3_XXS = 17,
+  FATHOM_LAYOUT_GGML_IQ3_S = 18,
+  FATHOM_LAYOUT_GGML_IQ1_S = 19,
+  FATHOM_LAYOUT_GGML_IQ1_M = 20
 };
 
 typedef struct fathom_tensor_desc {

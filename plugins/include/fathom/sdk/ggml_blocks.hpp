@@ -4,7 +4,9 @@
 //
 // Every layout reduces to weight = code · scale − min per sub-block: the code a small integer,
 // scale and min exact in f32 (an f16 times an integer of at most 8 bits), code · scale exact too
-// (at most 24 significant bits), so the value rounds at most once, at the subtraction.
+// (at most 24 significant bits), so the value rounds at most once, at the subtraction. The
+// I-quants below 4 bits, whose codes come from tables, are read by ggml_grid_group instead: an
+// integer per weight times one exact factor per block.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,7 @@
 
 #include "fathom/plugin_api.h"
 #include "fathom/sdk/float_formats.hpp"
+#include "fathom/sdk/ggml_iq_grids.hpp"
 #include "fathom/sdk/tensor.hpp"
 
 namespace fathom::sdk {
@@ -240,11 +243,124 @@ inline void ggml_k_block_codes(const std::byte* block, uint32_t layout, int8_t* 
   }
 }
 
+namespace ggml_detail {
+
+inline uint32_t u16(const std::byte* p, int64_t i) { return u8(p, i) | static_cast<uint32_t>(u8(p, i + 1)) << 8; }
+inline uint32_t u32(const std::byte* p, int64_t i) { return u16(p, i) | u16(p, i + 2) << 16; }
+
+// The eight signs of a group from a 7-bit index: bit j set for a minus, the eighth bit making the
+// count of minuses even (the quantisers flip the smallest weight's sign to keep it so).
+inline uint32_t even_signs(uint32_t seven) {
+  uint32_t parity = seven;
+  parity ^= parity >> 4;
+  parity ^= parity >> 2;
+  parity ^= parity >> 1;
+  return seven | (parity & 1) << 7;
+}
+
+// 8 weights from a table entry's bytes (ggml_iq_grids.hpp), signs (bit j for weight j) and one
+// integer scale: out[j] = ±byte j · scale.
+inline void signed_entry(uint64_t entry, uint32_t signs, int scale, int16_t* out) {
+  for (int j = 0; j < 8; ++j) {
+    const int v = static_cast<int8_t>(entry >> (8 * j) & 0xFF) * scale;
+    out[j] = static_cast<int16_t>(signs >> j & 1 ? -v : v);
+  }
+}
+// IQ1_*: 8 weights of an entry of −1 / 0 / 1, each shifted by δ = ±1/8 and counted in eighths.
+inline void shifted_entry(uint64_t entry, bool minus_delta, int scale, int16_t* out) {
+  for (int j = 0; j < 8; ++j) {
+    const int v = 8 * static_cast<int8_t>(entry >> (8 * j) & 0xFF) + (minus_delta ? -1 : 1);
+    out[j] = static_cast<int16_t>(v * scale);
+  }
+}
+
+}  // namespace ggml_detail
+
+// The I-quants below 4 bits (is_ggml_grid_layout; plugin_api.h has the layouts): every weight is
+// an integer times one factor per block, the factor d / 8 (IQ2_*, IQ1_*), d / 4 (IQ3_XXS) or d
+// (IQ3_S), the integer ± table byte · (2·s + 1) (IQ1_*: (8 · (−1, 0 or 1) ± 1) · (2·s + 1)), at most
+// 62 · 31 in magnitude. Both are exact in f32, and so is their product (at most 22 significant
+// bits): the weight, as gguf-py's dequantiser gives it.
+inline float ggml_grid_factor(const std::byte* block, uint32_t layout) {
+  using namespace ggml_detail;
+  if (layout == FATHOM_LAYOUT_GGML_IQ1_M) {  // d's four nibbles at the top of the four u16 of scales
+    const uint32_t bits = u16(block, 48) >> 12 | (u16(block, 50) >> 8 & 0xF0) | (u16(block, 52) >> 4 & 0xF00) |
+                          (u16(block, 54) & 0xF000);
+    return floats::f16_to_f32(static_cast<uint16_t>(bits)) / 8;
+  }
+  const float d = f16(block);
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_IQ3_XXS: return d / 4;
+    case FATHOM_LAYOUT_GGML_IQ3_S: return d;
+    default: return d / 8;
+  }
+}
+
+// The integers of group g (< 32) of 8 weights of one block: out[0..7] (weights 8·g to 8·g + 7).
+inline void ggml_grid_group(const std::byte* block, uint32_t layout, int64_t g, int16_t* out) {
+  using namespace ggml_detail;
+  const int64_t quarter = g % 4;  // of the 32 weights that share a u32 or u16 of signs and scales
+  switch (layout) {
+    case FATHOM_LAYOUT_GGML_IQ2_XXS: {
+      const std::byte* pair = block + 2 + 8 * (g / 4);
+      const uint32_t meta = u32(pair, 4);
+      signed_entry(kIq2XxsGrid[u8(pair, quarter)], even_signs(meta >> (7 * quarter) & 127), 2 * static_cast<int>(meta >> 28) + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ2_XS: {
+      const uint32_t q = u16(block, 2 + 2 * g);
+      const int s = u8(block, 66 + g / 4) >> (4 * (g / 2 % 2)) & 0x0F;
+      signed_entry(kIq2XsGrid[q & 511], even_signs(q >> 9), 2 * s + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ2_S: {
+      const uint32_t index = u8(block, 2 + g) | (u8(block, 66 + g / 4) >> (2 * quarter) & 3) << 8;
+      const int s = u8(block, 74 + g / 4) >> (4 * (g / 2 % 2)) & 0x0F;
+      signed_entry(kIq2SGrid[index], u8(block, 34 + g), 2 * s + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ3_XXS: {
+      const uint32_t meta = u32(block, 66 + 4 * (g / 4));
+      const uint64_t entry = kIq3XxsGrid[u8(block, 2 + 2 * g)] | static_cast<uint64_t>(kIq3XxsGrid[u8(block, 3 + 2 * g)]) << 32;
+      signed_entry(entry, even_signs(meta >> (7 * quarter) & 127), 2 * static_cast<int>(meta >> 28) + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ3_S: {
+      const uint32_t high = u8(block, 66 + g / 4);  // ninth bits of indices 2·g and 2·g + 1
+      const uint32_t first = u8(block, 2 + 2 * g) | (high >> (2 * quarter) & 1) << 8;
+      const uint32_t second = u8(block, 3 + 2 * g) | (high >> (2 * quarter + 1) & 1) << 8;
+      const int s = u8(block, 106 + g / 8) >> (4 * (g / 4 % 2)) & 0x0F;
+      signed_entry(kIq3SGrid[first] | static_cast<uint64_t>(kIq3SGrid[second]) << 32, u8(block, 74 + g), 2 * s + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ1_S: {
+      const uint32_t meta = u16(block, 34 + 2 * (g / 4));
+      const uint32_t index = u8(block, 2 + g) | (meta >> (3 * quarter) & 7) << 8;
+      shifted_entry(kIq1SGrid[index], (meta & 0x8000) != 0, 2 * static_cast<int>(meta >> 12 & 7) + 1, out);
+      return;
+    }
+    case FATHOM_LAYOUT_GGML_IQ1_M: {
+      const uint32_t nib = u8(block, 32 + g / 2) >> (4 * (g % 2)) & 0x0F;
+      const int64_t t = g / 2;  // sub-block of 16
+      const int s = static_cast<int>(u16(block, 48 + 2 * (t / 4)) >> (3 * (t % 4)) & 7);
+      shifted_entry(kIq1SGrid[u8(block, g) | (nib & 7) << 8], (nib & 8) != 0, 2 * s + 1, out);
+      return;
+    }
+    default:
+      for (int j = 0; j < 8; ++j) out[j] = 0;
+  }
+}
+
 // Weight c of a row of blocks.
 inline float ggml_value(const std::byte* row, uint32_t layout, int64_t c) {
   const int64_t per_block = ggml_block_weights(layout);
   const std::byte* block = row + (c / per_block) * ggml_block_bytes(layout);
   const int64_t j = c % per_block;
+  if (is_ggml_grid_layout(layout)) {
+    int16_t group[8];
+    ggml_grid_group(block, layout, j / 8, group);
+    return static_cast<float>(group[j % 8]) * ggml_grid_factor(block, layout);
+  }
   const GgmlSubBlock s = ggml_sub_block(block, layout, j);
   return static_cast<float>(ggml_code(block, layout, j)) * s.scale - s.min;
 }

@@ -52,6 +52,13 @@ inline int64_t ggml_block_bytes(uint32_t layout) {
     case FATHOM_LAYOUT_GGML_Q2_K: return 84;
     case FATHOM_LAYOUT_GGML_Q3_K: return 110;
     case FATHOM_LAYOUT_GGML_IQ4_XS: return 136;
+    case FATHOM_LAYOUT_GGML_IQ2_XXS: return 66;
+    case FATHOM_LAYOUT_GGML_IQ2_XS: return 74;
+    case FATHOM_LAYOUT_GGML_IQ2_S: return 82;
+    case FATHOM_LAYOUT_GGML_IQ3_XXS: return 98;
+    case FATHOM_LAYOUT_GGML_IQ3_S: return 110;
+    case FATHOM_LAYOUT_GGML_IQ1_S: return 50;
+    case FATHOM_LAYOUT_GGML_IQ1_M: return 56;
     default: return 0;
   }
 }
@@ -60,7 +67,13 @@ inline bool is_ggml_k_layout(uint32_t layout) {
   return layout == FATHOM_LAYOUT_GGML_Q4_K || layout == FATHOM_LAYOUT_GGML_Q5_K || layout == FATHOM_LAYOUT_GGML_Q6_K ||
          layout == FATHOM_LAYOUT_GGML_Q2_K || layout == FATHOM_LAYOUT_GGML_Q3_K || layout == FATHOM_LAYOUT_GGML_IQ4_XS;
 }
-inline int64_t ggml_block_weights(uint32_t layout) { return is_ggml_k_layout(layout) ? 256 : 32; }
+// The I-quants below 4 bits (IQ2_XXS to IQ1_M): weights picked from a fixed table per 8 or 4.
+inline bool is_ggml_grid_layout(uint32_t layout) {
+  return layout >= FATHOM_LAYOUT_GGML_IQ2_XXS && layout <= FATHOM_LAYOUT_GGML_IQ1_M;
+}
+inline int64_t ggml_block_weights(uint32_t layout) {
+  return is_ggml_k_layout(layout) || is_ggml_grid_layout(layout) ? 256 : 32;
+}
 
 inline uint64_t byte_size(const fathom_tensor_desc& t, int64_t n_tokens) {
   if (is_ggml_layout(t.layout)) {  // [N, K] in whole blocks

@@ -51,7 +51,8 @@ struct GgufValue {
 // ggml tensor types Fathom reads. Others are refused naming the tensor and the type.
 enum class GgmlType : std::uint32_t {
   f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13,
-  q6_k = 14, iq4_nl = 20, iq4_xs = 23, bf16 = 30
+  q6_k = 14, iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22, iq4_xs = 23,
+  iq1_m = 29, bf16 = 30
 };
 // The name llama.cpp gives a ggml type id ("Q4_K", "IQ2_XXS", ...), or "type N".
 std::string ggml_type_name(std::uint32_t id);

@@ -18,7 +18,7 @@ namespace fathom::model {
 // memcpy or through byte-wise loads, never through a cast pointer.
 // A weight in GGUF's quantised blocks (plugin_api.h, FATHOM_LAYOUT_GGML_*): dtype U8, `shape` the
 // logical [rows, cols], `nbytes` rows · cols/B · the block's bytes (B = 32 weights for Q8_0, Q5_0,
-// Q5_1, Q4_0, Q4_1 and IQ4_NL, 256 for the K-quants and IQ4_XS).
+// Q5_1, Q4_0, Q4_1 and IQ4_NL, 256 for the K-quants and the other I-quants).
 // The values are the plugin ABI's layout ids, which the graph hands to backends as they are.
 enum class GgmlBlocks : std::uint32_t {
   none = FATHOM_LAYOUT_DENSE,
@@ -34,6 +34,13 @@ enum class GgmlBlocks : std::uint32_t {
   q4_k = FATHOM_LAYOUT_GGML_Q4_K,
   q5_k = FATHOM_LAYOUT_GGML_Q5_K,
   q6_k = FATHOM_LAYOUT_GGML_Q6_K,
+  iq2_xxs = FATHOM_LAYOUT_GGML_IQ2_XXS,
+  iq2_xs = FATHOM_LAYOUT_GGML_IQ2_XS,
+  iq2_s = FATHOM_LAYOUT_GGML_IQ2_S,
+  iq3_xxs = FATHOM_LAYOUT_GGML_IQ3_XXS,
+  iq3_s = FATHOM_LAYOUT_GGML_IQ3_S,
+  iq1_s = FATHOM_LAYOUT_GGML_IQ1_S,
+  iq1_m = FATHOM_LAYOUT_GGML_IQ1_M,
 };
 inline std::uint32_t layout_of(GgmlBlocks b) { return static_cast<std::uint32_t>(b); }
 
