@@ -18,6 +18,8 @@
 #include "isa/int8_dot.h"
 #include "isa/isa.h"
 #include "isa/quant.h"
+#include "fathom/sdk/ggml_blocks.hpp"
+#include "matmul/grid_rows.h"
 #include "matmul/matrix.h"
 
 namespace fathom::cpu {
@@ -535,6 +537,49 @@ TEST_P(Int8DotGemv, RebuiltGridRowsMatchTheIntegerSumsOfQuantisedX) {
           ASSERT_EQ(y[static_cast<size_t>(i * (n + 1) + n)], -7.f) << what << ": wrote into y's stride gap";
         }
       }
+}
+
+// The integer kernels' own reading of the I-quants' blocks (isa/grid_expand.inc) gives every weight
+// as the SDK's reader does (the reference's; tests/gguf checks that one against gguf-py), for
+// blocks of random bytes — every index, sign, scale and IQ1 shift — with a sane f16 d.
+TEST_P(Int8DotGemv, ExpandedGridRowsAreTheSdksWeights) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  std::mt19937 rng(53);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> positive(1e-4f, 1e-2f);
+  const int64_t rows = 3, k = 512, blocks = k / kKSuperBlock;
+  for (WFormat fmt : {WFormat::iq2xxs, WFormat::iq2xs, WFormat::iq2s, WFormat::iq3xxs, WFormat::iq3s, WFormat::iq1s, WFormat::iq1m}) {
+    const uint32_t layout = grid_layout(fmt);
+    const int64_t block_bytes = grid_block_bytes(fmt), ldw = row_bytes(fmt, k);
+    ASSERT_EQ(block_bytes, sdk::ggml_block_bytes(layout));
+    std::vector<std::byte> w(static_cast<size_t>(rows * ldw));
+    for (auto& v : w) v = static_cast<std::byte>(byte(rng));
+    for (int64_t b = 0; b < rows * blocks; ++b) {
+      const uint16_t d = sdk::floats::f32_to_f16(positive(rng));
+      std::byte* block = w.data() + b * block_bytes;
+      if (fmt != WFormat::iq1m) {
+        std::memcpy(block, &d, 2);
+        continue;
+      }
+      for (int i = 0; i < 4; ++i) {  // IQ1_M: d's nibbles at the top of its four u16 of scales
+        uint16_t u = 0;
+        std::memcpy(&u, block + 48 + 2 * i, 2);
+        u = static_cast<uint16_t>((u & 0x0FFF) | ((d >> (4 * i)) & 0xF) << 12);
+        std::memcpy(block + 48 + 2 * i, &u, 2);
+      }
+    }
+    Aligned out(static_cast<size_t>(2 * rows * k));
+    auto* integers = reinterpret_cast<int16_t*>(out.data);
+    std::vector<float> factors(static_cast<size_t>(rows * blocks));
+    dot.expand_grid(fmt, reinterpret_cast<const uint8_t*>(w.data()), ldw, rows, k, integers, factors.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < k; ++c) {
+        const float want = sdk::ggml_value(w.data() + r * ldw, layout, c);
+        const float got = static_cast<float>(integers[r * k + c]) * factors[static_cast<size_t>(r * blocks + c / kKSuperBlock)];
+        ASSERT_EQ(got, want) << "GGUF layout " << layout << ": row " << r << ", weight " << c;
+      }
+  }
 }
 
 // Prefill on the packed K formats (16-bit x per block of 256): a NaN in one row of x makes that

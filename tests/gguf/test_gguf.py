@@ -212,6 +212,12 @@ def k_model(tmp_path_factory):
     return write_random_model(tmp_path_factory.mktemp("k-model") / "v3-256")
 
 
+def test_i_quant_grids_are_gguf_pys():
+    """The I-quants' tables compiled into Fathom (sdk/ggml_iq_grids.hpp) are the ones gguf-py, llama.cpp's
+    own reader, decodes these types with."""
+    subprocess.run([sys.executable, str(ROOT / "tools" / "reference" / "gen_iq_grids.py"), "--check"], check=True)
+
+
 @pytest.mark.parametrize("kind", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "iq3_s", "iq3_xxs", "iq2_s",
                                   "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"])
 def test_k_quant_blocks_are_ggmls(kind):

@@ -97,6 +97,11 @@ struct Int8DotKernels {
   // block's with one f32 factor, times x laid out as WideX (quantize_rows where wide_x).
   void (*gemv_wide)(const int16_t* w, const float* d, int64_t rows_w, int64_t k_len, const uint8_t* x, int64_t rows_x,
                     float* y, int64_t ldy);
+  // Rebuilds `rows` rows of a grid_k matrix (row r's blocks at w + r · ldw bytes) for gemv_wide:
+  // 16-bit integers at out + r · k_len (64-byte aligned) and a factor per block of 256 at factors +
+  // r · k_len / 256, each weight integer · factor exactly (isa/grid_expand.inc).
+  void (*expand_grid)(WFormat fmt, const uint8_t* w, int64_t ldw, int64_t rows, int64_t k_len, int16_t* out,
+                      float* factors);
 };
 
 // Room `expand` needs per weight of a row (8 rows of 16-bit weights).

@@ -26,6 +26,7 @@
 // saturates: 63 · 127 · 2 = 16002 for q6k.
 #include <immintrin.h>
 
+#include "fathom/sdk/ggml_iq_grids.hpp"
 #include "isa/int8_dot.h"
 
 namespace fathom::cpu {

@@ -3,6 +3,7 @@
 // header, so nothing compiled here can be merged into code that runs on CPUs without VNNI.
 #include <immintrin.h>
 
+#include "fathom/sdk/ggml_iq_grids.hpp"
 #include "isa/int8_dot.h"
 
 namespace fathom::cpu {

@@ -78,7 +78,8 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
         float* factors = scratch<float>(Scratch::grid_factors, static_cast<size_t>(kGridRows * blocks));
         for (int64_t r0 = begin; r0 < end; r0 += kGridRows) {
           const int64_t rn = std::min(kGridRows, end - r0);
-          expand_grid_rows(w, r0, rn, rows, factors);
+          ctx.int8_dot->expand_grid(w.fmt, reinterpret_cast<const uint8_t*>(w.row(r0)), row_bytes(w.fmt, w.cols), rn, w.cols,
+                                    rows, factors);
           ctx.int8_dot->gemv_wide(rows, factors, rn, w.cols, xq, m, y + r0, w.rows);
         }
         return;

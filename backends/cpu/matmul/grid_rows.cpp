@@ -18,20 +18,6 @@ uint32_t grid_layout(WFormat fmt) {
   }
 }
 
-void expand_grid_rows(const WeightView& w, int64_t r0, int64_t n, int16_t* out, float* factors) {
-  const uint32_t layout = grid_layout(w.fmt);
-  const int64_t blocks = w.cols / kKSuperBlock, block_bytes = grid_block_bytes(w.fmt);
-  for (int64_t i = 0; i < n; ++i) {
-    const std::byte* row = w.row(r0 + i);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const std::byte* block = row + b * block_bytes;
-      factors[i * blocks + b] = sdk::ggml_grid_factor(block, layout);
-      int16_t* dst = out + i * w.cols + b * kKSuperBlock;
-      for (int64_t g = 0; g < kKSuperBlock / 8; ++g) sdk::ggml_grid_group(block, layout, g, dst + 8 * g);
-    }
-  }
-}
-
 void widen_grid_rows(const WeightView& w, int64_t r0, int64_t r1, float* dst, int64_t ld) {
   const uint32_t layout = grid_layout(w.fmt);
   const int64_t blocks = w.cols / kKSuperBlock, block_bytes = grid_block_bytes(w.fmt);
