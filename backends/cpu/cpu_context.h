@@ -22,7 +22,8 @@ struct CpuContext {
         bf16_dot(o.bf16_matmuls && o.isa == Isa::avx512 && cpu_supports_avx512_bf16() ? avx512_bf16_gemv() : nullptr),
         e4m3_gemv(o.isa == Isa::avx512 && cpu_supports_avx512_vbmi() ? avx512_vbmi_e4m3_gemv() : nullptr),
         e4m3_bf16_gemv(bf16_dot && e4m3_gemv ? avx512_vbmi_bf16_e4m3_gemv() : nullptr),
-        int8_dot(o.int8_matmuls ? int8_dot_for(o.isa) : nullptr) {}
+        int8_dot(o.int8_matmuls ? int8_dot_for(o.isa) : nullptr),
+        grid_rows(int8_dot_for(o.isa)) {}
 
   CpuOptions options;
   const IsaKernels* isa;
@@ -37,6 +38,10 @@ struct CpuContext {
   // Quantised weights with int8 activations (isa/int8_dot.h) when matmul_precision = "int8" and
   // the kernels are AVX2 or AVX-512; null otherwise, and they go to isa->gemv_q with f32 activations.
   const Int8DotKernels* int8_dot;
+  // Their rebuilding of the I-quants' rows (expand_grid), whatever matmul_precision, where the
+  // kernels are AVX2 or AVX-512: the f32 products widen those 16-bit integers (exact) rather than
+  // decode every weight through the SDK's reader, several times slower. Null otherwise.
+  const Int8DotKernels* grid_rows;
   DnnlRuntime dnnl;
   WeightCache weights;
   WeightArena arena;  // copies of the matrices read in place (weight_memory = "copy")

@@ -349,7 +349,12 @@ def quantize(weights, kind):
     block = BLOCK_WEIGHTS.get(kind, QK_K)
     if w.shape[-1] % block:
         raise ValueError(f"rows of {w.shape[-1]} are not whole blocks of {block}")
-    blocks = _QUANTISERS[kind](w.reshape(-1, block))
+    flat = w.reshape(-1, block)
+    # In chunks: the I-quants' searches hold a distance to every table entry per group of 8
+    # weights, which for a whole expert stack would not fit in memory.
+    chunk = 4096
+    blocks = np.concatenate([_QUANTISERS[kind](flat[i:i + chunk]) for i in range(0, len(flat), chunk)]) if len(flat) \
+        else _QUANTISERS[kind](flat)
     return blocks.reshape(*w.shape[:-1], w.shape[-1] // block * BLOCK_BYTES[kind])
 
 

@@ -24,9 +24,17 @@ void gemv_rows(const CpuContext& ctx, const WeightView& w, const float* x, int64
   }
   if (grid_k(w.fmt)) {  // exact f32 products: kGridRows rows widened at a time
     float* rows = scratch<float>(Scratch::codes, static_cast<size_t>(kGridRows * k));
+    auto* integers = scratch<int16_t>(Scratch::tile, static_cast<size_t>(kGridRows * k));
+    float* factors = scratch<float>(Scratch::grid_factors, static_cast<size_t>(kGridRows * (k / kKSuperBlock)));
     for (int64_t r0 = n0; r0 < n1; r0 += kGridRows) {
       const int64_t rn = std::min(kGridRows, n1 - r0);
-      widen_grid_rows(w, r0, r0 + rn, rows, k);
+      if (ctx.grid_rows) {  // integer · factor, each exact: the same f32 values
+        ctx.grid_rows->expand_grid(w.fmt, reinterpret_cast<const uint8_t*>(w.row(r0)), row_bytes(w.fmt, k), rn, k, integers,
+                                   factors);
+        for (int64_t i = 0; i < rn * k; ++i) rows[i] = static_cast<float>(integers[i]) * factors[i / kKSuperBlock];
+      } else {
+        widen_grid_rows(w, r0, r0 + rn, rows, k);
+      }
       isa.gemv(WFormat::f32, rows, k, rn, k, x, k, m, y + r0, w.rows);
     }
     return;
