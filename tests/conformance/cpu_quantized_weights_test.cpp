@@ -539,36 +539,46 @@ TEST_P(Int8DotGemv, RebuiltGridRowsMatchTheIntegerSumsOfQuantisedX) {
       }
 }
 
+constexpr WFormat kGridFormats[] = {WFormat::iq2xxs, WFormat::iq2xs, WFormat::iq2s, WFormat::iq3xxs,
+                                    WFormat::iq3s,   WFormat::iq1s,  WFormat::iq1m};
+
+// Rows of an I-quant below 4 bits in GGUF's blocks: every byte random — every index, sign, scale
+// and IQ1 shift — but d, a sane f16 (IQ1_M's in the top nibbles of its four u16 of scales).
+std::vector<std::byte> random_grid_rows(WFormat fmt, int64_t rows, int64_t k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> positive(1e-4f, 1e-2f);
+  const int64_t block_bytes = grid_block_bytes(fmt);
+  std::vector<std::byte> w(static_cast<size_t>(rows * row_bytes(fmt, k)));
+  for (auto& v : w) v = static_cast<std::byte>(byte(rng));
+  for (int64_t b = 0; b < rows * k / kKSuperBlock; ++b) {
+    const uint16_t d = sdk::floats::f32_to_f16(positive(rng));
+    std::byte* block = w.data() + b * block_bytes;
+    if (fmt != WFormat::iq1m) {
+      std::memcpy(block, &d, 2);
+      continue;
+    }
+    for (int i = 0; i < 4; ++i) {
+      uint16_t u = 0;
+      std::memcpy(&u, block + 48 + 2 * i, 2);
+      u = static_cast<uint16_t>((u & 0x0FFF) | ((d >> (4 * i)) & 0xF) << 12);
+      std::memcpy(block + 48 + 2 * i, &u, 2);
+    }
+  }
+  return w;
+}
+
 // The integer kernels' own reading of the I-quants' blocks (isa/grid_expand.inc) gives every weight
-// as the SDK's reader does (the reference's; tests/gguf checks that one against gguf-py), for
-// blocks of random bytes — every index, sign, scale and IQ1 shift — with a sane f16 d.
+// as the SDK's reader does (the reference's; tests/gguf checks that one against gguf-py).
 TEST_P(Int8DotGemv, ExpandedGridRowsAreTheSdksWeights) {
   if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
   const Int8DotKernels& dot = *kernels();
   std::mt19937 rng(53);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> positive(1e-4f, 1e-2f);
   const int64_t rows = 3, k = 512, blocks = k / kKSuperBlock;
-  for (WFormat fmt : {WFormat::iq2xxs, WFormat::iq2xs, WFormat::iq2s, WFormat::iq3xxs, WFormat::iq3s, WFormat::iq1s, WFormat::iq1m}) {
+  for (WFormat fmt : kGridFormats) {
     const uint32_t layout = grid_layout(fmt);
-    const int64_t block_bytes = grid_block_bytes(fmt), ldw = row_bytes(fmt, k);
-    ASSERT_EQ(block_bytes, sdk::ggml_block_bytes(layout));
-    std::vector<std::byte> w(static_cast<size_t>(rows * ldw));
-    for (auto& v : w) v = static_cast<std::byte>(byte(rng));
-    for (int64_t b = 0; b < rows * blocks; ++b) {
-      const uint16_t d = sdk::floats::f32_to_f16(positive(rng));
-      std::byte* block = w.data() + b * block_bytes;
-      if (fmt != WFormat::iq1m) {
-        std::memcpy(block, &d, 2);
-        continue;
-      }
-      for (int i = 0; i < 4; ++i) {  // IQ1_M: d's nibbles at the top of its four u16 of scales
-        uint16_t u = 0;
-        std::memcpy(&u, block + 48 + 2 * i, 2);
-        u = static_cast<uint16_t>((u & 0x0FFF) | ((d >> (4 * i)) & 0xF) << 12);
-        std::memcpy(block + 48 + 2 * i, &u, 2);
-      }
-    }
+    const int64_t ldw = row_bytes(fmt, k);
+    ASSERT_EQ(grid_block_bytes(fmt), sdk::ggml_block_bytes(layout));
+    const std::vector<std::byte> w = random_grid_rows(fmt, rows, k, rng);
     Aligned out(static_cast<size_t>(2 * rows * k));
     auto* integers = reinterpret_cast<int16_t*>(out.data);
     std::vector<float> factors(static_cast<size_t>(rows * blocks));
@@ -580,6 +590,52 @@ TEST_P(Int8DotGemv, ExpandedGridRowsAreTheSdksWeights) {
         ASSERT_EQ(got, want) << "GGUF layout " << layout << ": row " << r << ", weight " << c;
       }
   }
+}
+
+// Decode's product straight from the blocks (gemv_grid, M <= 4): against the integer sums of the
+// rebuilt weights (checked above) and x quantised on the grid the kernels declare, scaled per block.
+TEST_P(Int8DotGemv, GridGemvMatchesTheIntegerSumsOfItsWeights) {
+  if (!kernels()) GTEST_SKIP() << "this CPU cannot run these kernels";
+  const Int8DotKernels& dot = *kernels();
+  std::mt19937 rng(59);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (WFormat fmt : kGridFormats)
+    for (int64_t m : {1, 2, 3, 4})
+      for (int64_t k : {256, 768}) {
+        const int64_t n = 5, blocks = k / kKSuperBlock, ldw = row_bytes(fmt, k);
+        const std::vector<std::byte> w = random_grid_rows(fmt, n, k, rng);
+        Aligned rebuilt(static_cast<size_t>(2 * n * k));
+        auto* integers = reinterpret_cast<int16_t*>(rebuilt.data);
+        std::vector<float> factors(static_cast<size_t>(n * blocks));
+        dot.expand_grid(fmt, reinterpret_cast<const uint8_t*>(w.data()), ldw, n, k, integers, factors.data());
+        std::vector<float> x(static_cast<size_t>(m * k));
+        for (float& v : x) v = normal(rng);
+        Aligned xq(static_cast<size_t>(m * dot.x_row_bytes(fmt, k, m)));
+        dot.quantize_rows(fmt, x.data(), k, m, k, xq.data);
+        std::vector<float> y(static_cast<size_t>(m * (n + 1)), -7.f);
+        dot.gemv_grid(fmt, reinterpret_cast<const uint8_t*>(w.data()), ldw, n, k, xq.data, m, y.data(), n + 1);
+        const QuantisedX q = quantise_x(x, k, m, k, x_grid(fmt, m));
+        const std::string what = "GGUF layout " + std::to_string(grid_layout(fmt)) + ": M " + std::to_string(m) + ", K " + std::to_string(k);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t r = 0; r < n; ++r) {
+            double want = 0, magnitude = 0;
+            for (int64_t b = 0; b < blocks; ++b) {
+              double products = 0, products_magnitude = 0;
+              for (int64_t c = b * kKSuperBlock; c < (b + 1) * kKSuperBlock; ++c) {
+                const double p = static_cast<double>(integers[r * k + c]) * q.code[static_cast<size_t>(i * k + c)];
+                products += p;
+                products_magnitude += std::fabs(p);
+              }
+              const double scale = factors[static_cast<size_t>(r * blocks + b)] * q.step_at(i, k, b * kKSuperBlock);
+              want += scale * products;
+              magnitude += scale * products_magnitude;
+            }
+            ASSERT_LE(std::fabs(y[static_cast<size_t>(i * (n + 1) + r)] - want), static_cast<double>(blocks + 3) * std::ldexp(magnitude, -22))
+                << what << ", y[" << i << "][" << r << "]";
+          }
+          ASSERT_EQ(y[static_cast<size_t>(i * (n + 1) + n)], -7.f) << what << ": wrote into y's stride gap";
+        }
+      }
 }
 
 // Prefill on the packed K formats (16-bit x per block of 256): a NaN in one row of x makes that

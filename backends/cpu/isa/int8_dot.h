@@ -102,6 +102,10 @@ struct Int8DotKernels {
   // r · k_len / 256, each weight integer · factor exactly (isa/grid_expand.inc).
   void (*expand_grid)(WFormat fmt, const uint8_t* w, int64_t ldw, int64_t rows, int64_t k_len, int16_t* out,
                       float* factors);
+  // y[m · ldy + r] = Σ_k x[m][k] · w[r][k] for a grid_k matrix and rows_x <= 4 rows of x laid out as
+  // WideX: the rows rebuilt as expand_grid does, each 32 weights multiplied while in registers.
+  void (*gemv_grid)(WFormat fmt, const uint8_t* w, int64_t ldw, int64_t rows, int64_t k_len, const uint8_t* x,
+                    int64_t rows_x, float* y, int64_t ldy);
 };
 
 // Room `expand` needs per weight of a row (8 rows of 16-bit weights).

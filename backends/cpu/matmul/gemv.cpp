@@ -80,6 +80,11 @@ void gemv_multiply(const CpuContext& ctx, const WeightView& w, const float* x, i
     uint8_t* xq = scratch<uint8_t>(Scratch::bf16, static_cast<size_t>(m * xb));
     ctx.int8_dot->quantize_rows(w.fmt, x, w.cols, m, w.cols, xq);
     parallel_ranges(w.rows, t, 8, [&](int64_t begin, int64_t end) {
+      if (grid_k(w.fmt) && m <= 4) {  // decode: the rebuilt weights multiplied while in registers
+        ctx.int8_dot->gemv_grid(w.fmt, reinterpret_cast<const uint8_t*>(w.row(begin)), row_bytes(w.fmt, w.cols), end - begin,
+                                w.cols, xq, m, y + begin, w.rows);
+        return;
+      }
       if (grid_k(w.fmt)) {
         const int64_t blocks = w.cols / kKSuperBlock;
         auto* rows = scratch<int16_t>(Scratch::codes, static_cast<size_t>(kGridRows * w.cols));
