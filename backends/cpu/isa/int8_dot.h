@@ -53,7 +53,7 @@ namespace fathom::cpu {
 
 // Whether rows_x rows of x multiplied with weights of `fmt` at once take the 16-bit layout: the
 // I-quants below 4 bits always (they have no 8-bit tile; their rows are rebuilt as 16-bit
-// weights, gemv_wide).
+// weights, gemv_wide and gemv_grid).
 constexpr bool wide_x(WFormat fmt, int64_t rows_x) { return grid_k(fmt) || (packed_k(fmt) && rows_x > 4); }
 inline constexpr int kWideLevels = 16383;
 
